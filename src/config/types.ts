@@ -19,10 +19,101 @@ export interface Config {
     warningDays: number; // expiring-soon window, default 30
     criticalDays: number; // default 7
   };
-  /** Validated but unused until their issues land; kept as plain data. */
-  acme?: Record<string, unknown>;
-  nginx?: Record<string, unknown>;
-  daemon?: Record<string, unknown>;
-  notify?: Record<string, unknown>;
-  domains: Domain[];
+  /** Validated but unused until their issues land. Absent sections stay undefined. */
+  acme?: AcmeConfig;
+  nginx?: NginxConfig;
+  daemon?: DaemonConfig;
+  notify?: NotifyConfig;
+  domains: DomainConfig[];
+}
+
+/** A domain of the inventory plus what only the config knows about it. */
+export interface DomainConfig extends Domain {
+  /** Overrides acme.challenge for this domain. */
+  challenge?: ChallengeConfig;
+}
+
+export const ACME_DIRECTORY_SHORTCUTS = {
+  letsencrypt: 'https://acme-v02.api.letsencrypt.org/directory',
+  'letsencrypt-staging': 'https://acme-staging-v02.api.letsencrypt.org/directory',
+  zerossl: 'https://acme.zerossl.com/v2/DV90',
+  google: 'https://dv.acme-v02.api.pki.goog/directory',
+} as const;
+export type AcmeDirectoryShortcut = keyof typeof ACME_DIRECTORY_SHORTCUTS;
+
+export const ACME_KEY_TYPES = ['ecdsa-p256', 'ecdsa-p384', 'rsa2048', 'rsa3072', 'rsa4096'] as const;
+export type AcmeKeyType = (typeof ACME_KEY_TYPES)[number];
+
+export const TSIG_ALGORITHMS = ['hmac-sha1', 'hmac-sha224', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512'] as const;
+export type TsigAlgorithm = (typeof TSIG_ALGORITHMS)[number];
+
+export interface AcmeConfig {
+  /** A shortcut (see ACME_DIRECTORY_SHORTCUTS) or an https:// directory URL, as written. */
+  directory?: string;
+  /** Extra trust for the ACME server's own HTTPS (absolute path; not checked at load). */
+  caFile?: string;
+  email?: string;
+  /** Default false. */
+  agreeToTerms: boolean;
+  eab?: { kid: string; hmacKey: string };
+  keyType?: AcmeKeyType;
+  challenge?: ChallengeConfig;
+  /** ACME profile name (draft-ietf-acme-profiles), e.g. "classic" or "shortlived". */
+  profile?: string;
+  renewBeforeDays?: number;
+}
+
+/** http-01 has exactly one of webroot/standalone; dns-01 exactly one of hook/rfc2136. */
+export interface ChallengeConfig {
+  type: 'http-01' | 'dns-01';
+  /** Absolute path of the web root whose /.well-known/acme-challenge/ the web server serves. */
+  webroot?: string;
+  /** Listen ourselves; address default 0.0.0.0 is left to the solver, port defaults to 80. */
+  standalone?: { address?: string; port: number };
+  /** argv of the DNS hook program (no shell); the acme layer appends its own arguments. */
+  hook?: string[];
+  rfc2136?: Rfc2136Config;
+}
+
+export interface Rfc2136Config {
+  /** Primary name server taking dynamic updates (IP or host name). */
+  server: string;
+  /** Default 53. */
+  port: number;
+  /** Zone to update; found by SOA lookup when absent. */
+  zone?: string;
+  /** TSIG key; name and secret go together. */
+  tsigKeyName?: string;
+  tsigSecret?: string;
+  /** Default hmac-sha256 when a key is given. */
+  tsigAlgorithm?: TsigAlgorithm;
+  ttl?: number;
+}
+
+export interface NginxConfig {
+  snippetDir?: string;
+  testCommand?: string[];
+  reloadCommand?: string[];
+  /** Overrides templates/nginx. */
+  templateDir?: string;
+}
+
+export interface DaemonConfig {
+  schedule?: string;
+  /** Off when absent; `http: {}` listens on 127.0.0.1:9464. */
+  http?: { address: string; port: number };
+}
+
+export interface NotifyConfig {
+  /** Days-left thresholds, descending and unique. Default [30, 14, 7, 3, 1]. */
+  thresholds: number[];
+  email?: EmailConfig;
+  webhook?: { url: string; secret?: string };
+}
+
+export interface EmailConfig {
+  /** port defaults to 465 when secure (implicit TLS), else 587; secure defaults to false. */
+  smtp: { host: string; port: number; secure: boolean; user?: string; pass?: string };
+  from: string;
+  to: string[];
 }

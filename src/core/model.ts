@@ -83,6 +83,8 @@ export interface EndpointReport {
   port: number;
   address?: string;
   source: 'tls' | 'file';
+  /** For source 'file': the certificate file checked. */
+  file?: string;
   status: Status;
   daysLeft: number | null;
   notAfter: string | null;
@@ -91,9 +93,14 @@ export interface EndpointReport {
   subject: string | null;
   problems: Problem[];
   scannedAt: string | null;
+  /** Why the target could not be judged (status unknown), e.g. an unreadable certificate file. */
+  error?: string;
   protocol?: string | null;
   orderKnown?: boolean;
   /** OpenSSL's verdict during the handshake and whether it agrees with ours. */
   crossCheck?: { openssl: string | null; agrees: boolean; note?: string } | null;
+  /** The certificates served (or in the file), in order, then those the trust store added to the path. */
   chain?: CertInfo[];
+  /** How many of `chain` were served; the rest came from the trust store. */
+  servedCount?: number;
 }

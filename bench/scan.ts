@@ -1,0 +1,303 @@
+// Scan benchmark: what `certs scan` costs next to the least any Node scanner can do, and next to
+// ssl-cert-check, on one loopback nginx serving N distinct SNI names (a wildcard certificate from
+// a private CA; endpoints eNNNN.bench.test dialled at 127.0.0.1, so no DNS is involved).
+//
+//   node --import tsx bench/scan.ts          N = $BENCH_ENDPOINTS (default 1000)
+//   BENCH_LARGE=1 node --import tsx bench/scan.ts   also scan + status over 10,000 endpoints
+//
+// Cases (one JSON line each on stdout; progress on stderr):
+//   floor           tls.connect + getPeerCertificate(true), concurrency 64, one shared SecureContext,
+//                   in this process (peakRssMB is this process's peak so far)
+//   certs           the built CLI: `dist/cli/main.js scan --config … --json`, spawned; wall time
+//                   includes process start; peak RSS reported by bench/rss-preload.mjs
+//   ssl-cert-check  Debian's script on min(100, N) lines "127.0.0.1 PORT" (it sends the host as
+//                   SNI, so it reaches nginx's default server: same certificate, same cost)
+//   status          `dist/cli/main.js status --config … --json` over the stored endpoints
+// Then one line per target with pass true/false. Exit 0 even when a target is missed (a report);
+// non-zero only when the benchmark itself could not run.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { startNginx, type NginxInstance } from '../test/helpers/nginx.js';
+import { issueLeaf, makeCa, type Pem } from '../test/helpers/openssl-cli.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// CERTS_BENCH_CLI points at another build of the CLI (e.g. to compare two branches).
+const CLI = process.env.CERTS_BENCH_CLI ? resolve(process.env.CERTS_BENCH_CLI) : join(ROOT, 'dist', 'cli', 'main.js');
+const RSS_PRELOAD = join(ROOT, 'bench', 'rss-preload.mjs');
+const SSL_CERT_CHECK = '/usr/bin/ssl-cert-check';
+const CONCURRENCY = 64;
+const TIMEOUT_MS = 5000;
+const LARGE_N = 10_000;
+
+// Targets (from the scan-performance issue).
+const MAX_FLOOR_RATIO = 1.5;
+const MAX_RSS_MB = 400;
+const MAX_STATUS_MS = 500;
+
+function intEnv(name: string, dflt: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${raw}: expected a positive integer`);
+  return n;
+}
+
+const N = intEnv('BENCH_ENDPOINTS', 1000);
+const LARGE = process.env.BENCH_LARGE === '1';
+const SSLCC_N = Math.min(100, N);
+
+interface Measurement {
+  bench: 'scan';
+  case: 'floor' | 'certs' | 'ssl-cert-check' | 'status';
+  endpoints: number;
+  wallMs: number | null;
+  perEndpointMs: number | null;
+  peakRssMB: number | null;
+  [extra: string]: unknown;
+}
+
+const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
+const log = (msg: string): void => void process.stderr.write(`bench/scan: ${msg}\n`);
+const emit = (obj: object): void => void process.stdout.write(`${JSON.stringify(obj)}\n`);
+
+function measurement(kind: Measurement['case'], endpoints: number, wallMs: number | null, peakRssMB: number | null, extra: Record<string, unknown> = {}): Measurement {
+  return {
+    bench: 'scan',
+    case: kind,
+    endpoints,
+    wallMs: wallMs === null ? null : round(wallMs, 1),
+    perEndpointMs: wallMs === null ? null : round(wallMs / endpoints, 3),
+    peakRssMB: peakRssMB === null ? null : round(peakRssMB, 1),
+    ...extra,
+  };
+}
+
+function names(n: number): string[] {
+  const width = Math.max(4, String(n).length);
+  return Array.from({ length: n }, (_, i) => `e${String(i + 1).padStart(width, '0')}.bench.test`);
+}
+
+/** (a) The floor: only the handshake and reading the peer certificate, nothing else. */
+async function floor(port: number, ca: Pem, hosts: string[]): Promise<Measurement> {
+  const secureContext = tls.createSecureContext({ ca: ca.certPem });
+  let next = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const probe = (servername: string): Promise<void> =>
+    new Promise((resolve) => {
+      const sock = tls.connect({ host: '127.0.0.1', port, servername, secureContext, rejectUnauthorized: false });
+      const finish = (err?: Error): void => {
+        if (err) {
+          errors++;
+          firstError ??= `${servername}: ${err.message}`;
+        }
+        sock.destroy();
+        resolve();
+      };
+      sock.setTimeout(TIMEOUT_MS, () => finish(new Error('timeout')));
+      sock.once('secureConnect', () => {
+        const cert = sock.getPeerCertificate(true);
+        finish(cert.raw ? undefined : new Error('no peer certificate'));
+      });
+      sock.once('error', finish);
+    });
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < hosts.length; i = next++) await probe(hosts[i] as string);
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, hosts.length) }, worker));
+  const wall = performance.now() - t0;
+  return measurement('floor', hosts.length, wall, process.resourceUsage().maxRSS / 1024, { concurrency: CONCURRENCY, errors, ...(firstError ? { firstError } : {}) });
+}
+
+interface Spawned {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Spawned> {
+  return new Promise((resolvePromise, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.once('error', reject);
+    child.once('close', (code, signal) =>
+      resolvePromise({ code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), wallMs: performance.now() - t0 }),
+    );
+  });
+}
+
+/** (c) ssl-cert-check, one openssl s_client per line, as admins run it from cron. */
+async function sslCertCheck(port: number, n: number, dir: string): Promise<Measurement> {
+  if (!existsSync(SSL_CERT_CHECK)) {
+    return measurement('ssl-cert-check', n, null, null, { error: `${SSL_CERT_CHECK} not found (Debian package ssl-cert-check)` });
+  }
+  const list = join(dir, 'ssl-cert-check.txt');
+  writeFileSync(list, Array.from({ length: n }, () => `127.0.0.1 ${port}\n`).join(''));
+  const r = await run(SSL_CERT_CHECK, ['-b', '-f', list]);
+  const valid = r.stdout.split('\n').filter((l) => /\bValid\b/.test(l)).length;
+  const extra: Record<string, unknown> = { valid };
+  if (r.code !== 0 || valid !== n) extra.error = `exit ${r.code}, ${valid}/${n} lines Valid: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`;
+  return measurement('ssl-cert-check', n, r.wallMs, null, extra);
+}
+
+function cliProblem(): string | null {
+  if (!existsSync(CLI)) return `the CLI is not built: ${CLI} is missing — run \`npm run build\` first`;
+  const built = statSync(CLI).mtimeMs;
+  const newer = newestMtime(join(ROOT, 'src'));
+  if (newer > built) log(`warning: src/ changed after ${CLI} was built; the numbers are for the old build`);
+  return null;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function writeConfig(dir: string, label: string, port: number, caFile: string, hosts: string[]): string {
+  const file = join(dir, `certs-${label}.yaml`);
+  const config = {
+    dataDir: join(dir, `data-${label}`),
+    trust: { caFile },
+    scan: { concurrency: CONCURRENCY, timeoutMs: TIMEOUT_MS },
+    domains: hosts.map((host) => ({ name: host, managed: false, endpoints: [{ host, port, address: '127.0.0.1' }] })),
+  };
+  writeFileSync(file, stringify(config));
+  return file;
+}
+
+interface CliJson {
+  summary?: { ok?: number; warning?: number; critical?: number; unknown?: number };
+  endpoints?: unknown[];
+}
+
+/** (b) and status: the built CLI as a user runs it, wall time from spawn to exit. */
+async function certsCli(kind: 'certs' | 'status', configFile: string, n: number, dir: string): Promise<Measurement> {
+  const problem = cliProblem();
+  if (problem) return measurement(kind, n, null, null, { error: problem });
+  const rssFile = join(dir, `rss-${kind}-${n}.txt`);
+  rmSync(rssFile, { force: true });
+  const command = kind === 'certs' ? 'scan' : 'status';
+  const r = await run(process.execPath, ['--import', RSS_PRELOAD, CLI, command, '--config', configFile, '--json'], { ...process.env, CERTS_BENCH_RSS_FILE: rssFile });
+  const rssKiB = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) : NaN;
+  const extra: Record<string, unknown> = { exitCode: r.code };
+  let parsed: CliJson | undefined;
+  try {
+    parsed = JSON.parse(r.stdout) as CliJson;
+  } catch (err) {
+    extra.error = `stdout is not one JSON document (${(err as Error).message}); exit ${r.code ?? r.signal}; stderr: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`;
+  }
+  if (parsed) {
+    extra.summary = parsed.summary;
+    const count = parsed.endpoints?.length ?? 0;
+    // Exit 3 means "unknown or could not run": the timing would not be of a real scan.
+    if (count !== n || r.code === 3 || r.code === null) extra.error = `expected ${n} endpoints, got ${count}; exit ${r.code ?? r.signal}; stderr: ${r.stderr.trim().split('\n').slice(-5).join(' | ')}`;
+    else if (parsed.summary?.ok !== n) extra.note = `not all endpoints ok (exit ${r.code}): check trust.caFile handling`;
+  }
+  return measurement(kind, n, r.wallMs, Number.isFinite(rssKiB) ? rssKiB / 1024 : null, extra);
+}
+
+function usable(m: Measurement | undefined): m is Measurement & { wallMs: number } {
+  return m !== undefined && m.wallMs !== null && m.error === undefined;
+}
+
+function checks(all: Measurement[]): object[] {
+  const at = (kind: Measurement['case'], n: number): Measurement | undefined => all.find((m) => m.case === kind && m.endpoints === n);
+  const out: object[] = [];
+  const fail = (check: string, why: string): object => ({ bench: 'scan', check, pass: false, error: why });
+
+  const fl = at('floor', N);
+  const cN = at('certs', N);
+  if (usable(fl) && usable(cN)) {
+    const ratio = cN.wallMs / fl.wallMs;
+    out.push({ bench: 'scan', check: `certs<=${MAX_FLOOR_RATIO}x floor`, endpoints: N, ratio: round(ratio), pass: ratio <= MAX_FLOOR_RATIO });
+  } else out.push(fail(`certs<=${MAX_FLOOR_RATIO}x floor`, String(cN?.error ?? fl?.error ?? 'not measured')));
+
+  const sc = at('ssl-cert-check', SSLCC_N);
+  if (usable(sc) && usable(cN)) {
+    const ratio = (cN.perEndpointMs as number) / (sc.perEndpointMs as number);
+    out.push({ bench: 'scan', check: 'certs per endpoint<=ssl-cert-check per endpoint', endpoints: N, ratio: round(ratio, 4), pass: ratio <= 1 });
+  } else out.push(fail('certs per endpoint<=ssl-cert-check per endpoint', String(cN?.error ?? sc?.error ?? 'not measured')));
+
+  const rssN = LARGE ? LARGE_N : N;
+  const cR = at('certs', rssN);
+  if (usable(cR) && cR.peakRssMB !== null) {
+    out.push({
+      bench: 'scan', check: `certs peak RSS<=${MAX_RSS_MB}MB at ${LARGE_N}`, endpoints: rssN, peakRssMB: cR.peakRssMB, pass: cR.peakRssMB <= MAX_RSS_MB,
+      ...(LARGE ? {} : { note: `measured at ${N} endpoints; set BENCH_LARGE=1 for ${LARGE_N}` }),
+    });
+  } else out.push(fail(`certs peak RSS<=${MAX_RSS_MB}MB at ${LARGE_N}`, String(cR?.error ?? 'peak RSS not reported')));
+
+  const st = at('status', rssN);
+  if (usable(st)) {
+    out.push({
+      bench: 'scan', check: `status<=${MAX_STATUS_MS}ms`, endpoints: rssN, wallMs: st.wallMs, pass: st.wallMs <= MAX_STATUS_MS,
+      ...(LARGE ? {} : { note: `measured over ${N} stored endpoints; set BENCH_LARGE=1 for ${LARGE_N}` }),
+    });
+  } else out.push(fail(`status<=${MAX_STATUS_MS}ms`, String(st?.error ?? 'not measured')));
+  return out;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(os.tmpdir(), 'certs-bench-scan-'));
+  let ngx: NginxInstance | undefined;
+  try {
+    log(`N=${N}${LARGE ? ` and ${LARGE_N}` : ''}; private CA and *.bench.test certificate in ${dir}`);
+    const ca = await makeCa(dir, 'certs bench root', 365, 'bench-ca');
+    const leaf = await issueLeaf(dir, ca, '*.bench.test', { days: 90 }, 'wildcard.bench.test');
+    // One worker leaves the second core to the client under test, for every case alike.
+    ngx = await startNginx({
+      sites: [
+        { serverNames: ['*.bench.test'], certPem: leaf.certPem, keyPem: leaf.keyPem },
+        { serverNames: ['_'], certPem: leaf.certPem, keyPem: leaf.keyPem, default: true },
+      ],
+      workerProcesses: 1,
+      workerConnections: 4096,
+    });
+    log(`nginx on 127.0.0.1:${ngx.port}`);
+
+    const results: Measurement[] = [];
+    const record = (m: Measurement): void => {
+      results.push(m);
+      emit(m);
+      if (m.error) log(`${m.case} (${m.endpoints}): ${String(m.error)}`);
+    };
+    const hosts = names(N);
+
+    log(`floor: ${N} handshakes at concurrency ${CONCURRENCY}`);
+    record(await floor(ngx.port, ca, hosts));
+    log(`ssl-cert-check: ${SSLCC_N} endpoints`);
+    record(await sslCertCheck(ngx.port, SSLCC_N, dir));
+
+    const sizes = LARGE && N !== LARGE_N ? [N, LARGE_N] : [N];
+    for (const n of sizes) {
+      const config = writeConfig(dir, String(n), ngx.port, ca.certPath, n === N ? hosts : names(n));
+      log(`certs scan: ${n} endpoints`);
+      record(await certsCli('certs', config, n, dir));
+      log(`certs status: ${n} stored endpoints`);
+      record(await certsCli('status', config, n, dir));
+    }
+    for (const c of checks(results)) emit(c);
+  } finally {
+    await ngx?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

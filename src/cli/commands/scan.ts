@@ -1,0 +1,96 @@
+import { type Domain, type EndpointReport } from '../../core/model.js';
+import { nagiosExitCode } from '../../core/problems.js';
+import { overallStatus, reportDocument, endpointKey, targetsOf, unknownReport } from '../../core/report.js';
+import type { Config } from '../../config/types.js';
+import { selectDomains } from '../../service/select.js';
+import { scanDomains } from '../../service/scan-inventory.js';
+import { loadTrust } from '../../scan/trust.js';
+import { openStore } from '../../store/index.js';
+import { createProgress } from '../progress.js';
+import { renderDetail, renderNagios, renderSummary, renderTable } from '../render.js';
+import { useColour } from '../style.js';
+import { configFrom, type GlobalOptions, type Io } from '../context.js';
+
+export interface ReportOptions {
+  json?: boolean;
+  nagios?: boolean;
+}
+
+/** Scans now, stores every result, returns the reports in inventory order. */
+async function scanAndStore(config: Config, domains: Domain[], io: Io): Promise<EndpointReport[]> {
+  // Open the store before touching the network: a locked or foreign database fails fast.
+  const store = openStore(config.dataDir);
+  try {
+    const trust = loadTrust({ ...config.trust });
+    const progress = createProgress(io.stderr);
+    const outcomes = await scanDomains(config, domains, { anchors: trust.anchors, secureContext: trust.secureContext, now: io.now }, {
+      onProgress: (done, total, t) => progress.update(done, total, t.source === 'file' ? t.domain.name : `${t.host}:${t.port}`),
+    });
+    progress.finish();
+    store.scans.recordMany(outcomes.map((o) => ({ report: o.report, chainDer: o.chain, extra: o.path ? { path: o.path } : undefined })));
+    return outcomes.map((o) => o.report);
+  } finally {
+    store.close();
+  }
+}
+
+function output(config: Config, reports: EndpointReport[], detail: boolean, opts: ReportOptions, io: Io): number {
+  const status = overallStatus(reports);
+  if (opts.json) {
+    io.stdout.write(`${JSON.stringify(reportDocument(reports, io.now()), null, 2)}\n`);
+  } else if (opts.nagios) {
+    io.stdout.write(`${renderNagios(status, reports, config.scan.warningDays, config.scan.criticalDays)}\n`);
+  } else if (reports.length === 0) {
+    io.stdout.write('No domains in the inventory: add one with `certs add <name>`.\n');
+  } else {
+    const colour = useColour(io.stdout);
+    const body = detail
+      ? reports.map((r) => renderDetail(r, colour, io.now())).join('\n\n')
+      : renderTable(reports, colour);
+    const summary = renderSummary(reportDocument(reports, io.now()).summary, colour);
+    io.stdout.write(`${body}\n\n${summary}\n`);
+  }
+  return nagiosExitCode(status);
+}
+
+export async function scanCommand(names: string[], opts: ReportOptions & GlobalOptions, io: Io): Promise<number> {
+  const config = configFrom(opts);
+  const domains = selectDomains(config.domains, names);
+  const reports = await scanAndStore(config, domains, io);
+  return output(config, reports.map(stripChainUnlessDetail(names.length > 0 || !!opts.json)), names.length > 0, opts, io);
+}
+
+export async function statusCommand(names: string[], opts: ReportOptions & GlobalOptions & { refresh?: boolean }, io: Io): Promise<number> {
+  const config = configFrom(opts);
+  const domains = selectDomains(config.domains, names);
+  const detail = names.length > 0;
+  let reports: EndpointReport[];
+  if (opts.refresh) {
+    reports = await scanAndStore(config, domains, io);
+  } else {
+    reports = storedReports(config, domains, detail);
+  }
+  return output(config, reports.map(stripChainUnlessDetail(detail)), detail, opts, io);
+}
+
+/** The last stored scan of each configured target; no network. Never-scanned targets are unknown. */
+function storedReports(config: Config, domains: Domain[], withChain: boolean): EndpointReport[] {
+  const targets = targetsOf(domains);
+  const store = openStore(config.dataDir, { readonly: true });
+  if (!store) return targets.map(unknownReport);
+  try {
+    const filter = domains.length === config.domains.length ? undefined : { domains: domains.map((d) => d.name) };
+    const latest = new Map(store.scans.latest({ ...filter, withChain }).map((r) => [endpointKey(r), r]));
+    return targets.map((t) => latest.get(endpointKey({ ...t, domain: t.domain.name })) ?? unknownReport(t));
+  } finally {
+    store.close();
+  }
+}
+
+function stripChainUnlessDetail(keep: boolean): (r: EndpointReport) => EndpointReport {
+  return (r) => {
+    if (keep) return r;
+    const { chain: _chain, ...rest } = r;
+    return rest;
+  };
+}

@@ -1,0 +1,111 @@
+import { Command, CommanderError, Option } from 'commander';
+import { UsageError } from '../core/errors.js';
+import { scanCommand, statusCommand } from './commands/scan.js';
+import { addCommand, initCommand, listCommand, removeCommand } from './commands/inventory.js';
+import { exitCodeFor, formatFailure, type CommandKind } from './failure.js';
+import { defaultIo, type GlobalOptions, type Io } from './context.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/**
+ * Builds the commander program. Each action stores its exit code instead of exiting, so the
+ * composition root (main.ts) and the e2e tests decide what happens to the process.
+ */
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('certs')
+    .description('Watch, renew and deploy TLS certificates: see what servers really serve and warn before anything breaks.')
+    .version(process.env['npm_package_version'] ?? '0.1.0', '-V, --version')
+    .option('-c, --config <path>', 'config file (default: $CERTS_CONFIG or ./config/certs.yaml)')
+    .option('--debug', 'show stack traces on errors')
+    .option('--no-color', 'never colour the output')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  const run = (kind: CommandKind, fn: (global: GlobalOptions) => Promise<number> | number) => async () => {
+    const global = program.opts<GlobalOptions>();
+    if (global.color === false) process.env['NO_COLOR'] = '1';
+    try {
+      setExit(await fn(global));
+    } catch (err) {
+      io.stderr.write(`${formatFailure(err, global.debug === true)}\n`);
+      setExit(exitCodeFor(err, kind));
+    }
+  };
+
+  program
+    .command('scan')
+    .description('scan every endpoint and certificate file now, store the results and print them')
+    .argument('[names...]', 'only these domains (primary or alt names)')
+    .option('--json', 'print the machine-readable report on stdout')
+    .option('--nagios', 'print one Nagios plugin line')
+    .addHelpText('after', '\nExit codes (Nagios): 0 ok, 1 warning, 2 critical, 3 unknown or could not run.')
+    .action((names: string[], opts: { json?: boolean; nagios?: boolean }) =>
+      run('nagios', (g) => scanCommand(names, { ...g, ...opts }, io))());
+
+  program
+    .command('status')
+    .description('is anything about to break? the last stored scan, without touching the network')
+    .argument('[names...]', 'only these domains; naming domains shows the served chain and how to fix each problem')
+    .option('--json', 'print the machine-readable report on stdout')
+    .option('--nagios', 'print one Nagios plugin line')
+    .option('--refresh', 'scan first (uses the network)')
+    .addHelpText('after', '\nExit codes (Nagios): 0 ok, 1 warning, 2 critical, 3 unknown or could not run.')
+    .action((names: string[], opts: { json?: boolean; nagios?: boolean; refresh?: boolean }) =>
+      run('nagios', (g) => statusCommand(names, { ...g, ...opts }, io))());
+
+  program
+    .command('init')
+    .description('write a starter config file')
+    .option('--force', 'overwrite an existing file')
+    .action((opts: { force?: boolean }) => run('plain', (g) => initCommand({ ...g, ...opts }, io))());
+
+  program
+    .command('add')
+    .description('add a domain to the inventory (keeps the config file\'s comments)')
+    .argument('<name>', 'primary DNS name, e.g. example.com or *.example.com')
+    .addOption(new Option('-e, --endpoint <host:port[@address]>', 'an endpoint to scan; repeatable (default: <name>:443)').argParser(collect))
+    .addOption(new Option('-a, --alt-name <name>', 'another name on the certificate; repeatable').argParser(collect))
+    .option('--monitor-only', 'scan and warn only; never renew')
+    .option('--cert <path>', 'a certificate file on this host to check')
+    .option('--key <path>', 'its private key (checked to match)')
+    .action((name: string, opts: Record<string, unknown>) => run('plain', (g) => addCommand(name, { ...g, ...opts }, io))());
+
+  program
+    .command('remove')
+    .description('remove a domain from the inventory')
+    .argument('<name>', 'primary name of the domain')
+    .action((name: string) => run('plain', (g) => removeCommand(name, g, io))());
+
+  program
+    .command('list')
+    .description('print the inventory')
+    .option('--json', 'machine-readable')
+    .action((opts: { json?: boolean }) => run('plain', (g) => listCommand({ ...g, ...opts }, io))());
+
+  return program;
+}
+
+/** Parses argv and runs the command; returns the exit code. */
+export async function runCli(argv: string[], io: Io = defaultIo()): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => { code = c; });
+  // Nagios commands report usage errors as UNKNOWN (3); the rest as usage errors (2).
+  const sub = argv.slice(2).find((a) => !a.startsWith('-'));
+  const kind: CommandKind = sub === 'scan' || sub === 'status' ? 'nagios' : 'plain';
+  program.configureOutput({
+    writeOut: (s) => io.stdout.write(s),
+    writeErr: (s) => io.stderr.write(s),
+  });
+  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.code === 'commander.executeSubCommandAsync') return err.exitCode;
+      return exitCodeFor(new UsageError(err.message), kind);
+    }
+    throw err;
+  }
+  return code;
+}

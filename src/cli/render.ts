@@ -1,0 +1,114 @@
+import type { CertInfo, EndpointReport } from '../core/model.js';
+import type { ReportSummary } from '../core/report.js';
+import type { Status } from '../core/problems.js';
+import { paint, statusColour, table } from './style.js';
+
+/** "C=US, O=Org, CN=name" → "name" (the CN, else O, else the whole DN). */
+export function shortName(dn: string | null | undefined): string {
+  if (!dn) return '-';
+  const pick = (key: string) => new RegExp(`(?:^|[,\n]\\s*)${key}=([^,\n]*)`).exec(dn)?.[1];
+  return pick('CN') ?? pick('O') ?? oneLineDn(dn);
+}
+
+export function oneLineDn(dn: string): string {
+  return dn.split('\n').join(', ');
+}
+
+export function endpointLabel(e: EndpointReport): string {
+  if (e.source === 'file') return `file:${e.file ?? e.host}`;
+  const host = e.host.includes(':') ? `[${e.host}]` : e.host;
+  return `${host}:${e.port}${e.address ? ` @${e.address}` : ''}`;
+}
+
+function day(iso: string | null): string {
+  return iso ? iso.slice(0, 10) : '-';
+}
+
+export function renderTable(endpoints: readonly EndpointReport[], colour: boolean): string {
+  const rows = endpoints.map((e) => [
+    e.domain,
+    endpointLabel(e),
+    e.daysLeft === null ? '-' : String(e.daysLeft),
+    day(e.notAfter),
+    shortName(e.issuer),
+    paint(colour, statusColour(e.status), e.status.toUpperCase()),
+    e.error ? e.error : e.problems.map((p) => p.code).join(', ') || '-',
+  ]);
+  return table(rows, ['DOMAIN', 'ENDPOINT', 'DAYS', 'EXPIRES', 'ISSUER', 'STATUS', 'PROBLEMS']);
+}
+
+export function renderSummary(summary: ReportSummary, colour: boolean): string {
+  const total = summary.ok + summary.warning + summary.critical + summary.unknown;
+  const parts = (['ok', 'warning', 'critical', 'unknown'] as const).map((s) =>
+    summary[s] > 0 ? paint(colour, statusColour(s), `${summary[s]} ${s}`) : `${summary[s]} ${s}`,
+  );
+  return `${total} ${total === 1 ? 'endpoint' : 'endpoints'}: ${parts.join(', ')}`;
+}
+
+function keyText(c: CertInfo): string {
+  if (c.keyType === 'ec' && c.curve) return `EC ${c.curve}`;
+  return c.keyBits ? `${c.keyType.toUpperCase()} ${c.keyBits} bits` : c.keyType.toUpperCase();
+}
+
+function certLines(c: CertInfo, label: string, now: Date): string[] {
+  const days = Math.floor((Date.parse(c.notAfter) - now.getTime()) / 86_400_000);
+  return [
+    `  ${label} ${oneLineDn(c.subject)}`,
+    `       issuer   ${oneLineDn(c.issuer)}`,
+    `       valid    ${c.notBefore} → ${c.notAfter} (${days} days left)`,
+    `       key      ${keyText(c)}; signature ${c.signatureAlgorithm}${c.selfSigned ? '; self-signed' : ''}`,
+    `       sha256   ${c.fingerprint256}`,
+    ...(c.dnsNames.length || c.ipAddresses.length ? [`       names    ${[...c.dnsNames, ...c.ipAddresses].join(', ')}`] : []),
+  ];
+}
+
+/** `certs status <name>`: the served chain and every problem with its fix. */
+export function renderDetail(e: EndpointReport, colour: boolean, now: Date): string {
+  const out: string[] = [];
+  const head = `${e.domain}  ${endpointLabel(e)}  ${paint(colour, statusColour(e.status), e.status.toUpperCase())}`;
+  out.push(paint(colour, 'bold', head));
+  if (!e.scannedAt) {
+    out.push('  never scanned: run `certs scan` (or `certs status --refresh`)');
+    return out.join('\n');
+  }
+  const proto = e.protocol ? `, ${e.protocol}` : '';
+  out.push(`  scanned ${e.scannedAt}${proto}${e.daysLeft !== null ? `; ${e.daysLeft} days left (until ${e.notAfter})` : ''}`);
+  if (e.error) out.push(`  could not be checked: ${e.error}`);
+  const chain = e.chain ?? [];
+  if (chain.length > 0) {
+    const served = e.servedCount ?? chain.length;
+    out.push(e.source === 'file' ? '  chain in the file:' : '  chain as served:');
+    chain.slice(0, served).forEach((c, i) => out.push(...certLines(c, `#${i}`, now)));
+    if (served < chain.length) {
+      out.push('  completed from the trust store:');
+      chain.slice(served).forEach((c) => out.push(...certLines(c, ' +', now)));
+    }
+  }
+  if (e.orderKnown === false) out.push('  note: TLS 1.3 only, so the order the server sends its chain in could not be judged');
+  if (e.problems.length > 0) {
+    out.push('  problems:');
+    for (const p of e.problems) {
+      out.push(`    ${paint(colour, statusColour(p.severity), p.severity.toUpperCase())} ${p.code}: ${p.message}`);
+      if (p.hint) out.push(`      fix: ${p.hint}`);
+    }
+  } else if (!e.error) {
+    out.push('  no problems');
+  }
+  if (e.crossCheck) {
+    const verdict = e.crossCheck.openssl ?? 'verified';
+    out.push(`  OpenSSL: ${verdict} (${e.crossCheck.agrees ? 'agrees' : `DISAGREES: ${e.crossCheck.note ?? ''}`})`);
+  }
+  return out.join('\n');
+}
+
+/** The Nagios plugin line: `STATUS: text | 'days_left'=N;30:;7:` (ARCHITECTURE §7). */
+export function renderNagios(status: Status, endpoints: readonly EndpointReport[], warningDays: number, criticalDays: number): string {
+  const bad = endpoints.filter((e) => e.status !== 'ok');
+  const minDays = endpoints.reduce<number | null>((m, e) => (e.daysLeft === null ? m : m === null ? e.daysLeft : Math.min(m, e.daysLeft)), null);
+  const text = bad.length === 0
+    ? `${endpoints.length} endpoints ok`
+    : bad.slice(0, 5).map((e) => `${e.domain} ${endpointLabel(e)} ${e.problems.map((p) => p.code).join(',') || e.error || e.status}`).join('; ') +
+      (bad.length > 5 ? `; and ${bad.length - 5} more` : '');
+  const perf = minDays === null ? '' : ` | 'days_left'=${minDays};${warningDays}:;${criticalDays}:`;
+  return `CERTS ${status.toUpperCase()}: ${text}${perf}`;
+}

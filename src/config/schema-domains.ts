@@ -1,0 +1,114 @@
+/** The inventory: domains, their names and endpoints, with duplicate checks across all of them. */
+import { normalizeDomainName, normalizeHost } from '../core/names.js';
+import type { Endpoint } from '../core/model.js';
+import { formatKeyPath, type Checker, type KeyPath } from './kit.js';
+import { checkChallenge } from './schema-extras.js';
+import type { ChallengeConfig, DomainConfig } from './types.js';
+
+export const DOMAIN_KEYS = ['name', 'altNames', 'managed', 'endpoints', 'files', 'challenge'] as const;
+const ENDPOINT_KEYS = ['host', 'port', 'address'] as const;
+const NAME_WHAT = 'a DNS name like "example.com" or "*.example.com"';
+
+export function formatEndpoint(e: Endpoint): string {
+  const h = (s: string): string => (s.includes(':') ? `[${s}]` : s);
+  return `${h(e.host)}:${e.port}${e.address === undefined ? '' : `@${h(e.address)}`}`;
+}
+
+/** A certificate name: managed names need two labels (no CA issues for "intranet"), monitored ones may be single. */
+function certName(c: Checker, v: unknown, path: KeyPath, managed: boolean): string {
+  const name = c.via(v, path, NAME_WHAT, (s) => normalizeDomainName(s, { allowWildcard: true, minLabels: 1, label: 'domain' }));
+  if (managed && !name.replace(/^\*\./, '').includes('.')) {
+    c.fail(path, `domain ${JSON.stringify(name)}: an ACME-managed name needs at least two labels, like "example.com"; set managed: false to only monitor it`);
+  }
+  return name;
+}
+
+function endpoint(c: Checker, v: unknown, path: KeyPath, name: string): Endpoint {
+  const o = c.mapping(v, path, ENDPOINT_KEYS);
+  const hostPath = [...path, 'host'];
+  let host: string;
+  if (o.host === undefined || o.host === null) {
+    if (name.startsWith('*.')) c.fail(hostPath, `missing; a wildcard domain (${name}) cannot be connected to, so each endpoint needs a host`);
+    host = name;
+  } else {
+    host = c.via(o.host, hostPath, 'a host name or IP address', (s) => normalizeHost(s, { label: 'host' }));
+  }
+  const out: Endpoint = { host, port: c.optional(o.port, [...path, 'port'], (x, p) => c.integer(x, p, 1, 65535)) ?? 443 };
+  const address = c.optional(o.address, [...path, 'address'], (x, p) => c.via(x, p, 'an IP address or host name to connect to', (s) => normalizeHost(s, { label: 'address' })));
+  if (address !== undefined) out.address = address;
+  return out;
+}
+
+function domain(c: Checker, v: unknown, path: KeyPath, acmeChallenge: ChallengeConfig | undefined): { domain: DomainConfig; endpointPaths: KeyPath[] } {
+  const o = c.mapping(v, path, DOMAIN_KEYS);
+  const managed = c.optional(o.managed, [...path, 'managed'], (x, p) => c.boolean(x, p)) ?? true;
+  const name = c.required(o.name, [...path, 'name'], NAME_WHAT, (x, p) => certName(c, x, p, managed));
+
+  const seen = new Map<string, KeyPath>([[name, [...path, 'name']]]);
+  const altPath = [...path, 'altNames'];
+  const altItems = c.optional(o.altNames, altPath, (x, p) => c.list(x, p, 'a list of DNS names')) ?? [];
+  const altNames = altItems.map((x, i) => {
+    const p = [...altPath, i];
+    const alt = certName(c, x, p, managed);
+    const first = seen.get(alt);
+    if (first) c.fail(p, `${JSON.stringify(alt)} duplicates ${formatKeyPath(first)}; list each name once`);
+    seen.set(alt, p);
+    return alt;
+  });
+
+  let endpoints: Endpoint[];
+  let endpointPaths: KeyPath[];
+  const epPath = [...path, 'endpoints'];
+  if (o.endpoints === undefined || o.endpoints === null) {
+    // A wildcard cannot be dialled, so it only gets checked through its files.
+    endpoints = name.startsWith('*.') ? [] : [{ host: name, port: 443 }];
+    endpointPaths = endpoints.map(() => epPath);
+  } else {
+    const items = c.list(o.endpoints, epPath, 'a list of endpoints like [{host: example.com, port: 443}]');
+    endpoints = items.map((x, i) => endpoint(c, x, [...epPath, i], name));
+    endpointPaths = items.map((_, i) => [...epPath, i]);
+  }
+
+  const out: DomainConfig = { name, altNames, managed, endpoints };
+  if (o.files != null) {
+    const p = [...path, 'files'];
+    const f = c.mapping(o.files, p, ['cert', 'key']);
+    out.files = { cert: c.required(f.cert, [...p, 'cert'], 'the certificate file path', (x, q) => c.path(x, q)) };
+    const key = c.optional(f.key, [...p, 'key'], (x, q) => c.path(x, q));
+    if (key !== undefined) out.files.key = key;
+  }
+  const challenge = c.optional(o.challenge, [...path, 'challenge'], (x, p) => checkChallenge(c, x, p));
+  if (challenge) out.challenge = challenge;
+
+  const wildcard = [name, ...altNames].find((n) => n.startsWith('*.'));
+  const effective = challenge ?? acmeChallenge;
+  if (managed && wildcard && effective?.type === 'http-01') {
+    c.fail(challenge ? [...path, 'challenge', 'type'] : [...path, 'name'], `${JSON.stringify(wildcard)}: CAs issue wildcard names only through dns-01, but this domain uses http-01${challenge ? '' : ' (from acme.challenge)'}; add challenge: {type: dns-01, …} to the domain`);
+  }
+  if (!managed && endpoints.length === 0 && !out.files) {
+    c.fail(path, `monitor-only domain ${JSON.stringify(name)} has nothing to check${name.startsWith('*.') ? ' (a wildcard gets no default endpoint)' : ''}; add endpoints or files`);
+  }
+  return { domain: out, endpointPaths };
+}
+
+export function checkDomains(c: Checker, v: unknown, acmeChallenge: ChallengeConfig | undefined): DomainConfig[] {
+  const items = c.optional(v, ['domains'], (x, p) => c.list(x, p, 'a list of domains like [{name: example.com}]')) ?? [];
+  const names = new Map<string, KeyPath>();
+  const endpoints = new Map<string, KeyPath>();
+  return items.map((item, i) => {
+    const path: KeyPath = ['domains', i];
+    const { domain: d, endpointPaths } = domain(c, item, path, acmeChallenge);
+    const first = names.get(d.name);
+    if (first) c.fail([...path, 'name'], `domain ${JSON.stringify(d.name)} is already defined at ${formatKeyPath(first)}`);
+    names.set(d.name, [...path, 'name']);
+    d.endpoints.forEach((e, j) => {
+      const key = formatEndpoint(e);
+      const here = endpointPaths[j] ?? path;
+      const other = endpoints.get(key);
+      const describe = (p: KeyPath): string => `${formatKeyPath(p)}${typeof p[p.length - 1] === 'number' ? '' : ' (the default endpoint)'}`;
+      if (other) c.fail(here, `endpoint ${key} is already listed at ${describe(other)}; scan each endpoint once`);
+      endpoints.set(key, here);
+    });
+    return d;
+  });
+}

@@ -1,0 +1,89 @@
+/** The whole config: parsed YAML (after expansion) → typed Config, or a ConfigError. */
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { errorMessage } from '../core/errors.js';
+import { Checker, type CheckContext, type KeyPath } from './kit.js';
+import { checkDomains } from './schema-domains.js';
+import { checkAcme, checkDaemon, checkNginx, checkNotify } from './schema-extras.js';
+import type { Config } from './types.js';
+
+export const TOP_KEYS = ['dataDir', 'trust', 'scan', 'acme', 'nginx', 'daemon', 'notify', 'domains'] as const;
+const SCAN_KEYS = ['concurrency', 'timeoutMs', 'connectTimeoutMs', 'warningDays', 'criticalDays'] as const;
+
+export const SCAN_DEFAULTS = { concurrency: 64, timeoutMs: 5000, warningDays: 30, criticalDays: 7 } as const;
+
+/** trust.caFile is read by the scanner much later; a typo should fail now, naming the key. */
+function checkReadableFile(c: Checker, path: KeyPath, file: string): void {
+  let fd: number | undefined;
+  let isFile = false;
+  try {
+    fd = openSync(file, 'r');
+    isFile = fstatSync(fd).isFile();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') c.fail(path, `file ${file} not found; expected a PEM file of CA certificates`);
+    if (code === 'EACCES' || code === 'EPERM') c.fail(path, `file ${file} is not readable (permission denied)`);
+    c.fail(path, `cannot open ${file}: ${errorMessage(err)}`);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  if (!isFile) c.fail(path, `${file} is not a regular file; expected a PEM file of CA certificates`);
+}
+
+function checkTrust(c: Checker, v: unknown): Config['trust'] {
+  const o = c.mapping(v ?? {}, ['trust'], ['caFile', 'bundled', 'system']);
+  const flag = (key: 'bundled' | 'system'): boolean => c.optional(o[key], ['trust', key], (x, p) => c.boolean(x, p)) ?? true;
+  const trust: Config['trust'] = { bundled: flag('bundled'), system: flag('system') };
+  const caFile = c.optional(o.caFile, ['trust', 'caFile'], (x, p) => c.path(x, p));
+  if (caFile !== undefined) {
+    checkReadableFile(c, ['trust', 'caFile'], caFile);
+    trust.caFile = caFile;
+  }
+  if (!trust.bundled && !trust.system && !trust.caFile) {
+    c.fail(['trust'], 'nothing would be trusted (bundled and system are false and there is no caFile); every scan would report untrusted-root');
+  }
+  return trust;
+}
+
+function checkScan(c: Checker, v: unknown): Config['scan'] {
+  const o = c.mapping(v ?? {}, ['scan'], SCAN_KEYS);
+  const int = (key: (typeof SCAN_KEYS)[number], min: number, max: number, fallback: number): number =>
+    c.optional(o[key], ['scan', key], (x, p) => c.integer(x, p, min, max)) ?? fallback;
+  const timeoutMs = int('timeoutMs', 100, 120_000, SCAN_DEFAULTS.timeoutMs);
+  const scan: Config['scan'] = {
+    concurrency: int('concurrency', 1, 1024, SCAN_DEFAULTS.concurrency),
+    timeoutMs,
+    connectTimeoutMs: int('connectTimeoutMs', 100, 120_000, timeoutMs),
+    warningDays: int('warningDays', 1, 3650, SCAN_DEFAULTS.warningDays),
+    criticalDays: int('criticalDays', 0, 3650, SCAN_DEFAULTS.criticalDays),
+  };
+  if (scan.criticalDays >= scan.warningDays) {
+    c.fail(['scan', 'criticalDays'], `expected fewer days than scan.warningDays (${scan.warningDays}), got ${scan.criticalDays}`);
+  }
+  return scan;
+}
+
+/** Validate a parsed (and expanded) config document. `ctx.file` must be absolute. */
+export function validateConfig(raw: unknown, ctx: CheckContext): Config {
+  const c = new Checker(ctx);
+  const o = c.mapping(raw, [], TOP_KEYS);
+  const dataDir = c.optional(o.dataDir, ['dataDir'], (x, p) => c.path(x, p)) ?? c.path('./data', ['dataDir']);
+  const trust = checkTrust(c, o.trust);
+  const scan = checkScan(c, o.scan);
+  const acme = c.optional(o.acme, ['acme'], (x, p) => checkAcme(c, x, p));
+  const nginx = c.optional(o.nginx, ['nginx'], (x, p) => checkNginx(c, x, p));
+  const daemon = c.optional(o.daemon, ['daemon'], (x, p) => checkDaemon(c, x, p));
+  const notify = c.optional(o.notify, ['notify'], (x, p) => checkNotify(c, x, p));
+  const domains = checkDomains(c, o.domains, acme?.challenge);
+  const config: Config = {
+    file: ctx.file,
+    dataDir,
+    trust,
+    scan,
+    ...(acme ? { acme } : {}),
+    ...(nginx ? { nginx } : {}),
+    ...(daemon ? { daemon } : {}),
+    ...(notify ? { notify } : {}),
+    domains,
+  };
+  return config;
+}

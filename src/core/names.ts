@@ -1,0 +1,201 @@
+/**
+ * Names as certificates and TLS use them. Pure (node:url's IDNA functions do no I/O).
+ */
+import { domainToASCII, domainToUnicode } from 'node:url';
+import { ValidationError } from './errors.js';
+import { canonicalIPv6, isIPv4, isIPv6 } from './ip.js';
+import type { Endpoint } from './model.js';
+
+export { isIPv4, isIPv6, canonicalIPv6 } from './ip.js';
+
+export interface NameOptions {
+  /** Accept `*.` as the whole left-most label. */
+  allowWildcard?: boolean;
+  /** How the value is called in messages (default "domain"). */
+  label?: string;
+  /**
+   * Fewest labels (not counting a wildcard). Default 2: public CAs never issue for single-label
+   * names; pass 1 for hosts to connect to (`localhost`) or monitor-only inventory entries.
+   */
+  minLabels?: number;
+}
+
+const MAX_NAME = 253;
+const MAX_LABEL = 63;
+// eslint-disable-next-line no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/;
+const EXPECTED = 'expected a DNS name of letters, digits and hyphens separated by dots, like "example.com"';
+
+function fail(label: string, input: string, reason: string): never {
+  return failWith(`${label} ${JSON.stringify(input)}: invalid name: ${reason}`);
+}
+
+function failWith(message: string): never {
+  throw new ValidationError(message);
+}
+
+function checkLabel(label: string, fail: (reason: string) => never): void {
+  if (label.length === 0) fail(`empty label (a leading dot or two dots in a row); ${EXPECTED}`);
+  if (label.length > MAX_LABEL) fail(`label "${label}" is ${label.length} characters long; expected at most ${MAX_LABEL}`);
+  const bad = /[^a-z0-9-]/.exec(label);
+  if (bad) {
+    if (bad[0] === '_') {
+      // Underscores are legal in DNS (SRV, DKIM) but not in host names a CA will certify.
+      fail(`underscores are not allowed in certificate host names (only letters, digits and hyphens: LDH)`);
+    }
+    fail(`character ${JSON.stringify(bad[0])} is not allowed; ${EXPECTED}`);
+  }
+  if (label.startsWith('-') || label.endsWith('-')) fail(`label "${label}" starts or ends with a hyphen; ${EXPECTED}`);
+}
+
+/**
+ * Trim, lower-case, convert IDN to A-labels (punycode), drop one trailing dot and check the
+ * result is an LDH host name, optionally with a left-most `*` label. Throws ValidationError
+ * naming the input and what was expected.
+ */
+export function normalizeDomainName(input: string, opts: NameOptions = {}): string {
+  const label = opts.label ?? 'domain';
+  const minLabels = opts.minLabels ?? 2;
+  const bad = (reason: string): never => fail(label, input, reason);
+  if (typeof input !== 'string') failWith(`${label}: expected a string, got ${typeof input}`);
+  let s = input.trim();
+  if (s === '') bad(`the name is empty; ${EXPECTED}`);
+  if (/ /.test(s)) bad('spaces are not allowed');
+  if (/\s/.test(s)) bad('whitespace characters (tabs, newlines) are not allowed');
+  if (isIPv4(s) || isIPv6(s.replace(/^\[(.*)\]$/, '$1'))) bad('an IP address is not a domain name; expected a DNS name like "example.com"');
+  if (s.includes('://') || s.includes('/')) bad(`expected a bare host name, not a URL or path (drop the scheme and path)`);
+  s = s.toLowerCase();
+  if (s.endsWith('.')) s = s.slice(0, -1);
+
+  let wildcard = false;
+  if (s.includes('*')) {
+    if (!opts.allowWildcard) bad('wildcards are not allowed here');
+    if (s === '*') bad('a bare "*" is not a name; expected a wildcard like "*.example.com"');
+    const labels = s.split('.');
+    if (labels[0] !== '*' && labels[0]?.includes('*')) {
+      bad('a wildcard must be the whole left-most label, like "*.example.com", not part of a label');
+    }
+    if (labels.slice(1).some((l) => l.includes('*'))) {
+      bad(labels[0] === '*'
+        ? 'only one wildcard is allowed, as the whole left-most label, like "*.example.com"'
+        : 'a wildcard is allowed only as the whole left-most label, like "*.example.com"');
+    }
+    wildcard = true;
+    s = labels.slice(1).join('.');
+  }
+
+  // Only non-ASCII input goes through IDNA: for ASCII, domainToASCII would also rewrite
+  // numeric hosts ("0x7f.1" → "127.0.0.1") and accept characters we refuse.
+  let ascii = s;
+  if (NON_ASCII.test(s) || /(^|\.)xn--/.test(s)) {
+    ascii = domainToASCII(s);
+    if (ascii === '') {
+      bad(NON_ASCII.test(s)
+        ? 'not a valid internationalized domain name (IDNA conversion failed)'
+        : 'an "xn--" label is not valid punycode');
+    }
+  }
+  const labels = ascii.split('.');
+  for (const l of labels) checkLabel(l, bad);
+  const last = labels[labels.length - 1] ?? '';
+  if (/^(\d+|0x[0-9a-f]*)$/.test(last)) bad(`the last label "${last}" is numeric, which reads as an IP address; ${EXPECTED}`);
+  if (labels.length < minLabels) {
+    bad(wildcard
+      ? `expected at least ${minLabels === 2 ? 'two labels' : `${minLabels} labels`} after "*.", like "*.example.com"`
+      : `expected at least ${minLabels === 2 ? 'two labels' : `${minLabels} labels`}, like "example.com"`);
+  }
+  const result = wildcard ? `*.${ascii}` : ascii;
+  if (result.length > MAX_NAME) bad(`the name is ${result.length} characters long; expected at most ${MAX_NAME}`);
+  return result;
+}
+
+/** True for a bare IPv4 or IPv6 literal, or an IPv6 literal in brackets. */
+export function isIpLiteral(s: string): boolean {
+  if (typeof s !== 'string') return false;
+  const bracketed = /^\[(.*)\]$/.exec(s);
+  return bracketed ? isIPv6(bracketed[1] ?? '') : isIPv4(s) || isIPv6(s);
+}
+
+/**
+ * A host to connect to: an IPv4 literal, an IPv6 literal (brackets allowed and stripped,
+ * returned in RFC 5952 form) or a DNS name (single labels such as `localhost` allowed).
+ */
+export function normalizeHost(input: string, opts: { label?: string } = {}): string {
+  const label = opts.label ?? 'host';
+  if (typeof input !== 'string') failWith(`${label}: expected a string, got ${typeof input}`);
+  const s = input.trim();
+  const bracketed = /^\[(.*)\]$/.exec(s);
+  if (bracketed) {
+    const v6 = canonicalIPv6(bracketed[1] ?? '');
+    if (v6 === null) failWith(`${label} ${JSON.stringify(input)}: expected an IPv6 address inside the brackets, like "[2001:db8::1]"`);
+    return v6;
+  }
+  if (isIPv4(s)) return s;
+  if (s.includes(':')) {
+    const v6 = canonicalIPv6(s);
+    if (v6 !== null) return v6;
+    if (/^[^:]+:\d+$/.test(s)) failWith(`${label} ${JSON.stringify(input)}: expected a host without a port (give the port separately)`);
+    failWith(`${label} ${JSON.stringify(input)}: invalid IPv6 address; expected a DNS name, an IPv4 address or an IPv6 address like "2001:db8::1"`);
+  }
+  if (/^[\d.]+$/.test(s)) failWith(`${label} ${JSON.stringify(input)}: invalid IPv4 address; expected four numbers from 0 to 255 without leading zeros, like "192.0.2.10"`);
+  return normalizeDomainName(s, { label, minLabels: 1 });
+}
+
+/** A TCP port: an integer (or decimal string, for command-line input) from 1 to 65535. */
+export function validatePort(n: unknown, label = 'port'): number {
+  const value = typeof n === 'string' && /^\s*\d+\s*$/.test(n) ? Number(n) : n;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535) return value;
+  const shown = typeof n === 'string' ? JSON.stringify(n) : String(n);
+  return failWith(`${label} ${shown}: expected an integer from 1 to 65535`);
+}
+
+/**
+ * Parse `host[:port][@address]` as typed on the command line. IPv6 hosts need brackets
+ * (`[::1]:8443`); the address after `@` may be bare or bracketed. The port defaults to 443.
+ */
+export function parseEndpointSpec(spec: string): Endpoint {
+  const where = `endpoint ${JSON.stringify(spec)}`;
+  const usage = 'expected host[:port][@address], like "example.com:443" or "example.com:443@[2001:db8::1]"';
+  if (typeof spec !== 'string' || spec.trim() === '') failWith(`${where}: empty; ${usage}`);
+  const s = spec.trim();
+  const at = s.indexOf('@');
+  if (at !== s.lastIndexOf('@')) failWith(`${where}: more than one "@"; ${usage}`);
+  const hostPort = at < 0 ? s : s.slice(0, at);
+  const addressText = at < 0 ? undefined : s.slice(at + 1);
+
+  let hostText: string;
+  let portText: string | undefined;
+  if (hostPort.startsWith('[')) {
+    const close = hostPort.indexOf(']');
+    if (close < 0) failWith(`${where}: missing "]" after the IPv6 address; ${usage}`);
+    hostText = hostPort.slice(0, close + 1);
+    const rest = hostPort.slice(close + 1);
+    if (rest !== '' && !rest.startsWith(':')) failWith(`${where}: unexpected ${JSON.stringify(rest)} after "]"; ${usage}`);
+    portText = rest === '' ? undefined : rest.slice(1);
+  } else {
+    const colons = hostPort.split(':').length - 1;
+    if (colons > 1) failWith(`${where}: IPv6 addresses need brackets, like "[2001:db8::1]:443"`);
+    const colon = hostPort.indexOf(':');
+    hostText = colon < 0 ? hostPort : hostPort.slice(0, colon);
+    portText = colon < 0 ? undefined : hostPort.slice(colon + 1);
+  }
+  if (hostText === '') failWith(`${where}: the host is missing; ${usage}`);
+  const endpoint: Endpoint = {
+    host: normalizeHost(hostText),
+    port: portText === undefined ? 443 : validatePort(portText),
+  };
+  if (addressText !== undefined) {
+    if (addressText === '') failWith(`${where}: nothing after "@"; ${usage}`);
+    endpoint.address = normalizeHost(addressText, { label: 'address' });
+  }
+  return endpoint;
+}
+
+/** The Unicode form of an A-label name, for display; the input itself when it cannot be converted. */
+export function toUnicode(name: string): string {
+  if (!name.includes('xn--')) return name;
+  const wildcard = name.startsWith('*.');
+  const converted = domainToUnicode(wildcard ? name.slice(2) : name);
+  if (converted === '') return name;
+  return wildcard ? `*.${converted}` : converted;
+}

@@ -1,0 +1,83 @@
+/**
+ * The certificates a scan trusts (system roots plus `trust.caFile`). Every certificate in the store
+ * is an anchor, roots and intermediates alike: a path that reaches one is trusted.
+ */
+import type { X509Certificate } from 'node:crypto';
+import { parsePemBundle, toX509 } from './x509.js';
+
+export function spkiOf(cert: X509Certificate): string {
+  return cert.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
+}
+
+/** Does `issuer` (by name, key identifiers, key usage and signature) issue `cert`? */
+export function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+  } catch {
+    // A key type OpenSSL cannot verify with cannot be this certificate's issuer for us.
+    return false;
+  }
+}
+
+export class TrustAnchors {
+  private readonly byFingerprint = new Map<string, X509Certificate>();
+  private readonly bySubjectName = new Map<string, X509Certificate[]>();
+  private readonly spkiCache = new Map<string, string>();
+
+  constructor(certs: Iterable<X509Certificate> = []) {
+    for (const cert of certs) {
+      if (this.byFingerprint.has(cert.fingerprint256)) continue;
+      this.byFingerprint.set(cert.fingerprint256, cert);
+      const list = this.bySubjectName.get(cert.subject);
+      if (list) list.push(cert);
+      else this.bySubjectName.set(cert.subject, [cert]);
+    }
+  }
+
+  /** Anchors from a PEM bundle (e.g. the contents of trust.caFile); `label` names it in errors. */
+  static fromPem(text: string, label?: string): TrustAnchors {
+    return new TrustAnchors(parsePemBundle(text, label).map((der, i) => toX509(der, `${label ?? 'PEM input'} certificate ${i + 1}`)));
+  }
+
+  get size(): number {
+    return this.byFingerprint.size;
+  }
+
+  all(): X509Certificate[] {
+    return [...this.byFingerprint.values()];
+  }
+
+  bySubject(subject: string): readonly X509Certificate[] {
+    return this.bySubjectName.get(subject) ?? [];
+  }
+
+  has(fingerprint256: string): boolean {
+    return this.byFingerprint.has(fingerprint256);
+  }
+
+  /**
+   * True for an anchor itself and for any certificate with an anchor's subject and key: a re-issued
+   * root or a cross-signed copy ends the path just as the self-signed one does.
+   */
+  isAnchor(cert: X509Certificate): boolean {
+    if (this.byFingerprint.has(cert.fingerprint256)) return true;
+    const sameName = this.bySubject(cert.subject);
+    if (sameName.length === 0) return false;
+    const spki = spkiOf(cert);
+    return sameName.some((a) => this.anchorSpki(a) === spki);
+  }
+
+  /** Anchors that issued `cert` (name match, then checkIssued and signature verification). */
+  issuersOf(cert: X509Certificate): X509Certificate[] {
+    return this.bySubject(cert.issuer).filter((a) => issuedBy(cert, a));
+  }
+
+  private anchorSpki(anchor: X509Certificate): string {
+    let spki = this.spkiCache.get(anchor.fingerprint256);
+    if (spki === undefined) {
+      spki = spkiOf(anchor);
+      this.spkiCache.set(anchor.fingerprint256, spki);
+    }
+    return spki;
+  }
+}

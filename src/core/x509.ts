@@ -1,0 +1,282 @@
+/**
+ * Pure helpers over node:crypto X509Certificate: PEM bundles in, CertInfo out.
+ * node-forge is avoided on purpose: it cannot read EC keys (ARCHITECTURE §7).
+ */
+import { X509Certificate } from 'node:crypto';
+import { ValidationError, errorMessage } from './errors.js';
+import type { CertInfo } from './model.js';
+
+const BEGIN = '-----BEGIN CERTIFICATE-----';
+const END = '-----END CERTIFICATE-----';
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** DER of every CERTIFICATE block in `text`, in order; other PEM blocks (keys, CRLs) are ignored. */
+export function parsePemBundle(text: string, label = 'PEM input'): Buffer[] {
+  const out: Buffer[] = [];
+  let pos = 0;
+  for (;;) {
+    const begin = text.indexOf(BEGIN, pos);
+    if (begin < 0) break;
+    const n = out.length + 1;
+    const bodyStart = begin + BEGIN.length;
+    const end = text.indexOf(END, bodyStart);
+    const nextBegin = text.indexOf(BEGIN, bodyStart);
+    if (end < 0 || (nextBegin >= 0 && nextBegin < end)) {
+      throw new ValidationError(`${label}: certificate ${n} is truncated: "${BEGIN}" without a matching "${END}"`, {
+        hint: 'the file was probably cut short while copying; export the certificate again',
+      });
+    }
+    const body = text.slice(bodyStart, end).replace(/\s+/g, '');
+    if (body.length === 0 || body.length % 4 !== 0 || !BASE64.test(body)) {
+      throw new ValidationError(`${label}: certificate ${n} is not valid base64 between its BEGIN and END lines`, {
+        hint: 'expected PEM: base64 lines between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE-----',
+      });
+    }
+    out.push(Buffer.from(body, 'base64'));
+    pos = end + END.length;
+  }
+  if (out.length === 0) {
+    throw new ValidationError(`${label}: no certificate found (expected at least one "${BEGIN}" block)`, {
+      hint: 'point this at a PEM certificate file such as fullchain.pem, not at a key or DER file',
+    });
+  }
+  return out;
+}
+
+export function toX509(der: Buffer, label = 'certificate'): X509Certificate {
+  try {
+    return new X509Certificate(der);
+  } catch (err) {
+    throw new ValidationError(`${label}: not a valid X.509 certificate (${errorMessage(err)})`, { cause: err });
+  }
+}
+
+// ---- signature algorithm (Node 20's X509Certificate does not expose it) ----
+
+const SIG_OIDS: Record<string, string> = {
+  '1.2.840.113549.1.1.2': 'md2WithRSAEncryption',
+  '1.2.840.113549.1.1.3': 'md4WithRSAEncryption',
+  '1.2.840.113549.1.1.4': 'md5WithRSAEncryption',
+  '1.2.840.113549.1.1.5': 'sha1WithRSAEncryption',
+  '1.3.14.3.2.29': 'sha1WithRSAEncryption',
+  '1.2.840.113549.1.1.10': 'rsassaPss',
+  '1.2.840.113549.1.1.11': 'sha256WithRSAEncryption',
+  '1.2.840.113549.1.1.12': 'sha384WithRSAEncryption',
+  '1.2.840.113549.1.1.13': 'sha512WithRSAEncryption',
+  '1.2.840.113549.1.1.14': 'sha224WithRSAEncryption',
+  '1.2.840.10045.4.1': 'ecdsa-with-SHA1',
+  '1.2.840.10045.4.3.1': 'ecdsa-with-SHA224',
+  '1.2.840.10045.4.3.2': 'ecdsa-with-SHA256',
+  '1.2.840.10045.4.3.3': 'ecdsa-with-SHA384',
+  '1.2.840.10045.4.3.4': 'ecdsa-with-SHA512',
+  '1.3.101.112': 'ED25519',
+  '1.3.101.113': 'ED448',
+  '1.2.840.10040.4.3': 'dsaWithSHA1',
+  '2.16.840.1.101.3.4.3.1': 'dsa_with_SHA224',
+  '2.16.840.1.101.3.4.3.2': 'dsa_with_SHA256',
+  '2.16.840.1.101.3.4.3.17': 'ML-DSA-44',
+  '2.16.840.1.101.3.4.3.18': 'ML-DSA-65',
+  '2.16.840.1.101.3.4.3.19': 'ML-DSA-87',
+};
+
+const HASH_OIDS: Record<string, string> = {
+  '1.2.840.113549.2.2': 'md2',
+  '1.2.840.113549.2.5': 'md5',
+  '1.3.14.3.2.26': 'sha1',
+  '2.16.840.1.101.3.4.2.1': 'sha256',
+  '2.16.840.1.101.3.4.2.2': 'sha384',
+  '2.16.840.1.101.3.4.2.3': 'sha512',
+  '2.16.840.1.101.3.4.2.4': 'sha224',
+};
+
+const WEAK_SIGNATURES = new Set([
+  'md2WithRSAEncryption', 'md4WithRSAEncryption', 'md5WithRSAEncryption', 'sha1WithRSAEncryption',
+  'ecdsa-with-SHA1', 'dsaWithSHA1', 'rsassaPss(sha1)', 'rsassaPss(md5)', 'rsassaPss(md2)',
+]);
+
+interface Tlv { tag: number; start: number; end: number }
+
+/** One DER TLV at `pos`, bounded by `limit`; definite lengths only, as DER requires. */
+function readTlv(buf: Buffer, pos: number, limit: number): Tlv {
+  const fail = (why: string): never => { throw new ValidationError(`certificate DER: ${why} at offset ${pos}`); };
+  if (pos + 2 > limit) fail('truncated header');
+  const tag = buf[pos] as number;
+  if ((tag & 0x1f) === 0x1f) fail('multi-byte tags are not expected');
+  let len = buf[pos + 1] as number;
+  let start = pos + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4) fail(`unsupported length form (${n} length bytes)`);
+    if (start + n > limit) fail('truncated length');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + (buf[start + i] as number);
+    start += n;
+  }
+  if (start + len > limit) fail(`length ${len} runs past the end`);
+  return { tag, start, end: start + len };
+}
+
+function decodeOid(buf: Buffer, t: Tlv): string {
+  if (t.tag !== 0x06 || t.end === t.start) throw new ValidationError('certificate DER: expected an OBJECT IDENTIFIER');
+  const arcs: number[] = [];
+  let value = 0;
+  for (let i = t.start; i < t.end; i++) {
+    const b = buf[i] as number;
+    if (value > Number.MAX_SAFE_INTEGER / 128) throw new ValidationError('certificate DER: OID arc too large');
+    value = value * 128 + (b & 0x7f);
+    if (b & 0x80) continue;
+    if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
+    else arcs.push(value);
+    value = 0;
+  }
+  if ((buf[t.end - 1] as number) & 0x80) throw new ValidationError('certificate DER: OID ends mid-arc');
+  return arcs.join('.');
+}
+
+/** RSASSA-PSS-params: hashAlgorithm [0] EXPLICIT AlgorithmIdentifier DEFAULT sha1 (RFC 4055). */
+function pssHash(buf: Buffer, params: Tlv | undefined): string {
+  if (!params || params.tag !== 0x30) return 'sha1';
+  for (let pos = params.start; pos < params.end;) {
+    const field = readTlv(buf, pos, params.end);
+    if (field.tag === 0xa0) {
+      const algId = readTlv(buf, field.start, field.end);
+      const oid = decodeOid(buf, readTlv(buf, algId.start, algId.end));
+      return HASH_OIDS[oid] ?? oid;
+    }
+    pos = field.end;
+  }
+  return 'sha1';
+}
+
+/**
+ * The outer signatureAlgorithm of a certificate: Certificate ::= SEQUENCE { tbs, AlgorithmIdentifier,
+ * BIT STRING }. Known OIDs get OpenSSL's names, RSASSA-PSS becomes "rsassaPss(<hash>)", others the OID.
+ */
+export function signatureAlgorithmOf(der: Buffer): string {
+  const cert = readTlv(der, 0, der.length);
+  if (cert.tag !== 0x30) throw new ValidationError('certificate DER: expected a SEQUENCE');
+  const tbs = readTlv(der, cert.start, cert.end);
+  const algId = readTlv(der, tbs.end, cert.end);
+  if (algId.tag !== 0x30) throw new ValidationError('certificate DER: expected the signature AlgorithmIdentifier');
+  const oidTlv = readTlv(der, algId.start, algId.end);
+  const oid = decodeOid(der, oidTlv);
+  const name = SIG_OIDS[oid] ?? oid;
+  if (name !== 'rsassaPss') return name;
+  const params = oidTlv.end < algId.end ? readTlv(der, oidTlv.end, algId.end) : undefined;
+  return `rsassaPss(${pssHash(der, params)})`;
+}
+
+/** SHA-1, MD5, MD4 and MD2 based signatures, which browsers and OpenSSL (level ≥ 1) reject. */
+export function isWeakSignature(alg: string): boolean {
+  return WEAK_SIGNATURES.has(alg);
+}
+
+// ---- describing a certificate ----
+
+const CURVE_BITS: Record<string, { name: string; bits: number }> = {
+  prime256v1: { name: 'P-256', bits: 256 },
+  secp384r1: { name: 'P-384', bits: 384 },
+  secp521r1: { name: 'P-521', bits: 521 },
+  secp256k1: { name: 'secp256k1', bits: 256 },
+  secp224r1: { name: 'P-224', bits: 224 },
+  prime192v1: { name: 'P-192', bits: 192 },
+};
+
+function keyInfo(x: X509Certificate): { keyType: string; keyBits: number | null; curve?: string } {
+  const key = x.publicKey;
+  const keyType = key.asymmetricKeyType ?? 'unknown';
+  const d = key.asymmetricKeyDetails ?? {};
+  if (d.modulusLength !== undefined) return { keyType, keyBits: d.modulusLength };
+  if (d.namedCurve !== undefined) {
+    const known = CURVE_BITS[d.namedCurve];
+    return { keyType, keyBits: known?.bits ?? null, curve: known?.name ?? d.namedCurve };
+  }
+  if (keyType === 'ed25519' || keyType === 'x25519') return { keyType, keyBits: 256 };
+  if (keyType === 'ed448' || keyType === 'x448') return { keyType, keyBits: 448 };
+  return { keyType, keyBits: null };
+}
+
+/**
+ * Splits Node's "TYPE:value, TYPE:value" rendering. Node (since the CVE-2021-44532 fix) writes a
+ * value containing ",", quotes or control characters as a JSON string, so a naive split on ", "
+ * would cut such a name in two.
+ */
+export function parseNameList(text: string | undefined, separator: ', ' | '\n' = ', '): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  if (!text) return out;
+  let pos = 0;
+  while (pos < text.length) {
+    const colon = text.indexOf(':', pos);
+    if (colon < 0) break;
+    const type = text.slice(pos, colon);
+    let value: string;
+    let next: number;
+    if (text[colon + 1] === '"') {
+      let i = colon + 2;
+      while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+      value = JSON.parse(text.slice(colon + 1, i + 1)) as string;
+      next = text.indexOf(separator, i + 1);
+    } else {
+      next = text.indexOf(separator, colon + 1);
+      value = text.slice(colon + 1, next < 0 ? undefined : next);
+    }
+    out.push([type, value]);
+    if (next < 0) break;
+    pos = next + separator.length;
+  }
+  return out;
+}
+
+/**
+ * Same name as issuer and signed by its own key. Not checkIssued(self): that also demands the
+ * keyCertSign usage, which self-signed server certificates usually lack.
+ */
+export function isSelfSigned(x: X509Certificate): boolean {
+  if (x.subject !== x.issuer) return false;
+  try {
+    return x.verify(x.publicKey);
+  } catch {
+    // Keys OpenSSL cannot verify with (exotic algorithms) cannot be judged self-signed.
+    return false;
+  }
+}
+
+function isoDate(nodeDate: string, what: string): string {
+  const ms = Date.parse(nodeDate);
+  if (Number.isNaN(ms)) throw new ValidationError(`certificate ${what} "${nodeDate}" is not a date`);
+  return new Date(ms).toISOString();
+}
+
+/** Node prints distinguished names one RDN per line; CertInfo keeps them on one line. */
+export function oneLineName(name: string): string {
+  return name.split('\n').filter(Boolean).join(', ');
+}
+
+export function describeCert(x: X509Certificate): CertInfo {
+  const names = parseNameList(x.subjectAltName);
+  const access = parseNameList(x.infoAccess, '\n');
+  return {
+    subject: oneLineName(x.subject),
+    issuer: oneLineName(x.issuer),
+    serialNumber: x.serialNumber,
+    notBefore: isoDate(x.validFrom, 'notBefore'),
+    notAfter: isoDate(x.validTo, 'notAfter'),
+    fingerprint256: x.fingerprint256,
+    ...keyInfo(x),
+    signatureAlgorithm: signatureAlgorithmOf(x.raw),
+    selfSigned: isSelfSigned(x),
+    isCA: x.ca,
+    dnsNames: names.filter(([t]) => t === 'DNS').map(([, v]) => v),
+    ipAddresses: names.filter(([t]) => t === 'IP Address').map(([, v]) => v.toLowerCase()),
+    aiaIssuers: access.filter(([t]) => t === 'CA Issuers - URI').map(([, v]) => v),
+  };
+}
+
+/** Why a key is too weak for the public web (RSA < 2048, EC < 256 bits, any DSA), or null. */
+export function weakKeyReason(info: Pick<CertInfo, 'keyType' | 'keyBits'>): string | null {
+  const { keyType, keyBits } = info;
+  if (keyType === 'dsa') return `DSA key${keyBits ? ` (${keyBits} bits)` : ''}: DSA is no longer accepted for TLS`;
+  if ((keyType === 'rsa' || keyType === 'rsa-pss') && keyBits !== null && keyBits < 2048) return `RSA key of ${keyBits} bits (minimum 2048)`;
+  if (keyType === 'ec' && keyBits !== null && keyBits < 256) return `EC key of ${keyBits} bits (minimum 256)`;
+  return null;
+}

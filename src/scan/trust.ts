@@ -1,0 +1,79 @@
+/**
+ * The trust a scan uses, loaded once per run: Node's bundled Mozilla roots, the system bundle and
+ * the user's caFile (private CAs). The same anchors feed our own chain analysis (TrustAnchors)
+ * and OpenSSL's verdict during the handshake (the probe's SecureContext), so the two judge the
+ * same store and a disagreement means a bug, not a configuration difference.
+ */
+import { X509Certificate } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import tls from 'node:tls';
+import { ValidationError } from '../core/errors.js';
+import { TrustAnchors } from '../core/trust-anchors.js';
+import { readCertificateBundle } from './cert-files.js';
+import { createProbeContext } from './tls-probe.js';
+
+/** Debian/Ubuntu/Alpine location; RHEL's /etc/pki/tls/certs/ca-bundle.crt can be given as systemBundlePath. */
+export const DEFAULT_SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+export interface TrustOptions {
+  /** Extra anchors (PEM), e.g. a private CA. Must exist and hold at least one certificate. */
+  caFile?: string;
+  /** Node's bundled Mozilla roots (tls.rootCertificates). */
+  bundled: boolean;
+  /** The system bundle, when the file exists. */
+  system: boolean;
+  systemBundlePath?: string;
+}
+
+export interface TrustCount {
+  /** Certificates each source provided, before removing duplicates across sources. */
+  bundled: number;
+  system: number;
+  caFile: number;
+  /** Distinct anchors after deduplication. */
+  total: number;
+}
+
+export interface LoadedTrust {
+  anchors: TrustAnchors;
+  /**
+   * For probe(): TLS 1.2-capped, with its TLS 1.3 sibling attached (see createProbeContext).
+   * Built once: a context with a few hundred CAs costs far more than a loopback handshake.
+   */
+  secureContext: tls.SecureContext;
+  count: TrustCount;
+}
+
+export function loadTrust(opts: TrustOptions): LoadedTrust {
+  const unique = new Map<string, X509Certificate>();
+  const add = (certs: readonly X509Certificate[]): number => {
+    for (const c of certs) if (!unique.has(c.fingerprint256)) unique.set(c.fingerprint256, c);
+    return certs.length;
+  };
+
+  const bundled = opts.bundled ? add(tls.rootCertificates.map((pem) => new X509Certificate(pem))) : 0;
+
+  const systemPath = opts.systemBundlePath ?? DEFAULT_SYSTEM_BUNDLE;
+  // Absent is normal (containers, macOS); present but unreadable or corrupt is an error worth stopping for.
+  const system = opts.system && existsSync(systemPath) ? add(readCertificateBundle(systemPath, 'system CA bundle')) : 0;
+
+  const caFile = opts.caFile !== undefined ? add(readCertificateBundle(opts.caFile, 'CA file')) : 0;
+
+  if (unique.size === 0) {
+    const why = [
+      opts.bundled ? null : 'bundled roots are off',
+      opts.system ? `${systemPath} does not exist` : 'the system bundle is off',
+      'no caFile is given',
+    ].filter(Boolean).join(', ');
+    throw new ValidationError(`no trust anchors: ${why}`, {
+      hint: 'enable trust.bundled or trust.system, or set trust.caFile to your CA certificates (PEM)',
+    });
+  }
+
+  const certs = [...unique.values()];
+  return {
+    anchors: new TrustAnchors(certs),
+    secureContext: createProbeContext({ ca: certs.map((c) => c.toString()) }),
+    count: { bundled, system, caFile, total: unique.size },
+  };
+}

@@ -1,0 +1,181 @@
+import type { SecureContext } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
+import { analyseChain } from '../core/chain.js';
+import { crossCheck } from '../core/cross-check.js';
+import type { ChainAnalysis, EndpointReport, ProbeResult } from '../core/model.js';
+import { mapPool } from '../core/pool.js';
+import { statusOf, type Problem } from '../core/problems.js';
+import { targetsOf, type ScanTarget } from '../core/report.js';
+import { toX509 } from '../core/x509.js';
+import type { TrustAnchors } from '../core/trust-anchors.js';
+import { errorMessage } from '../core/errors.js';
+import type { Config } from '../config/types.js';
+import type { Domain } from '../core/model.js';
+import { probe as tlsProbe } from '../scan/tls-probe.js';
+import { readCertFiles as readFiles } from '../scan/cert-files.js';
+import { uncoveredNames } from '../core/hostname.js';
+
+export interface ScanDeps {
+  anchors: TrustAnchors;
+  secureContext: SecureContext;
+  now: () => Date;
+  probe?: typeof tlsProbe;
+  readCertFiles?: typeof readFiles;
+}
+
+export interface ScanOutcome {
+  report: EndpointReport;
+  /** The served chain (DER, as received) for the store. */
+  chain: Buffer[];
+  path?: ChainAnalysis['path'];
+}
+
+export interface ScanOptions {
+  onProgress?: (done: number, total: number, target: ScanTarget) => void;
+}
+
+/** Scans every endpoint and certificate file of `domains`, bounded by scan.concurrency. */
+export async function scanDomains(config: Config, domains: readonly Domain[], deps: ScanDeps, opts: ScanOptions = {}): Promise<ScanOutcome[]> {
+  const targets = targetsOf(domains);
+  let done = 0;
+  return mapPool(targets, config.scan.concurrency, async (target) => {
+    const outcome = target.source === 'tls' ? await scanEndpoint(config, target, deps) : scanFiles(config, target, deps);
+    opts.onProgress?.(++done, targets.length, target);
+    return outcome;
+  });
+}
+
+function baseReport(target: ScanTarget, scannedAt: Date): EndpointReport {
+  return {
+    domain: target.domain.name,
+    host: target.host,
+    port: target.port,
+    ...(target.address ? { address: target.address } : {}),
+    source: target.source,
+    ...(target.source === 'file' && target.domain.files ? { file: target.domain.files.cert } : {}),
+    status: 'unknown',
+    daysLeft: null,
+    notAfter: null,
+    fingerprint256: null,
+    issuer: null,
+    subject: null,
+    problems: [],
+    scannedAt: scannedAt.toISOString(),
+  };
+}
+
+function withAnalysis(report: EndpointReport, analysis: ChainAnalysis, extra: Problem[] = []): EndpointReport {
+  const problems = [...analysis.problems, ...extra];
+  const leaf = analysis.served[0];
+  return {
+    ...report,
+    status: statusOf(problems),
+    daysLeft: analysis.daysLeft,
+    notAfter: analysis.notAfter,
+    fingerprint256: leaf?.fingerprint256 ?? null,
+    issuer: leaf?.issuer ?? null,
+    subject: leaf?.subject ?? null,
+    problems,
+    chain: [...analysis.served, ...analysis.added],
+    servedCount: analysis.served.length,
+  };
+}
+
+async function scanEndpoint(config: Config, target: ScanTarget, deps: ScanDeps): Promise<ScanOutcome> {
+  const probe = deps.probe ?? tlsProbe;
+  const result: ProbeResult = await probe(
+    { host: target.host, port: target.port, ...(target.address ? { address: target.address } : {}) },
+    { secureContext: deps.secureContext, timeoutMs: config.scan.timeoutMs, connectTimeoutMs: config.scan.connectTimeoutMs },
+  );
+  const report = baseReport(target, deps.now());
+  report.protocol = result.protocol ?? null;
+  report.orderKnown = result.orderKnown;
+  if (result.error || result.chain.length === 0) {
+    const code = result.error?.code ?? 'handshake-failed';
+    const message = result.error?.message ?? 'the server completed the handshake without sending a certificate';
+    const problem: Problem = { code, severity: 'critical', message: `${target.host}:${target.port}: ${message}`, hint: probeHint(code) };
+    return { report: { ...report, status: 'critical', problems: [problem], chain: [] }, chain: [] };
+  }
+  try {
+    const served = result.chain.map((der, i) => toX509(der, `${target.host}:${target.port} certificate #${i}`));
+    const analysis = analyseChain({
+      served,
+      anchors: deps.anchors,
+      name: target.host,
+      now: report.scannedAt ? new Date(report.scannedAt) : deps.now(),
+      warningDays: config.scan.warningDays,
+      criticalDays: config.scan.criticalDays,
+      orderKnown: result.orderKnown,
+    });
+    const out = withAnalysis(report, analysis);
+    out.crossCheck = crossCheck(analysis.problems, result.opensslError);
+    return { report: out, chain: result.chain, path: analysis.path };
+  } catch (err) {
+    const problem: Problem = {
+      code: 'handshake-failed',
+      severity: 'critical',
+      message: `${target.host}:${target.port}: the server sent a certificate that cannot be parsed: ${errorMessage(err)}`,
+      hint: 'Check the certificate file nginx is configured with (ssl_certificate).',
+    };
+    return { report: { ...report, status: 'critical', problems: [problem], chain: [] }, chain: result.chain };
+  }
+}
+
+function scanFiles(config: Config, target: ScanTarget, deps: ScanDeps): ScanOutcome {
+  const files = target.domain.files;
+  const report = baseReport(target, deps.now());
+  if (!files) return { report, chain: [] };
+  const read = deps.readCertFiles ?? readFiles;
+  let chain: X509Certificate[];
+  let keyMatches: boolean | null;
+  try {
+    ({ chain, keyMatches } = read(files));
+  } catch (err) {
+    // A file we cannot read says nothing about the certificate: the target is unknown, and
+    // the scan goes on with the others.
+    return { report: { ...report, status: 'unknown', error: errorMessage(err), chain: [] }, chain: [] };
+  }
+  const now = new Date(report.scannedAt ?? deps.now().toISOString());
+  const names = [target.domain.name, ...target.domain.altNames];
+  const checkName = names.find((n) => !n.startsWith('*.')) ?? names[0] ?? target.domain.name;
+  const analysis = analyseChain({
+    served: chain,
+    anchors: deps.anchors,
+    name: checkName.startsWith('*.') ? `wildcard-probe${checkName.slice(1)}` : checkName,
+    now,
+    warningDays: config.scan.warningDays,
+    criticalDays: config.scan.criticalDays,
+    orderKnown: true,
+  });
+  const extra: Problem[] = [];
+  const leaf = chain[0];
+  const alreadyMismatch = analysis.problems.some((p) => p.code === 'hostname-mismatch');
+  if (leaf && !alreadyMismatch) {
+    const missing = uncoveredNames(leaf, names);
+    if (missing.length > 0) {
+      extra.push({
+        code: 'hostname-mismatch',
+        severity: 'critical',
+        message: `${files.cert} does not cover ${missing.join(', ')}`,
+        hint: `Reissue the certificate with every configured name (${names.join(', ')}).`,
+      });
+    }
+  }
+  if (keyMatches === false && files.key) {
+    extra.push({
+      code: 'key-mismatch',
+      severity: 'critical',
+      message: `private key ${files.key} does not match certificate ${files.cert}`,
+      hint: 'Install the key that was generated with this certificate (nginx refuses to start with a mismatched pair).',
+    });
+  }
+  return { report: withAnalysis(report, analysis, extra), chain: chain.map((c) => c.raw), path: analysis.path };
+}
+
+function probeHint(code: string): string {
+  switch (code) {
+    case 'unreachable': return 'Check the host name, the address, the port and any firewall between this host and the server.';
+    case 'timeout': return 'The server accepted the connection but did not complete a TLS handshake in time: is TLS enabled on this port? Raise scan.timeoutMs for slow links.';
+    default: return 'Make sure this port serves TLS (nginx: "listen 443 ssl") and that the certificate is readable.';
+  }
+}

@@ -1,0 +1,47 @@
+import { join } from 'node:path';
+import { openDatabase, type Db, type OpenDatabaseOptions } from './db.js';
+import { ScanRepository } from './scans.js';
+
+export { openDatabase, applyMigrations, wrapSqliteError, type Db, type ErrorContext, type OpenDatabaseOptions, type StoreErrorCode } from './db.js';
+export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
+export {
+  ScanRepository,
+  type EndpointKey,
+  type LatestFilter,
+  type ReadOptions,
+  type RecordExtra,
+  type RecordItem,
+  type ScanDetail,
+} from './scans.js';
+
+export const DATABASE_FILE = 'certs.db';
+
+export interface Store {
+  readonly db: Db;
+  readonly scans: ScanRepository;
+  /** Closes the connection; safe to call twice (it is called from `finally` blocks). */
+  close(): void;
+}
+
+export function databasePath(dataDir: string): string {
+  return join(dataDir, DATABASE_FILE);
+}
+
+/**
+ * Opens `<dataDir>/certs.db` (see `openDatabase` for what that creates and checks).
+ * With `readonly: true` it returns null when nothing has been stored yet ("no scans yet").
+ */
+export function openStore(dataDir: string, opts: OpenDatabaseOptions & { readonly: true }): Store | null;
+export function openStore(dataDir: string, opts?: OpenDatabaseOptions & { readonly?: false }): Store;
+export function openStore(dataDir: string, opts?: OpenDatabaseOptions): Store | null;
+export function openStore(dataDir: string, opts: OpenDatabaseOptions = {}): Store | null {
+  const db = openDatabase(databasePath(dataDir), opts);
+  if (!db) return null;
+  return {
+    db,
+    scans: new ScanRepository(db),
+    close() {
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * Numbered schema migrations, applied in order by `openDatabase` (src/store/db.ts).
+ *
+ * Rules for whoever appends one:
+ * - versions are 1, 2, 3, … with no gaps; never edit or reorder a migration that has shipped,
+ *   because databases in the field already recorded its number in `PRAGMA user_version`;
+ * - each migration runs in its own transaction together with the user_version bump, so keep
+ *   statements transactional (no VACUUM, no `PRAGMA journal_mode`);
+ * - a database whose user_version is above the last version here is refused, not downgraded.
+ */
+export interface Migration {
+  readonly version: number;
+  /** Shown in error messages when the migration fails. */
+  readonly name: string;
+  readonly sql: string;
+}
+
+/**
+ * `PRAGMA application_id` of a certs database ("cert" in ASCII), so that a SQLite file of some
+ * other program at the same path is recognised and left alone instead of being migrated.
+ */
+export const APPLICATION_ID = 0x63657274;
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'certificates, endpoints, scans',
+    sql: `
+      PRAGMA application_id = ${APPLICATION_ID};
+
+      -- One row per distinct certificate ever seen: 10k endpoints behind a handful of
+      -- intermediates store each intermediate once. Either half may be missing and is filled in
+      -- when a later scan supplies it: der for a trust-store certificate that was never served,
+      -- the decoded columns for a served certificate that could not be parsed.
+      CREATE TABLE certificates (
+        fingerprint256 TEXT PRIMARY KEY,
+        der            BLOB,
+        subject        TEXT,
+        issuer         TEXT,
+        not_before     TEXT,
+        not_after      TEXT,
+        info_json      TEXT,
+        CHECK (der IS NOT NULL OR info_json IS NOT NULL)
+      );
+
+      CREATE TABLE endpoints (
+        id           INTEGER PRIMARY KEY,
+        domain       TEXT NOT NULL,
+        host         TEXT NOT NULL,
+        port         INTEGER NOT NULL,
+        -- '' rather than NULL: NULLs are distinct in a UNIQUE constraint, which would let the
+        -- same endpoint be inserted twice.
+        address      TEXT NOT NULL DEFAULT '',
+        source       TEXT NOT NULL CHECK (source IN ('tls', 'file')),
+        -- Denormalised pointer to the newest scan so that \`status\` is one join, not a
+        -- max-per-group query over the whole history.
+        last_scan_id INTEGER REFERENCES scans(id) ON DELETE SET NULL,
+        UNIQUE (domain, host, port, address, source)
+      );
+      -- Without it every deleted scan (history pruning) would scan endpoints for the SET NULL.
+      CREATE INDEX endpoints_last_scan ON endpoints(last_scan_id);
+
+      CREATE TABLE scans (
+        id                 INTEGER PRIMARY KEY,
+        endpoint_id        INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+        scanned_at         TEXT NOT NULL,
+        status             TEXT NOT NULL CHECK (status IN ('ok', 'warning', 'critical', 'unknown')),
+        days_left          REAL,
+        not_after          TEXT,
+        fingerprint256     TEXT,
+        -- Copied from the report rather than joined from certificates: a failed or file-only
+        -- scan may name a leaf whose DER was never stored.
+        subject            TEXT,
+        issuer             TEXT,
+        protocol           TEXT,
+        order_known        INTEGER,
+        openssl_error      TEXT,
+        cross_check_agrees INTEGER,
+        cross_check_note   TEXT,
+        -- Fingerprints of the served certificates in the order received.
+        chain_json         TEXT NOT NULL DEFAULT '[]',
+        -- Fingerprints of the report's other chain entries (trust-store certificates on the path).
+        added_json         TEXT NOT NULL DEFAULT '[]',
+        path_json          TEXT,
+        problems_json      TEXT NOT NULL DEFAULT '[]',
+        error_code         TEXT,
+        error_message      TEXT,
+        duration_ms        REAL,
+        -- Report fields without a column of their own (e.g. file, error), so a field added to
+        -- EndpointReport round-trips before it earns a column.
+        report_extra_json  TEXT
+      );
+      CREATE INDEX scans_endpoint_time ON scans(endpoint_id, scanned_at);
+    `,
+  },
+];
+
+/** The schema version this build writes and expects. */
+export const SCHEMA_VERSION: number = MIGRATIONS.length === 0 ? 0 : MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,190 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ValidationError } from '../../../src/core/errors.js';
+import {
+  isIpLiteral,
+  normalizeDomainName,
+  normalizeHost,
+  parseEndpointSpec,
+  toUnicode,
+  validatePort,
+  type NameOptions,
+} from '../../../src/core/names.js';
+
+const W: NameOptions = { allowWildcard: true };
+const label63 = 'a'.repeat(63);
+// 4 × 63 + 3 dots = 255 > 253; trim to exactly 253 for the longest valid name.
+const name253 = [label63, label63, label63, 'b'.repeat(61)].join('.');
+
+describe('normalizeDomainName', () => {
+  const valid: Array<[string, NameOptions, string]> = [
+    ['example.com', {}, 'example.com'],
+    ['  Example.COM  ', {}, 'example.com'],
+    ['example.com.', {}, 'example.com'],
+    ['a-b.example.com', {}, 'a-b.example.com'],
+    ['bücher.example', {}, 'xn--bcher-kva.example'],
+    ['Bücher.Example.', {}, 'xn--bcher-kva.example'],
+    ['XN--BCHER-KVA.example', {}, 'xn--bcher-kva.example'],
+    ['faß.de', {}, 'xn--fa-hia.de'],
+    ['ａｂｃ.com', {}, 'abc.com'],
+    ['*.example.com', W, '*.example.com'],
+    ['*.bücher.example', W, '*.xn--bcher-kva.example'],
+    ['localhost', { minLabels: 1 }, 'localhost'],
+    [`${label63}.com`, {}, `${label63}.com`],
+    [name253, {}, name253],
+    ['1password.com', {}, '1password.com'],
+  ];
+  for (const [input, opts, expected] of valid) {
+    it(`accepts ${JSON.stringify(input)} ${JSON.stringify(opts)}`, () => {
+      assert.equal(normalizeDomainName(input, opts), expected);
+    });
+  }
+
+  const invalid: Array<[string, NameOptions, RegExp]> = [
+    ['exa mple.com', {}, /^domain "exa mple\.com": invalid name: spaces are not allowed$/],
+    ['exa\tmple.com', {}, /whitespace characters .* are not allowed/],
+    ['a_b.example.com', {}, /underscores are not allowed in certificate host names \(only letters, digits and hyphens: LDH\)/],
+    ['', {}, /the name is empty; expected a DNS name/],
+    ['   ', {}, /the name is empty/],
+    ['ex..com', {}, /empty label/],
+    ['.example.com', {}, /empty label/],
+    ['example.com..', {}, /empty label/],
+    ['-a.example.com', {}, /label "-a" starts or ends with a hyphen/],
+    ['a-.example.com', {}, /starts or ends with a hyphen/],
+    [`${'a'.repeat(64)}.com`, {}, /is 64 characters long; expected at most 63/],
+    [`${name253}a`, {}, /the name is 254 characters long; expected at most 253/],
+    ['a!b.com', {}, /character "!" is not allowed; expected a DNS name/],
+    ['com', {}, /expected at least two labels, like "example\.com"/],
+    ['*.example.com', {}, /wildcards are not allowed here/],
+    ['a*.example.com', W, /must be the whole left-most label/],
+    ['*a.example.com', W, /must be the whole left-most label/],
+    ['*.*.example.com', W, /only one wildcard is allowed/],
+    ['foo.*.com', W, /allowed only as the whole left-most label/],
+    ['*', W, /a bare "\*" is not a name/],
+    ['*.com', W, /at least two labels after "\*\."/],
+    ['1.2.3.4', {}, /an IP address is not a domain name/],
+    ['[::1]', {}, /an IP address is not a domain name/],
+    ['0x7f.1', {}, /last label "1" is numeric/],
+    ['example.123', {}, /last label "123" is numeric/],
+    ['xn--abc.com', {}, /"xn--" label is not valid punycode/],
+    ['https://example.com', {}, /not a URL or path/],
+  ];
+  for (const [input, opts, message] of invalid) {
+    it(`refuses ${JSON.stringify(input)} ${JSON.stringify(opts)}`, () => {
+      assert.throws(() => normalizeDomainName(input, opts), (err: unknown) => {
+        assert.ok(err instanceof ValidationError, 'a ValidationError');
+        assert.match(err.message, message);
+        return true;
+      });
+    });
+  }
+
+  it('names the value with the given label', () => {
+    assert.throws(() => normalizeDomainName('a b.com', { label: 'altName' }), { message: 'altName "a b.com": invalid name: spaces are not allowed' });
+  });
+});
+
+describe('toUnicode', () => {
+  const table: Array<[string, string]> = [
+    ['xn--bcher-kva.example', 'bücher.example'],
+    ['*.xn--bcher-kva.example', '*.bücher.example'],
+    ['example.com', 'example.com'],
+  ];
+  for (const [input, expected] of table) it(`${input} → ${expected}`, () => assert.equal(toUnicode(input), expected));
+});
+
+describe('isIpLiteral', () => {
+  const table: Array<[string, boolean]> = [
+    ['192.0.2.1', true],
+    ['0.0.0.0', true],
+    ['255.255.255.255', true],
+    ['256.1.1.1', false],
+    ['01.2.3.4', false],
+    ['1.2.3', false],
+    ['::1', true],
+    ['[::1]', true],
+    ['2001:db8::1', true],
+    ['::ffff:192.0.2.1', true],
+    ['1:2:3:4:5:6:7:8', true],
+    ['1:2:3:4:5:6:7:8:9', false],
+    ['1::2::3', false],
+    ['fe80::1%eth0', false],
+    ['[1.2.3.4]', false],
+    ['example.com', false],
+    ['', false],
+  ];
+  for (const [input, expected] of table) it(`${JSON.stringify(input)} → ${expected}`, () => assert.equal(isIpLiteral(input), expected));
+});
+
+describe('normalizeHost', () => {
+  const valid: Array<[string, string]> = [
+    ['192.0.2.1', '192.0.2.1'],
+    ['[::1]', '::1'],
+    ['2001:DB8:0:0:0:0:0:1', '2001:db8::1'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['1:0:0:0:0:0:0:0', '1::'],
+    ['2001:db8:1:1:1:1:1:0', '2001:db8:1:1:1:1:1:0'],
+    ['::FFFF:192.0.2.1', '::ffff:192.0.2.1'],
+    ['localhost', 'localhost'],
+    [' Example.COM ', 'example.com'],
+    ['bücher.example', 'xn--bcher-kva.example'],
+  ];
+  for (const [input, expected] of valid) it(`${JSON.stringify(input)} → ${expected}`, () => assert.equal(normalizeHost(input), expected));
+
+  const invalid: Array<[string, RegExp]> = [
+    ['256.1.1.1', /invalid IPv4 address; expected four numbers from 0 to 255/],
+    ['01.2.3.4', /invalid IPv4 address/],
+    ['[1.2.3.4]', /expected an IPv6 address inside the brackets/],
+    ['[::g]', /expected an IPv6 address inside the brackets/],
+    ['example.com:443', /expected a host without a port/],
+    ['1::2::3', /invalid IPv6 address/],
+    ['bad host', /spaces are not allowed/],
+    ['a_b.example', /underscores/],
+  ];
+  for (const [input, message] of invalid) {
+    it(`refuses ${JSON.stringify(input)}`, () => assert.throws(() => normalizeHost(input), (e: unknown) => e instanceof ValidationError && message.test(e.message)));
+  }
+});
+
+describe('validatePort', () => {
+  for (const [input, expected] of [[1, 1], [443, 443], [65535, 65535], ['8443', 8443]] as const) {
+    it(`accepts ${JSON.stringify(input)}`, () => assert.equal(validatePort(input), expected));
+  }
+  for (const input of [0, 65536, -1, 1.5, Number.NaN, 'abc', '', null, undefined, '1e3']) {
+    it(`refuses ${JSON.stringify(input)}`, () => assert.throws(() => validatePort(input), /expected an integer from 1 to 65535/));
+  }
+});
+
+describe('parseEndpointSpec', () => {
+  const valid: Array<[string, object]> = [
+    ['example.com:443', { host: 'example.com', port: 443 }],
+    ['example.com', { host: 'example.com', port: 443 }],
+    ['Example.com:8443', { host: 'example.com', port: 8443 }],
+    ['[::1]:8443', { host: '::1', port: 8443 }],
+    ['[2001:db8::1]', { host: '2001:db8::1', port: 443 }],
+    ['192.0.2.1:993', { host: '192.0.2.1', port: 993 }],
+    ['example.com:443@[::1]', { host: 'example.com', port: 443, address: '::1' }],
+    ['example.com:443@::1', { host: 'example.com', port: 443, address: '::1' }],
+    ['example.com:443@192.0.2.7', { host: 'example.com', port: 443, address: '192.0.2.7' }],
+    ['example.com@lb.internal', { host: 'example.com', port: 443, address: 'lb.internal' }],
+    ['bücher.example:443', { host: 'xn--bcher-kva.example', port: 443 }],
+  ];
+  for (const [input, expected] of valid) it(`parses ${input}`, () => assert.deepEqual(parseEndpointSpec(input), expected));
+
+  const invalid: Array<[string, RegExp]> = [
+    ['', /empty; expected host\[:port\]\[@address\]/],
+    ['::1:443', /IPv6 addresses need brackets/],
+    ['[::1:443', /missing "\]"/],
+    ['[::1]x', /unexpected "x" after "\]"/],
+    ['example.com:0', /port "0": expected an integer from 1 to 65535/],
+    ['example.com:http', /port "http": expected an integer/],
+    ['example.com:443@', /nothing after "@"/],
+    ['a@b@c', /more than one "@"/],
+    [':443', /the host is missing/],
+    ['bad_host.example:443', /underscores/],
+    ['example.com:443@300.1.1.1', /address "300\.1\.1\.1": invalid IPv4 address/],
+  ];
+  for (const [input, message] of invalid) {
+    it(`refuses ${JSON.stringify(input)}`, () => assert.throws(() => parseEndpointSpec(input), (e: unknown) => e instanceof ValidationError && message.test(e.message)));
+  }
+});

@@ -1,0 +1,314 @@
+// probe() against in-process peers on loopback ephemeral ports: real node:tls servers with
+// in-memory test PKI, and raw TCP peers that misbehave on purpose. No sleeps: every test awaits
+// the probe, whose own timers bound it.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { createCA, createLeaf, type Issued } from '../../helpers/pki.js';
+import { startGarbagePeer, startPlainHttp, startSilentPeer, type Peer } from '../../helpers/peers.js';
+import { freePort } from '../../helpers/ports.js';
+import { createProbeContext, probe, type ProbeOptions } from '../../../src/scan/tls-probe.js';
+
+interface TlsPeer {
+  port: number;
+  /** TCP connections accepted. */
+  connections(): number;
+  /** SNI names the clients sent ('' when none). */
+  servernames: string[];
+  close(): Promise<void>;
+}
+
+const closers: Array<() => Promise<void>> = [];
+
+async function startTls(opts: tls.TlsOptions, host = '127.0.0.1'): Promise<TlsPeer> {
+  const sockets = new Set<net.Socket>();
+  const servernames: string[] = [];
+  let connections = 0;
+  const server = tls.createServer(opts, (sock) => {
+    servernames.push(typeof sock.servername === 'string' ? sock.servername : '');
+    sock.on('error', () => sock.destroy());
+    sock.end();
+  });
+  server.on('connection', (sock: net.Socket) => {
+    connections++;
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+  });
+  // Probes hang up mid-handshake on purpose (refusals, version retries): not a server failure.
+  server.on('tlsClientError', () => {});
+  server.listen(0, host);
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const peer: TlsPeer = {
+    port,
+    connections: () => connections,
+    servernames,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        for (const s of sockets) s.destroy();
+      }),
+  };
+  closers.push(peer.close);
+  return peer;
+}
+
+async function track<T extends Peer>(peer: Promise<T>): Promise<T> {
+  const p = await peer;
+  closers.push(p.close);
+  return p;
+}
+
+const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
+
+let root: Issued;
+let inter: Issued;
+let leaf: Issued;
+let trusted: tls.SecureContext;
+let untrusted: tls.SecureContext;
+const opts = (extra: Partial<ProbeOptions> = {}): ProbeOptions => ({ secureContext: trusted, timeoutMs: 3000, ...extra });
+
+before(async () => {
+  root = await createCA({ cn: 'certs probe test root' });
+  inter = await createCA({ cn: 'certs probe test intermediate', issuer: root });
+  leaf = await createLeaf({ dns: ['localhost', 'probe.test'], ips: ['127.0.0.1', '::1'], issuer: inter });
+  trusted = createProbeContext({ ca: [root.pem] });
+  untrusted = createProbeContext({ ca: [] });
+});
+
+after(async () => {
+  await Promise.all(closers.map((c) => c()));
+});
+
+describe('probe: served chains', () => {
+  it('TLS 1.2: returns the chain in the exact (wrong) order served', async () => {
+    const peer = await startTls({ key: leaf.keyPem, cert: leaf.pem + root.pem + inter.pem });
+    const r = await probe({ host: 'localhost', port: peer.port, address: '127.0.0.1' }, opts());
+    assert.equal(r.error, undefined, r.error?.message);
+    assert.equal(r.protocol, 'TLSv1.2');
+    assert.equal(r.orderKnown, true);
+    assert.deepEqual(r.chain.map((d) => d.toString('hex')), [leaf.der, root.der, inter.der].map((d) => d.toString('hex')));
+    assert.equal(r.opensslError, null, 'OpenSSL verifies regardless of order');
+    assert.equal(r.remoteAddress, '127.0.0.1');
+    assert.equal(r.address, '127.0.0.1');
+    assert.deepEqual(peer.servernames, ['localhost'], 'SNI carries the host, not the dialled address');
+    assert.ok(r.durationMs > 0);
+  });
+
+  it('reports OpenSSL\'s verdict when the chain is not trusted', async () => {
+    const peer = await startTls({ key: leaf.keyPem, cert: leaf.pem + inter.pem + root.pem });
+    const r = await probe({ host: 'localhost', port: peer.port }, opts({ secureContext: untrusted }));
+    assert.equal(r.error, undefined, r.error?.message);
+    assert.equal(r.chain.length, 3);
+    assert.equal(r.opensslError, 'SELF_SIGNED_CERT_IN_CHAIN');
+  });
+
+  it('leaves hostnames to our analysis: a wrong name is not an OpenSSL error', async () => {
+    const peer = await startTls({ key: leaf.keyPem, cert: leaf.pem + inter.pem });
+    const r = await probe({ host: 'other.example', port: peer.port, address: '127.0.0.1' }, opts());
+    assert.equal(r.error, undefined, r.error?.message);
+    assert.equal(r.opensslError, null);
+  });
+
+  it('reassembles a Certificate message spread over several TLS records', async () => {
+    const cas: Issued[] = [];
+    for (let i = 0; i < 40; i++) cas.push(await createCA({ cn: `certs filler CA ${i}`, issuer: root }));
+    const peer = await startTls({ key: leaf.keyPem, cert: [leaf.pem, inter.pem, ...cas.map((c) => c.pem)].join('') });
+    const r = await probe({ host: 'localhost', port: peer.port }, opts());
+    assert.equal(r.error, undefined, r.error?.message);
+    const total = r.chain.reduce((n, d) => n + d.length, 0);
+    assert.ok(total > 16384, `chain of ${total} bytes needs more than one record`);
+    assert.deepEqual(r.chain.map((d) => d.toString('hex')), [leaf, inter, ...cas].map((c) => c.der.toString('hex')));
+  });
+
+  it('TLS 1.3-only server: one retry, chain from Node, order not judged', async () => {
+    const peer = await startTls({ key: leaf.keyPem, cert: leaf.pem + root.pem + inter.pem, minVersion: 'TLSv1.3' });
+    const r = await probe({ host: 'localhost', port: peer.port }, opts());
+    assert.equal(r.error, undefined, r.error?.message);
+    assert.equal(r.protocol, 'TLSv1.3');
+    assert.equal(r.orderKnown, false);
+    assert.ok(r.chain.length >= 2);
+    assert.ok(r.chain[0]?.equals(leaf.der), 'leaf first');
+    assert.ok(r.chain.some((d) => d.equals(inter.der)));
+    assert.equal(new Set(r.chain.map((d) => d.toString('hex'))).size, r.chain.length, 'no duplicates');
+    assert.equal(r.opensslError, null);
+    assert.match(r.note ?? '', /order could not be judged/);
+    assert.equal(peer.connections(), 2);
+  });
+
+  it('a TLS 1.0-only server still yields its chain', async () => {
+    const peer = await startTls({
+      key: leaf.keyPem,
+      cert: leaf.pem + inter.pem,
+      minVersion: 'TLSv1',
+      maxVersion: 'TLSv1',
+      ciphers: 'DEFAULT:@SECLEVEL=0',
+    });
+    const r = await probe({ host: 'localhost', port: peer.port }, opts());
+    assert.equal(r.error, undefined, r.error?.message);
+    assert.equal(r.protocol, 'TLSv1');
+    assert.equal(r.orderKnown, true);
+    assert.equal(r.chain.length, 2);
+  });
+
+  it('IPv6: probes ::1 directly, without SNI for an IP literal', async () => {
+    const peer = await startTls({ key: leaf.keyPem, cert: leaf.pem + inter.pem }, '::1');
+    const r = await probe({ host: '::1', port: peer.port }, opts());
+    assert.equal(r.error, undefined, r.error?.message);
+    assert.equal(r.remoteAddress, '::1');
+    assert.equal(r.orderKnown, true);
+    assert.equal(r.chain.length, 2);
+    assert.deepEqual(peer.servernames, ['']);
+  });
+
+  it('IPv6: a name dialled at ::1 sends the name as SNI', async () => {
+    const peer = await startTls({ key: leaf.keyPem, cert: leaf.pem + inter.pem }, '::1');
+    const r = await probe({ host: 'probe.test', port: peer.port, address: '::1' }, opts());
+    assert.equal(r.error, undefined, r.error?.message);
+    assert.deepEqual(peer.servernames, ['probe.test']);
+  });
+});
+
+describe('probe: failures', () => {
+  it('closed port → unreachable (ECONNREFUSED)', async () => {
+    const port = await freePort();
+    const r = await probe({ host: '127.0.0.1', port }, opts());
+    assert.equal(r.error?.code, 'unreachable');
+    assert.equal(r.error?.phase, 'connect');
+    assert.match(r.error?.message ?? '', /ECONNREFUSED/);
+    assert.deepEqual(r.chain, []);
+    assert.equal(r.orderKnown, false);
+  });
+
+  it('DNS failure → unreachable in the dns phase', async () => {
+    const lookup: net.LookupFunction = (hostname, _options, callback) => {
+      const err = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname });
+      process.nextTick(() => callback(err, '', 4));
+    };
+    const r = await probe({ host: 'no-such-host.invalid', port: 443 }, opts({ lookup }));
+    assert.equal(r.error?.code, 'unreachable');
+    assert.equal(r.error?.phase, 'dns');
+    assert.match(r.error?.message ?? '', /DNS lookup of "no-such-host\.invalid" failed \(ENOTFOUND\)/);
+  });
+
+  it('DNS that never answers → timeout in the dns phase', async () => {
+    const lookup: net.LookupFunction = () => {};
+    const r = await probe({ host: 'slow.invalid', port: 443 }, opts({ lookup, connectTimeoutMs: 100 }));
+    assert.equal(r.error?.code, 'timeout');
+    assert.equal(r.error?.phase, 'dns');
+  });
+
+  it('plain HTTP server → handshake-failed, saying it is HTTP', async () => {
+    const peer = await track(startPlainHttp());
+    const r = await probe({ host: '127.0.0.1', port: peer.port }, opts());
+    assert.equal(r.error?.code, 'handshake-failed');
+    assert.equal(r.error?.phase, 'handshake');
+    assert.match(r.error?.message ?? '', /plain HTTP \("HTTP\/1\.1 400 Bad Request"\)/);
+  });
+
+  it('a peer that accepts and never answers → timeout', async () => {
+    const peer = await track(startSilentPeer());
+    const r = await probe({ host: '127.0.0.1', port: peer.port }, opts({ timeoutMs: 300 }));
+    assert.equal(r.error?.code, 'timeout');
+    assert.equal(r.error?.phase, 'handshake');
+    assert.match(r.error?.message ?? '', /no TLS handshake within 300 ms: the peer accepted the TCP connection but sent nothing/);
+    assert.ok(r.durationMs >= 290 && r.durationMs < 2000, `durationMs ${r.durationMs}`);
+  });
+
+  it('a peer that hangs up at once → handshake-failed', async () => {
+    const peer = await track(startGarbagePeer(Buffer.alloc(0)));
+    const r = await probe({ host: '127.0.0.1', port: peer.port }, opts());
+    assert.equal(r.error?.code, 'handshake-failed');
+    assert.match(r.error?.message ?? '', /closed the connection without answering the TLS ClientHello/);
+  });
+
+  it('garbage bytes → handshake-failed naming them', async () => {
+    const peer = await track(startGarbagePeer(Buffer.from('SSH-2.0-OpenSSH_9.6\r\n'), { end: false }));
+    const r = await probe({ host: '127.0.0.1', port: peer.port }, opts());
+    assert.equal(r.error?.code, 'handshake-failed');
+    assert.match(r.error?.message ?? '', /non-TLS data \("SSH-2\.0-OpenSSH_9\.6"\)/);
+  });
+
+  it('a 16 MB certificate announcement → handshake-failed at once, socket closed', async () => {
+    const serverSockets: net.Socket[] = [];
+    const server = net.createServer((sock) => {
+      serverSockets.push(sock);
+      sock.on('error', () => sock.destroy());
+      // Consume the ClientHello: a paused socket with unread data never reports the peer's close.
+      sock.resume();
+      // ServerHello-less, but a valid record carrying a Certificate header that claims 16 MB; then silence.
+      sock.write(Buffer.concat([Buffer.from([22, 3, 3]), u16(4), Buffer.from([11, 0xff, 0xff, 0xff])]));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(() => new Promise<void>((resolve) => {
+      for (const s of serverSockets) s.destroy();
+      server.close(() => resolve());
+    }));
+    const r = await probe({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port }, opts({ timeoutMs: 10_000 }));
+    assert.equal(r.error?.code, 'handshake-failed');
+    assert.equal(r.error?.message, 'certificate message of 16777215 bytes exceeds the 1 MiB limit');
+    assert.ok(r.durationMs < 2000, `refused after ${r.durationMs} ms`);
+    const sock = serverSockets[0];
+    assert.ok(sock);
+    // The peer sees our side go away: it did not wait for a timeout.
+    if (!sock.destroyed) await once(sock, 'close');
+  });
+
+  it('a real chain over maxCertBytes → handshake-failed', async () => {
+    const peer = await startTls({ key: leaf.keyPem, cert: leaf.pem + inter.pem, maxVersion: 'TLSv1.2' });
+    const r = await probe({ host: 'localhost', port: peer.port }, opts({ maxCertBytes: 256 }));
+    assert.equal(r.error?.code, 'handshake-failed');
+    assert.match(r.error?.message ?? '', /^certificate message of \d+ bytes exceeds the 256 bytes limit$/);
+  });
+
+  it('a fatal handshake_failure alert → one TLS 1.3 retry, then handshake-failed with both reasons', async () => {
+    const peer = await track(startGarbagePeer(Buffer.from([21, 3, 3, 0, 2, 2, 40])));
+    const r = await probe({ host: '127.0.0.1', port: peer.port }, opts());
+    assert.equal(r.error?.code, 'handshake-failed');
+    assert.match(r.error?.message ?? '', /^TLS 1\.2 refused \(the server sent a fatal alert handshake_failure \(40\).*\); TLS 1\.3: the server sent a fatal alert handshake_failure \(40\)/);
+    assert.equal(peer.accepted(), 2);
+  });
+
+  it('a fatal alert that is not about versions → no retry', async () => {
+    const peer = await track(startGarbagePeer(Buffer.from([21, 3, 3, 0, 2, 2, 80])));
+    const r = await probe({ host: '127.0.0.1', port: peer.port }, opts());
+    assert.equal(r.error?.code, 'handshake-failed');
+    assert.match(r.error?.message ?? '', /fatal alert internal_error \(80\)/);
+    assert.equal(peer.accepted(), 1);
+  });
+
+  it('a TLS 1.2-only server when TLS 1.2 is refused by the client context → handshake-failed, not a hang', async () => {
+    const peer = await startTls({ key: leaf.keyPem, cert: leaf.pem, maxVersion: 'TLSv1.2' });
+    const only13 = tls.createSecureContext({ minVersion: 'TLSv1.3', ca: [root.pem] });
+    const r = await probe({ host: 'localhost', port: peer.port }, opts({ secureContext: only13, secureContextTls13: only13 }));
+    assert.equal(r.error?.code, 'handshake-failed');
+    assert.match(r.error?.message ?? '', /protocol_version|TLS handshake failed/);
+  });
+});
+
+describe('probe: hygiene', () => {
+  it('many probes in parallel, mixed outcomes, all settle', async () => {
+    const good = await startTls({ key: leaf.keyPem, cert: leaf.pem + inter.pem });
+    const silent = await track(startSilentPeer());
+    const closed = await freePort();
+    const targets = [good.port, silent.port, closed];
+    const results = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => probe({ host: '127.0.0.1', port: targets[i % 3] as number }, opts({ timeoutMs: 300 }))),
+    );
+    const codes = results.map((r) => r.error?.code ?? 'ok');
+    assert.deepEqual([...new Set(codes)].sort(), ['ok', 'timeout', 'unreachable']);
+  });
+
+  it('leaves no sockets or timers behind once the peers are closed', async () => {
+    await Promise.all(closers.splice(0).map((c) => c()));
+    // Handles leave the list in libuv's close phase: two loop turns guarantee one has run.
+    await nextTurn();
+    await nextTurn();
+    const leftovers = process.getActiveResourcesInfo().filter((r) => /TCP|Timeout|TLS/.test(r));
+    assert.deepEqual(leftovers, []);
+  });
+});
