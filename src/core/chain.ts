@@ -21,7 +21,10 @@ export interface AnalyseChainInput {
   warningDays?: number;
   /** expiring-soon as critical at ≤ this many days left (default 7). */
   criticalDays?: number;
-  /** False when the served order could not be observed (TLS 1.3): no wrong-order verdict then. */
+  /**
+   * False when the served chain could not be observed (TLS 1.3: Node rebuilds it and appends a
+   * root from its store): no verdict then on order, served anchors or extra certificates.
+   */
   orderKnown?: boolean;
 }
 
@@ -321,7 +324,7 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
   }
 
   const servedAnchors = chainNodes.filter((n) => n !== leaf && n.servedIndex !== null && n.anchor && n.selfSigned);
-  if (servedAnchors.length > 0) {
+  if (orderKnown && servedAnchors.length > 0) {
     add({
       code: 'contains-anchor',
       severity: 'warning',
@@ -338,7 +341,7 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
     else if (!onChain.has(fp)) extras.push(`#${i + 1} ${certLabel(cert)}`);
     seen.add(fp);
   });
-  if (extras.length > 0) {
+  if (orderKnown && extras.length > 0) {
     add({
       code: 'extra-certs',
       severity: 'warning',

@@ -14,6 +14,15 @@ const OPENSSL_EQUIVALENTS: Partial<Record<ProblemCode, readonly string[]>> = {
   'chain-cert-expired': ['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'],
 };
 
+/**
+ * Strength verdicts depend on OpenSSL's security level; it may or may not report them, so they
+ * explain an OpenSSL error without being required for agreement.
+ */
+const OPENSSL_OPTIONAL: Partial<Record<ProblemCode, readonly string[]>> = {
+  'weak-key': ['EE_KEY_TOO_SMALL', 'CA_KEY_TOO_SMALL'],
+  'weak-signature': ['CA_MD_TOO_WEAK'],
+};
+
 export interface CrossCheck {
   openssl: string | null;
   agrees: boolean;
@@ -38,7 +47,9 @@ export function crossCheck(problems: readonly Problem[], opensslError: string | 
       note: `OpenSSL verified the chain but certs found ${problems.map((p) => p.code).join(', ')}`,
     };
   }
-  if (expected.has(opensslError)) return { openssl: opensslError, agrees: true };
+  const optional = new Set<string>();
+  for (const p of problems) for (const code of OPENSSL_OPTIONAL[p.code] ?? []) optional.add(code);
+  if (expected.has(opensslError) || optional.has(opensslError)) return { openssl: opensslError, agrees: true };
   return {
     openssl: opensslError,
     agrees: false,

@@ -68,9 +68,10 @@ export interface ProbeContextOptions {
  * remembered for the retry. Create once and reuse: building a context with a few hundred CAs
  * costs milliseconds, far more than a handshake on loopback.
  *
- * Security level 0 and TLS 1.0 as the floor: the scanner inspects, it sends no secrets, and a
- * server with an RSA-1024 key, SHA-1 signatures or only TLS 1.0 must still yield its chain so
- * that analysis can name the weakness instead of failing the handshake.
+ * Security level 0 and TLS 1.0 as the floor: the scanner inspects, it sends no secrets. A server
+ * that only speaks TLS 1.0 must still yield its chain, and OpenSSL's verdict must be about trust
+ * alone — at the default level it reports an RSA-1024 or SHA-1 chain as "UNSPECIFIED", hiding
+ * whether the chain is trusted; key and hash strength are judged by our own analysis.
  */
 export function createProbeContext(opts: ProbeContextOptions): tls.SecureContext {
   // Always an array, even empty: without `ca` Node would load its bundled roots, and a context
@@ -161,19 +162,17 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
   const parser = new ServerFlightParser({ maxMessageBytes: opts.maxCertBytes ?? DEFAULT_MAX_CERT_BYTES });
   const dialledLabel = target.address !== undefined && target.address !== target.host ? ` (dialled ${target.address})` : '';
 
-  return new Promise<Attempt>((resolve) => {
+  return new Promise<Attempt>((resolve, reject) => {
     let settled = false;
     let lookedUp = net.isIP(dial) !== 0;
     let remoteAddress: string | undefined;
-    let connectTimer: NodeJS.Timeout | undefined;
     let handshakeTimer: NodeJS.Timeout | undefined;
     let duplex: RecordingDuplex | undefined;
     let tlsSocket: tls.TLSSocket | undefined;
 
     const raw = new net.Socket();
 
-    const finish = (result: Attempt): void => {
-      if (settled) return;
+    const teardown = (): void => {
       settled = true;
       clearTimeout(connectTimer);
       clearTimeout(handshakeTimer);
@@ -181,7 +180,19 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
       tlsSocket?.destroy();
       duplex?.destroy();
       raw.destroy();
+    };
+
+    const finish = (result: Attempt): void => {
+      if (settled) return;
+      teardown();
       resolve(result);
+    };
+
+    /** A bug or bad argument (not a network outcome): still release everything, then reject. */
+    const crash = (err: unknown): void => {
+      if (settled) return;
+      teardown();
+      reject(err instanceof Error ? err : new Error(String(err)));
     };
 
     const fail = (code: ProbeError['code'], phase: ProbeError['phase'], message: string, retryTls13 = false): void => {
@@ -227,6 +238,14 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
     });
 
     raw.once('connect', () => {
+      try {
+        startHandshake();
+      } catch (err) {
+        crash(err);
+      }
+    });
+
+    const startHandshake = (): void => {
       clearTimeout(connectTimer);
       remoteAddress = raw.remoteAddress ?? dial;
       handshakeTimer = setTimeout(() => {
@@ -250,53 +269,70 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
       tlsSocket = tls.connect({
         socket: duplex,
         secureContext,
-        ...(net.isIP(target.host) === 0 ? { servername: target.host } : {}),
+        // SNI carries no IP literals and no trailing dot (RFC 6066 §3).
+        ...(net.isIP(target.host) === 0 ? { servername: target.host.replace(/\.$/, '') } : {}),
         rejectUnauthorized: false,
         // opensslError is OpenSSL's chain verdict only; names are checked by our own analysis.
         checkServerIdentity: () => undefined,
       });
       tlsSocket.on('error', (err: NodeJS.ErrnoException) => {
-        if (settled) return;
-        parser.end();
-        if (parserVerdict()) return;
+        if (settled || parserVerdict()) return;
         const code = err.code ?? '';
         if (code === 'ECONNRESET' || /socket disconnected/i.test(err.message)) {
+          // Only an end of stream can cut a record short; asking earlier would mislabel OpenSSL's own errors.
+          const cut = parser.end();
           const what = parser.bytesSeen === 0
             ? 'the peer closed the connection without answering the TLS ClientHello'
-            : `the peer closed the connection during the TLS handshake${received(parser.bytesSeen)}`;
+            : cut
+              ? `the peer closed the connection during the TLS handshake: ${cut.message}`
+              : `the peer closed the connection during the TLS handshake${received(parser.bytesSeen)}`;
           handshakeFailed(what, null, code);
           return;
         }
         handshakeFailed(`TLS handshake failed: ${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}`, null, code);
       });
       tlsSocket.once('secureConnect', () => {
-        const sock = tlsSocket;
-        if (settled || !sock) return;
-        const protocol = sock.getProtocol() ?? 'unknown';
-        const opensslError = sock.authorized ? null : authorizationCode(sock.authorizationError as unknown);
-        if (parser.certificates !== null) {
-          finish({ kind: 'ok', remoteAddress: remoteAddress ?? dial, protocol, orderKnown: true, chain: parser.certificates, opensslError });
-          return;
+        try {
+          onSecure();
+        } catch (err) {
+          crash(err);
         }
-        const chain = chainFromPeer(sock);
-        finish({
-          kind: 'ok',
-          remoteAddress: remoteAddress ?? dial,
-          protocol,
-          orderKnown: false,
-          chain,
-          opensslError,
-          ...(protocol === 'TLSv1.3' ? {} : { note: `no plaintext Certificate message was seen under ${protocol}: the chain shown is Node's reconstruction` }),
-        });
       });
-    });
+    };
 
-    connectTimer = setTimeout(() => {
+    const onSecure = (): void => {
+      const sock = tlsSocket;
+      if (settled || !sock) return;
+      const protocol = sock.getProtocol() ?? 'unknown';
+      const opensslError = sock.authorized ? null : authorizationCode(sock.authorizationError as unknown);
+      if (parser.certificates !== null) {
+        finish({ kind: 'ok', remoteAddress: remoteAddress ?? dial, protocol, orderKnown: true, chain: parser.certificates, opensslError });
+        return;
+      }
+      const chain = chainFromPeer(sock);
+      finish({
+        kind: 'ok',
+        remoteAddress: remoteAddress ?? dial,
+        protocol,
+        orderKnown: false,
+        chain,
+        opensslError,
+        ...(protocol === 'TLSv1.3' ? {} : { note: `no plaintext Certificate message was seen under ${protocol}: the chain shown is Node's reconstruction` }),
+      });
+    };
+
+    // Declared last and only used from callbacks: nothing above can fire before connect() runs.
+    const connectTimer = setTimeout(() => {
       if (!lookedUp) fail('timeout', 'dns', `DNS lookup of "${dial}" did not finish within ${connectTimeoutMs} ms`);
       else fail('timeout', 'connect', `no TCP connection${dialledLabel} within ${connectTimeoutMs} ms`);
     }, connectTimeoutMs);
 
-    raw.connect({ host: dial, port: target.port, ...(opts.lookup ? { lookup: opts.lookup } : {}) });
+    try {
+      raw.connect({ host: dial, port: target.port, ...(opts.lookup ? { lookup: opts.lookup } : {}) });
+    } catch (err) {
+      // e.g. ERR_SOCKET_BAD_PORT, thrown synchronously: the timer above must not outlive it.
+      crash(err);
+    }
   });
 }
 
