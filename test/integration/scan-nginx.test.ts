@@ -19,10 +19,11 @@ import { describeReport, scanEndpoints, type EndpointSpec, type ScanFixtureResul
  * Debian's openssl.cnf sets SECLEVEL=2, under which nginx refuses to load an RSA-1024 leaf ("ee key
  * too small") or a SHA-1-signed intermediate ("ca md too weak"). ssl_ciphers with @SECLEVEL=0
  * works because nginx applies the cipher string to the server's SSL_CTX before it loads the
- * certificates (ssl_conf_command does not: it comes after). It is set on every site because the
- * SSL object keeps the default server's security level when SNI switches to another site.
+ * certificates (ssl_conf_command does not: it comes after). Only the two weak sites get it (checked:
+ * reaching them through SNI from a SECLEVEL=2 default site works), so the others run as deployed.
  */
 const SECLEVEL0 = 'ssl_ciphers DEFAULT:@SECLEVEL=0;';
+const WEAK_SITES = new Set(['weak-key.test', 'sha1.test']);
 
 const AIA_URL = 'http://ca.test/certs-test-intermediate.der';
 const INTER_CN = 'certs Test Intermediate';
@@ -186,7 +187,7 @@ describe('scan against real nginx: exactly the expected problem codes', () => {
       serverNames: names,
       certPem: pemBundle(...s.chain),
       keyPem: s.key.keyPem,
-      extra: SECLEVEL0,
+      ...(WEAK_SITES.has(names[0] ?? '') ? { extra: SECLEVEL0 } : {}),
       ...more,
     });
     const sites: NginxSite[] = [];
@@ -238,4 +239,16 @@ describe('scan against real nginx: exactly the expected problem codes', () => {
       c.check?.(r);
     });
   }
+
+  // Known bug (reported, src not yet fixed): under TLS 1.3 the chain is Node's reconstruction,
+  // which appends the root from our trust store; the report then counts that root as served.
+  test('tls13.test: the root Node appended from the trust store is not reported as served', {
+    todo: 'src/scan/tls-probe.ts chainFromPeer keeps the store root; analyseChain marks it served',
+  }, () => {
+    const r = scan.get('tls13.test');
+    assert.equal(r.servedCount, 2, describeReport(r));
+    const top = scan.outcomes.find((o) => o.report.host === 'tls13.test')?.path?.at(-1);
+    assert.equal(top?.anchor, true);
+    assert.equal(top?.source, 'trust-store');
+  });
 });

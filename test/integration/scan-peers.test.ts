@@ -201,7 +201,6 @@ describe('scan against misbehaving peers, beside a good endpoint', () => {
     assert.ok(huge.written() < HUGE_TOTAL, `peer wrote ${huge.written()} bytes`);
     // A sanity bound, not a measurement: buffering the message would cost at least 16 MiB.
     const grew = rssAfter - rssBefore;
-    console.error(`DBG written=${huge.written()} grew=${grew}`);
     assert.ok(grew < 50 * MiB, `rss grew by ${(grew / MiB).toFixed(1)} MiB during the scan`);
   });
 });
