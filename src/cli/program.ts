@@ -1,7 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from '../core/errors.js';
-import { scanCommand, statusCommand } from './commands/scan.js';
-import { addCommand, initCommand, listCommand, removeCommand } from './commands/inventory.js';
+// Command modules are imported when their command runs: `status` must not pay for loading
+// the YAML editor, nor `list` for the TLS scanner.
+const scanCommands = () => import('./commands/scan.js');
+const inventoryCommands = () => import('./commands/inventory.js');
 import { exitCodeFor, formatFailure, type CommandKind } from './failure.js';
 import { defaultIo, type GlobalOptions, type Io } from './context.js';
 
@@ -40,7 +42,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--nagios', 'print one Nagios plugin line')
     .addHelpText('after', '\nExit codes (Nagios): 0 ok, 1 warning, 2 critical, 3 unknown or could not run.')
     .action((names: string[], opts: { json?: boolean; nagios?: boolean }) =>
-      run('nagios', (g) => scanCommand(names, { ...g, ...opts }, io))());
+      run('nagios', async (g) => (await scanCommands()).scanCommand(names, { ...g, ...opts }, io))());
 
   program
     .command('status')
@@ -51,13 +53,13 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--refresh', 'scan first (uses the network)')
     .addHelpText('after', '\nExit codes (Nagios): 0 ok, 1 warning, 2 critical, 3 unknown or could not run.')
     .action((names: string[], opts: { json?: boolean; nagios?: boolean; refresh?: boolean }) =>
-      run('nagios', (g) => statusCommand(names, { ...g, ...opts }, io))());
+      run('nagios', async (g) => (await scanCommands()).statusCommand(names, { ...g, ...opts }, io))());
 
   program
     .command('init')
     .description('write a starter config file')
     .option('--force', 'overwrite an existing file')
-    .action((opts: { force?: boolean }) => run('plain', (g) => initCommand({ ...g, ...opts }, io))());
+    .action((opts: { force?: boolean }) => run('plain', async (g) => (await inventoryCommands()).initCommand({ ...g, ...opts }, io))());
 
   program
     .command('add')
@@ -68,19 +70,19 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--monitor-only', 'scan and warn only; never renew')
     .option('--cert <path>', 'a certificate file on this host to check')
     .option('--key <path>', 'its private key (checked to match)')
-    .action((name: string, opts: Record<string, unknown>) => run('plain', (g) => addCommand(name, { ...g, ...opts }, io))());
+    .action((name: string, opts: Record<string, unknown>) => run('plain', async (g) => (await inventoryCommands()).addCommand(name, { ...g, ...opts }, io))());
 
   program
     .command('remove')
     .description('remove a domain from the inventory')
     .argument('<name>', 'primary name of the domain')
-    .action((name: string) => run('plain', (g) => removeCommand(name, g, io))());
+    .action((name: string) => run('plain', async (g) => (await inventoryCommands()).removeCommand(name, g, io))());
 
   program
     .command('list')
     .description('print the inventory')
     .option('--json', 'machine-readable')
-    .action((opts: { json?: boolean }) => run('plain', (g) => listCommand({ ...g, ...opts }, io))());
+    .action((opts: { json?: boolean }) => run('plain', async (g) => (await inventoryCommands()).listCommand({ ...g, ...opts }, io))());
 
   return program;
 }

@@ -1,8 +1,9 @@
 /** Read, parse, expand and validate the config file. Synchronous: it runs before anything else. */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { cachedParse } from './parse-cache.js';
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { ConfigCache } from './parse-cache.js';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter } from 'yaml';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { expandTree } from './expand.js';
 import type { KeyPath } from './kit.js';
@@ -24,19 +25,30 @@ export function resolveConfigPath(cliOpt?: string, env: NodeJS.ProcessEnv = proc
   return resolve(cwd, chosen);
 }
 
+type YamlModule = typeof import('yaml');
+let yamlModule: YamlModule | undefined;
+/**
+ * `yaml` takes ~50 ms to load; `status` on a cached config never needs it, so it is loaded on
+ * first use (synchronously: config loading runs before anything else).
+ */
+function yaml(): YamlModule {
+  return (yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule);
+}
+
 export interface ParsedConfigDocument {
   doc: Document.Parsed;
   lineCounter: LineCounter;
 }
 
 function describeNode(node: unknown): string {
-  if (isScalar(node)) return node.value === null ? 'nothing' : `a ${typeof node.value} (${JSON.stringify(node.value)})`;
+  if (yaml().isScalar(node)) return node.value === null ? 'nothing' : `a ${typeof node.value} (${JSON.stringify(node.value)})`;
   return Array.isArray((node as { items?: unknown }).items) ? 'a list' : 'something else';
 }
 
 /** Parse YAML text into a Document, failing on syntax errors, warnings, an empty file or a non-mapping top level. */
 export function parseConfigDocument(text: string, file: string): ParsedConfigDocument {
-  const lineCounter = new LineCounter();
+  const { LineCounter: Counter, parseDocument } = yaml();
+  const lineCounter = new Counter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) {
@@ -47,10 +59,10 @@ export function parseConfigDocument(text: string, file: string): ParsedConfigDoc
     throw new ConfigError(`invalid YAML${where}: ${problem.message}${snippet}`, { file });
   }
   const contents = doc.contents;
-  if (contents === null || (isScalar(contents) && contents.value === null)) {
+  if (contents === null || (yaml().isScalar(contents) && contents.value === null)) {
     throw new ConfigError('the file is empty; expected a mapping of settings such as "domains:" (see config/certs.example.yaml)', { file });
   }
-  if (!isMap(contents)) {
+  if (!yaml().isMap(contents)) {
     throw new ConfigError(`the top level must be a mapping of settings (key: value), got ${describeNode(contents)}`, { file });
   }
   return { doc, lineCounter };
@@ -63,6 +75,7 @@ function offsetOf(doc: Document.Parsed, path: KeyPath): number | undefined {
   const last = path[path.length - 1];
   if (typeof last === 'string') {
     const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
+    const { isMap, isScalar } = yaml();
     if (isMap(parent)) {
       const pair = parent.items.find((p) => (isScalar(p.key) ? String(p.key.value) : p.key) === last);
       const offset = (pair?.key as Ranged)?.range?.[0];
@@ -95,24 +108,45 @@ function toTree(parsed: ParsedConfigDocument, file: string): unknown {
   }
 }
 
+/** Files the validated config relies on must still be there when it comes from the cache. */
+function stillValid(config: Config): boolean {
+  if (!config.trust.caFile) return true;
+  try {
+    closeSync(openSync(config.trust.caFile, 'r'));
+    return true;
+  } catch (err) {
+    // Let full validation produce the proper message.
+    void err;
+    return false;
+  }
+}
+
 /** Validate YAML text as the config file `file` (absolute) would be, without reading it. */
 export function parseConfigText(text: string, file: string, opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  // Without expressions the result depends on nothing but the text and the file's place.
+  const plain = !text.includes('${');
+  const cache = new ConfigCache(file, text, env);
+  const cached = cache.get();
+  if (plain && cached?.config && stillValid(cached.config)) return cached.config;
+
   // The document (with positions) is parsed only when needed: for the tree on a cache miss,
   // and for line numbers when something is wrong.
   let parsed: ParsedConfigDocument | undefined;
   const getParsed = () => (parsed ??= parseConfigDocument(text, file));
-  const raw = cachedParse(file, text, () => toTree(getParsed(), file), opts.env ?? process.env);
+  const raw = cached ? cached.tree : toTree(getParsed(), file);
   const locate = locator(getParsed);
   const baseDir = dirname(file);
-  // Most configs hold no expression at all: skip the walk over every value.
-  const { value, expanded } = !text.includes('${') ? { value: raw, expanded: new Map<string, string>() } : expandTree(raw, {
+  const { value, expanded } = plain ? { value: raw, expanded: new Map<string, string>() } : expandTree(raw, {
     file,
     baseDir,
-    env: opts.env ?? process.env,
+    env,
     missing: opts.missingSecrets ?? 'error',
     locate,
   });
-  return validateConfig(value, { file, baseDir, expanded, locate });
+  const config = validateConfig(value, { file, baseDir, expanded, locate });
+  if (!cached || (plain && !cached.config)) cache.put(plain ? { tree: raw, config } : { tree: raw });
+  return config;
 }
 
 export function readConfigText(file: string): string {

@@ -32,16 +32,23 @@ export interface ScanOutcome {
 
 export interface ScanOptions {
   onProgress?: (done: number, total: number, target: ScanTarget) => void;
+  /** Each outcome as it completes, with the served chain, e.g. to store it. */
+  onOutcome?: (outcome: ScanOutcome) => void;
+  /** Keep each certificate's details in the returned reports (default false: 10,000 chains add up). */
+  keepChain?: boolean;
 }
 
-/** Scans every endpoint and certificate file of `domains`, bounded by scan.concurrency. */
-export async function scanDomains(config: Config, domains: readonly Domain[], deps: ScanDeps, opts: ScanOptions = {}): Promise<ScanOutcome[]> {
+/** Scans every endpoint and certificate file of `domains`, bounded by scan.concurrency; reports in inventory order. */
+export async function scanDomains(config: Config, domains: readonly Domain[], deps: ScanDeps, opts: ScanOptions = {}): Promise<EndpointReport[]> {
   const targets = targetsOf(domains);
   let done = 0;
   return mapPool(targets, config.scan.concurrency, async (target) => {
     const outcome = target.source === 'tls' ? await scanEndpoint(config, target, deps) : scanFiles(config, target, deps);
+    opts.onOutcome?.(outcome);
     opts.onProgress?.(++done, targets.length, target);
-    return outcome;
+    if (opts.keepChain) return outcome.report;
+    const { chain: _chain, ...slim } = outcome.report;
+    return slim;
   });
 }
 

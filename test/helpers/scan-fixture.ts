@@ -73,11 +73,15 @@ export async function scanEndpoints(opts: ScanFixtureOptions): Promise<ScanFixtu
   const config = parseConfigText(yamlText, configFile);
   const trust = loadTrust({ ...config.trust });
   const started = performance.now();
-  const outcomes = await scanDomains(config, config.domains, {
+  const arrived: ScanOutcome[] = [];
+  const reports = await scanDomains(config, config.domains, {
     anchors: trust.anchors,
     secureContext: trust.secureContext,
     now: () => new Date(),
-  });
+  }, { onOutcome: (o) => arrived.push(o) });
+  // Outcomes arrive in completion order; the reports come back in inventory order.
+  const byKey = new Map(arrived.map((o) => [`${o.report.source}|${o.report.host}|${o.report.port}`, o]));
+  const outcomes = reports.map((r) => byKey.get(`${r.source}|${r.host}|${r.port}`) as ScanOutcome);
   const elapsedMs = performance.now() - started;
   const get = (host: string): EndpointReport => {
     const found = outcomes.find((o) => o.report.host === host && o.report.source === 'tls');

@@ -3,9 +3,7 @@ import { nagiosExitCode } from '../../core/problems.js';
 import { overallStatus, reportDocument, endpointKey, targetsOf, unknownReport } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
-import { scanDomains } from '../../service/scan-inventory.js';
-import { loadTrust } from '../../scan/trust.js';
-import { openStore } from '../../store/index.js';
+import { openStore, type RecordItem } from '../../store/index.js';
 import { createProgress } from '../progress.js';
 import { renderDetail, renderNagios, renderSummary, renderTable } from '../render.js';
 import { useColour } from '../style.js';
@@ -16,19 +14,35 @@ export interface ReportOptions {
   nagios?: boolean;
 }
 
+/** Results are stored in batches as they arrive, so memory stays flat on large inventories. */
+const STORE_BATCH = 500;
+
 /** Scans now, stores every result, returns the reports in inventory order. */
-async function scanAndStore(config: Config, domains: Domain[], io: Io): Promise<EndpointReport[]> {
+async function scanAndStore(config: Config, domains: Domain[], keepChain: boolean, io: Io): Promise<EndpointReport[]> {
   // Open the store before touching the network: a locked or foreign database fails fast.
   const store = openStore(config.dataDir);
   try {
+    // Loaded here so that `status` without --refresh never loads the TLS scanner.
+    const [{ scanDomains }, { loadTrust }] = await Promise.all([import('../../service/scan-inventory.js'), import('../../scan/trust.js')]);
     const trust = loadTrust({ ...config.trust });
     const progress = createProgress(io.stderr);
-    const outcomes = await scanDomains(config, domains, { anchors: trust.anchors, secureContext: trust.secureContext, now: io.now }, {
+    let pending: RecordItem[] = [];
+    const flush = () => {
+      if (pending.length === 0) return;
+      store.scans.recordMany(pending);
+      pending = [];
+    };
+    const reports = await scanDomains(config, domains, { anchors: trust.anchors, secureContext: trust.secureContext, now: io.now }, {
+      keepChain,
+      onOutcome: (o) => {
+        pending.push({ report: o.report, chainDer: o.chain, ...(o.path ? { extra: { path: o.path } } : {}) });
+        if (pending.length >= STORE_BATCH) flush();
+      },
       onProgress: (done, total, t) => progress.update(done, total, t.source === 'file' ? t.domain.name : `${t.host}:${t.port}`),
     });
+    flush();
     progress.finish();
-    store.scans.recordMany(outcomes.map((o) => ({ report: o.report, chainDer: o.chain, extra: o.path ? { path: o.path } : undefined })));
-    return outcomes.map((o) => o.report);
+    return reports;
   } finally {
     store.close();
   }
@@ -56,8 +70,9 @@ function output(config: Config, reports: EndpointReport[], detail: boolean, opts
 export async function scanCommand(names: string[], opts: ReportOptions & GlobalOptions, io: Io): Promise<number> {
   const config = configFrom(opts);
   const domains = selectDomains(config.domains, names);
-  const reports = await scanAndStore(config, domains, io);
-  return output(config, reports.map(stripChainUnlessDetail(names.length > 0 || !!opts.json)), names.length > 0, opts, io);
+  const detail = names.length > 0;
+  const reports = await scanAndStore(config, domains, detail, io);
+  return output(config, reports, detail, opts, io);
 }
 
 export async function statusCommand(names: string[], opts: ReportOptions & GlobalOptions & { refresh?: boolean }, io: Io): Promise<number> {
@@ -66,7 +81,7 @@ export async function statusCommand(names: string[], opts: ReportOptions & Globa
   const detail = names.length > 0;
   let reports: EndpointReport[];
   if (opts.refresh) {
-    reports = await scanAndStore(config, domains, io);
+    reports = await scanAndStore(config, domains, detail, io);
   } else {
     reports = storedReports(config, domains, detail);
   }
