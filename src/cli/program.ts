@@ -103,7 +103,9 @@ export async function runCli(argv: string[], io: Io = defaultIo()): Promise<numb
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
+      // Help shown because no command was given is a usage error.
+      if (err.code === 'commander.help') return exitCodeFor(new UsageError('no command given'), kind);
       if (err.code === 'commander.executeSubCommandAsync') return err.exitCode;
       return exitCodeFor(new UsageError(err.message), kind);
     }

@@ -1,5 +1,5 @@
 /** Read, parse, expand and validate the config file. Synchronous: it runs before anything else. */
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigCache } from './parse-cache.js';
 import { createRequire } from 'node:module';
@@ -112,8 +112,12 @@ function toTree(parsed: ParsedConfigDocument, file: string): unknown {
 function stillValid(config: Config): boolean {
   if (!config.trust.caFile) return true;
   try {
-    closeSync(openSync(config.trust.caFile, 'r'));
-    return true;
+    const fd = openSync(config.trust.caFile, 'r');
+    try {
+      return fstatSync(fd).isFile();
+    } finally {
+      closeSync(fd);
+    }
   } catch (err) {
     // Let full validation produce the proper message.
     void err;

@@ -4,9 +4,12 @@
  *
  * The chain is read from the Certificate handshake message itself (tls-records.ts), through a
  * recording stream placed between the TCP socket and node:tls, because getPeerCertificate()
- * only shows Node's reconstruction of it (ARCHITECTURE §7). That message is plaintext up to
- * TLS 1.2, so the first attempt caps the version at 1.2; a server that refuses 1.2 gets a second,
- * TLS 1.3-only attempt whose chain can only come from getPeerCertificate (orderKnown: false).
+ * only shows Node's reconstruction of it (ARCHITECTURE §7). Up to TLS 1.2 that message is
+ * plaintext; under TLS 1.3 it is encrypted, and the socket's 'keylog' event gives the server
+ * handshake traffic secret that opens it (tls13-decrypt.ts). So one handshake, at whatever
+ * version the server prefers, yields the served chain in order. Only when the TLS 1.3 flight
+ * cannot be opened does the chain come from getPeerCertificate (orderKnown: false, with a note
+ * saying why).
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -14,6 +17,7 @@ import { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { ProbeResult } from '../core/model.js';
 import { DEFAULT_MAX_CERT_BYTES, describeAlert, ServerFlightParser, type TlsAlert } from './tls-records.js';
+import { parseKeylogLine } from './tls13-decrypt.js';
 
 export interface ProbeTarget {
   /** Name for SNI (omitted when it is an IP literal). */
@@ -25,14 +29,17 @@ export interface ProbeTarget {
 
 export interface ProbeOptions {
   /**
-   * Trust for OpenSSL's own verdict (opensslError). Make it with createProbeContext(): version
-   * limits live in the context, not in tls.connect() options (Node ignores minVersion/maxVersion
-   * there when a secureContext is given), so the probe needs a TLS 1.2-capped context and a
-   * TLS 1.3 one. A plain context works too, but then a TLS 1.3 server negotiates 1.3 on the first
-   * attempt and the served order cannot be judged.
+   * Trust for OpenSSL's own verdict (opensslError), and the versions offered. Make it with
+   * createProbeContext(): version limits live in the context, not in tls.connect() options (Node
+   * ignores minVersion/maxVersion there when a secureContext is given), and the probe wants the
+   * widest range, TLS 1.0 to 1.3, so that one handshake reaches every server.
    */
   secureContext: tls.SecureContext;
-  /** The context for the TLS 1.3 retry; default: the sibling createProbeContext() made, else secureContext. */
+  /**
+   * A second context to try once when the server refuses the versions `secureContext` offers
+   * (e.g. a TLS 1.2-capped secureContext with a TLS 1.3-only one here). None by default: the
+   * context from createProbeContext() already offers every version.
+   */
   secureContextTls13?: tls.SecureContext;
   /** Budget for the TLS handshake, from TCP connect to handshake completion. */
   timeoutMs: number;
@@ -51,12 +58,15 @@ export interface TlsProbeResult extends ProbeResult {
 
 type ProbeError = NonNullable<ProbeResult['error']>;
 
-const TLS13_NOTE =
-  'the server refused TLS 1.2, and TLS 1.3 encrypts the Certificate message: the chain shown is Node\'s ' +
-  'reconstruction by issuer matching (it may add the root from the trust store and drop unrelated certificates), ' +
-  'so the served order could not be judged';
+/** Why the chain is Node's view under TLS 1.3, given why the Certificate message stayed unreadable. */
+function tls13Note(reason: string): string {
+  return `TLS 1.3 encrypts the Certificate message and it could not be decrypted (${reason}): the chain shown is ` +
+    'Node\'s reconstruction by issuer matching (it may add the root from the trust store and drop unrelated ' +
+    'certificates), so the served order could not be judged';
+}
 
-const tls13Siblings = new WeakMap<tls.SecureContext, tls.SecureContext>();
+/** What each context made by createProbeContext() offers, for alert hints. */
+const offeredVersions = new WeakMap<tls.SecureContext, string>();
 
 export interface ProbeContextOptions {
   /** Trust anchors (PEM). An empty list trusts nothing, so every chain fails OpenSSL's check. */
@@ -64,9 +74,9 @@ export interface ProbeContextOptions {
 }
 
 /**
- * The TLS 1.2-capped context the probe's first attempt needs, with its TLS 1.3-only sibling
- * remembered for the retry. Create once and reuse: building a context with a few hundred CAs
- * costs milliseconds, far more than a handshake on loopback.
+ * The context probe() needs: TLS 1.0 to 1.3, so that one handshake reaches every server at the
+ * version it prefers. Create once and reuse: building a context with a few hundred CAs costs
+ * milliseconds, far more than a handshake on loopback.
  *
  * Security level 0 and TLS 1.0 as the floor: the scanner inspects, it sends no secrets. A server
  * that only speaks TLS 1.0 must still yield its chain, and OpenSSL's verdict must be about trust
@@ -76,11 +86,9 @@ export interface ProbeContextOptions {
 export function createProbeContext(opts: ProbeContextOptions): tls.SecureContext {
   // Always an array, even empty: without `ca` Node would load its bundled roots, and a context
   // built from an empty list must trust nothing.
-  const common = { ciphers: 'DEFAULT:@SECLEVEL=0', ca: [...opts.ca] };
-  const tls12 = tls.createSecureContext({ ...common, minVersion: 'TLSv1', maxVersion: 'TLSv1.2' });
-  const tls13 = tls.createSecureContext({ ...common, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
-  tls13Siblings.set(tls12, tls13);
-  return tls12;
+  const ctx = tls.createSecureContext({ ciphers: 'DEFAULT:@SECLEVEL=0', ca: [...opts.ca], minVersion: 'TLSv1', maxVersion: 'TLSv1.3' });
+  offeredVersions.set(ctx, 'TLS 1.0 to 1.3');
+  return ctx;
 }
 
 /** Probes one endpoint. Resolves for every network outcome; rejects only on programming errors. */
@@ -91,16 +99,15 @@ export async function probe(target: ProbeTarget, opts: ProbeOptions): Promise<Tl
     port: target.port,
     ...(target.address !== undefined ? { address: target.address } : {}),
   };
-  const first = await attempt(target, opts.secureContext, opts, 'TLSv1.2');
+  const retryContext = opts.secureContextTls13 ?? null;
+  const first = await attempt(target, opts.secureContext, opts, retryContext !== null);
   let outcome = first;
-  let note: string | undefined;
-  if (first.kind === 'failed' && first.retryTls13) {
-    const ctx13 = opts.secureContextTls13 ?? tls13Siblings.get(opts.secureContext) ?? opts.secureContext;
-    const second = await attempt(target, ctx13, opts, 'TLSv1.3');
+  if (first.kind === 'failed' && first.retry && retryContext !== null) {
+    const second = await attempt(target, retryContext, opts, false);
     if (second.kind === 'failed') {
       outcome = {
         ...second,
-        error: { ...second.error, message: `TLS 1.2 refused (${first.error.message}); TLS 1.3: ${second.error.message}` },
+        error: { ...second.error, message: `first context refused (${first.error.message}); retry: ${second.error.message}` },
       };
     } else {
       outcome = second;
@@ -118,7 +125,7 @@ export async function probe(target: ProbeTarget, opts: ProbeOptions): Promise<Tl
       durationMs,
     };
   }
-  if (!outcome.orderKnown) note = outcome.protocol === 'TLSv1.3' ? TLS13_NOTE : outcome.note;
+  const note = outcome.orderKnown ? undefined : outcome.note;
   return {
     ...base,
     remoteAddress: outcome.remoteAddress,
@@ -145,8 +152,8 @@ interface Failed {
   kind: 'failed';
   error: ProbeError;
   remoteAddress?: string;
-  /** The server refused the version we offered: worth one TLS 1.3-only attempt. */
-  retryTls13: boolean;
+  /** The server refused the versions offered: worth one attempt with the retry context. */
+  retry: boolean;
 }
 
 type Attempt = Succeeded | Failed;
@@ -156,7 +163,7 @@ const VERSION_REFUSAL_ALERTS = new Set([40, 70, 71]);
 /** OpenSSL's names for the same refusals, when it reports them before our parser sees an alert. */
 const VERSION_REFUSAL_CODES = /ALERT_PROTOCOL_VERSION|ALERT_HANDSHAKE_FAILURE|ALERT_INSUFFICIENT_SECURITY|UNSUPPORTED_PROTOCOL/;
 
-function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: ProbeOptions, offered: 'TLSv1.2' | 'TLSv1.3'): Promise<Attempt> {
+function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: ProbeOptions, mayRetry: boolean): Promise<Attempt> {
   const dial = target.address ?? target.host;
   const connectTimeoutMs = opts.connectTimeoutMs ?? opts.timeoutMs;
   const parser = new ServerFlightParser({ maxMessageBytes: opts.maxCertBytes ?? DEFAULT_MAX_CERT_BYTES });
@@ -169,6 +176,7 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
     let handshakeTimer: NodeJS.Timeout | undefined;
     let duplex: RecordingDuplex | undefined;
     let tlsSocket: tls.TLSSocket | undefined;
+    let sawSecret = false;
 
     const raw = new net.Socket();
 
@@ -195,12 +203,12 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
       reject(err instanceof Error ? err : new Error(String(err)));
     };
 
-    const fail = (code: ProbeError['code'], phase: ProbeError['phase'], message: string, retryTls13 = false): void => {
-      finish({ kind: 'failed', error: { code, message, phase }, retryTls13, ...(remoteAddress ? { remoteAddress } : {}) });
+    const fail = (code: ProbeError['code'], phase: ProbeError['phase'], message: string, retry = false): void => {
+      finish({ kind: 'failed', error: { code, message, phase }, retry, ...(remoteAddress ? { remoteAddress } : {}) });
     };
 
     const handshakeFailed = (message: string, alert: TlsAlert | null = null, errCode = ''): void => {
-      const retry = offered === 'TLSv1.2' && ((alert !== null && VERSION_REFUSAL_ALERTS.has(alert.description)) || VERSION_REFUSAL_CODES.test(errCode));
+      const retry = mayRetry && ((alert !== null && VERSION_REFUSAL_ALERTS.has(alert.description)) || VERSION_REFUSAL_CODES.test(errCode));
       fail('handshake-failed', 'handshake', message, retry);
     };
 
@@ -211,7 +219,7 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
         return true;
       }
       if (parser.alert && parser.alert.level === 'fatal') {
-        handshakeFailed(`the server sent a ${describeAlert(parser.alert)}${alertHint(parser.alert, offered)}`, parser.alert);
+        handshakeFailed(`the server sent a ${describeAlert(parser.alert)}${alertHint(parser.alert, offeredVersions.get(secureContext))}`, parser.alert);
         return true;
       }
       return false;
@@ -275,6 +283,23 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
         // opensslError is OpenSSL's chain verdict only; names are checked by our own analysis.
         checkServerIdentity: () => undefined,
       });
+      // Each TLSSocket gets only its own key log lines (Node finds the socket from the SSL object), so
+      // the client random needs no check; a wrong secret would fail authentication anyway. The line
+      // comes while OpenSSL processes the ServerHello, after the parser has seen the bytes that
+      // follow it in the same chunk: those wait in the parser, bounded, and are opened now.
+      tlsSocket.on('keylog', (line: Buffer) => {
+        if (settled) return;
+        const entry = parseKeylogLine(line);
+        if (entry?.label !== 'SERVER_HANDSHAKE_TRAFFIC_SECRET') return;
+        sawSecret = true;
+        parser.setServerHandshakeSecret(entry.secret);
+        // A refusal decided inside OpenSSL's callback is acted on once node:tls has unwound.
+        if (parser.error || parser.alert?.level === 'fatal') {
+          process.nextTick(() => {
+            if (!settled) parserVerdict();
+          });
+        }
+      });
       tlsSocket.on('error', (err: NodeJS.ErrnoException) => {
         if (settled || parserVerdict()) return;
         const code = err.code ?? '';
@@ -303,22 +328,18 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
     const onSecure = (): void => {
       const sock = tlsSocket;
       if (settled || !sock) return;
+      // The TLS 1.3 flight is opened during the handshake: a refusal may already be waiting.
+      if (parserVerdict()) return;
       const protocol = sock.getProtocol() ?? 'unknown';
       const opensslError = sock.authorized ? null : authorizationCode(sock.authorizationError as unknown);
       if (parser.certificates !== null) {
         finish({ kind: 'ok', remoteAddress: remoteAddress ?? dial, protocol, orderKnown: true, chain: parser.certificates, opensslError });
         return;
       }
-      const chain = chainFromPeer(sock);
-      finish({
-        kind: 'ok',
-        remoteAddress: remoteAddress ?? dial,
-        protocol,
-        orderKnown: false,
-        chain,
-        opensslError,
-        ...(protocol === 'TLSv1.3' ? {} : { note: `no plaintext Certificate message was seen under ${protocol}: the chain shown is Node's reconstruction` }),
-      });
+      const note = protocol === 'TLSv1.3' || parser.serverHello?.version === 0x0304
+        ? tls13Note(parser.tls13Failure ?? (sawSecret ? 'no Certificate message was found in the decrypted flight' : 'Node reported no server handshake secret for this connection'))
+        : `no plaintext Certificate message was seen under ${protocol}: the chain shown is Node's reconstruction`;
+      finish({ kind: 'ok', remoteAddress: remoteAddress ?? dial, protocol, orderKnown: false, chain: chainFromPeer(sock), opensslError, note });
     };
 
     // Declared last and only used from callbacks: nothing above can fire before connect() runs.
@@ -433,9 +454,9 @@ function connectErrorText(code: string): string {
   }
 }
 
-function alertHint(alert: TlsAlert, offered: 'TLSv1.2' | 'TLSv1.3'): string {
+function alertHint(alert: TlsAlert, offered: string | undefined): string {
   switch (alert.description) {
-    case 70: return offered === 'TLSv1.2' ? ' (it does not accept TLS 1.2 or lower)' : ' (it does not accept TLS 1.3)';
+    case 70: return offered ? ` (it accepts none of ${offered})` : ' (it accepts none of the TLS versions offered)';
     case 112: return ' (it has no certificate for this name: check the SNI host name)';
     case 40: return ' (no protocol version or cipher suite in common)';
     default: return '';

@@ -4,19 +4,34 @@
  * Why it exists: Node's getPeerCertificate() rebuilds the chain by issuer matching, so a wrong
  * order, a served anchor or an unrelated certificate are invisible through it (ARCHITECTURE §7).
  * Under TLS ≤ 1.2 the Certificate handshake message travels in plaintext; reading it from the
- * raw byte stream is the only way to see the chain exactly as the server sent it.
+ * raw byte stream is the only way to see the chain exactly as the server sent it. Under TLS 1.3
+ * it is encrypted: given the server handshake traffic secret (setServerHandshakeSecret, fed from
+ * Node's 'keylog' event), the records up to the server Finished are opened with tls13-decrypt.ts
+ * and their handshake messages go through the same reassembly and limits.
  *
- * Memory stays bounded whatever the peer sends: record payloads are consumed as they arrive
- * (never a whole record held), only ServerHello and Certificate bodies are kept, and a handshake
- * message whose header announces more than the limit is refused at the header, before any of its
- * body is buffered. Pure: no I/O, never throws from push()/end() — failures land in `error`.
+ * Memory stays bounded whatever the peer sends: plaintext record payloads are consumed as they
+ * arrive (never a whole record held), only ServerHello and Certificate bodies are kept, and a
+ * handshake message whose header announces more than the limit is refused at the header, before
+ * any of its body is buffered. TLS 1.3 adds one encrypted record at a time (an AEAD checks the
+ * whole record before releasing any of it) and, until the secret arrives, the encrypted records
+ * seen so far, capped at the message limit plus PENDING_SLACK_BYTES.
+ * Pure: no I/O, never throws from push()/end() — failures land in `error`.
  */
 import { CertsError } from '../core/errors.js';
+import { parseTls13CertificateList, Tls13RecordDecrypter, TLS13_CIPHER_SUITES, type Tls13CipherSuite } from './tls13-decrypt.js';
 
 export const DEFAULT_MAX_CERT_BYTES = 1024 * 1024;
 
 /** TLSCiphertext may exceed the 2^14 plaintext limit by the 2048 bytes of expansion RFC 5246 allows. */
 export const MAX_RECORD_BYTES = 16384 + 2048;
+
+/**
+ * Room, beyond the message limit, for the encrypted TLS 1.3 records that arrive before Node
+ * reports the handshake secret: EncryptedExtensions, CertificateVerify, Finished and the
+ * per-record overhead. In practice the secret arrives after the first chunk holding the
+ * ServerHello, so far less than this is ever held.
+ */
+export const PENDING_SLACK_BYTES = 64 * 1024;
 
 const CONTENT_CHANGE_CIPHER_SPEC = 20;
 const CONTENT_ALERT = 21;
@@ -25,7 +40,14 @@ const CONTENT_APPLICATION_DATA = 23;
 const CONTENT_HEARTBEAT = 24;
 
 const HS_SERVER_HELLO = 2;
+const HS_ENCRYPTED_EXTENSIONS = 8;
 const HS_CERTIFICATE = 11;
+const HS_CERTIFICATE_REQUEST = 13;
+const HS_CERTIFICATE_VERIFY = 15;
+const HS_FINISHED = 20;
+const HS_COMPRESSED_CERTIFICATE = 25;
+
+const TLS13 = 0x0304;
 
 const EXT_SUPPORTED_VERSIONS = 43;
 
@@ -44,6 +66,7 @@ const HANDSHAKE_NAMES: Record<number, string> = {
   15: 'CertificateVerify',
   20: 'Finished',
   22: 'CertificateStatus',
+  25: 'CompressedCertificate',
 };
 
 /** RFC 8446 §6 and RFC 5246 §7.2 alert descriptions, by their registry names. */
@@ -161,28 +184,50 @@ export function describeAlert(alert: TlsAlert): string {
 }
 
 /**
- * header: reading a 5-byte record header; payload: inside a record; encrypted: ciphertext from
- * here on (after ChangeCipherSpec or a TLS 1.3 ServerHello); stopped: error or fatal alert.
+ * header: reading a 5-byte record header; payload: inside a record; encrypted: nothing more to
+ * read (ciphertext after a TLS ≤ 1.2 ChangeCipherSpec, or the TLS 1.3 flight is over or cannot
+ * be opened); stopped: error or fatal alert.
  */
 type Phase = 'header' | 'payload' | 'encrypted' | 'stopped';
+
+/** The encrypted part of a TLS 1.3 server flight, from the ServerHello to the server Finished. */
+interface Tls13Flight {
+  suite: Tls13CipherSuite;
+  /** Null until the server handshake traffic secret arrives. */
+  decrypter: Tls13RecordDecrypter | null;
+  /** Whole encrypted records (header and body) that arrived before the secret, in order. */
+  pending: Buffer[];
+  pendingBytes: number;
+  /** The encrypted record being received, header included (the header is the AEAD's additional data). */
+  record: Buffer | null;
+  recordFill: number;
+}
 
 /**
  * Feed it every chunk the server sends, in order. After each push, look at `certificates`,
  * `alert`, `error` and `encrypted`. It keeps reading after the Certificate message so that a
- * later plaintext alert is still decoded, and stops at the first sign of encryption.
+ * later plaintext alert is still decoded. Under TLS ≤ 1.2 it stops at the first sign of
+ * encryption; under TLS 1.3 it opens the server's flight once setServerHandshakeSecret() is
+ * called, and stops at the server Finished.
  */
 export class ServerFlightParser {
   readonly maxMessageBytes: number;
 
-  /** The ServerHello, once complete. */
+  /** The ServerHello, once complete (the real one when a HelloRetryRequest came first). */
   serverHello: ServerHelloInfo | null = null;
   /** DER certificates of the Certificate message in the order sent; null until it is complete. */
   certificates: Buffer[] | null = null;
   /** The first fatal alert, or the last warning alert when no fatal one came. */
   alert: TlsAlert | null = null;
   error: TlsStreamError | null = null;
-  /** True once the rest of the stream is ciphertext: the Certificate message will not be seen after this. */
+  /** True once the rest of the stream is ciphertext: under TLS 1.3 only the secret reveals the Certificate message. */
   encrypted = false;
+  /**
+   * Why a TLS 1.3 Certificate message could not be read (an unknown cipher suite, a record that
+   * fails authentication, a compressed certificate...). Not an `error`: the handshake may well
+   * succeed, only the served order is lost.
+   */
+  tls13Failure: string | null = null;
   /** Bytes pushed so far (including those ignored after encryption). */
   bytesSeen = 0;
 
@@ -204,6 +249,10 @@ export class ServerFlightParser {
   private readonly alertBuf = Buffer.alloc(2);
   private alertFill = 0;
 
+  private tls13: Tls13Flight | null = null;
+  /** A secret supplied before the ServerHello that says how to use it. */
+  private earlySecret: Buffer | null = null;
+
   constructor(opts: ServerFlightOptions = {}) {
     const max = opts.maxMessageBytes ?? DEFAULT_MAX_CERT_BYTES;
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxMessageBytes must be a positive integer, got ${max}`);
@@ -215,10 +264,14 @@ export class ServerFlightParser {
     return this.phase === 'stopped' || this.phase === 'encrypted';
   }
 
-  /** Bytes currently held for reassembly; never more than maxMessageBytes plus a few header bytes. */
+  /**
+   * Bytes currently held for reassembly: never more than maxMessageBytes plus a few header bytes,
+   * plus under TLS 1.3 one encrypted record and the records waiting for the secret.
+   */
   get bufferedBytes(): number {
     let n = this.headerFill + this.hsHeaderFill + this.alertFill;
     if (this.hsChunks) for (const c of this.hsChunks) n += c.length;
+    if (this.tls13) n += this.tls13.pendingBytes + this.tls13.recordFill;
     return n;
   }
 
@@ -247,6 +300,35 @@ export class ServerFlightParser {
   }
 
   /**
+   * The server handshake traffic secret of this connection (the SERVER_HANDSHAKE_TRAFFIC_SECRET
+   * key log line). Opens the encrypted records received so far and every later one as it
+   * arrives. A secret that does not fit shows up as a `tls13Failure`, never as an `error`.
+   */
+  setServerHandshakeSecret(secret: Buffer): void {
+    if (this.finished) return;
+    const flight = this.tls13;
+    if (flight === null) {
+      this.earlySecret = Buffer.from(secret);
+      return;
+    }
+    // One handshake, one server handshake secret: a second line cannot be for this flight.
+    if (flight.decrypter !== null) return;
+    try {
+      flight.decrypter = new Tls13RecordDecrypter(flight.suite, secret);
+    } catch (err) {
+      this.abandonTls13(err instanceof Error ? err.message : String(err));
+      return;
+    }
+    const pending = flight.pending;
+    flight.pending = [];
+    flight.pendingBytes = 0;
+    for (const record of pending) {
+      if (this.finished) break;
+      this.openTls13Record(record);
+    }
+  }
+
+  /**
    * The peer closed its side. Returns (and records) a `truncated` error when that happened inside
    * a record or a handshake message; null for a close at a boundary or after encryption began.
    */
@@ -268,6 +350,7 @@ export class ServerFlightParser {
     this.error = new TlsStreamError(reason, message);
     this.phase = 'stopped';
     this.hsChunks = null;
+    this.dropTls13Buffers();
     return this.error;
   }
 
@@ -313,10 +396,17 @@ export class ServerFlightParser {
     this.recordType = type;
     this.recordRemaining = length;
     if (type === CONTENT_APPLICATION_DATA) {
-      // Application data before the handshake completes only happens under TLS 1.3 (encrypted handshake).
-      this.encrypted = true;
-      this.phase = 'encrypted';
-      return;
+      if (this.tls13 === null) {
+        // Application data before the handshake completes, with no TLS 1.3 flight to open: nothing more to read.
+        this.encrypted = true;
+        this.phase = 'encrypted';
+        return;
+      }
+      // An AEAD authenticates the whole record before releasing any of it, so this one is held.
+      const record = Buffer.allocUnsafe(5 + length);
+      this.header.copy(record, 0);
+      this.tls13.record = record;
+      this.tls13.recordFill = 5;
     }
     this.phase = 'payload';
     if (length === 0) this.endRecord();
@@ -324,18 +414,42 @@ export class ServerFlightParser {
 
   private endRecord(): void {
     if (this.recordType === CONTENT_CHANGE_CIPHER_SPEC) {
+      if (this.serverHello?.version === TLS13) {
+        // TLS 1.3 middlebox-compatibility dummy (RFC 8446 §D.4), also sent right after a
+        // HelloRetryRequest: it changes nothing, the real ServerHello may still follow.
+        this.phase = 'header';
+        return;
+      }
       // The server's next records are encrypted under the new keys.
       this.encrypted = true;
       this.phase = 'encrypted';
       return;
     }
     this.phase = 'header';
+    if (this.recordType === CONTENT_APPLICATION_DATA && this.tls13?.record) {
+      const record = this.tls13.record;
+      this.tls13.record = null;
+      this.tls13.recordFill = 0;
+      this.onTls13Record(record);
+    }
   }
 
   private consumePayload(data: Buffer): void {
+    if (this.tls13) {
+      if (this.recordType === CONTENT_APPLICATION_DATA) {
+        const flight = this.tls13;
+        if (flight.record) flight.recordFill += data.copy(flight.record, flight.recordFill);
+      } else if (this.recordType === CONTENT_ALERT) {
+        // Some servers still send plaintext alerts after a TLS 1.3 ServerHello.
+        this.consumeAlert(data);
+      }
+      // Plaintext handshake bytes after a TLS 1.3 ServerHello break RFC 8446 §5.1; OpenSSL
+      // refuses them, and decoding them could mistake forged plaintext for the served chain.
+      return;
+    }
     switch (this.recordType) {
       case CONTENT_HANDSHAKE:
-        this.consumeHandshake(data);
+        this.consumeHandshake(data, false);
         return;
       case CONTENT_ALERT:
         this.consumeAlert(data);
@@ -348,7 +462,7 @@ export class ServerFlightParser {
 
   private consumeAlert(data: Buffer): void {
     let off = 0;
-    while (off < data.length && this.phase === 'payload') {
+    while (off < data.length && !this.finished) {
       this.alertBuf[this.alertFill++] = data[off++] ?? 0;
       if (this.alertFill < 2) continue;
       this.alertFill = 0;
@@ -362,14 +476,17 @@ export class ServerFlightParser {
       }
       if (fatal) {
         this.phase = 'stopped';
+        this.dropTls13Buffers();
         return;
       }
     }
   }
 
-  private consumeHandshake(data: Buffer): void {
+  /** `decrypted`: the bytes come from an opened TLS 1.3 record rather than a plaintext one. */
+  private consumeHandshake(data: Buffer, decrypted: boolean): void {
     let off = 0;
-    while (off < data.length && this.phase === 'payload') {
+    // A TLS 1.3 ServerHello ends the plaintext handshake even in the middle of its record.
+    while (off < data.length && !this.finished && (decrypted || this.tls13 === null)) {
       if (this.hsType < 0) {
         const take = Math.min(4 - this.hsHeaderFill, data.length - off);
         data.copy(this.hsHeader, this.hsHeaderFill, off, off + take);
@@ -403,7 +520,8 @@ export class ServerFlightParser {
     this.hsType = type;
     this.hsLength = length;
     this.hsReceived = 0;
-    this.hsChunks = type === HS_SERVER_HELLO || type === HS_CERTIFICATE ? [] : null;
+    const keep = type === HS_CERTIFICATE || (type === HS_SERVER_HELLO && this.tls13 === null);
+    this.hsChunks = keep ? [] : null;
     return true;
   }
 
@@ -414,6 +532,10 @@ export class ServerFlightParser {
     this.hsChunks = null;
     this.hsLength = 0;
     this.hsReceived = 0;
+    if (this.tls13) {
+      this.onTls13Message(type, body);
+      return;
+    }
     if (body === null) return;
     if (type === HS_SERVER_HELLO) this.onServerHello(body);
     else if (type === HS_CERTIFICATE) this.onCertificate(body);
@@ -426,12 +548,20 @@ export class ServerFlightParser {
       return;
     }
     this.serverHello = hello;
-    if (hello.version === 0x0304) {
-      // TLS 1.3: everything after ServerHello (HelloRetryRequest aside) is encrypted.
-      if (!hello.helloRetryRequest) {
-        this.encrypted = true;
-        this.phase = 'encrypted';
-      }
+    // A HelloRetryRequest changes no keys: the real ServerHello follows in plaintext.
+    if (hello.version !== TLS13 || hello.helloRetryRequest) return;
+    this.encrypted = true;
+    const suite = TLS13_CIPHER_SUITES.get(hello.cipherSuite);
+    if (!suite) {
+      this.tls13Failure = `the server chose cipher suite 0x${hello.cipherSuite.toString(16).padStart(4, '0')}, which the probe cannot decrypt`;
+      this.phase = 'encrypted';
+      return;
+    }
+    this.tls13 = { suite, decrypter: null, pending: [], pendingBytes: 0, record: null, recordFill: 0 };
+    if (this.earlySecret) {
+      const secret = this.earlySecret;
+      this.earlySecret = null;
+      this.setServerHandshakeSecret(secret);
     }
   }
 
@@ -442,6 +572,80 @@ export class ServerFlightParser {
       return;
     }
     this.certificates = certs;
+  }
+
+  private onTls13Record(record: Buffer): void {
+    const flight = this.tls13;
+    if (!flight) return;
+    if (flight.decrypter === null) {
+      const cap = this.maxMessageBytes + PENDING_SLACK_BYTES;
+      if (flight.pendingBytes + record.length > cap) {
+        this.abandonTls13(`more than ${formatBytes(cap)} of encrypted handshake arrived before Node reported the handshake secret`);
+        return;
+      }
+      flight.pending.push(record);
+      flight.pendingBytes += record.length;
+      return;
+    }
+    this.openTls13Record(record);
+  }
+
+  private openTls13Record(record: Buffer): void {
+    const decrypter = this.tls13?.decrypter;
+    if (!decrypter) return;
+    const opened = decrypter.open(record.subarray(0, 5), record.subarray(5));
+    if (typeof opened === 'string') {
+      this.abandonTls13(opened);
+      return;
+    }
+    if (opened.type === CONTENT_HANDSHAKE) this.consumeHandshake(opened.content, true);
+    else if (opened.type === CONTENT_ALERT) this.consumeAlert(opened.content);
+    else this.abandonTls13(`an encrypted record of content type ${opened.type} came before the server Finished`);
+  }
+
+  /** The messages between ServerHello and the server Finished (RFC 8446 §2, in this order). */
+  private onTls13Message(type: number, body: Buffer | null): void {
+    switch (type) {
+      case HS_ENCRYPTED_EXTENSIONS:
+      case HS_CERTIFICATE_REQUEST:
+      case HS_CERTIFICATE_VERIFY:
+        return;
+      case HS_CERTIFICATE: {
+        const certs = parseTls13CertificateList(body ?? Buffer.alloc(0));
+        if (typeof certs === 'string') this.abandonTls13(`malformed TLS 1.3 Certificate message: ${certs}`);
+        else this.certificates = certs;
+        return;
+      }
+      case HS_FINISHED:
+        // What follows (tickets, 0.5-RTT data) is under other keys and says nothing about the chain.
+        if (this.certificates === null) this.tls13Failure = 'the server finished its TLS 1.3 handshake without a Certificate message';
+        this.phase = 'encrypted';
+        this.dropTls13Buffers();
+        return;
+      case HS_COMPRESSED_CERTIFICATE:
+        this.abandonTls13('the server sent a compressed Certificate message (RFC 8879), which the probe does not decode');
+        return;
+      default:
+        this.abandonTls13(`unexpected ${handshakeName(type)} message in the encrypted server flight`);
+    }
+  }
+
+  /** Stop reading TLS 1.3 records: the handshake goes on in node:tls, only the served order is lost. */
+  private abandonTls13(reason: string): void {
+    this.tls13Failure = reason;
+    this.phase = 'encrypted';
+    this.hsChunks = null;
+    this.hsType = -1;
+    this.hsHeaderFill = 0;
+    this.dropTls13Buffers();
+  }
+
+  private dropTls13Buffers(): void {
+    if (!this.tls13) return;
+    this.tls13.pending = [];
+    this.tls13.pendingBytes = 0;
+    this.tls13.record = null;
+    this.tls13.recordFill = 0;
   }
 }
 

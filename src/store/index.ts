@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { openDatabase, type Db, type OpenDatabaseOptions } from './db.js';
+import { openDatabase, wrapSqliteError, type Db, type OpenDatabaseOptions } from './db.js';
 import { ScanRepository } from './scans.js';
 
 export { openDatabase, applyMigrations, wrapSqliteError, type Db, type ErrorContext, type OpenDatabaseOptions, type StoreErrorCode } from './db.js';
@@ -19,6 +19,11 @@ export const DATABASE_FILE = 'certs.db';
 export interface Store {
   readonly db: Db;
   readonly scans: ScanRepository;
+  /**
+   * Takes and releases the write lock, waiting up to the busy timeout: a database another
+   * process is writing is reported before a long scan, not after its results are thrown away.
+   */
+  assertWritable(): void;
   /** Closes the connection; safe to call twice (it is called from `finally` blocks). */
   close(): void;
 }
@@ -40,6 +45,13 @@ export function openStore(dataDir: string, opts: OpenDatabaseOptions = {}): Stor
   return {
     db,
     scans: new ScanRepository(db),
+    assertWritable() {
+      try {
+        db.exec('BEGIN IMMEDIATE; ROLLBACK');
+      } catch (err) {
+        throw wrapSqliteError(err, { path: databasePath(dataDir), busyTimeoutMs: opts.busyTimeoutMs ?? 5000 }, 'taking the write lock');
+      }
+    },
     close() {
       if (db.open) db.close();
     },

@@ -435,15 +435,16 @@ describe('exit codes from certificate files (scan and status)', () => {
 
 describe('status', () => {
   it('status <name> shows the chain (subject, issuer, validity, key, signature) and each problem\'s fix', async (t) => {
+    // Two problems: expiring in 20 days (warning) and a key that is not the certificate's (critical).
     const ws = await fileWorkspace(t, [
-      { name: 'soon.certs.test', leaf: soonLeaf },
+      { name: 'soon.certs.test', leaf: soonLeaf, keyPem: generateKey().keyPem },
       { name: 'ok.certs.test', leaf: okLeaf },
     ]);
     const scan = await certs(ws, 'scan');
-    assert.equal(scan.code, 1, describeRun(scan));
+    assert.equal(scan.code, 2, describeRun(scan));
 
     const r = await certs(ws, 'status', 'soon.certs.test');
-    assert.equal(r.code, 1, describeRun(r));
+    assert.equal(r.code, 2, describeRun(r));
     const out = r.stdout;
     assert.doesNotMatch(out, /ok\.certs\.test/, 'only the named domain is shown');
     assert.match(out, /CN=soon\.certs\.test/, 'leaf subject');
@@ -453,8 +454,16 @@ describe('status', () => {
     assert.match(out, /valid\s+\d{4}-\d{2}-\d{2}T\S+ → \d{4}-\d{2}-\d{2}T\S+ \((19|20) days left\)/, 'leaf validity');
     assert.match(out, /key\s+EC\b/, 'key type');
     assert.match(out, /signature ecdsa-with-SHA256/, 'signature algorithm');
-    assert.match(out, /WARNING expiring-soon: /, 'the problem');
-    assert.match(out, /^\s+fix: \S/m, 'the problem\'s fix hint');
+    const problems = out.split('\n').filter((l) => /^\s+(WARNING|CRITICAL) [a-z-]+: /.test(l));
+    assert.equal(problems.length, 2, `two problems listed\n${out}`);
+    assert.match(out, /WARNING expiring-soon: .*expires in (19|20) days/);
+    assert.match(out, /CRITICAL key-mismatch: .*soon\.certs\.test\.key/);
+    // Each problem line is followed by its fix.
+    const lines = out.split('\n');
+    for (const p of problems) {
+      const next = lines[lines.indexOf(p) + 1] ?? '';
+      assert.match(next, /^\s+fix: \S/, `a fix after "${p.trim()}"\n${out}`);
+    }
   });
 
   it('status <name not in the inventory> → exit 3, "not in the inventory" with a did-you-mean', async (t) => {
@@ -852,19 +861,67 @@ describe('nothing partial: a scan that fails leaves the data dir as it was', () 
 
 // =============================================================================================
 
+describe('the config cache (configs of 64 KiB and more)', () => {
+  it('gives the same result as a fresh load, and sees edits and a changed caFile at once', async (t) => {
+    const entries = Array.from({ length: 700 }, (_, i) =>
+      `  - name: d${i}.certs.test\n    managed: false\n    endpoints: [{ host: d${i}.certs.test, port: 443, address: 127.0.0.1 }]\n`);
+    const yaml = `dataDir: ./data\n${TRUST_ROOT}\ndomains:\n${entries.join('')}`;
+    assert.ok(yaml.length >= 64 * 1024, `big enough to be cached: ${yaml.length} bytes`);
+    const ws = await configWorkspace(t, yaml);
+    await writeFile(join(ws.dir, 'root.pem'), root.pem);
+    const cacheDir = join(ws.dir, 'cache');
+    // One cache dir shared by every run of this test (runCli gives each run its own otherwise).
+    const cached = (...args: string[]) => runCli([...args, '--config', ws.config], { cwd: ws.dir, env: { CERTS_CACHE_DIR: cacheDir } });
+
+    const first = await cached('list', '--json');
+    assert.equal(first.code, 0, describeRun(first));
+    assert.equal((JSON.parse(first.stdout) as { domains: unknown[] }).domains.length, 700);
+    assert.equal((await readdir(cacheDir)).length, 1, 'the first load wrote one cache file');
+    const second = await cached('list', '--json');
+    assert.equal(second.code, 0, describeRun(second));
+    assert.equal(second.stdout, first.stdout, 'a cached load gives the same inventory');
+
+    // An edit is seen at once.
+    await writeFile(ws.config, `${yaml}  - name: d1.certs.test\n    managed: false\n    endpoints: [{ host: other.certs.test, address: 127.0.0.1 }]\n`);
+    assertFailure(await cached('list'), 2, /domains\[700\]\.name/, /domain "d1\.certs\.test" is already defined at domains\[1\]\.name/);
+    await writeFile(ws.config, yaml);
+    assert.equal((await cached('list', '--json')).stdout, first.stdout);
+
+    // A caFile that disappeared after it was cached.
+    await rm(join(ws.dir, 'root.pem'));
+    assertFailure(await cached('list'), 2, /trust\.caFile/, /root\.pem not found/);
+    assertFailure(await cached('scan'), 3, /trust\.caFile/, /root\.pem not found/);
+
+    // A caFile replaced by a directory: a fresh load refuses it...
+    await mkdir(join(ws.dir, 'root.pem'));
+    assertFailure(await certs(ws, 'list'), 2, /trust\.caFile/, /root\.pem is not a regular file/);
+    // ...and so must a cached load. DEFECT (reported): fails today: with the cache `list` exits 0.
+    // stillValid() in src/config/load.ts only checks that trust.caFile can be opened, and a
+    // directory can be; full validation (checkReadableFile in src/config/schema.ts) also
+    // requires a regular file. Fix: fstat the opened fd in stillValid() and require isFile().
+    assert.equal((await readdir(cacheDir)).length, 1, 'the entry for this text is still cached');
+    assertFailure(await cached('list'), 2, /trust\.caFile/, /root\.pem is not a regular file/);
+  });
+});
+
+// =============================================================================================
+
 describe('the command line itself', () => {
-  it('unknown options: scan/status --bogus → 3, list --bogus → 2, with a clear message', async () => {
+  // Run from an empty temp dir: were a command to run anyway, it must not find or write a config.
+  it('unknown options: scan/status --bogus → 3, list --bogus → 2, with a clear message', async (t) => {
+    const dir = await workspace(t);
     for (const [args, code] of [[['scan', '--bogus'], 3], [['status', '--bogus'], 3], [['list', '--bogus'], 2], [['add', 'x.example', '--bogus'], 2]] as const) {
-      const r = await runCli([...args]);
+      const r = await runCli([...args], { cwd: dir });
       assert.equal(r.code, code, describeRun(r));
       assert.match(r.stderr, /unknown option '--bogus'/, describeRun(r));
       assertNoStack(r);
       assert.equal(r.stdout, '');
     }
+    assert.deepEqual(await readdir(dir), [], 'nothing created');
   });
 
-  it('no command at all → usage on stderr, exit 2 (a usage error)', async () => {
-    const r = await runCli([]);
+  it('no command at all → usage on stderr, exit 2 (a usage error)', async (t) => {
+    const r = await runCli([], { cwd: await workspace(t) });
     assert.match(r.stderr, /^Usage: certs /m, describeRun(r));
     assert.equal(r.stdout, '');
     // DEFECT (reported): exits 0. runCli() in src/cli/program.ts maps every 'commander.help'
@@ -873,20 +930,21 @@ describe('the command line itself', () => {
     assert.equal(r.code, 2, `\`certs\` without a command is a usage error (ARCHITECTURE §3: 2)\n${describeRun(r)}`);
   });
 
-  it('an unknown command → exit 2', async () => {
-    const r = await runCli(['scna']);
+  it('an unknown command → exit 2', async (t) => {
+    const r = await runCli(['scna'], { cwd: await workspace(t) });
     assert.equal(r.code, 2, describeRun(r));
     assert.match(r.stderr, /unknown command 'scna'/);
     assertNoStack(r);
   });
 
-  it('certs --help and certs scan --help → exit 0 with usage on stdout', async () => {
-    const top = await runCli(['--help']);
+  it('certs --help and certs scan --help → exit 0 with usage on stdout', async (t) => {
+    const dir = await workspace(t);
+    const top = await runCli(['--help'], { cwd: dir });
     assert.equal(top.code, 0, describeRun(top));
     assert.match(top.stdout, /^Usage: certs \[options\] \[command\]/m);
     for (const cmd of ['scan', 'status', 'init', 'add', 'remove', 'list']) assert.match(top.stdout, new RegExp(`^  ${cmd}\\b`, 'm'));
 
-    const scan = await runCli(['scan', '--help']);
+    const scan = await runCli(['scan', '--help'], { cwd: dir });
     assert.equal(scan.code, 0, describeRun(scan));
     assert.match(scan.stdout, /^Usage: certs scan \[options\] \[names\.\.\.\]/m);
     assert.match(scan.stdout, /--json/);

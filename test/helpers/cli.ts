@@ -103,7 +103,9 @@ function spawnCli(args: string[], opts: RunCliOptions, env: NodeJS.ProcessEnv): 
   });
 }
 
-/** A readable dump of a result for assertion messages. */
-export function describeRun(r: CliResult): string {
-  return `exit ${r.code}\n--- stdout:\n${r.stdout}\n--- stderr:\n${r.stderr}`;
+/** A readable dump of a result for assertion messages (long outputs shortened in the middle). */
+export function describeRun(r: CliResult, max = 4000): string {
+  const clip = (s: string): string =>
+    s.length <= max ? s : `${s.slice(0, max / 2)}\n… (${s.length - max} characters left out) …\n${s.slice(-max / 2)}`;
+  return `exit ${r.code}\n--- stdout:\n${clip(r.stdout)}\n--- stderr:\n${clip(r.stderr)}`;
 }

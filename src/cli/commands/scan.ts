@@ -19,12 +19,14 @@ const STORE_BATCH = 500;
 
 /** Scans now, stores every result, returns the reports in inventory order. */
 async function scanAndStore(config: Config, domains: Domain[], keepChain: boolean, io: Io): Promise<EndpointReport[]> {
-  // Open the store before touching the network: a locked or foreign database fails fast.
+  // Loaded here so that `status` without --refresh never loads the TLS scanner.
+  const [{ scanDomains }, { loadTrust }] = await Promise.all([import('../../service/scan-inventory.js'), import('../../scan/trust.js')]);
+  // Everything that can fail without the network fails before the database is created.
+  const trust = loadTrust({ ...config.trust });
   const store = openStore(config.dataDir);
   try {
-    // Loaded here so that `status` without --refresh never loads the TLS scanner.
-    const [{ scanDomains }, { loadTrust }] = await Promise.all([import('../../service/scan-inventory.js'), import('../../scan/trust.js')]);
-    const trust = loadTrust({ ...config.trust });
+    // A database another process holds is reported now, not after a long scan is thrown away.
+    store.assertWritable();
     const progress = createProgress(io.stderr);
     let pending: RecordItem[] = [];
     const flush = () => {
