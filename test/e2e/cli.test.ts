@@ -851,10 +851,6 @@ describe('nothing partial: a scan that fails leaves the data dir as it was', () 
     const ws = await fileWorkspace(t, [{ name: 'ok.certs.test', leaf: okLeaf }]);
     await writeFile(join(ws.dir, 'root.pem'), 'not a certificate\n');
     assertFailure(await certs(ws, 'scan'), 3, /CA file/);
-    // DEFECT (reported): fails today. scanAndStore() in src/cli/commands/scan.ts calls
-    // openStore(config.dataDir) (mkdir dataDir 0700, create certs.db, run the migrations) BEFORE
-    // loadTrust(config.trust) throws, so the failed scan leaves data/certs.db behind.
-    // Fix: load the trust anchors first, then open the store.
     assert.equal(existsSync(ws.dataDir), false, `no data dir after a failed scan: ${JSON.stringify(await snapshot(ws.dataDir))}`);
   });
 });
@@ -895,10 +891,7 @@ describe('the config cache (configs of 64 KiB and more)', () => {
     // A caFile replaced by a directory: a fresh load refuses it...
     await mkdir(join(ws.dir, 'root.pem'));
     assertFailure(await certs(ws, 'list'), 2, /trust\.caFile/, /root\.pem is not a regular file/);
-    // ...and so must a cached load. DEFECT (reported): fails today: with the cache `list` exits 0.
-    // stillValid() in src/config/load.ts only checks that trust.caFile can be opened, and a
-    // directory can be; full validation (checkReadableFile in src/config/schema.ts) also
-    // requires a regular file. Fix: fstat the opened fd in stillValid() and require isFile().
+    // ...and so must a cached load.
     assert.equal((await readdir(cacheDir)).length, 1, 'the entry for this text is still cached');
     assertFailure(await cached('list'), 2, /trust\.caFile/, /root\.pem is not a regular file/);
   });
@@ -924,9 +917,6 @@ describe('the command line itself', () => {
     const r = await runCli([], { cwd: await workspace(t) });
     assert.match(r.stderr, /^Usage: certs /m, describeRun(r));
     assert.equal(r.stdout, '');
-    // DEFECT (reported): exits 0. runCli() in src/cli/program.ts maps every 'commander.help'
-    // CommanderError to 0, but commander raises that code (with exitCode 1) when help is shown
-    // because no command was given; only 'commander.helpDisplayed' (--help) is a success.
     assert.equal(r.code, 2, `\`certs\` without a command is a usage error (ARCHITECTURE §3: 2)\n${describeRun(r)}`);
   });
 
