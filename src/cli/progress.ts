@@ -20,7 +20,7 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr, enab
       last = now;
       const width = 30;
       const filled = total === 0 ? width : Math.round((done / total) * width);
-      const cols = stream.columns ?? 80;
+      const cols = stream.columns || 80;
       const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${label}`;
       stream.write(`\r${line.slice(0, cols - 1).padEnd(Math.min(cols - 1, line.length))}\x1b[K`);
       drawn = true;
