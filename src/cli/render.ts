@@ -84,7 +84,9 @@ export function renderDetail(e: EndpointReport, colour: boolean, now: Date): str
       chain.slice(served).forEach((c) => out.push(...certLines(c, ' +', now)));
     }
   }
-  if (e.orderKnown === false && chain.length > 0) out.push('  note: TLS 1.3 only, so the order the server sends its chain in could not be judged');
+  if (e.orderKnown === false && chain.length > 0) {
+    out.push(`  note: the order the server sends its chain in could not be judged${e.note ? ` (${e.note})` : ''}`);
+  }
   if (e.problems.length > 0) {
     out.push('  problems:');
     for (const p of e.problems) {

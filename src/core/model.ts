@@ -67,9 +67,14 @@ export interface ProbeResult {
   /** The IP actually connected to. */
   remoteAddress?: string;
   protocol?: string; // TLSv1.2, TLSv1.3
-  /** True when the chain came from the plaintext Certificate message (TLS 1.2) so its order is real. */
+  /**
+   * True when the chain came from the Certificate message itself (plaintext under TLS 1.2,
+   * decrypted under TLS 1.3), so its order is real; false when only Node's rebuilt view was had.
+   */
   orderKnown: boolean;
   chain: Buffer[];
+  /** Why the order could not be judged, when it could not. */
+  note?: string;
   /** OpenSSL's own verdict on the handshake (null = verified; otherwise its error code). */
   opensslError: string | null;
   error?: { code: 'unreachable' | 'timeout' | 'handshake-failed'; message: string; phase: 'dns' | 'connect' | 'handshake' };
@@ -97,6 +102,8 @@ export interface EndpointReport {
   error?: string;
   protocol?: string | null;
   orderKnown?: boolean;
+  /** Why the served order could not be judged (orderKnown false). */
+  note?: string;
   /** OpenSSL's verdict during the handshake and whether it agrees with ours. */
   crossCheck?: { openssl: string | null; agrees: boolean; note?: string } | null;
   /** The certificates served (or in the file), in order, then those the trust store added to the path. */

@@ -4,12 +4,15 @@
  *
  * The chain is read from the Certificate handshake message itself (tls-records.ts), through a
  * recording stream placed between the TCP socket and node:tls, because getPeerCertificate()
- * only shows Node's reconstruction of it (ARCHITECTURE §7). Up to TLS 1.2 that message is
- * plaintext; under TLS 1.3 it is encrypted, and the socket's 'keylog' event gives the server
- * handshake traffic secret that opens it (tls13-decrypt.ts). So one handshake, at whatever
- * version the server prefers, yields the served chain in order. Only when the TLS 1.3 flight
- * cannot be opened does the chain come from getPeerCertificate (orderKnown: false, with a note
- * saying why).
+ * only shows Node's reconstruction of it (ARCHITECTURE §7). That message is plaintext up to
+ * TLS 1.2; under TLS 1.3 it is encrypted, and the socket's 'keylog' event gives the server
+ * handshake traffic secret that opens it (tls13-decrypt.ts).
+ *
+ * The first attempt still caps the version at 1.2: it is one handshake for every server that
+ * accepts 1.2, and against the scan benchmark's nginx a TLS 1.2 handshake with plaintext parsing
+ * cost 15-20% less per endpoint than a TLS 1.3 one with decryption. A server that refuses 1.2
+ * gets a second, TLS 1.3-only attempt whose flight is decrypted. Only when that fails does the
+ * chain come from getPeerCertificate (orderKnown: false, with a note saying why).
  */
 import net from 'node:net';
 import tls from 'node:tls';
@@ -29,17 +32,14 @@ export interface ProbeTarget {
 
 export interface ProbeOptions {
   /**
-   * Trust for OpenSSL's own verdict (opensslError), and the versions offered. Make it with
-   * createProbeContext(): version limits live in the context, not in tls.connect() options (Node
-   * ignores minVersion/maxVersion there when a secureContext is given), and the probe wants the
-   * widest range, TLS 1.0 to 1.3, so that one handshake reaches every server.
+   * Trust for OpenSSL's own verdict (opensslError). Make it with createProbeContext(): version
+   * limits live in the context, not in tls.connect() options (Node ignores minVersion/maxVersion
+   * there when a secureContext is given), so the probe needs a TLS 1.2-capped context and a
+   * TLS 1.3 one. A plain context works too: a TLS 1.3 server then negotiates 1.3 on the first
+   * attempt, and its flight is decrypted there.
    */
   secureContext: tls.SecureContext;
-  /**
-   * A second context to try once when the server refuses the versions `secureContext` offers
-   * (e.g. a TLS 1.2-capped secureContext with a TLS 1.3-only one here). None by default: the
-   * context from createProbeContext() already offers every version.
-   */
+  /** The context for the TLS 1.3 retry; default: the sibling createProbeContext() made, else secureContext. */
   secureContextTls13?: tls.SecureContext;
   /** Budget for the TLS handshake, from TCP connect to handshake completion. */
   timeoutMs: number;
@@ -65,8 +65,7 @@ function tls13Note(reason: string): string {
     'certificates), so the served order could not be judged';
 }
 
-/** What each context made by createProbeContext() offers, for alert hints. */
-const offeredVersions = new WeakMap<tls.SecureContext, string>();
+const tls13Siblings = new WeakMap<tls.SecureContext, tls.SecureContext>();
 
 export interface ProbeContextOptions {
   /** Trust anchors (PEM). An empty list trusts nothing, so every chain fails OpenSSL's check. */
@@ -74,9 +73,9 @@ export interface ProbeContextOptions {
 }
 
 /**
- * The context probe() needs: TLS 1.0 to 1.3, so that one handshake reaches every server at the
- * version it prefers. Create once and reuse: building a context with a few hundred CAs costs
- * milliseconds, far more than a handshake on loopback.
+ * The TLS 1.2-capped context the probe's first attempt needs, with its TLS 1.3-only sibling
+ * remembered for the retry. Create once and reuse: building a context with a few hundred CAs
+ * costs milliseconds, far more than a handshake on loopback.
  *
  * Security level 0 and TLS 1.0 as the floor: the scanner inspects, it sends no secrets. A server
  * that only speaks TLS 1.0 must still yield its chain, and OpenSSL's verdict must be about trust
@@ -86,9 +85,11 @@ export interface ProbeContextOptions {
 export function createProbeContext(opts: ProbeContextOptions): tls.SecureContext {
   // Always an array, even empty: without `ca` Node would load its bundled roots, and a context
   // built from an empty list must trust nothing.
-  const ctx = tls.createSecureContext({ ciphers: 'DEFAULT:@SECLEVEL=0', ca: [...opts.ca], minVersion: 'TLSv1', maxVersion: 'TLSv1.3' });
-  offeredVersions.set(ctx, 'TLS 1.0 to 1.3');
-  return ctx;
+  const common = { ciphers: 'DEFAULT:@SECLEVEL=0', ca: [...opts.ca] };
+  const tls12 = tls.createSecureContext({ ...common, minVersion: 'TLSv1', maxVersion: 'TLSv1.2' });
+  const tls13 = tls.createSecureContext({ ...common, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
+  tls13Siblings.set(tls12, tls13);
+  return tls12;
 }
 
 /** Probes one endpoint. Resolves for every network outcome; rejects only on programming errors. */
@@ -99,15 +100,15 @@ export async function probe(target: ProbeTarget, opts: ProbeOptions): Promise<Tl
     port: target.port,
     ...(target.address !== undefined ? { address: target.address } : {}),
   };
-  const retryContext = opts.secureContextTls13 ?? null;
-  const first = await attempt(target, opts.secureContext, opts, retryContext !== null);
+  const first = await attempt(target, opts.secureContext, opts, 'TLSv1.2');
   let outcome = first;
-  if (first.kind === 'failed' && first.retry && retryContext !== null) {
-    const second = await attempt(target, retryContext, opts, false);
+  if (first.kind === 'failed' && first.retryTls13) {
+    const ctx13 = opts.secureContextTls13 ?? tls13Siblings.get(opts.secureContext) ?? opts.secureContext;
+    const second = await attempt(target, ctx13, opts, 'TLSv1.3');
     if (second.kind === 'failed') {
       outcome = {
         ...second,
-        error: { ...second.error, message: `first context refused (${first.error.message}); retry: ${second.error.message}` },
+        error: { ...second.error, message: `TLS 1.2 refused (${first.error.message}); TLS 1.3: ${second.error.message}` },
       };
     } else {
       outcome = second;
@@ -152,8 +153,8 @@ interface Failed {
   kind: 'failed';
   error: ProbeError;
   remoteAddress?: string;
-  /** The server refused the versions offered: worth one attempt with the retry context. */
-  retry: boolean;
+  /** The server refused the version we offered: worth one TLS 1.3-only attempt. */
+  retryTls13: boolean;
 }
 
 type Attempt = Succeeded | Failed;
@@ -163,7 +164,7 @@ const VERSION_REFUSAL_ALERTS = new Set([40, 70, 71]);
 /** OpenSSL's names for the same refusals, when it reports them before our parser sees an alert. */
 const VERSION_REFUSAL_CODES = /ALERT_PROTOCOL_VERSION|ALERT_HANDSHAKE_FAILURE|ALERT_INSUFFICIENT_SECURITY|UNSUPPORTED_PROTOCOL/;
 
-function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: ProbeOptions, mayRetry: boolean): Promise<Attempt> {
+function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: ProbeOptions, offered: 'TLSv1.2' | 'TLSv1.3'): Promise<Attempt> {
   const dial = target.address ?? target.host;
   const connectTimeoutMs = opts.connectTimeoutMs ?? opts.timeoutMs;
   const parser = new ServerFlightParser({ maxMessageBytes: opts.maxCertBytes ?? DEFAULT_MAX_CERT_BYTES });
@@ -180,19 +181,27 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
 
     const raw = new net.Socket();
 
-    const teardown = (): void => {
-      settled = true;
-      clearTimeout(connectTimer);
-      clearTimeout(handshakeTimer);
+    const release = (): void => {
       // Error listeners stay attached on purpose: late errors from teardown must not go unhandled.
       tlsSocket?.destroy();
       duplex?.destroy();
       raw.destroy();
     };
 
+    const teardown = (afterHandshake = false): void => {
+      settled = true;
+      clearTimeout(connectTimer);
+      clearTimeout(handshakeTimer);
+      // 'secureConnect' fires inside OpenSSL's read, before node:tls writes what that read
+      // produced: under TLS 1.3 that is the client Finished. Destroying now would leave the
+      // server with an aborted handshake (and a log line) on every scan, so let it go out first.
+      if (afterHandshake) setImmediate(release);
+      else release();
+    };
+
     const finish = (result: Attempt): void => {
       if (settled) return;
-      teardown();
+      teardown(result.kind === 'ok');
       resolve(result);
     };
 
@@ -203,12 +212,12 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
       reject(err instanceof Error ? err : new Error(String(err)));
     };
 
-    const fail = (code: ProbeError['code'], phase: ProbeError['phase'], message: string, retry = false): void => {
-      finish({ kind: 'failed', error: { code, message, phase }, retry, ...(remoteAddress ? { remoteAddress } : {}) });
+    const fail = (code: ProbeError['code'], phase: ProbeError['phase'], message: string, retryTls13 = false): void => {
+      finish({ kind: 'failed', error: { code, message, phase }, retryTls13, ...(remoteAddress ? { remoteAddress } : {}) });
     };
 
     const handshakeFailed = (message: string, alert: TlsAlert | null = null, errCode = ''): void => {
-      const retry = mayRetry && ((alert !== null && VERSION_REFUSAL_ALERTS.has(alert.description)) || VERSION_REFUSAL_CODES.test(errCode));
+      const retry = offered === 'TLSv1.2' && ((alert !== null && VERSION_REFUSAL_ALERTS.has(alert.description)) || VERSION_REFUSAL_CODES.test(errCode));
       fail('handshake-failed', 'handshake', message, retry);
     };
 
@@ -219,7 +228,7 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
         return true;
       }
       if (parser.alert && parser.alert.level === 'fatal') {
-        handshakeFailed(`the server sent a ${describeAlert(parser.alert)}${alertHint(parser.alert, offeredVersions.get(secureContext))}`, parser.alert);
+        handshakeFailed(`the server sent a ${describeAlert(parser.alert)}${alertHint(parser.alert, offered)}`, parser.alert);
         return true;
       }
       return false;
@@ -266,6 +275,10 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
 
       duplex = new RecordingDuplex(raw, (chunk) => {
         parser.push(chunk);
+        // Node enables key logging on the whole SecureContext once a socket listens for it, at a
+        // cost on every later handshake: listen only when a TLS 1.3 flight needs it. The parser
+        // sees the ServerHello before node:tls does, so the secret cannot be missed.
+        if (parser.wantsServerHandshakeSecret && tlsSocket && tlsSocket.listenerCount('keylog') === 0) tlsSocket.on('keylog', onKeylog);
         // Refuse before node:tls sees the bytes: an oversized announcement must not be buffered anywhere.
         return !parserVerdict();
       });
@@ -282,23 +295,6 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
         rejectUnauthorized: false,
         // opensslError is OpenSSL's chain verdict only; names are checked by our own analysis.
         checkServerIdentity: () => undefined,
-      });
-      // Each TLSSocket gets only its own key log lines (Node finds the socket from the SSL object), so
-      // the client random needs no check; a wrong secret would fail authentication anyway. The line
-      // comes while OpenSSL processes the ServerHello, after the parser has seen the bytes that
-      // follow it in the same chunk: those wait in the parser, bounded, and are opened now.
-      tlsSocket.on('keylog', (line: Buffer) => {
-        if (settled) return;
-        const entry = parseKeylogLine(line);
-        if (entry?.label !== 'SERVER_HANDSHAKE_TRAFFIC_SECRET') return;
-        sawSecret = true;
-        parser.setServerHandshakeSecret(entry.secret);
-        // A refusal decided inside OpenSSL's callback is acted on once node:tls has unwound.
-        if (parser.error || parser.alert?.level === 'fatal') {
-          process.nextTick(() => {
-            if (!settled) parserVerdict();
-          });
-        }
       });
       tlsSocket.on('error', (err: NodeJS.ErrnoException) => {
         if (settled || parserVerdict()) return;
@@ -325,6 +321,26 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
       });
     };
 
+    /**
+     * Each TLSSocket gets only its own key log lines (Node finds the socket from the SSL object),
+     * so the client random needs no check; a wrong secret would fail authentication anyway. The
+     * line comes while OpenSSL processes the ServerHello, after the parser has seen the bytes that
+     * follow it in the same chunk: those wait in the parser, bounded, and are opened now.
+     */
+    const onKeylog = (line: Buffer): void => {
+      if (settled) return;
+      const entry = parseKeylogLine(line);
+      if (entry?.label !== 'SERVER_HANDSHAKE_TRAFFIC_SECRET') return;
+      sawSecret = true;
+      parser.setServerHandshakeSecret(entry.secret);
+      // A refusal decided inside OpenSSL's callback is acted on once node:tls has unwound.
+      if (parser.error || parser.alert?.level === 'fatal') {
+        process.nextTick(() => {
+          if (!settled) parserVerdict();
+        });
+      }
+    };
+
     const onSecure = (): void => {
       const sock = tlsSocket;
       if (settled || !sock) return;
@@ -336,7 +352,7 @@ function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: Pr
         finish({ kind: 'ok', remoteAddress: remoteAddress ?? dial, protocol, orderKnown: true, chain: parser.certificates, opensslError });
         return;
       }
-      const note = protocol === 'TLSv1.3' || parser.serverHello?.version === 0x0304
+      const note = protocol === 'TLSv1.3'
         ? tls13Note(parser.tls13Failure ?? (sawSecret ? 'no Certificate message was found in the decrypted flight' : 'Node reported no server handshake secret for this connection'))
         : `no plaintext Certificate message was seen under ${protocol}: the chain shown is Node's reconstruction`;
       finish({ kind: 'ok', remoteAddress: remoteAddress ?? dial, protocol, orderKnown: false, chain: chainFromPeer(sock), opensslError, note });
@@ -454,9 +470,9 @@ function connectErrorText(code: string): string {
   }
 }
 
-function alertHint(alert: TlsAlert, offered: string | undefined): string {
+function alertHint(alert: TlsAlert, offered: 'TLSv1.2' | 'TLSv1.3'): string {
   switch (alert.description) {
-    case 70: return offered ? ` (it accepts none of ${offered})` : ' (it accepts none of the TLS versions offered)';
+    case 70: return offered === 'TLSv1.2' ? ' (it does not accept TLS 1.2 or lower)' : ' (it does not accept TLS 1.3)';
     case 112: return ' (it has no certificate for this name: check the SNI host name)';
     case 40: return ' (no protocol version or cipher suite in common)';
     default: return '';

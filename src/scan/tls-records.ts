@@ -259,6 +259,11 @@ export class ServerFlightParser {
     this.maxMessageBytes = max;
   }
 
+  /** A TLS 1.3 ServerHello came and its flight still needs setServerHandshakeSecret(). */
+  get wantsServerHandshakeSecret(): boolean {
+    return this.tls13 !== null && this.tls13.decrypter === null && !this.finished;
+  }
+
   /** Nothing more to learn from the stream (error, fatal alert or ciphertext). */
   get finished(): boolean {
     return this.phase === 'stopped' || this.phase === 'encrypted';
@@ -271,7 +276,7 @@ export class ServerFlightParser {
   get bufferedBytes(): number {
     let n = this.headerFill + this.hsHeaderFill + this.alertFill;
     if (this.hsChunks) for (const c of this.hsChunks) n += c.length;
-    if (this.tls13) n += this.tls13.pendingBytes + this.tls13.recordFill;
+    if (this.tls13) n += this.tls13.pendingBytes + (this.tls13.record?.length ?? 0);
     return n;
   }
 

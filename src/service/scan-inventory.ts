@@ -97,6 +97,7 @@ async function scanEndpoint(config: Config, target: ScanTarget, deps: ScanDeps):
   const report = baseReport(target, deps.now());
   report.protocol = result.protocol ?? null;
   report.orderKnown = result.orderKnown;
+  if (result.note && !result.orderKnown) report.note = result.note;
   if (result.error || result.chain.length === 0) {
     const code = result.error?.code ?? 'handshake-failed';
     const message = result.error?.message ?? 'the server completed the handshake without sending a certificate';

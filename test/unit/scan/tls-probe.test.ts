@@ -1,6 +1,10 @@
 // probe() against in-process peers on loopback ephemeral ports: real node:tls servers with
 // in-memory test PKI, and raw TCP peers that misbehave on purpose. No sleeps: every test awaits
 // the probe, whose own timers bound it.
+//
+// Server-side facts are taken only from steps that happen before the server answers the
+// ClientHello (the TCP accept, SNICallback): under TLS 1.3 the server's own 'secureConnection'
+// comes after the client's 'secureConnect', so the probe may be done before it fires.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -11,12 +15,13 @@ import { createCA, createLeaf, type Issued } from '../../helpers/pki.js';
 import { startGarbagePeer, startPlainHttp, startSilentPeer, type Peer } from '../../helpers/peers.js';
 import { freePort } from '../../helpers/ports.js';
 import { createProbeContext, probe, type ProbeOptions } from '../../../src/scan/tls-probe.js';
+import { ServerFlightParser } from '../../../src/scan/tls-records.js';
 
 interface TlsPeer {
   port: number;
   /** TCP connections accepted. */
   connections(): number;
-  /** SNI names the clients sent ('' when none). */
+  /** SNI names the clients sent (nothing is recorded for a ClientHello without SNI). */
   servernames: string[];
   close(): Promise<void>;
 }
@@ -27,8 +32,14 @@ async function startTls(opts: tls.TlsOptions, host = '127.0.0.1'): Promise<TlsPe
   const sockets = new Set<net.Socket>();
   const servernames: string[] = [];
   let connections = 0;
-  const server = tls.createServer(opts, (sock) => {
-    servernames.push(typeof sock.servername === 'string' ? sock.servername : '');
+  const server = tls.createServer({
+    ...opts,
+    SNICallback: (name, cb) => {
+      servernames.push(name);
+      // No context: the server's own one serves every name.
+      cb(null);
+    },
+  }, (sock) => {
     sock.on('error', () => sock.destroy());
     sock.end();
   });
@@ -64,9 +75,51 @@ async function track<T extends Peer>(peer: Promise<T>): Promise<T> {
 
 const u16 = (n: number): Buffer => Buffer.from([n >> 8, n & 0xff]);
 
+/** SHA-256("HelloRetryRequest"): the random of a HelloRetryRequest (RFC 8446 §4.1.3). */
+const HRR_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
+
+interface RecordingProxy {
+  port: number;
+  /** What the upstream server sent, one entry per connection, in the order they were accepted. */
+  fromServer(): Buffer[];
+}
+
+/** A TCP relay to `upstream` that keeps what the server sends, to check what really went over the wire. */
+async function startRecordingProxy(upstream: number): Promise<RecordingProxy> {
+  const connections: Buffer[][] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const chunks: Buffer[] = [];
+    connections.push(chunks);
+    const up = net.connect(upstream, '127.0.0.1');
+    for (const s of [client, up]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        up.destroy();
+      });
+    }
+    up.on('data', (d: Buffer) => chunks.push(d));
+    client.pipe(up);
+    up.pipe(client);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(() => new Promise<void>((resolve) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => resolve());
+  }));
+  return { port: (server.address() as net.AddressInfo).port, fromServer: () => connections.map((c) => Buffer.concat(c)) };
+}
+
+const hex = (ders: Buffer[]): string[] => ders.map((d) => d.toString('hex'));
+
 let root: Issued;
 let inter: Issued;
 let leaf: Issued;
+/** A CA that has nothing to do with the leaf's chain: an extra certificate when served. */
+let stranger: Issued;
 let trusted: tls.SecureContext;
 let untrusted: tls.SecureContext;
 const opts = (extra: Partial<ProbeOptions> = {}): ProbeOptions => ({ secureContext: trusted, timeoutMs: 3000, ...extra });
@@ -75,6 +128,7 @@ before(async () => {
   root = await createCA({ cn: 'certs probe test root' });
   inter = await createCA({ cn: 'certs probe test intermediate', issuer: root });
   leaf = await createLeaf({ dns: ['localhost', 'probe.test'], ips: ['127.0.0.1', '::1'], issuer: inter });
+  stranger = await createCA({ cn: 'certs probe test stranger' });
   trusted = createProbeContext({ ca: [root.pem] });
   untrusted = createProbeContext({ ca: [] });
 });
@@ -90,8 +144,10 @@ describe('probe: served chains', () => {
     assert.equal(r.error, undefined, r.error?.message);
     assert.equal(r.protocol, 'TLSv1.2');
     assert.equal(r.orderKnown, true);
-    assert.deepEqual(r.chain.map((d) => d.toString('hex')), [leaf.der, root.der, inter.der].map((d) => d.toString('hex')));
+    assert.deepEqual(hex(r.chain), hex([leaf.der, root.der, inter.der]));
     assert.equal(r.opensslError, null, 'OpenSSL verifies regardless of order');
+    assert.equal(r.note, undefined);
+    assert.equal(peer.connections(), 1, 'a server that accepts TLS 1.2 costs one handshake');
     assert.equal(r.remoteAddress, '127.0.0.1');
     assert.equal(r.address, '127.0.0.1');
     assert.deepEqual(peer.servernames, ['localhost'], 'SNI carries the host, not the dialled address');
@@ -121,22 +177,119 @@ describe('probe: served chains', () => {
     assert.equal(r.error, undefined, r.error?.message);
     const total = r.chain.reduce((n, d) => n + d.length, 0);
     assert.ok(total > 16384, `chain of ${total} bytes needs more than one record`);
-    assert.deepEqual(r.chain.map((d) => d.toString('hex')), [leaf, inter, ...cas].map((c) => c.der.toString('hex')));
+    assert.deepEqual(hex(r.chain), hex([leaf, inter, ...cas].map((c) => c.der)));
+    const only13 = await startTls({ key: leaf.keyPem, cert: [leaf.pem, inter.pem, ...cas.map((c) => c.pem)].join(''), minVersion: 'TLSv1.3' });
+    const r13 = await probe({ host: 'localhost', port: only13.port }, opts());
+    assert.equal(r13.error, undefined, r13.error?.message);
+    assert.equal(r13.protocol, 'TLSv1.3');
+    assert.equal(r13.orderKnown, true, r13.note);
+    assert.deepEqual(hex(r13.chain), hex([leaf, inter, ...cas].map((c) => c.der)), 'the same, decrypted');
   });
 
-  it('TLS 1.3-only server: one retry, chain from Node, order not judged', async () => {
-    const peer = await startTls({ key: leaf.keyPem, cert: leaf.pem + root.pem + inter.pem, minVersion: 'TLSv1.3' });
-    const r = await probe({ host: 'localhost', port: peer.port }, opts());
+  const suites = [
+    { name: 'TLS_AES_128_GCM_SHA256', id: 0x1301 },
+    { name: 'TLS_AES_256_GCM_SHA384', id: 0x1302 },
+    { name: 'TLS_CHACHA20_POLY1305_SHA256', id: 0x1303 },
+  ];
+  for (const suite of suites) {
+    it(`TLS 1.3-only server (${suite.name}): the flight is decrypted, the exact (wrong) order served, extra certificate included`, async () => {
+      const served = [leaf, stranger, root, inter];
+      // Node takes TLS 1.3 suites in `ciphers` (it has no `ciphersuites` option).
+      const peer = await startTls({ key: leaf.keyPem, cert: served.map((c) => c.pem).join(''), minVersion: 'TLSv1.3', ciphers: suite.name });
+      const proxy = await startRecordingProxy(peer.port);
+      const r = await probe({ host: 'localhost', port: proxy.port, address: '127.0.0.1' }, opts());
+      assert.equal(r.error, undefined, r.error?.message);
+      const wire = new ServerFlightParser();
+      wire.push(proxy.fromServer().at(-1) ?? Buffer.alloc(0));
+      assert.equal(wire.serverHello?.cipherSuite, suite.id, 'the server chose the suite under test');
+      assert.equal(r.protocol, 'TLSv1.3');
+      assert.equal(r.orderKnown, true, r.note);
+      assert.deepEqual(hex(r.chain), hex(served.map((c) => c.der)));
+      assert.equal(r.opensslError, null);
+      assert.equal(r.note, undefined);
+      assert.equal(peer.connections(), 2, 'the TLS 1.2 attempt, refused, then TLS 1.3');
+    });
+  }
+
+  it('a context without the 1.2 cap: TLS 1.3 on the first attempt, decrypted, one handshake', async () => {
+    const peer = await startTls({ key: leaf.keyPem, cert: leaf.pem + root.pem + inter.pem });
+    const r = await probe({ host: 'localhost', port: peer.port }, opts({ secureContext: tls.createSecureContext({ ca: [root.pem] }) }));
+    assert.equal(r.error, undefined, r.error?.message);
+    assert.equal(r.protocol, 'TLSv1.3');
+    assert.equal(r.orderKnown, true, r.note);
+    assert.deepEqual(hex(r.chain), hex([leaf.der, root.der, inter.der]));
+    assert.equal(peer.connections(), 1);
+  });
+
+  it('TLS 1.3 after a HelloRetryRequest: the second ServerHello\'s keys open the flight', async () => {
+    // The client sends an X25519 key share only, so a P-384-only server must ask again.
+    const peer = await startTls({ key: leaf.keyPem, cert: leaf.pem + inter.pem + root.pem, minVersion: 'TLSv1.3', ecdhCurve: 'P-384' });
+    const proxy = await startRecordingProxy(peer.port);
+    const r = await probe({ host: 'localhost', port: proxy.port, address: '127.0.0.1' }, opts());
+    assert.equal(r.error, undefined, r.error?.message);
+    assert.ok(proxy.fromServer().at(-1)?.includes(HRR_RANDOM), 'the server really sent a HelloRetryRequest');
+    assert.equal(r.protocol, 'TLSv1.3');
+    assert.equal(r.orderKnown, true, r.note);
+    assert.deepEqual(hex(r.chain), hex([leaf.der, inter.der, root.der]));
+    assert.equal(peer.connections(), 2, 'the refused TLS 1.2 attempt, then one TLS 1.3 connection with its retry inside');
+  });
+
+  it('TLS 1.3 with a CertificateRequest in the flight (a server asking for client certificates)', async () => {
+    const peer = await startTls({
+      key: leaf.keyPem,
+      cert: leaf.pem + inter.pem,
+      minVersion: 'TLSv1.3',
+      requestCert: true,
+      rejectUnauthorized: false,
+      ca: [root.pem],
+    });
+    const proxy = await startRecordingProxy(peer.port);
+    const r = await probe({ host: 'localhost', port: proxy.port, address: '127.0.0.1' }, opts());
+    assert.equal(r.error, undefined, r.error?.message);
+    assert.equal(r.orderKnown, true, r.note);
+    assert.deepEqual(hex(r.chain), hex([leaf.der, inter.der]));
+    const wire = new ServerFlightParser();
+    wire.push(proxy.fromServer().at(-1) ?? Buffer.alloc(0));
+    assert.equal(wire.serverHello?.versionName, 'TLSv1.3');
+    assert.equal(wire.certificates, null, 'the chain was not readable on the wire: it came from decryption');
+  });
+
+  it('TLS 1.3: the server sees its handshake complete (the client Finished is not cut off)', async () => {
+    const server = tls.createServer({ key: leaf.keyPem, cert: leaf.pem + inter.pem }, (sock) => {
+      sock.on('error', () => sock.destroy());
+      sock.end();
+    });
+    // Whichever comes first says how the server saw the handshake end.
+    const outcome = new Promise<string>((resolve) => {
+      server.once('secureConnection', () => resolve('complete'));
+      server.once('tlsClientError', (err: NodeJS.ErrnoException) => resolve(`aborted: ${err.code ?? err.message}`));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    // Without the 1.2 cap, so that the only connection is the TLS 1.3 one.
+    const ctx = tls.createSecureContext({ ca: [root.pem] });
+    const r = await probe({ host: 'localhost', port: (server.address() as net.AddressInfo).port }, opts({ secureContext: ctx }));
+    assert.equal(r.error, undefined, r.error?.message);
+    assert.equal(r.protocol, 'TLSv1.3');
+    assert.equal(await outcome, 'complete');
+  });
+
+  it('TLS 1.3 a suite the probe cannot open: chain from Node, order not judged, and the note says why', async () => {
+    const ccm = 'TLS_AES_128_CCM_SHA256';
+    const peer = await startTls({ key: leaf.keyPem, cert: leaf.pem + root.pem + inter.pem, minVersion: 'TLSv1.3', ciphers: ccm });
+    // Only a caller's own context can offer a CCM suite: createProbeContext() never does.
+    const ctx = tls.createSecureContext({ ca: [root.pem], minVersion: 'TLSv1.3', ciphers: ccm });
+    const r = await probe({ host: 'localhost', port: peer.port }, opts({ secureContext: ctx }));
     assert.equal(r.error, undefined, r.error?.message);
     assert.equal(r.protocol, 'TLSv1.3');
     assert.equal(r.orderKnown, false);
-    assert.ok(r.chain.length >= 2);
     assert.ok(r.chain[0]?.equals(leaf.der), 'leaf first');
     assert.ok(r.chain.some((d) => d.equals(inter.der)));
-    assert.equal(new Set(r.chain.map((d) => d.toString('hex'))).size, r.chain.length, 'no duplicates');
+    assert.equal(new Set(hex(r.chain)).size, r.chain.length, 'no duplicates');
     assert.equal(r.opensslError, null);
-    assert.match(r.note ?? '', /order could not be judged/);
-    assert.equal(peer.connections(), 2);
+    assert.match(r.note ?? '', /could not be decrypted \(the server chose cipher suite 0x1304, which the probe cannot decrypt\).*order could not be judged/);
+    assert.equal(peer.connections(), 1);
   });
 
   it('a TLS 1.0-only server still yields its chain', async () => {
@@ -171,7 +324,7 @@ describe('probe: served chains', () => {
     assert.equal(r.remoteAddress, '::1');
     assert.equal(r.orderKnown, true);
     assert.equal(r.chain.length, 2);
-    assert.deepEqual(peer.servernames, ['']);
+    assert.deepEqual(peer.servernames, [], 'no SNI sent');
   });
 
   it('IPv6: a name dialled at ::1 sends the name as SNI', async () => {
@@ -280,6 +433,14 @@ describe('probe: failures', () => {
     const r = await probe({ host: 'localhost', port: peer.port }, opts({ maxCertBytes: 256 }));
     assert.equal(r.error?.code, 'handshake-failed');
     assert.match(r.error?.message ?? '', /^certificate message of \d+ bytes exceeds the 256 bytes limit$/);
+  });
+
+  it('a real chain over maxCertBytes under TLS 1.3 → handshake-failed once decrypted', async () => {
+    const peer = await startTls({ key: leaf.keyPem, cert: leaf.pem + inter.pem, minVersion: 'TLSv1.3' });
+    const r = await probe({ host: 'localhost', port: peer.port }, opts({ maxCertBytes: 256 }));
+    assert.equal(r.error?.code, 'handshake-failed');
+    assert.match(r.error?.message ?? '', /; TLS 1\.3: certificate message of \d+ bytes exceeds the 256 bytes limit$/);
+    assert.deepEqual(r.chain, []);
   });
 
   it('a fatal handshake_failure alert → one TLS 1.3 retry, then handshake-failed with both reasons', async () => {
