@@ -13,7 +13,7 @@ import { writeFileAtomic } from './atomic-write.js';
 import { appendDomainText, detectIndentSeq, removeDomainText } from './edit-text.js';
 import { parseConfigDocument, parseConfigText, readConfigText } from './load.js';
 import { STARTER_CONFIG } from './starter.js';
-import { closest } from './suggest.js';
+import { nearest } from '../core/nearest.js';
 import type { DomainConfig } from './types.js';
 
 export { STARTER_CONFIG } from './starter.js';
@@ -165,7 +165,7 @@ export function removeDomain(path: string, name: string, opts: EditOptions = {})
   if (index < 0) {
     // Suggest in the spelling people type (bücher.example, not xn--bcher-kva.example).
     const known = names.filter(Boolean).map(toUnicode);
-    const near = closest(toUnicode(wanted), known);
+    const near = nearest(toUnicode(wanted), known);
     const tail = near ? `; did you mean "${near}"?` : known.length ? `; the config has: ${known.join(', ')}` : '; the config has no domains';
     throw new ConfigError(`no domain "${toUnicode(wanted)}" to remove${tail}`, { file: loaded.file });
   }

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { ConfigError, ValidationError } from '../core/errors.js';
 import { normalizeDomainName } from '../core/names.js';
-import { closest } from './suggest.js';
+import { nearest } from '../core/nearest.js';
 
 export type KeyPath = readonly (string | number)[];
 export type Obj = Record<string, unknown>;
@@ -66,7 +66,7 @@ export class Checker {
     if (!isObj(v)) return this.expected(path, v, `a mapping (keys: ${keys.join(', ')})`);
     for (const key of Object.keys(v)) {
       if (keys.includes(key)) continue;
-      const near = closest(key, keys);
+      const near = nearest(key, keys);
       this.fail([...path, key], near ? `unknown key; did you mean "${near}"?` : `unknown key; expected one of: ${keys.join(', ')}`);
     }
     return v;
@@ -114,7 +114,7 @@ export class Checker {
 
   oneOf<T extends string>(v: unknown, path: KeyPath, values: readonly T[]): T {
     if (typeof v === 'string' && (values as readonly string[]).includes(v)) return v as T;
-    const near = typeof v === 'string' ? closest(v, values) : undefined;
+    const near = typeof v === 'string' ? nearest(v, values) : undefined;
     return this.expected(path, v, `one of ${values.join(', ')}${near ? ` (did you mean "${near}"?)` : ''}`);
   }
 

@@ -2,6 +2,7 @@
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigCache } from './parse-cache.js';
+import { fastTree } from './fast-yaml.js';
 import { createRequire } from 'node:module';
 import type { Document, LineCounter } from 'yaml';
 import { ConfigError, errorMessage } from '../core/errors.js';
@@ -138,7 +139,7 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
   // and for line numbers when something is wrong.
   let parsed: ParsedConfigDocument | undefined;
   const getParsed = () => (parsed ??= parseConfigDocument(text, file));
-  const raw = cached ? cached.tree : toTree(getParsed(), file);
+  const raw = cached ? cached.tree : (fastTree(text) ?? toTree(getParsed(), file));
   const locate = locator(getParsed);
   const baseDir = dirname(file);
   const { value, expanded } = plain ? { value: raw, expanded: new Map<string, string>() } : expandTree(raw, {

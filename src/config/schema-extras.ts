@@ -1,7 +1,7 @@
 /** acme, nginx, daemon and notify sections: checked now, used by later layers. */
 import { normalizeDomainName, normalizeHost } from '../core/names.js';
 import { cronProblem } from './cron.js';
-import { closest } from './suggest.js';
+import { nearest } from '../core/nearest.js';
 import type { Checker, KeyPath } from './kit.js';
 import {
   ACME_DIRECTORY_SHORTCUTS,
@@ -92,7 +92,7 @@ function directory(c: Checker, v: unknown, path: KeyPath): string {
   const names = Object.keys(ACME_DIRECTORY_SHORTCUTS);
   if (typeof v === 'string' && names.includes(v)) return v;
   if (typeof v === 'string' && /^https:\/\//i.test(v.trim())) return c.url(v, path, ['https']);
-  const near = typeof v === 'string' ? closest(v, names) : undefined;
+  const near = typeof v === 'string' ? nearest(v, names) : undefined;
   return c.expected(path, v, `one of ${names.join(', ')} or an https:// directory URL${near ? ` (did you mean "${near}"?)` : ''}`);
 }
 

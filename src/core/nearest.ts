@@ -16,19 +16,25 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
- * The candidate closest to `input`, if it is close enough to be a plausible typo
- * (case-insensitive; at most a third of the input's length away).
+ * "Did you mean …?": the candidate closest to `input`, ignoring case, or undefined when none is
+ * close enough to be a plausible typo (the allowance grows with the length of the input).
  */
 export function nearest(input: string, candidates: readonly string[]): string | undefined {
-  const lower = input.toLowerCase();
+  const needle = input.toLowerCase();
+  const allowance = needle.length <= 3 ? 1 : needle.length <= 6 ? 2 : 3;
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
-    const dist = editDistance(lower, c.toLowerCase());
-    if (dist < bestDistance) {
+    const distance = editDistance(needle, c.toLowerCase());
+    if (distance < bestDistance) {
       best = c;
-      bestDistance = dist;
+      bestDistance = distance;
     }
   }
-  return bestDistance <= Math.max(2, Math.ceil(input.length / 3)) ? best : undefined;
+  if (bestDistance <= allowance) return best;
+  // "hostname" for "host", "timeout" for "timeoutMs": one is the other plus a word.
+  return candidates.find((c) => {
+    const lower = c.toLowerCase();
+    return Math.min(lower.length, needle.length) >= 4 && (needle.startsWith(lower) || lower.startsWith(needle));
+  });
 }

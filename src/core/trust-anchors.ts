@@ -10,13 +10,26 @@ export function spkiOf(cert: X509Certificate): string {
 }
 
 /** Does `issuer` (by name, key identifiers, key usage and signature) issue `cert`? */
+/** Signature checks by (certificate, issuer): the same intermediate is verified once per run, not per endpoint. */
+const ISSUED_BY = new WeakMap<X509Certificate, WeakMap<X509Certificate, boolean>>();
+
 export function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
-  try {
-    return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
-  } catch {
-    // A key type OpenSSL cannot verify with cannot be this certificate's issuer for us.
-    return false;
+  let byIssuer = ISSUED_BY.get(cert);
+  if (!byIssuer) {
+    byIssuer = new WeakMap();
+    ISSUED_BY.set(cert, byIssuer);
   }
+  let known = byIssuer.get(issuer);
+  if (known === undefined) {
+    try {
+      known = cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+    } catch {
+      // A key type OpenSSL cannot verify with cannot be this certificate's issuer for us.
+      known = false;
+    }
+    byIssuer.set(issuer, known);
+  }
+  return known;
 }
 
 export class TrustAnchors {

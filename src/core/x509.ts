@@ -43,9 +43,23 @@ export function parsePemBundle(text: string, label = 'PEM input'): Buffer[] {
   return out;
 }
 
+/**
+ * Parsed certificates by DER. A scan meets the same intermediates (and, behind load balancers
+ * or on SAN certificates, the same leaves) thousands of times; parsing each once also lets the
+ * WeakMap caches below (descriptions, signature checks) hit across endpoints.
+ */
+const PARSED = new Map<string, X509Certificate>();
+const PARSED_MAX = 4096;
+
 export function toX509(der: Buffer, label = 'certificate'): X509Certificate {
+  const key = der.toString('base64');
+  const hit = PARSED.get(key);
+  if (hit) return hit;
   try {
-    return new X509Certificate(der);
+    const cert = new X509Certificate(der);
+    if (PARSED.size >= PARSED_MAX) PARSED.delete(PARSED.keys().next().value as string);
+    PARSED.set(key, cert);
+    return cert;
   } catch (err) {
     throw new ValidationError(`${label}: not a valid X.509 certificate (${errorMessage(err)})`, { cause: err });
   }
@@ -231,14 +245,21 @@ export function parseNameList(text: string | undefined, separator: ', ' | '\n' =
  * Same name as issuer and signed by its own key. Not checkIssued(self): that also demands the
  * keyCertSign usage, which self-signed server certificates usually lack.
  */
+const SELF_SIGNED = new WeakMap<X509Certificate, boolean>();
+
 export function isSelfSigned(x: X509Certificate): boolean {
   if (x.subject !== x.issuer) return false;
-  try {
-    return x.verify(x.publicKey);
-  } catch {
-    // Keys OpenSSL cannot verify with (exotic algorithms) cannot be judged self-signed.
-    return false;
+  let known = SELF_SIGNED.get(x);
+  if (known === undefined) {
+    try {
+      known = x.verify(x.publicKey);
+    } catch {
+      // Keys OpenSSL cannot verify with (exotic algorithms) cannot be judged self-signed.
+      known = false;
+    }
+    SELF_SIGNED.set(x, known);
   }
+  return known;
 }
 
 function isoDate(nodeDate: string, what: string): string {
@@ -252,7 +273,19 @@ export function oneLineName(name: string): string {
   return name.split('\n').filter(Boolean).join(', ');
 }
 
+const DESCRIBED = new WeakMap<X509Certificate, CertInfo>();
+
+/** The description of a certificate; the same (read-only) object for the same certificate. */
 export function describeCert(x: X509Certificate): CertInfo {
+  let info = DESCRIBED.get(x);
+  if (!info) {
+    info = describeUncached(x);
+    DESCRIBED.set(x, info);
+  }
+  return info;
+}
+
+function describeUncached(x: X509Certificate): CertInfo {
   const names = parseNameList(x.subjectAltName);
   const access = parseNameList(x.infoAccess, '\n');
   return {

@@ -5,7 +5,7 @@ import { crossCheck } from '../core/cross-check.js';
 import type { ChainAnalysis, EndpointReport, ProbeResult } from '../core/model.js';
 import { mapPool } from '../core/pool.js';
 import { statusOf, type Problem } from '../core/problems.js';
-import { targetsOf, type ScanTarget } from '../core/report.js';
+import { targetsOf, unknownReport, type ScanTarget } from '../core/report.js';
 import { toX509 } from '../core/x509.js';
 import type { TrustAnchors } from '../core/trust-anchors.js';
 import { errorMessage } from '../core/errors.js';
@@ -53,22 +53,7 @@ export async function scanDomains(config: Config, domains: readonly Domain[], de
 }
 
 function baseReport(target: ScanTarget, scannedAt: Date): EndpointReport {
-  return {
-    domain: target.domain.name,
-    host: target.host,
-    port: target.port,
-    ...(target.address ? { address: target.address } : {}),
-    source: target.source,
-    ...(target.source === 'file' && target.domain.files ? { file: target.domain.files.cert } : {}),
-    status: 'unknown',
-    daysLeft: null,
-    notAfter: null,
-    fingerprint256: null,
-    issuer: null,
-    subject: null,
-    problems: [],
-    scannedAt: scannedAt.toISOString(),
-  };
+  return { ...unknownReport(target), scannedAt: scannedAt.toISOString() };
 }
 
 function withAnalysis(report: EndpointReport, analysis: ChainAnalysis, extra: Problem[] = []): EndpointReport {
