@@ -8,6 +8,7 @@ import { ConfigError } from '../../../src/core/errors.js';
 import { loadConfig, resolveConfigPath } from '../../../src/config/load.js';
 import { STARTER_CONFIG } from '../../../src/config/starter.js';
 import type { Config } from '../../../src/config/types.js';
+import { callAsNobody } from '../../helpers/as-nobody.js';
 
 const repoRoot = resolve(fileURLToPath(import.meta.url), '../../../..');
 let dir: string;
@@ -311,15 +312,19 @@ describe('loadConfig: trust.caFile', () => {
     mkdirSync(join(dir, 'roots.d'), { recursive: true });
     assertConfigError('trust: {caFile: roots.d}\n', 'trust.caFile', /roots\.d is not a regular file/);
   });
-  it('refuses an unreadable caFile', (t) => {
-    if (process.getuid?.() === 0) {
-      t.skip('root can read any file');
-      return;
-    }
+  it('refuses an unreadable caFile', () => {
     const file = join(dir, 'secret.pem');
     writeFileSync(file, 'x');
     chmodSync(file, 0o000);
-    assertConfigError('trust: {caFile: secret.pem}\n', 'trust.caFile', /is not readable \(permission denied\)/);
+    // The folder must be enterable by the unprivileged user the check runs as.
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, 'unreadable.yaml'), 'trust: {caFile: secret.pem}\n');
+    chmodSync(join(dir, 'unreadable.yaml'), 0o644);
+    const r = callAsNobody(new URL('../../../src/config/load.ts', import.meta.url), 'loadConfig', [join(dir, 'unreadable.yaml')]);
+    assert.equal(r.ok, false);
+    assert.equal(r.name, 'ConfigError');
+    assert.match(r.message ?? '', /trust\.caFile/);
+    assert.match(r.message ?? '', /is not readable \(permission denied\)/);
   });
 });
 
