@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CertsError, IoError, ValidationError } from '../../../src/core/errors.js';
-import { readCertFiles, readPrivateKey } from '../../../src/scan/cert-files.js';
+import { readCertFiles } from '../../../src/scan/cert-files.js';
 import { createCA, createLeaf, generateKey, type Issued, type KeyMaterial } from '../../helpers/pki.js';
 import { dirname } from 'node:path';
 import { callAsNobody } from '../../helpers/as-nobody.js';
