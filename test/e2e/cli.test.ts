@@ -12,12 +12,12 @@ import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { createCA, createLeaf, daysFrom, generateKey, pemBundle, type Issued } from '../helpers/pki.js';
 import { startGarbagePeer } from '../helpers/peers.js';
 import { describeRun, runCli, type CliResult } from '../helpers/cli.js';
 import { holdWriteLock } from '../unit/store/lock-holder.js';
+import { startTlsServer } from '../helpers/scan-fixture.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -231,28 +231,6 @@ const certs = (ws: Workspace, ...args: string[]) => runCli([...args, '--config',
 
 // ---------------------------------------------------------------------------------------------
 // Loopback peers.
-
-/** A node:tls server serving `cert` (a PEM chain) on 127.0.0.1, closed after the test. */
-async function startTlsServer(t: TestContext, opts: tls.TlsOptions): Promise<number> {
-  const sockets = new Set<net.Socket>();
-  const server = tls.createServer(opts, (sock) => {
-    sock.on('error', () => sock.destroy());
-    sock.end();
-  });
-  server.on('connection', (sock: net.Socket) => {
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-  });
-  // Probes hang up mid-handshake on purpose (version retries): not a server failure.
-  server.on('tlsClientError', () => {});
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => new Promise<void>((resolve) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => resolve());
-  }));
-  return (server.address() as net.AddressInfo).port;
-}
 
 /**
  * A peer that answers the ClientHello with a handshake record announcing a Certificate message
@@ -494,7 +472,9 @@ describe('status', () => {
 
 describe('a TLS endpoint on 127.0.0.1', () => {
   it('a served chain from a private CA in trust.caFile → ok, exit 0, with OpenSSL\'s cross-check in the JSON', async (t) => {
-    const port = await startTlsServer(t, { key: tlsLeaf.keyPem, cert: pemBundle(tlsLeaf, inter) });
+    const server = await startTlsServer(pemBundle(tlsLeaf, inter), tlsLeaf.keyPem);
+    t.after(() => server.close());
+    const { port } = server;
     const ws = await configWorkspace(t, tlsEndpointYaml('tls.certs.test', port));
     await writeFile(join(ws.dir, 'root.pem'), root.pem);
 

@@ -9,28 +9,13 @@ import {
   type TlsAlert,
   type TlsStreamErrorReason,
 } from '../../../src/scan/tls-records.js';
+import { handshake, record, splitEvery, u16, u24 } from '../../helpers/tls-bytes.js';
 
 // ---- byte builders (TLS wire format) ----
 
-function u16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(n);
-  return b;
-}
 
-function u24(n: number): Buffer {
-  const b = Buffer.alloc(3);
-  b.writeUIntBE(n, 0, 3);
-  return b;
-}
 
-function record(type: number, payload: Buffer, version = 0x0303): Buffer {
-  return Buffer.concat([Buffer.from([type]), u16(version), u16(payload.length), payload]);
-}
 
-function handshake(type: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([type]), u24(body.length), body]);
-}
 
 function serverHello(opts: { supportedVersion?: number; random?: Buffer } = {}): Buffer {
   const exts = opts.supportedVersion === undefined
@@ -64,11 +49,6 @@ const certC = Buffer.alloc(40, 0xc3);
 
 const HRR_RANDOM = Buffer.from('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c', 'hex');
 
-function splitEvery(buf: Buffer, size: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
-  return out;
-}
 
 /** Splits a handshake byte string into records of at most `size` payload bytes. */
 function asRecords(handshakeBytes: Buffer, size: number): Buffer {

@@ -15,6 +15,7 @@ import {
   type Tls13CipherSuite,
 } from '../../../src/scan/tls13-decrypt.js';
 import { PENDING_SLACK_BYTES, ServerFlightParser } from '../../../src/scan/tls-records.js';
+import { handshake, record, splitEvery, u16, u24 } from '../../helpers/tls-bytes.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -67,25 +68,9 @@ const AES128 = 0x1301;
 
 // ---- byte builders (TLS wire format) ----
 
-function u16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16BE(n);
-  return b;
-}
 
-function u24(n: number): Buffer {
-  const b = Buffer.alloc(3);
-  b.writeUIntBE(n, 0, 3);
-  return b;
-}
 
-function record(type: number, payload: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([type, 3, 3]), u16(payload.length), payload]);
-}
 
-function handshake(type: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([type]), u24(body.length), body]);
-}
 
 const HRR_RANDOM = h('cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c');
 const ccs = record(20, Buffer.from([1]));
@@ -147,11 +132,6 @@ const certA = Buffer.alloc(700, 0xa1);
 const certB = Buffer.alloc(1200, 0xb2);
 const certC = Buffer.alloc(40, 0xc3);
 
-function splitEvery(buf: Buffer, size: number): Buffer[] {
-  const out: Buffer[] = [];
-  for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, i + size));
-  return out;
-}
 
 interface Flight {
   hello: Buffer;

@@ -274,7 +274,7 @@ describe('openDatabase on a path it may not write', () => {
     return JSON.parse(res.stdout.trim().split('\n').pop()!) as string[];
   }
 
-  it('reports an unwritable file or directory as read-only, never a stack', { skip: process.platform === 'win32' }, () => {
+  it('reports an unwritable file or directory as read-only, never a stack', () => {
     const dir = freshDir();
     const path = join(dir, 'certs.db');
     openDatabase(path).close();
