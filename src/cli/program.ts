@@ -4,6 +4,7 @@ import { UsageError } from '../core/errors.js';
 // the YAML editor, nor `list` for the TLS scanner.
 const scanCommands = () => import('./commands/scan.js');
 const inventoryCommands = () => import('./commands/inventory.js');
+const acmeCommands = () => import('./commands/acme.js');
 import { exitCodeFor, formatFailure, type CommandKind } from './failure.js';
 import { defaultIo, type GlobalOptions, type Io } from './context.js';
 
@@ -83,6 +84,40 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('print the inventory')
     .option('--json', 'machine-readable')
     .action((opts: { json?: boolean }) => run('plain', async (g) => (await inventoryCommands()).listCommand({ ...g, ...opts }, io))());
+
+  program
+    .command('renew')
+    .description('renew managed certificates that are due (ARI window, else when 1/3 of the lifetime is left)')
+    .argument('[names...]', 'only these domains')
+    .option('--force', 'renew now even when not due (ignores the backoff after failures)')
+    .option('--dry-run', 'order from the staging directory (or with a throwaway account) and replace nothing')
+    .option('--json', 'print the results as JSON on stdout')
+    .option('--wait <seconds>', 'how long to wait for another certs run to finish', '600')
+    .addHelpText('after', '\nExit codes: 0 nothing failed, 1 a renewal failed, 2 usage or config error.')
+    .action((names: string[], opts: Record<string, unknown>) => run('plain', async (g) => (await acmeCommands()).renewCommand(names, { ...g, ...opts }, io))());
+
+  program
+    .command('issue')
+    .description('obtain a certificate for a managed domain now, whether or not one is due')
+    .argument('<name>', 'the domain (primary or alt name)')
+    .option('--dry-run', 'order from the staging directory (or with a throwaway account) and replace nothing')
+    .option('--json', 'print the result as JSON on stdout')
+    .option('--wait <seconds>', 'how long to wait for another certs run to finish', '600')
+    .action((name: string, opts: Record<string, unknown>) => run('plain', async (g) => (await acmeCommands()).issueCommand(name, { ...g, ...opts }, io))());
+
+  program
+    .command('revoke')
+    .description('revoke the current certificate of a managed domain at its CA')
+    .argument('<name>', 'the domain (primary or alt name)')
+    .option('--reason <reason>', 'unspecified, keyCompromise, superseded or cessationOfOperation', 'unspecified')
+    .action((name: string, opts: { reason?: string }) => run('plain', async (g) => (await acmeCommands()).revokeCommand(name, { ...g, ...opts }, io))());
+
+  program
+    .command('certificates')
+    .description('issued certificates per managed domain: versions, files, days left, and when and why each renews next')
+    .argument('[names...]', 'only these domains')
+    .option('--json', 'machine-readable')
+    .action((names: string[], opts: { json?: boolean }) => run('plain', async (g) => (await acmeCommands()).certificatesCommand(names, { ...g, ...opts }, io))());
 
   return program;
 }

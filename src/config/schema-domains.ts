@@ -1,11 +1,11 @@
 /** The inventory: domains, their names and endpoints, with duplicate checks across all of them. */
-import { normalizeDomainName, normalizeHost } from '../core/names.js';
+import { isIpLiteral, normalizeDomainName, normalizeHost } from '../core/names.js';
 import type { Endpoint } from '../core/model.js';
 import { formatKeyPath, type Checker, type KeyPath } from './kit.js';
-import { checkChallenge } from './schema-extras.js';
-import type { ChallengeConfig, DomainConfig } from './types.js';
+import { checkChallenge, checkHooks, checkKeyType, checkProfile, checkRenewBeforeDays } from './schema-acme.js';
+import type { AcmeConfig, DomainConfig } from './types.js';
 
-export const DOMAIN_KEYS = ['name', 'altNames', 'managed', 'endpoints', 'files', 'challenge'] as const;
+export const DOMAIN_KEYS = ['name', 'altNames', 'managed', 'endpoints', 'files', 'challenge', 'keyType', 'profile', 'renewBeforeDays', 'hooks'] as const;
 const ENDPOINT_KEYS = ['host', 'port', 'address'] as const;
 const NAME_WHAT = 'a DNS name like "example.com" or "*.example.com"';
 
@@ -16,6 +16,8 @@ export function formatEndpoint(e: Endpoint): string {
 
 /** A certificate name: managed names need two labels (no CA issues for "intranet"), monitored ones may be single. */
 function certName(c: Checker, v: unknown, path: KeyPath, managed: boolean): string {
+  // IP identifiers (RFC 8738) are kept as written; whether a CA issues for them is checked per domain.
+  if (typeof v === 'string' && isIpLiteral(v.trim())) return c.via(v, path, NAME_WHAT, (s) => normalizeHost(s, { label: 'domain' }));
   const name = c.via(v, path, NAME_WHAT, (s) => normalizeDomainName(s, { allowWildcard: true, minLabels: 1, label: 'domain' }));
   if (managed && !name.replace(/^\*\./, '').includes('.')) {
     c.fail(path, `domain ${JSON.stringify(name)}: an ACME-managed name needs at least two labels, like "example.com"; set managed: false to only monitor it`);
@@ -39,7 +41,7 @@ function endpoint(c: Checker, v: unknown, path: KeyPath, name: string): Endpoint
   return out;
 }
 
-function domain(c: Checker, v: unknown, path: KeyPath, acmeChallenge: ChallengeConfig | undefined): { domain: DomainConfig; endpointPaths: KeyPath[] } {
+function domain(c: Checker, v: unknown, path: KeyPath, acme: AcmeConfig | undefined): { domain: DomainConfig; endpointPaths: KeyPath[] } {
   const o = c.mapping(v, path, DOMAIN_KEYS);
   const managed = c.optional(o.managed, [...path, 'managed'], (x, p) => c.boolean(x, p)) ?? true;
   const name = c.required(o.name, [...path, 'name'], NAME_WHAT, (x, p) => certName(c, x, p, managed));
@@ -79,11 +81,31 @@ function domain(c: Checker, v: unknown, path: KeyPath, acmeChallenge: ChallengeC
   }
   const challenge = c.optional(o.challenge, [...path, 'challenge'], (x, p) => checkChallenge(c, x, p));
   if (challenge) out.challenge = challenge;
+  const keyType = checkKeyType(c, o.keyType, [...path, 'keyType']);
+  if (keyType !== undefined) out.keyType = keyType;
+  const profile = checkProfile(c, o.profile, [...path, 'profile']);
+  if (profile !== undefined) out.profile = profile;
+  const renewBeforeDays = checkRenewBeforeDays(c, o.renewBeforeDays, [...path, 'renewBeforeDays']);
+  if (renewBeforeDays !== undefined) out.renewBeforeDays = renewBeforeDays;
+  if (o.hooks != null) out.hooks = checkHooks(c, o.hooks, [...path, 'hooks']);
+  const acmeChallenge = acme?.challenge;
+  if (!managed) {
+    for (const key of ['challenge', 'keyType', 'profile', 'renewBeforeDays', 'hooks'] as const) {
+      if (o[key] != null) c.fail([...path, key], `set on a monitor-only domain (managed: false), which is never renewed; remove it or set managed: true`);
+    }
+  }
+  const ip = [name, ...altNames].find((n) => isIpLiteral(n));
+  if (managed && ip && (profile ?? acme?.profile) === undefined) {
+    c.fail([...path, 'name'], `${JSON.stringify(ip)}: public CAs issue for IP addresses only under a profile that allows them (Let's Encrypt: "shortlived"); set profile on the domain, or managed: false to only monitor it`);
+  }
 
   const wildcard = [name, ...altNames].find((n) => n.startsWith('*.'));
   const effective = challenge ?? acmeChallenge;
   if (managed && wildcard && effective?.type === 'http-01') {
     c.fail(challenge ? [...path, 'challenge', 'type'] : [...path, 'name'], `${JSON.stringify(wildcard)}: CAs issue wildcard names only through dns-01, but this domain uses http-01${challenge ? '' : ' (from acme.challenge)'}; add challenge: {type: dns-01, …} to the domain`);
+  }
+  if (managed && wildcard && acme && !effective) {
+    c.fail([...path, 'name'], `${JSON.stringify(wildcard)}: CAs issue wildcard names only through dns-01, and no challenge is configured; add challenge: {type: dns-01, …} to the domain`);
   }
   if (!managed && endpoints.length === 0 && !out.files) {
     c.fail(path, `monitor-only domain ${JSON.stringify(name)} has nothing to check${name.startsWith('*.') ? ' (a wildcard gets no default endpoint)' : ''}; add endpoints or files`);
@@ -91,13 +113,13 @@ function domain(c: Checker, v: unknown, path: KeyPath, acmeChallenge: ChallengeC
   return { domain: out, endpointPaths };
 }
 
-export function checkDomains(c: Checker, v: unknown, acmeChallenge: ChallengeConfig | undefined): DomainConfig[] {
+export function checkDomains(c: Checker, v: unknown, acme: AcmeConfig | undefined): DomainConfig[] {
   const items = c.optional(v, ['domains'], (x, p) => c.list(x, p, 'a list of domains like [{name: example.com}]')) ?? [];
   const names = new Map<string, KeyPath>();
   const endpoints = new Map<string, KeyPath>();
   return items.map((item, i) => {
     const path: KeyPath = ['domains', i];
-    const { domain: d, endpointPaths } = domain(c, item, path, acmeChallenge);
+    const { domain: d, endpointPaths } = domain(c, item, path, acme);
     const first = names.get(d.name);
     if (first) c.fail([...path, 'name'], `domain ${JSON.stringify(d.name)} is already defined at ${formatKeyPath(first)}`);
     names.set(d.name, [...path, 'name']);

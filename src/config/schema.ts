@@ -3,7 +3,8 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { errorMessage } from '../core/errors.js';
 import { Checker, type CheckContext, type KeyPath } from './kit.js';
 import { checkDomains } from './schema-domains.js';
-import { checkAcme, checkDaemon, checkNginx, checkNotify } from './schema-extras.js';
+import { checkAcme } from './schema-acme.js';
+import { checkDaemon, checkNginx, checkNotify } from './schema-extras.js';
 import type { Config } from './types.js';
 
 export const TOP_KEYS = ['dataDir', 'trust', 'scan', 'acme', 'nginx', 'daemon', 'notify', 'domains'] as const;
@@ -73,7 +74,7 @@ export function validateConfig(raw: unknown, ctx: CheckContext): Config {
   const nginx = c.optional(o.nginx, ['nginx'], (x, p) => checkNginx(c, x, p));
   const daemon = c.optional(o.daemon, ['daemon'], (x, p) => checkDaemon(c, x, p));
   const notify = c.optional(o.notify, ['notify'], (x, p) => checkNotify(c, x, p));
-  const domains = checkDomains(c, o.domains, acme?.challenge);
+  const domains = checkDomains(c, o.domains, acme);
   const config: Config = {
     file: ctx.file,
     dataDir,

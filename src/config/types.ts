@@ -31,6 +31,23 @@ export interface Config {
 export interface DomainConfig extends Domain {
   /** Overrides acme.challenge for this domain. */
   challenge?: ChallengeConfig;
+  /** Override acme.keyType / acme.profile / acme.renewBeforeDays for this domain. */
+  keyType?: AcmeKeyType;
+  profile?: string;
+  renewBeforeDays?: number;
+  /** Programs (argv, no shell) run around renewals of this domain, for servers other than nginx. */
+  hooks?: DomainHooks;
+}
+
+export interface DomainHooks {
+  /** Before an order is placed; a failure stops this renewal. */
+  pre?: string[];
+  /** After an attempt, successful or not (CERTS_OUTCOME tells which). */
+  post?: string[];
+  /** After a new certificate became current. */
+  deploy?: string[];
+  /** Default 60000 ms. */
+  timeoutMs: number;
 }
 
 export const ACME_DIRECTORY_SHORTCUTS = {
@@ -61,6 +78,13 @@ export interface AcmeConfig {
   /** ACME profile name (draft-ietf-acme-profiles), e.g. "classic" or "shortlived". */
   profile?: string;
   renewBeforeDays?: number;
+  /** Keep the private key across renewals (default false: a new key every time). */
+  reuseKey: boolean;
+  /** Orders for different certificates in flight at once. Default 4. */
+  concurrency: number;
+  preflight: PreflightConfig;
+  /** Budget of one HTTP request to the CA. Default 30000 ms. */
+  timeoutMs: number;
 }
 
 /** http-01 has exactly one of webroot/standalone; dns-01 exactly one of hook/rfc2136. */
@@ -70,9 +94,37 @@ export interface ChallengeConfig {
   webroot?: string;
   /** Listen ourselves; address default 0.0.0.0 is left to the solver, port defaults to 80. */
   standalone?: { address?: string; port: number };
-  /** argv of the DNS hook program (no shell); the acme layer appends its own arguments. */
+  /** argv of the DNS hook program (no shell); what to do arrives in CERTS_* environment variables (see src/acme/solvers/dns-hook.ts). */
   hook?: string[];
   rfc2136?: Rfc2136Config;
+  /** dns-01 hook: killed (SIGTERM, then SIGKILL) after this long. Default 60000 ms. */
+  hookTimeoutMs?: number;
+  /** dns-01: where and how long to wait for the TXT record to become visible. */
+  propagation?: PropagationConfig;
+}
+
+export interface PropagationConfig {
+  /**
+   * Authoritative servers to ask, each "host", "host:port" or "[v6]:port". Default: the rfc2136
+   * server for rfc2136, else the zone's NS records found through the system resolver.
+   */
+  servers?: string[];
+  /** Give up after this long. Default 120000 ms. */
+  timeoutMs: number;
+  /** Gap between two rounds of queries. Default 2000 ms. */
+  intervalMs: number;
+}
+
+/** Local checks before the CA is asked (acme.preflight). */
+export interface PreflightConfig {
+  /** Default true. */
+  enabled: boolean;
+  /** Port the CA fetches http-01 tokens on: 80 for every public CA (Pebble uses its httpPort). */
+  httpPort: number;
+  /** DNS server ("host:port") used to resolve names for the http-01 fetch; default the system resolver. */
+  resolver?: string;
+  /** Budget of one preflight check. Default 10000 ms. */
+  timeoutMs: number;
 }
 
 export interface Rfc2136Config {

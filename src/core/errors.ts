@@ -2,7 +2,7 @@
  * One error family for the whole tool. Only src/cli turns these into exit codes and
  * messages; everything else throws or wraps them with context (keeping `cause`).
  */
-export type ErrorKind = 'usage' | 'config' | 'validation' | 'scan' | 'store' | 'io' | 'internal';
+export type ErrorKind = 'usage' | 'config' | 'validation' | 'scan' | 'store' | 'io' | 'acme' | 'internal';
 
 export interface CertsErrorOptions {
   hint?: string;
@@ -60,6 +60,44 @@ export class StoreError extends CertsError {
 export class IoError extends CertsError {
   constructor(code: string, message: string, options: CertsErrorOptions = {}) {
     super('io', code, message, options);
+  }
+}
+
+export interface AcmeErrorDetails {
+  /** Primary name of the domain the failure concerns, when there is one. */
+  domain?: string;
+  /** RFC 8555 problem type, e.g. "urn:ietf:params:acme:error:rateLimited". */
+  problemType?: string;
+  /** The CA's own words (problem detail), shown verbatim. */
+  detail?: string;
+  /** HTTP status of the CA's answer, when there was one. */
+  status?: number;
+  /** True when the same request may succeed later without any change on our side. */
+  retryable?: boolean;
+  /** When the CA asked us to come back (Retry-After), if it did. */
+  retryAfter?: Date;
+}
+
+/**
+ * A failure to obtain, renew or revoke a certificate: a CA problem document, a challenge that
+ * could not be solved, a hook that failed. Codes: acme-ca (the CA said no), acme-unreachable,
+ * acme-protocol (the CA's answer made no sense), challenge (a solver failed), hook.
+ */
+export class AcmeError extends CertsError {
+  readonly domain: string | undefined;
+  readonly problemType: string | undefined;
+  readonly detail: string | undefined;
+  readonly status: number | undefined;
+  readonly retryable: boolean;
+  readonly retryAfter: Date | undefined;
+  constructor(code: string, message: string, details: AcmeErrorDetails = {}, options: CertsErrorOptions = {}) {
+    super('acme', code, message, options);
+    this.domain = details.domain;
+    this.problemType = details.problemType;
+    this.detail = details.detail;
+    this.status = details.status;
+    this.retryable = details.retryable ?? false;
+    this.retryAfter = details.retryAfter;
   }
 }
 

@@ -108,10 +108,10 @@ const WEAK_SIGNATURES = new Set([
   'ecdsa-with-SHA1', 'dsaWithSHA1', 'rsassaPss(sha1)', 'rsassaPss(md5)', 'rsassaPss(md2)',
 ]);
 
-interface Tlv { tag: number; start: number; end: number }
+export interface Tlv { tag: number; start: number; end: number }
 
 /** One DER TLV at `pos`, bounded by `limit`; definite lengths only, as DER requires. */
-function readTlv(buf: Buffer, pos: number, limit: number): Tlv {
+export function readTlv(buf: Buffer, pos: number, limit: number): Tlv {
   const fail = (why: string): never => { throw new ValidationError(`certificate DER: ${why} at offset ${pos}`); };
   if (pos + 2 > limit) fail('truncated header');
   const tag = buf[pos] as number;
@@ -130,7 +130,7 @@ function readTlv(buf: Buffer, pos: number, limit: number): Tlv {
   return { tag, start, end: start + len };
 }
 
-function decodeOid(buf: Buffer, t: Tlv): string {
+export function decodeOid(buf: Buffer, t: Tlv): string {
   if (t.tag !== 0x06 || t.end === t.start) throw new ValidationError('certificate DER: expected an OBJECT IDENTIFIER');
   const arcs: number[] = [];
   let value = 0;

@@ -14,6 +14,8 @@ export interface OpenDatabaseOptions {
   readonly?: boolean;
   /** How long to wait for another process's write lock before giving up. Default 5000. */
   busyTimeoutMs?: number;
+  /** Milliseconds since the epoch, for lock leases (tests inject a clock). Default Date.now. */
+  clock?: () => number;
 }
 
 /**

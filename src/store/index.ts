@@ -1,6 +1,10 @@
 import { join } from 'node:path';
 import { openDatabase, wrapSqliteError, type Db, type OpenDatabaseOptions } from './db.js';
 import { ScanRepository } from './scans.js';
+import { AccountRepository } from './accounts.js';
+import { IssuedRepository } from './issued.js';
+import { LockRepository } from './locks.js';
+import { RenewalRepository } from './renewals.js';
 
 export { openDatabase, applyMigrations, wrapSqliteError, type Db, type ErrorContext, type OpenDatabaseOptions, type StoreErrorCode } from './db.js';
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
@@ -14,11 +18,20 @@ export {
   type ScanDetail,
 } from './scans.js';
 
+export { AccountRepository, type AccountRow } from './accounts.js';
+export { IssuedRepository, type IssuedCert } from './issued.js';
+export { LockRepository, type LockHolder } from './locks.js';
+export { RenewalRepository, type AriState, type AttemptOutcome, type RenewalState } from './renewals.js';
+
 export const DATABASE_FILE = 'certs.db';
 
 export interface Store {
   readonly db: Db;
   readonly scans: ScanRepository;
+  readonly accounts: AccountRepository;
+  readonly issued: IssuedRepository;
+  readonly renewals: RenewalRepository;
+  readonly locks: LockRepository;
   /**
    * Takes and releases the write lock, waiting up to the busy timeout: a database another
    * process is writing is reported before a long scan, not after its results are thrown away.
@@ -45,6 +58,10 @@ export function openStore(dataDir: string, opts: OpenDatabaseOptions = {}): Stor
   return {
     db,
     scans: new ScanRepository(db),
+    accounts: new AccountRepository(db),
+    issued: new IssuedRepository(db),
+    renewals: new RenewalRepository(db),
+    locks: new LockRepository(db, opts.clock),
     assertWritable() {
       try {
         db.exec('BEGIN IMMEDIATE; ROLLBACK');

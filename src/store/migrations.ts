@@ -93,6 +93,85 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX scans_endpoint_time ON scans(endpoint_id, scanned_at);
     `,
   },
+  {
+    version: 2,
+    name: 'acme accounts, issued certificates, renewal state, locks',
+    sql: `
+      -- One account per CA directory URL. The key itself is a 0600 file under dataDir/accounts;
+      -- the row says where it is and which account URL the CA gave it.
+      CREATE TABLE acme_accounts (
+        directory_url TEXT PRIMARY KEY,
+        account_url   TEXT,
+        key_file      TEXT NOT NULL,
+        email         TEXT,
+        created_at    TEXT NOT NULL
+      );
+
+      -- Every certificate certs obtained, one row per archive version of a lineage (a lineage
+      -- is a managed domain's primary name).
+      CREATE TABLE issued (
+        id             INTEGER PRIMARY KEY,
+        lineage        TEXT NOT NULL,
+        version        INTEGER NOT NULL,
+        fingerprint256 TEXT NOT NULL,
+        serial         TEXT NOT NULL,
+        not_before     TEXT NOT NULL,
+        not_after      TEXT NOT NULL,
+        issuer         TEXT NOT NULL,
+        names_json     TEXT NOT NULL,
+        key_type       TEXT NOT NULL,
+        directory_url  TEXT NOT NULL,
+        profile        TEXT,
+        ari_cert_id    TEXT,
+        replaced_id    TEXT,
+        dir            TEXT NOT NULL,
+        issued_at      TEXT NOT NULL,
+        reason         TEXT,
+        revoked_at     TEXT,
+        revoke_reason  INTEGER,
+        UNIQUE (lineage, version)
+      );
+      CREATE INDEX issued_fingerprint ON issued(fingerprint256);
+
+      -- What the renewal policy needs between runs, per lineage.
+      CREATE TABLE renewal_state (
+        lineage             TEXT PRIMARY KEY,
+        failures            INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at     TEXT,
+        last_attempt_at     TEXT,
+        last_success_at     TEXT,
+        last_error          TEXT,
+        last_error_code     TEXT,
+        ari_cert_id         TEXT,
+        ari_start           TEXT,
+        ari_end             TEXT,
+        ari_chosen          TEXT,
+        ari_retry_after     TEXT,
+        ari_explanation_url TEXT
+      );
+
+      CREATE TABLE renewal_attempts (
+        id          INTEGER PRIMARY KEY,
+        lineage     TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        finished_at TEXT,
+        outcome     TEXT CHECK (outcome IN ('issued', 'failed', 'dry-run')),
+        reason      TEXT,
+        error       TEXT,
+        order_url   TEXT
+      );
+      CREATE INDEX renewal_attempts_lineage ON renewal_attempts(lineage, started_at);
+
+      -- Leased locks: a holder renews expires_at while it works; an expired lease may be taken
+      -- over, so a crashed process never blocks the next run for longer than one lease.
+      CREATE TABLE locks (
+        name        TEXT PRIMARY KEY,
+        owner       TEXT NOT NULL,
+        acquired_at INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes and expects. */

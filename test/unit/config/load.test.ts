@@ -251,9 +251,21 @@ describe('loadConfig: invalid names', () => {
     ['"*.*.example.com"', 'domains[0].name', /only one wildcard/],
     ['"foo.*.com"', 'domains[0].name', /only as the whole left-most label/],
     ['"*"', 'domains[0].name', /a bare "\*" is not a name/],
-    ['192.0.2.1', 'domains[0].name', /an IP address is not a domain name/],
+    ['192.0.2.1', 'domains[0].name', /"192\.0\.2\.1": public CAs issue for IP addresses only under a profile that allows them/],
   ];
   for (const [name, keyPath, message] of table) it(`refuses ${name}`, () => void assertConfigError(`domains: [{name: ${name}}]\n`, keyPath, message));
+
+  it('accepts an IP address under a profile, and for monitoring', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'certs-ip-'));
+    try {
+      const file = join(dir, 'c.yaml');
+      writeFileSync(file, 'domains: [{name: 192.0.2.1, profile: shortlived}, {name: "2001:db8::1", managed: false}]\n');
+      const config = loadConfig(file, { env: {} });
+      assert.deepEqual(config.domains.map((d) => [d.name, d.profile ?? null]), [['192.0.2.1', 'shortlived'], ['2001:db8::1', null]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('refuses a bad altName at its index', () => {
     assertConfigError('domains: [{name: a.example, altNames: [b.example, "c d.example"]}]\n', 'domains[0].altNames[1]', /domain "c d\.example": invalid name: spaces/);

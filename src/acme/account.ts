@@ -1,0 +1,75 @@
+/**
+ * One ACME account per CA directory: created on first use, its key kept in a 0600 file
+ * (<dataDir>/accounts/<id>/account.key) written before the CA ever sees it, so a crash between
+ * "key made" and "account registered" re-registers the same key instead of orphaning an account.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AcmeError, errorMessage } from '../core/errors.js';
+import { writeFileAtomic } from '../config/atomic-write.js';
+import type { AcmeConfig } from '../config/types.js';
+import type { AccountRepository } from '../store/accounts.js';
+import { createSession, toAcmeError, type AcmeSession } from './client.js';
+import { generateKey } from './keys.js';
+
+export interface Account {
+  directoryUrl: string;
+  accountUrl: string;
+  keyPem: string;
+}
+
+export function accountKeyFile(dataDir: string, directoryUrl: string): string {
+  const id = createHash('sha256').update(directoryUrl).digest('hex').slice(0, 16);
+  return join(dataDir, 'accounts', id, 'account.key');
+}
+
+async function loadOrCreateKey(file: string): Promise<string> {
+  if (existsSync(file)) return readFileSync(file, 'utf8');
+  mkdirSync(join(file, '..'), { recursive: true, mode: 0o700 });
+  const pem = await generateKey('ecdsa-p256');
+  writeFileAtomic(file, pem, 0o600, { overwrite: false });
+  return pem;
+}
+
+/** Returns a session for the account, registering it with the CA when it has no URL yet. */
+export async function ensureAccount(repo: AccountRepository, dataDir: string, cfg: AcmeConfig, directoryUrl: string, now: () => Date): Promise<{ account: Account; session: AcmeSession }> {
+  const stored = repo.get(directoryUrl);
+  const keyFile = stored?.keyFile ?? accountKeyFile(dataDir, directoryUrl);
+  let keyPem: string;
+  try {
+    keyPem = await loadOrCreateKey(keyFile);
+  } catch (err) {
+    throw new AcmeError('acme-account', `ACME account key ${keyFile}: ${errorMessage(err)}`, {}, { cause: err });
+  }
+  const eab = cfg.eab ? { kid: cfg.eab.kid, hmacKey: cfg.eab.hmacKey } : undefined;
+  if (stored?.accountUrl) {
+    const session = createSession({ directoryUrl, accountKey: keyPem, accountUrl: stored.accountUrl, ...(eab ? { eab } : {}) });
+    return { account: { directoryUrl, accountUrl: stored.accountUrl, keyPem }, session };
+  }
+  const session = createSession({ directoryUrl, accountKey: keyPem, ...(eab ? { eab } : {}) });
+  let tos: string | null;
+  try {
+    tos = await session.client.getTermsOfServiceUrl();
+  } catch (err) {
+    throw toAcmeError(err, session, { doing: `reading the CA directory ${directoryUrl}` });
+  }
+  if (tos && !cfg.agreeToTerms) {
+    throw new AcmeError('acme-terms', `the CA at ${directoryUrl} requires agreeing to its terms of service (${tos}); read them and set acme.agreeToTerms: true`);
+  }
+  try {
+    await session.client.createAccount({
+      termsOfServiceAgreed: cfg.agreeToTerms,
+      ...(cfg.email ? { contact: [`mailto:${cfg.email}`] } : {}),
+    });
+  } catch (err) {
+    const e = toAcmeError(err, session, { doing: `registering an ACME account at ${directoryUrl}` });
+    if (e.problemType === 'urn:ietf:params:acme:error:externalAccountRequired' || (eab && e.problemType === 'urn:ietf:params:acme:error:unauthorized')) {
+      throw new AcmeError('acme-account', `${e.message}${eab ? '; check acme.eab.kid and acme.eab.hmacKey' : '; this CA needs External Account Binding: set acme.eab {kid, hmacKey} from the CA\'s account page'}`, { ...e, retryable: false }, { cause: err });
+    }
+    throw e;
+  }
+  const accountUrl = session.client.getAccountUrl();
+  repo.save({ directoryUrl, accountUrl, keyFile, email: cfg.email ?? null, createdAt: now().toISOString() });
+  return { account: { directoryUrl, accountUrl, keyPem }, session };
+}

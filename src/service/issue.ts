@@ -1,0 +1,154 @@
+/**
+ * Obtaining one certificate for one lineage and making it current, in the order that makes a
+ * crash at any point harmless (ARCHITECTURE §4):
+ *
+ *   key → order → archive/<n> written and fsynced → row in `issued` → `current` switched → hooks
+ *
+ * A crash before the row leaves an unreferenced archive directory (ignored; the next run orders
+ * again). A crash after the row and before the switch is finished by the next run
+ * (`reconcileCurrent`), which switches `current` to the newest recorded version.
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { AcmeError, CertsError, errorMessage } from '../core/errors.js';
+import { ariCertId } from '../core/ari.js';
+import { isIpLiteral } from '../core/names.js';
+import type { AcmeKeyType, DomainConfig } from '../config/types.js';
+import type { AcmeSession } from '../acme/client.js';
+import { generateKey, keyTypeOf } from '../acme/keys.js';
+import { obtainCertificate } from '../acme/order.js';
+import type { ChallengeSolver } from '../acme/types.js';
+import { currentPaths, currentVersion, switchCurrent, versionPaths, writeArchiveVersion, type ArchiveFs, type CertPaths } from '../store/archive.js';
+import type { IssuedCert, Store } from '../store/index.js';
+
+export interface Wanted {
+  names: string[];
+  keyType: AcmeKeyType;
+  profile: string | null;
+}
+
+export function wantedOf(d: DomainConfig, acme: { keyType?: AcmeKeyType; profile?: string }): Wanted {
+  return { names: [d.name, ...d.altNames], keyType: d.keyType ?? acme.keyType ?? 'ecdsa-p256', profile: d.profile ?? acme.profile ?? null };
+}
+
+export interface IssueInput {
+  dataDir: string;
+  store: Store;
+  session: AcmeSession;
+  domain: DomainConfig;
+  wanted: Wanted;
+  solver: ChallengeSolver;
+  preflight: boolean;
+  reuseKey: boolean;
+  previous: IssuedCert | null;
+  /** ARI certificate ID of the certificate being replaced, when the CA offers ARI. */
+  replaces?: string;
+  reason: string;
+  now: () => Date;
+  dryRun: boolean;
+  onEvent?: (event: string) => void;
+  archiveFs?: ArchiveFs;
+}
+
+export interface IssueResult {
+  issued: IssuedCert;
+  paths: CertPaths;
+}
+
+/** The previous key when reuse is on and it has the wanted type; otherwise a new one. */
+async function certificateKey(input: IssueInput): Promise<string> {
+  if (input.reuseKey && input.previous) {
+    const file = versionPaths(input.dataDir, input.domain.name, input.previous.version).privkey;
+    if (existsSync(file)) {
+      const pem = readFileSync(file, 'utf8');
+      if (keyTypeOf(pem) === input.wanted.keyType) return pem;
+    }
+  }
+  return generateKey(input.wanted.keyType);
+}
+
+function describe(certPem: string): Pick<IssuedCert, 'fingerprint256' | 'serial' | 'notBefore' | 'notAfter' | 'issuer'> & { x: X509Certificate } {
+  const x = new X509Certificate(certPem);
+  return { x, fingerprint256: x.fingerprint256, serial: x.serialNumber, notBefore: new Date(x.validFrom).toISOString(), notAfter: new Date(x.validTo).toISOString(), issuer: x.issuer.replace(/\n/g, ', ') };
+}
+
+/** Checks that the CA's certificate is the one we asked for before anything is written. */
+function verifyIssued(input: IssueInput, x: X509Certificate, keyPem: string): void {
+  const where = `domain "${input.domain.name}"`;
+  if (!x.checkPrivateKey(createPrivateKey(keyPem))) throw new AcmeError('acme-protocol', `${where}: the CA returned a certificate that does not match our key`, { domain: input.domain.name });
+  const sans = (x.subjectAltName ?? '').split(', ').map((s) => s.replace(/^(DNS|IP Address):/, '').toLowerCase());
+  const missing = input.wanted.names.filter((n) => !sans.includes(isIpLiteral(n) ? n : n.toLowerCase()));
+  if (missing.length > 0) throw new AcmeError('acme-protocol', `${where}: the CA returned a certificate without ${missing.join(', ')}`, { domain: input.domain.name });
+}
+
+export async function issueCertificate(input: IssueInput): Promise<IssueResult | null> {
+  const { domain, store, dataDir } = input;
+  const keyPem = await certificateKey(input);
+  const result = await obtainCertificate(input.session, {
+    domain: domain.name,
+    names: input.wanted.names,
+    keyPem,
+    ...(input.wanted.profile ? { profile: input.wanted.profile } : {}),
+    ...(input.replaces ? { replaces: input.replaces } : {}),
+    solver: input.solver,
+    preflight: input.preflight,
+    ...(input.onEvent ? { onEvent: input.onEvent } : {}),
+  });
+  const d = describe(result.certPem);
+  verifyIssued(input, d.x, keyPem);
+  if (input.dryRun) return null;
+
+  let certId: string | null = null;
+  try {
+    certId = ariCertId(d.x);
+  } catch {
+    // A CA certificate without an Authority Key Identifier has no ARI identity; nothing to store.
+    certId = null;
+  }
+  const minVersion = store.issued.maxVersion(domain.name) + 1;
+  const { version, paths } = writeArchiveVersion(dataDir, domain.name, { cert: result.certPem, chain: result.chainPem, fullchain: result.fullchainPem, privkey: keyPem }, { minVersion, ...(input.archiveFs ? { fs: input.archiveFs } : {}) });
+  const issued: IssuedCert = {
+    lineage: domain.name,
+    version,
+    fingerprint256: d.fingerprint256,
+    serial: d.serial,
+    notBefore: d.notBefore,
+    notAfter: d.notAfter,
+    issuer: d.issuer,
+    names: input.wanted.names,
+    keyType: input.wanted.keyType,
+    directoryUrl: input.session.directoryUrl,
+    profile: input.wanted.profile,
+    ariCertId: certId,
+    replacedId: result.replacesAccepted ? (input.replaces ?? null) : null,
+    dir: paths.dir,
+    issuedAt: input.now().toISOString(),
+    reason: input.reason,
+    revokedAt: null,
+    revokeReason: null,
+  };
+  issued.id = store.issued.record(issued);
+  switchCurrent(dataDir, domain.name, version);
+  return { issued, paths: currentPaths(dataDir, domain.name) };
+}
+
+/**
+ * Finishes what a crash interrupted: `current` must point at the newest recorded version.
+ * Returns true when it had to switch.
+ */
+export function reconcileCurrent(dataDir: string, store: Store, lineage: string): boolean {
+  const latest = store.issued.latest(lineage);
+  if (!latest) return false;
+  const at = currentVersion(dataDir, lineage);
+  if (at === latest.version) return false;
+  const paths = versionPaths(dataDir, lineage, latest.version);
+  if (!existsSync(paths.fullchain) || !existsSync(paths.privkey)) {
+    throw new CertsError('io', 'archive-missing', `domain "${lineage}": version ${latest.version} is recorded but ${paths.dir} is incomplete; run certs renew ${lineage} --force to replace it`);
+  }
+  try {
+    switchCurrent(dataDir, lineage, latest.version);
+  } catch (err) {
+    throw new CertsError('io', 'switch-failed', `domain "${lineage}": cannot switch current to version ${latest.version}: ${errorMessage(err)}`, { cause: err });
+  }
+  return true;
+}

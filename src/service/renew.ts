@@ -1,0 +1,274 @@
+/**
+ * `certs renew`: for each managed domain, decide (core/renewal), and when due, lock, re-check,
+ * order, store, switch, run hooks. One domain's failure never stops the others; each failure is
+ * persisted with its backoff so `certs status` shows renewal-failing and the next run waits.
+ */
+import { AcmeError, CertsError, ConfigError, errorMessage } from '../core/errors.js';
+import { ariRenewalTime } from '../core/ari.js';
+import { nextBackoff } from '../core/backoff.js';
+import { checkRenewBeforeDays, renewalDecision, type RenewalDecision } from '../core/renewal.js';
+import { mapPool } from '../core/pool.js';
+import type { AcmeConfig, Config, DomainConfig } from '../config/types.js';
+import { configureAcmeHttp, createSession, resolveDirectory, type AcmeSession } from '../acme/client.js';
+import { ensureAccount } from '../acme/account.js';
+import { fetchRenewalInfo } from '../acme/ari.js';
+import { generateKey } from '../acme/keys.js';
+import { runProgram } from '../acme/program.js';
+import type { ArchiveFs, CertPaths } from '../store/archive.js';
+import type { IssuedCert, RenewalState, Store } from '../store/index.js';
+import { tryLease } from './lease.js';
+import { SolverSet } from './solvers.js';
+import { issueCertificate, reconcileCurrent, wantedOf, type Wanted } from './issue.js';
+
+export type RenewAction = 'issued' | 'not-due' | 'failed' | 'locked' | 'dry-run' | 'backoff';
+
+export interface RenewOutcome {
+  domain: string;
+  action: RenewAction;
+  /** The policy's sentence, or what went wrong. */
+  reason: string;
+  version?: number;
+  notAfter?: string;
+  fingerprint256?: string;
+  error?: CertsError;
+  /** When the next automatic attempt may happen (after a failure). */
+  nextAttemptAt?: string;
+}
+
+export interface RenewOptions {
+  force?: boolean;
+  dryRun?: boolean;
+  now: () => Date;
+  random: () => number;
+  owner: string;
+  /** One line per step, for logs (stderr / the daemon's JSON log). */
+  log?: (domain: string, event: string) => void;
+  /** Test seam for disk faults. */
+  archiveFs?: ArchiveFs;
+}
+
+export function acmeOf(config: Config): AcmeConfig {
+  if (!config.acme) throw new ConfigError('no acme section: add acme: {directory, email, agreeToTerms, challenge} to renew certificates', { file: config.file });
+  return config.acme;
+}
+
+/** The directory to use; a dry run goes to the staging directory when the CA has one. */
+export function directoryFor(acme: AcmeConfig, dryRun: boolean): { url: string; throwaway: boolean } {
+  if (dryRun && acme.directory === 'letsencrypt') return { url: resolveDirectory('letsencrypt-staging'), throwaway: false };
+  return { url: resolveDirectory(acme.directory), throwaway: dryRun };
+}
+
+/** The account session: the stored account, or for a dry run without staging a throwaway one never saved. */
+async function sessionFor(config: Config, store: Store, acme: AcmeConfig, dryRun: boolean, now: () => Date): Promise<AcmeSession> {
+  const dir = directoryFor(acme, dryRun);
+  if (!dir.throwaway) return (await ensureAccount(store.accounts, config.dataDir, acme, dir.url, now)).session;
+  const session = createSession({ directoryUrl: dir.url, accountKey: await generateKey('ecdsa-p256'), ...(acme.eab ? { eab: acme.eab } : {}) });
+  await session.client.createAccount({ termsOfServiceAgreed: acme.agreeToTerms, ...(acme.email ? { contact: [`mailto:${acme.email}`] } : {}) });
+  return session;
+}
+
+function currentOf(latest: IssuedCert | null) {
+  return latest ? { notBefore: new Date(latest.notBefore), notAfter: new Date(latest.notAfter), names: latest.names, keyType: latest.keyType, profile: latest.profile } : undefined;
+}
+
+export function decide(d: DomainConfig, wanted: Wanted, latest: IssuedCert | null, state: RenewalState | null, acme: AcmeConfig, now: Date, force: boolean): RenewalDecision {
+  const renewBeforeDays = d.renewBeforeDays ?? acme.renewBeforeDays;
+  if (renewBeforeDays !== undefined && latest) {
+    checkRenewBeforeDays(renewBeforeDays, Date.parse(latest.notAfter) - Date.parse(latest.notBefore));
+  }
+  const ari = state?.ari && latest && state.ari.certId === latest.ariCertId
+    ? { start: new Date(state.ari.start), end: new Date(state.ari.end), chosen: new Date(state.ari.chosen) }
+    : undefined;
+  // A revoked certificate is as good as none: clients may refuse it.
+  const current = latest?.revokedAt ? undefined : currentOf(latest);
+  const decision = renewalDecision({
+    now,
+    ...(current ? { current } : {}),
+    wanted,
+    ...(renewBeforeDays !== undefined ? { renewBeforeDays } : {}),
+    ...(ari ? { ari } : {}),
+    force,
+    ...(state?.nextAttemptAt ? { backoff: { nextAttemptAt: new Date(state.nextAttemptAt) } } : {}),
+  });
+  if (latest?.revokedAt && decision.source === 'new') return { ...decision, reason: decision.reason.replace('no certificate yet', `version ${latest.version} was revoked ${latest.revokedAt.slice(0, 10)}`) };
+  return decision;
+}
+
+/** Refreshes the stored ARI window when it is missing, for another certificate, or past its Retry-After. */
+async function refreshAri(store: Store, session: AcmeSession, latest: IssuedCert, state: RenewalState | null, opts: RenewOptions): Promise<void> {
+  if (!latest.ariCertId) return;
+  const now = opts.now();
+  const stored = state?.ari;
+  if (stored && stored.certId === latest.ariCertId && Date.parse(stored.retryAfter) > now.getTime()) return;
+  try {
+    const info = await fetchRenewalInfo(session, latest.ariCertId, { domain: latest.lineage, now });
+    if (!info) return;
+    const sameWindow = stored && stored.certId === latest.ariCertId && stored.start === info.start.toISOString() && stored.end === info.end.toISOString();
+    const chosen = sameWindow ? stored.chosen : ariRenewalTime(info, now, opts.random).toISOString();
+    store.renewals.setAri(latest.lineage, {
+      certId: latest.ariCertId,
+      start: info.start.toISOString(),
+      end: info.end.toISOString(),
+      chosen,
+      retryAfter: info.retryAfter.toISOString(),
+      explanationUrl: info.explanationURL ?? null,
+    });
+  } catch (err) {
+    // No ARI answer is not a reason to stop: the lifetime rule still applies.
+    opts.log?.(latest.lineage, `renewal information unavailable: ${errorMessage(err)}`);
+  }
+}
+
+function hookEnv(d: DomainConfig, paths: CertPaths | null, extra: Record<string, string>): Record<string, string> {
+  return {
+    CERTS_DOMAIN: d.name,
+    CERTS_NAMES: [d.name, ...d.altNames].join(' '),
+    ...(paths ? { CERTS_CERT: paths.cert, CERTS_CHAIN: paths.chain, CERTS_FULLCHAIN: paths.fullchain, CERTS_KEY: paths.privkey, CERTS_DIR: paths.dir } : {}),
+    ...extra,
+  };
+}
+
+async function hook(d: DomainConfig, kind: 'pre' | 'post' | 'deploy', paths: CertPaths | null, extra: Record<string, string> = {}): Promise<void> {
+  const argv = d.hooks?.[kind];
+  if (!argv) return;
+  await runProgram(argv, { env: hookEnv(d, paths, { CERTS_HOOK: kind, ...extra }), timeoutMs: d.hooks?.timeoutMs ?? 60_000, what: `domain "${d.name}": ${kind} hook "${argv[0]}"`, domain: d.name });
+}
+
+function asCertsError(err: unknown, domain: string): CertsError {
+  if (err instanceof CertsError) return err;
+  return new AcmeError('internal', `domain "${domain}": ${errorMessage(err)}`, { domain }, { cause: err });
+}
+
+async function renewOne(d: DomainConfig, ctx: { config: Config; store: Store; acme: AcmeConfig; solvers: SolverSet; session: () => Promise<AcmeSession>; opts: RenewOptions }): Promise<RenewOutcome> {
+  const { config, store, acme, opts } = ctx;
+  const log = (e: string) => opts.log?.(d.name, e);
+  const wanted = wantedOf(d, acme);
+  if (!opts.dryRun && reconcileCurrent(config.dataDir, store, d.name)) log('current switched to the newest recorded version (an earlier run was interrupted)');
+
+  let latest = store.issued.latest(d.name);
+  let state = store.renewals.get(d.name);
+  if (latest && !opts.force && !opts.dryRun) {
+    try {
+      await refreshAri(store, await ctx.session(), latest, state, opts);
+    } catch (err) {
+      // The CA unreachable is only a failure when a renewal is due; that attempt records it.
+      log(`renewal information unavailable: ${errorMessage(err)}`);
+    }
+    state = store.renewals.get(d.name);
+  }
+  let decision: RenewalDecision;
+  try {
+    decision = decide(d, wanted, latest, state, acme, opts.now(), opts.force === true || opts.dryRun === true);
+  } catch (err) {
+    return { domain: d.name, action: 'failed', reason: errorMessage(err), error: asCertsError(err, d.name) };
+  }
+  if (!decision.due) {
+    return { domain: d.name, action: decision.waitUntil ? 'backoff' : 'not-due', reason: decision.reason, ...(decision.waitUntil ? { nextAttemptAt: decision.waitUntil.toISOString() } : {}) };
+  }
+
+  // Lock, then look again: another process may have renewed it while we were deciding.
+  const lease = opts.dryRun ? null : tryLease(store.locks, `cert:${d.name}`, opts.owner);
+  if (!opts.dryRun && !lease) {
+    const h = store.locks.holder(`cert:${d.name}`);
+    return { domain: d.name, action: 'locked', reason: `another certs process is renewing it${h ? ` (${h.owner})` : ''}` };
+  }
+  try {
+    if (!opts.dryRun) {
+      const before = latest?.version;
+      latest = store.issued.latest(d.name);
+      state = store.renewals.get(d.name);
+      if (latest?.version !== before) {
+        const again = decide(d, wanted, latest, state, acme, opts.now(), opts.force === true);
+        if (!again.due) return { domain: d.name, action: 'not-due', reason: `renewed by another process meanwhile; ${again.reason}` };
+      }
+    }
+    log(`renewing: ${decision.reason}`);
+    const attempt = opts.dryRun ? null : store.renewals.attemptStarted(d.name, opts.now().toISOString(), decision.reason);
+    try {
+      await hook(d, 'pre', null);
+      const session = await ctx.session();
+      const result = await issueCertificate({
+        dataDir: config.dataDir,
+        store,
+        session,
+        domain: d,
+        wanted,
+        solver: ctx.solvers.for(d),
+        preflight: acme.preflight.enabled,
+        reuseKey: acme.reuseKey,
+        previous: latest,
+        ...(latest?.ariCertId && state?.ari ? { replaces: latest.ariCertId } : {}),
+        reason: decision.reason,
+        now: opts.now,
+        dryRun: opts.dryRun === true,
+        onEvent: log,
+        ...(opts.archiveFs ? { archiveFs: opts.archiveFs } : {}),
+      });
+      if (!result) {
+        return { domain: d.name, action: 'dry-run', reason: `dry run: the CA issued a test certificate for ${wanted.names.join(', ')}; nothing was stored or replaced` };
+      }
+      const at = opts.now().toISOString();
+      store.renewals.recordSuccess(d.name, at);
+      if (attempt !== null) store.renewals.attemptFinished(attempt, { at, outcome: 'issued' });
+      log(`issued version ${result.issued.version}, valid until ${result.issued.notAfter}`);
+      const afterHooks: string[] = [];
+      for (const kind of ['deploy', 'post'] as const) {
+        try {
+          await hook(d, kind, result.paths, { CERTS_OUTCOME: 'success' });
+        } catch (err) {
+          afterHooks.push(errorMessage(err));
+        }
+      }
+      return {
+        domain: d.name,
+        action: 'issued',
+        reason: decision.reason + (afterHooks.length ? `; but ${afterHooks.join('; ')}` : ''),
+        version: result.issued.version,
+        notAfter: result.issued.notAfter,
+        fingerprint256: result.issued.fingerprint256,
+      };
+    } catch (err) {
+      const e = asCertsError(err, d.name);
+      const at = opts.now();
+      if (!opts.dryRun) {
+        const failures = (store.renewals.get(d.name)?.failures ?? 0) + 1;
+        const next = nextBackoff({ failures, now: at, ...(e instanceof AcmeError && e.retryAfter ? { retryAfter: e.retryAfter } : {}), random: opts.random });
+        store.renewals.recordFailure(d.name, { at: at.toISOString(), error: e.message, code: e.code, nextAttemptAt: next.toISOString() });
+        if (attempt !== null) store.renewals.attemptFinished(attempt, { at: at.toISOString(), outcome: 'failed', error: e.message });
+        try {
+          await hook(d, 'post', null, { CERTS_OUTCOME: 'failure', CERTS_ERROR: e.message });
+        } catch (hookErr) {
+          log(`post hook failed too: ${errorMessage(hookErr)}`);
+        }
+        return { domain: d.name, action: 'failed', reason: e.message, error: e, nextAttemptAt: next.toISOString() };
+      }
+      return { domain: d.name, action: 'failed', reason: e.message, error: e };
+    }
+  } finally {
+    lease?.release();
+  }
+}
+
+/** Renews the given managed domains (all managed ones when `domains` is the whole inventory). */
+export async function renewDomains(config: Config, store: Store, domains: DomainConfig[], opts: RenewOptions): Promise<RenewOutcome[]> {
+  const acme = acmeOf(config);
+  configureAcmeHttp(acme);
+  const solvers = new SolverSet(acme);
+  // Checked up front: a domain without a challenge is a config error, not a failed renewal.
+  for (const d of domains) solvers.challengeOf(d);
+  let sessionPromise: Promise<AcmeSession> | undefined;
+  const session = (): Promise<AcmeSession> => (sessionPromise ??= sessionFor(config, store, acme, opts.dryRun === true, opts.now));
+  try {
+    return await mapPool(domains, acme.concurrency, async (d) => {
+      try {
+        return await renewOne(d, { config, store, acme, solvers, session, opts });
+      } catch (err) {
+        // An account or CA failure reached before any order: recorded like any other failure.
+        const e = asCertsError(err, d.name);
+        return { domain: d.name, action: 'failed' as const, reason: e.message, error: e };
+      }
+    });
+  } finally {
+    await solvers.close();
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The certificate file store (ARCHITECTURE §4):
+ *
+ *   <dataDir>/certs/<lineage>/archive/<n>/{cert,chain,fullchain,privkey}.pem
+ *   <dataDir>/certs/<lineage>/current -> archive/<n>
+ *
+ * A version is written into a hidden temp directory, fsynced, then renamed to its number in one
+ * step, so a numbered directory is always complete. `current` is a symlink replaced by one
+ * rename, so a reader (nginx) sees either the old pair or the new pair, never a cert with the
+ * other version's key. A crash leaves at most a hidden temp directory, removed on the next write.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { IoError, errorMessage } from '../core/errors.js';
+import { fsyncDir, writeAll } from '../config/atomic-write.js';
+
+export const CERT_FILES = ['cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem'] as const;
+
+export interface CertPems {
+  cert: string;
+  chain: string;
+  fullchain: string;
+  privkey: string;
+}
+
+export interface CertPaths {
+  dir: string;
+  cert: string;
+  chain: string;
+  fullchain: string;
+  privkey: string;
+}
+
+/** Test seam: lets fault tests fail a write at a chosen file. */
+export interface ArchiveFs {
+  writeFile(fd: number, data: Uint8Array, name: string): void;
+}
+
+const defaultFs: ArchiveFs = { writeFile: (fd, data) => writeAll(fd, data) };
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/**
+ * The directory name of a lineage. A wildcard's "*" becomes "_": a safe file name that cannot
+ * clash with a real host name, since "_" is not allowed in certificate host names.
+ */
+export function lineageDirName(lineage: string): string {
+  const name = lineage.replace(/^\*\./, '_.');
+  if (!/^[a-z0-9_][a-z0-9.:_-]*$/i.test(name) || name.includes('..') || name.length > 260) {
+    throw new IoError('invalid-lineage', `certificate name ${JSON.stringify(lineage)} cannot be used as a directory name`);
+  }
+  return name.replace(/:/g, '-');
+}
+
+export function lineageDir(dataDir: string, lineage: string): string {
+  return join(dataDir, 'certs', lineageDirName(lineage));
+}
+
+function pathsIn(dir: string): CertPaths {
+  return { dir, cert: join(dir, 'cert.pem'), chain: join(dir, 'chain.pem'), fullchain: join(dir, 'fullchain.pem'), privkey: join(dir, 'privkey.pem') };
+}
+
+/** The stable paths servers are configured with: <lineage>/current/*.pem. */
+export function currentPaths(dataDir: string, lineage: string): CertPaths {
+  return pathsIn(join(lineageDir(dataDir, lineage), 'current'));
+}
+
+export function versionPaths(dataDir: string, lineage: string, version: number): CertPaths {
+  return pathsIn(join(lineageDir(dataDir, lineage), 'archive', String(version)));
+}
+
+/** The version `current` points at, or null when there is none yet. */
+export function currentVersion(dataDir: string, lineage: string): number | null {
+  try {
+    const target = readlinkSync(join(lineageDir(dataDir, lineage), 'current'));
+    const m = /^archive\/(\d+)$/.exec(target);
+    return m ? Number(m[1]) : null;
+  } catch (err) {
+    if (errno(err) === 'ENOENT' || errno(err) === 'EINVAL') return null;
+    throw new IoError('read-failed', `cannot read ${join(lineageDir(dataDir, lineage), 'current')}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** Numbered versions present in the archive, ascending. */
+export function archiveVersions(dataDir: string, lineage: string): number[] {
+  try {
+    return readdirSync(join(lineageDir(dataDir, lineage), 'archive'))
+      .filter((n) => /^\d+$/.test(n))
+      .map(Number)
+      .sort((a, b) => a - b);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+function describeWriteError(path: string, err: unknown): string {
+  const code = errno(err);
+  if (code === 'ENOSPC') return `cannot write ${path}: the disk is full (ENOSPC)`;
+  if (code === 'EDQUOT') return `cannot write ${path}: disk quota exceeded (EDQUOT)`;
+  if (code === 'EACCES' || code === 'EPERM') return `cannot write ${path}: permission denied`;
+  if (code === 'EROFS') return `cannot write ${path}: read-only file system`;
+  return `cannot write ${path}: ${errorMessage(err)}`;
+}
+
+/**
+ * Writes a new archive version and returns its number (greater than every existing one and
+ * than `minVersion`). Does not touch `current`. On failure nothing numbered is left behind.
+ */
+export function writeArchiveVersion(dataDir: string, lineage: string, pems: CertPems, opts: { minVersion?: number; fs?: ArchiveFs } = {}): { version: number; paths: CertPaths } {
+  const fs = opts.fs ?? defaultFs;
+  const base = lineageDir(dataDir, lineage);
+  const archive = join(base, 'archive');
+  let tmp: string | undefined;
+  let where = archive;
+  try {
+    mkdirSync(archive, { recursive: true, mode: 0o700 });
+    removeStaleTemps(archive);
+    tmp = join(archive, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+    mkdirSync(tmp, { mode: 0o700 });
+    for (const [name, data, mode] of [
+      ['privkey.pem', pems.privkey, 0o600],
+      ['cert.pem', pems.cert, 0o644],
+      ['chain.pem', pems.chain, 0o644],
+      ['fullchain.pem', pems.fullchain, 0o644],
+    ] as const) {
+      where = join(tmp, name);
+      const fd = openSync(where, 'wx', mode);
+      try {
+        fs.writeFile(fd, Buffer.from(data, 'utf8'), name);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    where = tmp;
+    fsyncDir(tmp);
+    let version = Math.max(opts.minVersion ?? 1, (archiveVersions(dataDir, lineage).at(-1) ?? 0) + 1);
+    for (;;) {
+      where = join(archive, String(version));
+      try {
+        renameSync(tmp, where);
+        break;
+      } catch (err) {
+        // Someone else's directory with that number: take the next one, never overwrite.
+        if (errno(err) !== 'EEXIST' && errno(err) !== 'ENOTEMPTY') throw err;
+        version += 1;
+      }
+    }
+    tmp = undefined;
+    fsyncDir(archive);
+    return { version, paths: versionPaths(dataDir, lineage, version) };
+  } catch (err) {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    if (err instanceof IoError) throw err;
+    throw new IoError(errno(err) === 'ENOSPC' ? 'disk-full' : 'write-failed', `${lineage}: ${describeWriteError(where, err)}; the current certificate was not changed`, { cause: err });
+  }
+}
+
+function removeStaleTemps(archive: string): void {
+  for (const name of readdirSync(archive)) {
+    if (name.startsWith('.tmp-')) rmSync(join(archive, name), { recursive: true, force: true });
+  }
+}
+
+/** Points `current` at an archive version in one rename. */
+export function switchCurrent(dataDir: string, lineage: string, version: number): void {
+  const base = lineageDir(dataDir, lineage);
+  const link = join(base, `.current-${process.pid}-${randomBytes(6).toString('hex')}`);
+  try {
+    symlinkSync(`archive/${version}`, link);
+    renameSync(link, join(base, 'current'));
+    fsyncDir(base);
+  } catch (err) {
+    try {
+      unlinkSync(link);
+    } catch (cleanupErr) {
+      if (errno(cleanupErr) !== 'ENOENT') throw new IoError('write-failed', `${lineage}: cannot remove ${link}: ${errorMessage(cleanupErr)}`, { cause: err });
+    }
+    throw new IoError('write-failed', `${lineage}: ${describeWriteError(join(base, 'current'), err)}; current still points at the previous version`, { cause: err });
+  }
+}
