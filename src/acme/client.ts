@@ -57,7 +57,11 @@ export function configureAcmeHttp(cfg: Pick<AcmeConfig, 'caFile' | 'timeoutMs'>)
   acme.axios.defaults.timeout = cfg.timeoutMs;
   acme.axios.defaults.maxContentLength = 1 << 20;
   acme.axios.defaults.maxRedirects = 0;
-  (acme.axios.defaults as unknown as { acmeSettings: { retryMaxAttempts: number } }).acmeSettings.retryMaxAttempts = 0;
+  // acme-client's interceptors exist for those retries; with them gone axios is plain axios again.
+  // (Kept, they also turn every network error into "Cannot read properties of undefined", which
+  // would hide "connection refused" from the operator.)
+  acme.axios.interceptors.request.clear();
+  acme.axios.interceptors.response.clear();
   acme.setLogger(() => undefined);
   configuredFor = key;
 }

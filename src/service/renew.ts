@@ -134,9 +134,22 @@ async function hook(d: DomainConfig, kind: 'pre' | 'post' | 'deploy', paths: Cer
   await runProgram(argv, { env: hookEnv(d, paths, { CERTS_HOOK: kind, ...extra }), timeoutMs: d.hooks?.timeoutMs ?? 60_000, what: `domain "${d.name}": ${kind} hook "${argv[0]}"`, domain: d.name });
 }
 
+/** Every failure names its domain, also those met before any order (account, directory). */
 function asCertsError(err: unknown, domain: string): CertsError {
-  if (err instanceof CertsError) return err;
-  return new AcmeError('internal', `domain "${domain}": ${errorMessage(err)}`, { domain }, { cause: err });
+  const prefix = `domain "${domain}"`;
+  if (err instanceof CertsError && err.message.startsWith(prefix)) return err;
+  if (err instanceof AcmeError) {
+    return new AcmeError(err.code, `${prefix}: ${err.message}`, {
+      domain,
+      ...(err.problemType ? { problemType: err.problemType } : {}),
+      ...(err.detail ? { detail: err.detail } : {}),
+      ...(err.status !== undefined ? { status: err.status } : {}),
+      retryable: err.retryable,
+      ...(err.retryAfter ? { retryAfter: err.retryAfter } : {}),
+    }, { cause: err, ...(err.hint ? { hint: err.hint } : {}) });
+  }
+  if (err instanceof CertsError) return new CertsError(err.kind, err.code, `${prefix}: ${err.message}`, { cause: err, ...(err.hint ? { hint: err.hint } : {}) });
+  return new AcmeError('internal', `${prefix}: ${errorMessage(err)}`, { domain }, { cause: err });
 }
 
 async function renewOne(d: DomainConfig, ctx: { config: Config; store: Store; acme: AcmeConfig; solvers: SolverSet; session: () => Promise<AcmeSession>; opts: RenewOptions }): Promise<RenewOutcome> {

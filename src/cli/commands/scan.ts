@@ -3,6 +3,7 @@ import { nagiosExitCode } from '../../core/problems.js';
 import { overallStatus, reportDocument, endpointKey, targetsOf, unknownReport } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
+import { withRenewalFailures, type RenewalFailure } from '../../core/renewal-status.js';
 import { openStore, type RecordItem } from '../../store/index.js';
 import { createProgress } from '../progress.js';
 import { renderDetail, renderNagios, renderSummary, renderTable } from '../render.js';
@@ -50,7 +51,23 @@ async function scanAndStore(config: Config, domains: Domain[], keepChain: boolea
   }
 }
 
-function output(config: Config, reports: EndpointReport[], detail: boolean, opts: ReportOptions, io: Io): number {
+/** Renewal failures recorded by `certs renew`, keyed by domain; none when nothing was stored yet. */
+function renewalFailures(config: Config): Map<string, RenewalFailure> {
+  const store = openStore(config.dataDir, { readonly: true });
+  if (!store) return new Map();
+  try {
+    const out = new Map<string, RenewalFailure>();
+    for (const [lineage, s] of store.renewals.all()) {
+      if (s.failures > 0 && s.lastError) out.set(lineage, { failures: s.failures, lastError: s.lastError, lastAttemptAt: s.lastAttemptAt, nextAttemptAt: s.nextAttemptAt });
+    }
+    return out;
+  } finally {
+    store.close();
+  }
+}
+
+function output(config: Config, scanned: EndpointReport[], detail: boolean, opts: ReportOptions, io: Io): number {
+  const reports = withRenewalFailures(scanned, renewalFailures(config), config.scan.criticalDays);
   const status = overallStatus(reports);
   if (opts.json) {
     io.stdout.write(`${JSON.stringify(reportDocument(reports, io.now()), null, 2)}\n`);
