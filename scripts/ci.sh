@@ -5,8 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: the real servers the tests drive, and the tools the benchmark compares with.
-declare -A want=([nginx]=nginx-light [openssl]=openssl [ssl-cert-check]=ssl-cert-check)
+# Debian packages: the real servers the tests drive (nginx, Pebble + challtestsrv, BIND), and the
+# tools the benchmarks compare with (ssl-cert-check, certbot).
+declare -A want=(
+  [nginx]=nginx-light [openssl]=openssl [ssl-cert-check]=ssl-cert-check
+  [pebble]=pebble [pebble-challtestsrv]=pebble [named]=bind9 [nsupdate]=bind9-dnsutils [certbot]=certbot
+)
 missing=()
 for bin in "${!want[@]}"; do
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || missing+=("${want[$bin]}")
@@ -18,7 +22,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; trap 'rm -f "$policy"' EXIT; fi
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # shellcheck disable=SC2046
+  apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
 fi
 
 npm ci --no-fund --no-audit

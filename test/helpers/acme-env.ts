@@ -41,6 +41,8 @@ export interface AcmeEnvOptions {
   pebble?: Partial<Omit<PebbleOptions, 'dnsServer' | 'httpPort'>>;
   /** Use this DNS server for Pebble instead of challtestsrv (e.g. a BIND instance). */
   dnsServer?: string;
+  /** Port Pebble validates http-01 on (e.g. an nginx already listening); default a free port. */
+  httpPort?: number;
 }
 
 export async function startAcmeEnv(opts: AcmeEnvOptions = {}): Promise<AcmeEnv> {
@@ -50,7 +52,7 @@ export async function startAcmeEnv(opts: AcmeEnvOptions = {}): Promise<AcmeEnv> 
   let pebble: PebbleInstance | undefined;
   try {
     dns = await startChallTestSrv();
-    const httpPort = await freePort();
+    const httpPort = opts.httpPort ?? (await freePort());
     pebble = await startPebble({ dnsServer: opts.dnsServer ?? dns.dnsServer, httpPort, ...opts.pebble });
     const p = pebble;
     const d = dns;
