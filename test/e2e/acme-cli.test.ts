@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAcmeEnv, type AcmeEnv } from '../helpers/acme-env.js';
 import { startNginx, type NginxInstance } from '../helpers/nginx.js';
@@ -61,6 +61,34 @@ ${domains}`;
     const again = await runCli(['renew', '--config', configFile]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /e\.test\s+NOT-DUE/);
+  });
+
+  it('--dry-run orders a test certificate with a throwaway account and changes nothing', async () => {
+    const link = join(env.dataDir, 'certs', 'e.test', 'current');
+    const before = readlinkSync(link);
+    const r = await runCli(['renew', 'e.test', '--dry-run', '--config', configFile, '--json'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stderr);
+    const doc = JSON.parse(r.stdout) as RenewJson;
+    assert.equal(doc.results[0]?.action, 'dry-run');
+    assert.match(doc.results[0]!.reason, /nothing was stored or replaced/);
+    assert.equal(readlinkSync(link), before);
+    const certs = JSON.parse((await runCli(['certificates', 'e.test', '--config', configFile, '--json'])).stdout) as CertsJson;
+    assert.equal(certs.certificates[0]?.versions.length, 1);
+  });
+
+  it('refuses what it cannot renew: no acme section, a monitor-only domain, an unknown name', async () => {
+    const noAcme = join(env.dir, 'no-acme.yaml');
+    writeFileSync(noAcme, `dataDir: ${env.dataDir}\ndomains: [{name: e.test}]\n`);
+    const a = await runCli(['renew', '--config', noAcme]);
+    assert.equal(a.code, 2);
+    assert.match(a.stderr, /no acme section/);
+    const { file } = env.writeConfig(config('  - { name: m.test, managed: false }\n'), 'monitor.yaml');
+    const m = await runCli(['renew', 'm.test', '--config', file]);
+    assert.equal(m.code, 2);
+    assert.match(m.stderr, /"m\.test" is monitor-only/);
+    const u = await runCli(['issue', 'nope.test', '--config', configFile]);
+    assert.equal(u.code, 2);
+    assert.match(u.stderr, /not in the inventory/);
   });
 
   it('certificates lists versions, files, days left and the next renewal', async () => {
