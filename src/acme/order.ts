@@ -115,7 +115,10 @@ async function authorize(session: AcmeSession, req: OrderRequest, order: Order):
       if (!challenge) {
         throw new AcmeError('challenge', `domain "${req.domain}": the CA offers no ${type} challenge for ${name} (offered: ${authz.challenges.map((c) => c.type).join(', ') || 'none'})${authz.wildcard ? '; wildcard names need dns-01' : ''}`, { domain: req.domain });
       }
-      const keyAuthorization = await session.client.getChallengeKeyAuthorization(challenge);
+      // acme-client returns, for a dns-01 challenge, the record value (already sha256+base64url)
+      // rather than the key authorization; asked as http-01 it returns token.thumbprint for any
+      // challenge, which taskFor hashes once for dns-01.
+      const keyAuthorization = await session.client.getChallengeKeyAuthorization({ ...challenge, type: 'http-01' } as Challenge);
       const task = taskFor(req.domain, authz, challenge, keyAuthorization);
       presented.push(task);
       await req.solver.present(task, req.signal);
