@@ -94,18 +94,20 @@ function domain(c: Checker, v: unknown, path: KeyPath, acme: AcmeConfig | undefi
       if (o[key] != null) c.fail([...path, key], `set on a monitor-only domain (managed: false), which is never renewed; remove it or set managed: true`);
     }
   }
+  // Blame the name that causes the problem: the primary name or the altNames entry.
+  const pathOf = (n: string): KeyPath => (n === name ? [...path, 'name'] : [...altPath, altNames.indexOf(n)]);
   const ip = [name, ...altNames].find((n) => isIpLiteral(n));
   if (managed && ip && (profile ?? acme?.profile) === undefined) {
-    c.fail([...path, 'name'], `${JSON.stringify(ip)}: public CAs issue for IP addresses only under a profile that allows them (Let's Encrypt: "shortlived"); set profile on the domain, or managed: false to only monitor it`);
+    c.fail(pathOf(ip), `${JSON.stringify(ip)}: public CAs issue for IP addresses only under a profile that allows them (Let's Encrypt: "shortlived"); set profile on the domain, or managed: false to only monitor it`);
   }
 
   const wildcard = [name, ...altNames].find((n) => n.startsWith('*.'));
   const effective = challenge ?? acmeChallenge;
   if (managed && wildcard && effective?.type === 'http-01') {
-    c.fail(challenge ? [...path, 'challenge', 'type'] : [...path, 'name'], `${JSON.stringify(wildcard)}: CAs issue wildcard names only through dns-01, but this domain uses http-01${challenge ? '' : ' (from acme.challenge)'}; add challenge: {type: dns-01, …} to the domain`);
+    c.fail(challenge ? [...path, 'challenge', 'type'] : pathOf(wildcard), `${JSON.stringify(wildcard)}: CAs issue wildcard names only through dns-01, but this domain uses http-01${challenge ? '' : ' (from acme.challenge)'}; add challenge: {type: dns-01, …} to the domain`);
   }
   if (managed && wildcard && acme && !effective) {
-    c.fail([...path, 'name'], `${JSON.stringify(wildcard)}: CAs issue wildcard names only through dns-01, and no challenge is configured; add challenge: {type: dns-01, …} to the domain`);
+    c.fail(pathOf(wildcard), `${JSON.stringify(wildcard)}: CAs issue wildcard names only through dns-01, and no challenge is configured; add challenge: {type: dns-01, …} to the domain`);
   }
   if (!managed && endpoints.length === 0 && !out.files) {
     c.fail(path, `monitor-only domain ${JSON.stringify(name)} has nothing to check${name.startsWith('*.') ? ' (a wildcard gets no default endpoint)' : ''}; add endpoints or files`);
