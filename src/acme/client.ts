@@ -107,6 +107,17 @@ export function createSession(opts: { directoryUrl: string; accountKey: string |
     }
     return resp;
   };
+  // acme-client caches whatever the directory URL answered, even text that is not JSON (axios
+  // parses silently), and then fails with "Cannot use 'in' operator…". Refuse it here instead.
+  const dirHttp = http as unknown as { getDirectory(): Promise<unknown>; directoryCache: unknown };
+  const getDirectory = dirHttp.getDirectory.bind(dirHttp);
+  dirHttp.getDirectory = async () => {
+    const dir = await getDirectory();
+    if (typeof dir === 'object' && dir !== null && !Array.isArray(dir)) return dir;
+    dirHttp.directoryCache = null;
+    const got = typeof dir === 'string' ? `text that is not valid JSON: ${JSON.stringify(dir.slice(0, 80))}` : `JSON ${Array.isArray(dir) ? 'array' : String(dir)}`;
+    throw new Error(`the CA's directory is not a JSON object (got ${got})`);
+  };
   return {
     client,
     directoryUrl: opts.directoryUrl,

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { IoError, errorMessage } from '../core/errors.js';
 import { fsyncDir, writeAll } from '../config/atomic-write.js';
 
@@ -156,7 +156,9 @@ export function writeArchiveVersion(dataDir: string, lineage: string, pems: Cert
   } catch (err) {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
     if (err instanceof IoError) throw err;
-    throw new IoError(errno(err) === 'ENOSPC' ? 'disk-full' : 'write-failed', `${lineage}: ${describeWriteError(where, err)}; the current certificate was not changed`, { cause: err });
+    // The temp path is gone by now: name the archive the new version was going to.
+    const shown = tmp !== undefined && where.startsWith(tmp) ? join(archive, '(new version)', where === tmp ? '' : basename(where)) : where;
+    throw new IoError(errno(err) === 'ENOSPC' ? 'disk-full' : 'write-failed', `domain "${lineage}": ${describeWriteError(shown, err)}; the current certificate was not changed`, { cause: err });
   }
 }
 
@@ -178,8 +180,8 @@ export function switchCurrent(dataDir: string, lineage: string, version: number)
     try {
       unlinkSync(link);
     } catch (cleanupErr) {
-      if (errno(cleanupErr) !== 'ENOENT') throw new IoError('write-failed', `${lineage}: cannot remove ${link}: ${errorMessage(cleanupErr)}`, { cause: err });
+      if (errno(cleanupErr) !== 'ENOENT') throw new IoError('write-failed', `domain "${lineage}": cannot remove ${link}: ${errorMessage(cleanupErr)}`, { cause: err });
     }
-    throw new IoError('write-failed', `${lineage}: ${describeWriteError(join(base, 'current'), err)}; current still points at the previous version`, { cause: err });
+    throw new IoError('write-failed', `domain "${lineage}": ${describeWriteError(join(base, 'current'), err)}; current still points at the previous version`, { cause: err });
   }
 }

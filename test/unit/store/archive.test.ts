@@ -280,7 +280,7 @@ describe('writeArchiveVersion failures', () => {
       caught = err;
     }
     assert.ok(
-      ioError('disk-full', /^example\.com: cannot write .*fullchain\.pem: the disk is full \(ENOSPC\)/, /the current certificate was not changed$/)(caught),
+      ioError('disk-full', /^domain "example\.com": cannot write .*fullchain\.pem: the disk is full \(ENOSPC\)/, /the current certificate was not changed$/)(caught),
     );
     assert.equal((caught as IoError).cause instanceof Error && ((caught as IoError).cause as NodeJS.ErrnoException).code, 'ENOSPC', 'keeps the cause');
     assert.deepEqual(fs.seen, ['privkey.pem', 'cert.pem', 'chain.pem', 'fullchain.pem'], 'the key is written first, fullchain last');
@@ -368,7 +368,7 @@ describe('writeArchiveVersion on a really full disk', () => {
       const big = pems('v2', `-----BEGIN PRIVATE KEY-----\n${'A'.repeat(256 * 1024)}\n-----END PRIVATE KEY-----\n`);
       assert.throws(
         () => writeArchiveVersion(dataDir, lineage, big),
-        ioError('disk-full', /^example\.com: cannot write .*: the disk is full \(ENOSPC\); the current certificate was not changed$/),
+        ioError('disk-full', /^domain "example\.com": cannot write .*: the disk is full \(ENOSPC\); the current certificate was not changed$/),
       );
       assert.equal(currentVersion(dataDir, lineage), 1);
       assert.deepEqual(readPems(currentPaths(dataDir, lineage)), before);
