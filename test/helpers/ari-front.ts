@@ -85,7 +85,7 @@ export interface AriFront {
   /** The CA to trust for the front's HTTPS (Pebble's test HTTPS CA). */
   caFile: string;
   caPem: string;
-  /** newOrder payloads received, in order. */
+  /** newOrder payloads received, in order (requests refused only for a bad nonce are left out). */
   orders(): AriOrderRecord[];
   /** Certificates seen downloaded through the front (leaf of each chain) or added with addCert. */
   certs(): AriCertInfo[];
@@ -225,6 +225,9 @@ export async function startAriFront(opts: AriFrontOptions): Promise<AriFront> {
       }
       const up = await forward(req, body);
       record.status = up.status;
+      // A request Pebble refused for its nonce (PEBBLE_WFE_NONCEREJECT) is resent by the client
+      // with a fresh one: it is the same order, so only the resent copy is recorded.
+      if (up.status === 400 && up.body.toString('utf8').includes('urn:ietf:params:acme:error:badNonce')) orders.splice(orders.indexOf(record), 1);
       if (typeof up.headers.location === 'string') record.orderUrl = rewrite(up.headers.location);
       if (up.status === 201 && (record.profile !== undefined || record.replaces !== undefined)) {
         const order = JSON.parse(up.body.toString('utf8')) as Record<string, unknown>;
