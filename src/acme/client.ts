@@ -45,15 +45,19 @@ let configuredFor: string | undefined;
 export function configureAcmeHttp(cfg: Pick<AcmeConfig, 'caFile' | 'timeoutMs'>): void {
   const key = `${cfg.caFile ?? ''}|${cfg.timeoutMs}`;
   if (configuredFor === key) return;
-  const ca = [...tls.rootCertificates];
+  // One secure context for every connection: handing `ca` to the agent makes Node build a new
+  // context (parsing ~150 roots) per connection, which cost ~8 MB and 50 ms per certificate ordered.
+  let secureContext: tls.SecureContext | undefined;
   if (cfg.caFile) {
+    let extra: string;
     try {
-      ca.push(readFileSync(cfg.caFile, 'utf8'));
+      extra = readFileSync(cfg.caFile, 'utf8');
     } catch (err) {
       throw new AcmeError('acme-config', `acme.caFile ${cfg.caFile}: cannot read it: ${errorMessage(err)}`, {}, { cause: err });
     }
+    secureContext = tls.createSecureContext({ ca: [...tls.rootCertificates, extra] });
   }
-  acme.axios.defaults.httpsAgent = new https.Agent({ ca, keepAlive: true, maxSockets: 16 });
+  acme.axios.defaults.httpsAgent = new https.Agent({ ...(secureContext ? { secureContext } : {}), keepAlive: true, maxSockets: 16 });
   acme.axios.defaults.timeout = cfg.timeoutMs;
   acme.axios.defaults.maxContentLength = 1 << 20;
   acme.axios.defaults.maxRedirects = 0;
