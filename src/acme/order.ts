@@ -122,7 +122,14 @@ async function authorize(session: AcmeSession, req: OrderRequest, order: Order):
       const task = taskFor(req.domain, authz, challenge, keyAuthorization);
       presented.push(task);
       await req.solver.present(task, req.signal);
-      if (req.preflight) await req.solver.preflight(task, req.signal);
+      if (req.preflight) {
+        try {
+          await req.solver.preflight(task, req.signal);
+        } catch (err) {
+          if (!(err instanceof AcmeError) || err.code !== 'preflight-inconclusive') throw err;
+          req.onEvent?.(`preflight inconclusive, asking the CA anyway: ${err.message}`);
+        }
+      }
       try {
         await session.client.completeChallenge(challenge);
       } catch (err) {

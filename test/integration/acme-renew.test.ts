@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { lstatSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { startAcmeEnv, type AcmeEnv } from '../helpers/acme-env.js';
 import { analyseChain } from '../../src/core/chain.js';
 import { keyTypeOf } from '../../src/acme/keys.js';
@@ -112,6 +114,35 @@ describe('renew against Pebble (http-01 standalone)', () => {
       assert.equal(store2.renewals.get('fail.test')?.failures, 2);
     } finally {
       store2.close();
+    }
+  });
+
+  it('a preflight that cannot see the name from here (system resolver) is logged and the CA decides', async () => {
+    // acmeYaml's preflight names challtestsrv as resolver; without it, `.test` names do not resolve
+    // here, as with split-horizon DNS: the CA (which resolves through challtestsrv) must decide.
+    const { config } = env.writeConfig(`${env.acmeYaml().replace(/ *preflight: .*\n/, '')}\ndomains:\n  - { name: p.test }\n`);
+    assert.deepEqual(config.acme?.preflight, { enabled: true, httpPort: 80, timeoutMs: 10_000 });
+    const events: string[] = [];
+    const [o] = await env.renew(config, { log: (_d, e) => events.push(e) });
+    assert.equal(o?.action, 'issued', o?.reason);
+    assert.ok(events.some((e) => /^preflight inconclusive, asking the CA anyway: domain "p\.test": http-01 preflight for p\.test failed/.test(e)), events.join('\n'));
+  });
+
+  it('a preflight that reached a server answering the wrong thing stops before the CA is asked', async () => {
+    // A web server that answers 404 for everything, where the preflight looks.
+    const server = createServer((_req, res) => res.writeHead(404).end('not here'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const { config } = env.writeConfig(`${env.acmeYaml().replace(/challenge: .*\n/, `challenge: { type: http-01, webroot: ${env.dir} }\n`).replace(/httpPort: \d+/, `httpPort: ${port}`).replace(/, resolver: "[^"]+"/, '')}\ndomains:\n  - { name: 127.0.0.1, profile: shortlived }\n`);
+      assert.equal(config.acme?.preflight.resolver, undefined);
+      // An IP identifier needs no DNS: the preflight reaches the server and gets its 404.
+      const [o] = await env.renew(config);
+      assert.equal(o?.action, 'failed');
+      assert.equal(o?.error?.code, 'challenge');
+      assert.match(o!.reason, /http-01 preflight for 127\.0\.0\.1 failed: .*HTTP 404/);
+    } finally {
+      server.close();
     }
   });
 

@@ -185,7 +185,9 @@ export async function discoverAuthoritative(
   const via = opts.resolvers?.length ? `resolver ${opts.resolvers.join(', ')}` : 'the system resolver';
   const fail = (why: string, cause?: unknown): AcmeError =>
     new AcmeError(
-      'challenge',
+      // Without a resolver named by the operator, not finding the servers from here (a private
+      // or split-horizon view) says nothing about what the CA sees: logged, and the CA is asked.
+      opts.resolvers?.length ? 'challenge' : 'preflight-inconclusive',
       `domain "${opts.domain}": dns-01 could not find the authoritative servers of ${name} through ${via}: ${why}; set challenge.propagation.servers`,
       { domain: opts.domain },
       cause === undefined ? {} : { cause },

@@ -34,6 +34,9 @@ export const TOKEN_PATTERN = /^[A-Za-z0-9_-]+$/;
 export const MAX_BODY_BYTES = 8192;
 /** Like Let's Encrypt. */
 export const MAX_REDIRECTS = 10;
+
+/** AcmeError code of a preflight that could not observe what the CA will see: logged, not fatal. */
+export const PREFLIGHT_INCONCLUSIVE = 'preflight-inconclusive';
 /** How much of an unexpected body an error message shows. */
 const BODY_EXCERPT_BYTES = 200;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -146,7 +149,12 @@ interface Ctx {
 function fail(ctx: Ctx, what: string, kind: FailureKind, via: string): AcmeError {
   ctx.callerSignal?.throwIfAborted();
   const { task } = ctx;
-  return new AcmeError('challenge', `domain "${task.domain}": http-01 preflight for ${task.identifier} failed: ${what}`, { domain: task.domain }, { hint: hintFor(kind, ctx, via) });
+  // Not finding or not reaching the name from here says little about what the CA will see
+  // (split-horizon DNS, NAT, a firewall open only to the outside, a test CA with its own resolver)
+  // unless the operator told us which resolver matches the CA's view. A server that answered with
+  // the wrong thing, though, is what the CA will get too.
+  const conclusive = kind === 'http' || kind === 'redirect' || ctx.resolver !== undefined;
+  return new AcmeError(conclusive ? 'challenge' : PREFLIGHT_INCONCLUSIVE, `domain "${task.domain}": http-01 preflight for ${task.identifier} failed: ${what}`, { domain: task.domain }, { hint: hintFor(kind, ctx, via) });
 }
 
 function hintFor(kind: FailureKind, ctx: Ctx, via: string): string {
