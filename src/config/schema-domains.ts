@@ -5,7 +5,7 @@ import { formatKeyPath, type Checker, type KeyPath } from './kit.js';
 import { checkChallenge, checkHooks, checkKeyType, checkProfile, checkRenewBeforeDays } from './schema-acme.js';
 import type { AcmeConfig, DomainConfig } from './types.js';
 
-export const DOMAIN_KEYS = ['name', 'altNames', 'managed', 'endpoints', 'files', 'challenge', 'keyType', 'profile', 'renewBeforeDays', 'hooks'] as const;
+export const DOMAIN_KEYS = ['name', 'altNames', 'managed', 'endpoints', 'files', 'challenge', 'keyType', 'profile', 'renewBeforeDays', 'hooks', 'nginx'] as const;
 const ENDPOINT_KEYS = ['host', 'port', 'address'] as const;
 const NAME_WHAT = 'a DNS name like "example.com" or "*.example.com"';
 
@@ -71,7 +71,7 @@ function domain(c: Checker, v: unknown, path: KeyPath, acme: AcmeConfig | undefi
     endpointPaths = items.map((_, i) => [...epPath, i]);
   }
 
-  const out: DomainConfig = { name, altNames, managed, endpoints };
+  const out: DomainConfig = { name, altNames, managed, endpoints, nginx: c.optional(o.nginx, [...path, 'nginx'], (x, p) => c.boolean(x, p)) ?? managed };
   if (o.files != null) {
     const p = [...path, 'files'];
     const f = c.mapping(o.files, p, ['cert', 'key']);
@@ -108,6 +108,12 @@ function domain(c: Checker, v: unknown, path: KeyPath, acme: AcmeConfig | undefi
   }
   if (managed && wildcard && acme && !effective) {
     c.fail(pathOf(wildcard), `${JSON.stringify(wildcard)}: CAs issue wildcard names only through dns-01, and no challenge is configured; add challenge: {type: dns-01, …} to the domain`);
+  }
+  if (!managed && out.nginx && !out.files) {
+    c.fail([...path, 'nginx'], `monitor-only domain ${JSON.stringify(name)} has no files for an nginx snippet to point at; add files: {cert, key} or remove nginx: true`);
+  }
+  if (!managed && out.nginx && out.files && !out.files.key) {
+    c.fail([...path, 'files', 'key'], `missing; an nginx snippet for monitor-only domain ${JSON.stringify(name)} needs the key file too`);
   }
   if (!managed && endpoints.length === 0 && !out.files) {
     c.fail(path, `monitor-only domain ${JSON.stringify(name)} has nothing to check${name.startsWith('*.') ? ' (a wildcard gets no default endpoint)' : ''}; add endpoints or files`);

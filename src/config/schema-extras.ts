@@ -6,17 +6,48 @@ import type { DaemonConfig, NginxConfig, NotifyConfig } from './types.js';
 
 export const DEFAULT_THRESHOLDS = [30, 14, 7, 3, 1];
 
+export const NGINX_DEFAULTS = {
+  testCommand: ['nginx', '-t'],
+  reloadCommand: ['nginx', '-s', 'reload'],
+  hsts: { enabled: false, maxAgeSeconds: 63_072_000, includeSubDomains: false },
+  verify: { timeoutMs: 30_000, intervalMs: 500 },
+} as const;
+
 export function checkNginx(c: Checker, v: unknown, path: KeyPath): NginxConfig {
-  const o = c.mapping(v, path, ['snippetDir', 'testCommand', 'reloadCommand', 'templateDir']);
-  const out: NginxConfig = {};
+  const o = c.mapping(v, path, ['snippetDir', 'testCommand', 'reloadCommand', 'dumpCommand', 'templateDir', 'hsts', 'verify']);
+  const testCommand = c.optional(o.testCommand, at(path, 'testCommand'), (x, p) => c.argv(x, p)) ?? [...NGINX_DEFAULTS.testCommand];
+  const out: NginxConfig = {
+    testCommand,
+    reloadCommand: c.optional(o.reloadCommand, at(path, 'reloadCommand'), (x, p) => c.argv(x, p)) ?? [...NGINX_DEFAULTS.reloadCommand],
+    // `nginx -T` is `nginx -t` that also prints every file it read.
+    dumpCommand: c.optional(o.dumpCommand, at(path, 'dumpCommand'), (x, p) => c.argv(x, p)) ?? testCommand.map((a) => (a === '-t' ? '-T' : a)),
+    hsts: { ...NGINX_DEFAULTS.hsts },
+    verify: { ...NGINX_DEFAULTS.verify },
+  };
   const snippetDir = c.optional(o.snippetDir, at(path, 'snippetDir'), (x, p) => c.path(x, p));
   if (snippetDir !== undefined) out.snippetDir = snippetDir;
-  const testCommand = c.optional(o.testCommand, at(path, 'testCommand'), (x, p) => c.argv(x, p));
-  if (testCommand !== undefined) out.testCommand = testCommand;
-  const reloadCommand = c.optional(o.reloadCommand, at(path, 'reloadCommand'), (x, p) => c.argv(x, p));
-  if (reloadCommand !== undefined) out.reloadCommand = reloadCommand;
   const templateDir = c.optional(o.templateDir, at(path, 'templateDir'), (x, p) => c.path(x, p));
   if (templateDir !== undefined) out.templateDir = templateDir;
+  if (o.hsts != null) {
+    const p = at(path, 'hsts');
+    if (typeof o.hsts === 'boolean') out.hsts.enabled = o.hsts;
+    else {
+      const h = c.mapping(o.hsts, p, ['enabled', 'maxAgeSeconds', 'includeSubDomains']);
+      out.hsts = {
+        enabled: c.optional(h.enabled, at(p, 'enabled'), (x, q) => c.boolean(x, q)) ?? true,
+        maxAgeSeconds: c.optional(h.maxAgeSeconds, at(p, 'maxAgeSeconds'), (x, q) => c.integer(x, q, 0, 157_680_000)) ?? NGINX_DEFAULTS.hsts.maxAgeSeconds,
+        includeSubDomains: c.optional(h.includeSubDomains, at(p, 'includeSubDomains'), (x, q) => c.boolean(x, q)) ?? false,
+      };
+    }
+  }
+  if (o.verify != null) {
+    const p = at(path, 'verify');
+    const vv = c.mapping(o.verify, p, ['timeoutMs', 'intervalMs']);
+    out.verify = {
+      timeoutMs: c.optional(vv.timeoutMs, at(p, 'timeoutMs'), (x, q) => c.integer(x, q, 100, 600_000)) ?? NGINX_DEFAULTS.verify.timeoutMs,
+      intervalMs: c.optional(vv.intervalMs, at(p, 'intervalMs'), (x, q) => c.integer(x, q, 10, 60_000)) ?? NGINX_DEFAULTS.verify.intervalMs,
+    };
+  }
   return out;
 }
 

@@ -37,6 +37,8 @@ export interface DomainConfig extends Domain {
   renewBeforeDays?: number;
   /** Programs (argv, no shell) run around renewals of this domain, for servers other than nginx. */
   hooks?: DomainHooks;
+  /** Write an nginx snippet for it (default: true for managed domains, false for monitor-only ones; those need files). */
+  nginx: boolean;
 }
 
 export interface DomainHooks {
@@ -143,11 +145,20 @@ export interface Rfc2136Config {
 }
 
 export interface NginxConfig {
+  /** Where <name>.conf snippets go; required for anything that writes. */
   snippetDir?: string;
-  testCommand?: string[];
-  reloadCommand?: string[];
-  /** Overrides templates/nginx. */
+  /** argv, no shell. Default [nginx, -t]. */
+  testCommand: string[];
+  /** argv, no shell. Default [nginx, -s, reload]. */
+  reloadCommand: string[];
+  /** argv printing the whole configuration (`certs nginx check`). Default: testCommand with -t replaced by -T. */
+  dumpCommand: string[];
+  /** A folder whose ssl.conf / acme-challenge.conf override the bundled templates/nginx ones. */
   templateDir?: string;
+  /** Strict-Transport-Security in the snippet; off by default (it is hard to take back). */
+  hsts: { enabled: boolean; maxAgeSeconds: number; includeSubDomains: boolean };
+  /** After a reload: rescan until the new certificate is served, bounded. */
+  verify: { timeoutMs: number; intervalMs: number };
 }
 
 export interface DaemonConfig {

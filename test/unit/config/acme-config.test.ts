@@ -163,6 +163,7 @@ describe('domains: new keys', () => {
       altNames: [],
       managed: true,
       endpoints: [{ host: 'a.example', port: 443 }],
+      nginx: true,
       keyType: 'ecdsa-p384',
       profile: 'classic',
       renewBeforeDays: 20,

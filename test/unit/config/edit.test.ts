@@ -78,7 +78,7 @@ describe('addDomain', () => {
     const file = join(dir, 'certs.yaml');
     initConfig(file);
     const added = addDomain(file, { name: 'example.com', altNames: ['www.example.com'] });
-    assert.deepEqual(added, { name: 'example.com', altNames: ['www.example.com'], managed: true, endpoints: [{ host: 'example.com', port: 443 }] });
+    assert.deepEqual(added, { name: 'example.com', altNames: ['www.example.com'], managed: true, endpoints: [{ host: 'example.com', port: 443 }], nginx: true });
     const text = read(file);
     for (const line of commentLines(STARTER_CONFIG)) assert.ok(text.includes(line), `kept ${JSON.stringify(line)}`);
     assert.match(text, /\ndomains:\n {2}- name: example\.com\n {4}altNames: \[www\.example\.com\]\n$/);

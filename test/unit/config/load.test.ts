@@ -90,7 +90,7 @@ describe('loadConfig: defaults', () => {
 
   it('gives a domain its default endpoint, managed: true and no altNames', () => {
     assert.deepEqual(load('domains: [{name: example.com}]\n').domains, [
-      { name: 'example.com', altNames: [], managed: true, endpoints: [{ host: 'example.com', port: 443 }] },
+      { name: 'example.com', altNames: [], managed: true, endpoints: [{ host: 'example.com', port: 443 }], nginx: true },
     ]);
   });
 
