@@ -5,6 +5,7 @@ import { UsageError } from '../core/errors.js';
 const scanCommands = () => import('./commands/scan.js');
 const inventoryCommands = () => import('./commands/inventory.js');
 const acmeCommands = () => import('./commands/acme.js');
+const nginxCommands = () => import('./commands/nginx.js');
 import { exitCodeFor, formatFailure, type CommandKind } from './failure.js';
 import { defaultIo, type GlobalOptions, type Io } from './context.js';
 
@@ -118,6 +119,36 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .argument('[names...]', 'only these domains')
     .option('--json', 'machine-readable')
     .action((names: string[], opts: { json?: boolean }) => run('plain', async (g) => (await acmeCommands()).certificatesCommand(names, { ...g, ...opts }, io))());
+
+  const nginx = program.command('nginx').description('nginx SSL snippets: print, write (test, reload, verify), check the includes');
+  nginx
+    .command('snippet')
+    .description('print the rendered SSL snippet of a domain')
+    .argument('<name>', 'the domain (primary or alt name)')
+    .action((name: string) => run('plain', async (g) => (await nginxCommands()).snippetCommand(name, g, io))());
+  nginx
+    .command('write')
+    .description('write changed snippets, run nginx -t, reload, and check that clients get the new certificate; on any failure the previous files are restored')
+    .argument('[names...]', 'only these domains')
+    .option('--dry-run', 'show a diff of what would change and write nothing')
+    .option('--force', 'test and reload even when nothing changed')
+    .option('--json', 'print the results as JSON on stdout')
+    .addHelpText('after', '\nExit codes: 0 deployed or unchanged, 1 a deploy failed or a certificate is not served after the reload, 2 usage or config error.')
+    .action((names: string[], opts: Record<string, unknown>) => run('plain', async (g) => (await nginxCommands()).writeCommand(names, { ...g, ...opts }, io))());
+  nginx
+    .command('check')
+    .description('read `nginx -T` and tell, per domain, whether its snippet is included by a server block listening with ssl for its names')
+    .argument('[names...]', 'only these domains')
+    .option('--json', 'print the results as JSON on stdout')
+    .addHelpText('after', '\nExit codes: 0 every snippet is included where it should be, 1 something is missing, 2 usage or config error.')
+    .action((names: string[], opts: { json?: boolean }) => run('plain', async (g) => (await nginxCommands()).checkCommand(names, { ...g, ...opts }, io))());
+
+  program
+    .command('repair')
+    .description('fix an incomplete chain served from files this host manages: fetch the missing intermediate (AIA), write a corrected fullchain as a new version, deploy it')
+    .argument('<name>', 'the domain (primary or alt name)')
+    .option('--dry-run', 'fetch and verify the intermediate, write nothing')
+    .action((name: string, opts: { dryRun?: boolean }) => run('plain', async (g) => (await nginxCommands()).repairCommand(name, { ...g, ...opts }, io))());
 
   return program;
 }

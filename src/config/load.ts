@@ -1,4 +1,5 @@
 /** Read, parse, expand and validate the config file. Synchronous: it runs before anything else. */
+import { checkNginxTemplates } from './nginx-templates.js';
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigCache } from './parse-cache.js';
@@ -111,6 +112,14 @@ function toTree(parsed: ParsedConfigDocument, file: string): unknown {
 
 /** Files the validated config relies on must still be there when it comes from the cache. */
 function stillValid(config: Config): boolean {
+  // Templates live outside the config text, so the cache key does not cover them.
+  if (config.nginx) {
+    try {
+      checkNginxTemplates(config.nginx.templateDir);
+    } catch {
+      return false;
+    }
+  }
   if (!config.trust.caFile) return true;
   try {
     const fd = openSync(config.trust.caFile, 'r');

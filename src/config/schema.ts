@@ -1,10 +1,11 @@
 /** The whole config: parsed YAML (after expansion) → typed Config, or a ConfigError. */
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { errorMessage } from '../core/errors.js';
+import { CertsError, errorMessage } from '../core/errors.js';
 import { Checker, type CheckContext, type KeyPath } from './kit.js';
 import { checkDomains } from './schema-domains.js';
 import { checkAcme } from './schema-acme.js';
 import { checkDaemon, checkNginx, checkNotify } from './schema-extras.js';
+import { checkNginxTemplates } from './nginx-templates.js';
 import type { Config } from './types.js';
 
 export const TOP_KEYS = ['dataDir', 'trust', 'scan', 'acme', 'nginx', 'daemon', 'notify', 'domains'] as const;
@@ -72,6 +73,15 @@ export function validateConfig(raw: unknown, ctx: CheckContext): Config {
   const scan = checkScan(c, o.scan);
   const acme = c.optional(o.acme, ['acme'], (x, p) => checkAcme(c, x, p));
   const nginx = c.optional(o.nginx, ['nginx'], (x, p) => checkNginx(c, x, p));
+  if (nginx) {
+    // A template with an unknown variable or a syntax error fails here, before anything runs.
+    try {
+      checkNginxTemplates(nginx.templateDir);
+    } catch (err) {
+      if (!(err instanceof CertsError)) throw err;
+      c.fail(['nginx', 'templateDir'], err.message);
+    }
+  }
   const daemon = c.optional(o.daemon, ['daemon'], (x, p) => checkDaemon(c, x, p));
   const notify = c.optional(o.notify, ['notify'], (x, p) => checkNotify(c, x, p));
   const domains = checkDomains(c, o.domains, acme);

@@ -2,7 +2,7 @@
  * One error family for the whole tool. Only src/cli turns these into exit codes and
  * messages; everything else throws or wraps them with context (keeping `cause`).
  */
-export type ErrorKind = 'usage' | 'config' | 'validation' | 'scan' | 'store' | 'io' | 'acme' | 'internal';
+export type ErrorKind = 'usage' | 'config' | 'validation' | 'scan' | 'store' | 'io' | 'acme' | 'deploy' | 'internal';
 
 export interface CertsErrorOptions {
   hint?: string;
@@ -98,6 +98,16 @@ export class AcmeError extends CertsError {
     this.status = details.status;
     this.retryable = details.retryable ?? false;
     this.retryAfter = details.retryAfter;
+  }
+}
+
+/**
+ * Writing snippets, `nginx -t` or the reload failed. Codes: deploy-precheck (nothing was written),
+ * nginx-test (nginx refused the new files; the previous ones are back), reload, verify.
+ */
+export class DeployError extends CertsError {
+  constructor(code: string, message: string, options: CertsErrorOptions = {}) {
+    super('deploy', code, message, options);
   }
 }
 

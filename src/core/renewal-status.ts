@@ -35,3 +35,37 @@ export function withRenewalFailures(reports: readonly EndpointReport[], failing:
     return { ...r, problems, status };
   });
 }
+
+export interface IssuedSummary {
+  version: number;
+  fingerprint256: string;
+  notAfter: string;
+}
+
+/**
+ * `stale-deployment`: an endpoint serves an older certificate than the newest one issued for its
+ * domain — the classic "renewed, but the server was never reloaded". Older means it expires
+ * before the newest issued one; a certificate that is not ours and expires later is not judged.
+ */
+export function staleDeploymentProblem(r: EndpointReport, latest: IssuedSummary, criticalDays: number): Problem | null {
+  if (r.source !== 'tls' || !r.fingerprint256 || r.fingerprint256 === latest.fingerprint256 || !r.notAfter) return null;
+  if (Date.parse(r.notAfter) >= Date.parse(latest.notAfter)) return null;
+  const critical = r.daysLeft !== null && r.daysLeft <= criticalDays;
+  return {
+    code: 'stale-deployment',
+    severity: critical ? 'critical' : 'warning',
+    message: `serves a certificate expiring ${r.notAfter.slice(0, 10)}, but version ${latest.version} (expiring ${latest.notAfter.slice(0, 10)}) was issued for ${r.domain}: the server was not reloaded or does not use the new files`,
+    hint: `run \`certs nginx write ${r.domain}\` (tests and reloads nginx), or reload the server that answers on ${r.host}:${r.port}`,
+  };
+}
+
+export function withStaleDeployments(reports: readonly EndpointReport[], latest: ReadonlyMap<string, IssuedSummary>, criticalDays: number): EndpointReport[] {
+  if (latest.size === 0) return [...reports];
+  return reports.map((r) => {
+    const l = latest.get(r.domain);
+    const p = l ? staleDeploymentProblem(r, l, criticalDays) : null;
+    if (!p || r.problems.some((x) => x.code === 'stale-deployment')) return r;
+    const problems = [...r.problems, p];
+    return { ...r, problems, status: r.status === 'unknown' ? 'unknown' : statusOf(problems) };
+  });
+}

@@ -5,6 +5,7 @@ import { AccountRepository } from './accounts.js';
 import { IssuedRepository } from './issued.js';
 import { LockRepository } from './locks.js';
 import { RenewalRepository } from './renewals.js';
+import { DeploymentRepository } from './deployments.js';
 
 export { openDatabase, applyMigrations, wrapSqliteError, type Db, type ErrorContext, type OpenDatabaseOptions, type StoreErrorCode } from './db.js';
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
@@ -21,6 +22,7 @@ export {
 export { AccountRepository, type AccountRow } from './accounts.js';
 export { IssuedRepository, type IssuedCert } from './issued.js';
 export { LockRepository, type LockHolder } from './locks.js';
+export { DeploymentRepository, type DeploymentRow } from './deployments.js';
 export { RenewalRepository, type AriState, type AttemptOutcome, type RenewalState } from './renewals.js';
 
 export const DATABASE_FILE = 'certs.db';
@@ -32,6 +34,7 @@ export interface Store {
   readonly issued: IssuedRepository;
   readonly renewals: RenewalRepository;
   readonly locks: LockRepository;
+  readonly deployments: DeploymentRepository;
   /**
    * Takes and releases the write lock, waiting up to the busy timeout: a database another
    * process is writing is reported before a long scan, not after its results are thrown away.
@@ -62,6 +65,7 @@ export function openStore(dataDir: string, opts: OpenDatabaseOptions = {}): Stor
     issued: new IssuedRepository(db),
     renewals: new RenewalRepository(db),
     locks: new LockRepository(db, opts.clock),
+    deployments: new DeploymentRepository(db),
     assertWritable() {
       try {
         db.exec('BEGIN IMMEDIATE; ROLLBACK');

@@ -172,6 +172,25 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'nginx deployments',
+    sql: `
+      -- What was last deployed for a lineage (or a monitor-only domain with files): which
+      -- snippet, pointing at which certificate, and whether clients were seen getting it.
+      CREATE TABLE deployments (
+        lineage        TEXT PRIMARY KEY,
+        snippet_path   TEXT NOT NULL,
+        snippet_sha256 TEXT NOT NULL,
+        fingerprint256 TEXT,
+        deployed_at    TEXT NOT NULL,
+        verified_at    TEXT,
+        -- Set when the rescan after a reload never saw the new certificate.
+        stale_since    TEXT,
+        stale_detail   TEXT
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes and expects. */

@@ -24,9 +24,13 @@ export const NGINX_BIN = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 export interface NginxSite {
   /** server_name values; the first connection without a matching SNI goes to the default site. */
   serverNames: string[];
-  /** The full served chain, sent byte-for-byte in this order. */
-  certPem: string;
-  keyPem: string;
+  /**
+   * The full served chain, sent byte-for-byte in this order. Leave both out when `extra` brings
+   * its own ssl_certificate, ssl_certificate_key and ssl_protocols (an `include` of a certs
+   * snippet): the site then writes none of the three.
+   */
+  certPem?: string;
+  keyPem?: string;
   /**
    * ssl_protocols value; default "TLSv1.2 TLSv1.3". nginx 1.22 negotiates the version with the
    * default server's setting before SNI picks a site, so all sites on one address must agree
@@ -247,8 +251,11 @@ async function writeConfig(prefix: string, ports: Ports, next: Pick<NginxOptions
   for (const [i, site] of next.sites.entries()) {
     const certFile = join(prefix, `site-${i}.crt`);
     const keyFile = join(prefix, `site-${i}.key`);
-    await writeFile(certFile, site.certPem);
-    await writeFile(keyFile, site.keyPem, { mode: 0o600 });
+    const ownCert = site.certPem !== undefined && site.keyPem !== undefined;
+    if (ownCert) {
+      await writeFile(certFile, site.certPem!);
+      await writeFile(keyFile, site.keyPem!, { mode: 0o600 });
+    }
     const mode = site.listen ?? 'v4';
     const flags = `ssl${site.default ? ' default_server' : ''}`;
     const listens: string[] = [];
@@ -259,9 +266,7 @@ async function writeConfig(prefix: string, ports: Ports, next: Pick<NginxOptions
         '  server {',
         ...listens,
         `    server_name ${site.serverNames.map(quote).join(' ')};`,
-        `    ssl_certificate ${certFile};`,
-        `    ssl_certificate_key ${keyFile};`,
-        `    ssl_protocols ${site.protocols ?? DEFAULT_PROTOCOLS};`,
+        ...(ownCert ? [`    ssl_certificate ${certFile};`, `    ssl_certificate_key ${keyFile};`, `    ssl_protocols ${site.protocols ?? DEFAULT_PROTOCOLS};`] : []),
         `    location / { return 200 "site ${i}\\n"; }`,
         site.extra ? p(site.extra) : '',
         '  }',

@@ -8,6 +8,7 @@ import { acmeOf, decide, renewDomains, type RenewOutcome } from '../../service/r
 import { wantedOf } from '../../service/issue.js';
 import { currentPaths, currentVersion, versionPaths } from '../../store/archive.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
+import type { DeployOutcome } from '../../service/deploy.js';
 import { paint, table, useColour } from '../style.js';
 
 export interface RenewCliOptions extends GlobalOptions {
@@ -68,13 +69,27 @@ async function runRenew(names: string[], opts: RenewCliOptions, io: Io, force: b
       owner,
       log: (domain, event) => io.stderr.write(`certs: ${domain}: ${event}\n`),
     }));
+    // A new certificate is only done once nginx serves it: deploy what was issued.
+    const issued = new Set(outcomes.filter((o) => o.action === 'issued').map((o) => o.domain));
+    const toDeploy = domains.filter((d) => issued.has(d.name) && d.nginx);
+    let deployed: DeployOutcome[] = [];
+    if (config.nginx?.snippetDir && toDeploy.length > 0 && !opts.dryRun) {
+      const { deployWith } = await import('./nginx.js');
+      deployed = await deployWith(config, store, toDeploy, io, {});
+    }
     if (opts.json) {
       const doc = outcomes.map(({ error, ...o }) => ({ ...o, ...(error ? { error: { code: error.code, message: error.message } } : {}) }));
-      io.stdout.write(`${JSON.stringify({ generatedAt: io.now().toISOString(), results: doc }, null, 2)}\n`);
+      const dep = deployed.map(({ error, ...o }) => ({ ...o, ...(error ? { error: { code: error.code, message: error.message } } : {}) }));
+      io.stdout.write(`${JSON.stringify({ generatedAt: io.now().toISOString(), results: doc, ...(config.nginx?.snippetDir ? { deploy: dep } : {}) }, null, 2)}\n`);
     } else {
       io.stdout.write(`${renderOutcomes(outcomes, useColour(io.stdout))}\n`);
+      if (deployed.length > 0) {
+        const { renderDeploy } = await import('./nginx.js');
+        io.stdout.write(`\n${renderDeploy(deployed, useColour(io.stdout))}\n`);
+      }
     }
-    return outcomes.some((o) => o.action === 'failed' || o.action === 'locked') ? 1 : 0;
+    const deployBad = deployed.some((o) => o.action === 'failed' || o.action === 'stale');
+    return outcomes.some((o) => o.action === 'failed' || o.action === 'locked') || deployBad ? 1 : 0;
   } finally {
     store.close();
   }

@@ -3,8 +3,8 @@ import { nagiosExitCode } from '../../core/problems.js';
 import { overallStatus, reportDocument, endpointKey, targetsOf, unknownReport } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
-import { withRenewalFailures, type RenewalFailure } from '../../core/renewal-status.js';
-import { openStore, type RecordItem } from '../../store/index.js';
+import { withRenewalFailures, withStaleDeployments, type IssuedSummary, type RenewalFailure } from '../../core/renewal-status.js';
+import { openStore, type RecordItem, type Store } from '../../store/index.js';
 import { createProgress } from '../progress.js';
 import { renderDetail, renderNagios, renderSummary, renderTable } from '../render.js';
 import { useColour } from '../style.js';
@@ -51,23 +51,43 @@ async function scanAndStore(config: Config, domains: Domain[], keepChain: boolea
   }
 }
 
-/** Renewal failures recorded by `certs renew`, keyed by domain; none when nothing was stored yet. */
-function renewalFailures(config: Config): Map<string, RenewalFailure> {
+/**
+ * What `certs renew` and deploys recorded, laid over the scan reports: renewal-failing, and
+ * stale-deployment (an endpoint serving an older certificate than the newest issued one).
+ */
+export function withLifecycleProblems(config: Config, scanned: EndpointReport[]): EndpointReport[] {
   const store = openStore(config.dataDir, { readonly: true });
-  if (!store) return new Map();
+  if (!store) return scanned;
   try {
-    const out = new Map<string, RenewalFailure>();
+    const failing = new Map<string, RenewalFailure>();
     for (const [lineage, s] of store.renewals.all()) {
-      if (s.failures > 0 && s.lastError) out.set(lineage, { failures: s.failures, lastError: s.lastError, lastAttemptAt: s.lastAttemptAt, nextAttemptAt: s.nextAttemptAt });
+      if (s.failures > 0 && s.lastError) failing.set(lineage, { failures: s.failures, lastError: s.lastError, lastAttemptAt: s.lastAttemptAt, nextAttemptAt: s.nextAttemptAt });
     }
-    return out;
+    const managed = new Set(config.domains.filter((d) => d.managed).map((d) => d.name));
+    const latest = new Map<string, IssuedSummary>();
+    for (const [lineage, c] of store.issued.latestAll()) if (managed.has(lineage) && !c.revokedAt) latest.set(lineage, { version: c.version, fingerprint256: c.fingerprint256, notAfter: c.notAfter });
+    return withStaleDeployments(withRenewalFailures(scanned, failing, config.scan.criticalDays), latest, config.scan.criticalDays);
   } finally {
     store.close();
   }
 }
 
+/** A scanner that records into an open store; for the verify step after a deploy (trust loaded once). */
+export async function makeRescanner(config: Config, store: Store, io: Io): Promise<(domains: Domain[]) => Promise<EndpointReport[]>> {
+  const [{ scanDomains }, { loadTrust }] = await Promise.all([import('../../service/scan-inventory.js'), import('../../scan/trust.js')]);
+  const trust = loadTrust({ ...config.trust });
+  return async (domains) => {
+    const items: RecordItem[] = [];
+    const reports = await scanDomains(config, domains, { anchors: trust.anchors, secureContext: trust.secureContext, now: io.now }, {
+      onOutcome: (o) => items.push({ report: o.report, chainDer: o.chain, ...(o.path ? { extra: { path: o.path } } : {}) }),
+    });
+    store.scans.recordMany(items);
+    return reports;
+  };
+}
+
 function output(config: Config, scanned: EndpointReport[], detail: boolean, opts: ReportOptions, io: Io): number {
-  const reports = withRenewalFailures(scanned, renewalFailures(config), config.scan.criticalDays);
+  const reports = withLifecycleProblems(config, scanned);
   const status = overallStatus(reports);
   if (opts.json) {
     io.stdout.write(`${JSON.stringify(reportDocument(reports, io.now()), null, 2)}\n`);

@@ -1,0 +1,199 @@
+/**
+ * `certs nginx write` and the deploy step of `certs renew`: render the snippets, run the
+ * transaction (src/deploy/transaction.ts), then rescan each changed domain's endpoints until the
+ * new certificate is served (bounded). A certificate never seen is recorded as a stale deployment.
+ */
+import { X509Certificate } from 'node:crypto';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { delimiter, isAbsolute, join } from 'node:path';
+import { CertsError, ConfigError, DeployError, errorMessage } from '../core/errors.js';
+import type { EndpointReport } from '../core/model.js';
+import type { Config, DomainConfig, NginxConfig } from '../config/types.js';
+import { loadNginxTemplates } from '../deploy/templates.js';
+import { renderSnippet, snippetPath } from '../deploy/snippet.js';
+import { applySnippets, planSnippets, type PlannedSnippet } from '../deploy/transaction.js';
+import { currentVersion } from '../store/archive.js';
+import type { Store } from '../store/index.js';
+
+export type DeployAction = 'unchanged' | 'deployed' | 'stale' | 'failed' | 'dry-run' | 'skipped';
+
+export interface DeployOutcome {
+  domain: string;
+  action: DeployAction;
+  detail: string;
+  snippet?: string;
+  /** The certificate the snippet's files hold. */
+  fingerprint256?: string | null;
+  /** dry run: what would change, as a unified-style diff. */
+  diff?: string;
+  error?: CertsError;
+}
+
+export interface DeployOptions {
+  dryRun?: boolean;
+  now: () => Date;
+  log?: (domain: string, event: string) => void;
+  /** Rescans endpoints (stores and returns reports); injected so the CLI wires the scanner once. */
+  rescan?: (domains: DomainConfig[]) => Promise<EndpointReport[]>;
+  /** Deploy even when nothing changed (reload anyway). */
+  force?: boolean;
+}
+
+export function nginxOf(config: Config): NginxConfig & { snippetDir: string } {
+  if (!config.nginx?.snippetDir) throw new ConfigError('no nginx.snippetDir: add nginx: {snippetDir: /etc/nginx/snippets/certs} to write snippets', { file: config.file, keyPath: 'nginx.snippetDir' });
+  return config.nginx as NginxConfig & { snippetDir: string };
+}
+
+/** The program of an argv must exist before anything is written (a missing nginx is a precheck failure). */
+export function assertProgram(argv: readonly string[], key: string): void {
+  const program = argv[0] ?? '';
+  const candidates = program.includes('/') ? [program] : (process.env['PATH'] ?? '').split(delimiter).filter(Boolean).map((d) => join(d, program));
+  for (const c of candidates) {
+    try {
+      accessSync(c, constants.X_OK);
+      return;
+    } catch {
+      // next candidate
+    }
+  }
+  throw new DeployError('deploy-precheck', `${key}: ${program} not found${program.includes('/') || isAbsolute(program) ? '' : ' in PATH'} (is nginx installed?); nothing was written`);
+}
+
+/** The certificate a domain's snippet serves: the newest issued version, or the monitored cert file. */
+export function expectedFingerprint(config: Config, store: Store, d: DomainConfig): string | null {
+  if (d.managed) {
+    const latest = store.issued.latest(d.name);
+    if (!latest || currentVersion(config.dataDir, d.name) !== latest.version) return null;
+    return latest.fingerprint256;
+  }
+  if (!d.files) return null;
+  try {
+    return new X509Certificate(readFileSync(d.files.cert)).fingerprint256;
+  } catch {
+    return null;
+  }
+}
+
+/** Domains that get a snippet and have something to point it at. */
+export function deployable(config: Config, store: Store, domains: readonly DomainConfig[]): { ready: DomainConfig[]; skipped: DeployOutcome[] } {
+  const ready: DomainConfig[] = [];
+  const skipped: DeployOutcome[] = [];
+  for (const d of domains) {
+    if (!d.nginx) continue;
+    if (d.managed && currentVersion(config.dataDir, d.name) === null) {
+      skipped.push({ domain: d.name, action: 'skipped', detail: 'no certificate yet: run certs renew first' });
+      continue;
+    }
+    if (!d.managed && d.files && !existsSync(d.files.cert)) {
+      skipped.push({ domain: d.name, action: 'skipped', detail: `certificate file ${d.files.cert} does not exist` });
+      continue;
+    }
+    ready.push(d);
+  }
+  return { ready, skipped };
+}
+
+function lineDiff(path: string, before: string | null, after: string): string {
+  const a = before === null ? [] : before.split('\n');
+  const b = after.split('\n');
+  const out = [`--- ${before === null ? '/dev/null' : path}`, `+++ ${path}`];
+  // Snippets are a few dozen lines: a plain LCS table is plenty.
+  const m = a.length;
+  const n = b.length;
+  const lcs = Array.from({ length: m + 1 }, () => new Array<number>(n + 1).fill(0));
+  for (let i = m - 1; i >= 0; i--) for (let j = n - 1; j >= 0; j--) lcs[i]![j] = a[i] === b[j] ? lcs[i + 1]![j + 1]! + 1 : Math.max(lcs[i + 1]![j]!, lcs[i]![j + 1]!);
+  let i = 0;
+  let j = 0;
+  while (i < m || j < n) {
+    if (i < m && j < n && a[i] === b[j]) { out.push(` ${a[i]}`); i++; j++; }
+    else if (j < n && (i >= m || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) out.push(`+${b[j++]}`);
+    else out.push(`-${a[i++]}`);
+  }
+  return out.join('\n');
+}
+
+/** Renders, writes, tests, reloads and verifies snippets for `domains`. Throws on a config or precheck error. */
+export async function deployDomains(config: Config, store: Store, domains: readonly DomainConfig[], opts: DeployOptions): Promise<DeployOutcome[]> {
+  const nginx = nginxOf(config);
+  const { ready, skipped } = deployable(config, store, domains);
+  if (ready.length === 0) return skipped;
+  const templates = loadNginxTemplates(nginx.templateDir);
+  const targets = ready.map((d) => ({ domain: d.name, path: snippetPath(nginx, d), content: renderSnippet(config, d, templates) }));
+  assertProgram(nginx.testCommand, 'nginx.testCommand');
+  assertProgram(nginx.reloadCommand, 'nginx.reloadCommand');
+  const plan = planSnippets(targets);
+  const expected = new Map(ready.map((d) => [d.name, expectedFingerprint(config, store, d)]));
+  const certChanged = (d: DomainConfig): boolean => store.deployments.get(d.name)?.fingerprint256 !== expected.get(d.name);
+  const touched = ready.filter((d, i) => opts.force || plan[i]!.changed || certChanged(d));
+  const byDomain = new Map<string, PlannedSnippet>(plan.map((p) => [p.domain, p]));
+
+  if (opts.dryRun) {
+    return [...skipped, ...ready.map((d): DeployOutcome => {
+      const p = byDomain.get(d.name)!;
+      if (p.changed) return { domain: d.name, action: 'dry-run', detail: `would write ${p.path}`, snippet: p.path, diff: lineDiff(p.path, p.previous, p.content) };
+      return { domain: d.name, action: 'dry-run', detail: certChanged(d) ? `snippet unchanged; would reload nginx for the new certificate` : 'unchanged: nothing to do', snippet: p.path };
+    })];
+  }
+  if (touched.length === 0) {
+    return [...skipped, ...ready.map((d): DeployOutcome => ({ domain: d.name, action: 'unchanged', detail: 'snippet and certificate unchanged: nothing written, no reload', snippet: byDomain.get(d.name)!.path, fingerprint256: expected.get(d.name) ?? null }))];
+  }
+
+  try {
+    await applySnippets(plan, { testCommand: nginx.testCommand, reloadCommand: nginx.reloadCommand, reload: touched.length > 0 });
+  } catch (err) {
+    const e = err instanceof CertsError ? err : new DeployError('deploy', errorMessage(err), { cause: err });
+    return [...skipped, ...ready.map((d): DeployOutcome => ({ domain: d.name, action: 'failed', detail: e.message, snippet: byDomain.get(d.name)!.path, error: e }))];
+  }
+  const at = opts.now().toISOString();
+  for (const d of ready) {
+    const p = byDomain.get(d.name)!;
+    if (!touched.includes(d)) continue;
+    store.deployments.save({ lineage: d.name, snippetPath: p.path, snippetSha256: p.sha256, fingerprint256: expected.get(d.name) ?? null, deployedAt: at, verifiedAt: null, staleSince: null, staleDetail: null });
+    opts.log?.(d.name, p.changed ? `wrote ${p.path}` : 'snippet unchanged');
+  }
+  opts.log?.('nginx', 'configuration tested and reloaded');
+
+  const verified = await verifyServed(config, store, touched, expected, opts);
+  return [...skipped, ...ready.map((d): DeployOutcome => {
+    const p = byDomain.get(d.name)!;
+    if (!touched.includes(d)) return { domain: d.name, action: 'unchanged', detail: 'snippet and certificate unchanged', snippet: p.path, fingerprint256: expected.get(d.name) ?? null };
+    const v = verified.get(d.name);
+    if (v && !v.ok) return { domain: d.name, action: 'stale', detail: v.detail, snippet: p.path, fingerprint256: expected.get(d.name) ?? null };
+    return { domain: d.name, action: 'deployed', detail: `${p.changed ? `wrote ${p.path}; ` : ''}nginx reloaded${v ? `; ${v.detail}` : ''}`, snippet: p.path, fingerprint256: expected.get(d.name) ?? null };
+  })];
+}
+
+/**
+ * Rescans until every TLS endpoint of each domain serves the expected certificate, or the
+ * verify budget runs out. Domains without endpoints are not judged.
+ */
+async function verifyServed(config: Config, store: Store, domains: DomainConfig[], expected: Map<string, string | null>, opts: DeployOptions): Promise<Map<string, { ok: boolean; detail: string }>> {
+  const result = new Map<string, { ok: boolean; detail: string }>();
+  const rescan = opts.rescan;
+  const pending = domains.filter((d) => d.endpoints.length > 0 && expected.get(d.name));
+  if (!rescan || pending.length === 0) return result;
+  const { timeoutMs, intervalMs } = config.nginx!.verify;
+  const deadline = Date.now() + timeoutMs;
+  let left = pending;
+  let last = new Map<string, EndpointReport[]>();
+  for (;;) {
+    const reports = await rescan(left);
+    last = new Map<string, EndpointReport[]>();
+    for (const r of reports) last.set(r.domain, [...(last.get(r.domain) ?? []), r]);
+    const served = (d: DomainConfig): boolean => (last.get(d.name) ?? []).filter((r) => r.source === 'tls').every((r) => r.fingerprint256 === expected.get(d.name));
+    for (const d of left) if (served(d)) result.set(d.name, { ok: true, detail: `clients now get the new certificate (${d.endpoints.length} endpoint${d.endpoints.length === 1 ? '' : 's'} checked)` });
+    left = left.filter((d) => !served(d));
+    if (left.length === 0 || Date.now() + intervalMs > deadline) break;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  const at = opts.now().toISOString();
+  for (const d of left) {
+    const wrong = (last.get(d.name) ?? []).filter((r) => r.source === 'tls' && r.fingerprint256 !== expected.get(d.name));
+    const detail = `after the reload ${wrong.map((r) => `${r.host}:${r.port} still serves ${r.fingerprint256 ? r.fingerprint256.slice(0, 17) : 'nothing'} (${r.error ?? (r.notAfter ? `expires ${r.notAfter.slice(0, 10)}` : r.status)})`).join('; ')} instead of ${expected.get(d.name)!.slice(0, 17)}… within ${timeoutMs} ms`;
+    store.deployments.markStale(d.name, at, detail);
+    result.set(d.name, { ok: false, detail: `stale deployment: ${detail}` });
+  }
+  for (const [name, v] of result) if (v.ok) store.deployments.markVerified(name, at);
+  return result;
+}
+
