@@ -176,14 +176,23 @@ async function verifyServed(config: Config, store: Store, domains: DomainConfig[
   const deadline = Date.now() + timeoutMs;
   let left = pending;
   let last = new Map<string, EndpointReport[]>();
+  // After a reload, nginx's old workers may accept a few more connections until they see the
+  // shutdown signal: one scan seeing the new certificate is not proof, two in a row are.
+  const NEEDED = 2;
+  const seen = new Map<string, number>();
   for (;;) {
     const reports = await rescan(left);
     last = new Map<string, EndpointReport[]>();
     for (const r of reports) last.set(r.domain, [...(last.get(r.domain) ?? []), r]);
     const served = (d: DomainConfig): boolean => (last.get(d.name) ?? []).filter((r) => r.source === 'tls').every((r) => r.fingerprint256 === expected.get(d.name));
-    for (const d of left) if (served(d)) result.set(d.name, { ok: true, detail: `clients now get the new certificate (${d.endpoints.length} endpoint${d.endpoints.length === 1 ? '' : 's'} checked)` });
-    left = left.filter((d) => !served(d));
-    if (left.length === 0 || Date.now() + intervalMs > deadline) break;
+    for (const d of left) seen.set(d.name, served(d) ? (seen.get(d.name) ?? 0) + 1 : 0);
+    for (const d of left) if ((seen.get(d.name) ?? 0) >= NEEDED) result.set(d.name, { ok: true, detail: `clients now get the new certificate (${d.endpoints.length} endpoint${d.endpoints.length === 1 ? '' : 's'} checked)` });
+    left = left.filter((d) => (seen.get(d.name) ?? 0) < NEEDED);
+    if (left.length === 0) break;
+    // The budget ends the wait, unless the last scan already saw the new certificate: then the
+    // one confirming scan still runs.
+    if (Date.now() + intervalMs > deadline && !left.some((d) => (seen.get(d.name) ?? 0) > 0)) break;
+    if (Date.now() > deadline + intervalMs * 2) break;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   const at = opts.now().toISOString();

@@ -157,6 +157,18 @@ ${extra}`;
     assert.deepEqual(readFileSync(join(snippets, 'd.test.conf')), before);
   });
 
+  it('nginx check reads nginx -T: the included snippet is OK, a missing one gets the exact include line', async () => {
+    const ok = await runCli(['nginx', 'check', '--config', configFile]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /OK +d\.test/);
+    const { file } = env.writeConfig(yaml('  - { name: e.test, endpoints: [{ host: e.test, port: 1, address: 127.0.0.1 }] }\n'), 'check.yaml');
+    const missing = await runCli(['nginx', 'check', '--config', file, '--json']);
+    assert.equal(missing.code, 1, missing.stdout + missing.stderr);
+    const doc = JSON.parse(missing.stdout) as { domains: Array<{ domain: string; included: boolean; fix?: string }> };
+    assert.deepEqual(doc.domains.map((d) => [d.domain, d.included]), [['d.test', true], ['e.test', false]]);
+    assert.ok(doc.domains[1]!.fix?.includes(`include ${snippets}/e.test.conf;`), doc.domains[1]!.fix);
+  });
+
   it('--dry-run shows a diff and writes nothing; snippet prints the rendered snippet', async () => {
     const { file } = env.writeConfig(yaml('', '  hsts: true'), 'hsts.yaml');
     const before = readFileSync(join(snippets, 'd.test.conf'));
