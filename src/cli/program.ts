@@ -123,9 +123,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const nginx = program.command('nginx').description('nginx SSL snippets: print, write (test, reload, verify), check the includes');
   nginx
     .command('snippet')
-    .description('print the rendered SSL snippet of a domain')
-    .argument('<name>', 'the domain (primary or alt name)')
-    .action((name: string) => run('plain', async (g) => (await nginxCommands()).snippetCommand(name, g, io))());
+    .description('print the rendered SSL snippet of a domain (or, with --acme-challenge, the http-01 location block)')
+    .argument('[name]', 'the domain (primary or alt name)')
+    .option('--acme-challenge', 'print the location block serving acme.challenge.webroot, for port-80 server blocks')
+    .action((name: string | undefined, opts: { acmeChallenge?: boolean }) => run('plain', async (g) => (await nginxCommands()).snippetCommand(name, { ...g, ...opts }, io))());
   nginx
     .command('write')
     .description('write changed snippets, run nginx -t, reload, and check that clients get the new certificate; on any failure the previous files are restored')

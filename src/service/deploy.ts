@@ -10,10 +10,13 @@ import { CertsError, ConfigError, DeployError, errorMessage } from '../core/erro
 import type { EndpointReport } from '../core/model.js';
 import type { Config, DomainConfig, NginxConfig } from '../config/types.js';
 import { loadNginxTemplates } from '../deploy/templates.js';
-import { renderSnippet, snippetPath } from '../deploy/snippet.js';
+import { renderAcmeChallenge, renderSnippet, snippetPath } from '../deploy/snippet.js';
 import { applySnippets, planSnippets, type PlannedSnippet } from '../deploy/transaction.js';
 import { currentVersion } from '../store/archive.js';
 import type { Store } from '../store/index.js';
+
+/** File name (without .conf) of the http-01 location snippet. */
+export const ACME_CHALLENGE_SNIPPET = '_acme-challenge';
 
 export type DeployAction = 'unchanged' | 'deployed' | 'stale' | 'failed' | 'dry-run' | 'skipped';
 
@@ -119,9 +122,30 @@ export async function deployDomains(config: Config, store: Store, domains: reado
   if (ready.length === 0) return skipped;
   const templates = loadNginxTemplates(nginx.templateDir);
   const targets = ready.map((d) => ({ domain: d.name, path: snippetPath(nginx, d), content: renderSnippet(config, d, templates) }));
+  // A domain not deployed in this run (renew deploys only what it issued; one may lack its
+  // certificate yet) can still own the same file (2001:db8::1 and 2001-db8--1): refuse, never overwrite.
+  const readyNames = new Set(ready.map((d) => d.name));
+  for (const other of config.domains) {
+    if (!other.nginx || readyNames.has(other.name)) continue;
+    let otherPath: string;
+    try {
+      otherPath = snippetPath(nginx, other);
+    } catch {
+      continue; // its own deploy reports what is wrong with its name
+    }
+    const clash = targets.find((t) => t.path === otherPath);
+    if (clash) throw new DeployError('deploy-precheck', `domains "${other.name}" and "${clash.domain}" would both write ${otherPath}; nothing was written`);
+  }
+  // The http-01 location for port-80 server blocks, when a webroot is configured. "_" cannot
+  // start a domain's file name, so it never collides with one.
+  const acmeTarget = config.acme?.challenge?.webroot
+    ? [{ domain: ACME_CHALLENGE_SNIPPET, path: join(nginx.snippetDir, `${ACME_CHALLENGE_SNIPPET}.conf`), content: renderAcmeChallenge(config, templates) }]
+    : [];
   assertProgram(nginx.testCommand, 'nginx.testCommand');
   assertProgram(nginx.reloadCommand, 'nginx.reloadCommand');
-  const plan = planSnippets(targets);
+  const fullPlan = planSnippets([...targets, ...acmeTarget]);
+  const plan = fullPlan.slice(0, targets.length);
+  const extraChanged = fullPlan.slice(targets.length).some((p) => p.changed);
   const expected = new Map(ready.map((d) => [d.name, expectedFingerprint(config, store, d)]));
   const certChanged = (d: DomainConfig): boolean => store.deployments.get(d.name)?.fingerprint256 !== expected.get(d.name);
   const touched = ready.filter((d, i) => opts.force || plan[i]!.changed || certChanged(d));
@@ -134,12 +158,12 @@ export async function deployDomains(config: Config, store: Store, domains: reado
       return { domain: d.name, action: 'dry-run', detail: certChanged(d) ? `snippet unchanged; would reload nginx for the new certificate` : 'unchanged: nothing to do', snippet: p.path };
     })];
   }
-  if (touched.length === 0) {
+  if (touched.length === 0 && !extraChanged) {
     return [...skipped, ...ready.map((d): DeployOutcome => ({ domain: d.name, action: 'unchanged', detail: 'snippet and certificate unchanged: nothing written, no reload', snippet: byDomain.get(d.name)!.path, fingerprint256: expected.get(d.name) ?? null }))];
   }
 
   try {
-    await applySnippets(plan, { testCommand: nginx.testCommand, reloadCommand: nginx.reloadCommand, reload: touched.length > 0 });
+    await applySnippets(fullPlan, { testCommand: nginx.testCommand, reloadCommand: nginx.reloadCommand, reload: touched.length > 0 });
   } catch (err) {
     const e = err instanceof CertsError ? err : new DeployError('deploy', errorMessage(err), { cause: err });
     return [...skipped, ...ready.map((d): DeployOutcome => ({ domain: d.name, action: 'failed', detail: e.message, snippet: byDomain.get(d.name)!.path, error: e }))];

@@ -1,6 +1,6 @@
 import type { Domain } from '../core/model.js';
 import { UsageError } from '../core/errors.js';
-import { normalizeDomainName } from '../core/names.js';
+import { isIpLiteral, normalizeDomainName, normalizeHost } from '../core/names.js';
 import { nearest } from '../core/nearest.js';
 
 /** The domains named on the command line (by primary or alt name), or all when none is named. */
@@ -10,7 +10,9 @@ export function selectDomains(domains: readonly Domain[], names: readonly string
   for (const d of domains) for (const n of [d.name, ...d.altNames]) if (!byName.has(n)) byName.set(n, d);
   const picked = new Set<Domain>();
   for (const raw of names) {
-    const name = normalizeDomainName(raw, { allowWildcard: true });
+    // Normalised as the config normalises names (schema-domains certName): IP names (RFC 8738)
+    // and single-label monitor-only names must be selectable too.
+    const name = isIpLiteral(raw.trim()) ? normalizeHost(raw, { label: 'domain' }) : normalizeDomainName(raw, { allowWildcard: true, minLabels: 1 });
     const domain = byName.get(name);
     if (!domain) {
       const guess = nearest(name, [...byName.keys()]);

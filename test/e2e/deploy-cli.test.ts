@@ -169,6 +169,20 @@ ${extra}`;
     assert.ok(doc.domains[1]!.fix?.includes(`include ${snippets}/e.test.conf;`), doc.domains[1]!.fix);
   });
 
+  it('with a webroot, the http-01 location block is written as _acme-challenge.conf and printed by snippet --acme-challenge', async () => {
+    const webroot = join(env.dir, 'webroot');
+    mkdirSync(webroot, { recursive: true });
+    const { file } = env.writeConfig(yaml().replace(/challenge: .*\n/, `challenge: { type: http-01, webroot: ${webroot} }\n`), 'webroot.yaml');
+    const printed = await runCli(['nginx', 'snippet', '--acme-challenge', '--config', file]);
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.match(printed.stdout, new RegExp(`location \\^~ /\\.well-known/acme-challenge/ \\{[\\s\\S]*root ${webroot.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')};`));
+    const w = await runCli(['nginx', 'write', '--config', file, '--json']);
+    assert.equal(w.code, 0, w.stdout + w.stderr);
+    assert.equal(readFileSync(join(snippets, '_acme-challenge.conf'), 'utf8'), printed.stdout);
+    const again = await runCli(['nginx', 'write', '--config', file, '--json']);
+    assert.deepEqual((JSON.parse(again.stdout) as WriteJson).results.map((x) => x.action), ['unchanged']);
+  });
+
   it('--dry-run shows a diff and writes nothing; snippet prints the rendered snippet', async () => {
     const { file } = env.writeConfig(yaml('', '  hsts: true'), 'hsts.yaml');
     const before = readFileSync(join(snippets, 'd.test.conf'));

@@ -28,12 +28,19 @@ function pick(config: Config, names: string[]): DomainConfig[] {
   return picked.filter((d) => d.nginx);
 }
 
-export async function snippetCommand(name: string, opts: GlobalOptions, io: Io): Promise<number> {
+export async function snippetCommand(name: string | undefined, opts: GlobalOptions & { acmeChallenge?: boolean }, io: Io): Promise<number> {
   const config = configFrom(opts);
   const nginx = nginxOf(config);
+  const [{ loadNginxTemplates }, { renderAcmeChallenge, renderSnippet, snippetPath }] = await Promise.all([import('../../deploy/templates.js'), import('../../deploy/snippet.js')]);
+  if (opts.acmeChallenge) {
+    if (name !== undefined) throw new UsageError('--acme-challenge takes no domain name: the location block is the same for every domain');
+    io.stderr.write(`# ${nginx.snippetDir}/_acme-challenge.conf\n`);
+    io.stdout.write(renderAcmeChallenge(config, loadNginxTemplates(nginx.templateDir)));
+    return 0;
+  }
+  if (name === undefined) throw new UsageError('name a domain, or use --acme-challenge');
   const [domain] = pick(config, [name]);
   if (!domain) throw new UsageError(`domain "${name}" has no nginx snippet`);
-  const [{ loadNginxTemplates }, { renderSnippet, snippetPath }] = await Promise.all([import('../../deploy/templates.js'), import('../../deploy/snippet.js')]);
   const text = renderSnippet(config, domain, loadNginxTemplates(nginx.templateDir));
   io.stderr.write(`# ${snippetPath(nginx, domain)}\n`);
   io.stdout.write(text);
