@@ -149,7 +149,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('fix an incomplete chain served from files this host manages: fetch the missing intermediate (AIA), write a corrected fullchain as a new version, deploy it')
     .argument('<name>', 'the domain (primary or alt name)')
     .option('--dry-run', 'fetch and verify the intermediate, write nothing')
-    .action((name: string, opts: { dryRun?: boolean }) => run('plain', async (g) => (await nginxCommands()).repairCommand(name, { ...g, ...opts }, io))());
+    .option('--timeout <ms>', 'budget of each AIA fetch', '15000')
+    .action((name: string, opts: { dryRun?: boolean; timeout?: string }) => run('plain', async (g) => (await nginxCommands()).repairCommand(name, { ...g, ...opts }, io))());
 
   return program;
 }

@@ -1,6 +1,7 @@
 /** certs nginx snippet | write | check, and certs repair. */
 import { UsageError } from '../../core/errors.js';
 import type { Config, DomainConfig } from '../../config/types.js';
+import type { EndpointReport } from '../../core/model.js';
 import { selectDomains } from '../../service/select.js';
 import { openStore, type Store } from '../../store/index.js';
 import { deployDomains, nginxOf, type DeployOutcome } from '../../service/deploy.js';
@@ -77,7 +78,9 @@ export async function writeCommand(names: string[], opts: GlobalOptions & { dryR
   }
 }
 
-export async function repairCommand(name: string, opts: GlobalOptions & { dryRun?: boolean }, io: Io): Promise<number> {
+export async function repairCommand(name: string, opts: GlobalOptions & { dryRun?: boolean; timeout?: string }, io: Io): Promise<number> {
+  const timeoutMs = Number(opts.timeout ?? 15_000);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 600_000) throw new UsageError(`--timeout: expected milliseconds from 100 to 600000, got ${JSON.stringify(opts.timeout)}`);
   const config = configFrom(opts);
   const [domain] = selectDomains(config.domains, [name]) as DomainConfig[];
   if (!domain) throw new UsageError(`domain "${name}" is not in the inventory`);
@@ -101,7 +104,7 @@ export async function repairCommand(name: string, opts: GlobalOptions & { dryRun
   }
   const trust = loadTrust({ ...config.trust });
   const pem = readFileSync(chainFile, 'utf8');
-  const repaired = await repairChain([pem], { anchors: trust.anchors, timeoutMs: 15_000 });
+  const repaired = await repairChain([pem], { anchors: trust.anchors, timeoutMs });
   if (repaired.fetched.length === 0) {
     io.stdout.write(`${domain.name}: the chain in ${chainFile} is complete (${repaired.ending}); nothing to repair.\n`);
     return 0;
@@ -133,8 +136,21 @@ export async function repairCommand(name: string, opts: GlobalOptions & { dryRun
     let outcomes: DeployOutcome[] = [];
     if (config.nginx?.snippetDir && domain.nginx) outcomes = await deployWith(config, store, [domain], io, { force: true });
     const rescan = await makeRescanner(config, store, io);
-    const reports = domain.endpoints.length > 0 ? await rescan([domain]) : [];
-    const still = reports.filter((r) => r.problems.some((p) => p.code === 'incomplete-chain'));
+    // The leaf did not change, so the deploy's own check cannot tell old workers from new ones:
+    // rescan until two scans in a row see the complete chain, within the verify budget.
+    let reports: EndpointReport[] = [];
+    let still: EndpointReport[] = [];
+    if (domain.endpoints.length > 0) {
+      const { timeoutMs: budget, intervalMs } = config.nginx?.verify ?? { timeoutMs: 30_000, intervalMs: 500 };
+      const deadline = Date.now() + budget;
+      for (let clean = 0; clean < 2;) {
+        reports = await rescan([domain]);
+        still = reports.filter((r) => r.problems.some((p) => p.code === 'incomplete-chain'));
+        clean = still.length === 0 ? clean + 1 : 0;
+        if (clean >= 2 || Date.now() + intervalMs > deadline) break;
+        await new Promise((r) => setTimeout(r, intervalMs));
+      }
+    }
     if (outcomes.length > 0) io.stdout.write(`${renderDeploy(outcomes, useColour(io.stdout))}\n`);
     for (const r of reports) io.stdout.write(`${r.host}:${r.port} ${r.status.toUpperCase()} ${r.problems.map((p) => p.code).join(', ') || 'no problems'}\n`);
     if (still.length > 0) {
