@@ -43,13 +43,17 @@ function readIfExists(path: string): string | null {
  * Checks everything that can be checked without writing: distinct paths, an existing writable
  * directory, readable previous files. Throws DeployError('deploy-precheck') naming domain and path.
  */
-export function planSnippets(targets: readonly SnippetTarget[]): PlannedSnippet[] {
+export function assertDistinctPaths(targets: readonly Pick<SnippetTarget, 'domain' | 'path'>[]): void {
   const byPath = new Map<string, string>();
   for (const t of targets) {
     const other = byPath.get(t.path);
     if (other !== undefined) throw new DeployError('deploy-precheck', `domains "${other}" and "${t.domain}" would both write ${t.path}; nothing was written`);
     byPath.set(t.path, t.domain);
   }
+}
+
+export function planSnippets(targets: readonly SnippetTarget[]): PlannedSnippet[] {
+  assertDistinctPaths(targets);
   return targets.map((t) => {
     const dir = dirname(t.path);
     let isDir = false;

@@ -11,14 +11,14 @@ import type { EndpointReport } from '../core/model.js';
 import type { Config, DomainConfig, NginxConfig } from '../config/types.js';
 import { loadNginxTemplates } from '../deploy/templates.js';
 import { renderAcmeChallenge, renderSnippet, snippetPath } from '../deploy/snippet.js';
-import { applySnippets, planSnippets, type PlannedSnippet } from '../deploy/transaction.js';
+import { applySnippets, assertDistinctPaths, planSnippets, type PlannedSnippet } from '../deploy/transaction.js';
 import { currentVersion } from '../store/archive.js';
 import type { Store } from '../store/index.js';
 
 /** File name (without .conf) of the http-01 location snippet. */
 export const ACME_CHALLENGE_SNIPPET = '_acme-challenge';
 
-export type DeployAction = 'unchanged' | 'deployed' | 'stale' | 'failed' | 'dry-run' | 'skipped';
+export type DeployAction = 'unchanged' | 'deployed' | 'stale' | 'failed' | 'dry-run' | 'skipped' | 'not-included';
 
 export interface DeployOutcome {
   domain: string;
@@ -115,13 +115,38 @@ function lineDiff(path: string, before: string | null, after: string): string {
   return out.join('\n');
 }
 
+/**
+ * Per domain, whether any server block includes its snippet (per `nginx -T`); null when the
+ * dump could not be had (the transaction's own nginx -t then speaks).
+ */
+async function includedAnywhere(nginx: NginxConfig, ready: DomainConfig[], targets: Array<{ domain: string; path: string }>, opts: DeployOptions): Promise<Map<string, boolean> | null> {
+  const { checkSnippetIncludes, runNginxDump } = await import('../deploy/nginx-check.js');
+  let dump: string;
+  try {
+    dump = await runNginxDump(nginx.dumpCommand, { timeoutMs: 60_000 });
+  } catch (err) {
+    opts.log?.('nginx', `cannot read the configuration (${nginx.dumpCommand.join(' ')}): ${errorMessage(err)}; not checking that the snippets are included`);
+    return null;
+  }
+  try {
+    const report = checkSnippetIncludes({ dump, domains: ready.map((d) => ({ name: d.name, names: [d.name, ...d.altNames], snippet: targets.find((t) => t.domain === d.name)!.path })) });
+    return new Map(report.domains.map((c) => [c.domain, c.servers.some((x) => x.includes > 0) || c.problems.some((p) => p.code === 'included-outside-server')]));
+  } catch (err) {
+    opts.log?.('nginx', `cannot parse the configuration: ${errorMessage(err)}; not checking that the snippets are included`);
+    return null;
+  }
+}
+
 /** Renders, writes, tests, reloads and verifies snippets for `domains`. Throws on a config or precheck error. */
 export async function deployDomains(config: Config, store: Store, domains: readonly DomainConfig[], opts: DeployOptions): Promise<DeployOutcome[]> {
   const nginx = nginxOf(config);
-  const { ready, skipped } = deployable(config, store, domains);
+  const found = deployable(config, store, domains);
+  let ready = found.ready;
+  const skipped = found.skipped;
   if (ready.length === 0) return skipped;
   const templates = loadNginxTemplates(nginx.templateDir);
-  const targets = ready.map((d) => ({ domain: d.name, path: snippetPath(nginx, d), content: renderSnippet(config, d, templates) }));
+  let targets = ready.map((d) => ({ domain: d.name, path: snippetPath(nginx, d), content: renderSnippet(config, d, templates) }));
+  assertDistinctPaths(targets);
   // A domain not deployed in this run (renew deploys only what it issued; one may lack its
   // certificate yet) can still own the same file (2001:db8::1 and 2001-db8--1): refuse, never overwrite.
   const readyNames = new Set(ready.map((d) => d.name));
@@ -143,6 +168,24 @@ export async function deployDomains(config: Config, store: Store, domains: reado
     : [];
   assertProgram(nginx.testCommand, 'nginx.testCommand');
   assertProgram(nginx.reloadCommand, 'nginx.reloadCommand');
+  // A snippet no server block includes is never served, whatever we reload. An existing one is
+  // refused (writing it would change nothing clients see); a new one is written so that the
+  // include line can be added, and reported instead of verified.
+  const inclusion = await includedAnywhere(nginx, ready, targets, opts);
+  const unincluded = new Set<string>();
+  for (const d of ready) {
+    const t = targets.find((x) => x.domain === d.name)!;
+    if (inclusion?.get(d.name) !== false) continue;
+    if (!existsSync(t.path)) {
+      unincluded.add(d.name);
+      continue;
+    }
+    const e = new DeployError('not-included', `domain "${d.name}": ${t.path} is not included by any nginx server block, so a reload would not serve it; add "include ${t.path};" to the server block for ${[d.name, ...d.altNames].join(' ')} (see certs nginx check); nothing was written for it`);
+    skipped.push({ domain: d.name, action: 'failed', detail: e.message, snippet: t.path, error: e });
+  }
+  const refused = new Set(skipped.filter((o) => o.action === 'failed').map((o) => o.domain));
+  ready = ready.filter((d) => !refused.has(d.name));
+  targets = targets.filter((t) => !refused.has(t.domain));
   const fullPlan = planSnippets([...targets, ...acmeTarget]);
   const plan = fullPlan.slice(0, targets.length);
   const extraChanged = fullPlan.slice(targets.length).some((p) => p.changed);
@@ -177,9 +220,12 @@ export async function deployDomains(config: Config, store: Store, domains: reado
   }
   opts.log?.('nginx', 'configuration tested and reloaded');
 
-  const verified = await verifyServed(config, store, touched, expected, opts);
+  const verified = await verifyServed(config, store, touched.filter((d) => !unincluded.has(d.name)), expected, opts);
   return [...skipped, ...ready.map((d): DeployOutcome => {
     const p = byDomain.get(d.name)!;
+    if (unincluded.has(d.name)) {
+      return { domain: d.name, action: 'not-included', detail: `wrote ${p.path}, but no nginx server block includes it yet: add "include ${p.path};" to the server block for ${[d.name, ...d.altNames].join(' ')}, then run certs nginx write`, snippet: p.path, fingerprint256: expected.get(d.name) ?? null };
+    }
     if (!touched.includes(d)) return { domain: d.name, action: 'unchanged', detail: 'snippet and certificate unchanged', snippet: p.path, fingerprint256: expected.get(d.name) ?? null };
     const v = verified.get(d.name);
     if (v && !v.ok) return { domain: d.name, action: 'stale', detail: v.detail, snippet: p.path, fingerprint256: expected.get(d.name) ?? null };

@@ -169,6 +169,24 @@ ${extra}`;
     assert.ok(doc.domains[1]!.fix?.includes(`include ${snippets}/e.test.conf;`), doc.domains[1]!.fix);
   });
 
+  it('a snippet no server block includes: a new one is written and reported with the include line; an existing one is refused untouched', async () => {
+    // n.test gets a certificate but no server block includes its snippet.
+    const { file } = env.writeConfig(yaml('  - { name: n.test, endpoints: [{ host: n.test, port: ' + String(ngx.port) + ', address: 127.0.0.1 }] }\n'), 'unincluded.yaml');
+    const r = await runCli(['renew', 'n.test', '--config', file, '--json'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const doc = JSON.parse(r.stdout) as RenewJson;
+    assert.equal(doc.results[0]?.action, 'issued');
+    assert.equal(doc.deploy?.[0]?.action, 'not-included', JSON.stringify(doc.deploy));
+    assert.ok(doc.deploy![0]!.detail.includes(`add "include ${snippets}/n.test.conf;"`), doc.deploy![0]!.detail);
+    const written = readFileSync(join(snippets, 'n.test.conf'));
+    const again = await runCli(['nginx', 'write', 'n.test', '--force', '--config', file, '--json']);
+    assert.equal(again.code, 1);
+    const res = (JSON.parse(again.stdout) as WriteJson).results[0]!;
+    assert.equal(res.action, 'failed');
+    assert.match(res.detail, /is not included by any nginx server block.*nothing was written/);
+    assert.deepEqual(readFileSync(join(snippets, 'n.test.conf')), written);
+  });
+
   it('with a webroot, the http-01 location block is written as _acme-challenge.conf and printed by snippet --acme-challenge', async () => {
     const webroot = join(env.dir, 'webroot');
     mkdirSync(webroot, { recursive: true });

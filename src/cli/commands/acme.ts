@@ -88,7 +88,7 @@ async function runRenew(names: string[], opts: RenewCliOptions, io: Io, force: b
         io.stdout.write(`\n${renderDeploy(deployed, useColour(io.stdout))}\n`);
       }
     }
-    const deployBad = deployed.some((o) => o.action === 'failed' || o.action === 'stale');
+    const deployBad = deployed.some((o) => o.action === 'failed' || o.action === 'stale' || o.action === 'not-included');
     return outcomes.some((o) => o.action === 'failed' || o.action === 'locked') || deployBad ? 1 : 0;
   } finally {
     store.close();

@@ -9,7 +9,7 @@ import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { paint, table, useColour } from '../style.js';
 import { makeRescanner } from './scan.js';
 
-const ACTION_COLOUR = { unchanged: 'grey', deployed: 'green', stale: 'red', failed: 'red', 'dry-run': 'yellow', skipped: 'grey' } as const;
+const ACTION_COLOUR = { unchanged: 'grey', deployed: 'green', stale: 'red', failed: 'red', 'dry-run': 'yellow', skipped: 'grey', 'not-included': 'yellow' } as const;
 
 export function renderDeploy(outcomes: readonly DeployOutcome[], colour: boolean): string {
   if (outcomes.length === 0) return 'No domains with nginx snippets.';
@@ -17,7 +17,7 @@ export function renderDeploy(outcomes: readonly DeployOutcome[], colour: boolean
 }
 
 export function deployFailed(outcomes: readonly DeployOutcome[]): boolean {
-  return outcomes.some((o) => o.action === 'failed' || o.action === 'stale');
+  return outcomes.some((o) => o.action === 'failed' || o.action === 'stale' || o.action === 'not-included');
 }
 
 function pick(config: Config, names: string[]): DomainConfig[] {
