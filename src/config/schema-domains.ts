@@ -4,8 +4,9 @@ import type { Endpoint } from '../core/model.js';
 import { formatKeyPath, type Checker, type KeyPath } from './kit.js';
 import { checkChallenge, checkHooks, checkKeyType, checkProfile, checkRenewBeforeDays } from './schema-acme.js';
 import type { AcmeConfig, DomainConfig } from './types.js';
+import { checkThresholds, emailList } from './schema-extras.js';
 
-export const DOMAIN_KEYS = ['name', 'altNames', 'managed', 'endpoints', 'files', 'challenge', 'keyType', 'profile', 'renewBeforeDays', 'hooks', 'nginx'] as const;
+export const DOMAIN_KEYS = ['name', 'altNames', 'managed', 'endpoints', 'files', 'challenge', 'keyType', 'profile', 'renewBeforeDays', 'hooks', 'nginx', 'notify'] as const;
 const ENDPOINT_KEYS = ['host', 'port', 'address'] as const;
 const NAME_WHAT = 'a DNS name like "example.com" or "*.example.com"';
 
@@ -88,6 +89,13 @@ function domain(c: Checker, v: unknown, path: KeyPath, acme: AcmeConfig | undefi
   const renewBeforeDays = checkRenewBeforeDays(c, o.renewBeforeDays, [...path, 'renewBeforeDays']);
   if (renewBeforeDays !== undefined) out.renewBeforeDays = renewBeforeDays;
   if (o.hooks != null) out.hooks = checkHooks(c, o.hooks, [...path, 'hooks']);
+  if (o.notify != null) {
+    const p = [...path, 'notify'];
+    const n = c.mapping(o.notify, p, ['to', 'thresholds']);
+    out.notify = {};
+    if (n.to != null) out.notify.to = emailList(c, n.to, [...p, 'to'], false);
+    if (n.thresholds != null) out.notify.thresholds = checkThresholds(c, n.thresholds, [...p, 'thresholds']);
+  }
   const acmeChallenge = acme?.challenge;
   if (!managed) {
     for (const key of ['challenge', 'keyType', 'profile', 'renewBeforeDays', 'hooks'] as const) {

@@ -2,7 +2,7 @@
 import { cronProblem } from './cron.js';
 import type { Checker, KeyPath } from './kit.js';
 import { at, host, port, secret } from './schema-common.js';
-import type { DaemonConfig, NginxConfig, NotifyConfig } from './types.js';
+import type { DaemonConfig, EmailConfig, NginxConfig, NotifyConfig } from './types.js';
 
 export const DEFAULT_THRESHOLDS = [30, 14, 7, 3, 1];
 
@@ -73,46 +73,62 @@ export function checkDaemon(c: Checker, v: unknown, path: KeyPath): DaemonConfig
 }
 
 export function checkNotify(c: Checker, v: unknown, path: KeyPath): NotifyConfig {
-  const o = c.mapping(v, path, ['thresholds', 'email', 'webhook']);
+  const o = c.mapping(v, path, ['thresholds', 'email', 'webhook', 'templateDir', 'heartbeat']);
   const out: NotifyConfig = {
-    thresholds: c.optional(o.thresholds, at(path, 'thresholds'), (x, p) => thresholds(c, x, p)) ?? [...DEFAULT_THRESHOLDS],
+    thresholds: c.optional(o.thresholds, at(path, 'thresholds'), (x, p) => checkThresholds(c, x, p)) ?? [...DEFAULT_THRESHOLDS],
   };
-  if (o.email != null) {
-    const p = at(path, 'email');
-    const e = c.mapping(o.email, p, ['smtp', 'from', 'to']);
-    const sp = at(p, 'smtp');
-    const s = c.mapping(c.required(e.smtp, sp, 'the SMTP server settings {host, port, …}', (x) => x), sp, ['host', 'port', 'secure', 'user', 'pass']);
-    const secure = c.optional(s.secure, at(sp, 'secure'), (x, q) => c.boolean(x, q)) ?? false;
-    const smtp: NonNullable<NotifyConfig['email']>['smtp'] = {
-      host: c.required(s.host, at(sp, 'host'), 'the SMTP server host', (x, q) => host(c, x, q)),
-      port: port(c, s.port, at(sp, 'port'), secure ? 465 : 587),
-      secure,
-    };
-    const user = c.optional(s.user, at(sp, 'user'), (x, q) => c.string(x, q, 'an SMTP user name'));
-    const pass = c.optional(s.pass, at(sp, 'pass'), (x, q) => secret(c, x, q));
-    if ((user === undefined) !== (pass === undefined)) c.fail(at(sp, user === undefined ? 'user' : 'pass'), 'missing; user and pass go together');
-    if (user !== undefined) smtp.user = user;
-    if (pass !== undefined) smtp.pass = pass;
-    const toPath = at(p, 'to');
-    const to = c.required(e.to, toPath, 'a list of email addresses', (x, q) => c.list(x, q, 'a list of email addresses'));
-    if (to.length === 0) c.fail(toPath, 'empty; expected at least one email address');
-    out.email = {
-      smtp,
-      from: c.required(e.from, at(p, 'from'), 'the sender address', (x, q) => c.email(x, q)),
-      to: to.map((x, i) => c.email(x, [...toPath, i])),
-    };
-  }
+  if (o.email != null) out.email = checkEmail(c, o.email, at(path, 'email'));
   if (o.webhook != null) {
     const p = at(path, 'webhook');
-    const w = c.mapping(o.webhook, p, ['url', 'secret']);
-    out.webhook = { url: c.required(w.url, at(p, 'url'), 'an http(s) URL', (x, q) => c.url(x, q, ['https', 'http'])) };
+    const w = c.mapping(o.webhook, p, ['url', 'secret', 'format', 'timeoutMs']);
+    out.webhook = {
+      url: c.required(w.url, at(p, 'url'), 'an http(s) URL', (x, q) => c.url(x, q, ['https', 'http'])),
+      format: c.optional(w.format, at(p, 'format'), (x, q) => c.oneOf(x, q, ['json', 'slack'] as const)) ?? 'json',
+      timeoutMs: c.optional(w.timeoutMs, at(p, 'timeoutMs'), (x, q) => c.integer(x, q, 100, 600_000)) ?? 10_000,
+    };
     const s = c.optional(w.secret, at(p, 'secret'), (x, q) => secret(c, x, q));
     if (s !== undefined) out.webhook.secret = s;
+  }
+  const templateDir = c.optional(o.templateDir, at(path, 'templateDir'), (x, p) => c.path(x, p));
+  if (templateDir !== undefined) out.templateDir = templateDir;
+  if (o.heartbeat != null) {
+    const p = at(path, 'heartbeat');
+    const h = c.mapping(o.heartbeat, p, ['intervalHours']);
+    out.heartbeat = { intervalHours: c.required(h.intervalHours, at(p, 'intervalHours'), 'hours between two summaries, like 168', (x, q) => c.integer(x, q, 1, 8760)) };
   }
   return out;
 }
 
-function thresholds(c: Checker, v: unknown, path: KeyPath): number[] {
+function checkEmail(c: Checker, v: unknown, p: KeyPath): EmailConfig {
+  const e = c.mapping(v, p, ['smtp', 'from', 'to']);
+  const sp = at(p, 'smtp');
+  const s = c.mapping(c.required(e.smtp, sp, 'the SMTP server settings {host, port, …}', (x) => x), sp, ['host', 'port', 'secure', 'requireTLS', 'user', 'pass', 'caFile', 'timeoutMs']);
+  const secure = c.optional(s.secure, at(sp, 'secure'), (x, q) => c.boolean(x, q)) ?? false;
+  const smtp: EmailConfig['smtp'] = {
+    host: c.required(s.host, at(sp, 'host'), 'the SMTP server host', (x, q) => host(c, x, q)),
+    port: port(c, s.port, at(sp, 'port'), secure ? 465 : 587),
+    secure,
+    requireTLS: c.optional(s.requireTLS, at(sp, 'requireTLS'), (x, q) => c.boolean(x, q)) ?? !secure,
+    timeoutMs: c.optional(s.timeoutMs, at(sp, 'timeoutMs'), (x, q) => c.integer(x, q, 100, 600_000)) ?? 30_000,
+  };
+  const user = c.optional(s.user, at(sp, 'user'), (x, q) => c.string(x, q, 'an SMTP user name'));
+  const pass = c.optional(s.pass, at(sp, 'pass'), (x, q) => secret(c, x, q));
+  if ((user === undefined) !== (pass === undefined)) c.fail(at(sp, user === undefined ? 'user' : 'pass'), 'missing; user and pass go together');
+  if (user !== undefined) smtp.user = user;
+  if (pass !== undefined) smtp.pass = pass;
+  const caFile = c.optional(s.caFile, at(sp, 'caFile'), (x, q) => c.path(x, q));
+  if (caFile !== undefined) smtp.caFile = caFile;
+  return { smtp, from: c.required(e.from, at(p, 'from'), 'the sender address', (x, q) => c.email(x, q)), to: emailList(c, e.to, at(p, 'to'), true) };
+}
+
+/** A list of addresses; `required` lists must have at least one. */
+export function emailList(c: Checker, v: unknown, p: KeyPath, required: boolean): string[] {
+  const items = required ? c.required(v, p, 'a list of email addresses', (x, q) => c.list(x, q, 'a list of email addresses')) : c.list(v, p, 'a list of email addresses');
+  if (items.length === 0) c.fail(p, 'empty; expected at least one email address');
+  return items.map((x, i) => c.email(x, [...p, i]));
+}
+
+export function checkThresholds(c: Checker, v: unknown, path: KeyPath): number[] {
   const items = c.list(v, path, 'a list of days, like [30, 14, 7, 3, 1]');
   if (items.length === 0) c.fail(path, 'empty; expected at least one number of days, like [30, 14, 7, 3, 1]');
   const seen = new Map<number, number>();

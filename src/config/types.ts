@@ -39,6 +39,7 @@ export interface DomainConfig extends Domain {
   hooks?: DomainHooks;
   /** Write an nginx snippet for it (default: true for managed domains, false for monitor-only ones; those need files). */
   nginx: boolean;
+  notify?: DomainNotify;
 }
 
 export interface DomainHooks {
@@ -171,12 +172,45 @@ export interface NotifyConfig {
   /** Days-left thresholds, descending and unique. Default [30, 14, 7, 3, 1]. */
   thresholds: number[];
   email?: EmailConfig;
-  webhook?: { url: string; secret?: string };
+  webhook?: WebhookConfig;
+  /** Folder whose digest.txt / digest.html / test.txt … override templates/email. */
+  templateDir?: string;
+  /** A summary even when nothing is wrong, at most this often; off when absent. */
+  heartbeat?: { intervalHours: number };
 }
 
 export interface EmailConfig {
   /** port defaults to 465 when secure (implicit TLS), else 587; secure defaults to false. */
-  smtp: { host: string; port: number; secure: boolean; user?: string; pass?: string };
+  smtp: {
+    host: string;
+    port: number;
+    /** Implicit TLS (port 465). */
+    secure: boolean;
+    /** Refuse to send unless STARTTLS succeeds (only when secure is false). Default true. */
+    requireTLS: boolean;
+    user?: string;
+    pass?: string;
+    /** Extra trust for a private SMTP server's certificate (absolute path). */
+    caFile?: string;
+    /** Budget of one delivery. Default 30000 ms. */
+    timeoutMs: number;
+  };
   from: string;
   to: string[];
+}
+
+export interface WebhookConfig {
+  url: string;
+  /** HMAC-SHA256 of the body in X-Certs-Signature: sha256=<hex>. */
+  secret?: string;
+  /** json (default): the documented body; slack: {text} for Slack-compatible incoming webhooks. */
+  format: 'json' | 'slack';
+  timeoutMs: number;
+}
+
+/** Per-domain notification overrides. */
+export interface DomainNotify {
+  /** Extra recipients for this domain's lines (they get a digest of their domains only). */
+  to?: string[];
+  thresholds?: number[];
 }

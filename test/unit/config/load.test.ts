@@ -120,7 +120,7 @@ describe('loadConfig: defaults', () => {
     const config = load('daemon: {http: {}}\nnotify: {email: {smtp: {host: mail.example.com, secure: true}, from: a@example.com, to: [b@example.com]}}\n');
     assert.deepEqual(config.daemon, { http: { address: '127.0.0.1', port: 9464 } });
     assert.deepEqual(config.notify?.thresholds, [30, 14, 7, 3, 1]);
-    assert.deepEqual(config.notify?.email?.smtp, { host: 'mail.example.com', port: 465, secure: true });
+    assert.deepEqual(config.notify?.email?.smtp, { host: 'mail.example.com', port: 465, secure: true, requireTLS: false, timeoutMs: 30_000 });
   });
 
   it('sorts notify thresholds descending', () => {
@@ -345,7 +345,7 @@ describe('loadConfig: ${env:…} and ${file:…}', () => {
 
   it('expands environment variables, also inside a longer string', () => {
     const config = load(webhook('https://${env:HOOK_HOST}/hook'), { HOOK_HOST: 'hooks.example.com', HOOK_SECRET: 's3cret' });
-    assert.deepEqual(config.notify?.webhook, { url: 'https://hooks.example.com/hook', secret: 's3cret' });
+    assert.deepEqual(config.notify?.webhook, { url: 'https://hooks.example.com/hook', secret: 's3cret', format: 'json', timeoutMs: 10_000 });
   });
 
   it('reads files relative to the config folder and trims the trailing newline', () => {
