@@ -2,7 +2,7 @@
  * One error family for the whole tool. Only src/cli turns these into exit codes and
  * messages; everything else throws or wraps them with context (keeping `cause`).
  */
-export type ErrorKind = 'usage' | 'config' | 'validation' | 'scan' | 'store' | 'io' | 'acme' | 'deploy' | 'internal';
+export type ErrorKind = 'usage' | 'config' | 'validation' | 'scan' | 'store' | 'io' | 'acme' | 'deploy' | 'notify' | 'internal';
 
 export interface CertsErrorOptions {
   hint?: string;
@@ -108,6 +108,18 @@ export class AcmeError extends CertsError {
 export class DeployError extends CertsError {
   constructor(code: string, message: string, options: CertsErrorOptions = {}) {
     super('deploy', code, message, options);
+  }
+}
+
+/**
+ * A notification was not delivered. `retryable` false means trying again will not help without a
+ * change (authentication refused, recipient rejected permanently, a 4xx from a webhook).
+ */
+export class NotifyError extends CertsError {
+  readonly retryable: boolean;
+  constructor(code: string, message: string, retryable: boolean, options: CertsErrorOptions = {}) {
+    super('notify', code, message, options);
+    this.retryable = retryable;
   }
 }
 
