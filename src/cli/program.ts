@@ -6,6 +6,7 @@ const scanCommands = () => import('./commands/scan.js');
 const inventoryCommands = () => import('./commands/inventory.js');
 const acmeCommands = () => import('./commands/acme.js');
 const nginxCommands = () => import('./commands/nginx.js');
+const notifyCommands = () => import('./commands/notify.js');
 import { exitCodeFor, formatFailure, type CommandKind } from './failure.js';
 import { defaultIo, type GlobalOptions, type Io } from './context.js';
 
@@ -143,6 +144,23 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--json', 'print the results as JSON on stdout')
     .addHelpText('after', '\nExit codes: 0 every snippet is included where it should be, 1 something is missing, 2 usage or config error.')
     .action((names: string[], opts: { json?: boolean }) => run('plain', async (g) => (await nginxCommands()).checkCommand(names, { ...g, ...opts }, io))());
+
+  const notify = program.command('notify').description('notifications: send a test message, show the outbox, deliver what is pending');
+  notify
+    .command('test')
+    .description('send a test message through every configured channel and show what the server answered')
+    .option('--channel <name>', 'only email or webhook')
+    .action((opts: { channel?: string }) => run('plain', async (g) => (await notifyCommands()).testCommand({ ...g, ...opts }, io))());
+  notify
+    .command('list')
+    .description('the outbox: every message, delivered or waiting, with its last error')
+    .option('--pending', 'only messages not delivered yet')
+    .option('--json', 'machine-readable')
+    .action((opts: { pending?: boolean; json?: boolean }) => run('plain', async (g) => (await notifyCommands()).listCommand({ ...g, ...opts }, io))());
+  notify
+    .command('flush')
+    .description('deliver what is waiting in the outbox now')
+    .action(() => run('plain', async (g) => (await notifyCommands()).flushCommand(g, io))());
 
   program
     .command('repair')

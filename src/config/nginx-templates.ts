@@ -6,11 +6,9 @@
  * (an unknown variable is a config error, reported before anything runs) and config must not
  * depend on a feature folder; deploy/templates.ts re-exports it for the code that renders.
  */
-import { closeSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IoError, ValidationError, errorMessage } from '../core/errors.js';
-import { checkTemplateVariables, parseTemplate, type Template, type VariableKind } from '../core/template.js';
+import type { Template, VariableKind } from '../core/template.js';
+import { loadTemplateSet } from './template-set.js';
 
 /** templates/nginx of this package: two levels up from src/config (tsx) or dist/config (built). */
 export const BUNDLED_TEMPLATE_DIR = fileURLToPath(new URL('../../templates/nginx/', import.meta.url));
@@ -41,75 +39,13 @@ export interface NginxTemplates {
   acmeChallenge: Template;
 }
 
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/** The text of a template file, or undefined when `optional` and the file does not exist. */
-function readTemplate(file: string, optional: boolean): string | undefined {
-  let fd: number | undefined;
-  try {
-    fd = openSync(file, 'r');
-    if (!fstatSync(fd).isFile()) throw new IoError('template-unreadable', `template ${file} is not a regular file`);
-    return readFileSync(fd, 'utf8');
-  } catch (err) {
-    if (err instanceof IoError) throw err;
-    const code = errno(err);
-    if (code === 'ENOENT' && optional) return undefined;
-    if (code === 'ENOENT') throw new IoError('template-missing', `template ${file} not found (is the certs installation complete?)`, { cause: err });
-    if (code === 'EACCES' || code === 'EPERM') throw new IoError('template-unreadable', `template ${file} is not readable (permission denied)`, { cause: err });
-    throw new IoError('template-unreadable', `cannot read template ${file}: ${errorMessage(err)}`, { cause: err });
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-function checkTemplateDir(dir: string): void {
-  let isDir: boolean;
-  try {
-    isDir = statSync(dir).isDirectory();
-  } catch (err) {
-    if (errno(err) === 'ENOENT') throw new IoError('template-dir-missing', `template folder ${dir} not found; expected a folder holding ssl.conf and/or acme-challenge.conf`, { cause: err });
-    throw new IoError('template-dir-unreadable', `cannot use template folder ${dir}: ${errorMessage(err)}`, { cause: err });
-  }
-  if (!isDir) throw new IoError('template-dir-missing', `${dir} is not a folder; expected a folder holding ssl.conf and/or acme-challenge.conf`);
-}
-
 /**
  * Parse and check both templates: each from `templateDir` when it has the file, else the
  * bundled one. Throws ValidationError "<file>:<line>: …" for a syntax error or a variable the
  * template may not use, IoError for a folder or file that cannot be read.
  */
 export function loadNginxTemplates(templateDir?: string): NginxTemplates {
-  if (templateDir !== undefined) checkTemplateDir(templateDir);
-  const found: string[] = [];
-  const load = (which: NginxTemplateName): Template => {
-    const fileName = NGINX_TEMPLATE_FILES[which];
-    let file = join(BUNDLED_TEMPLATE_DIR, fileName);
-    let text: string | undefined;
-    if (templateDir !== undefined) {
-      const own = join(templateDir, fileName);
-      text = readTemplate(own, true);
-      if (text !== undefined) {
-        file = own;
-        found.push(fileName);
-      }
-    }
-    text ??= readTemplate(file, false) as string;
-    try {
-      const template = parseTemplate(text, file);
-      checkTemplateVariables(template, KNOWN_VARIABLES[which]);
-      return template;
-    } catch (err) {
-      if (err instanceof ValidationError) throw new ValidationError(`template ${err.message}`, { cause: err });
-      throw err;
-    }
-  };
-  const templates = { ssl: load('ssl'), acmeChallenge: load('acmeChallenge') };
-  if (templateDir !== undefined && found.length === 0) {
-    throw new IoError('template-dir-empty', `template folder ${templateDir} holds neither ${NGINX_TEMPLATE_FILES.ssl} nor ${NGINX_TEMPLATE_FILES.acmeChallenge}; expected at least one of them (the bundled ones are in ${BUNDLED_TEMPLATE_DIR})`);
-  }
-  return templates;
+  return loadTemplateSet({ bundledDir: BUNDLED_TEMPLATE_DIR, files: NGINX_TEMPLATE_FILES, known: KNOWN_VARIABLES }, templateDir);
 }
 
 /** loadNginxTemplates for its errors only: called at config load. */

@@ -6,6 +6,7 @@ import { checkDomains } from './schema-domains.js';
 import { checkAcme } from './schema-acme.js';
 import { checkDaemon, checkNginx, checkNotify } from './schema-extras.js';
 import { checkNginxTemplates } from './nginx-templates.js';
+import { checkEmailTemplates } from './email-templates.js';
 import type { Config } from './types.js';
 
 export const TOP_KEYS = ['dataDir', 'trust', 'scan', 'acme', 'nginx', 'daemon', 'notify', 'domains'] as const;
@@ -84,6 +85,15 @@ export function validateConfig(raw: unknown, ctx: CheckContext): Config {
   }
   const daemon = c.optional(o.daemon, ['daemon'], (x, p) => checkDaemon(c, x, p));
   const notify = c.optional(o.notify, ['notify'], (x, p) => checkNotify(c, x, p));
+  if (notify && (notify.email || notify.webhook)) {
+    // Same as nginx: a broken email template is a config error now, not a failed digest later.
+    try {
+      checkEmailTemplates(notify.templateDir);
+    } catch (err) {
+      if (!(err instanceof CertsError)) throw err;
+      c.fail(['notify', 'templateDir'], err.message);
+    }
+  }
   const domains = checkDomains(c, o.domains, acme);
   const config: Config = {
     file: ctx.file,

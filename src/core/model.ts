@@ -93,6 +93,8 @@ export interface EndpointReport {
   status: Status;
   daysLeft: number | null;
   notAfter: string | null;
+  /** The leaf's notBefore, when known: with notAfter it gives the lifetime notifications scale to. */
+  notBefore?: string | null;
   fingerprint256: string | null;
   issuer: string | null;
   subject: string | null;

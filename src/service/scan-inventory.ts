@@ -64,6 +64,7 @@ function withAnalysis(report: EndpointReport, analysis: ChainAnalysis, extra: Pr
     status: statusOf(problems),
     daysLeft: analysis.daysLeft,
     notAfter: analysis.notAfter,
+    notBefore: leaf?.notBefore ?? null,
     fingerprint256: leaf?.fingerprint256 ?? null,
     issuer: leaf?.issuer ?? null,
     subject: leaf?.subject ?? null,

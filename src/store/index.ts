@@ -6,6 +6,7 @@ import { IssuedRepository } from './issued.js';
 import { LockRepository } from './locks.js';
 import { RenewalRepository } from './renewals.js';
 import { DeploymentRepository } from './deployments.js';
+import { NotificationRepository } from './notifications.js';
 
 export { openDatabase, applyMigrations, wrapSqliteError, type Db, type ErrorContext, type OpenDatabaseOptions, type StoreErrorCode } from './db.js';
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
@@ -23,6 +24,7 @@ export { AccountRepository, type AccountRow } from './accounts.js';
 export { IssuedRepository, type IssuedCert } from './issued.js';
 export { LockRepository, type LockHolder } from './locks.js';
 export { DeploymentRepository, type DeploymentRow } from './deployments.js';
+export { NotificationRepository, type ActiveRow, type NewOutboxMessage, type OutboxRow } from './notifications.js';
 export { RenewalRepository, type AriState, type AttemptOutcome, type RenewalState } from './renewals.js';
 
 export const DATABASE_FILE = 'certs.db';
@@ -35,6 +37,7 @@ export interface Store {
   readonly renewals: RenewalRepository;
   readonly locks: LockRepository;
   readonly deployments: DeploymentRepository;
+  readonly notifications: NotificationRepository;
   /**
    * Takes and releases the write lock, waiting up to the busy timeout: a database another
    * process is writing is reported before a long scan, not after its results are thrown away.
@@ -66,6 +69,7 @@ export function openStore(dataDir: string, opts: OpenDatabaseOptions = {}): Stor
     renewals: new RenewalRepository(db),
     locks: new LockRepository(db, opts.clock),
     deployments: new DeploymentRepository(db),
+    notifications: new NotificationRepository(db),
     assertWritable() {
       try {
         db.exec('BEGIN IMMEDIATE; ROLLBACK');

@@ -191,6 +191,54 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'notifications: sent keys, active problems, outbox',
+    sql: `
+      -- Expiry warnings already queued: expiry:<endpoint>:<fingerprint>:<threshold>. The primary
+      -- key is what makes a second copy impossible.
+      CREATE TABLE notify_sent (
+        key     TEXT PRIMARY KEY,
+        sent_at TEXT NOT NULL
+      );
+
+      -- Problems alerted and not yet recovered, per endpoint and code.
+      CREATE TABLE notify_active (
+        endpoint_key TEXT NOT NULL,
+        code         TEXT NOT NULL,
+        domain       TEXT NOT NULL,
+        endpoint     TEXT NOT NULL,
+        since        TEXT NOT NULL,
+        message      TEXT NOT NULL,
+        PRIMARY KEY (endpoint_key, code)
+      );
+
+      -- Every message is written here before it is sent, and kept until delivered.
+      CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        key             TEXT NOT NULL UNIQUE,
+        channel         TEXT NOT NULL CHECK (channel IN ('email', 'webhook')),
+        recipients_json TEXT NOT NULL DEFAULT '[]',
+        subject         TEXT NOT NULL,
+        text            TEXT NOT NULL,
+        html            TEXT,
+        payload_json    TEXT,
+        created_at      TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_attempt_at TEXT,
+        last_error      TEXT,
+        delivered_at    TEXT,
+        response        TEXT
+      );
+      CREATE INDEX outbox_pending ON outbox(delivered_at, next_attempt_at);
+
+      CREATE TABLE notify_meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes and expects. */

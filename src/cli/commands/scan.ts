@@ -111,7 +111,27 @@ export async function scanCommand(names: string[], opts: ReportOptions & GlobalO
   const domains = selectDomains(config.domains, names);
   const detail = names.length > 0;
   const reports = await scanAndStore(config, domains, detail, io);
-  return output(config, reports, detail, opts, io);
+  const code = output(config, reports, detail, opts, io);
+  await notifyAfterScan(config, reports, io);
+  return code;
+}
+
+/**
+ * Warnings go out after the scan has judged what clients see. A delivery problem never changes
+ * the scan's exit code (a Nagios verdict): it is reported on stderr and stays in the outbox.
+ */
+async function notifyAfterScan(config: Config, reports: EndpointReport[], io: Io): Promise<void> {
+  if (!config.notify || (!config.notify.email && !config.notify.webhook)) return;
+  const { notifyAfterRun } = await import('../../service/notify.js');
+  const store = openStore(config.dataDir);
+  try {
+    const r = await notifyAfterRun(config, store, withLifecycleProblems(config, reports), { now: io.now(), random: Math.random, log: (e) => io.stderr.write(`certs: notify: ${e}\n`) });
+    if (r.queued > 0 || r.failed.length > 0) io.stderr.write(`certs: notify: ${r.events.length} new, ${r.delivered} delivered, ${r.pending} pending\n`);
+  } catch (err) {
+    io.stderr.write(`certs: notify: ${err instanceof Error ? err.message : String(err)}\n`);
+  } finally {
+    store.close();
+  }
 }
 
 export async function statusCommand(names: string[], opts: ReportOptions & GlobalOptions & { refresh?: boolean }, io: Io): Promise<number> {
@@ -121,6 +141,9 @@ export async function statusCommand(names: string[], opts: ReportOptions & Globa
   let reports: EndpointReport[];
   if (opts.refresh) {
     reports = await scanAndStore(config, domains, detail, io);
+    const code = output(config, reports.map(stripChainUnlessDetail(detail)), detail, opts, io);
+    await notifyAfterScan(config, reports, io);
+    return code;
   } else {
     reports = storedReports(config, domains, detail);
   }

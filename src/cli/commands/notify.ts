@@ -1,0 +1,84 @@
+/** certs notify test | list | flush. */
+import { hostname } from 'node:os';
+import { ConfigError, UsageError } from '../../core/errors.js';
+import { openStore } from '../../store/index.js';
+import { flushOutbox } from '../../service/notify.js';
+import { configFrom, type GlobalOptions, type Io } from '../context.js';
+import { paint, table, useColour } from '../style.js';
+
+function notifyOf(config: ReturnType<typeof configFrom>) {
+  if (!config.notify || (!config.notify.email && !config.notify.webhook)) {
+    throw new ConfigError('no notification channel: add notify.email {smtp, from, to} or notify.webhook {url}', { file: config.file, keyPath: 'notify' });
+  }
+  return config.notify;
+}
+
+export async function testCommand(opts: GlobalOptions & { channel?: string }, io: Io): Promise<number> {
+  const config = configFrom(opts);
+  const notify = notifyOf(config);
+  const want = opts.channel;
+  if (want !== undefined && want !== 'email' && want !== 'webhook') throw new UsageError(`--channel: expected email or webhook, got ${JSON.stringify(want)}`);
+  let failed = false;
+  const now = io.now();
+  if (notify.email && want !== 'webhook') {
+    const { sendTestEmail } = await import('../../notify/email.js');
+    try {
+      const r = await sendTestEmail(notify.email, now);
+      io.stdout.write(`email to ${notify.email.to.join(', ')} via ${notify.email.smtp.host}:${notify.email.smtp.port}: accepted — ${r.response}\n`);
+    } catch (err) {
+      failed = true;
+      io.stdout.write(`email to ${notify.email.to.join(', ')} via ${notify.email.smtp.host}:${notify.email.smtp.port}: FAILED — ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  }
+  if (notify.webhook && want !== 'email') {
+    const { createWebhookChannel } = await import('../../notify/webhook.js');
+    const at = now.toISOString();
+    const text = `certs on ${hostname()}: test message`;
+    try {
+      const r = await createWebhookChannel(notify.webhook).deliver({ id: 0, key: `test:webhook:${at}`, channel: 'webhook', to: [], subject: '[certs] test message', text, html: null, payload: { version: 1, generatedAt: at, subject: '[certs] test message', counts: { critical: 0, warning: 0, info: 0 }, events: [], test: true }, createdAt: at });
+      io.stdout.write(`webhook ${new URL(notify.webhook.url).origin}: accepted — ${r.response}\n`);
+    } catch (err) {
+      failed = true;
+      io.stdout.write(`webhook ${new URL(notify.webhook.url).origin}: FAILED — ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+export function listCommand(opts: GlobalOptions & { pending?: boolean; json?: boolean }, io: Io): number {
+  const config = configFrom(opts);
+  const store = openStore(config.dataDir, { readonly: true });
+  const rows = store ? store.notifications.list({ ...(opts.pending ? { pending: true } : {}), limit: 200 }) : [];
+  store?.close();
+  if (opts.json) {
+    io.stdout.write(`${JSON.stringify({ generatedAt: io.now().toISOString(), messages: rows.map(({ text: _t, html: _h, payload: _p, ...r }) => r) }, null, 2)}\n`);
+    return 0;
+  }
+  if (rows.length === 0) {
+    io.stdout.write(opts.pending ? 'Nothing waiting in the outbox.\n' : 'The outbox is empty.\n');
+    return 0;
+  }
+  const colour = useColour(io.stdout);
+  io.stdout.write(`${table(rows.map((r) => [
+    String(r.id),
+    r.createdAt.slice(0, 16).replace('T', ' '),
+    r.channel,
+    r.deliveredAt ? paint(colour, 'green', 'delivered') : paint(colour, 'yellow', `pending (${r.attempts} tries)`),
+    r.subject,
+    r.deliveredAt ? (r.response ?? '') : `${r.lastError ?? 'not tried yet'}${r.deliveredAt ? '' : `; next ${r.nextAttemptAt.slice(0, 16).replace('T', ' ')}`}`,
+  ]), ['ID', 'CREATED', 'CHANNEL', 'STATE', 'SUBJECT', 'DETAIL'])}\n`);
+  return 0;
+}
+
+export async function flushCommand(opts: GlobalOptions, io: Io): Promise<number> {
+  const config = configFrom(opts);
+  notifyOf(config);
+  const store = openStore(config.dataDir);
+  try {
+    const r = await flushOutbox(config, store, { now: io.now(), random: Math.random, log: (e) => io.stderr.write(`certs: notify: ${e}\n`) });
+    io.stdout.write(`${r.delivered} delivered, ${r.failed.length} failed, ${r.pending} still pending.\n`);
+    return r.failed.length > 0 ? 1 : 0;
+  } finally {
+    store.close();
+  }
+}

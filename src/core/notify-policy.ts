@@ -1,0 +1,370 @@
+/**
+ * Notification policy (ARCHITECTURE §5, issue #5), pure: no I/O, `now` is an argument.
+ *
+ * It judges what clients actually see: the reports handed in are those after this run's
+ * renewals, deploys and rescans, so a certificate renewed in time is simply not close to a
+ * threshold and produces no warning.
+ *
+ * - Expiry: one message per (endpoint, certificate fingerprint, threshold). The thresholds crossed
+ *   are those t with daysLeft ≤ t. When several crossed thresholds are still unsent (a first run
+ *   finds 5 days left), ONE event is sent, for the smallest crossed threshold, and every crossed
+ *   threshold is marked sent, so nobody gets three mails at once. A new certificate (new
+ *   fingerprint) starts afresh. An expired certificate is a problem (`expired`), not an expiry.
+ * - Problems: an alerting code appearing on an endpoint alerts once; its clearing sends one
+ *   recovery. Alerting codes are every critical problem except `expiring-soon` (the thresholds
+ *   cover that), plus `renewal-failing` and `stale-deployment` at any severity.
+ * - An endpoint absent from `reports` (removed from the inventory, or not scanned because only a
+ *   subset was) neither alerts nor clears: its active problems stay as they are. Pruning problems
+ *   of endpoints removed from the inventory is the caller's job (it knows the inventory).
+ * - A report with status `unknown` and no problems (never scanned) changes nothing.
+ *
+ * The caller persists `markSent` (expiry keys) and `activate`/`clear` (active problems) together
+ * with the outbox messages, in one transaction, so a crash never sends twice nor forgets.
+ */
+import type { EndpointReport } from './model.js';
+import type { Problem, ProblemCode } from './problems.js';
+import { endpointKey } from './report.js';
+
+export type NotifySeverity = 'critical' | 'warning' | 'info';
+
+export interface NotifyEvent {
+  /** Unique and stable: the outbox de-duplicates on it. */
+  key: string;
+  kind: 'expiry' | 'problem' | 'recovery';
+  severity: NotifySeverity;
+  domain: string;
+  /** "host:port" or "file:/path", as shown to people. */
+  endpoint: string;
+  /** endpointKey(report) */
+  endpointKey: string;
+  fingerprint256: string | null;
+  daysLeft: number | null;
+  notAfter: string | null;
+  /** Expiry events: the threshold (days) this message is for. */
+  threshold?: number;
+  /** Problem and recovery events: the problem code. */
+  code?: ProblemCode;
+  /** One human line: what, where, days left, expiry date and how to fix it. */
+  message: string;
+  hint?: string;
+}
+
+/** A problem that has alerted and not yet cleared (persisted by the caller). */
+export interface ActiveProblem {
+  endpointKey: string;
+  domain: string;
+  endpoint: string;
+  code: ProblemCode;
+  /** ISO time it was first alerted. */
+  since: string;
+  message: string;
+}
+
+export interface NotifyInput {
+  reports: readonly EndpointReport[];
+  /** Expiry keys already sent (`expiry:<endpointKey>:<fingerprint>:<t>`). */
+  sentExpiry: ReadonlySet<string>;
+  active: readonly ActiveProblem[];
+  /** Thresholds in days for a domain (global default or the domain's own). */
+  thresholdsFor: (domain: string) => number[];
+  now: Date;
+  /** Expiry events are critical at or below this many days (default 7, as `expiring-soon`). */
+  criticalDays?: number;
+  /** Whether certs renews the domain (default: yes); decides the hint of an expiry message. */
+  isManaged?: (domain: string) => boolean;
+}
+
+export interface NotifyDecision {
+  events: NotifyEvent[];
+  /** Expiry keys to record as sent. */
+  markSent: string[];
+  /** Problems that start now (to record as active). */
+  activate: ActiveProblem[];
+  /** Active problems that cleared (to remove). */
+  clear: ActiveProblem[];
+}
+
+export const DEFAULT_THRESHOLDS: readonly number[] = [30, 14, 7, 3, 1];
+const DEFAULT_CRITICAL_DAYS = 7;
+
+/** How people see an endpoint: "host:port" for TLS, "file:/path" for a certificate file. */
+export function endpointLabel(r: Pick<EndpointReport, 'source' | 'host' | 'port' | 'file'>): string {
+  return r.source === 'file' ? `file:${r.file ?? r.host}` : `${r.host}:${r.port}`;
+}
+
+/** Whether a problem alerts on appearing (and recovers on clearing). */
+export function isAlertingProblem(p: Pick<Problem, 'code' | 'severity'>): boolean {
+  if (p.code === 'renewal-failing' || p.code === 'stale-deployment') return true;
+  return p.severity === 'critical' && p.code !== 'expiring-soon';
+}
+
+/** Positive whole days, de-duplicated, largest first. */
+export function normaliseThresholds(ts: readonly number[]): number[] {
+  const ok = ts.filter((t) => Number.isFinite(t) && t > 0).map((t) => Math.floor(t));
+  return [...new Set(ok)].sort((a, b) => b - a);
+}
+
+export function expiryKey(epKey: string, fingerprint: string, threshold: number): string {
+  return `expiry:${epKey}:${fingerprint}:${threshold}`;
+}
+
+const oneLine = (s: string): string => s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+const day = (iso: string | null): string => (iso ? iso.slice(0, 10) : 'unknown date');
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+function expiresIn(daysLeft: number): string {
+  return daysLeft === 0 ? 'expires within a day' : `expires in ${plural(daysLeft, 'day')}`;
+}
+
+function withHint(message: string, hint: string | undefined): string {
+  return oneLine(hint ? `${message}; ${hint}` : message);
+}
+
+/** The alerting problems of a report, one per code (the first), plus `expired` when daysLeft < 0 says so. */
+function alertingProblems(r: EndpointReport): Map<ProblemCode, Problem> {
+  const out = new Map<ProblemCode, Problem>();
+  for (const p of r.problems) if (isAlertingProblem(p) && !out.has(p.code)) out.set(p.code, p);
+  if (r.daysLeft !== null && r.daysLeft < 0 && !out.has('expired')) {
+    out.set('expired', {
+      code: 'expired',
+      severity: 'critical',
+      message: `certificate expired on ${day(r.notAfter)}`,
+      hint: 'renew the certificate and deploy it (certs run renews managed domains)',
+    });
+  }
+  return out;
+}
+
+export function evaluateNotifications(input: NotifyInput): NotifyDecision {
+  const { reports, sentExpiry, active, thresholdsFor, now } = input;
+  const criticalDays = input.criticalDays ?? DEFAULT_CRITICAL_DAYS;
+  const isManaged = input.isManaged ?? (() => true);
+  const nowIso = now.toISOString();
+  const out: NotifyDecision = { events: [], markSent: [], activate: [], clear: [] };
+
+  const activeByKey = new Map<string, ActiveProblem[]>();
+  for (const a of active) {
+    const list = activeByKey.get(a.endpointKey) ?? [];
+    list.push(a);
+    activeByKey.set(a.endpointKey, list);
+  }
+
+  const seen = new Set<string>();
+  for (const r of reports) {
+    const epKey = endpointKey(r);
+    if (seen.has(epKey)) continue; // one report per endpoint; the first wins
+    seen.add(epKey);
+    if (r.status === 'unknown' && r.problems.length === 0) continue; // never scanned: no news
+    const endpoint = endpointLabel(r);
+    const base = {
+      domain: r.domain,
+      endpoint,
+      endpointKey: epKey,
+      fingerprint256: r.fingerprint256,
+      daysLeft: r.daysLeft,
+      notAfter: r.notAfter,
+    };
+
+    // Problems first: appearing alerts once, clearing recovers once.
+    const now_ = alertingProblems(r);
+    const activeHere = activeByKey.get(epKey) ?? [];
+    const activeCodes = new Set(activeHere.map((a) => a.code));
+    for (const [code, p] of now_) {
+      if (activeCodes.has(code)) continue;
+      const message = withHint(`${r.domain} ${endpoint}: ${code}: ${p.message}`, p.hint);
+      out.events.push({
+        ...base,
+        key: `problem:${epKey}:${code}:${nowIso}`,
+        kind: 'problem',
+        severity: p.severity,
+        code,
+        message,
+        ...(p.hint ? { hint: oneLine(p.hint) } : {}),
+      });
+      out.activate.push({ endpointKey: epKey, domain: r.domain, endpoint, code, since: nowIso, message: oneLine(p.message) });
+    }
+    for (const a of activeHere) {
+      if (now_.has(a.code)) continue;
+      out.events.push({
+        ...base,
+        key: `recovery:${epKey}:${a.code}:${a.since}`,
+        kind: 'recovery',
+        severity: 'info',
+        code: a.code,
+        message: oneLine(`${r.domain} ${endpoint}: recovered: ${a.code} no longer seen (since ${a.since.slice(0, 16).replace('T', ' ')} UTC: ${a.message})`),
+      });
+      out.clear.push(a);
+    }
+
+    // Expiry: the certificate clients see, not yet expired.
+    const expired = r.problems.some((p) => p.code === 'expired') || (r.daysLeft !== null && r.daysLeft < 0);
+    if (!r.fingerprint256 || r.daysLeft === null || expired) continue;
+    const daysLeft = r.daysLeft;
+    // A threshold at half the certificate's lifetime or more would fire on a certificate that is
+    // fine: a 6-day certificate is born "within 7 days", a 45-day one renews at 15 days left.
+    // With notBefore known, only thresholds below half the lifetime count.
+    const lifetimeDays = r.notBefore && r.notAfter ? (Date.parse(r.notAfter) - Date.parse(r.notBefore)) / 86_400_000 : null;
+    const crossed = normaliseThresholds(thresholdsFor(r.domain)).filter((t) => daysLeft <= t && (lifetimeDays === null || !(lifetimeDays > 0) || t < lifetimeDays / 2));
+    if (crossed.length === 0) continue;
+    const fp = r.fingerprint256;
+    const smallest = crossed[crossed.length - 1] as number;
+    const unsent = crossed.filter((t) => !sentExpiry.has(expiryKey(epKey, fp, t)));
+    out.markSent.push(...unsent.map((t) => expiryKey(epKey, fp, t)));
+    // The smallest crossed one already went out: larger ones (e.g. a threshold added to the
+    // config later) are marked silently instead of sending an older, milder message.
+    if (!unsent.includes(smallest)) continue;
+    const hint = isManaged(r.domain)
+      ? `renew with certs renew ${r.domain}`
+      : `replace the certificate served on ${endpoint} (monitor only: certs does not renew ${r.domain})`;
+    out.events.push({
+      ...base,
+      key: expiryKey(epKey, fp, smallest),
+      kind: 'expiry',
+      severity: smallest <= criticalDays || daysLeft <= criticalDays ? 'critical' : 'warning',
+      threshold: smallest,
+      message: withHint(`${r.domain} ${endpoint}: ${expiresIn(daysLeft)} (${day(r.notAfter)})`, hint),
+      hint,
+    });
+  }
+  return out;
+}
+
+/** Whether a heartbeat is due. An interval ≤ 0 (or not a number) means heartbeats are off. */
+export function heartbeatDue(last: Date | null, now: Date, intervalHours: number): boolean {
+  if (!Number.isFinite(intervalHours) || intervalHours <= 0) return false;
+  if (last === null) return true;
+  return now.getTime() - last.getTime() >= intervalHours * 3_600_000;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Digest
+
+export interface DigestGroup {
+  severity: NotifySeverity;
+  title: string;
+  events: NotifyEvent[];
+}
+
+export interface Digest {
+  subject: string;
+  counts: { critical: number; warning: number; info: number };
+  groups: DigestGroup[];
+  /** Plain text body: one line per event, grouped CRITICAL / WARNING / RECOVERED. */
+  text: string;
+}
+
+const MAX_NAMES = 5;
+const GROUP_TITLES: Record<NotifySeverity, string> = { critical: 'CRITICAL', warning: 'WARNING', info: 'RECOVERED' };
+const SEVERITY_ORDER: readonly NotifySeverity[] = ['critical', 'warning', 'info'];
+
+/** At most five names, then "and N more". */
+export function nameList(names: readonly string[]): string {
+  const unique = [...new Set(names)];
+  if (unique.length <= MAX_NAMES) return unique.join(', ');
+  return `${unique.slice(0, MAX_NAMES).join(', ')} and ${unique.length - MAX_NAMES} more`;
+}
+
+const byUrgency = (a: NotifyEvent, b: NotifyEvent): number =>
+  (a.daysLeft ?? Number.POSITIVE_INFINITY) - (b.daysLeft ?? Number.POSITIVE_INFINITY) ||
+  a.domain.localeCompare(b.domain) ||
+  a.endpoint.localeCompare(b.endpoint);
+
+function expiryPart(events: NotifyEvent[]): string {
+  const sorted = [...events].sort(byUrgency);
+  const certs = new Set(sorted.map((e) => e.fingerprint256 ?? e.endpointKey)).size;
+  const ts = sorted.map((e) => e.threshold ?? 0);
+  const min = Math.min(...ts);
+  const max = Math.max(...ts);
+  const within = min === max
+    ? `within ${plural(min, 'day')}`
+    : `within ${plural(max, 'day')} (${sorted.filter((e) => (e.threshold ?? 0) === min).length} within ${min})`;
+  return `${certs} certificate${certs === 1 ? ' expires' : 's expire'} ${within}: ${nameList(sorted.map((e) => e.domain))}`;
+}
+
+function problemPart(events: NotifyEvent[], severity: 'critical' | 'warning'): string {
+  const n = events.length;
+  const label = severity === 'critical' ? plural(n, 'critical problem') : plural(n, 'warning');
+  // Grouped by code, so forty hosts with the same fault read as one story.
+  const byCode = new Map<string, string[]>();
+  for (const e of events) {
+    const code = e.code ?? 'problem';
+    byCode.set(code, [...(byCode.get(code) ?? []), e.domain]);
+  }
+  return `${label}: ${[...byCode].map(([code, domains]) => `${code} on ${nameList(domains)}`).join(', ')}`;
+}
+
+/** The subject of a set of events: it tells the story, leading with the worst. */
+export function digestSubject(events: readonly NotifyEvent[]): string {
+  if (events.length === 0) return '[certs] nothing new';
+  const expiry = events.filter((e) => e.kind === 'expiry');
+  const critical = events.filter((e) => e.kind === 'problem' && e.severity === 'critical');
+  const warning = events.filter((e) => e.kind === 'problem' && e.severity !== 'critical');
+  const recovered = events.filter((e) => e.kind === 'recovery');
+  const expiryCritical = expiry.some((e) => e.severity === 'critical');
+  // [rank, text]: lower rank leads.
+  const parts: Array<[number, string]> = [];
+  if (critical.length) parts.push([0, problemPart(critical, 'critical')]);
+  if (expiry.length) parts.push([expiryCritical ? 1 : 2, expiryPart(expiry)]);
+  if (warning.length) parts.push([3, problemPart(warning, 'warning')]);
+  if (recovered.length) parts.push([4, `recovered: ${nameList([...recovered].sort(byUrgency).map((e) => e.domain))}`]);
+  parts.sort((a, b) => a[0] - b[0]);
+  return `[certs] ${parts.map(([, text]) => text).join('; ')}`;
+}
+
+function digestText(headline: string, groups: readonly DigestGroup[]): string {
+  const lines = [headline];
+  for (const g of groups) {
+    lines.push('', `${g.title} (${g.events.length})`);
+    for (const e of g.events) lines.push(`- ${e.message}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const stamp = (d: Date): string => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/** One digest per run with everything new, grouped by severity (critical, warning, recovered). */
+export function buildDigest(events: readonly NotifyEvent[], opts: { now: Date; total?: number }): Digest {
+  const groups: DigestGroup[] = [];
+  for (const severity of SEVERITY_ORDER) {
+    const list = events.filter((e) => e.severity === severity).sort(byUrgency);
+    if (list.length) groups.push({ severity, title: GROUP_TITLES[severity], events: list });
+  }
+  const counts = {
+    critical: events.filter((e) => e.severity === 'critical').length,
+    warning: events.filter((e) => e.severity === 'warning').length,
+    info: events.filter((e) => e.severity === 'info').length,
+  };
+  const watching = opts.total !== undefined ? `, watching ${plural(opts.total, 'certificate')}` : '';
+  const headline = `certs report of ${stamp(opts.now)}: ${counts.critical} critical, ${plural(counts.warning, 'warning')}, ${counts.info} recovered${watching}`;
+  return { subject: digestSubject(events), counts, groups, text: digestText(headline, groups) };
+}
+
+/**
+ * The scheduled "still alive" summary, so silence is never mistaken for health. With no open
+ * problems: "[certs] watching 42 certificates, nothing wrong"; otherwise it names them.
+ */
+export function buildHeartbeat(opts: { now: Date; total: number; worst?: readonly ActiveProblem[] }): Digest {
+  const open = [...(opts.worst ?? [])].sort((a, b) => a.domain.localeCompare(b.domain) || a.endpoint.localeCompare(b.endpoint) || a.code.localeCompare(b.code));
+  const watching = `watching ${plural(opts.total, 'certificate')}`;
+  const counts = { critical: 0, warning: 0, info: open.length };
+  if (open.length === 0) {
+    const subject = `[certs] ${watching}, nothing wrong`;
+    return { subject, counts, groups: [], text: `${subject.slice('[certs] '.length)} (${stamp(opts.now)})\n` };
+  }
+  const events: NotifyEvent[] = open.map((a) => ({
+    key: `heartbeat:${a.endpointKey}:${a.code}:${a.since}`,
+    kind: 'problem',
+    severity: 'info',
+    domain: a.domain,
+    endpoint: a.endpoint,
+    endpointKey: a.endpointKey,
+    fingerprint256: null,
+    daysLeft: null,
+    notAfter: null,
+    code: a.code,
+    message: oneLine(`${a.domain} ${a.endpoint}: ${a.code}: ${a.message} (open since ${a.since.slice(0, 16).replace('T', ' ')} UTC)`),
+  }));
+  const subject = `[certs] ${watching}, ${plural(open.length, 'open problem')}: ${nameList(open.map((a) => `${a.code} on ${a.domain}`))}`;
+  const groups: DigestGroup[] = [{ severity: 'info', title: 'STILL OPEN', events }];
+  return { subject, counts, groups, text: digestText(`${watching} (${stamp(opts.now)}), ${plural(open.length, 'open problem')}`, groups) };
+}

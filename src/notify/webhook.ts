@@ -1,0 +1,155 @@
+/**
+ * The webhook channel: one HTTP POST per outbox message (see docs/webhook.md for receivers).
+ *
+ * Body: format "json" → JSON.stringify(msg.payload) (the documented {version: 1, …} digest);
+ * format "slack" → {"text": msg.text}, for Slack-compatible incoming webhooks.
+ *
+ * Headers: Content-Type: application/json, User-Agent: certs, X-Certs-Delivery: msg.key (the
+ * idempotency key: the same message retried carries the same key), and with a secret:
+ *
+ *   X-Certs-Timestamp: <unix seconds>
+ *   X-Certs-Signature: sha256=<lowercase hex HMAC-SHA256(secret, "<timestamp>.<body>")>
+ *
+ * where <body> is the exact bytes sent (UTF-8) and <timestamp> the header's decimal string. The
+ * timestamp is signed so a receiver can refuse replays of an old, captured request.
+ *
+ * Outcome: 2xx → delivered ("HTTP <status>"). 408, 429, 5xx, a network failure or the timeout
+ * (cfg.timeoutMs for the whole exchange) → NotifyError('webhook', …, retryable true); any other
+ * answer (other 4xx, 3xx: redirects are not followed, a POST must not turn into a GET or carry the
+ * signature elsewhere) → retryable false. Retry-After and the like are not honoured: the outbox
+ * has its own backoff. Messages name the URL without userinfo, query or fragment (they may hold
+ * credentials); userinfo in the URL is sent as HTTP Basic authentication, since fetch refuses URLs
+ * that carry it.
+ */
+import { createHmac } from 'node:crypto';
+import type { WebhookConfig } from '../config/types.js';
+import { NotifyError, errorMessage } from '../core/errors.js';
+import type { Channel, DeliveryReceipt, OutboxMessage } from './types.js';
+
+export interface WebhookOptions {
+  /** Clock for X-Certs-Timestamp (tests). */
+  now?: () => Date;
+}
+
+/** How many bytes of an error answer's body are quoted in the message. */
+const BODY_QUOTE_BYTES = 200;
+
+/** The URL as messages may show it: no userinfo, query or fragment. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    u.search = '';
+    u.hash = '';
+    return u.toString();
+  } catch {
+    return '<invalid URL>';
+  }
+}
+
+/** `sha256=<hex>` over "<timestamp>.<body>", as docs/webhook.md tells receivers to check it. */
+export function signWebhookBody(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`, 'utf8').digest('hex')}`;
+}
+
+function webhookBody(cfg: WebhookConfig, msg: OutboxMessage): string {
+  if (cfg.format === 'slack') return JSON.stringify({ text: msg.text });
+  const body = JSON.stringify(msg.payload) as string | undefined;
+  if (body === undefined) throw new NotifyError('webhook', `message ${msg.key} has no JSON payload to send`, false);
+  return body;
+}
+
+/** Up to the first BODY_QUOTE_BYTES bytes of the answer, on one line; never throws. */
+async function quoteBody(res: Response): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < BODY_QUOTE_BYTES) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } catch {
+    // A body cut short (or the timeout firing while reading it): quote what arrived.
+  } finally {
+    reader.cancel().catch(() => undefined);
+  }
+  const bytes = Buffer.concat(chunks).subarray(0, BODY_QUOTE_BYTES);
+  // eslint-disable-next-line no-control-regex
+  return new TextDecoder('utf-8', { fatal: false }).decode(bytes).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+}
+
+function retryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
+}
+
+/** The interesting part of a fetch failure ("fetch failed" hides it in cause). */
+function networkReason(err: unknown): string {
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  if (cause instanceof Error) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    return code && !cause.message.includes(code) ? `${code}: ${cause.message}` : cause.message;
+  }
+  return errorMessage(err);
+}
+
+export function createWebhookChannel(cfg: WebhookConfig, options: WebhookOptions = {}): Channel {
+  const now = options.now ?? ((): Date => new Date());
+  const shown = redactUrl(cfg.url);
+  const target = new URL(cfg.url);
+  let authorization: string | undefined;
+  if (target.username !== '' || target.password !== '') {
+    const user = decodeURIComponent(target.username);
+    const pass = decodeURIComponent(target.password);
+    authorization = `Basic ${Buffer.from(`${user}:${pass}`, 'utf8').toString('base64')}`;
+    target.username = '';
+    target.password = '';
+  }
+  const requestUrl = target.toString();
+
+  return {
+    name: 'webhook',
+    async deliver(msg: OutboxMessage): Promise<DeliveryReceipt> {
+      const body = webhookBody(cfg, msg);
+      const headers: Record<string, string> = {
+        'Content-Type': 'application/json',
+        'User-Agent': 'certs',
+        'X-Certs-Delivery': msg.key,
+      };
+      if (authorization !== undefined) headers.Authorization = authorization;
+      if (cfg.secret !== undefined) {
+        const timestamp = String(Math.floor(now().getTime() / 1000));
+        headers['X-Certs-Timestamp'] = timestamp;
+        headers['X-Certs-Signature'] = signWebhookBody(cfg.secret, timestamp, body);
+      }
+      const signal = AbortSignal.timeout(cfg.timeoutMs);
+      let res: Response;
+      try {
+        res = await fetch(requestUrl, { method: 'POST', headers, body, redirect: 'manual', signal });
+      } catch (err) {
+        if (isTimeout(err)) throw new NotifyError('webhook', `webhook ${shown}: no answer within ${cfg.timeoutMs} ms`, true, { cause: err });
+        throw new NotifyError('webhook', `webhook ${shown} unreachable: ${networkReason(err)}`, true, { cause: err });
+      }
+      if (res.status >= 200 && res.status < 300) {
+        res.body?.cancel().catch(() => undefined);
+        return { response: `HTTP ${res.status}` };
+      }
+      const quoted = await quoteBody(res);
+      const answer = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${quoted ? `: ${quoted}` : ''}`;
+      if (res.status >= 300 && res.status < 400) {
+        const location = res.headers.get('location');
+        const to = location === null ? '' : ` (redirect to ${redactUrl(URL.canParse(location, requestUrl) ? new URL(location, requestUrl).toString() : location)})`;
+        throw new NotifyError('webhook', `webhook ${shown} answered ${answer}${to}; redirects are not followed, set notify.webhook.url to the final URL`, false);
+      }
+      throw new NotifyError('webhook', `webhook ${shown} answered ${answer}`, retryableStatus(res.status));
+    },
+  };
+}

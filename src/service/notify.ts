@@ -1,0 +1,178 @@
+/**
+ * Notifications after a run (ARCHITECTURE §5): decide what is new (core/notify-policy), write
+ * every message to the outbox in the same transaction as the decision, then deliver what is due.
+ * A message is marked delivered only after the server accepted it; failures wait with backoff and
+ * are retried by later runs, so an SMTP outage delays mail but neither loses nor doubles it.
+ */
+import { createHash } from 'node:crypto';
+import { errorMessage, NotifyError } from '../core/errors.js';
+import type { EndpointReport } from '../core/model.js';
+import { nextBackoff } from '../core/backoff.js';
+import { buildDigest, buildHeartbeat, evaluateNotifications, heartbeatDue, type Digest, type NotifyEvent } from '../core/notify-policy.js';
+import type { Config, NotifyConfig } from '../config/types.js';
+import { loadEmailTemplates } from '../config/email-templates.js';
+import { renderDigestEmail } from '../notify/render.js';
+import type { Channel, ChannelName } from '../notify/types.js';
+import type { NewOutboxMessage, Store } from '../store/index.js';
+
+export interface NotifyRunOptions {
+  now: Date;
+  random: () => number;
+  /** Injected channels (tests); default built from the config. */
+  channels?: Partial<Record<ChannelName, Channel>>;
+  log?: (event: string) => void;
+}
+
+export interface NotifyRunResult {
+  events: NotifyEvent[];
+  queued: number;
+  delivered: number;
+  failed: Array<{ key: string; error: string }>;
+  pending: number;
+}
+
+const HEARTBEAT_META = 'lastHeartbeat';
+
+function shortHash(s: string): string {
+  return createHash('sha256').update(s).digest('hex').slice(0, 16);
+}
+
+/** The webhook body (documented in docs/webhook.md). */
+function webhookPayload(digest: Digest, events: NotifyEvent[], now: Date): unknown {
+  return {
+    version: 1,
+    generatedAt: now.toISOString(),
+    subject: digest.subject,
+    counts: digest.counts,
+    events: events.map((e) => ({
+      kind: e.kind,
+      severity: e.severity,
+      domain: e.domain,
+      endpoint: e.endpoint,
+      daysLeft: e.daysLeft,
+      notAfter: e.notAfter,
+      ...(e.threshold !== undefined ? { threshold: e.threshold } : {}),
+      ...(e.code !== undefined ? { code: e.code } : {}),
+      message: e.message,
+      ...(e.hint !== undefined ? { hint: e.hint } : {}),
+    })),
+  };
+}
+
+/** Digest messages of one run: the main recipients and the webhook get everything, extra per-domain recipients their domains. */
+export function messagesFor(config: Config, notify: NotifyConfig, events: NotifyEvent[], digest: Digest, now: Date, kind: 'digest' | 'heartbeat'): NewOutboxMessage[] {
+  const at = now.toISOString();
+  const out: NewOutboxMessage[] = [];
+  const templates = notify.email || notify.webhook ? loadEmailTemplates(notify.templateDir) : undefined;
+  const email = (to: string[], d: Digest): void => {
+    const r = renderDigestEmail(templates!, { subject: d.subject, groups: d.groups, summary: d.text.split('\n')[0] ?? d.subject, now });
+    out.push({ key: `${kind}:email:${shortHash(to.join(','))}:${at}`, channel: 'email', to, subject: r.subject, text: r.text, html: r.html, payload: null, createdAt: at, nextAttemptAt: at });
+  };
+  if (notify.email) email(notify.email.to, digest);
+  if (notify.email && kind === 'digest') {
+    // Extra recipients of a domain: one digest per distinct list, with only their domains' lines.
+    const byList = new Map<string, { to: string[]; domains: Set<string> }>();
+    for (const d of config.domains) {
+      const to = d.notify?.to?.filter((a) => !notify.email!.to.includes(a));
+      if (!to || to.length === 0) continue;
+      const k = [...to].sort().join(',');
+      const entry = byList.get(k) ?? { to: [...to].sort(), domains: new Set<string>() };
+      entry.domains.add(d.name);
+      byList.set(k, entry);
+    }
+    for (const { to, domains } of byList.values()) {
+      const mine = events.filter((e) => domains.has(e.domain));
+      if (mine.length > 0) email(to, buildDigest(mine, { now }));
+    }
+  }
+  if (notify.webhook) {
+    out.push({ key: `${kind}:webhook:${at}`, channel: 'webhook', to: [], subject: digest.subject, text: digest.text, html: null, payload: webhookPayload(digest, events, now), createdAt: at, nextAttemptAt: at });
+  }
+  return out;
+}
+
+/** Decides and queues this run's notifications in one transaction. */
+export function queueNotifications(config: Config, store: Store, reports: EndpointReport[], now: Date): { events: NotifyEvent[]; queued: number } {
+  const notify = config.notify;
+  if (!notify) return { events: [], queued: 0 };
+  const thresholds = new Map(config.domains.map((d) => [d.name, d.notify?.thresholds ?? notify.thresholds]));
+  const repo = store.notifications;
+  const decision = evaluateNotifications({
+    reports,
+    sentExpiry: repo.sentKeys(),
+    active: repo.active() as Parameters<typeof evaluateNotifications>[0]['active'],
+    thresholdsFor: (domain: string) => thresholds.get(domain) ?? notify.thresholds,
+    now,
+  });
+  const messages: NewOutboxMessage[] = [];
+  const meta: Record<string, string> = {};
+  if (decision.events.length > 0) {
+    messages.push(...messagesFor(config, notify, decision.events, buildDigest(decision.events, { now, total: reports.length }), now, 'digest'));
+  } else if (notify.heartbeat) {
+    const last = repo.meta(HEARTBEAT_META);
+    if (heartbeatDue(last ? new Date(last) : null, now, notify.heartbeat.intervalHours)) {
+      messages.push(...messagesFor(config, notify, [], buildHeartbeat({ now, total: reports.length }), now, 'heartbeat'));
+      meta[HEARTBEAT_META] = now.toISOString();
+    }
+  }
+  const ids = repo.commitRun({
+    at: now.toISOString(),
+    markSent: decision.markSent,
+    activate: decision.activate,
+    clear: decision.clear,
+    messages,
+    meta,
+  });
+  return { events: decision.events, queued: ids.length };
+}
+
+async function channelsFor(notify: NotifyConfig, injected: NotifyRunOptions['channels']): Promise<Partial<Record<ChannelName, Channel>>> {
+  const out: Partial<Record<ChannelName, Channel>> = { ...injected };
+  if (!out.email && notify.email) out.email = (await import('../notify/email.js')).createEmailChannel(notify.email);
+  if (!out.webhook && notify.webhook) out.webhook = (await import('../notify/webhook.js')).createWebhookChannel(notify.webhook);
+  return out;
+}
+
+/** Delivers every due message; each outcome is stored as it happens. */
+export async function flushOutbox(config: Config, store: Store, opts: NotifyRunOptions): Promise<Pick<NotifyRunResult, 'delivered' | 'failed' | 'pending'>> {
+  const notify = config.notify;
+  const result = { delivered: 0, failed: [] as Array<{ key: string; error: string }>, pending: 0 };
+  if (!notify) return result;
+  const repo = store.notifications;
+  const due = repo.due(opts.now.toISOString());
+  if (due.length > 0) {
+    const channels = await channelsFor(notify, opts.channels);
+    for (const msg of due) {
+      const channel = channels[msg.channel];
+      const at = opts.now.toISOString();
+      if (!channel) {
+        // The channel was removed from the config: keep the message, say why.
+        repo.markFailed(msg.id, at, `notify.${msg.channel} is not configured any more`, nextBackoff({ failures: 10, now: opts.now, random: opts.random }).toISOString());
+        result.failed.push({ key: msg.key, error: `notify.${msg.channel} is not configured` });
+        continue;
+      }
+      try {
+        const receipt = await channel.deliver(msg);
+        repo.markDelivered(msg.id, at, receipt.response);
+        result.delivered += 1;
+        opts.log?.(`delivered ${msg.channel} "${msg.subject}": ${receipt.response}`);
+      } catch (err) {
+        const e = err instanceof NotifyError ? err : new NotifyError('notify', errorMessage(err), true, { cause: err });
+        const next = nextBackoff({ failures: Math.min(msg.attempts + 1, 30), now: opts.now, random: opts.random });
+        repo.markFailed(msg.id, at, e.message, next.toISOString());
+        result.failed.push({ key: msg.key, error: e.message });
+        opts.log?.(`not delivered (${e.retryable ? 'will retry' : 'fix the configuration; will retry'} after ${next.toISOString()}): ${e.message}`);
+      }
+    }
+    await Promise.all(Object.values(channels).map((c) => c?.close?.()));
+  }
+  result.pending = repo.pendingCount();
+  return result;
+}
+
+/** The notify step of a run: queue what is new, then deliver what is due. */
+export async function notifyAfterRun(config: Config, store: Store, reports: EndpointReport[], opts: NotifyRunOptions): Promise<NotifyRunResult> {
+  const { events, queued } = queueNotifications(config, store, reports, opts.now);
+  const flushed = await flushOutbox(config, store, opts);
+  return { events, queued, ...flushed };
+}
