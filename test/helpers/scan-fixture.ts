@@ -111,6 +111,8 @@ export function describeReport(r: EndpointReport): string {
 export interface TlsServer {
   host: string;
   port: number;
+  /** Serve another chain from the next handshake on (a "renewed and reloaded" server). */
+  setCert(certPem: string, keyPem: string): void;
   close(): Promise<void>;
 }
 
@@ -135,6 +137,7 @@ export function startTlsServer(certPem: string, keyPem: string): Promise<TlsServ
       resolve({
         host: '127.0.0.1',
         port: addr.port,
+        setCert: (cert, key) => server.setSecureContext({ cert, key }),
         close: () => new Promise<void>((res, rej) => {
           server.close((err) => (err ? rej(err) : res()));
           for (const s of sockets) s.destroy();
