@@ -7,6 +7,7 @@ import { LockRepository } from './locks.js';
 import { RenewalRepository } from './renewals.js';
 import { DeploymentRepository } from './deployments.js';
 import { NotificationRepository } from './notifications.js';
+import { MetaRepository } from './meta.js';
 
 export { openDatabase, applyMigrations, wrapSqliteError, type Db, type ErrorContext, type OpenDatabaseOptions, type StoreErrorCode } from './db.js';
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
@@ -24,6 +25,7 @@ export { AccountRepository, type AccountRow } from './accounts.js';
 export { IssuedRepository, type IssuedCert } from './issued.js';
 export { LockRepository, type LockHolder } from './locks.js';
 export { DeploymentRepository, type DeploymentRow } from './deployments.js';
+export { MetaRepository } from './meta.js';
 export { NotificationRepository, type ActiveRow, type NewOutboxMessage, type OutboxRow } from './notifications.js';
 export { RenewalRepository, type AriState, type AttemptOutcome, type RenewalState } from './renewals.js';
 
@@ -38,6 +40,7 @@ export interface Store {
   readonly locks: LockRepository;
   readonly deployments: DeploymentRepository;
   readonly notifications: NotificationRepository;
+  readonly meta: MetaRepository;
   /**
    * Takes and releases the write lock, waiting up to the busy timeout: a database another
    * process is writing is reported before a long scan, not after its results are thrown away.
@@ -70,6 +73,7 @@ export function openStore(dataDir: string, opts: OpenDatabaseOptions = {}): Stor
     locks: new LockRepository(db, opts.clock),
     deployments: new DeploymentRepository(db),
     notifications: new NotificationRepository(db),
+    meta: new MetaRepository(db),
     assertWritable() {
       try {
         db.exec('BEGIN IMMEDIATE; ROLLBACK');

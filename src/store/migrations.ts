@@ -239,6 +239,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'service meta',
+    sql: `
+      -- Small facts of the installation and its runs: the daemon's random minute, the last run.
+      CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes and expects. */
