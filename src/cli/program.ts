@@ -7,6 +7,7 @@ const inventoryCommands = () => import('./commands/inventory.js');
 const acmeCommands = () => import('./commands/acme.js');
 const nginxCommands = () => import('./commands/nginx.js');
 const notifyCommands = () => import('./commands/notify.js');
+const runCommands = () => import('./commands/run.js');
 import { exitCodeFor, formatFailure, type CommandKind } from './failure.js';
 import { defaultIo, type GlobalOptions, type Io } from './context.js';
 
@@ -145,6 +146,15 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addHelpText('after', '\nExit codes: 0 every snippet is included where it should be, 1 something is missing, 2 usage or config error.')
     .action((names: string[], opts: { json?: boolean }) => run('plain', async (g) => (await nginxCommands()).checkCommand(names, { ...g, ...opts }, io))());
 
+  program
+    .command('run')
+    .description('one full cycle for cron: scan, renew what is due, deploy, rescan, notify')
+    .option('--json', 'print the report, with what was renewed, deployed and sent, on stdout')
+    .option('--no-renew', 'scan and notify only')
+    .option('--wait <seconds>', 'how long to wait for another certs run to finish', '600')
+    .addHelpText('after', '\nExit codes (Nagios, after the run): 0 ok, 1 warning (or a renewal, deploy or delivery failed), 2 critical, 3 could not run.\nCron: 17 3,15 * * *  certs run --config /etc/certs/certs.yaml')
+    .action((opts: { json?: boolean; renew?: boolean; wait?: string }) => run('nagios', async (g) => (await runCommands()).runCommand({ ...g, ...opts }, io))());
+
   const notify = program.command('notify').description('notifications: send a test message, show the outbox, deliver what is pending');
   notify
     .command('test')
@@ -179,7 +189,7 @@ export async function runCli(argv: string[], io: Io = defaultIo()): Promise<numb
   const program = buildProgram(io, (c) => { code = c; });
   // Nagios commands report usage errors as UNKNOWN (3); the rest as usage errors (2).
   const sub = argv.slice(2).find((a) => !a.startsWith('-'));
-  const kind: CommandKind = sub === 'scan' || sub === 'status' ? 'nagios' : 'plain';
+  const kind: CommandKind = sub === 'scan' || sub === 'status' || sub === 'run' ? 'nagios' : 'plain';
   program.configureOutput({
     writeOut: (s) => io.stdout.write(s),
     writeErr: (s) => io.stderr.write(s),

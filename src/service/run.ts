@@ -1,0 +1,133 @@
+/**
+ * One full cycle (ARCHITECTURE §1): scan → renew what is due → deploy → rescan → notify. Every
+ * step records what it did, so a crash anywhere is finished by the next cycle: renew reconciles
+ * `current`, deploy sees the certificate it has not deployed, notify queues what it has not sent.
+ */
+import { CertsError, errorMessage } from '../core/errors.js';
+import type { EndpointReport } from '../core/model.js';
+import { nagiosExitCode, worstStatus, type Status } from '../core/problems.js';
+import { overallStatus } from '../core/report.js';
+import type { LastRun } from '../core/metrics.js';
+import type { Config, DomainConfig } from '../config/types.js';
+import type { Store } from '../store/index.js';
+import { renewDomains, type RenewOutcome } from './renew.js';
+import { deployDomains, type DeployOutcome } from './deploy.js';
+import { notifyAfterRun, type NotifyRunResult } from './notify.js';
+
+export interface RunDeps {
+  /** Scans and stores (the CLI wires the scanner once). */
+  scan: (domains: DomainConfig[]) => Promise<EndpointReport[]>;
+  /** Lays renewal-failing and stale-deployment over reports. */
+  overlay: (reports: EndpointReport[]) => EndpointReport[];
+  now: () => Date;
+  random: () => number;
+  owner: string;
+  log: (event: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface RunOptions {
+  /** false: a scan-only cycle (the daemon's scan schedule). */
+  renew: boolean;
+  notify: boolean;
+}
+
+export interface RunResult {
+  run: LastRun;
+  status: Status;
+  reports: EndpointReport[];
+  renew: RenewOutcome[];
+  deploy: DeployOutcome[];
+  notify: NotifyRunResult | null;
+  errors: string[];
+}
+
+/**
+ * The exit code of a run: the Nagios code of what clients see after the run (renewal-failing and
+ * stale-deployment included), and at least 1 when a renewal, deploy or delivery failed.
+ */
+export function runExitCode(status: Status, failedSteps: number): number {
+  const code = nagiosExitCode(status);
+  return failedSteps > 0 && code === 0 ? 1 : code;
+}
+
+/** Runs one cycle with the run lock already held by the caller. */
+export async function runCycle(config: Config, store: Store, deps: RunDeps, opts: RunOptions): Promise<RunResult> {
+  const startedAt = deps.now().toISOString();
+  const errors: string[] = [];
+  const domains = config.domains as DomainConfig[];
+  deps.log('run.start', { domains: domains.length, renew: opts.renew });
+
+  let reports = await deps.scan(domains);
+  deps.log('scan.done', { endpoints: reports.length });
+
+  let renew: RenewOutcome[] = [];
+  let deploy: DeployOutcome[] = [];
+  const managed = domains.filter((d) => d.managed);
+  if (opts.renew && config.acme && managed.length > 0) {
+    try {
+      renew = await renewDomains(config, store, managed, { now: deps.now, random: deps.random, owner: deps.owner, log: (domain, event) => deps.log('renew', { domain, event }) });
+    } catch (err) {
+      errors.push(`renew: ${errorMessage(err)}`);
+    }
+    for (const o of renew) if (o.action !== 'not-due' && o.action !== 'backoff') deps.log('renew.result', { domain: o.domain, action: o.action, reason: o.reason });
+    const issued = new Set(renew.filter((o) => o.action === 'issued').map((o) => o.domain));
+    // Deploy what was issued now, and what an earlier (crashed) cycle issued but never deployed.
+    const deployable = config.nginx?.snippetDir ? domains.filter((d) => d.nginx && (issued.has(d.name) || needsDeploy(store, d))) : [];
+    if (deployable.length > 0) {
+      try {
+        deploy = await deployDomains(config, store, deployable, { now: deps.now, rescan: deps.scan, log: (domain, event) => deps.log('deploy', { domain, event }) });
+      } catch (err) {
+        errors.push(`deploy: ${errorMessage(err)}`);
+      }
+      for (const o of deploy) deps.log('deploy.result', { domain: o.domain, action: o.action, detail: o.detail });
+    }
+    const changed = new Set([...issued, ...deploy.filter((o) => o.action === 'deployed' || o.action === 'stale').map((o) => o.domain)]);
+    if (changed.size > 0) {
+      // Judge what clients see now: the rescanned domains replace their earlier reports.
+      const again = await deps.scan(domains.filter((d) => changed.has(d.name)));
+      reports = [...reports.filter((r) => !changed.has(r.domain)), ...again];
+    }
+  }
+  reports = deps.overlay(reports);
+
+  let notify: NotifyRunResult | null = null;
+  if (opts.notify && config.notify && (config.notify.email || config.notify.webhook)) {
+    try {
+      notify = await notifyAfterRun(config, store, reports, { now: deps.now(), random: deps.random, log: (event) => deps.log('notify', { event }) });
+    } catch (err) {
+      errors.push(`notify: ${errorMessage(err)}`);
+    }
+  }
+
+  const failedSteps = renew.filter((o) => o.action === 'failed').length + deploy.filter((o) => o.action === 'failed' || o.action === 'stale' || o.action === 'not-included').length + (notify?.failed.length ?? 0) + errors.length;
+  let status = overallStatus(reports);
+  if (failedSteps > 0) status = worstStatus(status, 'warning');
+  const exitCode = runExitCode(status, failedSteps);
+  const outcome: LastRun['outcome'] = errors.length > 0 ? 'failed' : status === 'unknown' ? 'warning' : status;
+  const run: LastRun = { startedAt, finishedAt: deps.now().toISOString(), outcome, exitCode };
+  store.meta.set('lastRun', JSON.stringify(run));
+  deps.log('run.done', { outcome, exitCode, renewed: renew.filter((o) => o.action === 'issued').length, failed: failedSteps });
+  return { run, status, reports, renew, deploy, notify, errors };
+}
+
+/** A certificate issued but never deployed (a cycle crashed between the two). */
+function needsDeploy(store: Store, d: DomainConfig): boolean {
+  if (!d.managed) return false;
+  const latest = store.issued.latest(d.name);
+  if (!latest) return false;
+  return store.deployments.get(d.name)?.fingerprint256 !== latest.fingerprint256;
+}
+
+export function lastRunOf(store: Store): LastRun | null {
+  const raw = store.meta.get('lastRun');
+  if (!raw) return null;
+  try {
+    return JSON.parse(raw) as LastRun;
+  } catch {
+    return null;
+  }
+}
+
+export function asRunError(err: unknown): CertsError {
+  return err instanceof CertsError ? err : new CertsError('internal', 'run', errorMessage(err), { cause: err });
+}
