@@ -155,6 +155,14 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addHelpText('after', '\nExit codes (Nagios, after the run): 0 ok, 1 warning (or a renewal, deploy or delivery failed), 2 critical, 3 could not run.\nCron: 17 3,15 * * *  certs run --config /etc/certs/certs.yaml')
     .action((opts: { json?: boolean; renew?: boolean; wait?: string }) => run('nagios', async (g) => (await runCommands()).runCommand({ ...g, ...opts }, io))());
 
+  program
+    .command('daemon')
+    .description('run cycles on the daemon.schedule (default: twice a day at a minute chosen once per installation), serve daemon.http; JSON logs on stdout')
+    .option('--run-now', 'run a full cycle at start, then follow the schedule')
+    .option('--shutdown-timeout <ms>', 'on SIGTERM/SIGINT, how long the run in flight may take to finish', '30000')
+    .addHelpText('after', '\nSignals: SIGHUP reloads the config (an invalid one keeps the old running); SIGTERM/SIGINT finish the run in flight (bounded) and exit.')
+    .action((opts: { runNow?: boolean; shutdownTimeout?: string }) => run('plain', async (g) => (await runCommands()).daemonCommand({ ...g, ...opts }, io))());
+
   const notify = program.command('notify').description('notifications: send a test message, show the outbox, deliver what is pending');
   notify
     .command('test')

@@ -52,14 +52,17 @@ export function checkNginx(c: Checker, v: unknown, path: KeyPath): NginxConfig {
 }
 
 export function checkDaemon(c: Checker, v: unknown, path: KeyPath): DaemonConfig {
-  const o = c.mapping(v, path, ['schedule', 'http']);
+  const o = c.mapping(v, path, ['schedule', 'scanSchedule', 'http']);
   const out: DaemonConfig = {};
-  const schedule = c.optional(o.schedule, at(path, 'schedule'), (x, p) => {
+  const cronExpr = (x: unknown, p: KeyPath): string => {
     const s = c.string(x, p, 'a cron expression like "17 3,15 * * *"');
     const problem = cronProblem(s);
     return problem ? c.fail(p, `cron expression ${JSON.stringify(s)}: ${problem}`) : s.trim();
-  });
+  };
+  const schedule = c.optional(o.schedule, at(path, 'schedule'), cronExpr);
   if (schedule !== undefined) out.schedule = schedule;
+  const scanSchedule = c.optional(o.scanSchedule, at(path, 'scanSchedule'), cronExpr);
+  if (scanSchedule !== undefined) out.scanSchedule = scanSchedule;
   // `http:` written with nothing after it turns the endpoint on with its defaults.
   if (o.http !== undefined) {
     const p = at(path, 'http');

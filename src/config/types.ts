@@ -163,7 +163,10 @@ export interface NginxConfig {
 }
 
 export interface DaemonConfig {
+  /** node-cron expression of the full run; default twice a day at a minute chosen once per installation. */
   schedule?: string;
+  /** A scan-only schedule (scan and notify, no renewals), when it should differ. */
+  scanSchedule?: string;
   /** Off when absent; `http: {}` listens on 127.0.0.1:9464. */
   http?: { address: string; port: number };
 }

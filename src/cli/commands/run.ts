@@ -75,3 +75,68 @@ export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
     store.close();
   }
 }
+
+/** JSON lines on stdout, one per event; nothing from the config but its path. */
+function jsonLogger(io: Io): (event: string, fields?: Record<string, unknown>) => void {
+  return (event, fields = {}) => {
+    io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: /error|invalid|abandoned/.test(event) ? 'error' : /warning|skipped/.test(event) ? 'warn' : 'info', event, ...fields })}\n`);
+  };
+}
+
+export async function daemonCommand(opts: GlobalOptions & { runNow?: boolean; shutdownTimeout?: string }, io: Io): Promise<number> {
+  const [{ runDaemon, installationSchedule }, { startStatusServer }, { lastRunOf }] = await Promise.all([
+    import('../../service/daemon.js'),
+    import('../../service/http.js'),
+    import('../../service/run.js'),
+  ]);
+  const log = jsonLogger(io);
+  const shutdownTimeoutMs = Number(opts.shutdownTimeout ?? 30_000);
+  if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 100) throw new UsageError(`--shutdown-timeout: expected milliseconds ≥ 100, got ${JSON.stringify(opts.shutdownTimeout)}`);
+  return runDaemon({
+    loadConfig: () => configFrom(opts),
+    log,
+    runNow: opts.runNow === true,
+    shutdownTimeoutMs,
+    defaultSchedule: (config) => {
+      const store = openStore(config.dataDir);
+      try {
+        // Chosen once per installation: CAs ask clients not to all renew at the top of the hour.
+        const minute = Number(store.meta.getOrSet('daemon.minute', String(Math.floor(Math.random() * 60))));
+        const hour = Number(store.meta.getOrSet('daemon.hour', String(Math.floor(Math.random() * 12))));
+        return installationSchedule(minute, hour);
+      } finally {
+        store.close();
+      }
+    },
+    cycle: async (config, { renew }) => {
+      const store = openStore(config.dataDir);
+      try {
+        // Another process (a second daemon, cron's certs run) holding the run lock: wait for it,
+        // then decide again; it will usually have left nothing to do.
+        const result = await cycle(config, store, io, { renew, waitMs: 10 * 60_000, log });
+        return result.run.exitCode ?? 3;
+      } finally {
+        store.close();
+      }
+    },
+    startHttp: async (config) => {
+      const http = config().daemon?.http;
+      if (!http) return null;
+      return startStatusServer({
+        config,
+        address: http.address,
+        port: http.port,
+        version: process.env['npm_package_version'] ?? '0.1.0',
+        log: (m) => log('http.error', { message: m }),
+        lastRun: () => {
+          const store = openStore(config().dataDir, { readonly: true });
+          try {
+            return store ? lastRunOf(store) : null;
+          } finally {
+            store?.close();
+          }
+        },
+      });
+    },
+  });
+}

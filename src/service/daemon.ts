@@ -1,0 +1,117 @@
+/**
+ * `certs daemon`: runs cycles on node-cron schedules, never two at once (in this process, and
+ * across processes through the SQLite run lock shared with cron's `certs run`), serves the
+ * optional HTTP endpoint, reloads its config on SIGHUP (an invalid one keeps the old running) and
+ * stops on SIGTERM/SIGINT within a bound. Logs are JSON lines on stdout, one per event.
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import { errorMessage } from '../core/errors.js';
+import type { Config } from '../config/types.js';
+
+export type Logger = (event: string, fields?: Record<string, unknown>) => void;
+
+export interface DaemonDeps {
+  loadConfig: () => Config;
+  /** Runs one cycle (lock, scan, renew?, deploy, rescan, notify); resolves with its exit code. */
+  cycle: (config: Config, opts: { renew: boolean }) => Promise<number>;
+  /** The installation's default schedule (a random minute chosen once, kept in the store). */
+  defaultSchedule: (config: Config) => string;
+  /** Starts the HTTP endpoint when configured; returns its closer. */
+  startHttp?: (config: () => Config) => Promise<{ close(): Promise<void>; address: string; port: number } | null>;
+  log: Logger;
+  /** Budget for the run in flight after SIGTERM. Default 30000 ms. */
+  shutdownTimeoutMs?: number;
+  /** Run a full cycle right away (tests, first start). */
+  runNow?: boolean;
+  /** Signals to listen to; default process. */
+  signals?: NodeJS.EventEmitter;
+}
+
+/** Twice a day, 12 hours apart, at a minute and hour chosen once per installation. */
+export function installationSchedule(minute: number, hour: number): string {
+  return `${minute} ${hour % 12},${(hour % 12) + 12} * * *`;
+}
+
+export async function runDaemon(deps: DaemonDeps): Promise<number> {
+  const log = deps.log;
+  let config = deps.loadConfig();
+  let running: Promise<void> | null = null;
+  let stopping = false;
+  let tasks: ScheduledTask[] = [];
+
+  const tick = (renew: boolean, reason: string) => async (): Promise<void> => {
+    if (stopping) return;
+    if (running) {
+      log('run.skipped', { reason: 'a run is still in progress', trigger: reason });
+      return;
+    }
+    const current = config;
+    running = (async () => {
+      try {
+        const code = await deps.cycle(current, { renew });
+        log('run.finished', { trigger: reason, exitCode: code });
+      } catch (err) {
+        // A failed cycle never takes the daemon down: the next tick tries again.
+        log('run.error', { trigger: reason, error: errorMessage(err) });
+      } finally {
+        running = null;
+      }
+    })();
+    await running;
+  };
+
+  const schedule = (): void => {
+    for (const t of tasks) void t.stop();
+    tasks = [];
+    const full = config.daemon?.schedule ?? deps.defaultSchedule(config);
+    tasks.push(cron.schedule(full, tick(true, 'schedule'), { name: 'certs-run', noOverlap: true }));
+    const scanOnly = config.daemon?.scanSchedule;
+    if (scanOnly) tasks.push(cron.schedule(scanOnly, tick(false, 'scan-schedule'), { name: 'certs-scan', noOverlap: true }));
+    log('daemon.scheduled', { schedule: full, ...(scanOnly ? { scanSchedule: scanOnly } : {}) });
+  };
+
+  cron.setLogger({ info: () => undefined, warn: (m) => log('cron.warning', { message: m }), error: (m) => log('cron.error', { message: String(m) }), debug: () => undefined });
+  const http = deps.startHttp ? await deps.startHttp(() => config) : null;
+  if (http) log('http.listening', { address: http.address, port: http.port });
+  schedule();
+  log('daemon.started', { pid: process.pid, config: config.file });
+
+  const signals = deps.signals ?? process;
+  return new Promise<number>((resolve) => {
+    const onHup = (): void => {
+      try {
+        config = deps.loadConfig();
+        schedule();
+        log('config.reloaded', { config: config.file });
+      } catch (err) {
+        log('config.invalid', { error: errorMessage(err), keeping: 'the previous config' });
+      }
+    };
+    const onStop = (signal: string) => (): void => {
+      if (stopping) return;
+      stopping = true;
+      log('daemon.stopping', { signal });
+      for (const t of tasks) void t.stop();
+      const budget = deps.shutdownTimeoutMs ?? 30_000;
+      const inFlight = running ?? Promise.resolve();
+      let timer: NodeJS.Timeout | undefined;
+      const bounded = Promise.race([inFlight.then(() => 'finished'), new Promise<string>((r) => { timer = setTimeout(() => r('timed out'), budget); })]);
+      void bounded.then(async (how) => {
+        clearTimeout(timer);
+        if (how !== 'finished') log('daemon.run-abandoned', { afterMs: budget, note: 'every write is atomic; the next run finishes the work, the lock lease expires within a minute' });
+        await http?.close();
+        signals.removeListener('SIGHUP', onHup);
+        signals.removeListener('SIGTERM', term);
+        signals.removeListener('SIGINT', int);
+        log('daemon.stopped', { signal });
+        resolve(how === 'finished' ? 0 : 1);
+      });
+    };
+    const term = onStop('SIGTERM');
+    const int = onStop('SIGINT');
+    signals.on('SIGHUP', onHup);
+    signals.on('SIGTERM', term);
+    signals.on('SIGINT', int);
+    if (deps.runNow) void tick(true, 'start')();
+  });
+}

@@ -1,0 +1,69 @@
+/**
+ * The document of `certs status --json`, built from the config and the store alone (no network),
+ * for the daemon's `/status` and whoever else needs it. It mirrors `storedReports` +
+ * `withLifecycleProblems` + `reportDocument` of src/cli/commands/scan.ts, reading one store.
+ */
+import type { Config } from '../config/types.js';
+import type { Domain, EndpointReport } from '../core/model.js';
+import { endpointKey, reportDocument, targetsOf, unknownReport, type ReportDocument } from '../core/report.js';
+import { withRenewalFailures, withStaleDeployments, type IssuedSummary, type RenewalFailure } from '../core/renewal-status.js';
+import { openStore, type Store } from '../store/index.js';
+
+export interface StatusReportOptions {
+  /** Only these domains (default: every configured one). */
+  domains?: readonly Domain[];
+  /** Keep each report's certificate chain (default false, as `certs status` without names). */
+  withChain?: boolean;
+}
+
+/**
+ * The last stored scan of each configured target with renewal-failing and stale-deployment laid
+ * over it, in inventory order. `store` null (nothing stored yet): every target is unknown.
+ */
+export function statusReports(config: Config, store: Store | null, opts: StatusReportOptions = {}): EndpointReport[] {
+  const domains = opts.domains ?? config.domains;
+  const withChain = opts.withChain ?? false;
+  const targets = targetsOf(domains);
+  if (!store) return targets.map(unknownReport);
+  const filter = domains.length === config.domains.length ? undefined : { domains: domains.map((d) => d.name) };
+  const latest = new Map(store.scans.latest({ ...filter, withChain }).map((r) => [endpointKey(r), r]));
+  const scanned = targets.map((t) => latest.get(endpointKey({ ...t, domain: t.domain.name })) ?? unknownReport(t));
+  const reports = withLifecycle(config, store, scanned);
+  return withChain ? reports : reports.map(stripChain);
+}
+
+/** `certs status --json` as one object: `{generatedAt, summary, endpoints}` (ARCHITECTURE §3). */
+export function statusDocument(config: Config, store: Store | null, now: Date, opts: StatusReportOptions = {}): ReportDocument {
+  return reportDocument(statusReports(config, store, opts), now);
+}
+
+/** Opens the store read-only for the time it takes to build the document. */
+export function readStatusDocument(config: Config, now: Date, opts: StatusReportOptions = {}): ReportDocument {
+  const store = openStore(config.dataDir, { readonly: true });
+  try {
+    return statusDocument(config, store, now, opts);
+  } finally {
+    store?.close();
+  }
+}
+
+/** Consecutive renewal failures per lineage, as the store has them. */
+export function renewalFailures(store: Store): Map<string, RenewalFailure> {
+  const failing = new Map<string, RenewalFailure>();
+  for (const [lineage, s] of store.renewals.all()) {
+    if (s.failures > 0 && s.lastError) failing.set(lineage, { failures: s.failures, lastError: s.lastError, lastAttemptAt: s.lastAttemptAt, nextAttemptAt: s.nextAttemptAt });
+  }
+  return failing;
+}
+
+function withLifecycle(config: Config, store: Store, scanned: EndpointReport[]): EndpointReport[] {
+  const managed = new Set(config.domains.filter((d) => d.managed).map((d) => d.name));
+  const latest = new Map<string, IssuedSummary>();
+  for (const [lineage, c] of store.issued.latestAll()) if (managed.has(lineage) && !c.revokedAt) latest.set(lineage, { version: c.version, fingerprint256: c.fingerprint256, notAfter: c.notAfter });
+  return withStaleDeployments(withRenewalFailures(scanned, renewalFailures(store), config.scan.criticalDays), latest, config.scan.criticalDays);
+}
+
+function stripChain(r: EndpointReport): EndpointReport {
+  const { chain: _chain, ...rest } = r;
+  return rest;
+}
