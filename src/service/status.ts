@@ -1,7 +1,6 @@
 /**
  * The document of `certs status --json`, built from the config and the store alone (no network),
- * for the daemon's `/status` and whoever else needs it. It mirrors `storedReports` +
- * `withLifecycleProblems` + `reportDocument` of src/cli/commands/scan.ts, reading one store.
+ * for `certs status`, the daemon's `/status` and whoever else needs it, reading one store.
  */
 import type { Config } from '../config/types.js';
 import type { Domain, EndpointReport } from '../core/model.js';
@@ -56,7 +55,8 @@ export function renewalFailures(store: Store): Map<string, RenewalFailure> {
   return failing;
 }
 
-function withLifecycle(config: Config, store: Store, scanned: EndpointReport[]): EndpointReport[] {
+/** renewal-failing and stale-deployment laid over scan reports, from what the store recorded. */
+export function withLifecycle(config: Config, store: Store, scanned: EndpointReport[]): EndpointReport[] {
   const managed = new Set(config.domains.filter((d) => d.managed).map((d) => d.name));
   const latest = new Map<string, IssuedSummary>();
   for (const [lineage, c] of store.issued.latestAll()) if (managed.has(lineage) && !c.revokedAt) latest.set(lineage, { version: c.version, fingerprint256: c.fingerprint256, notAfter: c.notAfter });

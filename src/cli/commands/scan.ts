@@ -1,9 +1,9 @@
 import { type Domain, type EndpointReport } from '../../core/model.js';
 import { nagiosExitCode } from '../../core/problems.js';
-import { overallStatus, reportDocument, endpointKey, targetsOf, unknownReport } from '../../core/report.js';
+import { overallStatus, reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
-import { withRenewalFailures, withStaleDeployments, type IssuedSummary, type RenewalFailure } from '../../core/renewal-status.js';
+import { statusReports, withLifecycle } from '../../service/status.js';
 import { openStore, type RecordItem, type Store } from '../../store/index.js';
 import { createProgress } from '../progress.js';
 import { renderDetail, renderNagios, renderSummary, renderTable } from '../render.js';
@@ -59,14 +59,7 @@ export function withLifecycleProblems(config: Config, scanned: EndpointReport[])
   const store = openStore(config.dataDir, { readonly: true });
   if (!store) return scanned;
   try {
-    const failing = new Map<string, RenewalFailure>();
-    for (const [lineage, s] of store.renewals.all()) {
-      if (s.failures > 0 && s.lastError) failing.set(lineage, { failures: s.failures, lastError: s.lastError, lastAttemptAt: s.lastAttemptAt, nextAttemptAt: s.nextAttemptAt });
-    }
-    const managed = new Set(config.domains.filter((d) => d.managed).map((d) => d.name));
-    const latest = new Map<string, IssuedSummary>();
-    for (const [lineage, c] of store.issued.latestAll()) if (managed.has(lineage) && !c.revokedAt) latest.set(lineage, { version: c.version, fingerprint256: c.fingerprint256, notAfter: c.notAfter });
-    return withStaleDeployments(withRenewalFailures(scanned, failing, config.scan.criticalDays), latest, config.scan.criticalDays);
+    return withLifecycle(config, store, scanned);
   } finally {
     store.close();
   }
@@ -152,15 +145,12 @@ export async function statusCommand(names: string[], opts: ReportOptions & Globa
 
 /** The last stored scan of each configured target; no network. Never-scanned targets are unknown. */
 function storedReports(config: Config, domains: Domain[], withChain: boolean): EndpointReport[] {
-  const targets = targetsOf(domains);
   const store = openStore(config.dataDir, { readonly: true });
-  if (!store) return targets.map(unknownReport);
   try {
-    const filter = domains.length === config.domains.length ? undefined : { domains: domains.map((d) => d.name) };
-    const latest = new Map(store.scans.latest({ ...filter, withChain }).map((r) => [endpointKey(r), r]));
-    return targets.map((t) => latest.get(endpointKey({ ...t, domain: t.domain.name })) ?? unknownReport(t));
+    // The lifecycle problems are laid over again by output(); doing it twice changes nothing.
+    return statusReports(config, store, { domains, withChain });
   } finally {
-    store.close();
+    store?.close();
   }
 }
 
