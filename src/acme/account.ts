@@ -45,7 +45,16 @@ export async function ensureAccount(repo: AccountRepository, dataDir: string, cf
   const eab = cfg.eab ? { kid: cfg.eab.kid, hmacKey: cfg.eab.hmacKey } : undefined;
   if (stored?.accountUrl) {
     const session = createSession({ directoryUrl, accountKey: keyPem, accountUrl: stored.accountUrl, ...(eab ? { eab } : {}) });
-    return { account: { directoryUrl, accountUrl: stored.accountUrl, keyPem }, session };
+    try {
+      // POST-as-GET: does the CA still know the account? A CA that lost or deleted it (a reset
+      // test CA, a purge of unused accounts) would otherwise refuse every order, on every run.
+      await session.client.updateAccount();
+      return { account: { directoryUrl, accountUrl: stored.accountUrl, keyPem }, session };
+    } catch (err) {
+      const e = toAcmeError(err, session, { doing: `checking the ACME account ${stored.accountUrl}` });
+      if (e.problemType !== 'urn:ietf:params:acme:error:accountDoesNotExist') throw e;
+      // Unknown to the CA: register the same key again below, and store the new account URL.
+    }
   }
   const session = createSession({ directoryUrl, accountKey: keyPem, ...(eab ? { eab } : {}) });
   let tos: string | null;

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { errorMessage, NotifyError } from '../core/errors.js';
 import type { EndpointReport } from '../core/model.js';
+import { endpointKey, targetsOf } from '../core/report.js';
 import { nextBackoff } from '../core/backoff.js';
 import { buildDigest, buildHeartbeat, evaluateNotifications, heartbeatDue, type Digest, type NotifyEvent } from '../core/notify-policy.js';
 import type { Config, NotifyConfig } from '../config/types.js';
@@ -115,11 +116,15 @@ export function queueNotifications(config: Config, store: Store, reports: Endpoi
       meta[HEARTBEAT_META] = now.toISOString();
     }
   }
+  // An alert for an endpoint no longer in the inventory (removed, or its port changed) can never
+  // recover: forget it quietly, so that the endpoint alerts afresh if it comes back.
+  const configured = new Set(targetsOf(config.domains).map((t) => endpointKey({ ...t, domain: t.domain.name })));
+  const orphans = repo.active().filter((a) => !configured.has(a.endpointKey));
   const ids = repo.commitRun({
     at: now.toISOString(),
     markSent: decision.markSent,
     activate: decision.activate,
-    clear: decision.clear,
+    clear: [...decision.clear, ...orphans],
     messages,
     meta,
   });

@@ -174,6 +174,24 @@ ${domains.join('\n')}
     assert.equal((await smtp.messages()).length, before + 1, 'no second copy');
   });
 
+  it('an alert for an endpoint removed from the inventory is forgotten without a recovery message', async () => {
+    const w = await world(2);
+    const first = await runDay(w, 31);
+    assert.equal(first.events.filter((e) => e.code === 'expired').length, 2);
+    const file = join(w.dir, 'certs.yaml');
+    const fs = await import('node:fs');
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/ {2}- \{ name: n1\.test.*\n/, ''));
+    w.config = loadConfig(file, { env: {} });
+    const after = await runDay(w, 32);
+    assert.deepEqual(after.events, []);
+    const store = openStore(w.config.dataDir);
+    try {
+      assert.deepEqual(store.notifications.active().map((a) => a.domain), ['n0.test']);
+    } finally {
+      store.close();
+    }
+  });
+
   it('authentication refused: a clear error, the message kept in the outbox; a server dropping DATA: retried later', async () => {
     const authSmtp = await startSmtpServer({ auth: { user: 'certs', pass: 'right' } });
     try {
