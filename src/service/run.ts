@@ -65,7 +65,7 @@ export async function runCycle(config: Config, store: Store, deps: RunDeps, opts
   const managed = domains.filter((d) => d.managed);
   if (opts.renew && config.acme && managed.length > 0) {
     try {
-      renew = await renewDomains(config, store, managed, { now: deps.now, random: deps.random, owner: deps.owner, log: (domain, event) => deps.log('renew', { domain, event }) });
+      renew = await renewDomains(config, store, managed, { now: deps.now, random: deps.random, owner: deps.owner, log: (domain, detail) => deps.log('renew', { domain, detail }) });
     } catch (err) {
       errors.push(`renew: ${errorMessage(err)}`);
     }
@@ -75,7 +75,7 @@ export async function runCycle(config: Config, store: Store, deps: RunDeps, opts
     const deployable = config.nginx?.snippetDir ? domains.filter((d) => d.nginx && (issued.has(d.name) || needsDeploy(store, d))) : [];
     if (deployable.length > 0) {
       try {
-        deploy = await deployDomains(config, store, deployable, { now: deps.now, rescan: deps.scan, log: (domain, event) => deps.log('deploy', { domain, event }) });
+        deploy = await deployDomains(config, store, deployable, { now: deps.now, rescan: deps.scan, log: (domain, detail) => deps.log('deploy', { domain, detail }) });
       } catch (err) {
         errors.push(`deploy: ${errorMessage(err)}`);
       }
@@ -93,7 +93,7 @@ export async function runCycle(config: Config, store: Store, deps: RunDeps, opts
   let notify: NotifyRunResult | null = null;
   if (opts.notify && config.notify && (config.notify.email || config.notify.webhook)) {
     try {
-      notify = await notifyAfterRun(config, store, reports, { now: deps.now(), random: deps.random, log: (event) => deps.log('notify', { event }) });
+      notify = await notifyAfterRun(config, store, reports, { now: deps.now(), random: deps.random, log: (detail) => deps.log('notify', { detail }) });
     } catch (err) {
       errors.push(`notify: ${errorMessage(err)}`);
     }

@@ -79,7 +79,7 @@ export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
 /** JSON lines on stdout, one per event; nothing from the config but its path. */
 function jsonLogger(io: Io): (event: string, fields?: Record<string, unknown>) => void {
   return (event, fields = {}) => {
-    io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: /error|invalid|abandoned/.test(event) ? 'error' : /warning|skipped/.test(event) ? 'warn' : 'info', event, ...fields })}\n`);
+    io.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level: /error|invalid|abandoned/.test(event) ? 'error' : /warning|skipped/.test(event) ? 'warn' : 'info', ...fields, event })}\n`);
   };
 }
 
