@@ -246,23 +246,35 @@ async function verifyServed(config: Config, store: Store, domains: DomainConfig[
   const deadline = Date.now() + timeoutMs;
   let left = pending;
   let last = new Map<string, EndpointReport[]>();
-  // After a reload, nginx's old workers may accept a few more connections until they see the
-  // shutdown signal: one scan seeing the new certificate is not proof, two in a row are.
+  // After a reload, nginx's old workers keep accepting connections beside the new ones: the
+  // master starts the new workers and signals the old ones only 100 ms later (ngx_msleep(100) in
+  // ngx_master_process_cycle). One scan seeing the new certificate is not proof, nor are two
+  // scans inside that overlap: proof is two in a row, the confirming one started OVERLAP_MS after
+  // the first one ended.
   const NEEDED = 2;
+  const OVERLAP_MS = 300;
   const seen = new Map<string, number>();
+  const firstSeenAt = new Map<string, number>();
+  const proven = (d: DomainConfig, scanStart: number): boolean => (seen.get(d.name) ?? 0) >= NEEDED && scanStart - (firstSeenAt.get(d.name) ?? Infinity) >= OVERLAP_MS;
   for (;;) {
+    const scanStart = Date.now();
     const reports = await rescan(left);
+    const scanEnd = Date.now();
     last = new Map<string, EndpointReport[]>();
     for (const r of reports) last.set(r.domain, [...(last.get(r.domain) ?? []), r]);
     const served = (d: DomainConfig): boolean => (last.get(d.name) ?? []).filter((r) => r.source === 'tls').every((r) => r.fingerprint256 === expected.get(d.name));
-    for (const d of left) seen.set(d.name, served(d) ? (seen.get(d.name) ?? 0) + 1 : 0);
-    for (const d of left) if ((seen.get(d.name) ?? 0) >= NEEDED) result.set(d.name, { ok: true, detail: `clients now get the new certificate (${d.endpoints.length} endpoint${d.endpoints.length === 1 ? '' : 's'} checked)` });
-    left = left.filter((d) => (seen.get(d.name) ?? 0) < NEEDED);
+    for (const d of left) {
+      const n = served(d) ? (seen.get(d.name) ?? 0) + 1 : 0;
+      seen.set(d.name, n);
+      if (n === 1) firstSeenAt.set(d.name, scanEnd);
+    }
+    for (const d of left) if (proven(d, scanStart)) result.set(d.name, { ok: true, detail: `clients now get the new certificate (${d.endpoints.length} endpoint${d.endpoints.length === 1 ? '' : 's'} checked)` });
+    left = left.filter((d) => !proven(d, scanStart));
     if (left.length === 0) break;
     // The budget ends the wait, unless the last scan already saw the new certificate: then the
-    // one confirming scan still runs.
+    // confirming scans still run.
     if (Date.now() + intervalMs > deadline && !left.some((d) => (seen.get(d.name) ?? 0) > 0)) break;
-    if (Date.now() > deadline + intervalMs * 2) break;
+    if (Date.now() > deadline + Math.max(intervalMs * 2, OVERLAP_MS + intervalMs)) break;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
   const at = opts.now().toISOString();
