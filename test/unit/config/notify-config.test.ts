@@ -1,53 +1,10 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '../../../src/core/errors.js';
-import { loadConfig } from '../../../src/config/load.js';
-import type { Config } from '../../../src/config/types.js';
+import { configFixture } from '../../helpers/config-fixture.js';
 
-let dir: string;
-let seq = 0;
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'certs-notify-config-'));
-});
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function caseDir(): string {
-  const d = join(dir, `case${++seq}`);
-  mkdirSync(d);
-  return d;
-}
-
-function write(folder: string, text: string): string {
-  const file = join(folder, 'certs.yaml');
-  writeFileSync(file, text);
-  return file;
-}
-
-function load(text: string, folder = caseDir()): Config {
-  return loadConfig(write(folder, text), { env: {} });
-}
-
-/** Asserts a ConfigError "<file>: <keyPath>: …(line L, column C)" matching `message`. */
-function assertConfigError(file: string, keyPath: string, message: RegExp): ConfigError {
-  let caught: unknown;
-  try {
-    loadConfig(file, { env: {} });
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
-  assert.equal(caught.file, file);
-  assert.equal(caught.keyPath, keyPath, caught.message);
-  assert.ok(caught.message.startsWith(`${file}: ${keyPath}: `), caught.message);
-  assert.match(caught.message, message);
-  return caught;
-}
+const { caseDir, write, load, assertConfigError } = configFixture('certs-notify-config-');
 
 const SMTP = '    smtp: { host: smtp.example.com }\n    from: certs@example.com\n    to: [ops@example.com]\n';
 
