@@ -1,51 +1,15 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ConfigError } from '../../../src/core/errors.js';
-import { loadConfig } from '../../../src/config/load.js';
+import type { ConfigError } from '../../../src/core/errors.js';
+import { configFixture } from '../../helpers/config-fixture.js';
 import type { Config, PreflightConfig } from '../../../src/config/types.js';
 
-let dir: string;
-let seq = 0;
-
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'certs-acme-config-'));
-});
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = configFixture('certs-acme-config-');
 
 /** Each case gets its own file so messages can name it. */
-function write(text: string): string {
-  const file = join(dir, `c${++seq}.yaml`);
-  writeFileSync(file, text);
-  return file;
-}
-
-function load(text: string): Config {
-  return loadConfig(write(text), { env: {} });
-}
-
-/** Asserts a ConfigError whose message starts with "<file>: <keyPath>: " and matches `message`. */
-function assertConfigError(text: string, keyPath: string, message: RegExp): ConfigError {
-  const file = write(text);
-  let caught: unknown;
-  try {
-    loadConfig(file, { env: {} });
-  } catch (err) {
-    caught = err;
-  }
-  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
-  assert.equal(caught.file, file);
-  assert.equal(caught.keyPath, keyPath, caught.message);
-  const prefix = `${file}: ${keyPath}: `;
-  assert.ok(caught.message.startsWith(prefix), `message starts with ${JSON.stringify(prefix)}: ${caught.message}`);
-  assert.match(caught.message, message);
-  assert.match(caught.message, /\(line \d+, column \d+\)$/, 'points at the line');
-  return caught;
-}
+const write = (text: string): string => fx.write(fx.caseDir(), text);
+const load = (text: string): Config => fx.load(text);
+const assertConfigError = (text: string, keyPath: string, message: RegExp): ConfigError => fx.assertConfigError(write(text), keyPath, message);
 
 const DNS_HOOK = '{type: dns-01, hook: [/usr/local/bin/dns-hook]}';
 const WEBROOT = '{type: http-01, webroot: /var/www/acme}';
