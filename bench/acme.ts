@@ -33,7 +33,7 @@
 //
 // Exit 0 when the targets are missed (a report); non-zero only when the benchmark could not run.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -41,6 +41,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { startChallTestSrv, startPebble, type ChallTestSrvInstance, type PebbleInstance } from '../test/helpers/pebble.js';
 import { freePort } from '../test/helpers/ports.js';
+import { cliProblem, intEnv } from './_common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // CERTS_BENCH_CLI points at another build of the CLI (e.g. to compare two branches).
@@ -59,14 +60,6 @@ const MAX_RSS_MB = 200;
 const CERTS_TIMEOUT_MS = 120_000;
 const CERTBOT_ONE_TIMEOUT_MS = 60_000;
 const CERTBOT_RENEW_TIMEOUT_MS = 240_000;
-
-function intEnv(name: string, dflt: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${raw}: expected a positive integer`);
-  return n;
-}
 
 function concurrencies(): number[] {
   const raw = process.env.BENCH_ACME_CONCURRENCY;
@@ -196,22 +189,6 @@ function failure(r: Ran, what: string): string | null {
 // ---------------------------------------------------------------------------------------------
 // certs
 // ---------------------------------------------------------------------------------------------
-
-function cliProblem(): string | null {
-  if (!existsSync(CLI)) return `the CLI is not built: ${CLI} is missing — run \`npm run build\` first`;
-  const built = statSync(CLI).mtimeMs;
-  if (newestMtime(join(ROOT, 'src')) > built) log(`warning: src/ changed after ${CLI} was built; the numbers are for the old build`);
-  return null;
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
 
 function writeCertsConfig(dir: string, pebble: PebbleInstance, dns: ChallTestSrvInstance, httpPort: number, hosts: string[], concurrency: number): string {
   const file = join(dir, `certs-c${concurrency}.yaml`);
@@ -380,7 +357,7 @@ async function certbotRenewAll(dir: string, pebble: PebbleInstance, hosts: strin
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const problem = cliProblem();
+  const problem = cliProblem(CLI, ROOT, log);
   if (problem) throw new Error(problem);
   if (!existsSync(CERTBOT)) log(`${CERTBOT} not found (Debian package certbot): only certs is measured`);
   const dir = mkdtempSync(join(os.tmpdir(), 'certs-bench-acme-'));

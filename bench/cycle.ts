@@ -23,7 +23,7 @@
 // bench/scan.ts); the daemon exits on its own after SIGTERM, so the preload reports it too.
 // Exit 0 even when a target is missed (a report); non-zero only when the benchmark could not run.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -33,6 +33,7 @@ import { startNginx, type NginxInstance } from '../test/helpers/nginx.js';
 import { createCA, createLeaf, daysFrom } from '../test/helpers/pki.js';
 import { freePort } from '../test/helpers/ports.js';
 import { startSmtpServer, type SmtpServerHandle } from '../test/helpers/smtp-server.js';
+import { cliProblem, intEnv } from './_common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // CERTS_BENCH_CLI points at another build of the CLI (as in bench/scan.ts).
@@ -53,14 +54,6 @@ const FAR_SCHEDULE = '0 0 1 1 *';
 /** Budget for one cycle at 10,000 endpoints (a scan alone takes ~21 s there). */
 const CYCLE_BUDGET_MS = 10 * 60_000;
 const STOP_BUDGET_MS = 60_000;
-
-function intEnv(name: string, dflt: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${raw}: expected a positive integer`);
-  return n;
-}
 
 const N = intEnv('BENCH_ENDPOINTS', 1000);
 const LARGE = process.env.BENCH_LARGE === '1';
@@ -102,21 +95,6 @@ function measurement(mode: Mode, endpoints: number, wallMs: number | null, peakR
 function names(n: number): string[] {
   const width = Math.max(4, String(n).length);
   return Array.from({ length: n }, (_, i) => `e${String(i + 1).padStart(width, '0')}.bench.test`);
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-function cliProblem(): string | null {
-  if (!existsSync(CLI)) return `the CLI is not built: ${CLI} is missing — run \`npm run build\` first`;
-  if (newestMtime(join(ROOT, 'src')) > statSync(CLI).mtimeMs) log(`warning: src/ changed after ${CLI} was built; the numbers are for the old build`);
-  return null;
 }
 
 /** Cycle steps as the CLI logs them (stderr for `run`, JSON lines for `daemon`). */
@@ -318,7 +296,7 @@ async function daemonMode(s: Setup, n: number, hosts: string[]): Promise<Measure
 }
 
 async function main(): Promise<void> {
-  const problem = cliProblem();
+  const problem = cliProblem(CLI, ROOT, log);
   if (problem) {
     for (const mode of ['run', 'daemon'] as const) emit(measurement(mode, N, null, null, { error: problem }));
     return;

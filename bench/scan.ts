@@ -16,7 +16,7 @@
 // Then one line per target with pass true/false. Exit 0 even when a target is missed (a report);
 // non-zero only when the benchmark itself could not run.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { startNginx, type NginxInstance } from '../test/helpers/nginx.js';
 import { issueLeaf, makeCa, type Pem } from '../test/helpers/openssl-cli.js';
+import { cliProblem, intEnv } from './_common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 // CERTS_BENCH_CLI points at another build of the CLI (e.g. to compare two branches).
@@ -41,14 +42,6 @@ const MAX_RSS_MB = 400; // at 10,000 endpoints
 const MAX_RSS_MB_SMALL = 200; // at 1,000 endpoints
 const MIN_SPEEDUP_VS_SSLCC = 30;
 const MAX_STATUS_MS = 500;
-
-function intEnv(name: string, dflt: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name}=${raw}: expected a positive integer`);
-  return n;
-}
 
 const N = intEnv('BENCH_ENDPOINTS', 1000);
 const LARGE = process.env.BENCH_LARGE === '1';
@@ -155,23 +148,6 @@ async function sslCertCheck(port: number, n: number, dir: string): Promise<Measu
   return measurement('ssl-cert-check', n, r.wallMs, null, extra);
 }
 
-function cliProblem(): string | null {
-  if (!existsSync(CLI)) return `the CLI is not built: ${CLI} is missing — run \`npm run build\` first`;
-  const built = statSync(CLI).mtimeMs;
-  const newer = newestMtime(join(ROOT, 'src'));
-  if (newer > built) log(`warning: src/ changed after ${CLI} was built; the numbers are for the old build`);
-  return null;
-}
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 function writeConfig(dir: string, label: string, port: number, caFile: string, hosts: string[]): string {
   const file = join(dir, `certs-${label}.yaml`);
   const config = {
@@ -191,7 +167,7 @@ interface CliJson {
 
 /** (b) and status: the built CLI as a user runs it, wall time from spawn to exit. */
 async function certsCli(kind: 'certs' | 'status', configFile: string, n: number, dir: string): Promise<Measurement> {
-  const problem = cliProblem();
+  const problem = cliProblem(CLI, ROOT, log);
   if (problem) return measurement(kind, n, null, null, { error: problem });
   const rssFile = join(dir, `rss-${kind}-${n}.txt`);
   rmSync(rssFile, { force: true });
