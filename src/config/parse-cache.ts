@@ -19,7 +19,7 @@ import { writeFileAtomic } from './atomic-write.js';
 import type { Config } from './types.js';
 
 /** Bump when parsing or validation changes what a given text loads to. */
-const VERSION = 2;
+const VERSION = 3;
 /** Small files load in a few milliseconds: not worth a cache file. */
 const MIN_BYTES = 64 * 1024;
 

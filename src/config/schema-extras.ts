@@ -2,7 +2,7 @@
 import { cronProblem } from './cron.js';
 import type { Checker, KeyPath } from './kit.js';
 import { at, host, port, secret } from './schema-common.js';
-import type { DaemonConfig, EmailConfig, NginxConfig, NotifyConfig } from './types.js';
+import type { DaemonConfig, EmailConfig, FetchConfig, HooksConfig, NginxConfig, NotifyConfig, StoreConfig } from './types.js';
 
 export const DEFAULT_THRESHOLDS = [30, 14, 7, 3, 1];
 
@@ -66,13 +66,57 @@ export function checkDaemon(c: Checker, v: unknown, path: KeyPath): DaemonConfig
   // `http:` written with nothing after it turns the endpoint on with its defaults.
   if (o.http !== undefined) {
     const p = at(path, 'http');
-    const h = c.mapping(o.http ?? {}, p, ['address', 'port']);
+    const h = c.mapping(o.http ?? {}, p, ['address', 'port', 'token']);
     out.http = {
       address: c.optional(h.address, at(p, 'address'), (x, q) => host(c, x, q)) ?? '127.0.0.1',
       port: port(c, h.port, at(p, 'port'), 9464),
     };
+    const token = c.optional(h.token, at(p, 'token'), (x, q) => secret(c, x, q));
+    if (token !== undefined) out.http.token = token;
+    // Anyone who can reach a non-loopback address could read every endpoint and problem.
+    if (token === undefined && !isLoopbackHost(out.http.address)) {
+      c.fail(at(p, 'address'), `${out.http.address} is not a loopback address and daemon.http.token is not set; set a token (e.g. token: "\${env:CERTS_HTTP_TOKEN}") or listen on 127.0.0.1`);
+    }
   }
   return out;
+}
+
+/** Loopback names and addresses (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(h: string): boolean {
+  const x = h.toLowerCase().replace(/^\[|\]$/g, '');
+  return x === 'localhost' || x.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(x) || x === '::1' || x === '0:0:0:0:0:0:0:1' || /^::ffff:127(\.\d{1,3}){3}$/.test(x);
+}
+
+export function checkFetch(c: Checker, v: unknown, path: KeyPath): FetchConfig {
+  const o = c.mapping(v ?? {}, path, ['allowPrivateAddresses']);
+  return { allowPrivateAddresses: c.optional(o.allowPrivateAddresses, at(path, 'allowPrivateAddresses'), (x, p) => c.boolean(x, p)) ?? false };
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export function checkHooks(c: Checker, v: unknown, path: KeyPath): HooksConfig {
+  const o = c.mapping(v ?? {}, path, ['passEnv']);
+  const p = at(path, 'passEnv');
+  const items = o.passEnv == null ? [] : c.list(o.passEnv, p, 'a list of environment variable names, like [AWS_PROFILE]');
+  const passEnv = items.map((x, i) => {
+    const s = c.string(x, [...p, i], 'an environment variable name');
+    return ENV_NAME.test(s) ? s : c.fail([...p, i], `${JSON.stringify(s)} is not an environment variable name; expected letters, digits and _ (not starting with a digit)`);
+  });
+  return { passEnv: [...new Set(passEnv)] };
+}
+
+export const STORE_RETENTION_DEFAULTS = { scanDays: 90, keepVersions: 5 } as const;
+
+export function checkStore(c: Checker, v: unknown, path: KeyPath): StoreConfig {
+  const o = c.mapping(v ?? {}, path, ['retention']);
+  const p = at(path, 'retention');
+  const r = c.mapping(o.retention ?? {}, p, ['scanDays', 'keepVersions']);
+  return {
+    retention: {
+      scanDays: c.optional(r.scanDays, at(p, 'scanDays'), (x, q) => c.integer(x, q, 1, 36_500)) ?? STORE_RETENTION_DEFAULTS.scanDays,
+      keepVersions: c.optional(r.keepVersions, at(p, 'keepVersions'), (x, q) => c.integer(x, q, 1, 1000)) ?? STORE_RETENTION_DEFAULTS.keepVersions,
+    },
+  };
 }
 
 export function checkNotify(c: Checker, v: unknown, path: KeyPath): NotifyConfig {

@@ -4,12 +4,12 @@ import { CertsError, errorMessage } from '../core/errors.js';
 import { Checker, type CheckContext, type KeyPath } from './kit.js';
 import { checkDomains } from './schema-domains.js';
 import { checkAcme } from './schema-acme.js';
-import { checkDaemon, checkNginx, checkNotify } from './schema-extras.js';
+import { checkDaemon, checkFetch, checkHooks, checkNginx, checkNotify, checkStore } from './schema-extras.js';
 import { checkNginxTemplates } from './nginx-templates.js';
 import { checkEmailTemplates } from './email-templates.js';
 import type { Config } from './types.js';
 
-export const TOP_KEYS = ['dataDir', 'trust', 'scan', 'acme', 'nginx', 'daemon', 'notify', 'domains'] as const;
+export const TOP_KEYS = ['dataDir', 'trust', 'scan', 'acme', 'nginx', 'daemon', 'notify', 'fetch', 'hooks', 'store', 'domains'] as const;
 const SCAN_KEYS = ['concurrency', 'timeoutMs', 'connectTimeoutMs', 'warningDays', 'criticalDays'] as const;
 
 export const SCAN_DEFAULTS = { concurrency: 64, timeoutMs: 5000, warningDays: 30, criticalDays: 7 } as const;
@@ -94,6 +94,9 @@ export function validateConfig(raw: unknown, ctx: CheckContext): Config {
       c.fail(['notify', 'templateDir'], err.message);
     }
   }
+  const fetch = checkFetch(c, o.fetch, ['fetch']);
+  const hooks = checkHooks(c, o.hooks, ['hooks']);
+  const store = checkStore(c, o.store, ['store']);
   const domains = checkDomains(c, o.domains, acme);
   const config: Config = {
     file: ctx.file,
@@ -104,6 +107,9 @@ export function validateConfig(raw: unknown, ctx: CheckContext): Config {
     ...(nginx ? { nginx } : {}),
     ...(daemon ? { daemon } : {}),
     ...(notify ? { notify } : {}),
+    fetch,
+    hooks,
+    store,
     domains,
   };
   return config;

@@ -24,7 +24,32 @@ export interface Config {
   nginx?: NginxConfig;
   daemon?: DaemonConfig;
   notify?: NotifyConfig;
+  /** Fetches of certificate data (AIA caIssuers now, CRLs next). */
+  fetch: FetchConfig;
+  /** What programs we run (hooks, nginx -t, reload) may see of our environment. */
+  hooks: HooksConfig;
+  /** Local store settings (retention). */
+  store: StoreConfig;
   domains: DomainConfig[];
+}
+
+export interface FetchConfig {
+  /** Allow loopback, private (RFC 1918, ULA), link-local, multicast and unspecified destinations. Default false. */
+  allowPrivateAddresses: boolean;
+}
+
+export interface HooksConfig {
+  /** Names of environment variables passed to hooks and nginx commands besides PATH, HOME, LANG, TZ and CERTS_*. */
+  passEnv: string[];
+}
+
+export interface StoreConfig {
+  retention: {
+    /** Scan history older than this is pruned (the latest scan of each endpoint is always kept). Default 90. */
+    scanDays: number;
+    /** Archive versions kept per certificate beyond current and deployed ones. Default 5. */
+    keepVersions: number;
+  };
 }
 
 /** A domain of the inventory plus what only the config knows about it. */
@@ -168,7 +193,7 @@ export interface DaemonConfig {
   /** A scan-only schedule (scan and notify, no renewals), when it should differ. */
   scanSchedule?: string;
   /** Off when absent; `http: {}` listens on 127.0.0.1:9464. */
-  http?: { address: string; port: number };
+  http?: { address: string; port: number; token?: string };
 }
 
 export interface NotifyConfig {

@@ -51,6 +51,9 @@ function makeConfig(over: Partial<Config> = {}): Config {
     dataDir: '/var/lib/certs',
     trust: { bundled: true, system: true },
     scan: { concurrency: 64, timeoutMs: 5000, connectTimeoutMs: 5000, warningDays: 30, criticalDays: 7 },
+    fetch: { allowPrivateAddresses: false },
+    hooks: { passEnv: [] },
+    store: { retention: { scanDays: 90, keepVersions: 5 } },
     nginx: {
       snippetDir: '/etc/nginx/snippets/certs',
       testCommand: ['nginx', '-t'],
