@@ -74,6 +74,9 @@ describe('loadConfig: defaults', () => {
       dataDir: join(dir, 'data'),
       trust: { bundled: true, system: true },
       scan: { concurrency: 64, timeoutMs: 5000, connectTimeoutMs: 5000, warningDays: 30, criticalDays: 7 },
+      fetch: { allowPrivateAddresses: false },
+      hooks: { passEnv: [] },
+      store: { retention: { scanDays: 90, keepVersions: 5 } },
       domains: [],
     });
   });
@@ -284,7 +287,7 @@ describe('loadConfig: unknown keys', () => {
     ['acme: {challenge: {type: http-01, web_root: /w}}\n', 'acme.challenge.web_root', /did you mean "webroot"\?/],
     ['notify: {email: {smtp: {hostname: x}}}\n', 'notify.email.smtp.hostname', /did you mean "host"\?/],
     ['daemon: {http: {adress: 127.0.0.1}}\n', 'daemon.http.adress', /did you mean "address"\?/],
-    ['frobnicate: 1\n', 'frobnicate', /unknown key; expected one of: dataDir, trust, scan, acme, nginx, daemon, notify, domains/],
+    ['frobnicate: 1\n', 'frobnicate', /unknown key; expected one of: dataDir, trust, scan, acme, nginx, daemon, notify, fetch, hooks, store, domains/],
   ];
   for (const [text, keyPath, message] of table) it(keyPath, () => void assertConfigError(text, keyPath, message));
 
