@@ -250,6 +250,93 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'scan results stored once, scan rows slim',
+    sql: `
+      -- A year of daily scans of 10,000 endpoints must fit in ~100 MB (ARCHITECTURE: bounded
+      -- disk). Almost every scan of an endpoint repeats the one before it, so what a scan found
+      -- (verdict, chain, problems, path, errors) is stored once per distinct content and a scan
+      -- row is only endpoint, time, result, days left and duration: ~50 bytes instead of ~1 kB.
+      CREATE TABLE scan_results (
+        id                 INTEGER PRIMARY KEY,
+        -- SHA-256 of the content, computed by the writer; NULL for rows this migration copied
+        -- (they are simply never shared).
+        digest             BLOB UNIQUE,
+        status             TEXT NOT NULL CHECK (status IN ('ok', 'warning', 'critical', 'unknown')),
+        not_after          TEXT,
+        fingerprint256     TEXT,
+        subject            TEXT,
+        issuer             TEXT,
+        protocol           TEXT,
+        order_known        INTEGER,
+        openssl_error      TEXT,
+        cross_check_agrees INTEGER,
+        cross_check_note   TEXT,
+        chain_json         TEXT NOT NULL DEFAULT '[]',
+        added_json         TEXT NOT NULL DEFAULT '[]',
+        path_json          TEXT,
+        problems_json      TEXT NOT NULL DEFAULT '[]',
+        error_code         TEXT,
+        error_message      TEXT,
+        report_extra_json  TEXT
+      );
+      INSERT INTO scan_results (id, status, not_after, fingerprint256, subject, issuer, protocol, order_known,
+          openssl_error, cross_check_agrees, cross_check_note, chain_json, added_json, path_json, problems_json,
+          error_code, error_message, report_extra_json)
+        SELECT id, status, not_after, fingerprint256, subject, issuer, protocol, order_known,
+          openssl_error, cross_check_agrees, cross_check_note, chain_json, added_json, path_json, problems_json,
+          error_code, error_message, report_extra_json
+        FROM scans;
+
+      -- scanned_at becomes milliseconds since the epoch: 6 bytes instead of 24, in the row and in
+      -- the (endpoint_id, scanned_at) index. result_id has no REFERENCES on purpose: deleting an
+      -- unused result would otherwise look up scans by result_id, which has no index.
+      CREATE TABLE scans_v6 (
+        id          INTEGER PRIMARY KEY,
+        endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+        scanned_at  INTEGER NOT NULL,
+        result_id   INTEGER NOT NULL,
+        days_left   REAL,
+        duration_ms REAL
+      );
+      INSERT INTO scans_v6 (id, endpoint_id, scanned_at, result_id, days_left, duration_ms)
+        SELECT id, endpoint_id, CAST(round((julianday(scanned_at) - 2440587.5) * 86400000.0) AS INTEGER), id, days_left, duration_ms
+        FROM scans;
+
+      -- foreign_keys is on and cannot be switched off inside the migration's transaction, so
+      -- dropping the old table sets every endpoints.last_scan_id to NULL: keep them and put them back.
+      CREATE TEMP TABLE m6_latest AS SELECT id, last_scan_id FROM endpoints WHERE last_scan_id IS NOT NULL;
+      DROP TABLE scans;
+      ALTER TABLE scans_v6 RENAME TO scans;
+      CREATE INDEX scans_endpoint_time ON scans(endpoint_id, scanned_at);
+      UPDATE endpoints SET last_scan_id = (SELECT m.last_scan_id FROM temp.m6_latest m WHERE m.id = endpoints.id)
+        WHERE id IN (SELECT id FROM temp.m6_latest);
+      DROP TABLE temp.m6_latest;
+    `,
+  },
+  {
+    version: 6,
+    name: 'deployed version, failed deploys',
+    sql: `
+      -- The archive version nginx accepted (several versions can hold one leaf: repair writes
+      -- a new version with the same certificate); a failed deploy puts \`current\` back on it.
+      ALTER TABLE deployments ADD COLUMN version INTEGER;
+
+      -- The last deploy of a lineage that nginx refused (or could not reload), until one succeeds:
+      -- shown as deploy-failed and retried by the next run.
+      CREATE TABLE deploy_failures (
+        lineage        TEXT PRIMARY KEY,
+        version        INTEGER,
+        fingerprint256 TEXT,
+        code           TEXT NOT NULL,
+        detail         TEXT NOT NULL,
+        failures       INTEGER NOT NULL,
+        since          TEXT NOT NULL,
+        last_at        TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes and expects. */
