@@ -167,7 +167,7 @@ const VERSION_REFUSAL_CODES = /ALERT_PROTOCOL_VERSION|ALERT_HANDSHAKE_FAILURE|AL
 function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: ProbeOptions, offered: 'TLSv1.2' | 'TLSv1.3'): Promise<Attempt> {
   const dial = target.address ?? target.host;
   const connectTimeoutMs = opts.connectTimeoutMs ?? opts.timeoutMs;
-  const parser = new ServerFlightParser({ maxMessageBytes: opts.maxCertBytes ?? DEFAULT_MAX_CERT_BYTES });
+  const parser = new ServerFlightParser({ maxCertBytes: opts.maxCertBytes ?? DEFAULT_MAX_CERT_BYTES });
   const dialledLabel = target.address !== undefined && target.address !== target.host ? ` (dialled ${target.address})` : '';
 
   return new Promise<Attempt>((resolve, reject) => {

@@ -11,8 +11,9 @@
  *
  * Memory stays bounded whatever the peer sends: plaintext record payloads are consumed as they
  * arrive (never a whole record held), only ServerHello and Certificate bodies are kept, and a
- * handshake message whose header announces more than the limit is refused at the header, before
- * any of its body is buffered. TLS 1.3 adds one encrypted record at a time (an AEAD checks the
+ * handshake message whose header announces more than its limit is refused at the header, before
+ * any of its body is buffered. The configured limit is for the Certificate message; the others
+ * have their own, larger floor (MIN_OTHER_MESSAGE_BYTES). TLS 1.3 adds one encrypted record at a time (an AEAD checks the
  * whole record before releasing any of it) and, until the secret arrives, the encrypted records
  * seen so far, capped at the message limit plus PENDING_SLACK_BYTES.
  * Pure: no I/O, never throws from push()/end() — failures land in `error`.
@@ -21,6 +22,15 @@ import { CertsError } from '../core/errors.js';
 import { parseTls13CertificateList, Tls13RecordDecrypter, TLS13_CIPHER_SUITES, type Tls13CipherSuite } from './tls13-decrypt.js';
 
 export const DEFAULT_MAX_CERT_BYTES = 1024 * 1024;
+
+/**
+ * The smallest limit for handshake messages other than Certificate: above the most that TLS's
+ * own length fields allow any of them (a ServerHello ≤ 65,607 bytes, a TLS 1.2
+ * CertificateRequest ≤ 131,329), far above real ones. A small certificate limit must not refuse
+ * them: with a post-quantum key share (X25519MLKEM768, offered by default from OpenSSL 3.5 and
+ * Node 24) a TLS 1.3 ServerHello alone is 1,206 bytes.
+ */
+export const MIN_OTHER_MESSAGE_BYTES = 256 * 1024;
 
 /** TLSCiphertext may exceed the 2^14 plaintext limit by the 2048 bytes of expansion RFC 5246 allows. */
 export const MAX_RECORD_BYTES = 16384 + 2048;
@@ -155,8 +165,11 @@ export class TlsStreamError extends CertsError {
 }
 
 export interface ServerFlightOptions {
-  /** Largest handshake message accepted (the Certificate message in practice). Default 1 MiB. */
-  maxMessageBytes?: number;
+  /**
+   * Largest Certificate (or CompressedCertificate) message accepted. Default 1 MiB. Other
+   * messages may be as large as this or MIN_OTHER_MESSAGE_BYTES, whichever is more.
+   */
+  maxCertBytes?: number;
 }
 
 export function alertName(description: number): string {
@@ -211,7 +224,9 @@ interface Tls13Flight {
  * called, and stops at the server Finished.
  */
 export class ServerFlightParser {
-  readonly maxMessageBytes: number;
+  readonly maxCertBytes: number;
+  /** The limit for every handshake message other than Certificate. */
+  readonly maxOtherMessageBytes: number;
 
   /** The ServerHello, once complete (the real one when a HelloRetryRequest came first). */
   serverHello: ServerHelloInfo | null = null;
@@ -254,9 +269,10 @@ export class ServerFlightParser {
   private earlySecret: Buffer | null = null;
 
   constructor(opts: ServerFlightOptions = {}) {
-    const max = opts.maxMessageBytes ?? DEFAULT_MAX_CERT_BYTES;
-    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxMessageBytes must be a positive integer, got ${max}`);
-    this.maxMessageBytes = max;
+    const max = opts.maxCertBytes ?? DEFAULT_MAX_CERT_BYTES;
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxCertBytes must be a positive integer, got ${max}`);
+    this.maxCertBytes = max;
+    this.maxOtherMessageBytes = Math.max(max, MIN_OTHER_MESSAGE_BYTES);
   }
 
   /** A TLS 1.3 ServerHello came and its flight still needs setServerHandshakeSecret(). */
@@ -270,7 +286,7 @@ export class ServerFlightParser {
   }
 
   /**
-   * Bytes currently held for reassembly: never more than maxMessageBytes plus a few header bytes,
+   * Bytes currently held for reassembly: never more than maxOtherMessageBytes plus a few header bytes,
    * plus under TLS 1.3 one encrypted record and the records waiting for the secret.
    */
   get bufferedBytes(): number {
@@ -517,9 +533,11 @@ export class ServerFlightParser {
     const type = this.hsHeader[0] ?? 0;
     const length = this.hsHeader.readUIntBE(1, 3);
     this.hsHeaderFill = 0;
-    if (length > this.maxMessageBytes) {
+    const certificate = type === HS_CERTIFICATE || type === HS_COMPRESSED_CERTIFICATE;
+    const max = certificate ? this.maxCertBytes : this.maxOtherMessageBytes;
+    if (length > max) {
       const what = type === HS_CERTIFICATE ? 'certificate message' : `handshake message ${handshakeName(type)}`;
-      this.fail('too-large', `${what} of ${length} bytes exceeds the ${formatBytes(this.maxMessageBytes)} limit`);
+      this.fail('too-large', `${what} of ${length} bytes exceeds the ${formatBytes(max)} limit`);
       return false;
     }
     this.hsType = type;
@@ -583,7 +601,7 @@ export class ServerFlightParser {
     const flight = this.tls13;
     if (!flight) return;
     if (flight.decrypter === null) {
-      const cap = this.maxMessageBytes + PENDING_SLACK_BYTES;
+      const cap = this.maxCertBytes + PENDING_SLACK_BYTES;
       if (flight.pendingBytes + record.length > cap) {
         this.abandonTls13(`more than ${formatBytes(cap)} of encrypted handshake arrived before Node reported the handshake secret`);
         return;

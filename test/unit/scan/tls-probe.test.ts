@@ -115,6 +115,15 @@ async function startRecordingProxy(upstream: number): Promise<RecordingProxy> {
 
 const hex = (ders: Buffer[]): string[] => ders.map((d) => d.toString('hex'));
 
+/** Body lengths of the ServerHello messages in the plaintext records a server sent (each within one record, as servers send them). */
+function plaintextServerHelloLengths(stream: Buffer): number[] {
+  const lengths: number[] = [];
+  for (let off = 0; off + 5 <= stream.length && stream[off] !== 23; off += 5 + stream.readUInt16BE(off + 3)) {
+    if (stream[off] === 22 && stream[off + 5] === 2) lengths.push(stream.readUIntBE(off + 6, 3));
+  }
+  return lengths;
+}
+
 let root: Issued;
 let inter: Issued;
 let leaf: Issued;
@@ -441,6 +450,28 @@ describe('probe: failures', () => {
     assert.equal(r.error?.code, 'handshake-failed');
     assert.match(r.error?.message ?? '', /; TLS 1\.3: certificate message of \d+ bytes exceeds the 256 bytes limit$/);
     assert.deepEqual(r.chain, []);
+  });
+
+  it('maxCertBytes bounds the Certificate message only, not a larger TLS 1.3 ServerHello', async () => {
+    // A finite-field group makes the server's key share 384 bytes (Node 24's default X25519MLKEM768
+    // share is 1,120); a small Ed25519 leaf keeps the whole Certificate message below the ServerHello.
+    const ca = await createCA({ cn: 'certs probe test small root', keySpec: 'ed25519' });
+    const small = await createLeaf({ dns: ['localhost'], issuer: ca, keySpec: 'ed25519' });
+    const peer = await startTls({ key: small.keyPem, cert: small.pem, minVersion: 'TLSv1.3', ecdhCurve: 'ffdhe3072' });
+    const proxy = await startRecordingProxy(peer.port);
+    const target = { host: 'localhost', port: proxy.port, address: '127.0.0.1' };
+    // TLS 1.3 Certificate body: context length, list length, then per entry a 3-byte length, the DER, no extensions.
+    const certMessage = 1 + 3 + 3 + small.der.length + 2;
+    const exact = await probe(target, opts({ maxCertBytes: certMessage }));
+    assert.equal(exact.error, undefined, exact.error?.message);
+    assert.equal(exact.protocol, 'TLSv1.3');
+    assert.equal(exact.orderKnown, true, exact.note);
+    assert.deepEqual(hex(exact.chain), hex([small.der]));
+    const helloBytes = plaintextServerHelloLengths(proxy.fromServer().at(-1) ?? Buffer.alloc(0)).at(-1) ?? 0;
+    assert.ok(helloBytes > certMessage, `the ServerHello (${helloBytes} bytes) is larger than the limit (${certMessage})`);
+    const under = await probe(target, opts({ maxCertBytes: certMessage - 1 }));
+    assert.equal(under.error?.code, 'handshake-failed');
+    assert.match(under.error?.message ?? '', new RegExp(`; TLS 1\\.3: certificate message of ${certMessage} bytes exceeds the ${certMessage - 1} bytes limit$`));
   });
 
   it('a fatal handshake_failure alert → one TLS 1.3 retry, then handshake-failed with both reasons', async () => {

@@ -17,10 +17,13 @@ import { handshake, record, splitEvery, u16, u24 } from '../../helpers/tls-bytes
 
 
 
-function serverHello(opts: { supportedVersion?: number; random?: Buffer } = {}): Buffer {
-  const exts = opts.supportedVersion === undefined
-    ? Buffer.alloc(0)
-    : Buffer.concat([u16(43), u16(2), u16(opts.supportedVersion)]);
+function serverHello(opts: { supportedVersion?: number; random?: Buffer; keyShare?: { group: number; length: number } } = {}): Buffer {
+  const share = opts.keyShare;
+  const exts = Buffer.concat([
+    ...(opts.supportedVersion === undefined ? [] : [u16(43), u16(2), u16(opts.supportedVersion)]),
+    // key_share (51): group, then the length-prefixed key exchange bytes.
+    ...(share === undefined ? [] : [u16(51), u16(4 + share.length), u16(share.group), u16(share.length), Buffer.alloc(share.length, 0x5a)]),
+  ]);
   const body = Buffer.concat([
     u16(0x0303),
     opts.random ?? Buffer.alloc(32, 7),
@@ -56,7 +59,7 @@ function asRecords(handshakeBytes: Buffer, size: number): Buffer {
 }
 
 function run(chunks: Buffer[], opts: { max?: number; end?: boolean } = {}): ServerFlightParser {
-  const p = new ServerFlightParser(opts.max === undefined ? {} : { maxMessageBytes: opts.max });
+  const p = new ServerFlightParser(opts.max === undefined ? {} : { maxCertBytes: opts.max });
   for (const c of chunks) p.push(c);
   if (opts.end) p.end();
   return p;
@@ -191,11 +194,18 @@ const errorCases: ErrorCase[] = [
     message: /^certificate message of 156 bytes exceeds the 100 bytes limit$/,
   },
   {
-    name: 'another message over the limit',
-    chunks: [record(22, handshake(12, Buffer.alloc(200)))],
+    // Other messages have their own floor: a small certificate limit does not shrink it.
+    name: 'another message over its limit',
+    chunks: [Buffer.concat([Buffer.from([22, 3, 3]), u16(4), Buffer.from([12]), u24(300 * 1024)])],
     max: 100,
     reason: 'too-large',
-    message: /^handshake message ServerKeyExchange of 200 bytes exceeds the 100 bytes limit$/,
+    message: /^handshake message ServerKeyExchange of 307200 bytes exceeds the 256 KiB limit$/,
+  },
+  {
+    name: 'another message over the default limit',
+    chunks: [Buffer.concat([Buffer.from([22, 3, 3]), u16(4), Buffer.from([12]), u24(2 * 1024 * 1024)])],
+    reason: 'too-large',
+    message: /^handshake message ServerKeyExchange of 2097152 bytes exceeds the 1 MiB limit$/,
   },
   {
     name: 'certificate list length inconsistent',
@@ -254,7 +264,7 @@ describe('ServerFlightParser: errors', () => {
 
   it('never holds more than the limit while reassembling', () => {
     const limit = 4096;
-    const p = new ServerFlightParser({ maxMessageBytes: limit });
+    const p = new ServerFlightParser({ maxCertBytes: limit });
     const msg = certificateMessage([Buffer.alloc(limit - 10, 9)]);
     let peak = 0;
     for (const chunk of splitEvery(asRecords(msg, 1000), 333)) {
@@ -278,8 +288,25 @@ describe('ServerFlightParser: errors', () => {
     assert.equal(p.bytesSeen, 0);
   });
 
+  it('the certificate limit is for certificates: a post-quantum ServerHello and a large ServerKeyExchange pass under 256 bytes', () => {
+    // X25519MLKEM768 (0x11ec): the server's share is 1,088 bytes of ML-KEM ciphertext + 32 of X25519.
+    // Node 24's client offers it by default, so a real TLS 1.3 ServerHello is 1,206 bytes.
+    const pq = serverHello({ supportedVersion: 0x0304, keyShare: { group: 0x11ec, length: 1120 } });
+    assert.ok(pq.length - 4 > 1100, `ServerHello body of ${pq.length - 4} bytes`);
+    const p13 = run([record(22, pq)], { max: 256 });
+    assert.equal(p13.error, null, p13.error?.message);
+    assert.equal(p13.serverHello?.versionName, 'TLSv1.3');
+    assert.equal(p13.encrypted, true);
+
+    const small = Buffer.alloc(100, 0xc3);
+    const ske = handshake(12, Buffer.alloc(1500, 0x12)); // ffdhe3072 parameters and share, signed
+    const p12 = run([record(22, Buffer.concat([serverHello(), certificateMessage([small]), ske, helloDone]))], { max: 256 });
+    assert.equal(p12.error, null, p12.error?.message);
+    assert.deepEqual(p12.certificates, [small]);
+  });
+
   it('rejects a nonsensical limit', () => {
-    assert.throws(() => new ServerFlightParser({ maxMessageBytes: 0 }), RangeError);
+    assert.throws(() => new ServerFlightParser({ maxCertBytes: 0 }), RangeError);
   });
 });
 

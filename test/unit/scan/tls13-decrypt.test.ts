@@ -435,7 +435,7 @@ describe('ServerFlightParser under TLS 1.3: synthetic flights', () => {
   it('the same refusal when the secret comes after the records', () => {
     const s = suite(AES128);
     const sealer = new Sealer(s, SECRET32);
-    const p = new ServerFlightParser({ maxMessageBytes: 1000 });
+    const p = new ServerFlightParser({ maxCertBytes: 1000 });
     p.push(serverHello13(s.id));
     p.push(sealer.seal(22, Buffer.concat([encryptedExtensions, certificate13([certA, certB])])));
     assert.equal(p.error, null);
@@ -451,7 +451,7 @@ describe('ServerFlightParser under TLS 1.3: synthetic flights', () => {
     const s = suite(AES128);
     const sealer = new Sealer(s, SECRET32);
     const max = 1000;
-    const p = new ServerFlightParser({ maxMessageBytes: max });
+    const p = new ServerFlightParser({ maxCertBytes: max });
     p.push(serverHello13(s.id));
     let peak = 0;
     for (let i = 0; i < 20 && p.tls13Failure === null; i++) {
