@@ -5,6 +5,10 @@
  * its leaf "works in Chrome" and fails everywhere else (ARCHITECTURE §7). What the URL serves is
  * untrusted input, so every step is bounded and checked:
  * - only http: and https: URLs (https verified normally), at most MAX_REDIRECTS redirects;
+ * - only public destinations, checked on the resolved address of every hop (guarded-fetch.ts),
+ *   unless fetch.allowPrivateAddresses: the URL is the certificate author's choice, and must not
+ *   reach 169.254.169.254, the LAN or this host;
+ * - error messages never quote the body (it may be anything, including an internal page);
  * - at most `maxBytes` of body: a larger Content-Length is refused before reading, and the
  *   streamed size is counted too (no Content-Length, a lying one, or a compressed body);
  * - one deadline for the whole call (every URL, redirect and body byte), plus the caller's signal;
@@ -18,6 +22,8 @@ import type { X509Certificate } from 'node:crypto';
 import { CertsError, ValidationError, errorMessage } from '../core/errors.js';
 import { hasPkcs7Pem, isPkcs7Der, pemPkcs7Certificates, pkcs7Certificates } from '../core/pkcs7.js';
 import { issuedBy } from '../core/trust-anchors.js';
+import { anyAddress, blockedDestination, createGuardedFetch, publicOnly, type AddressCheck } from './guarded-fetch.js';
+import { classifyAddress } from '../core/address-class.js';
 import { decodeOid, isSelfSigned, oneLineName, parseNameList, parsePemBundle, readTlv, toX509 } from '../core/x509.js';
 
 /** Default body limit: an intermediate is 1–2 KiB, a bundle rarely above 8 KiB. */
@@ -37,7 +43,7 @@ export type IssuerFormat = 'der' | 'pem' | 'pkcs7';
 /** Why a URL's answer was refused; stable strings for callers and tests. */
 export type AiaRefusal =
   | 'no-url' | 'unsupported-url' | 'network' | 'timeout' | 'http-status' | 'redirects'
-  | 'too-large' | 'not-a-certificate' | 'wrong-issuer' | 'not-a-ca' | 'fetch-limit' | 'loop';
+  | 'too-large' | 'not-a-certificate' | 'wrong-issuer' | 'not-a-ca' | 'fetch-limit' | 'loop' | 'blocked-address';
 
 export interface AiaFailure {
   url: string;
@@ -71,7 +77,14 @@ export interface FetchIssuerOptions {
   maxBytes?: number;
   /** Aborting it rejects with its reason (not an AiaError: the caller cancelled). */
   signal?: AbortSignal;
-  /** Default: the global fetch (undici). Called with `redirect: 'manual'`. */
+  /** fetch.allowPrivateAddresses: also fetch from loopback, private, link-local… destinations. */
+  allowPrivateAddresses?: boolean;
+  /** Replaces the destination check (tests); default public addresses only, or any with allowPrivateAddresses. */
+  addressCheck?: AddressCheck;
+  /**
+   * Default: a fetch that checks every resolved address (guarded-fetch.ts). Called with
+   * `redirect: 'manual'`. An injected fetch gets only the IP-literal check of each hop.
+   */
   fetchImpl?: typeof fetch;
 }
 
@@ -99,6 +112,7 @@ interface Ctx {
   signal: AbortSignal;
   deadline: AbortSignal;
   callerSignal: AbortSignal | undefined;
+  check: AddressCheck;
   fetchImpl: typeof fetch;
 }
 
@@ -125,6 +139,7 @@ export async function fetchIssuer(leaf: X509Certificate, opts: FetchIssuerOption
   }
 
   const deadline = AbortSignal.timeout(Math.max(1, Math.ceil(opts.timeoutMs)));
+  const check = opts.addressCheck ?? (opts.allowPrivateAddresses ? anyAddress : publicOnly);
   const ctx: Ctx = {
     leaf,
     leafName,
@@ -133,7 +148,8 @@ export async function fetchIssuer(leaf: X509Certificate, opts: FetchIssuerOption
     signal: opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline,
     deadline,
     callerSignal: opts.signal,
-    fetchImpl: opts.fetchImpl ?? fetch,
+    check,
+    fetchImpl: opts.fetchImpl ?? createGuardedFetch(check),
   };
 
   const failures: AiaFailure[] = [];
@@ -159,6 +175,8 @@ function hintFor(reason: AiaRefusal): string {
     case 'wrong-issuer':
     case 'not-a-ca':
       return "the CA's AIA URL serves a certificate that does not match: get the right intermediate from the CA (a fresh fullchain.pem) instead";
+    case 'blocked-address':
+      return 'AIA URLs come from the certificate; set fetch.allowPrivateAddresses: true only if your CA really publishes its issuers on a private network';
     case 'timeout':
     case 'network':
       return 'is the URL reachable from this host (proxy, firewall, DNS)? add the intermediate to the chain file by hand otherwise';
@@ -217,6 +235,10 @@ async function fetchFrom(ctx: Ctx, aiaUrl: string): Promise<FetchedIssuer> {
 }
 
 async function request(ctx: Ctx, url: URL): Promise<Response> {
+  // Also done by the guarded fetch; repeated here so an injected fetchImpl cannot skip it.
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const why = classifyAddress(host) === null ? null : ctx.check(host);
+  if (why !== null) throw new Refusal('blocked-address', `refused to connect to ${url.href}: ${why}`);
   try {
     return await ctx.fetchImpl(url.href, {
       method: 'GET',
@@ -233,6 +255,8 @@ function networkRefusal(ctx: Ctx, err: unknown, href: string): unknown {
   if (ctx.callerSignal?.aborted) return ctx.callerSignal.reason;
   if (ctx.deadline.aborted) return new Refusal('timeout', `no answer within ${ctx.timeoutMs} ms`, { cause: err });
   if (err instanceof Refusal) return err;
+  const blocked = blockedDestination(err);
+  if (blocked) return new Refusal('blocked-address', `refused to connect to ${href}: ${blocked.message}`, { cause: err });
   // undici reports "fetch failed" and puts the reason (ECONNREFUSED, a TLS error…) in `cause`.
   const cause = err instanceof Error && err.cause !== undefined ? `: ${errorMessage(err.cause)}` : '';
   return new Refusal('network', `request to ${href} failed: ${errorMessage(err)}${cause}`, { cause: err });
@@ -269,10 +293,9 @@ async function readBounded(ctx: Ctx, res: Response, via: string): Promise<Buffer
   return Buffer.concat(chunks, total);
 }
 
-/** Printable excerpt of an unexpected body for error messages. */
-function excerpt(body: Buffer): string {
-  const text = body.subarray(0, 48).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
-  return JSON.stringify(body.length > 48 ? `${text}…` : text);
+/** The media type of a Content-Type header, bounded: the rest is the server's free text. */
+function mediaType(contentType: string): string {
+  return (contentType.split(';')[0] ?? '').trim().slice(0, 64);
 }
 
 function parseCertificates(body: Buffer, contentType: string | null): { certs: X509Certificate[]; format: IssuerFormat } {
@@ -293,7 +316,7 @@ function parseCertificates(body: Buffer, contentType: string | null): { certs: X
         format = 'pkcs7';
         ders = pemPkcs7Certificates(text, label);
       } else {
-        throw new Refusal('not-a-certificate', `not a certificate: expected DER, PEM or PKCS#7, got ${contentType ? `"${contentType}"` : 'a body'} starting with ${excerpt(body)}`);
+        throw new Refusal('not-a-certificate', `not a certificate: expected DER, PEM or PKCS#7, got ${contentType ? `${JSON.stringify(mediaType(contentType))} ` : ''}content of ${body.length} bytes (not quoted)`);
       }
     }
     return { certs: ders.map((der, i) => toX509(der, ders.length > 1 ? `certificate ${i + 1} of the body` : label)), format };

@@ -53,6 +53,8 @@ describe('certs repair: a leaf-only chain completed through AIA, and the refusal
   let snippets: string;
   let files: string;
   let configFile: string;
+  /** The same config without fetch.allowPrivateAddresses. */
+  let strictConfigFile: string;
   let root: Issued;
   let inter: Issued;
   let leaf: Issued;
@@ -136,7 +138,7 @@ describe('certs repair: a leaf-only chain completed through AIA, and the refusal
     ngx = await startNginx({ sites: [{ serverNames: ['r.test'], extra: `include ${snippets}/r.test.conf;` }] });
 
     const monitored = (name: string): string => `  - { name: ${name}.test, managed: false, files: { cert: ${join(files, `${name}.pem`)}, key: ${join(files, `${name}.key`)} }, endpoints: [] }`;
-    ({ file: configFile } = env.writeConfig(`${env.acmeYaml()}
+    const yaml = `${env.acmeYaml()}
 trust: { caFile: ${trustFile} }
 nginx:
   snippetDir: ${snippets}
@@ -153,7 +155,10 @@ ${monitored('impostor')}
 ${monitored('huge')}
 ${monitored('silent')}
   - { name: m.test, nginx: false, endpoints: [] }
-`));
+`;
+    // The AIA server is on loopback, which fetches refuse unless this is set.
+    ({ file: configFile } = env.writeConfig(`fetch: { allowPrivateAddresses: true }\n${yaml}`));
+    ({ file: strictConfigFile } = env.writeConfig(yaml, 'strict.yaml'));
   });
 
   after(async () => {
@@ -212,6 +217,14 @@ ${monitored('silent')}
     // The silent server costs the whole repair budget: run it alongside the others.
     const silentStart = performance.now();
     const silent = runCli(['repair', 'silent.test', '--timeout', String(REPAIR_TIMEOUT_MS), '--config', configFile], { timeoutMs: REPAIR_TIMEOUT_MS + 20_000 }).then((res) => ({ res, ms: performance.now() - silentStart }));
+
+    // Without fetch.allowPrivateAddresses the loopback AIA URL is refused before any request.
+    const impHits = hits.get('/impostor/int.der') ?? 0;
+    const strict = await runCli(['repair', 'impostor.test', '--config', strictConfigFile]);
+    assert.equal(strict.code, 1, describeRun(strict));
+    assert.match(strict.stderr, new RegExp(`refused to connect to ${base.replace(/\./g, '\\.')}/impostor/int\\.der: 127\\.0\\.0\\.1 is a loopback address`));
+    assert.match(strict.stderr, /fetch\.allowPrivateAddresses/);
+    assert.equal(hits.get('/impostor/int.der') ?? 0, impHits, 'no request reached the AIA server');
 
     const imp = await runCli(['repair', 'impostor.test', '--config', configFile]);
     assert.equal(imp.code, 1, describeRun(imp));

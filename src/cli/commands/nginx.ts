@@ -104,7 +104,7 @@ export async function repairCommand(name: string, opts: GlobalOptions & { dryRun
   }
   const trust = loadTrust({ ...config.trust });
   const pem = readFileSync(chainFile, 'utf8');
-  const repaired = await repairChain([pem], { anchors: trust.anchors, timeoutMs });
+  const repaired = await repairChain([pem], { anchors: trust.anchors, timeoutMs, allowPrivateAddresses: config.fetch.allowPrivateAddresses });
   if (repaired.fetched.length === 0) {
     io.stdout.write(`${domain.name}: the chain in ${chainFile} is complete (${repaired.ending}); nothing to repair.\n`);
     return 0;
