@@ -252,6 +252,28 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 6,
+    name: 'deployed version, failed deploys',
+    sql: `
+      -- The archive version nginx accepted (several versions can hold one leaf: repair writes
+      -- a new version with the same certificate); a failed deploy puts \`current\` back on it.
+      ALTER TABLE deployments ADD COLUMN version INTEGER;
+
+      -- The last deploy of a lineage that nginx refused (or could not reload), until one succeeds:
+      -- shown as deploy-failed and retried by the next run.
+      CREATE TABLE deploy_failures (
+        lineage        TEXT PRIMARY KEY,
+        version        INTEGER,
+        fingerprint256 TEXT,
+        code           TEXT NOT NULL,
+        detail         TEXT NOT NULL,
+        failures       INTEGER NOT NULL,
+        since          TEXT NOT NULL,
+        last_at        TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 7,
     name: 'scan results stored once, scan rows slim',
     sql: `
       -- A year of daily scans of 10,000 endpoints must fit in ~100 MB (ARCHITECTURE: bounded
@@ -292,7 +314,7 @@ export const MIGRATIONS: readonly Migration[] = [
       -- scanned_at becomes milliseconds since the epoch: 6 bytes instead of 24, in the row and in
       -- the (endpoint_id, scanned_at) index. result_id has no REFERENCES on purpose: deleting an
       -- unused result would otherwise look up scans by result_id, which has no index.
-      CREATE TABLE scans_v6 (
+      CREATE TABLE scans_v7 (
         id          INTEGER PRIMARY KEY,
         endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
         scanned_at  INTEGER NOT NULL,
@@ -300,41 +322,19 @@ export const MIGRATIONS: readonly Migration[] = [
         days_left   REAL,
         duration_ms REAL
       );
-      INSERT INTO scans_v6 (id, endpoint_id, scanned_at, result_id, days_left, duration_ms)
+      INSERT INTO scans_v7 (id, endpoint_id, scanned_at, result_id, days_left, duration_ms)
         SELECT id, endpoint_id, CAST(round((julianday(scanned_at) - 2440587.5) * 86400000.0) AS INTEGER), id, days_left, duration_ms
         FROM scans;
 
       -- foreign_keys is on and cannot be switched off inside the migration's transaction, so
       -- dropping the old table sets every endpoints.last_scan_id to NULL: keep them and put them back.
-      CREATE TEMP TABLE m6_latest AS SELECT id, last_scan_id FROM endpoints WHERE last_scan_id IS NOT NULL;
+      CREATE TEMP TABLE m7_latest AS SELECT id, last_scan_id FROM endpoints WHERE last_scan_id IS NOT NULL;
       DROP TABLE scans;
-      ALTER TABLE scans_v6 RENAME TO scans;
+      ALTER TABLE scans_v7 RENAME TO scans;
       CREATE INDEX scans_endpoint_time ON scans(endpoint_id, scanned_at);
-      UPDATE endpoints SET last_scan_id = (SELECT m.last_scan_id FROM temp.m6_latest m WHERE m.id = endpoints.id)
-        WHERE id IN (SELECT id FROM temp.m6_latest);
-      DROP TABLE temp.m6_latest;
-    `,
-  },
-  {
-    version: 6,
-    name: 'deployed version, failed deploys',
-    sql: `
-      -- The archive version nginx accepted (several versions can hold one leaf: repair writes
-      -- a new version with the same certificate); a failed deploy puts \`current\` back on it.
-      ALTER TABLE deployments ADD COLUMN version INTEGER;
-
-      -- The last deploy of a lineage that nginx refused (or could not reload), until one succeeds:
-      -- shown as deploy-failed and retried by the next run.
-      CREATE TABLE deploy_failures (
-        lineage        TEXT PRIMARY KEY,
-        version        INTEGER,
-        fingerprint256 TEXT,
-        code           TEXT NOT NULL,
-        detail         TEXT NOT NULL,
-        failures       INTEGER NOT NULL,
-        since          TEXT NOT NULL,
-        last_at        TEXT NOT NULL
-      );
+      UPDATE endpoints SET last_scan_id = (SELECT m.last_scan_id FROM temp.m7_latest m WHERE m.id = endpoints.id)
+        WHERE id IN (SELECT id FROM temp.m7_latest);
+      DROP TABLE temp.m7_latest;
     `,
   },
 ];

@@ -46,6 +46,14 @@ export interface LatestFilter extends ReadOptions {
   domains?: readonly string[];
 }
 
+/** What a prune deleted. */
+export interface PruneCounts {
+  scans: number;
+  /** Distinct scan results (see migration 7) no scan refers to any more. */
+  results: number;
+  certificates: number;
+}
+
 /** Everything stored about one scan, for a detail view. */
 export interface ScanDetail {
   scanId: number;
@@ -135,7 +143,7 @@ export class ScanRepository {
     const withChain = opts.withChain === true;
     try {
       const sql = `SELECT ${columns(withChain)}
-        FROM endpoints e JOIN scans s ON s.endpoint_id = e.id
+        FROM endpoints e JOIN scans s ON s.endpoint_id = e.id JOIN scan_results r ON r.id = s.result_id
         WHERE ${KEY_WHERE}
         ORDER BY s.scanned_at DESC, s.id DESC
         LIMIT @limit`;
@@ -177,7 +185,38 @@ export class ScanRepository {
       throw new StoreError('invalid-argument', `pruneHistory: keepPerEndpoint must be an integer ≥ 1, got ${keepPerEndpoint}`);
     }
     try {
-      return this.db.transaction(() => this.stmt('prune', PRUNE_SQL).run(keepPerEndpoint).changes).immediate();
+      return this.db
+        .transaction(() => {
+          const deleted = this.stmt('prune', PRUNE_SQL).run(keepPerEndpoint).changes;
+          if (deleted > 0) this.stmt('unusedResults', DELETE_UNUSED_RESULTS_SQL).run();
+          return deleted;
+        })
+        .immediate();
+    } catch (err) {
+      throw this.wrap(err, 'pruning scan history');
+    }
+  }
+
+  /**
+   * Retention by age: deletes every scan older than `cutoff` except each endpoint's latest (an
+   * endpoint scanned last a year ago still shows what it served then), then the results and
+   * certificates no remaining scan refers to. Certificates named by `issued` or `deployments`
+   * stay too. One IMMEDIATE transaction; returns what was deleted.
+   */
+  pruneBefore(cutoff: Date): PruneCounts {
+    const cutoffMs = cutoff.getTime();
+    if (!Number.isFinite(cutoffMs)) throw new StoreError('invalid-argument', `pruneBefore: cutoff must be a valid date, got ${String(cutoff)}`);
+    try {
+      return this.db
+        .transaction((): PruneCounts => {
+          const scans = this.stmt('pruneBefore', PRUNE_BEFORE_SQL).run(cutoffMs).changes;
+          // Nothing deleted, nothing newly unreferenced: skip the two full passes.
+          if (scans === 0) return { scans: 0, results: 0, certificates: 0 };
+          const results = this.stmt('unusedResults', DELETE_UNUSED_RESULTS_SQL).run().changes;
+          const certificates = results === 0 ? 0 : this.stmt('unusedCerts', DELETE_UNUSED_CERTS_SQL).run().changes;
+          return { scans, results, certificates };
+        })
+        .immediate();
     } catch (err) {
       throw this.wrap(err, 'pruning scan history');
     }
@@ -210,34 +249,36 @@ export class ScanRepository {
       endpointId = this.stmt('insertEndpoint', INSERT_ENDPOINT_SQL).pluck().get(report.domain, report.host, report.port, address, report.source) as number;
     }
 
-    const scannedAt = isoTimestamp(report.scannedAt, report);
+    const scannedAt = scanTime(report.scannedAt, report);
     const error = extra?.error !== undefined ? extra.error : probeError(report.problems);
     const cross = report.crossCheck ?? null;
+    // Column order of INSERT_RESULT_SQL after the digest.
+    const content = [
+      report.status,
+      report.notAfter ?? null,
+      report.fingerprint256 ?? null,
+      report.subject ?? null,
+      report.issuer ?? null,
+      report.protocol ?? null,
+      report.orderKnown === undefined ? null : report.orderKnown ? 1 : 0,
+      cross?.openssl ?? null,
+      cross === null ? null : cross.agrees ? 1 : 0,
+      cross?.note ?? null,
+      served.length === 0 ? '[]' : JSON.stringify(served),
+      added.length === 0 ? '[]' : JSON.stringify(added),
+      extra?.path === undefined ? null : JSON.stringify(extra.path),
+      report.problems.length === 0 ? '[]' : JSON.stringify(report.problems),
+      error?.code ?? null,
+      error?.message ?? null,
+      extraFields(report),
+    ];
+    // What a scan found is stored once: tomorrow's scan of an unchanged endpoint reuses today's row.
+    const digest = sha256(JSON.stringify(content));
+    let resultId = this.stmt('findResult', FIND_RESULT_SQL).pluck().get(digest) as number | undefined;
+    resultId ??= this.stmt('insertResult', INSERT_RESULT_SQL).pluck().get(digest, ...content) as number;
     const scanId = this.stmt('insertScan', INSERT_SCAN_SQL)
       .pluck()
-      .get(
-        endpointId,
-        scannedAt,
-        report.status,
-        report.daysLeft ?? null,
-        report.notAfter ?? null,
-        report.fingerprint256 ?? null,
-        report.subject ?? null,
-        report.issuer ?? null,
-        report.protocol ?? null,
-        report.orderKnown === undefined ? null : report.orderKnown ? 1 : 0,
-        cross?.openssl ?? null,
-        cross === null ? null : cross.agrees ? 1 : 0,
-        cross?.note ?? null,
-        served.length === 0 ? '[]' : JSON.stringify(served),
-        added.length === 0 ? '[]' : JSON.stringify(added),
-        extra?.path === undefined ? null : JSON.stringify(extra.path),
-        report.problems.length === 0 ? '[]' : JSON.stringify(report.problems),
-        error?.code ?? null,
-        error?.message ?? null,
-        extra?.durationMs ?? null,
-        extraFields(report),
-      ) as number;
+      .get(endpointId, scannedAt, resultId, report.daysLeft ?? null, extra?.durationMs ?? null) as number;
     this.stmt('setLatest', SET_LATEST_SQL).run({ scanId, endpointId, scannedAt });
     return scanId;
   }
@@ -280,7 +321,7 @@ export class ScanRepository {
         subject: r[C.subject] as string | null,
         // Most endpoints are fine: skip the parser for them.
         problems: problems === '[]' ? [] : (JSON.parse(problems) as Problem[]),
-        scannedAt: r[C.scannedAt] as string,
+        scannedAt: new Date(r[C.scannedAt] as number).toISOString(),
       };
       // Optional fields are present only when known, as in the reports that were recorded.
       if (r[C.address] !== '') rep.address = r[C.address] as string;
@@ -345,11 +386,11 @@ const COLUMN_FIELDS: ReadonlySet<string> = new Set([
 type Row = unknown[];
 
 const REPORT_COLUMNS = [
-  'e.domain', 'e.host', 'e.port', 'e.address', 'e.source', 's.scanned_at', 's.status', 's.days_left',
-  's.not_after', 's.fingerprint256', 's.subject', 's.issuer', 's.protocol', 's.order_known',
-  's.openssl_error', 's.cross_check_agrees', 's.cross_check_note', 's.problems_json', 's.report_extra_json',
+  'e.domain', 'e.host', 'e.port', 'e.address', 'e.source', 's.scanned_at', 'r.status', 's.days_left',
+  'r.not_after', 'r.fingerprint256', 'r.subject', 'r.issuer', 'r.protocol', 'r.order_known',
+  'r.openssl_error', 'r.cross_check_agrees', 'r.cross_check_note', 'r.problems_json', 'r.report_extra_json',
   // Only selected with the chain:
-  's.chain_json', 's.added_json',
+  'r.chain_json', 'r.added_json',
 ] as const;
 
 /** Positions in REPORT_COLUMNS. */
@@ -367,7 +408,7 @@ function columns(withChain: boolean): string {
 // per-group max over the history, no sort step.
 function latestSql(withChain: boolean, where: string): string {
   return `SELECT ${columns(withChain)}
-    FROM endpoints e JOIN scans s ON s.id = e.last_scan_id
+    FROM endpoints e JOIN scans s ON s.id = e.last_scan_id JOIN scan_results r ON r.id = s.result_id
     ${where}
     ORDER BY e.domain, e.host, e.port, e.address, e.source`;
 }
@@ -378,8 +419,8 @@ const KEY_WHERE = `e.domain = @domain AND e.host = @host AND e.port = @port
 /** Where the detail columns start in a DETAIL_SQL row. */
 const DETAIL_AT = REPORT_COLUMNS.length;
 
-const DETAIL_SQL = `SELECT ${columns(true)}, s.path_json, s.error_code, s.error_message, s.duration_ms, s.id
-  FROM endpoints e JOIN scans s ON s.id = e.last_scan_id
+const DETAIL_SQL = `SELECT ${columns(true)}, r.path_json, r.error_code, r.error_message, s.duration_ms, s.id
+  FROM endpoints e JOIN scans s ON s.id = e.last_scan_id JOIN scan_results r ON r.id = s.result_id
   WHERE ${KEY_WHERE}
   ORDER BY s.scanned_at DESC, s.id DESC
   LIMIT 1`;
@@ -407,11 +448,15 @@ const FIND_ENDPOINT_SQL = `SELECT id FROM endpoints
 const INSERT_ENDPOINT_SQL = `INSERT INTO endpoints (domain, host, port, address, source)
   VALUES (?, ?, ?, ?, ?) RETURNING id`;
 
-const INSERT_SCAN_SQL = `INSERT INTO scans (endpoint_id, scanned_at, status, days_left, not_after,
-  fingerprint256, subject, issuer, protocol, order_known, openssl_error, cross_check_agrees,
-  cross_check_note, chain_json, added_json, path_json, problems_json, error_code, error_message,
-  duration_ms, report_extra_json)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
+const FIND_RESULT_SQL = 'SELECT id FROM scan_results WHERE digest = ?';
+
+const INSERT_RESULT_SQL = `INSERT INTO scan_results (digest, status, not_after, fingerprint256, subject,
+  issuer, protocol, order_known, openssl_error, cross_check_agrees, cross_check_note, chain_json,
+  added_json, path_json, problems_json, error_code, error_message, report_extra_json)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
+
+const INSERT_SCAN_SQL = `INSERT INTO scans (endpoint_id, scanned_at, result_id, days_left, duration_ms)
+  VALUES (?, ?, ?, ?, ?) RETURNING id`;
 
 // Ties go to the scan recorded last, so re-recording the same instant updates "latest".
 const SET_LATEST_SQL = `UPDATE endpoints SET last_scan_id = @scanId
@@ -424,6 +469,23 @@ const PRUNE_SQL = `DELETE FROM scans WHERE id IN (
     FROM scans s)
   WHERE n > ?)
   AND id NOT IN (SELECT last_scan_id FROM endpoints WHERE last_scan_id IS NOT NULL)`;
+
+// Per endpoint through the (endpoint_id, scanned_at) index: only the old scans are visited.
+const PRUNE_BEFORE_SQL = `DELETE FROM scans WHERE id IN (
+  SELECT s.id FROM endpoints e JOIN scans s ON s.endpoint_id = e.id AND s.scanned_at < ?1
+  WHERE s.id IS NOT e.last_scan_id)`;
+
+const DELETE_UNUSED_RESULTS_SQL = `DELETE FROM scan_results WHERE id NOT IN (SELECT result_id FROM scans)`;
+
+// The certificates table only serves scans (chains, added trust-store certificates, leaves);
+// issued and deployments keep their own columns but are spared anyway, as nothing requires
+// their rows to go.
+const DELETE_UNUSED_CERTS_SQL = `DELETE FROM certificates WHERE fingerprint256 NOT IN (
+  SELECT j.value FROM scan_results r, json_each(r.chain_json) j
+  UNION SELECT j.value FROM scan_results r, json_each(r.added_json) j
+  UNION SELECT fingerprint256 FROM scan_results WHERE fingerprint256 IS NOT NULL
+  UNION SELECT fingerprint256 FROM issued
+  UNION SELECT fingerprint256 FROM deployments WHERE fingerprint256 IS NOT NULL)`;
 
 function keyParams(k: EndpointKey): Record<string, string | number | null> {
   return { domain: k.domain, host: k.host, port: k.port, address: k.address ?? null, source: k.source ?? null };
@@ -465,12 +527,16 @@ function probeError(problems: readonly Problem[]): { code: string; message: stri
   return p ? { code: p.code, message: p.message } : null;
 }
 
-/** Canonical ISO (toISOString) so that text comparison in SQL orders scans by time. */
-function isoTimestamp(value: string | null, report: EndpointReport): string {
-  if (value === null) return new Date().toISOString();
+/** Milliseconds since the epoch (migration 7): read back as canonical ISO (toISOString). */
+function scanTime(value: string | null, report: EndpointReport): number {
+  if (value === null) return Date.now();
   const t = Date.parse(value);
   if (Number.isNaN(t)) {
     throw new StoreError('invalid-argument', `scan of ${report.host}:${report.port}: scannedAt ${JSON.stringify(value)} is not an ISO 8601 time`);
   }
-  return new Date(t).toISOString();
+  return t;
+}
+
+function sha256(text: string): Buffer {
+  return nodeCrypto.createHash('sha256').update(text).digest();
 }

@@ -86,9 +86,9 @@ function cert(lineage: string, version: number, over: Partial<IssuedCert> = {}):
 describe('migration 2', () => {
   it('creates the ACME tables on a fresh database', () => {
     withStore((store) => {
-      assert.equal(SCHEMA_VERSION, 5);
-      assert.equal(store.db.pragma('user_version', { simple: true }), 5);
-      assert.deepEqual(tables(store.db), ['acme_accounts', 'certificates', 'deployments', 'endpoints', 'issued', 'locks', 'meta', 'notify_active', 'notify_meta', 'notify_sent', 'outbox', 'renewal_attempts', 'renewal_state', 'scans']);
+      assert.equal(SCHEMA_VERSION, 7);
+      assert.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+      assert.deepEqual(tables(store.db), ['acme_accounts', 'certificates', 'deploy_failures', 'deployments', 'endpoints', 'issued', 'locks', 'meta', 'notify_active', 'notify_meta', 'notify_sent', 'outbox', 'renewal_attempts', 'renewal_state', 'scan_results', 'scans']);
       const indexes = store.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
       assert.deepEqual(indexes, ['endpoints_last_scan', 'issued_fingerprint', 'outbox_pending', 'renewal_attempts_lineage', 'scans_endpoint_time']);
     });
@@ -105,7 +105,7 @@ describe('migration 2', () => {
 
     const store = openStore(dataDir);
     try {
-      assert.equal(store.db.pragma('user_version', { simple: true }), 5);
+      assert.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.ok(tables(store.db).includes('issued'));
       assert.ok(tables(store.db).includes('deployments'));
       assert.equal(store.db.prepare('SELECT domain FROM endpoints').pluck().get(), 'old.example');
