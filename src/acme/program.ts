@@ -2,12 +2,17 @@
  * Runs a user's program (argv, never a shell) with a time limit: the DNS hook and the
  * per-domain pre/post/deploy hooks. It runs in its own process group so that a timeout also ends
  * whatever a script started; SIGTERM first, SIGKILL after a grace period.
+ *
+ * The program sees a minimal environment (hook-env.ts), not ours. The tail of its output is kept
+ * in the error for diagnosis (renewal records, `/status`, logs), with credentials redacted.
  */
 import { spawn } from 'node:child_process';
 import { AcmeError, errorMessage } from '../core/errors.js';
+import { redactSecrets } from '../core/redact.js';
+import { programEnv } from './hook-env.js';
 
 export interface RunProgramOptions {
-  /** Added to process.env. */
+  /** Added to the minimal environment of hook-env.ts (PATH, HOME, LANG, TZ, CERTS_*, hooks.passEnv). */
   env: Record<string, string>;
   timeoutMs: number;
   /** Between SIGTERM and SIGKILL after a timeout; default 2000 ms. */
@@ -32,7 +37,7 @@ export function runProgram(argv: readonly string[], opts: RunProgramOptions): Pr
       reject(signal.reason);
       return;
     }
-    const child = spawn(program, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...opts.env } });
+    const child = spawn(program, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: programEnv(opts.env) });
     const stdout = new Tail(TAIL_BYTES);
     const stderr = new Tail(TAIL_BYTES);
     child.stdout?.on('data', (d: Buffer) => stdout.push(d));
@@ -69,8 +74,8 @@ export function runProgram(argv: readonly string[], opts: RunProgramOptions): Pr
       else reject(err);
     };
     const output = (): string => {
-      const e = stderr.text().trim();
-      const o = stdout.text().trim();
+      const e = redactSecrets(stderr.text()).trim();
+      const o = redactSecrets(stdout.text()).trim();
       if (e) return `; stderr: ${e}`;
       return o ? `; stdout: ${o}` : '; no output';
     };

@@ -1,5 +1,7 @@
 import type { Config } from '../config/types.js';
 import { loadConfig, resolveConfigPath } from '../config/load.js';
+import { envReferences } from '../config/shown.js';
+import { setHookEnvPolicy } from '../acme/hook-env.js';
 
 /** What every command gets from the global options. */
 export interface GlobalOptions {
@@ -19,5 +21,8 @@ export function defaultIo(): Io {
 }
 
 export function configFrom(opts: GlobalOptions): Config {
-  return loadConfig(resolveConfigPath(opts.config));
+  const config = loadConfig(resolveConfigPath(opts.config));
+  // Hooks and nginx commands run from now on see only what this config allows (acme/hook-env.ts).
+  setHookEnvPolicy({ passEnv: config.hooks.passEnv, withhold: envReferences(config) });
+  return config;
 }

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import type { Document, LineCounter } from 'yaml';
 import { ConfigError, errorMessage } from '../core/errors.js';
 import { expandTree } from './expand.js';
+import { rememberExpansions } from './shown.js';
 import type { KeyPath } from './kit.js';
 import { validateConfig } from './schema.js';
 import type { Config } from './types.js';
@@ -159,6 +160,8 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
     locate,
   });
   const config = validateConfig(value, { file, baseDir, expanded, locate });
+  // So that showing the config prints `${env:…}` as written, never the secret (config/shown.ts).
+  rememberExpansions(config, expanded);
   if (!cached || (plain && !cached.config)) cache.put(plain ? { tree: raw, config } : { tree: raw });
   return config;
 }

@@ -18,6 +18,7 @@
 import { spawn } from 'node:child_process';
 import { posix } from 'node:path';
 import { DeployError, errorMessage } from '../core/errors.js';
+import { programEnv } from '../acme/hook-env.js';
 import {
   analyseNginxDump,
   parseServerName,
@@ -391,7 +392,8 @@ export function runNginxDump(argv: readonly string[], opts: RunNginxDumpOptions)
       reject(signal.reason);
       return;
     }
-    const child = spawn(program, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    // nginx -T gets the minimal environment of every program we run (acme/hook-env.ts).
+    const child = spawn(program, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: programEnv() });
     const out: Buffer[] = [];
     let outBytes = 0;
     const err: Buffer[] = [];

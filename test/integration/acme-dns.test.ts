@@ -14,6 +14,7 @@ import { exchange, findZone } from '../../src/acme/dns/rfc2136.js';
 import { RRTYPE, encodeQuery } from '../../src/acme/dns/wire.js';
 import { createRfc2136Solver } from '../../src/acme/solvers/dns-rfc2136.js';
 import { createHookSolver } from '../../src/acme/solvers/dns-hook.js';
+import { setHookEnvPolicy } from '../../src/acme/hook-env.js';
 import { randomSecret, startBind, type BindInstance, type BindTsig } from '../helpers/bind.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -251,8 +252,11 @@ describe('dns-01 with real BIND', () => {
         saved.set(k, process.env[k]);
         process.env[k] = values[k];
       }
+      // Hooks see a minimal environment: these reach them the way hooks.passEnv passes them.
+      setHookEnvPolicy({ passEnv: envKeys, withhold: [] });
     });
     after(() => {
+      setHookEnvPolicy({ passEnv: [], withhold: [] });
       for (const k of envKeys) {
         const v = saved.get(k);
         if (v === undefined) delete process.env[k];

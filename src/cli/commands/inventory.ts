@@ -1,5 +1,6 @@
 import { addDomain, initConfig, removeDomain } from '../../config/edit.js';
 import { resolveConfigPath } from '../../config/load.js';
+import { shownConfig } from '../../config/shown.js';
 import { parseEndpointSpec } from '../../core/names.js';
 import type { Endpoint } from '../../core/model.js';
 import { table } from '../style.js';
@@ -45,7 +46,8 @@ export function removeCommand(name: string, opts: GlobalOptions, io: Io): number
 export function listCommand(opts: GlobalOptions & { json?: boolean }, io: Io): number {
   const config = configFrom(opts);
   if (opts.json) {
-    io.stdout.write(`${JSON.stringify({ config: config.file, domains: config.domains }, null, 2)}\n`);
+    // Secrets show as their ${env:…}/${file:…} reference or "<redacted>", never their value.
+    io.stdout.write(`${JSON.stringify({ config: config.file, domains: shownConfig(config, config.domains, ['domains']) }, null, 2)}\n`);
     return 0;
   }
   if (config.domains.length === 0) {
