@@ -17,9 +17,13 @@
  * (cfg.timeoutMs for the whole exchange) → NotifyError('webhook', …, retryable true); any other
  * answer (other 4xx, 3xx: redirects are not followed, a POST must not turn into a GET or carry the
  * signature elsewhere) → retryable false. Retry-After and the like are not honoured: the outbox
- * has its own backoff. Messages name the URL without userinfo, query or fragment (they may hold
- * credentials); userinfo in the URL is sent as HTTP Basic authentication, since fetch refuses URLs
- * that carry it.
+ * has its own backoff. Messages (errors, logs, the outbox) name the URL as scheme://host/… only:
+ * userinfo and query may hold credentials, and Slack, Discord and Teams put the secret in the path
+ * itself. Userinfo in the URL is sent as HTTP Basic authentication, since fetch refuses URLs that
+ * carry it.
+ *
+ * format "slack" escapes &, < and > in the text as Slack requires: a TLS banner or a certificate
+ * field reading `<!channel>` must stay text, not notify a whole channel.
  */
 import { createHmac } from 'node:crypto';
 import type { WebhookConfig } from '../config/types.js';
@@ -34,18 +38,20 @@ export interface WebhookOptions {
 /** How many bytes of an error answer's body are quoted in the message. */
 const BODY_QUOTE_BYTES = 200;
 
-/** The URL as messages may show it: no userinfo, query or fragment. */
+/** The URL as messages may show it: scheme and host; the rest, when there is any, as "…". */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
-    u.username = '';
-    u.password = '';
-    u.search = '';
-    u.hash = '';
-    return u.toString();
+    const bare = (u.pathname === '/' || u.pathname === '') && u.search === '' && u.hash === '';
+    return `${u.protocol}//${u.host}/${bare ? '' : '…'}`;
   } catch {
     return '<invalid URL>';
   }
+}
+
+/** Slack's mrkdwn control characters (https://api.slack.com/reference/surfaces/formatting#escaping). */
+export function escapeSlackText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** `sha256=<hex>` over "<timestamp>.<body>", as docs/webhook.md tells receivers to check it. */
@@ -54,7 +60,7 @@ export function signWebhookBody(secret: string, timestamp: string, body: string)
 }
 
 function webhookBody(cfg: WebhookConfig, msg: OutboxMessage): string {
-  if (cfg.format === 'slack') return JSON.stringify({ text: msg.text });
+  if (cfg.format === 'slack') return JSON.stringify({ text: escapeSlackText(msg.text) });
   const body = JSON.stringify(msg.payload) as string | undefined;
   if (body === undefined) throw new NotifyError('webhook', `message ${msg.key} has no JSON payload to send`, false);
   return body;

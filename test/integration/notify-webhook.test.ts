@@ -7,7 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { NotifyError } from '../../src/core/errors.js';
-import { createWebhookChannel } from '../../src/notify/webhook.js';
+import { createWebhookChannel, redactUrl } from '../../src/notify/webhook.js';
+import { flushOutbox } from '../../src/service/notify.js';
+import { openStore } from '../../src/store/index.js';
+import type { Config } from '../../src/config/types.js';
 import type { OutboxMessage } from '../../src/notify/types.js';
 import type { WebhookConfig } from '../../src/config/types.js';
 
@@ -161,7 +164,7 @@ describe('webhook: failures', () => {
     };
     const err = await deliveryError(config());
     assert.equal(err.retryable, true);
-    assert.ok(err.message.includes(`${base}/hook`), err.message);
+    assert.ok(err.message.includes(`webhook ${base}/… answered`), err.message);
     assert.match(err.message, /HTTP 500/);
     assert.ok(err.message.includes('x'.repeat(200)), err.message);
     assert.ok(!err.message.includes('TAIL'), err.message);
@@ -223,8 +226,8 @@ describe('webhook: failures', () => {
     const [r] = received as [Received];
     assert.equal(r.url, '/hook?token=querysecret');
     assert.equal(r.headers.authorization, `Basic ${Buffer.from('alice:pa55word').toString('base64')}`);
-    for (const secret of ['alice', 'pa55word', 'querysecret', 'token=']) assert.ok(!err.message.includes(secret), err.message);
-    assert.ok(err.message.includes(`${base}/hook`), err.message);
+    for (const secret of ['alice', 'pa55word', 'querysecret', 'token=', '/hook']) assert.ok(!err.message.includes(secret), err.message);
+    assert.ok(err.message.includes(`${base}/…`), err.message);
   });
 
   it('connection refused: retryable, credentials not printed', async () => {
@@ -236,5 +239,70 @@ describe('webhook: failures', () => {
     assert.equal(err.retryable, true);
     assert.match(err.message, /unreachable: .*ECONNREFUSED/);
     for (const secret of ['bob', 'hunter2', 'k3y']) assert.ok(!err.message.includes(secret), err.message);
+  });
+});
+
+describe('webhook: secrets in the URL path, and Slack escaping', () => {
+  // Slack, Discord and Teams incoming webhooks authenticate by the path alone.
+  const SLACK_PATH = '/services/T0000000/B0000000/XXXXslackSECRETxxxx';
+
+  it('redactUrl keeps scheme and host only', () => {
+    assert.equal(redactUrl('https://hooks.slack.com/services/T0/B0/SECRET'), 'https://hooks.slack.com/…');
+    assert.equal(redactUrl('https://discord.com/api/webhooks/123/tok?wait=true'), 'https://discord.com/…');
+    assert.equal(redactUrl('https://u:p@example.com:8443/'), 'https://example.com:8443/');
+    assert.equal(redactUrl('http://example.com'), 'http://example.com/');
+    assert.equal(redactUrl('not a url'), '<invalid URL>');
+  });
+
+  it('errors (an answer, a redirect, no answer) never carry the path', async () => {
+    const url = `${base}${SLACK_PATH}`;
+    handler = (_req, res) => {
+      res.writeHead(403, { 'content-type': 'text/plain' }).end('invalid_token');
+    };
+    const answered = await deliveryError(config({ url }));
+    assert.equal(received[0]?.url, SLACK_PATH, 'the real URL was used');
+    handler = (_req, res) => {
+      res.writeHead(301, { location: `${SLACK_PATH}/v2` }).end();
+    };
+    const redirected = await deliveryError(config({ url }));
+    handler = () => undefined;
+    const silent = await deliveryError(config({ url, timeoutMs: 200 }));
+    for (const err of [answered, redirected, silent]) {
+      assert.ok(err.message.includes(`${base}/…`), err.message);
+      assert.ok(!err.message.includes('SECRET') && !err.message.includes('/services'), err.message);
+    }
+  });
+
+  it('the outbox and the log of a failed delivery carry no path either', async () => {
+    const store = openStore(join(dir, 'outbox-data'));
+    try {
+      const url = `${base}${SLACK_PATH}`;
+      handler = (_req, res) => {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('no_service');
+      };
+      const at = '2026-11-25T03:17:00.000Z';
+      const { id: _id, ...msg } = message({ createdAt: at });
+      store.notifications.commitRun({ at, markSent: [], activate: [], clear: [], messages: [{ ...msg, nextAttemptAt: at }] });
+      const config = { notify: { thresholds: [7], webhook: { url, format: 'json', timeoutMs: 5000 } } } as unknown as Config;
+      const logged: string[] = [];
+      const result = await flushOutbox(config, store, { now: new Date(at), random: () => 0.5, log: (e) => logged.push(e) });
+      assert.equal(result.failed.length, 1);
+      const [row] = store.notifications.list();
+      assert.ok(row?.lastError?.includes(`${base}/…`), row?.lastError ?? 'no error stored');
+      for (const text of [row?.lastError ?? '', ...logged, ...result.failed.map((f) => f.error)]) {
+        assert.ok(!text.includes('SECRET') && !text.includes('/services'), text);
+      }
+    } finally {
+      store.close();
+    }
+  });
+
+  it('format slack escapes &, < and >: a banner reading <!channel> stays text', async () => {
+    const text = 'handshake with mail.example:25 sent banner "<!channel> ALERT & <@U123>"';
+    await createWebhookChannel(config({ format: 'slack' })).deliver(message({ text }));
+    const [r] = received as [Received];
+    const sent = (JSON.parse(r.body.toString('utf8')) as { text: string }).text;
+    assert.equal(sent, 'handshake with mail.example:25 sent banner "&lt;!channel&gt; ALERT &amp; &lt;@U123&gt;"');
+    assert.ok(!/<!channel>|<@U123>/.test(sent));
   });
 });
