@@ -47,6 +47,12 @@ export interface NginxDirective {
   block?: NginxDirective[];
   /** Set by resolveNginxIncludes on `include` directives: the files pulled in, in nginx's order. */
   included?: NginxIncludedFile[];
+  /**
+   * Set by resolveNginxIncludes on `include` directives: the argument as an absolute, normalised
+   * path (relative ones resolved against the main file's folder, as nginx does), so a file that
+   * does not exist yet can be matched against a glob.
+   */
+  includePath?: string;
 }
 
 export interface NginxIncludedFile {
@@ -305,6 +311,14 @@ export function parseNginxConfig(text: string, file: string, limits?: Partial<Ng
   return root;
 }
 
+/**
+ * Whether an include would pull in `file` once it exists: the same path, or a glob matching it.
+ * Both are absolute and normalised (NginxDirective.includePath, a snippet path).
+ */
+export function includeWouldMatch(includePath: string, file: string): boolean {
+  return isNginxGlob(includePath) ? matchNginxGlob(includePath, file) : includePath === file;
+}
+
 /** True when an include argument is a glob to nginx (it tests for `*`, `?` and `[`). */
 export function isNginxGlob(pattern: string): boolean {
   return /[*?[]/.test(pattern);
@@ -395,6 +409,8 @@ export function resolveNginxIncludes(dump: NginxDump, limits?: Partial<NginxLimi
         if (d.args.length !== 1) {
           warnings.push(`${d.file}:${d.line}: include takes one argument, not ${d.args.length}`);
         } else {
+          const arg = d.args[0] as string;
+          copy.includePath = posix.normalize(arg.startsWith('/') ? arg : dump.confPrefix + arg);
           copy.included = targets(d).map((f) => {
             if (chain.includes(f.path)) {
               throw new ValidationError(`${d.file}:${d.line}: include ${d.args[0]} includes itself (${[...chain, f.path].join(' → ')})`);
@@ -457,6 +473,8 @@ export interface NginxIncludeUse {
   file: string;
   line: number;
   pattern: string;
+  /** The pattern as an absolute, normalised path (see NginxDirective.includePath). */
+  path: string;
   /** Files it pulled in directly. */
   files: string[];
   /** Blocks between the server block and this include, e.g. ["location /"]; [] at server level. */
@@ -500,7 +518,7 @@ function readServer(s: NginxDirective, index: number): NginxServerBlock {
     for (const d of list) {
       if (d.name === 'include' && d.included) {
         const pulled = d.included.map((f) => f.file);
-        server.includes.push({ file: d.file, line: d.line, pattern: d.args[0] ?? '', files: pulled, context });
+        server.includes.push({ file: d.file, line: d.line, pattern: d.args[0] ?? '', path: d.includePath ?? d.args[0] ?? '', files: pulled, context });
         for (const f of d.included) {
           files.add(f.file);
           walk(f.directives, context);

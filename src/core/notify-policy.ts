@@ -12,7 +12,7 @@
  *   fingerprint) starts afresh. An expired certificate is a problem (`expired`), not an expiry.
  * - Problems: an alerting code appearing on an endpoint alerts once; its clearing sends one
  *   recovery. Alerting codes are every critical problem except `expiring-soon` (the thresholds
- *   cover that), plus `renewal-failing` and `stale-deployment` at any severity.
+ *   cover that), plus `renewal-failing`, `stale-deployment` and `deploy-failed` at any severity.
  * - An endpoint absent from `reports` (removed from the inventory, or not scanned because only a
  *   subset was) neither alerts nor clears: its active problems stay as they are. Pruning problems
  *   of endpoints removed from the inventory is the caller's job (it knows the inventory).
@@ -94,7 +94,7 @@ export function endpointLabel(r: Pick<EndpointReport, 'source' | 'host' | 'port'
 
 /** Whether a problem alerts on appearing (and recovers on clearing). */
 export function isAlertingProblem(p: Pick<Problem, 'code' | 'severity'>): boolean {
-  if (p.code === 'renewal-failing' || p.code === 'stale-deployment') return true;
+  if (p.code === 'renewal-failing' || p.code === 'stale-deployment' || p.code === 'deploy-failed') return true;
   return p.severity === 'critical' && p.code !== 'expiring-soon';
 }
 

@@ -19,6 +19,7 @@ export const PROBLEM_CODES = [
   'stale-deployment',
   'renewal-failing',
   'key-mismatch',
+  'deploy-failed',
 ] as const;
 
 export type ProblemCode = (typeof PROBLEM_CODES)[number];

@@ -21,6 +21,7 @@ import { DeployError, errorMessage } from '../core/errors.js';
 import { programEnv } from '../acme/hook-env.js';
 import {
   analyseNginxDump,
+  includeWouldMatch,
   parseServerName,
   selectServer,
   serverNameMatches,
@@ -144,9 +145,31 @@ export function checkSnippetIncludes(input: CheckSnippetIncludesInput): SnippetC
     }
     atServerLevel.set(s, counts);
   }
+  const outsideList = includesOutsideServers(a.resolved.directives);
   const outside = new Map<string, OutsideInclude[]>();
-  for (const u of includesOutsideServers(a.resolved.directives)) {
+  for (const u of outsideList) {
     for (const f of new Set(u.files.map(norm))) outside.set(f, [...(outside.get(f) ?? []), u]);
+  }
+  // A snippet that does not exist yet is in no include's file list, but an include whose path or
+  // glob names it (`include /etc/nginx/certs/*.conf;`) pulls it in at the next reload: count those
+  // as nginx's glob(3) would match them, so the first deploy is recognised as included.
+  const present = new Set(a.dump.files.map((f) => norm(f.path)));
+  for (const snippet of new Set(input.domains.map((d) => norm(d.snippet)))) {
+    if (present.has(snippet)) continue;
+    for (const s of a.servers) {
+      for (const u of s.includes) {
+        if (!includeWouldMatch(norm(u.path), snippet)) continue;
+        u.files.push(snippet);
+        const counts = atServerLevel.get(s)!;
+        if (u.context.length === 0) counts.set(snippet, (counts.get(snippet) ?? 0) + 1);
+        const set = includedBy.get(snippet) ?? new Set();
+        set.add(s);
+        includedBy.set(snippet, set);
+      }
+    }
+    for (const u of outsideList) {
+      if (includeWouldMatch(norm(u.path), snippet)) outside.set(snippet, [...(outside.get(snippet) ?? []), u]);
+    }
   }
 
   const domains = input.domains.map((d): SnippetCheck => {
@@ -342,6 +365,8 @@ function winners(groups: readonly NginxListenGroup[], host: string): NginxServer
 interface OutsideInclude {
   file: string;
   line: number;
+  /** The include's path, absolute (NginxDirective.includePath). */
+  path: string;
   files: string[];
   context: string[];
 }
@@ -352,7 +377,7 @@ function includesOutsideServers(resolved: readonly NginxDirective[]): OutsideInc
   const walk = (list: readonly NginxDirective[], context: string[]): void => {
     for (const d of list) {
       if (d.name === 'include' && d.included) {
-        out.push({ file: d.file, line: d.line, files: d.included.map((f) => f.file), context });
+        out.push({ file: d.file, line: d.line, path: d.includePath ?? d.args[0] ?? '', files: d.included.map((f) => f.file), context });
         for (const f of d.included) walk(f.directives, context);
         continue;
       }

@@ -6,7 +6,8 @@
  *   atomically (previous content kept as <file>.prev) → testCommand → reloadCommand
  *
  * A failed test or reload puts every previous file back (or removes a new one), so what is on
- * disk is again what nginx runs; nginx's own message is reported verbatim.
+ * disk is again what nginx runs; nginx's own message is reported verbatim. A reload that fails
+ * because nginx is not running keeps the tested files: nginx will start with them.
  */
 import { createHash } from 'node:crypto';
 import { accessSync, constants, readFileSync, statSync, unlinkSync } from 'node:fs';
@@ -105,7 +106,20 @@ export interface ApplyResult {
   reloaded: boolean;
 }
 
-/** Writes the changed snippets, tests, reloads; on failure restores every previous file. */
+/**
+ * Whether a failed reload means that no nginx master runs: `nginx -s reload` without a pid file
+ * ("open() ".../nginx.pid" failed"), with an empty or garbled one ("invalid PID number"), or
+ * naming a dead process ("kill(…) failed (3: No such process)"); systemctl on a stopped unit.
+ */
+export function nginxNotRunning(message: string): boolean {
+  return /open\(\) "[^"]*\.pid" failed|invalid PID number|kill\(\d+, \d+\) failed \(3: No such process\)|is not active, cannot reload/i.test(message);
+}
+
+/**
+ * Writes the changed snippets, tests, reloads; on failure restores every previous file, except
+ * when the reload failed because nginx is not running (DeployError `nginx-not-running`): then
+ * the tested files stay.
+ */
 export async function applySnippets(plan: readonly PlannedSnippet[], opts: ApplyOptions): Promise<ApplyResult> {
   const changed = plan.filter((s) => s.changed);
   if (changed.length === 0 && !opts.reload) return { written: [], reloaded: false };
@@ -131,6 +145,14 @@ export async function applySnippets(plan: readonly PlannedSnippet[], opts: Apply
   try {
     await runProgram(opts.reloadCommand, { env: {}, timeoutMs, what: `nginx reload (${opts.reloadCommand.join(' ')})` });
   } catch (err) {
+    // No nginx runs: there is no old configuration to stay consistent with, and the files
+    // nginx -t accepted are exactly what it should start with. Keep them.
+    if (nginxNotRunning(errorMessage(err))) {
+      throw new DeployError('nginx-not-running', `${names}: nginx is not running; the tested snippet is in place; start nginx (${errorMessage(err)})`, {
+        cause: err,
+        hint: 'start nginx; the next certs run (or certs nginx write) reloads and verifies',
+      });
+    }
     // nginx still runs its old configuration: put the files back so disk says the same.
     const left = restore(written);
     throw new DeployError('reload', `${names}: the reload failed, nginx keeps its previous configuration and the previous snippets are back${left.length ? ` (except: ${left.join('; ')})` : ''}: ${errorMessage(err)}`, { cause: err });

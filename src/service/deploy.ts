@@ -1,7 +1,14 @@
 /**
- * `certs nginx write` and the deploy step of `certs renew`: render the snippets, run the
- * transaction (src/deploy/transaction.ts), then rescan each changed domain's endpoints until the
- * new certificate is served (bounded). A certificate never seen is recorded as a stale deployment.
+ * `certs nginx write` and the deploy step of `certs renew` / `certs run`: render the snippets, run
+ * the transaction (src/deploy/transaction.ts), then rescan each changed domain's endpoints until
+ * the new certificate is served (bounded). A certificate never seen is recorded as a stale
+ * deployment.
+ *
+ * For a managed lineage `current` is part of the transaction: it moves to the newest issued
+ * version only after that version passed the chain and key check, under the certificate's lock,
+ * and when nginx refuses (test or reload) it goes back to the version nginx last accepted
+ * (`deployments.version`). The new version stays in the archive, recorded as issued; the failure
+ * is recorded (`deploy-failed` in status) and the next run deploys it again.
  */
 import { X509Certificate } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
@@ -12,8 +19,10 @@ import type { Config, DomainConfig, NginxConfig } from '../config/types.js';
 import { loadNginxTemplates } from '../deploy/templates.js';
 import { renderAcmeChallenge, renderSnippet, snippetPath } from '../deploy/snippet.js';
 import { applySnippets, assertDistinctPaths, planSnippets, type PlannedSnippet } from '../deploy/transaction.js';
-import { currentVersion } from '../store/archive.js';
+import { currentVersion, switchCurrent, versionPaths } from '../store/archive.js';
+import { assertVersionUsable } from '../store/cert-check.js';
 import type { Store } from '../store/index.js';
+import { newOwnerId, tryLease, type Lease } from './lease.js';
 
 /** File name (without .conf) of the http-01 location snippet. */
 export const ACME_CHALLENGE_SNIPPET = '_acme-challenge';
@@ -40,6 +49,10 @@ export interface DeployOptions {
   rescan?: (domains: DomainConfig[]) => Promise<EndpointReport[]>;
   /** Deploy even when nothing changed (reload anyway). */
   force?: boolean;
+  /** Lock owner for the certificates' `cert:<name>` locks (default: a new one). */
+  owner?: string;
+  /** The caller already holds `cert:<name>` for every managed domain passed (repair). */
+  locksHeld?: boolean;
 }
 
 export function nginxOf(config: Config): NginxConfig & { snippetDir: string } {
@@ -63,12 +76,8 @@ export function assertProgram(argv: readonly string[], key: string): void {
 }
 
 /** The certificate a domain's snippet serves: the newest issued version, or the monitored cert file. */
-export function expectedFingerprint(config: Config, store: Store, d: DomainConfig): string | null {
-  if (d.managed) {
-    const latest = store.issued.latest(d.name);
-    if (!latest || currentVersion(config.dataDir, d.name) !== latest.version) return null;
-    return latest.fingerprint256;
-  }
+export function expectedFingerprint(_config: Config, store: Store, d: DomainConfig): string | null {
+  if (d.managed) return store.issued.latest(d.name)?.fingerprint256 ?? null;
   if (!d.files) return null;
   try {
     return new X509Certificate(readFileSync(d.files.cert)).fingerprint256;
@@ -83,7 +92,7 @@ export function deployable(config: Config, store: Store, domains: readonly Domai
   const skipped: DeployOutcome[] = [];
   for (const d of domains) {
     if (!d.nginx) continue;
-    if (d.managed && currentVersion(config.dataDir, d.name) === null) {
+    if (d.managed && currentVersion(config.dataDir, d.name) === null && !store.issued.latest(d.name)) {
       skipped.push({ domain: d.name, action: 'skipped', detail: 'no certificate yet: run certs renew first' });
       continue;
     }
@@ -94,6 +103,72 @@ export function deployable(config: Config, store: Store, domains: readonly Domai
     ready.push(d);
   }
   return { ready, skipped };
+}
+
+/** The archive version nginx last accepted for a managed lineage, or null when none was. */
+export function acceptedVersion(store: Store, lineage: string): number | null {
+  const dep = store.deployments.get(lineage);
+  if (!dep) return null;
+  if (dep.version !== null && dep.version !== undefined) return dep.version;
+  // A row written before versions were recorded: the newest version holding that certificate.
+  if (!dep.fingerprint256) return null;
+  return store.issued.list(lineage).find((c) => c.fingerprint256 === dep.fingerprint256)?.version ?? null;
+}
+
+/**
+ * Whether a domain has something to deploy that no run finished: a managed certificate issued
+ * but not accepted by nginx (a crash between issue and deploy, or a deploy nginx refused), or a
+ * deploy that failed (retried until it succeeds).
+ */
+export function needsDeploy(store: Store, d: DomainConfig): boolean {
+  if (!d.nginx) return false;
+  if (store.deployments.failure(d.name)) return true;
+  if (!d.managed) return false;
+  const latest = store.issued.latest(d.name);
+  if (!latest) return false;
+  const dep = store.deployments.get(d.name);
+  if (dep?.version !== null && dep?.version !== undefined) return dep.version !== latest.version;
+  return dep?.fingerprint256 !== latest.fingerprint256;
+}
+
+interface ManagedVersion {
+  /** The version to deploy: the newest issued one. */
+  target: number;
+  /** The version nginx last accepted (null: none yet). */
+  accepted: number | null;
+}
+
+/**
+ * Puts `current` back on the version nginx accepted, for each managed domain whose `current`
+ * moved past it. Returns, per domain, the sentence that says where `current` is now.
+ */
+function rollBackCurrent(config: Config, domains: readonly DomainConfig[], versions: ReadonlyMap<string, ManagedVersion>, log: DeployOptions['log']): Map<string, string> {
+  const notes = new Map<string, string>();
+  for (const d of domains) {
+    const v = versions.get(d.name);
+    if (!v) continue;
+    const cur = currentVersion(config.dataDir, d.name);
+    if (v.accepted === null) {
+      if (cur !== null) notes.set(d.name, `no version was accepted by nginx before, so current/ stays on version ${cur}; the next run retries it`);
+      continue;
+    }
+    if (cur === v.accepted) {
+      if (v.target !== v.accepted) notes.set(d.name, `current/ stays on version ${v.accepted}; version ${v.target} stays in the archive, not deployed; the next run retries it`);
+      continue;
+    }
+    if (!existsSync(versionPaths(config.dataDir, d.name, v.accepted).fullchain)) {
+      notes.set(d.name, `version ${v.accepted} (the last one nginx accepted) is gone from the archive, so current/ stays on version ${cur}`);
+      continue;
+    }
+    try {
+      switchCurrent(config.dataDir, d.name, v.accepted);
+      log?.(d.name, `current/ is back on version ${v.accepted}`);
+      notes.set(d.name, `current/ is back on version ${v.accepted}, the one nginx accepted; version ${v.target} stays in the archive, not deployed; the next run retries it`);
+    } catch (err) {
+      notes.set(d.name, `current/ could not be put back on version ${v.accepted}: ${errorMessage(err)}`);
+    }
+  }
+  return notes;
 }
 
 function lineDiff(path: string, before: string | null, after: string): string {
@@ -141,8 +216,37 @@ async function includedAnywhere(nginx: NginxConfig, ready: DomainConfig[], targe
 export async function deployDomains(config: Config, store: Store, domains: readonly DomainConfig[], opts: DeployOptions): Promise<DeployOutcome[]> {
   const nginx = nginxOf(config);
   const found = deployable(config, store, domains);
-  let ready = found.ready;
+  if (found.ready.length === 0) return found.skipped;
+  // The certificate's lock, as renew takes it: no renew, repair or other deploy may move
+  // `current` of these lineages while this transaction decides where it goes.
+  const leases: Lease[] = [];
+  const owner = opts.owner ?? newOwnerId();
+  const ready: DomainConfig[] = [];
   const skipped = found.skipped;
+  for (const d of found.ready) {
+    if (!d.managed || opts.locksHeld || opts.dryRun) {
+      ready.push(d);
+      continue;
+    }
+    const lease = tryLease(store.locks, `cert:${d.name}`, owner);
+    if (lease) {
+      leases.push(lease);
+      ready.push(d);
+      continue;
+    }
+    const h = store.locks.holder(`cert:${d.name}`);
+    const e = new DeployError('locked', `domain "${d.name}": another certs process is renewing or deploying it${h ? ` (${h.owner})` : ''}; nothing was written for it, try again when it has finished`);
+    skipped.push({ domain: d.name, action: 'failed', detail: e.message, error: e });
+  }
+  try {
+    return await deployLocked(config, store, nginx, ready, skipped, opts);
+  } finally {
+    for (const l of leases) l.release();
+  }
+}
+
+async function deployLocked(config: Config, store: Store, nginx: NginxConfig & { snippetDir: string }, readyIn: DomainConfig[], skipped: DeployOutcome[], opts: DeployOptions): Promise<DeployOutcome[]> {
+  let ready = readyIn;
   if (ready.length === 0) return skipped;
   const templates = loadNginxTemplates(nginx.templateDir);
   let targets = ready.map((d) => ({ domain: d.name, path: snippetPath(nginx, d), content: renderSnippet(config, d, templates) }));
@@ -168,12 +272,39 @@ export async function deployDomains(config: Config, store: Store, domains: reado
     : [];
   assertProgram(nginx.testCommand, 'nginx.testCommand');
   assertProgram(nginx.reloadCommand, 'nginx.reloadCommand');
+  const at = (): string => opts.now().toISOString();
+  // Managed lineages: the version to deploy, the one to return to, and the chain/key check of
+  // the new one before `current` may point at it.
+  const versions = new Map<string, ManagedVersion>();
+  for (const d of ready) {
+    if (!d.managed) continue;
+    const latest = store.issued.latest(d.name);
+    const cur = currentVersion(config.dataDir, d.name);
+    const target = latest?.version ?? cur;
+    if (target === null) continue;
+    const v: ManagedVersion = { target, accepted: acceptedVersion(store, d.name) };
+    versions.set(d.name, v);
+    if (v.accepted === target && cur === target) continue;
+    try {
+      assertVersionUsable(config.dataDir, d.name, target);
+    } catch (err) {
+      const e = err instanceof CertsError ? err : new DeployError('chain-invalid', errorMessage(err), { cause: err });
+      let detail = e.message;
+      if (!opts.dryRun) {
+        const note = rollBackCurrent(config, [d], versions, opts.log).get(d.name);
+        if (note) detail += `; ${note}`;
+        store.deployments.recordFailure({ lineage: d.name, version: target, fingerprint256: latest?.fingerprint256 ?? null, code: e.code, detail: e.message, at: at() });
+      }
+      skipped.push({ domain: d.name, action: 'failed', detail, snippet: targets.find((t) => t.domain === d.name)?.path, error: e });
+    }
+  }
   // A snippet no server block includes is never served, whatever we reload. An existing one is
   // refused (writing it would change nothing clients see); a new one is written so that the
   // include line can be added, and reported instead of verified.
-  const inclusion = await includedAnywhere(nginx, ready, targets, opts);
+  const checked = ready.filter((d) => !skipped.some((o) => o.domain === d.name));
+  const inclusion = checked.length > 0 ? await includedAnywhere(nginx, checked, targets, opts) : null;
   const unincluded = new Set<string>();
-  for (const d of ready) {
+  for (const d of checked) {
     const t = targets.find((x) => x.domain === d.name)!;
     if (inclusion?.get(d.name) !== false) continue;
     if (!existsSync(t.path)) {
@@ -186,19 +317,31 @@ export async function deployDomains(config: Config, store: Store, domains: reado
   const refused = new Set(skipped.filter((o) => o.action === 'failed').map((o) => o.domain));
   ready = ready.filter((d) => !refused.has(d.name));
   targets = targets.filter((t) => !refused.has(t.domain));
+  if (ready.length === 0 && acmeTarget.length === 0) return skipped;
   const fullPlan = planSnippets([...targets, ...acmeTarget]);
   const plan = fullPlan.slice(0, targets.length);
   const extraChanged = fullPlan.slice(targets.length).some((p) => p.changed);
   const expected = new Map(ready.map((d) => [d.name, expectedFingerprint(config, store, d)]));
-  const certChanged = (d: DomainConfig): boolean => store.deployments.get(d.name)?.fingerprint256 !== expected.get(d.name);
-  const touched = ready.filter((d, i) => opts.force || plan[i]!.changed || certChanged(d));
+  const certChanged = (d: DomainConfig): boolean => {
+    const v = versions.get(d.name);
+    const dep = store.deployments.get(d.name);
+    if (v && dep?.version !== null && dep?.version !== undefined) return dep.version !== v.target;
+    return dep?.fingerprint256 !== expected.get(d.name);
+  };
+  // A domain whose last deploy failed is tried again even when nothing else changed.
+  const failedBefore = (d: DomainConfig): boolean => store.deployments.failure(d.name) !== null;
+  const moves = (d: DomainConfig): boolean => {
+    const v = versions.get(d.name);
+    return v !== undefined && currentVersion(config.dataDir, d.name) !== v.target;
+  };
+  const touched = ready.filter((d, i) => opts.force || plan[i]!.changed || certChanged(d) || failedBefore(d) || moves(d));
   const byDomain = new Map<string, PlannedSnippet>(plan.map((p) => [p.domain, p]));
 
   if (opts.dryRun) {
     return [...skipped, ...ready.map((d): DeployOutcome => {
       const p = byDomain.get(d.name)!;
       if (p.changed) return { domain: d.name, action: 'dry-run', detail: `would write ${p.path}`, snippet: p.path, diff: lineDiff(p.path, p.previous, p.content) };
-      return { domain: d.name, action: 'dry-run', detail: certChanged(d) ? `snippet unchanged; would reload nginx for the new certificate` : 'unchanged: nothing to do', snippet: p.path };
+      return { domain: d.name, action: 'dry-run', detail: touched.includes(d) ? `snippet unchanged; would reload nginx for the new certificate` : 'unchanged: nothing to do', snippet: p.path };
     })];
   }
   if (touched.length === 0 && !extraChanged) {
@@ -206,16 +349,35 @@ export async function deployDomains(config: Config, store: Store, domains: reado
   }
 
   try {
+    // `current` moves inside the transaction: a failure below puts it back.
+    for (const d of touched) {
+      const v = versions.get(d.name);
+      if (v && currentVersion(config.dataDir, d.name) !== v.target) {
+        switchCurrent(config.dataDir, d.name, v.target);
+        opts.log?.(d.name, `current/ switched to version ${v.target}`);
+      }
+    }
     await applySnippets(fullPlan, { testCommand: nginx.testCommand, reloadCommand: nginx.reloadCommand, reload: touched.length > 0 });
   } catch (err) {
     const e = err instanceof CertsError ? err : new DeployError('deploy', errorMessage(err), { cause: err });
-    return [...skipped, ...ready.map((d): DeployOutcome => ({ domain: d.name, action: 'failed', detail: e.message, snippet: byDomain.get(d.name)!.path, error: e }))];
+    const when = at();
+    // nginx is not running: the files nginx -t accepted stay, `current` included, for its start.
+    const notes = e.code === 'nginx-not-running' ? new Map<string, string>() : rollBackCurrent(config, ready, versions, opts.log);
+    for (const d of touched) {
+      store.deployments.recordFailure({ lineage: d.name, version: versions.get(d.name)?.target ?? null, fingerprint256: expected.get(d.name) ?? null, code: e.code, detail: e.message, at: when });
+    }
+    return [...skipped, ...ready.map((d): DeployOutcome => {
+      const note = notes.get(d.name);
+      return { domain: d.name, action: 'failed', detail: note ? `${e.message}; ${note}` : e.message, snippet: byDomain.get(d.name)!.path, error: e };
+    })];
   }
-  const at = opts.now().toISOString();
+  const when = at();
   for (const d of ready) {
     const p = byDomain.get(d.name)!;
+    // nginx now runs what is on disk for every domain of the transaction.
+    store.deployments.clearFailure(d.name);
     if (!touched.includes(d)) continue;
-    store.deployments.save({ lineage: d.name, snippetPath: p.path, snippetSha256: p.sha256, fingerprint256: expected.get(d.name) ?? null, deployedAt: at, verifiedAt: null, staleSince: null, staleDetail: null });
+    store.deployments.save({ lineage: d.name, snippetPath: p.path, snippetSha256: p.sha256, fingerprint256: expected.get(d.name) ?? null, version: versions.get(d.name)?.target ?? null, deployedAt: when, verifiedAt: null, staleSince: null, staleDetail: null });
     opts.log?.(d.name, p.changed ? `wrote ${p.path}` : 'snippet unchanged');
   }
   opts.log?.('nginx', 'configuration tested and reloaded');

@@ -20,6 +20,7 @@ import { obtainCertificate } from '../acme/order.js';
 import type { ChallengeSolver } from '../acme/types.js';
 import { currentPaths, currentVersion, switchCurrent, versionPaths, writeArchiveVersion, type ArchiveFs, type CertPaths } from '../store/archive.js';
 import type { IssuedCert, Store } from '../store/index.js';
+import { assertCertificateSet } from '../store/cert-check.js';
 
 export interface Wanted {
   names: string[];
@@ -105,6 +106,9 @@ export async function issueCertificate(input: IssueInput): Promise<IssueResult |
     // A CA certificate without an Authority Key Identifier has no ARI identity; nothing to store.
     certId = null;
   }
+  // Every certificate of the CA's chain must have signed the one below it before anything is
+  // stored: a version that is recorded must be one `current` may point at.
+  assertCertificateSet({ cert: result.certPem, chain: result.chainPem, fullchain: result.fullchainPem, privkey: keyPem }, `domain "${domain.name}": the certificate the CA issued`);
   const minVersion = store.issued.maxVersion(domain.name) + 1;
   const { version, paths } = writeArchiveVersion(dataDir, domain.name, { cert: result.certPem, chain: result.chainPem, fullchain: result.fullchainPem, privkey: keyPem }, { minVersion, ...(input.archiveFs ? { fs: input.archiveFs } : {}) });
   const issued: IssuedCert = {

@@ -156,7 +156,10 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: Store; ac
   const { config, store, acme, opts } = ctx;
   const log = (e: string) => opts.log?.(d.name, e);
   const wanted = wantedOf(d, acme);
-  if (!opts.dryRun && reconcileCurrent(config.dataDir, store, d.name)) log('current switched to the newest recorded version (an earlier run was interrupted)');
+  // A lineage deployed to nginx has `current` moved by the deploy, inside its transaction (a
+  // version nginx refused is left behind on purpose); others catch up here after a crash.
+  const deployedByNginx = d.nginx && Boolean(config.nginx?.snippetDir);
+  if (!opts.dryRun && !deployedByNginx && reconcileCurrent(config.dataDir, store, d.name)) log('current switched to the newest recorded version (an earlier run was interrupted)');
 
   let latest = store.issued.latest(d.name);
   let state = store.renewals.get(d.name);

@@ -11,7 +11,7 @@ import type { LastRun } from '../core/metrics.js';
 import type { Config, DomainConfig } from '../config/types.js';
 import type { Store } from '../store/index.js';
 import { renewDomains, type RenewOutcome } from './renew.js';
-import { deployDomains, type DeployOutcome } from './deploy.js';
+import { deployDomains, needsDeploy, type DeployOutcome } from './deploy.js';
 import { notifyAfterRun, type NotifyRunResult } from './notify.js';
 
 export interface RunDeps {
@@ -71,11 +71,12 @@ export async function runCycle(config: Config, store: Store, deps: RunDeps, opts
     }
     for (const o of renew) if (o.action !== 'not-due' && o.action !== 'backoff') deps.log('renew.result', { domain: o.domain, action: o.action, reason: o.reason });
     const issued = new Set(renew.filter((o) => o.action === 'issued').map((o) => o.domain));
-    // Deploy what was issued now, and what an earlier (crashed) cycle issued but never deployed.
+    // Deploy what was issued now, and what an earlier cycle issued but never got nginx to accept
+    // (it crashed, or nginx refused it and `current` went back): retried until it succeeds.
     const deployable = config.nginx?.snippetDir ? domains.filter((d) => d.nginx && (issued.has(d.name) || needsDeploy(store, d))) : [];
     if (deployable.length > 0) {
       try {
-        deploy = await deployDomains(config, store, deployable, { now: deps.now, rescan: deps.scan, log: (domain, detail) => deps.log('deploy', { domain, detail }) });
+        deploy = await deployDomains(config, store, deployable, { now: deps.now, owner: deps.owner, rescan: deps.scan, log: (domain, detail) => deps.log('deploy', { domain, detail }) });
       } catch (err) {
         errors.push(`deploy: ${errorMessage(err)}`);
       }
@@ -110,13 +111,6 @@ export async function runCycle(config: Config, store: Store, deps: RunDeps, opts
   return { run, status, reports, renew, deploy, notify, errors };
 }
 
-/** A certificate issued but never deployed (a cycle crashed between the two). */
-function needsDeploy(store: Store, d: DomainConfig): boolean {
-  if (!d.managed) return false;
-  const latest = store.issued.latest(d.name);
-  if (!latest) return false;
-  return store.deployments.get(d.name)?.fingerprint256 !== latest.fingerprint256;
-}
 
 export function lastRunOf(store: Store): LastRun | null {
   const raw = store.meta.get('lastRun');

@@ -6,6 +6,7 @@ import type { Config } from '../config/types.js';
 import type { Domain, EndpointReport } from '../core/model.js';
 import { endpointKey, reportDocument, targetsOf, unknownReport, type ReportDocument } from '../core/report.js';
 import { withRenewalFailures, withStaleDeployments, type IssuedSummary, type RenewalFailure } from '../core/renewal-status.js';
+import { withDeployFailures } from '../core/deploy-status.js';
 import { openStore, type Store } from '../store/index.js';
 
 export interface StatusReportOptions {
@@ -55,12 +56,13 @@ export function renewalFailures(store: Store): Map<string, RenewalFailure> {
   return failing;
 }
 
-/** renewal-failing and stale-deployment laid over scan reports, from what the store recorded. */
+/** renewal-failing, stale-deployment and deploy-failed laid over scan reports, from what the store recorded. */
 export function withLifecycle(config: Config, store: Store, scanned: EndpointReport[]): EndpointReport[] {
   const managed = new Set(config.domains.filter((d) => d.managed).map((d) => d.name));
   const latest = new Map<string, IssuedSummary>();
   for (const [lineage, c] of store.issued.latestAll()) if (managed.has(lineage) && !c.revokedAt) latest.set(lineage, { version: c.version, fingerprint256: c.fingerprint256, notAfter: c.notAfter });
-  return withStaleDeployments(withRenewalFailures(scanned, renewalFailures(store), config.scan.criticalDays), latest, config.scan.criticalDays);
+  const stale = withStaleDeployments(withRenewalFailures(scanned, renewalFailures(store), config.scan.criticalDays), latest, config.scan.criticalDays);
+  return withDeployFailures(stale, store.deployments.failures(), config.scan.criticalDays);
 }
 
 function stripChain(r: EndpointReport): EndpointReport {

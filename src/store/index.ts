@@ -24,7 +24,7 @@ export {
 export { AccountRepository, type AccountRow } from './accounts.js';
 export { IssuedRepository, type IssuedCert } from './issued.js';
 export { LockRepository, type LockHolder } from './locks.js';
-export { DeploymentRepository, type DeploymentRow } from './deployments.js';
+export { DeploymentRepository, type DeployFailureRow, type DeploymentRow } from './deployments.js';
 export { MetaRepository } from './meta.js';
 export { NotificationRepository, type ActiveRow, type NewOutboxMessage, type OutboxRow } from './notifications.js';
 export { RenewalRepository, type AriState, type AttemptOutcome, type RenewalState } from './renewals.js';

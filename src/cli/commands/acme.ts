@@ -71,11 +71,13 @@ async function runRenew(names: string[], opts: RenewCliOptions, io: Io, force: b
     }));
     // A new certificate is only done once nginx serves it: deploy what was issued.
     const issued = new Set(outcomes.filter((o) => o.action === 'issued').map((o) => o.domain));
-    const toDeploy = domains.filter((d) => issued.has(d.name) && d.nginx);
+    // Also what an earlier run issued and nginx refused (or a crash left undeployed): retried.
+    const { needsDeploy } = await import('../../service/deploy.js');
+    const toDeploy = domains.filter((d) => d.nginx && (issued.has(d.name) || (!opts.dryRun && needsDeploy(store, d))));
     let deployed: DeployOutcome[] = [];
     if (config.nginx?.snippetDir && toDeploy.length > 0 && !opts.dryRun) {
       const { deployWith } = await import('./nginx.js');
-      deployed = await deployWith(config, store, toDeploy, io, {});
+      deployed = await deployWith(config, store, toDeploy, io, { owner });
     }
     if (opts.json) {
       const doc = outcomes.map(({ error, ...o }) => ({ ...o, ...(error ? { error: { code: error.code, message: error.message } } : {}) }));

@@ -1,10 +1,13 @@
 /** certs nginx snippet | write | check, and certs repair. */
-import { UsageError } from '../../core/errors.js';
+import { X509Certificate } from 'node:crypto';
+import { CertsError, UsageError } from '../../core/errors.js';
 import type { Config, DomainConfig } from '../../config/types.js';
 import type { EndpointReport } from '../../core/model.js';
 import { selectDomains } from '../../service/select.js';
 import { openStore, type Store } from '../../store/index.js';
 import { deployDomains, nginxOf, type DeployOutcome } from '../../service/deploy.js';
+import { newOwnerId, tryLease } from '../../service/lease.js';
+import { assertCertificateSet } from '../../store/cert-check.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { paint, table, useColour } from '../style.js';
 import { makeRescanner } from './scan.js';
@@ -49,7 +52,7 @@ export async function snippetCommand(name: string | undefined, opts: GlobalOptio
 }
 
 /** Deploys with an open store: rescans through the same store for verification. */
-export async function deployWith(config: Config, store: Store, domains: DomainConfig[], io: Io, opts: { dryRun?: boolean; force?: boolean }): Promise<DeployOutcome[]> {
+export async function deployWith(config: Config, store: Store, domains: DomainConfig[], io: Io, opts: { dryRun?: boolean; force?: boolean; owner?: string; locksHeld?: boolean }): Promise<DeployOutcome[]> {
   const rescan = await makeRescanner(config, store, io);
   return deployDomains(config, store, domains, {
     ...opts,
@@ -116,25 +119,42 @@ export async function repairCommand(name: string, opts: GlobalOptions & { dryRun
     return 0;
   }
   const store = openStore(config.dataDir);
+  // The certificate's lock, as renew takes it, from reading `current` to the end of the deploy:
+  // no renew may switch `current` between the leaf we read and the version we write.
+  const owner = newOwnerId();
+  const lease = domain.managed ? tryLease(store.locks, `cert:${domain.name}`, owner) : null;
   try {
+    if (domain.managed && !lease) {
+      const h = store.locks.holder(`cert:${domain.name}`);
+      throw new CertsError('internal', 'locked', `domain "${domain.name}": another certs process is renewing or deploying it${h ? ` (${h.owner})` : ''}; nothing was written, try again when it has finished`);
+    }
     if (domain.managed) {
-      const latest = store.issued.latest(domain.name);
-      if (!latest) throw new UsageError(`domain "${domain.name}": no issued certificate recorded`);
-      const from = versionPaths(config.dataDir, domain.name, latest.version);
+      // The leaf we repaired is the one `current` points at: its own version's record and key,
+      // never the newest version's (current is behind it after a deploy nginx refused).
+      const at = currentVersion(config.dataDir, domain.name);
+      const source = at === null ? null : store.issued.byVersion(domain.name, at);
+      if (at === null || !source) throw new UsageError(`domain "${domain.name}": current/ points at no recorded version; run certs renew ${domain.name} first`);
+      const from = versionPaths(config.dataDir, domain.name, at);
       const certPem = readFileSync(from.cert, 'utf8');
+      if (new X509Certificate(certPem).fingerprint256 !== repaired.chain[0]!.fingerprint256) {
+        throw new UsageError(`domain "${domain.name}": current/ changed while the chain was being repaired; run certs repair ${domain.name} again`);
+      }
       const chainPem = repaired.chain.slice(1).map((c) => c.toString()).join('');
-      const { version, paths } = writeArchiveVersion(config.dataDir, domain.name, { cert: certPem, chain: chainPem, fullchain: repaired.fullchainPem, privkey: readFileSync(from.privkey, 'utf8') }, { minVersion: store.issued.maxVersion(domain.name) + 1 });
-      const { id: _id, ...rest } = latest;
-      store.issued.record({ ...rest, version, dir: paths.dir, issuedAt: io.now().toISOString(), reason: `repair: added ${what}` });
-      switchCurrent(config.dataDir, domain.name, version);
-      io.stderr.write(`certs: ${domain.name}: wrote version ${version} with the completed chain\n`);
+      const pems = { cert: certPem, chain: chainPem, fullchain: repaired.fullchainPem, privkey: readFileSync(from.privkey, 'utf8') };
+      assertCertificateSet(pems, `domain "${domain.name}": the repaired chain`);
+      const { version, paths } = writeArchiveVersion(config.dataDir, domain.name, pems, { minVersion: store.issued.maxVersion(domain.name) + 1 });
+      const { id: _id, ...rest } = source;
+      store.issued.record({ ...rest, version, dir: paths.dir, issuedAt: io.now().toISOString(), reason: `repair of version ${at}: added ${what}` });
+      // With nginx, the deploy below moves current (and puts it back if nginx refuses).
+      if (!(config.nginx?.snippetDir && domain.nginx)) switchCurrent(config.dataDir, domain.name, version);
+      io.stderr.write(`certs: ${domain.name}: wrote version ${version} (version ${at} with the completed chain)\n`);
     } else {
       writeFileAtomic(`${chainFile}.prev`, pem);
       writeFileAtomic(chainFile, repaired.fullchainPem);
       io.stderr.write(`certs: ${domain.name}: wrote ${chainFile} (previous kept as ${chainFile}.prev)\n`);
     }
     let outcomes: DeployOutcome[] = [];
-    if (config.nginx?.snippetDir && domain.nginx) outcomes = await deployWith(config, store, [domain], io, { force: true });
+    if (config.nginx?.snippetDir && domain.nginx) outcomes = await deployWith(config, store, [domain], io, { force: true, owner, locksHeld: true });
     const rescan = await makeRescanner(config, store, io);
     // The leaf did not change, so the deploy's own check cannot tell old workers from new ones:
     // rescan until two scans in a row see the complete chain, within the verify budget.
@@ -159,6 +179,7 @@ export async function repairCommand(name: string, opts: GlobalOptions & { dryRun
     }
     return deployFailed(outcomes) ? 1 : 0;
   } finally {
+    lease?.release();
     store.close();
   }
 }
