@@ -472,7 +472,7 @@ const PRUNE_SQL = `DELETE FROM scans WHERE id IN (
 
 // Per endpoint through the (endpoint_id, scanned_at) index: only the old scans are visited.
 const PRUNE_BEFORE_SQL = `DELETE FROM scans WHERE id IN (
-  SELECT s.id FROM endpoints e JOIN scans s ON s.endpoint_id = e.id AND s.scanned_at < ?1
+  SELECT s.id FROM endpoints e JOIN scans s ON s.endpoint_id = e.id AND s.scanned_at < ?
   WHERE s.id IS NOT e.last_scan_id)`;
 
 const DELETE_UNUSED_RESULTS_SQL = `DELETE FROM scan_results WHERE id NOT IN (SELECT result_id FROM scans)`;

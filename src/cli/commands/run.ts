@@ -59,6 +59,7 @@ export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
         renew: result.renew.map(strip),
         deploy: result.deploy.map(strip),
         notify: result.notify && { events: result.notify.events.length, queued: result.notify.queued, delivered: result.notify.delivered, failed: result.notify.failed, pending: result.notify.pending },
+        pruned: result.pruned && { scans: result.pruned.scans, certificates: result.pruned.certificates, versions: result.pruned.versions },
         errors: result.errors,
       }, null, 2)}\n`);
     } else {
@@ -67,6 +68,8 @@ export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
       const issued = result.renew.filter((o) => o.action === 'issued').length;
       const failed = result.renew.filter((o) => o.action === 'failed').length;
       lines.push(`renewed ${issued}, failed ${failed}; deployed ${result.deploy.filter((o) => o.action === 'deployed').length}${result.notify ? `; notifications: ${result.notify.events.length} new, ${result.notify.delivered} delivered, ${result.notify.pending} pending` : ''}`);
+      const p = result.pruned;
+      if (p && p.scans + p.certificates + p.versions > 0) lines.push(`pruned ${p.scans} old scans, ${p.certificates} unused certificates, ${p.versions} archive versions (store.retention)`);
       for (const e of result.errors) lines.push(`error: ${e}`);
       io.stdout.write(`${lines.join('\n')}\n`);
     }

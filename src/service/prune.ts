@@ -1,0 +1,61 @@
+/**
+ * Retention at the end of every cycle (`certs run`, the daemon): scan history older than
+ * `store.retention.scanDays` (each endpoint's latest scan stays) and archive versions beyond
+ * `store.retention.keepVersions`. A failure is reported, never thrown: the cycle's own work is done
+ * by then, and the next cycle tries again.
+ */
+import { errorMessage } from '../core/errors.js';
+import type { Config } from '../config/types.js';
+import type { Store } from '../store/index.js';
+import { pruneArchive } from '../store/prune.js';
+import { tryLease } from './lease.js';
+
+const DAY_MS = 86_400_000;
+
+export interface PruneReport {
+  scans: number;
+  /** Stored certificates no remaining scan refers to. */
+  certificates: number;
+  /** Archive versions removed, keys included. */
+  versions: number;
+  /** Lineages left alone this time because another process held their `cert:<name>` lock. */
+  skipped: string[];
+  errors: string[];
+}
+
+export function pruneStore(config: Config, store: Store, opts: { now: Date; owner: string }): PruneReport {
+  const { scanDays, keepVersions } = config.store.retention;
+  const out: PruneReport = { scans: 0, certificates: 0, versions: 0, skipped: [], errors: [] };
+  try {
+    const counts = store.scans.pruneBefore(new Date(opts.now.getTime() - scanDays * DAY_MS));
+    out.scans = counts.scans;
+    out.certificates = counts.certificates;
+  } catch (err) {
+    out.errors.push(`scan history: ${errorMessage(err)}`);
+  }
+
+  // Lineages of the inventory and those removed from it: their archives hold keys too.
+  let lineages: string[];
+  try {
+    const managed = config.domains.filter((d) => d.managed).map((d) => d.name);
+    lineages = [...new Set([...managed, ...store.issued.list().map((c) => c.lineage)])];
+  } catch (err) {
+    out.errors.push(`archive: ${errorMessage(err)}`);
+    return out;
+  }
+  for (const lineage of lineages) {
+    const lease = tryLease(store.locks, `cert:${lineage}`, opts.owner);
+    if (!lease) {
+      out.skipped.push(lineage);
+      continue;
+    }
+    try {
+      out.versions += pruneArchive(store.db, config.dataDir, lineage, keepVersions).removed.length;
+    } catch (err) {
+      out.errors.push(`archive of ${lineage}: ${errorMessage(err)}`);
+    } finally {
+      lease.release();
+    }
+  }
+  return out;
+}
