@@ -13,6 +13,7 @@ import type { Store } from '../store/index.js';
 import { renewDomains, type RenewOutcome } from './renew.js';
 import { deployDomains, needsDeploy, type DeployOutcome } from './deploy.js';
 import { notifyAfterRun, type NotifyRunResult } from './notify.js';
+import { pruneStore, type PruneReport } from './prune.js';
 
 export interface RunDeps {
   /** Scans and stores (the CLI wires the scanner once). */
@@ -38,6 +39,8 @@ export interface RunResult {
   renew: RenewOutcome[];
   deploy: DeployOutcome[];
   notify: NotifyRunResult | null;
+  /** Retention (store.retention) applied at the end of the cycle; null if it could not run at all. */
+  pruned: PruneReport | null;
   errors: string[];
 }
 
@@ -100,6 +103,16 @@ export async function runCycle(config: Config, store: Store, deps: RunDeps, opts
     }
   }
 
+  // Last, once the cycle's own work is recorded: a failure here is reported, never fatal.
+  let pruned: PruneReport | null = null;
+  try {
+    pruned = pruneStore(config, store, { now: deps.now(), owner: deps.owner });
+    for (const e of pruned.errors) errors.push(`prune: ${e}`);
+    deps.log('prune.done', { scans: pruned.scans, certificates: pruned.certificates, versions: pruned.versions, ...(pruned.skipped.length > 0 ? { skipped: pruned.skipped } : {}) });
+  } catch (err) {
+    errors.push(`prune: ${errorMessage(err)}`);
+  }
+
   const failedSteps = renew.filter((o) => o.action === 'failed').length + deploy.filter((o) => o.action === 'failed' || o.action === 'stale' || o.action === 'not-included').length + (notify?.failed.length ?? 0) + errors.length;
   let status = overallStatus(reports);
   if (failedSteps > 0) status = worstStatus(status, 'warning');
@@ -108,7 +121,7 @@ export async function runCycle(config: Config, store: Store, deps: RunDeps, opts
   const run: LastRun = { startedAt, finishedAt: deps.now().toISOString(), outcome, exitCode };
   store.meta.set('lastRun', JSON.stringify(run));
   deps.log('run.done', { outcome, exitCode, renewed: renew.filter((o) => o.action === 'issued').length, failed: failedSteps });
-  return { run, status, reports, renew, deploy, notify, errors };
+  return { run, status, reports, renew, deploy, notify, pruned, errors };
 }
 
 
