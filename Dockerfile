@@ -13,7 +13,7 @@
 # hooks leave behind (node, as PID 1, still gets SIGTERM and stops within --shutdown-timeout).
 
 # ---- build: compile TypeScript and better-sqlite3's native module, then drop dev dependencies ----
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles from source when no prebuilt binary can be fetched.
 RUN apt-get update \
@@ -28,7 +28,7 @@ RUN npm run build \
  && npm prune --omit=dev --no-fund --no-audit
 
 # ---- runtime: the same base image (the native module was built against its glibc and Node) ----
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     CERTS_CONFIG=/config/certs.yaml
 WORKDIR /app

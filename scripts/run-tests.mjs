@@ -26,5 +26,8 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...flags, ...files], { stdio: 'inherit' });
+// Node 20 reports in TAP when stdout is not a terminal, Node 23+ in its "spec" format: ask for
+// TAP there, so that a log ends with the same "# tests / # pass / # fail" summary on every version.
+const reporter = !process.stdout.isTTY && !flags.some((f) => f.startsWith('--test-reporter')) ? ['--test-reporter=tap'] : [];
+const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...reporter, ...flags, ...files], { stdio: 'inherit' });
 process.exit(res.status ?? 1);

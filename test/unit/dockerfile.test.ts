@@ -234,12 +234,15 @@ describe('Dockerfile: stages', () => {
     assert.notEqual(build.name, runtime.name);
   });
 
-  test('both stages on the same node:20 slim image (the native module is built for the runtime)', () => {
+  test('both stages on the same node:24 slim image, the newest Node that engines supports (the native module is built for the runtime)', () => {
     assert.equal(build.image, runtime.image);
     const m = /^node:(\d+)-bookworm-slim(@sha256:[0-9a-f]{64})?$/.exec(runtime.image);
     assert.ok(m, `unexpected base image ${runtime.image}`);
-    const wanted = /(\d+)/.exec(pkg.engines.node)?.[1];
-    assert.equal(m[1], wanted, `engines.node is ${pkg.engines.node}`);
+    // engines.node lists each supported major as its own range: "^20.9.0 || ^22 || ^24".
+    const majors = pkg.engines.node.split('||').map((range) => /^\s*\^(\d+)(\.\d+){0,2}\s*$/.exec(range)?.[1]);
+    assert.ok(majors.every((v) => v !== undefined), `engines.node is ${pkg.engines.node}: expected "^20.9.0 || ^22 || ^24"-style ranges`);
+    assert.deepEqual(majors.map(Number), [20, 22, 24], `engines.node is ${pkg.engines.node}`);
+    assert.equal(Number(m[1]), Math.max(...majors.map(Number)), `the image runs Node ${m[1]}; engines.node is ${pkg.engines.node}`);
   });
 
   test('every COPY --from names a stage defined earlier', () => {
