@@ -158,6 +158,23 @@ async function authorize(session: AcmeSession, req: OrderRequest, order: Order):
   }
 }
 
+/**
+ * Profiles whose certificates have an empty subject (Let's Encrypt's `tlsserver` and
+ * `shortlived`): the CA drops any CN, so the request carries none and asks for what will be
+ * issued. RFC 8555 does not need a CN; the names travel in the subjectAltName.
+ */
+const EMPTY_SUBJECT_PROFILES: ReadonlySet<string> = new Set(['tlsserver', 'shortlived']);
+
+/**
+ * The CN of the certificate request: the first DNS name that fits (ub-common-name is 64
+ * characters), none for IP-only orders, for names that all exceed 64 characters, and for the
+ * empty-subject profiles.
+ */
+export function csrCommonName(names: readonly string[], profile?: string | null): string | undefined {
+  if (profile && EMPTY_SUBJECT_PROFILES.has(profile)) return undefined;
+  return names.find((n) => !isIpLiteral(n) && n.length <= 64);
+}
+
 function splitChain(pem: string): { certPem: string; chainPem: string } {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0) throw new AcmeError('acme-protocol', 'the CA returned no certificate in its PEM chain');
@@ -171,8 +188,7 @@ export async function obtainCertificate(session: AcmeSession, req: OrderRequest)
   if (order.status === 'pending') await authorize(session, req, order);
   else if (order.status === 'invalid') throw new AcmeError('acme-ca', `domain "${req.domain}": the CA created the order already invalid`, { domain: req.domain });
 
-  const dnsNames = req.names.filter((n) => !isIpLiteral(n));
-  const commonName = dnsNames.find((n) => n.length <= 64);
+  const commonName = csrCommonName(req.names, req.profile);
   let csr: Buffer;
   try {
     [, csr] = await acme.crypto.createCsr({ ...(commonName ? { commonName } : {}), altNames: [...req.names] }, req.keyPem);

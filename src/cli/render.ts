@@ -2,16 +2,18 @@ import type { CertInfo, EndpointReport } from '../core/model.js';
 import type { ReportSummary } from '../core/report.js';
 import type { Status } from '../core/problems.js';
 import { paint, statusColour, table } from './style.js';
+import { EMPTY_ISSUER, issuerLabel, subjectLabel } from '../core/x509.js';
 
-/** "C=US, O=Org, CN=name" → "name" (the CN, else O, else the whole DN). */
+/** "C=US, O=Org, CN=name" → "name" (the CN, else O, else the whole DN); '' is an empty DN. */
 export function shortName(dn: string | null | undefined): string {
-  if (!dn) return '-';
+  if (dn === null || dn === undefined) return '-';
+  if (dn === '') return EMPTY_ISSUER;
   const pick = (key: string) => new RegExp(`(?:^|[,\n]\\s*)${key}=([^,\n]*)`).exec(dn)?.[1];
   return pick('CN') ?? pick('O') ?? oneLineDn(dn);
 }
 
-export function oneLineDn(dn: string): string {
-  return dn.split('\n').join(', ');
+export function oneLineDn(dn: string | null | undefined): string {
+  return (dn ?? '').split('\n').join(', ');
 }
 
 export function endpointLabel(e: EndpointReport): string {
@@ -53,8 +55,8 @@ function keyText(c: CertInfo): string {
 function certLines(c: CertInfo, label: string, now: Date): string[] {
   const days = Math.floor((Date.parse(c.notAfter) - now.getTime()) / 86_400_000);
   return [
-    `  ${label} ${oneLineDn(c.subject)}`,
-    `       issuer   ${oneLineDn(c.issuer)}`,
+    `  ${label} ${subjectLabel(c)}`,
+    `       issuer   ${issuerLabel(c)}`,
     `       valid    ${c.notBefore} → ${c.notAfter} (${days} days left)`,
     `       key      ${keyText(c)}; signature ${c.signatureAlgorithm}${c.selfSigned ? '; self-signed' : ''}`,
     `       sha256   ${c.fingerprint256}`,

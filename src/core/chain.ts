@@ -8,7 +8,7 @@ import { ValidationError } from './errors.js';
 import type { CertInfo, ChainAnalysis, PathEntry } from './model.js';
 import type { Problem } from './problems.js';
 import { issuedBy, type TrustAnchors } from './trust-anchors.js';
-import { describeCert, isSelfSigned, isWeakSignature, oneLineName, signatureAlgorithmOf, weakKeyReason } from './x509.js';
+import { EMPTY_ISSUER, certName, describeCert, isSelfSigned, isWeakSignature, oneLineName, signatureAlgorithmOf, weakKeyReason } from './x509.js';
 
 export interface AnalyseChainInput {
   /** Certificates as served, leaf first. */
@@ -55,12 +55,12 @@ interface Candidate {
 
 const ENDING_RANK: Record<Ending, number> = { trusted: 0, 'untrusted-root': 1, 'self-signed': 1, incomplete: 2, 'too-long': 2 };
 
-/** A short, human name for messages: the subject CN (or whole subject) and a fingerprint prefix. */
+/**
+ * A short, human name for messages: the subject CN (or whole subject, or "(empty subject)" and
+ * the first SAN) and a fingerprint prefix.
+ */
 export function certLabel(cert: X509Certificate): string {
-  const lines = cert.subject.split('\n');
-  const cn = lines.filter((l) => l.startsWith('CN=')).at(-1)?.slice(3);
-  const name = cn ?? (oneLineName(cert.subject) || '(empty subject)');
-  return `"${name}" (SHA-256 ${cert.fingerprint256.slice(0, 11)}…)`;
+  return `"${certName(cert)}" (SHA-256 ${cert.fingerprint256.slice(0, 11)}…)`;
 }
 
 function parseTime(nodeDate: string): number {
@@ -296,7 +296,7 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
     add({ code: 'untrusted-root', severity: 'critical', message: `chain of ${leafLabel} ends at root ${certLabel(top.cert)}, which is not a trusted anchor`, hint: 'for a private CA add its root to trust.caFile; otherwise serve a chain that leads to a publicly trusted root' });
   } else if (chosen.ending === 'incomplete' || chosen.ending === 'too-long') {
     const aia = info(top.cert).aiaIssuers;
-    const missing = oneLineName(top.cert.issuer);
+    const missing = oneLineName(top.cert.issuer) || EMPTY_ISSUER;
     add({
       code: 'incomplete-chain',
       severity: 'critical',

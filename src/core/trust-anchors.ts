@@ -3,7 +3,7 @@
  * is an anchor, roots and intermediates alike: a path that reaches one is trusted.
  */
 import type { X509Certificate } from 'node:crypto';
-import { parsePemBundle, toX509 } from './x509.js';
+import { dnOf, parsePemBundle, toX509 } from './x509.js';
 
 export function spkiOf(cert: X509Certificate): string {
   return cert.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
@@ -41,9 +41,10 @@ export class TrustAnchors {
     for (const cert of certs) {
       if (this.byFingerprint.has(cert.fingerprint256)) continue;
       this.byFingerprint.set(cert.fingerprint256, cert);
-      const list = this.bySubjectName.get(cert.subject);
+      const subject = dnOf(cert.subject);
+      const list = this.bySubjectName.get(subject);
       if (list) list.push(cert);
-      else this.bySubjectName.set(cert.subject, [cert]);
+      else this.bySubjectName.set(subject, [cert]);
     }
   }
 
@@ -60,8 +61,9 @@ export class TrustAnchors {
     return [...this.byFingerprint.values()];
   }
 
-  bySubject(subject: string): readonly X509Certificate[] {
-    return this.bySubjectName.get(subject) ?? [];
+  /** Anchors with this subject DN (Node's multi-line form; '' or undefined for an empty DN). */
+  bySubject(subject: string | undefined): readonly X509Certificate[] {
+    return this.bySubjectName.get(dnOf(subject)) ?? [];
   }
 
   has(fingerprint256: string): boolean {
@@ -70,17 +72,23 @@ export class TrustAnchors {
 
   /**
    * True for an anchor itself and for any certificate with an anchor's subject and key: a re-issued
-   * root or a cross-signed copy ends the path just as the self-signed one does.
+   * root or a cross-signed copy ends the path just as the self-signed one does. An empty subject
+   * names nothing: such a certificate is an anchor only by its fingerprint, never because another
+   * empty-subject certificate with its key was pinned.
    */
   isAnchor(cert: X509Certificate): boolean {
     if (this.byFingerprint.has(cert.fingerprint256)) return true;
+    if (dnOf(cert.subject) === '') return false;
     const sameName = this.bySubject(cert.subject);
     if (sameName.length === 0) return false;
     const spki = spkiOf(cert);
     return sameName.some((a) => this.anchorSpki(a) === spki);
   }
 
-  /** Anchors that issued `cert` (name match, then checkIssued and signature verification). */
+  /**
+   * Anchors that issued `cert` (name match, then checkIssued and signature verification: an empty
+   * issuer DN only narrows the candidates, the signature decides).
+   */
   issuersOf(cert: X509Certificate): X509Certificate[] {
     return this.bySubject(cert.issuer).filter((a) => issuedBy(cert, a));
   }

@@ -248,7 +248,8 @@ export function parseNameList(text: string | undefined, separator: ', ' | '\n' =
 const SELF_SIGNED = new WeakMap<X509Certificate, boolean>();
 
 export function isSelfSigned(x: X509Certificate): boolean {
-  if (x.subject !== x.issuer) return false;
+  // Two empty names are "the same" here only because the signature check below decides.
+  if (dnOf(x.subject) !== dnOf(x.issuer)) return false;
   let known = SELF_SIGNED.get(x);
   if (known === undefined) {
     try {
@@ -268,9 +269,91 @@ function isoDate(nodeDate: string, what: string): string {
   return new Date(ms).toISOString();
 }
 
-/** Node prints distinguished names one RDN per line; CertInfo keeps them on one line. */
-export function oneLineName(name: string): string {
-  return name.split('\n').filter(Boolean).join(', ');
+/** Node prints distinguished names one RDN per line; CertInfo keeps them on one line ('' when empty). */
+export function oneLineName(name: string | null | undefined): string {
+  return dnOf(name).split('\n').filter(Boolean).join(', ');
+}
+
+// ---- empty distinguished names ----
+// RFC 5280 §4.2.1.6 allows an empty subject when the subjectAltName extension is critical, and
+// Let's Encrypt's `tlsserver` and `shortlived` profiles issue exactly that. Node returns
+// `undefined` for an empty DN (later versions may return ''): every reader goes through dnOf().
+
+/** Shown where a name is needed and the subject DN is empty, followed by the first SAN. */
+export const EMPTY_SUBJECT = '(empty subject)';
+/** Shown for an empty issuer DN (not valid under RFC 5280, but parseable). */
+export const EMPTY_ISSUER = '(empty issuer)';
+
+/** A DN as node:crypto prints it (one RDN per line), '' for an empty one. */
+export function dnOf(name: string | null | undefined): string {
+  return name ?? '';
+}
+
+/**
+ * Two certificates name the same entity: equal DNs that are not empty. Two empty DNs name
+ * nothing, so matching issuer to subject by name alone must never pair them.
+ */
+export function sameName(a: string | null | undefined, b: string | null | undefined): boolean {
+  const x = dnOf(a);
+  return x !== '' && x === dnOf(b);
+}
+
+/** "(empty subject) www.example.com": the label of a certificate without a subject, by its first SAN. */
+export function emptySubjectLabel(firstSan: string | undefined): string {
+  return firstSan ? `${EMPTY_SUBJECT} ${firstSan}` : EMPTY_SUBJECT;
+}
+
+/** The subject of a described certificate on one line, or "(empty subject) <first SAN>". */
+export function subjectLabel(info: Pick<CertInfo, 'subject' | 'dnsNames' | 'ipAddresses'>): string {
+  return oneLineName(info.subject) || emptySubjectLabel(info.dnsNames[0] ?? info.ipAddresses[0]);
+}
+
+/** The issuer of a described certificate on one line, or "(empty issuer)". */
+export function issuerLabel(info: Pick<CertInfo, 'issuer'>): string {
+  return oneLineName(info.issuer) || EMPTY_ISSUER;
+}
+
+/** The first SAN as CertInfo orders names (DNS names, then IP addresses); undefined without any. */
+function firstSanOf(x: X509Certificate): string | undefined {
+  const names = parseNameList(x.subjectAltName);
+  return names.find(([t]) => t === 'DNS')?.[1] ?? names.find(([t]) => t === 'IP Address')?.[1]?.toLowerCase();
+}
+
+/**
+ * A short human name for a certificate: the (last) CN of its subject, else the whole subject on
+ * one line, else "(empty subject) <first SAN>".
+ */
+export function certName(x: X509Certificate): string {
+  const subject = dnOf(x.subject);
+  const cn = subject.split('\n').filter((l) => l.startsWith('CN=')).at(-1)?.slice(3);
+  return cn ?? (oneLineName(subject) || emptySubjectLabel(firstSanOf(x)));
+}
+
+const SAN_OID = '2.5.29.17';
+
+/**
+ * Whether the extension `oid` is marked critical: null when the certificate does not have it.
+ * Node 20's X509Certificate does not say, and an empty subject is only valid with a critical SAN.
+ */
+export function extensionCritical(der: Buffer, oid: string = SAN_OID): boolean | null {
+  const cert = readTlv(der, 0, der.length);
+  const tbs = readTlv(der, cert.start, cert.end);
+  for (let pos = tbs.start; pos < tbs.end;) {
+    const field = readTlv(der, pos, tbs.end);
+    pos = field.end;
+    if (field.tag !== 0xa3) continue; // extensions [3] EXPLICIT Extensions
+    const list = readTlv(der, field.start, field.end);
+    for (let p = list.start; p < list.end;) {
+      const ext = readTlv(der, p, list.end);
+      p = ext.end;
+      const id = readTlv(der, ext.start, ext.end);
+      if (decodeOid(der, id) !== oid) continue;
+      const next = readTlv(der, id.end, ext.end);
+      // critical BOOLEAN DEFAULT FALSE: absent unless TRUE in DER.
+      return next.tag === 0x01 && next.end > next.start && der[next.start] !== 0;
+    }
+  }
+  return null;
 }
 
 const DESCRIBED = new WeakMap<X509Certificate, CertInfo>();

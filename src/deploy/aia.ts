@@ -24,7 +24,7 @@ import { hasPkcs7Pem, isPkcs7Der, pemPkcs7Certificates, pkcs7Certificates } from
 import { issuedBy } from '../core/trust-anchors.js';
 import { anyAddress, blockedDestination, createGuardedFetch, publicOnly, type AddressCheck } from './guarded-fetch.js';
 import { classifyAddress } from '../core/address-class.js';
-import { decodeOid, isSelfSigned, oneLineName, parseNameList, parsePemBundle, readTlv, toX509 } from '../core/x509.js';
+import { certName, decodeOid, isSelfSigned, oneLineName, parseNameList, parsePemBundle, readTlv, sameName, toX509 } from '../core/x509.js';
 
 /** Default body limit: an intermediate is 1–2 KiB, a bundle rarely above 8 KiB. */
 export const DEFAULT_AIA_MAX_BYTES = 64 * 1024;
@@ -117,7 +117,8 @@ interface Ctx {
 }
 
 function subjectOf(cert: X509Certificate): string {
-  return `"${oneLineName(cert.subject) || '(empty subject)'}"`;
+  // certName() of an empty subject is "(empty subject) <first SAN>".
+  return `"${oneLineName(cert.subject) || certName(cert)}"`;
 }
 
 /**
@@ -331,7 +332,7 @@ function pickIssuer(ctx: Ctx, body: Buffer, contentType: string | null, via: str
   const issuers = certs.filter((c) => issuedBy(ctx.leaf, c));
   if (issuers.length === 0) {
     const got = certs.length === 1
-      ? `got ${subjectOf(certs[0] as X509Certificate)}${(certs[0] as X509Certificate).subject === ctx.leaf.issuer ? ' with the right name but another key' : ''}`
+      ? `got ${subjectOf(certs[0] as X509Certificate)}${sameName((certs[0] as X509Certificate).subject, ctx.leaf.issuer) ? ' with the right name but another key' : ''}`
       : `none of its ${certs.length} certificates did`;
     throw new Refusal('wrong-issuer', `served a certificate that did not sign ${ctx.leafName}: ${got}${via}`);
   }

@@ -12,7 +12,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { AcmeError, CertsError, errorMessage } from '../core/errors.js';
 import { ariCertId } from '../core/ari.js';
-import { isIpLiteral } from '../core/names.js';
+import { dnOf, extensionCritical, oneLineName, parseNameList } from '../core/x509.js';
 import type { AcmeKeyType, DomainConfig } from '../config/types.js';
 import type { AcmeSession } from '../acme/client.js';
 import { generateKey, keyTypeOf } from '../acme/keys.js';
@@ -70,16 +70,21 @@ async function certificateKey(input: IssueInput): Promise<string> {
 
 function describe(certPem: string): Pick<IssuedCert, 'fingerprint256' | 'serial' | 'notBefore' | 'notAfter' | 'issuer'> & { x: X509Certificate } {
   const x = new X509Certificate(certPem);
-  return { x, fingerprint256: x.fingerprint256, serial: x.serialNumber, notBefore: new Date(x.validFrom).toISOString(), notAfter: new Date(x.validTo).toISOString(), issuer: x.issuer.replace(/\n/g, ', ') };
+  return { x, fingerprint256: x.fingerprint256, serial: x.serialNumber, notBefore: new Date(x.validFrom).toISOString(), notAfter: new Date(x.validTo).toISOString(), issuer: oneLineName(x.issuer) };
 }
 
 /** Checks that the CA's certificate is the one we asked for before anything is written. */
-function verifyIssued(input: IssueInput, x: X509Certificate, keyPem: string): void {
+export function verifyIssued(input: IssueInput, x: X509Certificate, keyPem: string): void {
   const where = `domain "${input.domain.name}"`;
   if (!x.checkPrivateKey(createPrivateKey(keyPem))) throw new AcmeError('acme-protocol', `${where}: the CA returned a certificate that does not match our key`, { domain: input.domain.name });
-  const sans = (x.subjectAltName ?? '').split(', ').map((s) => s.replace(/^(DNS|IP Address):/, '').toLowerCase());
-  const missing = input.wanted.names.filter((n) => !sans.includes(isIpLiteral(n) ? n : n.toLowerCase()));
+  const sans = parseNameList(x.subjectAltName).filter(([t]) => t === 'DNS' || t === 'IP Address').map(([, v]) => v.toLowerCase());
+  const missing = input.wanted.names.filter((n) => !sans.includes(n.toLowerCase()));
   if (missing.length > 0) throw new AcmeError('acme-protocol', `${where}: the CA returned a certificate without ${missing.join(', ')}`, { domain: input.domain.name });
+  // An empty subject is normal (tlsserver/shortlived profiles), but only with a critical SAN
+  // (RFC 5280 §4.2.1.6): without it, strict clients may treat the certificate as nameless.
+  if (dnOf(x.subject) === '' && extensionCritical(x.raw) !== true) {
+    throw new AcmeError('acme-protocol', `${where}: the CA returned a certificate with an empty subject whose subjectAltName extension is not critical (RFC 5280 §4.2.1.6 requires it critical)`, { domain: input.domain.name });
+  }
 }
 
 export async function issueCertificate(input: IssueInput): Promise<IssueResult | null> {

@@ -6,7 +6,7 @@ import type { ChainAnalysis, EndpointReport, ProbeResult } from '../core/model.j
 import { mapPool } from '../core/pool.js';
 import { statusOf, type Problem } from '../core/problems.js';
 import { targetsOf, unknownReport, type ScanTarget } from '../core/report.js';
-import { toX509 } from '../core/x509.js';
+import { issuerLabel, subjectLabel, toX509 } from '../core/x509.js';
 import type { TrustAnchors } from '../core/trust-anchors.js';
 import { errorMessage } from '../core/errors.js';
 import type { Config } from '../config/types.js';
@@ -66,8 +66,9 @@ function withAnalysis(report: EndpointReport, analysis: ChainAnalysis, extra: Pr
     notAfter: analysis.notAfter,
     notBefore: leaf?.notBefore ?? null,
     fingerprint256: leaf?.fingerprint256 ?? null,
-    issuer: leaf?.issuer ?? null,
-    subject: leaf?.subject ?? null,
+    // Labels where a DN is empty: "(empty subject) <first SAN>" names the certificate in status and JSON.
+    issuer: leaf ? issuerLabel(leaf) : null,
+    subject: leaf ? subjectLabel(leaf) : null,
     problems,
     chain: [...analysis.served, ...analysis.added],
     servedCount: analysis.served.length,

@@ -12,6 +12,7 @@
  * re-issued roots), `keySpec` ('ec-p256' default, 'ec-p384', 'rsa-1024', 'rsa-2048', 'ed25519'),
  * `hash` (signature hash used by the issuer: 'SHA-256' default, 'SHA-1', 'SHA-384', 'SHA-512'),
  * `pss` (RSASSA-PSS signatures from an RSA issuer), `aiaIssuerUrl`, `serialNumber` (hex). Without `issuer` the certificate is self-signed.
+ * `createLeaf({ emptySubject: true, dns: [...] })` makes a leaf with an empty subject DN and a critical SAN.
  * Dates default to [now − 1 day, now + 90 days] for integration tests; unit tests must pass fixed
  * dates so that results never depend on the day they run.
  *
@@ -102,6 +103,13 @@ export interface LeafOptions extends CommonOptions {
   cn?: string;
   dns: string[];
   ips?: string[];
+  /**
+   * An empty subject DN (no CN at all) with the subjectAltName extension marked critical, as
+   * RFC 5280 §4.2.1.6 requires and Let's Encrypt's `tlsserver`/`shortlived` profiles issue.
+   */
+  emptySubject?: boolean;
+  /** Mark the subjectAltName extension critical; default: only with emptySubject (false makes an RFC 5280 violation on purpose). */
+  sanCritical?: boolean;
 }
 
 const DAY_MS = 86_400_000;
@@ -222,7 +230,7 @@ export function createLeaf(opts: LeafOptions): Promise<Issued> {
     ...opts.dns.map((value) => ({ type: 'dns' as const, value })),
     ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
-  return issue(`CN=${cn}`, opts, async (key) => {
+  return issue(opts.emptySubject ? '' : `CN=${cn}`, opts, async (key) => {
     const isRsa = key.spec.startsWith('rsa');
     const usage = x509.KeyUsageFlags.digitalSignature | (isRsa ? x509.KeyUsageFlags.keyEncipherment : 0);
     const exts: X509Lib.Extension[] = [
@@ -230,7 +238,7 @@ export function createLeaf(opts: LeafOptions): Promise<Issued> {
       new x509.KeyUsagesExtension(usage, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
     ];
-    if (names.length > 0) exts.push(new x509.SubjectAlternativeNameExtension(names));
+    if (names.length > 0) exts.push(new x509.SubjectAlternativeNameExtension(names, opts.sanCritical ?? opts.emptySubject === true));
     return exts;
   });
 }

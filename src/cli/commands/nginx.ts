@@ -11,6 +11,7 @@ import { assertCertificateSet } from '../../store/cert-check.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { paint, table, useColour } from '../style.js';
 import { makeRescanner } from './scan.js';
+import { certName, oneLineName } from '../../core/x509.js';
 
 const ACTION_COLOUR = { unchanged: 'grey', deployed: 'green', stale: 'red', failed: 'red', 'dry-run': 'yellow', skipped: 'grey', 'not-included': 'yellow' } as const;
 
@@ -112,7 +113,7 @@ export async function repairCommand(name: string, opts: GlobalOptions & { dryRun
     io.stdout.write(`${domain.name}: the chain in ${chainFile} is complete (${repaired.ending}); nothing to repair.\n`);
     return 0;
   }
-  const what = repaired.fetched.map((f) => `${f.issuer.subject.replace(/\n/g, ', ')} from ${f.url}`).join('; ');
+  const what = repaired.fetched.map((f) => `${oneLineName(f.issuer.subject) || certName(f.issuer)} from ${f.url}`).join('; ');
   io.stderr.write(`certs: ${domain.name}: fetched ${what}\n`);
   if (opts.dryRun) {
     io.stdout.write(`${domain.name}: would write a fullchain with ${repaired.chain.length} certificates (fetched ${what}); nothing written.\n`);
