@@ -74,6 +74,12 @@ export interface AriFrontOptions {
   window?: (cert: AriCertInfo) => AriWindow | null;
   /** Retry-After of renewal-info responses (seconds); default 21600. */
   retryAfterSeconds?: number;
+  /**
+   * Replaces each certificate chain Pebble serves (PEM, leaf first) before the client sees it,
+   * e.g. a leaf re-issued with an empty subject as a `tlsserver` profile would (Pebble 2.4 always
+   * sets a CN). What it returns is what the client downloads and the front records.
+   */
+  rewriteChain?: (pem: string) => string | Promise<string>;
 }
 
 export interface AriFront {
@@ -243,8 +249,10 @@ export async function startAriFront(opts: AriFrontOptions): Promise<AriFront> {
     const up = await forward(req, body);
     const type = String(up.headers['content-type'] ?? '');
     if (up.status === 200 && type.startsWith('application/pem-certificate-chain')) {
-      const leaf = firstPem(up.body.toString('utf8'));
+      const chain = opts.rewriteChain ? await opts.rewriteChain(up.body.toString('utf8')) : up.body.toString('utf8');
+      const leaf = firstPem(chain);
       if (leaf) addCert(leaf);
+      if (opts.rewriteChain) return send(res, up, Buffer.from(chain));
     }
     if (orderExtras.size > 0 && type.startsWith('application/json')) {
       const text = rewrite(up.body.toString('utf8'));
