@@ -7,6 +7,7 @@
 // - nginx serving an empty-subject leaf with its chain (TLS 1.2 and a TLS 1.3-only nginx): the scan
 //   is ok, and `scan`/`status` (table, detail, JSON) name it "(empty subject) <first SAN>";
 // - nginx serving the same kind of leaf alone: incomplete-chain, with a message naming the leaf;
+// - `repair` of such a leaf: the intermediate is fetched through AIA, a wrong one refused by name;
 // - an order for the `shortlived` profile through the ACME client against Pebble: Pebble 2.4 always
 //   sets a CN, so the ARI front (test/helpers/ari-front.ts) re-issues the leaf the way the profile
 //   would (same key, names, serial, validity; empty subject, critical SAN; signed by Pebble's own
@@ -15,6 +16,8 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -22,7 +25,9 @@ import { scanCommand, statusCommand } from '../../src/cli/commands/scan.js';
 import type { Io } from '../../src/cli/context.js';
 import type { EndpointReport } from '../../src/core/model.js';
 import type { ReportDocument } from '../../src/core/report.js';
+import { TrustAnchors } from '../../src/core/trust-anchors.js';
 import { extensionCritical, oneLineName, parseNameList } from '../../src/core/x509.js';
+import { AiaError, repairChain } from '../../src/deploy/aia.js';
 import { startAcmeEnv, type AcmeEnv } from '../helpers/acme-env.js';
 import { startAriFront, type AriFront } from '../helpers/ari-front.js';
 import { startNginx, type NginxInstance } from '../helpers/nginx.js';
@@ -127,6 +132,43 @@ domains:
     assert.match(detail.out, /^ {7}names {4}www\.alone\.test, alone\.test$/m);
     assert.match(detail.out, /incomplete-chain: chain of "\(empty subject\) www\.alone\.test"/);
     assert.doesNotMatch(table.out + detail.out, /undefined/);
+  });
+});
+
+describe('repair (AIA) of an empty-subject leaf served alone', () => {
+  it('fetches the missing intermediate, and a wrong answer is refused naming the leaf by its first SAN', async () => {
+    const root = await createCA({ cn: 'Repair Test Root' });
+    const inter = await createCA({ cn: 'Repair Test Int', issuer: root });
+    const stranger = await createCA({ cn: 'Repair Test Stranger', issuer: root });
+    const routes = new Map<string, Buffer>([['/int.der', inter.der], ['/wrong.der', stranger.der]]);
+    const server = http.createServer((req, res) => {
+      const body = routes.get(req.url ?? '');
+      res.writeHead(body ? 200 : 404, { 'content-type': 'application/pkix-cert' });
+      res.end(body ?? 'not found');
+    });
+    await new Promise<void>((resolve) => server.listen({ host: '127.0.0.1', port: 0 }, () => resolve()));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const anchors = new TrustAnchors([root.cert]);
+      // allowPrivateAddresses: the "CA" is this loopback server.
+      const opts = { anchors, timeoutMs: 5000, allowPrivateAddresses: true };
+      const leaf = await createLeaf({ dns: ['www.repair.test', 'repair.test'], issuer: inter, emptySubject: true, aiaIssuerUrl: `${base}/int.der` });
+      const repaired = await repairChain([leaf.pem], opts);
+      assert.equal(repaired.ending, 'trusted');
+      assert.deepEqual(repaired.chain.map((c) => c.fingerprint256), [leaf.cert.fingerprint256, inter.cert.fingerprint256]);
+
+      const misled = await createLeaf({ dns: ['www.misled.test'], issuer: inter, emptySubject: true, aiaIssuerUrl: `${base}/wrong.der` });
+      await assert.rejects(repairChain([misled.pem], opts), (err: unknown) => {
+        assert.ok(err instanceof AiaError, String(err));
+        assert.match(err.message, /^cannot fetch the issuer of "\(empty subject\) www\.misled\.test" from its AIA caIssuers URL/);
+        assert.match(err.message, /served a certificate that did not sign "\(empty subject\) www\.misled\.test": got "CN=Repair Test Stranger"/);
+        assert.doesNotMatch(err.message, /with the right name/);
+        return true;
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
 
