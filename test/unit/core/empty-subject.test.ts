@@ -96,6 +96,20 @@ describe('trust anchors: an empty subject names nothing', () => {
     assert.deepEqual(r.problems.map((p) => p.code), ['self-signed']);
   });
 
+  it('an empty issuer DN is shown as "(empty issuer)" and never matched to an empty-subject anchor by name', async () => {
+    const signer = await createLeaf({ dns: ['signer.example.com'], emptySubject: true, notBefore: daysFrom(NOW, -1), notAfter: daysFrom(NOW, 60) });
+    const unrelated = await createLeaf({ dns: ['unrelated.example.com'], emptySubject: true, notBefore: daysFrom(NOW, -1), notAfter: daysFrom(NOW, 60) });
+    const child = await createLeaf({ dns: ['www.example.com'], issuer: signer, notBefore: daysFrom(NOW, -1), notAfter: daysFrom(NOW, 60) });
+    assert.equal(child.cert.issuer ?? '', '');
+    const store = new TrustAnchors([unrelated.cert]);
+    assert.deepEqual(store.issuersOf(child.cert), [], 'same (empty) name, but the signature says no');
+    const r = analyseChain({ served: [child.cert], anchors: store, name: 'www.example.com', now: NOW });
+    assert.equal(r.trusted, false);
+    const p = r.problems.find((x) => x.code === 'incomplete-chain');
+    assert.ok(p, JSON.stringify(r.problems));
+    assert.match(p.message, /is incomplete: issuer "\(empty issuer\)" of "www\.example\.com"/);
+  });
+
   it('a named anchor re-issued with the same key still counts (unchanged)', async () => {
     const again = await createCA({ cn: 'Empty Test Root', key: root.key, notBefore: caFrom, notAfter: caTo });
     assert.equal(anchors.isAnchor(again.cert), true);
