@@ -12,18 +12,64 @@
  * read-only per request, so the endpoint never holds a lock the run needs and always shows what
  * the last run stored. Nothing from the config is echoed (it holds secrets): only reports, the
  * run's outcome and the version; an internal error answers a bare 500 and goes to `log`.
+ *
+ * Access (src/service/http-access.ts): with `daemon.http.token` set, every page but `/healthz`
+ * needs it (Bearer, or Basic with it as password), else 401; on a loopback listener a `Host` that
+ * is not a loopback name gets 421 (DNS rebinding). A non-loopback address without a token is
+ * refused at start, as at config load.
+ *
+ * Bounded cost per client (HttpLimits): header/request/keep-alive/inactivity timeouts, a cap on
+ * connections, and on requests waiting on one connection: a client that pipelines and never
+ * reads is cut off after `maxPipelined`, instead of making us render and hold a body for each.
+ * `/status` and `/metrics` bodies are rendered once per change of the store, config or last run
+ * (and at most `cacheMaxAgeMs` old): every response in flight shares one Buffer.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { isLoopbackHost } from '../config/schema-extras.js';
 import type { Config } from '../config/types.js';
+import { ConfigError } from '../core/errors.js';
 import { METRICS_CONTENT_TYPE, renderMetrics, type LastRun } from '../core/metrics.js';
-import { openStore } from '../store/index.js';
+import { databasePath, openStore } from '../store/index.js';
+import { authorized, hostAllowed, WWW_AUTHENTICATE } from './http-access.js';
 import { statusDocument, statusReports } from './status.js';
 
 export type { LastRun } from '../core/metrics.js';
 
+export interface HttpLimits {
+  /** Time to receive a request's headers (also closes a connection that never sends one). */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** A connection with nothing read or written for this long is destroyed (a client that stopped reading). */
+  socketTimeoutMs: number;
+  /** Connections at once; more are dropped on accept. */
+  maxConnections: number;
+  /** Requests waiting on one connection (pipelined ahead of the one being answered); one more and it is destroyed. */
+  maxPipelined: number;
+  /** A cached `/status` or `/metrics` body is rendered again after this long even if nothing changed (days left move). */
+  cacheMaxAgeMs: number;
+}
+
+/**
+ * Scrapers, health checks and a person with curl are local, quick and few, and none pipelines
+ * more than a handful of requests: anything beyond these is a stuck or hostile client.
+ */
+export const HTTP_LIMITS: Readonly<HttpLimits> = {
+  headersTimeoutMs: 5_000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5_000,
+  socketTimeoutMs: 30_000,
+  maxConnections: 128,
+  maxPipelined: 16,
+  cacheMaxAgeMs: 10_000,
+};
+
 export interface StatusServerOptions {
-  /** The current config (it may change on SIGHUP): called on every request. */
+  /** The current config (it may change on SIGHUP): called on every request, `daemon.http.token` included. */
   config: () => Config;
   /** The last finished run (the daemon keeps the previous one while a run is in progress), or null before the first. */
   lastRun: () => LastRun | null;
@@ -33,13 +79,19 @@ export interface StatusServerOptions {
   version: string;
   /** Where internal errors go (never to the client). */
   log?: (message: string) => void;
-  /** Clock for `generatedAt` (tests). */
+  /** Clock for `generatedAt` and the body cache's age (tests). */
   now?: () => Date;
+  /** Overrides of HTTP_LIMITS (tests use small timeouts). */
+  limits?: Partial<HttpLimits>;
 }
 
 export interface StatusServer {
   address: string;
   port: number;
+  /** The Node server, to watch connections (tests, benchmarks). */
+  server: Server;
+  /** How many times a `/status` or `/metrics` body was rendered (the rest came from the cache). */
+  renders(): number;
   /** Stops listening and closes open connections; resolves once the server is closed. */
   close(): Promise<void>;
 }
@@ -59,56 +111,117 @@ export function healthOf(lastRun: LastRun | null, version: string): { code: 200 
 }
 
 const ROUTES = new Set(['/healthz', '/metrics', '/status']);
-
-/** Budgets for one request: scrapers are local and quick, a stuck client must not hold a socket. */
-const HEADERS_TIMEOUT_MS = 5_000;
-const REQUEST_TIMEOUT_MS = 10_000;
-const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 export async function startStatusServer(opts: StatusServerOptions): Promise<StatusServer> {
   const now = opts.now ?? (() => new Date());
-  const server = createServer({ requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, (req, res) => {
-    try {
-      handle(req, res);
-    } catch (err) {
-      opts.log?.(`http: ${req.method ?? '?'} ${pathOf(req)}: ${err instanceof Error ? err.message : String(err)}`);
-      if (!res.headersSent) send(req, res, 500, 'text/plain; charset=utf-8', 'internal error\n');
-      else res.destroy();
-    }
-  });
+  const limits: HttpLimits = { ...HTTP_LIMITS, ...opts.limits };
+  const startToken = opts.config().daemon?.http?.token;
+  if (!isLoopbackHost(opts.address) && startToken === undefined) {
+    throw new ConfigError(`${opts.address} is not a loopback address and daemon.http.token is not set; set a token or listen on 127.0.0.1`, { keyPath: 'daemon.http.address' });
+  }
+  const server = createServer(
+    {
+      requestTimeout: limits.requestTimeoutMs,
+      headersTimeout: limits.headersTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // Node checks the header and request deadlines on this interval (default 30 s, which would stretch them).
+      connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+    },
+    (req, res) => {
+      try {
+        handle(req, res);
+      } catch (err) {
+        opts.log?.(`http: ${req.method ?? '?'} ${pathOf(req)}: ${err instanceof Error ? err.message : String(err)}`);
+        if (!res.headersSent) send(req, res, 500, TEXT, 'internal error\n');
+        else res.destroy();
+      }
+    },
+  );
   server.maxHeadersCount = 50;
+  server.maxConnections = limits.maxConnections;
+  server.timeout = limits.socketTimeoutMs;
+
+  // Set once listening (before any request): the address actually bound (`localhost` → 127.0.0.1 or ::1).
+  let boundAddress = opts.address;
+  let loopback = isLoopbackHost(boundAddress);
+  const waiting = new WeakMap<Socket, number>();
+  const cache = new Map<string, { key: string; config: Config; at: number; body: Buffer }>();
+  let renders = 0;
+
+  /** Counts the request against its connection; false (and the connection destroyed) past maxPipelined. */
+  function admit(req: IncomingMessage, res: ServerResponse): boolean {
+    const socket = req.socket;
+    if (socket.destroyed) return false;
+    const n = (waiting.get(socket) ?? 0) + 1;
+    if (n > limits.maxPipelined) {
+      // Node parses every request of a received chunk before it pauses the socket, and queues a
+      // response for each: a client that never reads would have us hold them all.
+      socket.destroy();
+      return false;
+    }
+    waiting.set(socket, n);
+    res.once('close', () => waiting.set(socket, (waiting.get(socket) ?? 1) - 1));
+    // Node drops the socket's inactivity timeout after a keep-alive response; every request sets it again.
+    socket.setTimeout(limits.socketTimeoutMs);
+    return true;
+  }
+
+  /** The body for `path`, rendered again only when the store, the config or the last run changed, or it grew old. */
+  function cached(path: string, config: Config, extra: string, render: () => string): Buffer {
+    const key = `${storeSignature(config.dataDir)}|${extra}`;
+    const t = now().getTime();
+    const hit = cache.get(path);
+    if (hit && hit.config === config && hit.key === key && t - hit.at >= 0 && t - hit.at < limits.cacheMaxAgeMs) return hit.body;
+    renders++;
+    const body = Buffer.from(render());
+    cache.set(path, { key, config, at: t, body });
+    return body;
+  }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     // No request here has a body: drain whatever came so the connection stays usable.
     req.resume();
+    if (!admit(req, res)) return;
+    if (!hostAllowed(boundAddress, req.headers.host)) return send(req, res, 421, TEXT, 'misdirected request: this endpoint answers to localhost and loopback addresses only\n');
     const path = pathOf(req);
-    if (!ROUTES.has(path)) return send(req, res, 404, 'text/plain; charset=utf-8', 'not found\n');
+    const config = opts.config();
+    if (path !== '/healthz') {
+      // A reload that drops the token does not open a non-loopback listener: the starting token stays in force.
+      const token = config.daemon?.http?.token ?? (loopback ? undefined : startToken);
+      if (token !== undefined && !authorized(req.headers.authorization, token)) {
+        res.setHeader('WWW-Authenticate', WWW_AUTHENTICATE);
+        return send(req, res, 401, TEXT, 'unauthorized: send the daemon.http.token as a Bearer token (or as the Basic password)\n');
+      }
+    }
+    if (!ROUTES.has(path)) return send(req, res, 404, TEXT, 'not found\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
-      return send(req, res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+      return send(req, res, 405, TEXT, 'method not allowed\n');
     }
     if (path === '/healthz') {
       const h = healthOf(opts.lastRun(), opts.version);
-      return send(req, res, h.code, 'application/json; charset=utf-8', `${JSON.stringify(h.body)}\n`);
+      return send(req, res, h.code, JSON_TYPE, `${JSON.stringify(h.body)}\n`);
     }
-    const config = opts.config();
-    const store = openStore(config.dataDir, { readonly: true });
-    try {
-      if (path === '/status') {
-        return send(req, res, 200, 'application/json; charset=utf-8', `${JSON.stringify(statusDocument(config, store, now()), null, 2)}\n`);
-      }
-      const reports = statusReports(config, store);
-      const renewalFailures = new Map<string, number>();
-      if (store) {
-        // Every managed domain has a series (0 when healthy), so a rate over it starts at the first scrape.
-        const states = store.renewals.all();
-        for (const d of config.domains) if (d.managed) renewalFailures.set(d.name, states.get(d.name)?.failures ?? 0);
-      }
-      const body = renderMetrics({ reports, renewalFailures, lastRun: opts.lastRun(), pending: store ? store.notifications.pendingCount() : 0 });
-      return send(req, res, 200, METRICS_CONTENT_TYPE, body);
-    } finally {
-      store?.close();
+    if (path === '/status') {
+      const body = cached(path, config, '', () => withStore(config, (store) => `${JSON.stringify(statusDocument(config, store, now()), null, 2)}\n`));
+      return send(req, res, 200, JSON_TYPE, body);
     }
+    const lastRun = opts.lastRun();
+    const body = cached(path, config, JSON.stringify(lastRun), () =>
+      withStore(config, (store) => {
+        const reports = statusReports(config, store);
+        const renewalFailures = new Map<string, number>();
+        if (store) {
+          // Every managed domain has a series (0 when healthy), so a rate over it starts at the first scrape.
+          const states = store.renewals.all();
+          for (const d of config.domains) if (d.managed) renewalFailures.set(d.name, states.get(d.name)?.failures ?? 0);
+        }
+        return renderMetrics({ reports, renewalFailures, lastRun, pending: store ? store.notifications.pendingCount() : 0 });
+      }),
+    );
+    return send(req, res, 200, METRICS_CONTENT_TYPE, body);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -121,11 +234,15 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
   });
   server.on('error', (err) => opts.log?.(`http: ${err.message}`));
   const bound = server.address() as AddressInfo;
+  boundAddress = bound.address;
+  loopback = isLoopbackHost(boundAddress);
 
   let closing: Promise<void> | null = null;
   return {
     address: bound.address,
     port: bound.port,
+    server,
+    renders: () => renders,
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
@@ -136,6 +253,29 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
   };
 }
 
+function withStore<T>(config: Config, fn: (store: ReturnType<typeof openStore>) => T): T {
+  const store = openStore(config.dataDir, { readonly: true });
+  try {
+    return fn(store);
+  } finally {
+    store?.close();
+  }
+}
+
+/**
+ * Changes whenever the database is written, by this daemon or any other process (cron's `certs
+ * run`, `certs scan`): a commit appends to the -wal file, a checkpoint rewrites the main file.
+ */
+function storeSignature(dataDir: string): string {
+  const db = databasePath(dataDir);
+  return [db, `${db}-wal`]
+    .map((p) => {
+      const s = statSync(p, { bigint: true, throwIfNoEntry: false });
+      return s ? `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}` : '-';
+    })
+    .join('|');
+}
+
 function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
@@ -144,7 +284,7 @@ function pathOf(req: IncomingMessage): string {
   return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }
 
-function send(req: IncomingMessage, res: ServerResponse, code: number, type: string, body: string): void {
+function send(req: IncomingMessage, res: ServerResponse, code: number, type: string, body: string | Buffer): void {
   res.statusCode = code;
   res.setHeader('Content-Type', type);
   res.setHeader('Content-Length', Buffer.byteLength(body));

@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { statusCommand } from '../../src/cli/commands/scan.js';
@@ -10,7 +11,8 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import type { LastRun } from '../../src/core/metrics.js';
 import type { ReportDocument } from '../../src/core/report.js';
-import { startStatusServer, type StatusServer } from '../../src/service/http.js';
+import { startStatusServer, type HttpLimits, type StatusServer } from '../../src/service/http.js';
+import { ConfigError } from '../../src/core/errors.js';
 import { openStore } from '../../src/store/index.js';
 import { fakeCert, reportFor } from '../helpers/store-fixtures.js';
 
@@ -242,5 +244,211 @@ describe('status server (daemon.http)', () => {
     await other.close();
     await other.close(); // a second close is harmless
     await assert.rejects(fetch(url));
+  });
+});
+
+const TOKEN = 'daemon-http-token-7d1e';
+
+/** A request with chosen headers (Host, Authorization) on its own connection. */
+function ask(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Resolves when `emitter` emits `event`; rejects after `ms` naming what did not happen (a bound, not a sleep). */
+function within<T extends unknown[]>(emitter: NodeJS.EventEmitter, event: string, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what}: no '${event}' within ${ms} ms`)), ms);
+    emitter.once(event, (...args: unknown[]) => {
+      clearTimeout(t);
+      resolve(args as T);
+    });
+  });
+}
+
+/** The next connection the server accepts, as its server-side socket. */
+function nextServerSocket(s: StatusServer): Promise<Socket> {
+  return new Promise((resolve) => s.server.once('connection', resolve));
+}
+
+describe('status server: token, Host header, connection limits', () => {
+  const servers: StatusServer[] = [];
+  const withToken = (): Config => ({ ...config, daemon: { http: { address: '127.0.0.1', port: 9464, token: TOKEN } } });
+  let current: Config;
+
+  async function start(limits: Partial<HttpLimits> = {}, address = '127.0.0.1'): Promise<StatusServer> {
+    const s = await startStatusServer({ config: () => current, lastRun: () => null, address, port: 0, version: 'x', limits });
+    servers.push(s);
+    return s;
+  }
+
+  before(() => {
+    current = withToken();
+  });
+  after(async () => {
+    for (const s of servers) await s.close();
+  });
+
+  it('with a token: /status, /metrics and unknown pages answer 401 with the challenge; /healthz stays open', async () => {
+    const s = await start();
+    for (const path of ['/status', '/metrics', '/nope', '/status?x=1']) {
+      const r = await ask(s.port, path);
+      assert.equal(r.status, 401, path);
+      assert.equal(r.headers['www-authenticate'], 'Bearer, Basic realm="certs"', path);
+      assert.ok(!r.body.includes(TOKEN));
+      assert.ok(!r.body.includes('"endpoints"'), 'nothing of the status document');
+    }
+    const h = await ask(s.port, '/healthz');
+    assert.equal(h.status, 200);
+    assert.equal((JSON.parse(h.body) as { status: string }).status, 'starting');
+    assert.equal(h.headers['www-authenticate'], undefined);
+  });
+
+  it('with a token: Bearer, or Basic with the token as password (any user), is let in; anything else is not', async () => {
+    const s = await start();
+    const ok = [`Bearer ${TOKEN}`, `bearer ${TOKEN}`, `Basic ${Buffer.from(`prometheus:${TOKEN}`).toString('base64')}`, `Basic ${Buffer.from(`:${TOKEN}`).toString('base64')}`];
+    for (const authorization of ok) {
+      const st = await ask(s.port, '/status', { authorization });
+      assert.equal(st.status, 200, authorization);
+      assert.deepEqual(Object.keys(JSON.parse(st.body) as object), ['generatedAt', 'summary', 'endpoints']);
+      const m = await ask(s.port, '/metrics', { authorization });
+      assert.equal(m.status, 200, authorization);
+      assert.match(m.body, /^certs_notifications_pending /m);
+    }
+    const bad = [`Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(1)}`, TOKEN, `Basic ${Buffer.from(`${TOKEN}:`).toString('base64')}`, `Basic ${Buffer.from('u:wrong').toString('base64')}`, 'Bearer'];
+    for (const authorization of bad) assert.equal((await ask(s.port, '/status', { authorization })).status, 401, authorization);
+  });
+
+  it('the token is read from the current config on every request (SIGHUP adds or rotates it)', async () => {
+    current = { ...config };
+    try {
+      const s = await start();
+      assert.equal((await ask(s.port, '/status')).status, 200, 'no token configured: open on loopback');
+      current = withToken();
+      assert.equal((await ask(s.port, '/status')).status, 401, 'token added by a reload');
+      assert.equal((await ask(s.port, '/status', { authorization: `Bearer ${TOKEN}` })).status, 200);
+      current = { ...config, daemon: { http: { address: '127.0.0.1', port: 9464, token: 'rotated' } } };
+      assert.equal((await ask(s.port, '/status', { authorization: `Bearer ${TOKEN}` })).status, 401, 'the old token no longer works');
+      assert.equal((await ask(s.port, '/status', { authorization: 'Bearer rotated' })).status, 200);
+    } finally {
+      current = withToken();
+    }
+  });
+
+  it('refuses to listen off loopback without a token (checked before binding)', async () => {
+    current = { ...config };
+    try {
+      await assert.rejects(
+        startStatusServer({ config: () => current, lastRun: () => null, address: '0.0.0.0', port: 0, version: 'x' }),
+        (err: unknown) => err instanceof ConfigError && /daemon\.http\.address: 0\.0\.0\.0 is not a loopback address and daemon\.http\.token is not set/.test(err.message),
+      );
+    } finally {
+      current = withToken();
+    }
+  });
+
+  it('on loopback, a Host that is not a loopback name gets 421 on every page (DNS rebinding)', async () => {
+    const s = await start();
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    for (const host of ['evil.example', `evil.example:${s.port}`, '127.0.0.1.evil.example', `localhost.evil.example:${s.port}`, '10.0.0.1']) {
+      for (const path of ['/healthz', '/status', '/metrics']) {
+        const r = await ask(s.port, path, { host, ...auth });
+        assert.equal(r.status, 421, `${host} ${path}`);
+        assert.ok(!r.body.includes('"endpoints"'));
+      }
+    }
+    for (const host of [`127.0.0.1:${s.port}`, `localhost:${s.port}`, 'localhost', `[::1]:${s.port}`, `prom.localhost:${s.port}`, '127.1.2.3']) {
+      assert.equal((await ask(s.port, '/status', { host, ...auth })).status, 200, host);
+    }
+  });
+
+  it('an idle keep-alive connection is closed by the server (keepAliveTimeout), a silent one too (headersTimeout)', async () => {
+    const s = await start({ keepAliveTimeoutMs: 100, headersTimeoutMs: 200 });
+    // One request, its response read in full, then nothing: the server must close the connection
+    // (Node waits keepAliveTimeout + 1 s). The bound below is well under the 5 s + 1 s default.
+    const c = connect(s.port, '127.0.0.1');
+    await within(c, 'connect', 5_000, 'connect');
+    const t0 = performance.now();
+    c.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    let got = '';
+    c.setEncoding('utf8').on('data', (d: string) => (got += d));
+    await within(c, 'close', 4_000, 'idle keep-alive connection');
+    const idleMs = performance.now() - t0;
+    assert.match(got, /^HTTP\/1\.1 200 /);
+    assert.equal([...got.matchAll(/^HTTP\/1\.1 /gm)].length, 1);
+    assert.ok(idleMs >= 100, `kept for at least keepAliveTimeout (${idleMs} ms)`);
+
+    // A connection that never sends a request: 408 after headersTimeout, then closed.
+    const silent = connect(s.port, '127.0.0.1');
+    let silentGot = '';
+    silent.setEncoding('utf8').on('data', (d: string) => (silentGot += d));
+    await within(silent, 'close', 4_000, 'silent connection');
+    assert.match(silentGot, /^HTTP\/1\.1 408 /);
+    assert.equal(await new Promise((r) => s.server.getConnections((_e, n) => r(n))), 0);
+  });
+
+  it('a client that pipelines /status and never reads is cut off, and the body is rendered once', async () => {
+    const s = await start({ maxPipelined: 16 });
+    const before = s.renders();
+    const serverSide = nextServerSocket(s);
+    const c = connect(s.port, '127.0.0.1');
+    c.pause(); // never reads a byte
+    c.on('error', () => undefined); // the reset that comes with the cut-off
+    await within(c, 'connect', 5_000, 'connect');
+    const sock = await serverSide;
+    c.write(`GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\n\r\n`.repeat(200));
+    await within(sock, 'close', 5_000, 'the pipelining connection');
+    assert.ok(sock.destroyed);
+    assert.ok(s.renders() - before <= 1, `rendered ${s.renders() - before} times for 200 requests`);
+    assert.equal(await new Promise((r) => s.server.getConnections((_e, n) => r(n))), 0);
+    c.destroy();
+  });
+
+  it('pipelining within the bound is served in order', async () => {
+    const s = await start({ maxPipelined: 16 });
+    const c = connect(s.port, '127.0.0.1');
+    await within(c, 'connect', 5_000, 'connect');
+    let got = '';
+    c.setEncoding('utf8').on('data', (d: string) => (got += d));
+    const ended = within(c, 'end', 5_000, 'end of the pipelined exchange');
+    c.write(`${'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'.repeat(15)}GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    await ended;
+    const statuses = [...got.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => m[1]);
+    assert.deepEqual(statuses, [...Array<string>(15).fill('200'), '401']);
+    c.destroy();
+  });
+
+  it('connections beyond maxConnections are dropped on accept', async () => {
+    const s = await start({ maxConnections: 2 });
+    const open: Socket[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = connect(s.port, '127.0.0.1');
+      open.push(c);
+      // An answer proves the server accepted it (and counts it) before the next one comes.
+      c.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      const [data] = await within<[Buffer]>(c, 'data', 5_000, `answer on connection ${i + 1}`);
+      assert.match(data.toString(), /^HTTP\/1\.1 200 /);
+    }
+    const third = connect(s.port, '127.0.0.1');
+    third.on('error', () => undefined);
+    let thirdGot = '';
+    third.setEncoding('utf8').on('data', (d: string) => (thirdGot += d));
+    third.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await within(third, 'close', 5_000, 'the third connection');
+    assert.equal(thirdGot, '', 'dropped without an answer');
+    // The two accepted ones still work.
+    open[0]!.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
+    const [data] = await within<[Buffer]>(open[0]!, 'data', 5_000, 'an answer on an accepted connection');
+    assert.match(data.toString(), /^HTTP\/1\.1 200 /);
+    for (const c of open) c.destroy();
   });
 });
