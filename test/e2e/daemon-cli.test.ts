@@ -21,10 +21,11 @@ interface Daemon {
   /** Resolves with the first event matching, or rejects after `ms`. */
   waitFor(pred: (e: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
   exited: Promise<number | null>;
+  stderr(): string;
 }
 
-function startDaemon(configFile: string, extra: string[] = []): Daemon {
-  const proc = spawn(process.execPath, [CLI_PATH, 'daemon', '--config', configFile, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+function startDaemon(configFile: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Daemon {
+  const proc = spawn(process.execPath, [CLI_PATH, 'daemon', '--config', configFile, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
   const events: Array<Record<string, unknown>> = [];
   const waiters: Array<{ pred: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }> = [];
   let buf = '';
@@ -51,6 +52,7 @@ function startDaemon(configFile: string, extra: string[] = []): Daemon {
     proc,
     events,
     exited,
+    stderr: () => stderr,
     waitFor(pred, ms = 20_000) {
       const found = events.find(pred);
       if (found) return Promise.resolve(found);
@@ -62,11 +64,12 @@ function startDaemon(configFile: string, extra: string[] = []): Daemon {
   };
 }
 
-function get(port: number, path: string): Promise<{ status: number; body: string }> {
+function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; challenge?: string }> {
   return new Promise((resolve, reject) => {
-    request({ host: '127.0.0.1', port, path, timeout: 5000 }, (res) => {
+    request({ host: '127.0.0.1', port, path, timeout: 5000, headers }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      const challenge = res.headers['www-authenticate'];
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body, ...(challenge ? { challenge } : {}) }));
     }).on('error', reject).end();
   });
 }
@@ -128,6 +131,53 @@ domains:
     assert.ok(Date.now() - t0 < 10_000, `stopped within the bound (${Date.now() - t0} ms)`);
     assert.ok(d.events.some((e) => e.event === 'daemon.stopped'));
     for (const e of d.events) assert.notEqual(e.event, 'not-json', `every stdout line is JSON: ${JSON.stringify(e)}`);
+  });
+
+  it('daemon.http.token from the environment guards /status and /metrics; /healthz stays open; a foreign Host is refused', async () => {
+    const port = await freePort();
+    const token = 'e2e-http-token-5b8f0c';
+    const file = join(dir, 'certs-token.yaml');
+    writeFileSync(file, `dataDir: ${join(dir, 'data-token')}
+trust: { caFile: ${join(dir, 'ca.pem')}, bundled: false, system: false }
+daemon: { schedule: "0 0 1 1 *", http: { address: 127.0.0.1, port: ${port}, token: "\${env:CERTS_HTTP_TOKEN}" } }
+domains:
+  - { name: d.test, managed: false, endpoints: [{ host: d.test, port: ${server.port}, address: 127.0.0.1 }] }
+`);
+    const d = startDaemon(file, ['--run-now', '--shutdown-timeout', '5000'], { CERTS_HTTP_TOKEN: token });
+    daemons.push(d);
+    await d.waitFor((e) => e.event === 'http.listening');
+    await d.waitFor((e) => e.event === 'run.finished');
+    for (const path of ['/status', '/metrics']) {
+      const denied = await get(port, path);
+      assert.equal(denied.status, 401, path);
+      assert.equal(denied.challenge, 'Bearer, Basic realm="certs"');
+      assert.equal((await get(port, path, { authorization: 'Bearer not-the-token' })).status, 401, path);
+    }
+    const status = await get(port, '/status', { authorization: `Bearer ${token}` });
+    assert.equal(status.status, 200);
+    assert.equal((JSON.parse(status.body) as { summary: { ok: number } }).summary.ok, 1);
+    const metrics = await get(port, '/metrics', { authorization: `Basic ${Buffer.from(`prometheus:${token}`).toString('base64')}` });
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.body, /^certs_last_run_success 1$/m);
+    assert.equal((await get(port, '/healthz')).status, 200);
+    assert.equal((await get(port, '/healthz', { host: 'rebound.example' })).status, 421);
+    assert.equal((await get(port, '/status', { host: `attacker.example:${port}`, authorization: `Bearer ${token}` })).status, 421);
+    d.proc.kill('SIGTERM');
+    assert.equal(await d.exited, 0);
+    assert.ok(!JSON.stringify(d.events).includes(token), 'the token is never logged');
+  });
+
+  it('refuses to start on a non-loopback address without a token, before listening', async () => {
+    const file = join(dir, 'certs-open.yaml');
+    writeFileSync(file, `dataDir: ${join(dir, 'data-open')}
+daemon: { http: { address: 0.0.0.0, port: 9 } }
+domains: []
+`);
+    const d = startDaemon(file);
+    daemons.push(d);
+    assert.equal(await d.exited, 2);
+    assert.ok(!d.events.some((e) => e.event === 'http.listening' || e.event === 'daemon.started'));
+    assert.match(d.stderr(), /daemon\.http\.address: 0\.0\.0\.0 is not a loopback address and daemon\.http\.token is not set/);
   });
 
   it('two daemons on one data dir: one works, the other waits; each certificate is ordered once', async () => {
