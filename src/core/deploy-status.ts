@@ -34,13 +34,21 @@ export function deployFailedProblem(domain: string, f: DeployFailure, daysLeft: 
   };
 }
 
-/** Adds deploy-failed to the reports of domains whose last deploy failed; other reports pass through. */
+/**
+ * Adds deploy-failed to the reports of domains whose last deploy failed (in place of
+ * stale-deployment, which it explains); other reports pass through.
+ */
 export function withDeployFailures(reports: readonly EndpointReport[], failing: ReadonlyMap<string, DeployFailure>, criticalDays: number): EndpointReport[] {
   if (failing.size === 0) return [...reports];
   return reports.map((r) => {
     const f = failing.get(r.domain);
-    if (!f || r.problems.some((p) => p.code === 'deploy-failed')) return r;
-    const problems = [...r.problems, deployFailedProblem(r.domain, f, r.daysLeft, criticalDays)];
+    if (!f) return r;
+    // The older certificate a rolled-back deploy leaves served is explained by this problem;
+    // stale-deployment's "was not reloaded" would send the reader looking for the wrong cause.
+    const problems = r.problems.filter((p) => p.code !== 'stale-deployment');
+    const has = problems.some((p) => p.code === 'deploy-failed');
+    if (has && problems.length === r.problems.length) return r;
+    if (!has) problems.push(deployFailedProblem(r.domain, f, r.daysLeft, criticalDays));
     const status = r.status === 'unknown' ? worstStatus('unknown', statusOf(problems)) : statusOf(problems);
     return { ...r, problems, status };
   });

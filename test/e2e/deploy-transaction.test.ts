@@ -102,6 +102,7 @@ domains:
     assert.equal((await served()).fingerprint256, versionFp(1), 'nginx still serves version 1');
 
     const st = await status();
+    assert.deepEqual(st.problems.map((x) => x.code), ['deploy-failed'], 'deploy-failed explains the older certificate (no separate stale-deployment)');
     const p = st.problems.find((x) => x.code === 'deploy-failed');
     assert.ok(p, JSON.stringify(st.problems));
     assert.equal(p.severity, 'warning');

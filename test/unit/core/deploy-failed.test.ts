@@ -29,6 +29,18 @@ describe('deploy-failed', () => {
     assert.deepEqual(other!.problems, []);
   });
 
+  it('replaces stale-deployment on the same report: the refused deploy is why the old certificate is served', () => {
+    const stale = { code: 'stale-deployment' as const, severity: 'warning' as const, message: 'serves an older certificate' };
+    const keep = { code: 'incomplete-chain' as const, severity: 'critical' as const, message: 'x' };
+    const [r] = withDeployFailures([report({ status: 'critical', problems: [keep, stale] })], new Map([['d.test', failure]]), 7);
+    assert.deepEqual(r!.problems.map((p) => p.code), ['incomplete-chain', 'deploy-failed']);
+    assert.equal(r!.status, 'critical');
+    // A stored report that already carries both (laid over when it was scanned) is cleaned too.
+    const [again] = withDeployFailures([report({ status: 'warning', problems: [stale, ...r!.problems.slice(1)] })], new Map([['d.test', failure]]), 7);
+    assert.deepEqual(again!.problems.map((p) => p.code), ['deploy-failed']);
+    assert.equal(again!.status, 'warning');
+  });
+
   it('nginx not running says to start it', () => {
     const [r] = withDeployFailures([report()], new Map([['d.test', { ...failure, code: 'nginx-not-running' }]]), 7);
     assert.match(r!.problems[0]!.hint!, /^start nginx/);
