@@ -62,6 +62,8 @@ function shown(text: string): string {
  * versions agree; its verdict on invalid punycode changed (Node 24 passes "xn--abc" through).
  */
 function checkALabel(label: string): ALabel {
+  // Before decoding: decoding is quadratic in the label's length, and a DNS label is short.
+  if (label.length > MAX_LABEL) return { ok: false, reason: `label "${label}" is ${label.length} characters long; expected at most ${MAX_LABEL}` };
   const decoded = decodePunycode(label.slice(4));
   if (!decoded.ok) return { ok: false, reason: `an "xn--" label is not valid punycode: "${label}" (${decoded.reason})` };
   const unicode = decoded.value;

@@ -79,6 +79,7 @@ describe('normalizeDomainName', () => {
     ['xn--ab-m1t.com', {}, /the "xn--" label "xn--ab-m1t" decodes to "a\\u\{200d\}b", which IDNA does not allow/],
     ['bücher.xn--abc.com', {}, /the "xn--" label "xn--abc" decodes to/],
     ['*.xn--a.com', W, /the "xn--" label "xn--a" decodes to "\\u\{80\}"/],
+    [`xn--${'a'.repeat(60)}.com`, {}, /label "xn--a{60}" is 64 characters long; expected at most 63$/],
     ['https://example.com', {}, /not a URL or path/],
   ];
   for (const [input, opts, message] of invalid) {
@@ -90,6 +91,13 @@ describe('normalizeDomainName', () => {
       });
     });
   }
+
+  it('refuses a huge "xn--" label at once (no quadratic decoding)', () => {
+    const started = process.hrtime.bigint();
+    assert.throws(() => normalizeDomainName(`xn--${'a'.repeat(200_000)}.com`), /is 200004 characters long; expected at most 63/);
+    assert.equal(toUnicode(`xn--${'a'.repeat(200_000)}.com`).length, 200_008);
+    assert.ok(process.hrtime.bigint() - started < 1_000_000_000n, 'well under a second');
+  });
 
   it('names the value with the given label', () => {
     assert.throws(() => normalizeDomainName('a b.com', { label: 'altName' }), { message: 'altName "a b.com": invalid name: spaces are not allowed' });
