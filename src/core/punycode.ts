@@ -40,7 +40,8 @@ function adapt(delta: number, numPoints: number, firstTime: boolean): number {
 /**
  * Decodes the part of an A-label after "xn--" (RFC 3492 §6.2). Fails, with the reason, on a
  * non-ASCII basic part, a character that is not a base-36 digit, a number cut short, an
- * overflow, or a decoded code point that is a surrogate or beyond U+10FFFF.
+ * overflow, or a decoded code point that is a surrogate or beyond U+10FFFF. Quadratic in the
+ * input's length: give it DNS labels (at most 63 characters), not arbitrary text.
  */
 export function decodePunycode(input: string): PunycodeResult {
   const fail = (reason: string): PunycodeResult => ({ ok: false, reason });
