@@ -108,6 +108,9 @@ domains:
     assert.equal(p.severity, 'warning');
     assert.match(p.message, /^version 2 was issued but not deployed \(.*\): .*nginx refused the new configuration/);
     assert.match(p.hint ?? '', /certs nginx write d\.test/);
+    const certs = await runCli(['certificates', '--config', good, '--json']);
+    const lineage = (JSON.parse(certs.stdout) as { certificates: Array<{ current: number; deployedVersion: number | null; deployFailure: { version: number; code: string } | null; versions: Array<{ version: number }> }> }).certificates[0]!;
+    assert.deepEqual([lineage.current, lineage.deployedVersion, lineage.deployFailure?.version, lineage.deployFailure?.code, lineage.versions.map((v) => v.version)], [1, 1, 2, 'nginx-test', [2, 1]], 'version 2 recorded as issued, not deployed');
 
     const run = await runCli(['run', '--config', good, '--json'], { timeoutMs: 60_000 });
     assert.equal(run.code, 0, describeRun(run));

@@ -151,10 +151,15 @@ export function certificatesCommand(names: string[], opts: GlobalOptions & { jso
         next = err instanceof Error ? err.message : String(err);
       }
       const current = currentVersion(config.dataDir, d.name);
+      const deployment = store?.deployments.get(d.name) ?? null;
+      const failure = store?.deployments.failure(d.name) ?? null;
       return {
         domain: d.name,
         names: [d.name, ...d.altNames],
         current,
+        /** The version nginx last accepted (null: not deployed through nginx, or before versions were recorded). */
+        deployedVersion: deployment?.version ?? null,
+        deployFailure: failure ? { version: failure.version, code: failure.code, detail: failure.detail, failures: failure.failures, since: failure.since, lastAt: failure.lastAt } : null,
         paths: current === null ? null : currentPaths(config.dataDir, d.name),
         nextRenewal: next,
         lastError: state?.lastError ?? null,
@@ -198,6 +203,7 @@ export function certificatesCommand(names: string[], opts: GlobalOptions & { jso
       if (l.paths) lines.push(`  files: ${l.paths.fullchain}, ${l.paths.privkey}`);
       lines.push(`  next: ${l.nextRenewal}`);
       if (l.lastError) lines.push(paint(colour, 'red', `  last failure (${l.failures}×): ${l.lastError}`));
+      if (l.deployFailure) lines.push(paint(colour, 'red', `  deploy failed (${l.deployFailure.failures}×)${l.deployFailure.version !== null ? `, version ${l.deployFailure.version} issued but not deployed` : ''}: ${l.deployFailure.detail}`));
       return lines.join('\n');
     });
     io.stdout.write(`${blocks.join('\n\n')}\n`);
