@@ -7,10 +7,13 @@
 import { errorMessage } from '../core/errors.js';
 import type { Config } from '../config/types.js';
 import type { Store } from '../store/index.js';
-import { pruneArchive } from '../store/prune.js';
+import { compactDatabase, pruneArchive, truncateWal } from '../store/prune.js';
 import { tryLease } from './lease.js';
 
 const DAY_MS = 86_400_000;
+/** How often the file is rebuilt without holes (see compactDatabase); meta key of the last time. */
+const VACUUM_EVERY_MS = 7 * DAY_MS;
+const VACUUMED_AT = 'store.vacuumedAt';
 
 export interface PruneReport {
   scans: number;
@@ -18,6 +21,8 @@ export interface PruneReport {
   certificates: number;
   /** Archive versions removed, keys included. */
   versions: number;
+  /** Whether the database file was rebuilt (VACUUM) this time: at most weekly. */
+  vacuumed: boolean;
   /** Lineages left alone this time because another process held their `cert:<name>` lock. */
   skipped: string[];
   errors: string[];
@@ -25,7 +30,7 @@ export interface PruneReport {
 
 export function pruneStore(config: Config, store: Store, opts: { now: Date; owner: string }): PruneReport {
   const { scanDays, keepVersions } = config.store.retention;
-  const out: PruneReport = { scans: 0, certificates: 0, versions: 0, skipped: [], errors: [] };
+  const out: PruneReport = { scans: 0, certificates: 0, versions: 0, vacuumed: false, skipped: [], errors: [] };
   try {
     const counts = store.scans.pruneBefore(new Date(opts.now.getTime() - scanDays * DAY_MS));
     out.scans = counts.scans;
@@ -57,5 +62,24 @@ export function pruneStore(config: Config, store: Store, opts: { now: Date; owne
       lease.release();
     }
   }
+  compact(store, opts.now, out);
   return out;
+}
+
+function compact(store: Store, now: Date, out: PruneReport): void {
+  try {
+    // Weekly rather than only after deletions: dropping the bytes of certificates no longer
+    // served (ScanRepository.pruneBefore) leaves holes from the first days on.
+    const last = Date.parse(store.meta.get(VACUUMED_AT) ?? '');
+    // A clock that went backwards (last in the future) counts as due rather than never.
+    const due = Number.isNaN(last) || now.getTime() - last >= VACUUM_EVERY_MS || last > now.getTime();
+    if (due) {
+      compactDatabase(store.db);
+      store.meta.set(VACUUMED_AT, now.toISOString());
+      out.vacuumed = true;
+    }
+    truncateWal(store.db);
+  } catch (err) {
+    out.errors.push(`compacting the database: ${errorMessage(err)}`);
+  }
 }

@@ -298,6 +298,10 @@ export const MIGRATIONS: readonly Migration[] = [
         chain_json         TEXT NOT NULL DEFAULT '[]',
         added_json         TEXT NOT NULL DEFAULT '[]',
         path_json          TEXT,
+        -- The usual path (entries {fingerprint256, source, anchor} naming chain certificates) as
+        -- [index into chain then added, source, anchor]: the fingerprints are already in chain_json.
+        -- Set instead of path_json, never together.
+        path_refs          TEXT,
         problems_json      TEXT NOT NULL DEFAULT '[]',
         error_code         TEXT,
         error_message      TEXT,
@@ -311,19 +315,22 @@ export const MIGRATIONS: readonly Migration[] = [
           error_code, error_message, report_extra_json
         FROM scans;
 
-      -- scanned_at becomes milliseconds since the epoch: 6 bytes instead of 24, in the row and in
-      -- the (endpoint_id, scanned_at) index. result_id has no REFERENCES on purpose: deleting an
-      -- unused result would otherwise look up scans by result_id, which has no index.
+      -- scanned_at becomes milliseconds since the epoch (6 bytes instead of 24) and the duration
+      -- whole microseconds (3 bytes instead of an 8-byte REAL). The index is on endpoint_id alone:
+      -- one endpoint's few hundred scans sort in no time, and the time in every index entry cost
+      -- more than the rows. result_id has no REFERENCES on purpose: deleting an unused result would
+      -- otherwise look up scans by result_id, which has no index.
       CREATE TABLE scans_v7 (
         id          INTEGER PRIMARY KEY,
         endpoint_id INTEGER NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
         scanned_at  INTEGER NOT NULL,
         result_id   INTEGER NOT NULL,
         days_left   REAL,
-        duration_ms REAL
+        duration_us INTEGER
       );
-      INSERT INTO scans_v7 (id, endpoint_id, scanned_at, result_id, days_left, duration_ms)
-        SELECT id, endpoint_id, CAST(round((julianday(scanned_at) - 2440587.5) * 86400000.0) AS INTEGER), id, days_left, duration_ms
+      INSERT INTO scans_v7 (id, endpoint_id, scanned_at, result_id, days_left, duration_us)
+        SELECT id, endpoint_id, CAST(round((julianday(scanned_at) - 2440587.5) * 86400000.0) AS INTEGER), id, days_left,
+          CAST(round(duration_ms * 1000) AS INTEGER)
         FROM scans;
 
       -- foreign_keys is on and cannot be switched off inside the migration's transaction, so
@@ -331,7 +338,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TEMP TABLE m7_latest AS SELECT id, last_scan_id FROM endpoints WHERE last_scan_id IS NOT NULL;
       DROP TABLE scans;
       ALTER TABLE scans_v7 RENAME TO scans;
-      CREATE INDEX scans_endpoint_time ON scans(endpoint_id, scanned_at);
+      CREATE INDEX scans_endpoint ON scans(endpoint_id);
       UPDATE endpoints SET last_scan_id = (SELECT m.last_scan_id FROM temp.m7_latest m WHERE m.id = endpoints.id)
         WHERE id IN (SELECT id FROM temp.m7_latest);
       DROP TABLE temp.m7_latest;

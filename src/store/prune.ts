@@ -11,6 +11,9 @@
  * `latest`/`maxVersion` are untouched because the newest version is always kept.
  *
  * The caller holds the lineage's `cert:<name>` lock, so no renewal or repair writes meanwhile.
+ *
+ * `compactDatabase` gives the space back: deleted rows leave holes in pages that later inserts
+ * (always at the end of the tables) do not fill, so a year of daily pruning would still creep up.
  */
 import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync } from 'node:fs';
@@ -87,4 +90,26 @@ function removeVersionDir(archive: string, lineage: string, version: number): vo
   } catch (err) {
     throw new IoError('write-failed', `domain "${lineage}": archive version ${version} was moved to ${doomed} but could not be deleted: ${errorMessage(err)}`, { cause: err });
   }
+}
+
+/**
+ * Rebuilds the database file without holes (VACUUM), then empties the WAL. VACUUM writes the whole
+ * database once through the WAL, so it briefly needs its size again on disk; callers run it
+ * seldom (weekly) and only once there was something to prune.
+ */
+export function compactDatabase(db: Db): { bytesBefore: number; bytesAfter: number } {
+  const bytes = (): number => (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
+  const bytesBefore = bytes();
+  db.exec('VACUUM');
+  truncateWal(db);
+  return { bytesBefore, bytesAfter: bytes() };
+}
+
+/**
+ * Checkpoints and truncates the WAL. SQLite otherwise keeps the WAL file at the size of the
+ * largest transaction so far (a day's scans of 10,000 endpoints: tens of MB) for ever. A reader
+ * still on an old snapshot makes it a no-op (busy), not an error; the next cycle tries again.
+ */
+export function truncateWal(db: Db): void {
+  db.pragma('wal_checkpoint(TRUNCATE)');
 }

@@ -161,14 +161,14 @@ export class ScanRepository {
       if (!row) return null;
       const [report] = this.toReports([row], true);
       const at = DETAIL_AT;
-      const pathJson = row[at] as string | null;
       const errorCode = row[at + 1] as string | null;
+      const durationUs = row[at + 3] as number | null;
       return {
         scanId: row[at + 4] as number,
         report: report!,
-        path: pathJson === null ? null : (JSON.parse(pathJson) as unknown),
+        path: decodePath(row[at] as string | null, row[at + 5] as string | null, chainFingerprints(row)),
         error: errorCode === null ? null : { code: errorCode, message: (row[at + 2] as string | null) ?? '' },
-        durationMs: row[at + 3] as number | null,
+        durationMs: durationUs === null ? null : durationUs / 1000,
       };
     } catch (err) {
       throw this.wrap(err, 'reading a scan');
@@ -210,6 +210,7 @@ export class ScanRepository {
       return this.db
         .transaction((): PruneCounts => {
           const scans = this.stmt('pruneBefore', PRUNE_BEFORE_SQL).run(cutoffMs).changes;
+          this.stmt('dropHistoryDer', DROP_HISTORY_DER_SQL).run();
           // Nothing deleted, nothing newly unreferenced: skip the two full passes.
           if (scans === 0) return { scans: 0, results: 0, certificates: 0 };
           const results = this.stmt('unusedResults', DELETE_UNUSED_RESULTS_SQL).run().changes;
@@ -266,7 +267,7 @@ export class ScanRepository {
       cross?.note ?? null,
       served.length === 0 ? '[]' : JSON.stringify(served),
       added.length === 0 ? '[]' : JSON.stringify(added),
-      extra?.path === undefined ? null : JSON.stringify(extra.path),
+      ...encodePath(extra?.path, added.length === 0 ? served : served.concat(added)),
       report.problems.length === 0 ? '[]' : JSON.stringify(report.problems),
       error?.code ?? null,
       error?.message ?? null,
@@ -278,7 +279,7 @@ export class ScanRepository {
     resultId ??= this.stmt('insertResult', INSERT_RESULT_SQL).pluck().get(digest, ...content) as number;
     const scanId = this.stmt('insertScan', INSERT_SCAN_SQL)
       .pluck()
-      .get(endpointId, scannedAt, resultId, report.daysLeft ?? null, extra?.durationMs ?? null) as number;
+      .get(endpointId, scannedAt, resultId, report.daysLeft ?? null, durationUs(extra?.durationMs)) as number;
     this.stmt('setLatest', SET_LATEST_SQL).run({ scanId, endpointId, scannedAt });
     return scanId;
   }
@@ -419,7 +420,7 @@ const KEY_WHERE = `e.domain = @domain AND e.host = @host AND e.port = @port
 /** Where the detail columns start in a DETAIL_SQL row. */
 const DETAIL_AT = REPORT_COLUMNS.length;
 
-const DETAIL_SQL = `SELECT ${columns(true)}, r.path_json, r.error_code, r.error_message, s.duration_ms, s.id
+const DETAIL_SQL = `SELECT ${columns(true)}, r.path_json, r.error_code, r.error_message, s.duration_us, s.id, r.path_refs
   FROM endpoints e JOIN scans s ON s.id = e.last_scan_id JOIN scan_results r ON r.id = s.result_id
   WHERE ${KEY_WHERE}
   ORDER BY s.scanned_at DESC, s.id DESC
@@ -452,10 +453,10 @@ const FIND_RESULT_SQL = 'SELECT id FROM scan_results WHERE digest = ?';
 
 const INSERT_RESULT_SQL = `INSERT INTO scan_results (digest, status, not_after, fingerprint256, subject,
   issuer, protocol, order_known, openssl_error, cross_check_agrees, cross_check_note, chain_json,
-  added_json, path_json, problems_json, error_code, error_message, report_extra_json)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
+  added_json, path_json, path_refs, problems_json, error_code, error_message, report_extra_json)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
 
-const INSERT_SCAN_SQL = `INSERT INTO scans (endpoint_id, scanned_at, result_id, days_left, duration_ms)
+const INSERT_SCAN_SQL = `INSERT INTO scans (endpoint_id, scanned_at, result_id, days_left, duration_us)
   VALUES (?, ?, ?, ?, ?) RETURNING id`;
 
 // Ties go to the scan recorded last, so re-recording the same instant updates "latest".
@@ -470,10 +471,17 @@ const PRUNE_SQL = `DELETE FROM scans WHERE id IN (
   WHERE n > ?)
   AND id NOT IN (SELECT last_scan_id FROM endpoints WHERE last_scan_id IS NOT NULL)`;
 
-// Per endpoint through the (endpoint_id, scanned_at) index: only the old scans are visited.
-const PRUNE_BEFORE_SQL = `DELETE FROM scans WHERE id IN (
-  SELECT s.id FROM endpoints e JOIN scans s ON s.endpoint_id = e.id AND s.scanned_at < ?
-  WHERE s.id IS NOT e.last_scan_id)`;
+// One pass over the slim scan rows (~30 bytes each): cheaper than an index on the time.
+const PRUNE_BEFORE_SQL = `DELETE FROM scans WHERE scanned_at < ?
+  AND id NOT IN (SELECT last_scan_id FROM endpoints WHERE last_scan_id IS NOT NULL)`;
+
+// A certificate that no endpoint serves any more (no latest scan names it) keeps its decoded
+// info for the history views, not its bytes: certs never reads the DER back, it is evidence of
+// what is served now, and it is most of a certificate row. Served again, it gets its bytes back
+// (PUT_CERT_SQL fills in a missing half).
+const DROP_HISTORY_DER_SQL = `UPDATE certificates SET der = NULL
+  WHERE der IS NOT NULL AND info_json IS NOT NULL AND fingerprint256 NOT IN (
+    SELECT j.value FROM endpoints e JOIN scans s ON s.id = e.last_scan_id JOIN scan_results r ON r.id = s.result_id, json_each(r.chain_json) j)`;
 
 const DELETE_UNUSED_RESULTS_SQL = `DELETE FROM scan_results WHERE id NOT IN (SELECT result_id FROM scans)`;
 
@@ -535,6 +543,40 @@ function scanTime(value: string | null, report: EndpointReport): number {
     throw new StoreError('invalid-argument', `scan of ${report.host}:${report.port}: scannedAt ${JSON.stringify(value)} is not an ISO 8601 time`);
   }
   return t;
+}
+
+/** Whole microseconds: an integer takes 3 bytes where a fractional REAL takes 8, on every scan row. */
+function durationUs(ms: number | null | undefined): number | null {
+  return ms === null || ms === undefined || !Number.isFinite(ms) ? null : Math.round(ms * 1000);
+}
+
+/**
+ * The chain analysis's path (entries {fingerprint256, source, anchor} in that key order, each
+ * naming a certificate of `fps`) as [index, source, anchor] triples; anything else as plain JSON.
+ * Returns [path_json, path_refs]; decodePath gives back an equal value.
+ */
+function encodePath(path: unknown, fps: readonly string[]): [string | null, string | null] {
+  if (path === undefined) return [null, null];
+  const plain: [string, null] = [JSON.stringify(path), null];
+  if (!Array.isArray(path) || path.length === 0) return plain;
+  const refs: [number, string, boolean][] = [];
+  for (const e of path as unknown[]) {
+    if (e === null || typeof e !== 'object') return plain;
+    const keys = Object.keys(e);
+    if (keys.length !== 3 || keys[0] !== 'fingerprint256' || keys[1] !== 'source' || keys[2] !== 'anchor') return plain;
+    const { fingerprint256: fp, source, anchor } = e as Record<string, unknown>;
+    const i = typeof fp === 'string' ? fps.indexOf(fp) : -1;
+    if (i < 0 || typeof source !== 'string' || typeof anchor !== 'boolean') return plain;
+    refs.push([i, source, anchor]);
+  }
+  return [null, JSON.stringify(refs)];
+}
+
+function decodePath(pathJson: string | null, pathRefs: string | null, fps: readonly string[]): unknown {
+  if (pathRefs !== null) {
+    return (JSON.parse(pathRefs) as [number, string, boolean][]).map(([i, source, anchor]) => ({ fingerprint256: fps[i], source, anchor }));
+  }
+  return pathJson === null ? null : (JSON.parse(pathJson) as unknown);
 }
 
 function sha256(text: string): Buffer {

@@ -100,6 +100,61 @@ describe('scan history retention', () => {
     });
   });
 
+  it('a certificate no endpoint serves any more keeps its decoded info, not its bytes; served again, it gets them back', () => {
+    withStore((store) => {
+      const v1 = fakeCert('renewed.example v1', { issuer: inter.info.subject });
+      const v2 = fakeCert('renewed.example v2', { issuer: inter.info.subject });
+      scan(store, 'renewed.example', v1, day(0));
+      scan(store, 'renewed.example', v2, day(1));
+      store.scans.pruneBefore(new Date(T0 - DAY));
+      const der = (c: FakeCert) => store.db.prepare('SELECT der FROM certificates WHERE fingerprint256 = ?').pluck().get(c.info.fingerprint256);
+      assert.equal(der(v1), null);
+      assert.deepEqual(der(v2), v2.der);
+      assert.deepEqual(der(inter), inter.der);
+      const [older] = store.scans.history({ domain: 'renewed.example', host: 'renewed.example', port: 443 }, 2, { withChain: true }).slice(1);
+      assert.deepEqual(older!.chain!.map((c) => c.subject), [v1.info.subject, inter.info.subject, rootCa.info.subject], 'history still shows the chain');
+      scan(store, 'renewed.example', v1, day(2));
+      assert.deepEqual(der(v1), v1.der);
+    });
+  });
+
+  it('stores the usual chain path as references into the chain and reads back the same value; any other path as it was', () => {
+    withStore((store) => {
+      const leaf = fakeCert('path.example', { issuer: inter.info.subject });
+      const chain = [leaf, inter];
+      const path = [...chain, rootCa].map((c, j) => ({ fingerprint256: c.info.fingerprint256, source: j < 2 ? 'served' : 'trust-store', anchor: j === 2 }));
+      store.scans.record(reportFor({ domain: 'path.example' }, [...chain, rootCa]), chain.map((c) => c.der), { path, durationMs: 12.3456 });
+      const refs = store.db.prepare('SELECT path_json, path_refs FROM scan_results').raw().get() as [string | null, string | null];
+      assert.deepEqual(refs, [null, '[[0,"served",false],[1,"served",false],[2,"trust-store",true]]']);
+      const detail = store.scans.detail({ domain: 'path.example', host: 'path.example', port: 443 })!;
+      assert.deepEqual(detail.path, path);
+      assert.equal(detail.durationMs, 12.346, 'whole microseconds');
+
+      const odd = [{ fingerprint256: 'AA:BB', source: 'served', anchor: false }];
+      store.scans.record(reportFor({ domain: 'odd.example' }, []), [], { path: odd });
+      assert.deepEqual(store.scans.detail({ domain: 'odd.example', host: 'odd.example', port: 443 })!.path, odd);
+    });
+  });
+
+  it('rebuilds the file at most weekly and leaves the WAL empty after every prune', () => {
+    withStore((store, dataDir) => {
+      const leaf = fakeCert('wal.example', { issuer: inter.info.subject });
+      for (let d = 0; d < 20; d++) scan(store, 'wal.example', leaf, day(d));
+      const wal = join(dataDir, 'certs.db-wal');
+      assert.ok(statSync(wal).size > 0);
+      const at = (d: number) => pruneStore(config(dataDir, { scanDays: 5 }), store, { now: new Date(T0 + d * DAY), owner: 'test' });
+      assert.equal(at(20).vacuumed, true, 'never vacuumed before');
+      assert.equal(statSync(wal).size, 0);
+      assert.equal(count(store, 'scans'), 5, 'days 15..19');
+      assert.equal(at(21).vacuumed, false);
+      assert.equal(at(26).vacuumed, false);
+      assert.equal(at(27).vacuumed, true, 'a week later');
+      assert.equal(store.meta.get('store.vacuumedAt'), day(27));
+      assert.equal(count(store, 'scans'), 1, 'all older than 5 days: only the latest is left');
+      assert.equal(statSync(wal).size, 0);
+    });
+  });
+
   it('refuses a cut-off that is not a date', () => {
     withStore((store) => {
       assert.throws(() => store.scans.pruneBefore(new Date('nonsense')), (err: unknown) => err instanceof StoreError && err.code === 'invalid-argument');
