@@ -265,13 +265,14 @@ function withStore<T>(config: Config, fn: (store: ReturnType<typeof openStore>) 
 /**
  * Changes whenever the database is written, by this daemon or any other process (cron's `certs
  * run`, `certs scan`): a commit appends to the -wal file, a checkpoint rewrites the main file.
+ * Not ctime: SQLite re-applies the database's owner and mode to the -wal at every open, reads too.
  */
 function storeSignature(dataDir: string): string {
   const db = databasePath(dataDir);
   return [db, `${db}-wal`]
     .map((p) => {
       const s = statSync(p, { bigint: true, throwIfNoEntry: false });
-      return s ? `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}` : '-';
+      return s ? `${s.ino}:${s.size}:${s.mtimeNs}` : '-';
     })
     .join('|');
 }
