@@ -272,7 +272,8 @@ function storeSignature(dataDir: string): string {
   return [db, `${db}-wal`]
     .map((p) => {
       const s = statSync(p, { bigint: true, throwIfNoEntry: false });
-      return s ? `${s.ino}:${s.size}:${s.mtimeNs}` : '-';
+      // An empty -wal holds nothing: the one our own read-only open creates is no change.
+      return s && s.size > 0n ? `${s.ino}:${s.size}:${s.mtimeNs}` : '-';
     })
     .join('|');
 }

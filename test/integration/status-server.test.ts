@@ -413,6 +413,50 @@ describe('status server: token, Host header, connection limits', () => {
     c.destroy();
   });
 
+  it('/status and /metrics are rendered once per change of the store, config or clock, not per request', async () => {
+    let clock = Date.parse('2025-06-02T00:00:00.000Z');
+    const s = await startStatusServer({ config: () => current, lastRun: () => null, address: '127.0.0.1', port: 0, version: 'x', now: () => new Date(clock), limits: { cacheMaxAgeMs: 60_000 } });
+    servers.push(s);
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const statusDoc = async (): Promise<ReportDocument> => JSON.parse((await ask(s.port, '/status', auth)).body) as ReportDocument;
+    await statusDoc();
+    await ask(s.port, '/metrics', auth);
+    const warm = s.renders();
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await ask(s.port, '/status', auth)).status, 200);
+      assert.equal((await ask(s.port, '/metrics', auth)).status, 200);
+    }
+    assert.equal(s.renders(), warm, 'nothing changed: served from the cache');
+
+    // Another process writes a scan: the next request shows it.
+    const before = (await statusDoc()).endpoints.find((e) => e.domain === 'good.test' && e.port === 443)!;
+    const root = fakeCert('Root', { isCA: true });
+    const renewed = fakeCert('good.test renewed', { issuer: root.info.subject, notAfter: '2026-03-01T00:00:00.000Z' });
+    const store = openStore(config.dataDir);
+    try {
+      store.scans.recordMany([{ report: reportFor({ domain: 'good.test' }, [renewed, root], { scannedAt: '2025-06-02T00:00:00.000Z' }), chainDer: [renewed.der, root.der] }]);
+    } finally {
+      store.close();
+    }
+    const after = (await statusDoc()).endpoints.find((e) => e.domain === 'good.test' && e.port === 443)!;
+    assert.notEqual(after.fingerprint256, before.fingerprint256);
+    assert.equal(after.fingerprint256, renewed.info.fingerprint256);
+    assert.equal(s.renders(), warm + 1, 'once for the write (not again for the -wal our read creates)');
+
+    // A reload (a new config object) and an old body (cacheMaxAgeMs) render again too.
+    let n = s.renders();
+    await statusDoc();
+    assert.equal(s.renders(), n);
+    current = withToken();
+    await statusDoc();
+    assert.equal(s.renders(), n + 1, 'new config');
+    n = s.renders();
+    clock += 60_000;
+    const aged = await statusDoc();
+    assert.equal(s.renders(), n + 1, 'cacheMaxAgeMs passed');
+    assert.equal(aged.generatedAt, new Date(clock).toISOString());
+  });
+
   it('pipelining within the bound is served in order', async () => {
     const s = await start({ maxPipelined: 16 });
     const c = connect(s.port, '127.0.0.1');
