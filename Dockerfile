@@ -1,13 +1,17 @@
 # certs as a container: by default the daemon (scheduled cycles, /healthz, /metrics, /status).
 #
 #   docker build -t certs .
-#   docker run -d --init --name certs \
+#   docker run -d --init --name certs --env-file /srv/certs/secrets.env \
 #     -v /srv/certs/config:/config:ro -v certs-data:/data -p 127.0.0.1:9464:9464 certs
 #   docker run --rm -v /srv/certs/config:/config:ro -v certs-data:/data certs scan   # any other command
 #
 # /config/certs.yaml (CERTS_CONFIG) must set `dataDir: /data` (a relative dataDir is resolved next to
 # the config file) and, for the HEALTHCHECK and for scraping, `daemon: {http: {address: 0.0.0.0,
-# port: 9464}}`. nginx is not in this image: certs reaches it through the config's deploy settings.
+# port: 9464, token: "${env:CERTS_HTTP_TOKEN}"}}`: inside the container the endpoint listens on every
+# address, and certs refuses that without a token. The token comes at run time (CERTS_HTTP_TOKEN in
+# the env file, or `token: "${file:/run/secrets/certs_http_token}"`), never from the image; scrapers
+# send it as `Authorization: Bearer …` (or as the Basic password). /healthz needs none.
+# nginx is not in this image: certs reaches it through the config's deploy settings.
 # Trust comes from Node's bundled Mozilla roots (no ca-certificates package); add private CAs with
 # trust.caFile. Nothing here needs openssl or a shell tool at run time. `--init` reaps the processes
 # hooks leave behind (node, as PID 1, still gets SIGTERM and stops within --shutdown-timeout).
@@ -46,9 +50,11 @@ RUN groupadd --system --gid 10001 certs \
  && chmod 0700 /data
 USER 10001:10001
 VOLUME ["/data"]
+# The HTTP endpoint: /healthz open, /metrics and /status behind daemon.http.token. Publish it on the
+# host's loopback only (-p 127.0.0.1:9464:9464) unless a scraper elsewhere needs it.
 EXPOSE 9464
 # 200 while the daemon is alive ("starting" before the first cycle ends), 503 when the last cycle
-# could not run. slim images have no curl or wget: Node's fetch does it.
+# could not run; /healthz needs no token. slim images have no curl or wget: Node's fetch does it.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"]
 # Exec form: node is PID 1 and receives SIGTERM itself (a shell would swallow it).
