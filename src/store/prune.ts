@@ -41,17 +41,18 @@ export function pruneArchive(db: Db, dataDir: string, lineage: string, keepVersi
   for (const v of all.slice(-keepVersions)) keep.add(v);
 
   const removed: number[] = [];
+  let renamed = false;
   const archive = join(lineageDir(dataDir, lineage), 'archive');
   const forget = db.prepare('DELETE FROM issued WHERE lineage = ? AND version = ?');
   for (const v of all) {
     if (keep.has(v)) continue;
-    removeVersionDir(archive, lineage, v);
+    renamed = removeVersionDir(archive, lineage, v) || renamed;
     // Files first, row second: a crash in between leaves a row whose files are gone, which the
     // next prune deletes; never files without the row that says which certificate they were.
     forget.run(lineage, v);
     removed.push(v);
   }
-  if (removed.length > 0) fsyncDir(archive);
+  if (renamed) fsyncDir(archive);
   return { removed, kept: all.filter((v) => keep.has(v)) };
 }
 
@@ -76,13 +77,13 @@ function protectedVersions(db: Db, dataDir: string, lineage: string): Set<number
  * always complete (see archive.ts), and a crash mid-delete leaves a temp directory that the next
  * archive write removes.
  */
-function removeVersionDir(archive: string, lineage: string, version: number): void {
+function removeVersionDir(archive: string, lineage: string, version: number): boolean {
   const dir = join(archive, String(version));
   const doomed = join(archive, `.tmp-prune-${version}-${randomBytes(6).toString('hex')}`);
   try {
     renameSync(dir, doomed);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // only the row was left
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false; // only the row was left
     throw new IoError('write-failed', `domain "${lineage}": cannot remove archive version ${version} (${dir}): ${errorMessage(err)}`, { cause: err });
   }
   try {
@@ -90,6 +91,7 @@ function removeVersionDir(archive: string, lineage: string, version: number): vo
   } catch (err) {
     throw new IoError('write-failed', `domain "${lineage}": archive version ${version} was moved to ${doomed} but could not be deleted: ${errorMessage(err)}`, { cause: err });
   }
+  return true;
 }
 
 /**

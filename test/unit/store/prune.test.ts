@@ -268,6 +268,15 @@ describe('archive retention', () => {
     });
   });
 
+  it('forgets rows of versions whose files are already gone (a crash between the two), even without an archive directory', () => {
+    withStore((store, dataDir) => {
+      issue(store, dataDir, 'rows.example', 3);
+      rmSync(join(dataDir, 'certs', 'rows.example'), { recursive: true });
+      assert.deepEqual(pruneArchive(store.db, dataDir, 'rows.example', 1).removed, [1, 2]);
+      assert.deepEqual(store.issued.list('rows.example').map((c) => c.version), [3]);
+    });
+  });
+
   it('reports a failure instead of throwing, and refuses a nonsensical keepVersions', () => {
     withStore((store, dataDir) => {
       issue(store, dataDir, 'c.example', 2);
