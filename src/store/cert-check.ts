@@ -6,21 +6,12 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { certLabel } from '../core/chain.js';
 import { DeployError, errorMessage } from '../core/errors.js';
 import type { CertPems } from './archive.js';
 import { versionPaths } from './archive.js';
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
-/** A certificate named for a message: its subject CN, or "(empty subject) <first SAN>". */
-export function certLabel(x: X509Certificate): string {
-  const subject = (x.subject ?? '').trim();
-  const cn = /(?:^|\n)CN=([^\n]*)/.exec(subject)?.[1];
-  if (cn) return `"${cn}"`;
-  if (subject) return `"${subject.replace(/\n/g, ', ')}"`;
-  const san = (x.subjectAltName ?? '').split(', ')[0]?.replace(/^(DNS|IP Address):/, '');
-  return `(empty subject)${san ? ` ${san}` : ''}`;
-}
 
 function parseAll(pem: string, what: string, where: string): X509Certificate[] {
   const blocks = pem.match(PEM_CERT) ?? [];
