@@ -4,7 +4,7 @@ import { overallStatus, reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
 import { statusReports, withLifecycle } from '../../service/status.js';
-import { openStore, type RecordItem, type Store } from '../../store/index.js';
+import { openStore, type Store } from '../../store/index.js';
 import { createProgress } from '../progress.js';
 import { renderDetail, renderNagios, renderSummary, renderTable } from '../render.js';
 import { useColour } from '../style.js';
@@ -15,35 +15,19 @@ export interface ReportOptions {
   nagios?: boolean;
 }
 
-/** Results are stored in batches as they arrive, so memory stays flat on large inventories. */
-const STORE_BATCH = 500;
-
 /** Scans now, stores every result, returns the reports in inventory order. */
 async function scanAndStore(config: Config, domains: Domain[], keepChain: boolean, io: Io): Promise<EndpointReport[]> {
   // Loaded here so that `status` without --refresh never loads the TLS scanner.
-  const [{ scanDomains }, { loadTrust }] = await Promise.all([import('../../service/scan-inventory.js'), import('../../scan/trust.js')]);
+  const { loadScanDeps, scanAndRecord } = await import('../../service/scan-record.js');
   // Everything that can fail without the network fails before the database is created.
-  const trust = loadTrust({ ...config.trust });
+  const deps = await loadScanDeps(config, io.now);
   const store = openStore(config.dataDir);
   try {
-    // A database another process holds is reported now, not after a long scan is thrown away.
-    store.assertWritable();
     const progress = createProgress(io.stderr);
-    let pending: RecordItem[] = [];
-    const flush = () => {
-      if (pending.length === 0) return;
-      store.scans.recordMany(pending);
-      pending = [];
-    };
-    const reports = await scanDomains(config, domains, { anchors: trust.anchors, secureContext: trust.secureContext, now: io.now }, {
+    const reports = await scanAndRecord(config, store, domains, deps, {
       keepChain,
-      onOutcome: (o) => {
-        pending.push({ report: o.report, chainDer: o.chain, ...(o.path ? { extra: { path: o.path } } : {}) });
-        if (pending.length >= STORE_BATCH) flush();
-      },
       onProgress: (done, total, t) => progress.update(done, total, t.source === 'file' ? t.domain.name : `${t.host}:${t.port}`),
     });
-    flush();
     progress.finish();
     return reports;
   } finally {
@@ -67,16 +51,8 @@ export function withLifecycleProblems(config: Config, scanned: EndpointReport[])
 
 /** A scanner that records into an open store; for the verify step after a deploy (trust loaded once). */
 export async function makeRescanner(config: Config, store: Store, io: Io): Promise<(domains: Domain[]) => Promise<EndpointReport[]>> {
-  const [{ scanDomains }, { loadTrust }] = await Promise.all([import('../../service/scan-inventory.js'), import('../../scan/trust.js')]);
-  const trust = loadTrust({ ...config.trust });
-  return async (domains) => {
-    const items: RecordItem[] = [];
-    const reports = await scanDomains(config, domains, { anchors: trust.anchors, secureContext: trust.secureContext, now: io.now }, {
-      onOutcome: (o) => items.push({ report: o.report, chainDer: o.chain, ...(o.path ? { extra: { path: o.path } } : {}) }),
-    });
-    store.scans.recordMany(items);
-    return reports;
-  };
+  const { loadScanDeps, recordingScanner } = await import('../../service/scan-record.js');
+  return recordingScanner(config, store, await loadScanDeps(config, io.now));
 }
 
 function output(config: Config, scanned: EndpointReport[], detail: boolean, opts: ReportOptions, io: Io): number {

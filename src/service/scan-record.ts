@@ -1,0 +1,58 @@
+/**
+ * Scan and record: the one way a scan reaches the store, for `certs scan`, `status --refresh`,
+ * the run cycle and the verify step after a deploy. It checks the write lock before the first
+ * probe (a database another process holds is reported now, not after a long scan is thrown
+ * away) and stores results in batches as they arrive (memory stays flat on large inventories).
+ */
+import type { Domain, EndpointReport } from '../core/model.js';
+import type { ScanTarget } from '../core/report.js';
+import type { Config } from '../config/types.js';
+import type { RecordItem, Store } from '../store/index.js';
+import { scanDomains, type ScanDeps } from './scan-inventory.js';
+
+/** Results stored per transaction. */
+export const STORE_BATCH = 500;
+
+export interface ScanRecordOptions {
+  /** Keep each certificate's details in the returned reports (default false). */
+  keepChain?: boolean;
+  onProgress?: (done: number, total: number, target: ScanTarget) => void;
+}
+
+/** Scans `domains` and stores every result in `store`; the reports in inventory order. */
+export async function scanAndRecord(config: Config, store: Store, domains: readonly Domain[], deps: ScanDeps, opts: ScanRecordOptions = {}): Promise<EndpointReport[]> {
+  store.assertWritable();
+  let pending: RecordItem[] = [];
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    store.scans.recordMany(pending);
+    pending = [];
+  };
+  const reports = await scanDomains(config, domains, deps, {
+    ...(opts.keepChain ? { keepChain: true } : {}),
+    onOutcome: (o) => {
+      pending.push({ report: o.report, chainDer: o.chain, ...(o.path ? { extra: { path: o.path } } : {}) });
+      if (pending.length >= STORE_BATCH) flush();
+    },
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+  });
+  flush();
+  return reports;
+}
+
+/**
+ * Loads the trust anchors once (the slow part: the system bundle) and returns the scanner deps.
+ * Imported lazily so that commands that never scan never load the TLS scanner.
+ */
+export async function loadScanDeps(config: Config, now: () => Date): Promise<ScanDeps> {
+  const { loadTrust } = await import('../scan/trust.js');
+  const trust = loadTrust({ ...config.trust });
+  return { anchors: trust.anchors, secureContext: trust.secureContext, now };
+}
+
+export type Rescanner = (domains: readonly Domain[]) => Promise<EndpointReport[]>;
+
+/** A scanner bound to one open store and loaded trust: the run cycle's and the deploy verify's. */
+export function recordingScanner(config: Config, store: Store, deps: ScanDeps): Rescanner {
+  return (domains) => scanAndRecord(config, store, domains, deps);
+}
