@@ -1,4 +1,4 @@
-import { CertsError } from '../core/errors.js';
+import { CertsError, type ErrorKind } from '../core/errors.js';
 
 /**
  * The one place that turns errors into exit codes and messages (ARCHITECTURE §3 and §6).
@@ -7,10 +7,27 @@ import { CertsError } from '../core/errors.js';
  */
 export type CommandKind = 'nagios' | 'plain';
 
+/**
+ * Exit code of a plain command per error kind. A Record, so that a new kind does not compile
+ * until it is placed here: 2 means "fix the command line or the config", 1 "it did not work".
+ */
+const PLAIN_EXIT: Record<ErrorKind, 1 | 2> = {
+  usage: 2,
+  config: 2,
+  validation: 2,
+  scan: 1,
+  store: 1,
+  io: 1,
+  acme: 1,
+  deploy: 1,
+  notify: 1,
+  busy: 1,
+  internal: 1,
+};
+
 export function exitCodeFor(err: unknown, kind: CommandKind): number {
   if (kind === 'nagios') return 3;
-  if (err instanceof CertsError && (err.kind === 'usage' || err.kind === 'config' || err.kind === 'validation')) return 2;
-  return 1;
+  return err instanceof CertsError ? PLAIN_EXIT[err.kind] : 1;
 }
 
 export function formatFailure(err: unknown, debug: boolean): string {

@@ -21,7 +21,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import nodemailer from 'nodemailer';
 import type { EmailConfig } from '../config/types.js';
-import { NotifyError, errorMessage } from '../core/errors.js';
+import { NotifyError, errorMessage, type NotifyErrorCode } from '../core/errors.js';
 import type { Channel, DeliveryReceipt, OutboxMessage } from './types.js';
 
 /** Message-ID derived from the outbox key, so a retried delivery carries the same ID (receivers can deduplicate). */
@@ -61,7 +61,7 @@ export function toNotifyError(err: unknown, cfg: EmailConfig): NotifyError {
   const code = e.code ?? '';
   const original = e.originalCode ?? '';
   const detail = scrub(errorMessage(err), cfg);
-  const wrap = (c: string, message: string, retryable: boolean): NotifyError =>
+  const wrap = (c: NotifyErrorCode, message: string, retryable: boolean): NotifyError =>
     new NotifyError(c, scrub(message, cfg), retryable, { cause: err });
 
   if (code === 'EAUTH' || responseCode === 535) {

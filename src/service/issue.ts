@@ -113,7 +113,7 @@ export async function issueCertificate(input: IssueInput): Promise<IssueResult |
   }
   // Every certificate of the CA's chain must have signed the one below it before anything is
   // stored: a version that is recorded must be one `current` may point at.
-  assertCertificateSet({ cert: result.certPem, chain: result.chainPem, fullchain: result.fullchainPem, privkey: keyPem }, `domain "${domain.name}": the certificate the CA issued`);
+  assertCertificateSet({ cert: result.certPem, chain: result.chainPem, fullchain: result.fullchainPem, privkey: keyPem }, `domain "${domain.name}": the certificate the CA issued`, domain.name);
   const minVersion = store.issued.maxVersion(domain.name) + 1;
   const { version, paths } = writeArchiveVersion(dataDir, domain.name, { cert: result.certPem, chain: result.chainPem, fullchain: result.fullchainPem, privkey: keyPem }, { minVersion, ...(input.archiveFs ? { fs: input.archiveFs } : {}) });
   const issued: IssuedCert = {
@@ -152,12 +152,12 @@ export function reconcileCurrent(dataDir: string, store: Store, lineage: string)
   if (at === latest.version) return false;
   const paths = versionPaths(dataDir, lineage, latest.version);
   if (!existsSync(paths.fullchain) || !existsSync(paths.privkey)) {
-    throw new CertsError('io', 'archive-missing', `domain "${lineage}": version ${latest.version} is recorded but ${paths.dir} is incomplete; run certs renew ${lineage} --force to replace it`);
+    throw new CertsError('io', 'archive-missing', `domain "${lineage}": version ${latest.version} is recorded but ${paths.dir} is incomplete; run certs renew ${lineage} --force to replace it`, { domain: lineage });
   }
   try {
     switchCurrent(dataDir, lineage, latest.version);
   } catch (err) {
-    throw new CertsError('io', 'switch-failed', `domain "${lineage}": cannot switch current to version ${latest.version}: ${errorMessage(err)}`, { cause: err });
+    throw new CertsError('io', 'switch-failed', `domain "${lineage}": cannot switch current to version ${latest.version}: ${errorMessage(err)}`, { cause: err, domain: lineage });
   }
   return true;
 }

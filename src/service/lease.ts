@@ -1,7 +1,7 @@
 /** Holding a leased SQLite lock while work runs: heartbeat in the background, release in `finally`. */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { CertsError } from '../core/errors.js';
+import { BusyError } from '../core/errors.js';
 import type { LockRepository } from '../store/locks.js';
 
 export const LEASE_MS = 60_000;
@@ -43,7 +43,7 @@ export function tryLease(locks: LockRepository, name: string, owner: string, lea
 
 /**
  * Waits for a lock (another `certs renew` or `certs run` finishing), polling until `waitMs` has
- * passed. Throws a CertsError naming the holder when it never came free.
+ * passed. Throws a BusyError naming the holder when it never came free.
  */
 export async function waitLease(locks: LockRepository, name: string, owner: string, waitMs: number, opts: { pollMs?: number; leaseMs?: number } = {}): Promise<Lease> {
   const deadline = Date.now() + waitMs;
@@ -52,7 +52,7 @@ export async function waitLease(locks: LockRepository, name: string, owner: stri
     if (lease) return lease;
     if (Date.now() >= deadline) {
       const h = locks.holder(name);
-      throw new CertsError('internal', 'locked', `another certs process holds the ${name} lock${h ? ` (${h.owner}, lease until ${new Date(h.expiresAt).toISOString()})` : ''}; try again when it has finished`, {
+      throw new BusyError(`another certs process holds the ${name} lock${h ? ` (${h.owner}, lease until ${new Date(h.expiresAt).toISOString()})` : ''}; try again when it has finished`, {
         hint: 'a process that was killed releases its lock when its lease expires (one minute)',
       });
     }

@@ -3,7 +3,7 @@
  * order, store, switch, run hooks. One domain's failure never stops the others; each failure is
  * persisted with its backoff so `certs status` shows renewal-failing and the next run waits.
  */
-import { AcmeError, CertsError, ConfigError, errorMessage } from '../core/errors.js';
+import { AcmeError, ConfigError, errorMessage, inDomain, type CertsError } from '../core/errors.js';
 import { ariRenewalTime } from '../core/ari.js';
 import { nextBackoff } from '../core/backoff.js';
 import { checkRenewBeforeDays, renewalDecision, type RenewalDecision } from '../core/renewal.js';
@@ -136,20 +136,7 @@ async function hook(d: DomainConfig, kind: 'pre' | 'post' | 'deploy', paths: Cer
 
 /** Every failure names its domain, also those met before any order (account, directory). */
 function asCertsError(err: unknown, domain: string): CertsError {
-  const prefix = `domain "${domain}"`;
-  if (err instanceof CertsError && err.message.startsWith(prefix)) return err;
-  if (err instanceof AcmeError) {
-    return new AcmeError(err.code, `${prefix}: ${err.message}`, {
-      domain,
-      ...(err.problemType ? { problemType: err.problemType } : {}),
-      ...(err.detail ? { detail: err.detail } : {}),
-      ...(err.status !== undefined ? { status: err.status } : {}),
-      retryable: err.retryable,
-      ...(err.retryAfter ? { retryAfter: err.retryAfter } : {}),
-    }, { cause: err, ...(err.hint ? { hint: err.hint } : {}) });
-  }
-  if (err instanceof CertsError) return new CertsError(err.kind, err.code, `${prefix}: ${err.message}`, { cause: err, ...(err.hint ? { hint: err.hint } : {}) });
-  return new AcmeError('internal', `${prefix}: ${errorMessage(err)}`, { domain }, { cause: err });
+  return inDomain(err, domain);
 }
 
 async function renewOne(d: DomainConfig, ctx: { config: Config; store: Store; acme: AcmeConfig; solvers: SolverSet; session: () => Promise<AcmeSession>; opts: RenewOptions }): Promise<RenewOutcome> {

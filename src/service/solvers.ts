@@ -13,7 +13,7 @@ export class SolverSet {
 
   challengeOf(domain: DomainConfig): ChallengeConfig {
     const c = domain.challenge ?? this.acme.challenge;
-    if (!c) throw new ConfigError(`domain "${domain.name}": no ACME challenge configured; set acme.challenge or domains[].challenge (http-01 webroot/standalone, or dns-01 hook/rfc2136)`);
+    if (!c) throw new ConfigError(`domain "${domain.name}": no ACME challenge configured; set acme.challenge or domains[].challenge (http-01 webroot/standalone, or dns-01 hook/rfc2136)`, {}, { domain: domain.name });
     return c;
   }
 

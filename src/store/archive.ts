@@ -158,7 +158,7 @@ export function writeArchiveVersion(dataDir: string, lineage: string, pems: Cert
     if (err instanceof IoError) throw err;
     // The temp path is gone by now: name the archive the new version was going to.
     const shown = tmp !== undefined && where.startsWith(tmp) ? join(archive, '(new version)', where === tmp ? '' : basename(where)) : where;
-    throw new IoError(errno(err) === 'ENOSPC' ? 'disk-full' : 'write-failed', `domain "${lineage}": ${describeWriteError(shown, err)}; the current certificate was not changed`, { cause: err });
+    throw new IoError(errno(err) === 'ENOSPC' ? 'disk-full' : 'write-failed', `domain "${lineage}": ${describeWriteError(shown, err)}; the current certificate was not changed`, { cause: err, domain: lineage });
   }
 }
 
@@ -180,8 +180,8 @@ export function switchCurrent(dataDir: string, lineage: string, version: number)
     try {
       unlinkSync(link);
     } catch (cleanupErr) {
-      if (errno(cleanupErr) !== 'ENOENT') throw new IoError('write-failed', `domain "${lineage}": cannot remove ${link}: ${errorMessage(cleanupErr)}`, { cause: err });
+      if (errno(cleanupErr) !== 'ENOENT') throw new IoError('write-failed', `domain "${lineage}": cannot remove ${link}: ${errorMessage(cleanupErr)}`, { cause: err, domain: lineage });
     }
-    throw new IoError('write-failed', `domain "${lineage}": ${describeWriteError(join(base, 'current'), err)}; current still points at the previous version`, { cause: err });
+    throw new IoError('write-failed', `domain "${lineage}": ${describeWriteError(join(base, 'current'), err)}; current still points at the previous version`, { cause: err, domain: lineage });
   }
 }

@@ -1,6 +1,6 @@
 /** certs nginx snippet | write | check, and certs repair. */
 import { X509Certificate } from 'node:crypto';
-import { CertsError, UsageError } from '../../core/errors.js';
+import { BusyError, UsageError } from '../../core/errors.js';
 import type { Config, DomainConfig } from '../../config/types.js';
 import type { EndpointReport } from '../../core/model.js';
 import { selectDomains } from '../../service/select.js';
@@ -127,7 +127,7 @@ export async function repairCommand(name: string, opts: GlobalOptions & { dryRun
   try {
     if (domain.managed && !lease) {
       const h = store.locks.holder(`cert:${domain.name}`);
-      throw new CertsError('internal', 'locked', `domain "${domain.name}": another certs process is renewing or deploying it${h ? ` (${h.owner})` : ''}; nothing was written, try again when it has finished`);
+      throw new BusyError(`domain "${domain.name}": another certs process is renewing or deploying it${h ? ` (${h.owner})` : ''}; nothing was written, try again when it has finished`);
     }
     if (domain.managed) {
       // The leaf we repaired is the one `current` points at: its own version's record and key,
