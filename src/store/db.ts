@@ -18,21 +18,8 @@ export interface OpenDatabaseOptions {
   clock?: () => number;
 }
 
-/**
- * Stable `StoreError.code` values produced here and by the repositories, so that callers can
- * tell "try again later" (locked) from "fix something" (everything else).
- */
-export type StoreErrorCode =
-  | 'not-a-database' // the file is not SQLite, or a SQLite file of another program
-  | 'corrupt' // SQLite header present, content damaged
-  | 'locked' // another process held the write lock beyond the busy timeout
-  | 'schema-too-new' // written by a newer certs; we refuse rather than risk damaging it
-  | 'schema-outdated' // read-only open of a database that still needs a migration
-  | 'migration-failed'
-  | 'read-only' // the file or its directory cannot be written
-  | 'io' // the file system refused something else (disk full, not a directory, …)
-  | 'invalid-argument' // a caller passed data the store cannot record
-  | 'sqlite'; // anything SQLite reported that is none of the above
+/** Stable `StoreError.code` values (their list lives with the error family in core/errors.ts). */
+export type { StoreErrorCode } from '../core/errors.js';
 
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
