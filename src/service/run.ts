@@ -14,6 +14,7 @@ import { renewDomains, type RenewOutcome } from './renew.js';
 import { deployDomains, needsDeploy, type DeployOutcome } from './deploy.js';
 import { notifyAfterRun, type NotifyRunResult } from './notify.js';
 import { pruneStore, type PruneReport } from './prune.js';
+import { newOwnerId, waitLease } from './lease.js';
 
 export interface RunDeps {
   /** Scans and stores (the CLI wires the scanner once). */
@@ -24,6 +25,46 @@ export interface RunDeps {
   random: () => number;
   owner: string;
   log: (event: string, fields?: Record<string, unknown>) => void;
+  /** The cycle's steps; the real ones unless a test passes fakes. */
+  steps?: Partial<RunSteps>;
+}
+
+export interface RunSteps {
+  renew: typeof renewDomains;
+  deploy: typeof deployDomains;
+  notify: typeof notifyAfterRun;
+  prune: typeof pruneStore;
+}
+
+const REAL_STEPS: RunSteps = { renew: renewDomains, deploy: deployDomains, notify: notifyAfterRun, prune: pruneStore };
+
+/**
+ * One failure of a cycle, kept structured (as lego's obtainError keeps one error per domain):
+ * the step, the domain when it is one domain's, and the error's kind, code and hint.
+ */
+export interface RunFailure {
+  step: 'renew' | 'deploy' | 'notify' | 'prune';
+  domain?: string;
+  kind: string;
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+/** A thrown error as a RunFailure; an error that is not ours is internal. */
+export function runFailureOf(step: RunFailure['step'], err: unknown, domain?: string): RunFailure {
+  const e = err instanceof CertsError ? err : null;
+  // AcmeError has always named its domain; other kinds may (CertsErrorOptions.domain).
+  const named = (e as { domain?: unknown } | null)?.domain;
+  const d = domain ?? (typeof named === 'string' ? named : undefined);
+  return {
+    step,
+    ...(d ? { domain: d } : {}),
+    kind: e?.kind ?? 'internal',
+    code: e?.code ?? 'internal',
+    message: errorMessage(err),
+    ...(e?.hint ? { hint: e.hint } : {}),
+  };
 }
 
 export interface RunOptions {
@@ -41,7 +82,10 @@ export interface RunResult {
   notify: NotifyRunResult | null;
   /** Retention (store.retention) applied at the end of the cycle; null if it could not run at all. */
   pruned: PruneReport | null;
+  /** Failures of whole steps (a step that threw), as one line each: `<step>: <message>`. */
   errors: string[];
+  /** Every failure of the cycle, structured: whole steps and each domain's renewal, deploy or delivery. */
+  failures: RunFailure[];
 }
 
 /**
@@ -53,10 +97,32 @@ export function runExitCode(status: Status, failedSteps: number): number {
   return failedSteps > 0 && code === 0 ? 1 : code;
 }
 
+/**
+ * One cycle under the run lock, for cron's `certs run` and the daemon alike. Another holder (a
+ * second daemon, cron's certs run) is waited for up to `waitMs`; it will usually have left
+ * nothing to do, and this cycle decides again from what it recorded.
+ */
+export async function runLocked(config: Config, store: Store, deps: Omit<RunDeps, 'owner'>, opts: RunOptions & { waitMs: number }): Promise<RunResult> {
+  const owner = newOwnerId();
+  const lease = await waitLease(store.locks, 'run', owner, opts.waitMs);
+  try {
+    return await runCycle(config, store, { ...deps, owner }, { renew: opts.renew, notify: opts.notify });
+  } finally {
+    lease.release();
+  }
+}
+
 /** Runs one cycle with the run lock already held by the caller. */
 export async function runCycle(config: Config, store: Store, deps: RunDeps, opts: RunOptions): Promise<RunResult> {
   const startedAt = deps.now().toISOString();
   const errors: string[] = [];
+  const failures: RunFailure[] = [];
+  const steps: RunSteps = { ...REAL_STEPS, ...deps.steps };
+  /** A step that threw: the cycle goes on with the next one, and reports it. */
+  const stepFailed = (step: RunFailure['step'], err: unknown): void => {
+    errors.push(`${step}: ${errorMessage(err)}`);
+    failures.push(runFailureOf(step, err));
+  };
   const domains = config.domains as DomainConfig[];
   deps.log('run.start', { domains: domains.length, renew: opts.renew });
 
@@ -68,22 +134,27 @@ export async function runCycle(config: Config, store: Store, deps: RunDeps, opts
   const managed = domains.filter((d) => d.managed);
   if (opts.renew && config.acme && managed.length > 0) {
     try {
-      renew = await renewDomains(config, store, managed, { now: deps.now, random: deps.random, owner: deps.owner, log: (domain, detail) => deps.log('renew', { domain, detail }) });
+      renew = await steps.renew(config, store, managed, { now: deps.now, random: deps.random, owner: deps.owner, log: (domain, detail) => deps.log('renew', { domain, detail }) });
     } catch (err) {
-      errors.push(`renew: ${errorMessage(err)}`);
+      stepFailed('renew', err);
     }
     for (const o of renew) if (o.action !== 'not-due' && o.action !== 'backoff') deps.log('renew.result', { domain: o.domain, action: o.action, reason: o.reason });
+    for (const o of renew) if (o.action === 'failed') failures.push(o.error ? runFailureOf('renew', o.error, o.domain) : { step: 'renew', domain: o.domain, kind: 'acme', code: 'failed', message: o.reason });
     const issued = new Set(renew.filter((o) => o.action === 'issued').map((o) => o.domain));
     // Deploy what was issued now, and what an earlier cycle issued but never got nginx to accept
     // (it crashed, or nginx refused it and `current` went back): retried until it succeeds.
     const deployable = config.nginx?.snippetDir ? domains.filter((d) => d.nginx && (issued.has(d.name) || needsDeploy(store, d))) : [];
     if (deployable.length > 0) {
       try {
-        deploy = await deployDomains(config, store, deployable, { now: deps.now, owner: deps.owner, rescan: deps.scan, log: (domain, detail) => deps.log('deploy', { domain, detail }) });
+        deploy = await steps.deploy(config, store, deployable, { now: deps.now, owner: deps.owner, rescan: deps.scan, log: (domain, detail) => deps.log('deploy', { domain, detail }) });
       } catch (err) {
-        errors.push(`deploy: ${errorMessage(err)}`);
+        stepFailed('deploy', err);
       }
       for (const o of deploy) deps.log('deploy.result', { domain: o.domain, action: o.action, detail: o.detail });
+      for (const o of deploy) {
+        if (o.action !== 'failed' && o.action !== 'stale' && o.action !== 'not-included') continue;
+        failures.push(o.error ? runFailureOf('deploy', o.error, o.domain) : { step: 'deploy', domain: o.domain, kind: 'deploy', code: o.action, message: o.detail });
+      }
     }
     const changed = new Set([...issued, ...deploy.filter((o) => o.action === 'deployed' || o.action === 'stale').map((o) => o.domain)]);
     if (changed.size > 0) {
@@ -97,20 +168,24 @@ export async function runCycle(config: Config, store: Store, deps: RunDeps, opts
   let notify: NotifyRunResult | null = null;
   if (opts.notify && config.notify && (config.notify.email || config.notify.webhook)) {
     try {
-      notify = await notifyAfterRun(config, store, reports, { now: deps.now(), random: deps.random, log: (detail) => deps.log('notify', { detail }) });
+      notify = await steps.notify(config, store, reports, { now: deps.now(), random: deps.random, log: (detail) => deps.log('notify', { detail }) });
     } catch (err) {
-      errors.push(`notify: ${errorMessage(err)}`);
+      stepFailed('notify', err);
     }
+    for (const f of notify?.failed ?? []) failures.push({ step: 'notify', kind: 'notify', code: 'delivery-failed', message: `${f.key}: ${f.error}` });
   }
 
   // Last, once the cycle's own work is recorded: a failure here is reported, never fatal.
   let pruned: PruneReport | null = null;
   try {
-    pruned = pruneStore(config, store, { now: deps.now(), owner: deps.owner });
-    for (const e of pruned.errors) errors.push(`prune: ${e}`);
+    pruned = steps.prune(config, store, { now: deps.now(), owner: deps.owner });
+    for (const e of pruned.errors) {
+      errors.push(`prune: ${e}`);
+      failures.push({ step: 'prune', kind: 'io', code: 'prune', message: e });
+    }
     deps.log('prune.done', { scans: pruned.scans, certificates: pruned.certificates, versions: pruned.versions, ...(pruned.skipped.length > 0 ? { skipped: pruned.skipped } : {}) });
   } catch (err) {
-    errors.push(`prune: ${errorMessage(err)}`);
+    stepFailed('prune', err);
   }
 
   const failedSteps = renew.filter((o) => o.action === 'failed').length + deploy.filter((o) => o.action === 'failed' || o.action === 'stale' || o.action === 'not-included').length + (notify?.failed.length ?? 0) + errors.length;
@@ -121,7 +196,7 @@ export async function runCycle(config: Config, store: Store, deps: RunDeps, opts
   const run: LastRun = { startedAt, finishedAt: deps.now().toISOString(), outcome, exitCode };
   store.meta.set('lastRun', JSON.stringify(run));
   deps.log('run.done', { outcome, exitCode, renewed: renew.filter((o) => o.action === 'issued').length, failed: failedSteps });
-  return { run, status, reports, renew, deploy, notify, pruned, errors };
+  return { run, status, reports, renew, deploy, notify, pruned, errors, failures };
 }
 
 

@@ -3,8 +3,7 @@ import { UsageError } from '../../core/errors.js';
 import { reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import { openStore, type Store } from '../../store/index.js';
-import { newOwnerId, waitLease } from '../../service/lease.js';
-import { runCycle, type RunResult } from '../../service/run.js';
+import { runLocked, type RunResult } from '../../service/run.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { renderSummary, renderTable } from '../render.js';
 import { useColour } from '../style.js';
@@ -23,23 +22,16 @@ function waitSeconds(v: string | undefined): number {
   return n;
 }
 
-/** One cycle under the run lock (shared by cron's `certs run`, `certs renew` and the daemon). */
+/** One cycle under the run lock (service/run.ts runLocked), with the scanner wired to this store. */
 export async function cycle(config: Config, store: Store, io: Io, opts: { renew: boolean; waitMs: number; log: (event: string, fields?: Record<string, unknown>) => void }): Promise<RunResult> {
-  const owner = newOwnerId();
-  const lease = await waitLease(store.locks, 'run', owner, opts.waitMs);
-  try {
-    const scan = await makeRescanner(config, store, io);
-    return await runCycle(config, store, {
-      scan,
-      overlay: (reports) => withLifecycleProblems(config, reports),
-      now: io.now,
-      random: Math.random,
-      owner,
-      log: opts.log,
-    }, { renew: opts.renew, notify: true });
-  } finally {
-    lease.release();
-  }
+  const scan = await makeRescanner(config, store, io);
+  return runLocked(config, store, {
+    scan,
+    overlay: (reports) => withLifecycleProblems(config, reports),
+    now: io.now,
+    random: Math.random,
+    log: opts.log,
+  }, { renew: opts.renew, notify: true, waitMs: opts.waitMs });
 }
 
 export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
@@ -61,6 +53,7 @@ export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
         notify: result.notify && { events: result.notify.events.length, queued: result.notify.queued, delivered: result.notify.delivered, failed: result.notify.failed, pending: result.notify.pending },
         pruned: result.pruned && { scans: result.pruned.scans, certificates: result.pruned.certificates, versions: result.pruned.versions },
         errors: result.errors,
+        failures: result.failures,
       }, null, 2)}\n`);
     } else {
       const colour = useColour(io.stdout);
@@ -71,6 +64,8 @@ export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
       const p = result.pruned;
       if (p && p.scans + p.certificates + p.versions > 0) lines.push(`pruned ${p.scans} old scans, ${p.certificates} unused certificates, ${p.versions} archive versions (store.retention)`);
       for (const e of result.errors) lines.push(`error: ${e}`);
+      // Each domain's own failure, with its code and hint (whole-step failures are the lines above).
+      for (const f of result.failures) if (f.domain) lines.push(`failed: ${f.domain}: ${f.step} [${f.code}]: ${f.message}${f.hint ? ` (${f.hint})` : ''}`);
       io.stdout.write(`${lines.join('\n')}\n`);
     }
     return result.run.exitCode ?? 3;
