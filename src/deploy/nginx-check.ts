@@ -19,18 +19,13 @@ import { spawn } from 'node:child_process';
 import { posix } from 'node:path';
 import { DeployError, errorMessage } from '../core/errors.js';
 import { programEnv } from '../acme/hook-env.js';
-import {
-  analyseNginxDump,
-  includeWouldMatch,
-  parseServerName,
-  selectServer,
-  serverNameMatches,
-  type NginxDirective,
-  type NginxLimits,
-  type NginxListenGroup,
-  type NginxMatchKind,
-  type NginxServerBlock,
-} from '../core/nginx-conf.js';
+import { analyseNginxDump, type NginxAnalysis } from './nginx/analyse.js';
+import { includeWouldMatch } from './nginx/glob.js';
+import type { NginxListenGroup } from './nginx/listen.js';
+import { selectServer, type NginxMatchKind } from './nginx/select-server.js';
+import { parseServerName, serverNameMatches } from './nginx/server-name.js';
+import type { NginxIncludeUse, NginxServerBlock } from './nginx/servers.js';
+import type { NginxDirective, NginxLimits } from './nginx/tokenizer.js';
 
 export interface SnippetDomain {
   /** The domain's primary name (names the result). */
@@ -124,216 +119,313 @@ const WILDCARD_PROBE = 'certs-wildcard-probe';
 /** Checks every domain's snippet against one `nginx -T` output. Throws ValidationError on unparsable input. */
 export function checkSnippetIncludes(input: CheckSnippetIncludesInput): SnippetCheckReport {
   const a = analyseNginxDump(input.dump, input.limits);
+  const ctx = checkContext(a, input.domains);
+  const domains = input.domains.map((d) => checkDomain(ctx, d));
+  return { domains, warnings: a.resolved.warnings, files: a.dump.files.length, serverBlocks: a.servers.length };
+}
+
+/** What every domain's check reads, built once: a check may cover many domains and blocks. */
+interface CheckContext {
+  tlsGroups: NginxListenGroup[];
+  plainGroups: NginxListenGroup[];
+  /** Some listen address of the block speaks TLS. */
+  isTls: (s: NginxServerBlock) => boolean;
+  /** Snippet path (normalised) → the domain it belongs to. */
+  snippetOf: Map<string, string>;
+  includes: IncludeIndex;
+}
+
+/** Where each file is included, by normalised path. */
+interface IncludeIndex {
+  /** Per server block: how often each file is included at the block's own level. */
+  atServerLevel: Map<NginxServerBlock, Map<string, number>>;
+  /** The server blocks that include a file, at any depth. */
+  includedBy: Map<string, Set<NginxServerBlock>>;
+  /** Include directives outside any http server block, in configuration order. */
+  outsideList: OutsideInclude[];
+  /** Those includes by the files they pull in. */
+  outside: Map<string, OutsideInclude[]>;
+}
+
+function checkContext(a: NginxAnalysis, domains: readonly SnippetDomain[]): CheckContext {
   const tlsGroups = a.groups.filter((g) => g.tls);
-  const plainGroups = a.groups.filter((g) => !g.tls);
   const tlsKeys = new Set(tlsGroups.map((g) => g.key));
-  const isTls = (s: NginxServerBlock): boolean => s.listens.some((l) => tlsKeys.has(l.key));
-  const snippetOf = new Map(input.domains.map((d) => [norm(d.snippet), d.name]));
-  // Indexes by normalised file path, built once: a check may cover many domains and blocks.
-  const atServerLevel = new Map<NginxServerBlock, Map<string, number>>();
-  const includedBy = new Map<string, Set<NginxServerBlock>>();
+  const includes = indexIncludes(a);
+  countNotYetWritten(includes, a, domains);
+  return {
+    tlsGroups,
+    plainGroups: a.groups.filter((g) => !g.tls),
+    isTls: (s) => s.listens.some((l) => tlsKeys.has(l.key)),
+    snippetOf: new Map(domains.map((d) => [norm(d.snippet), d.name])),
+    includes,
+  };
+}
+
+function indexIncludes(a: NginxAnalysis): IncludeIndex {
+  const index: IncludeIndex = { atServerLevel: new Map(), includedBy: new Map(), outsideList: includesOutsideServers(a.resolved.directives), outside: new Map() };
   for (const s of a.servers) {
-    const counts = new Map<string, number>();
-    for (const u of s.includes) {
-      for (const f of u.files) {
-        const n = norm(f);
-        if (u.context.length === 0) counts.set(n, (counts.get(n) ?? 0) + 1);
-        const set = includedBy.get(n) ?? new Set();
-        set.add(s);
-        includedBy.set(n, set);
-      }
-    }
-    atServerLevel.set(s, counts);
+    index.atServerLevel.set(s, new Map());
+    for (const u of s.includes) for (const f of u.files) countInclude(index, s, u, norm(f));
   }
-  const outsideList = includesOutsideServers(a.resolved.directives);
-  const outside = new Map<string, OutsideInclude[]>();
-  for (const u of outsideList) {
-    for (const f of new Set(u.files.map(norm))) outside.set(f, [...(outside.get(f) ?? []), u]);
+  for (const u of index.outsideList) {
+    for (const f of new Set(u.files.map(norm))) index.outside.set(f, [...(index.outside.get(f) ?? []), u]);
   }
-  // A snippet that does not exist yet is in no include's file list, but an include whose path or
-  // glob names it (`include /etc/nginx/certs/*.conf;`) pulls it in at the next reload: count those
-  // as nginx's glob(3) would match them, so the first deploy is recognised as included.
+  return index;
+}
+
+/** Records that server block `s` includes `file` (normalised) through the include `u`. */
+function countInclude(index: IncludeIndex, s: NginxServerBlock, u: NginxIncludeUse, file: string): void {
+  const counts = index.atServerLevel.get(s)!;
+  if (u.context.length === 0) counts.set(file, (counts.get(file) ?? 0) + 1);
+  const set = index.includedBy.get(file) ?? new Set();
+  set.add(s);
+  index.includedBy.set(file, set);
+}
+
+/**
+ * A snippet that does not exist yet is in no include's file list, but an include whose path or
+ * glob names it (`include /etc/nginx/certs/*.conf;`) pulls it in at the next reload: count those
+ * as nginx's glob(3) would match them, so the first deploy is recognised as included.
+ */
+function countNotYetWritten(index: IncludeIndex, a: NginxAnalysis, domains: readonly SnippetDomain[]): void {
   const present = new Set(a.dump.files.map((f) => norm(f.path)));
-  for (const snippet of new Set(input.domains.map((d) => norm(d.snippet)))) {
+  for (const snippet of new Set(domains.map((d) => norm(d.snippet)))) {
     if (present.has(snippet)) continue;
     for (const s of a.servers) {
       for (const u of s.includes) {
         if (!includeWouldMatch(norm(u.path), snippet)) continue;
         u.files.push(snippet);
-        const counts = atServerLevel.get(s)!;
-        if (u.context.length === 0) counts.set(snippet, (counts.get(snippet) ?? 0) + 1);
-        const set = includedBy.get(snippet) ?? new Set();
-        set.add(s);
-        includedBy.set(snippet, set);
+        countInclude(index, s, u, snippet);
       }
     }
-    for (const u of outsideList) {
-      if (includeWouldMatch(norm(u.path), snippet)) outside.set(snippet, [...(outside.get(snippet) ?? []), u]);
+    for (const u of index.outsideList) {
+      if (includeWouldMatch(norm(u.path), snippet)) index.outside.set(snippet, [...(index.outside.get(snippet) ?? []), u]);
     }
   }
+}
 
-  const domains = input.domains.map((d): SnippetCheck => {
-    const snippet = norm(d.snippet);
-    const includeLine = `include ${quoteArg(d.snippet)};`;
-    const problems: SnippetProblem[] = [];
-    const serves = new Map<NginxServerBlock, string[]>();
-    const addServes = (s: NginxServerBlock, name: string): void => {
-      const list = serves.get(s) ?? [];
-      if (!list.includes(name)) list.push(name);
-      serves.set(s, list);
-    };
-    const countAtServerLevel = (s: NginxServerBlock): number => atServerLevel.get(s)?.get(snippet) ?? 0;
-    const names: NameVerdict[] = [];
-    const tlsWinners = new Set<NginxServerBlock>();
-    const unserved: Array<{ name: string; plain: NginxServerBlock[] }> = [];
+/** One domain's check in progress: the problems found so far, and which blocks serve which of its names. */
+interface DomainCheck {
+  ctx: CheckContext;
+  domain: SnippetDomain;
+  /** The snippet's path, normalised. */
+  snippet: string;
+  /** The line a fix asks to add. */
+  includeLine: string;
+  problems: SnippetProblem[];
+  /** Blocks nginx sends some of the names to (with TLS or without) → those names. */
+  serves: Map<NginxServerBlock, string[]>;
+  /** Blocks nginx picks for some name on a TLS address. */
+  tlsWinners: Set<NginxServerBlock>;
+}
 
-    for (const raw of d.names) {
-      const name = raw.toLowerCase().replace(/\.$/, '');
-      const host = name.startsWith('*.') ? `${WILDCARD_PROBE}.${name.slice(2)}` : name;
-      const verdict: NameVerdict = { name: raw, ok: false, servedBy: [] };
-      const missing = new Map<NginxServerBlock, string[]>();
-      const uncertain = new Set<string>();
-      const ignored = new Set<string>();
-      for (const g of tlsGroups) {
-        const sel = selectServer(g, host);
-        for (const u of sel.uncertain) uncertain.add(`${u.serverName} (${u.file}:${u.line})`);
-        for (const x of sel.ignored) if (serverNameMatches(parseServerName(x.serverName), host)) ignored.add(`"server_name ${x.serverName}" in the block at ${x.file}:${x.line}`);
-        if (!sel.server || !sel.by || sel.serverName === undefined) continue;
-        const has = countAtServerLevel(sel.server) > 0;
-        verdict.servedBy.push({ listen: g.key, file: sel.server.file, line: sel.server.line, by: sel.by, serverName: sel.serverName, includesSnippet: has });
-        addServes(sel.server, raw);
-        tlsWinners.add(sel.server);
-        if (!has) missing.set(sel.server, [...(missing.get(sel.server) ?? []), g.key]);
-      }
-      const plain = winners(plainGroups, host);
-      for (const s of plain) addServes(s, raw);
-      if (uncertain.size > 0) {
-        problems.push({
-          code: 'uncertain-regex',
-          severity: 'warning',
-          name: raw,
-          message: `"${raw}": nginx might pick a block by a server_name regex this check cannot evaluate: ${[...uncertain].join(', ')}`,
-        });
-      }
-      if (verdict.servedBy.length === 0) {
-        unserved.push({ name: raw, plain });
-        const also = plain.length > 0 ? ` (${plain.map((s) => `the server block at ${where(s)}`).join(' and ')} serve${plain.length > 1 ? '' : 's'} it without TLS)` : '';
-        problems.push({ code: 'no-tls-server', severity: 'error', name: raw, message: `"${raw}": no server block listening with ssl has a server_name for it${also}` });
-      }
-      for (const [s, keys] of missing) {
-        const own = s.sslDirectives.filter((x) => norm(x.file) !== snippet);
-        const drop = own.length > 0 ? `, and remove its own ${[...new Set(own.map((x) => x.name))].join('/')} lines (${[...new Set(own.map((x) => `${x.file}:${x.line}`))].join(', ')})` : '';
-        problems.push({
-          code: 'not-included',
-          severity: 'error',
-          name: raw,
-          file: s.file,
-          line: s.line,
-          message: `"${raw}": served over TLS on ${keys.join(', ')} by the server block at ${where(s)} (server_name ${s.serverNames.join(' ')}), which does not include ${d.snippet}${ignored.size ? ` (nginx ignores ${[...ignored].join(' and ')}: the name is already taken on that address)` : ''}`,
-          fix: `add "${includeLine}" inside the server block at ${where(s)}${drop}`,
-        });
-      }
-      verdict.ok = verdict.servedBy.length > 0 && missing.size === 0;
-      names.push(verdict);
-    }
-    if (unserved.length > 0) {
-      const fix = `add a server block: server { listen 443 ssl; server_name ${unserved.map((u) => u.name).join(' ')}; ${includeLine} … }`;
-      for (const p of problems) if (p.code === 'no-tls-server') p.fix = fix;
-    }
+function checkDomain(ctx: CheckContext, d: SnippetDomain): SnippetCheck {
+  const dc: DomainCheck = {
+    ctx,
+    domain: d,
+    snippet: norm(d.snippet),
+    includeLine: `include ${quoteArg(d.snippet)};`,
+    problems: [],
+    serves: new Map(),
+    tlsWinners: new Set(),
+  };
+  const names = judgeNames(dc);
+  // Where the snippet is included, whatever it serves.
+  const including = [...(ctx.includes.includedBy.get(dc.snippet) ?? [])].sort((x, y) => x.index - y.index);
+  for (const s of including) judgeIncludingBlock(dc, s);
+  for (const u of ctx.includes.outside.get(dc.snippet) ?? []) dc.problems.push(includedOutsideServers(dc, u));
+  return summarise(dc, names, including);
+}
 
-    // Where the snippet is included, whatever it serves.
-    const including = [...(includedBy.get(snippet) ?? [])].sort((x, y) => x.index - y.index);
-    for (const s of including) {
-      const count = countAtServerLevel(s);
-      for (const u of s.includes.filter((x) => x.context.length > 0 && x.files.some((f) => norm(f) === snippet))) {
-        problems.push({
-          code: 'included-outside-server',
-          severity: 'warning',
-          file: u.file,
-          line: u.line,
-          message: `${d.snippet} is included inside "${u.context.join(' > ')}" at ${u.file}:${u.line}, not at the server block's own level (${where(s)})`,
-          fix: `move "${includeLine}" to the server block's own level at ${where(s)}`,
-        });
-      }
-      if (count > 1) {
-        const lines = s.includes.filter((u) => u.context.length === 0 && u.files.some((f) => norm(f) === snippet)).map((u) => `${u.file}:${u.line} (include ${u.pattern})`);
-        problems.push({
-          code: 'included-twice',
-          severity: 'warning',
-          file: s.file,
-          line: s.line,
-          message: `${d.snippet} is included ${count} times in the server block at ${where(s)}: ${lines.join(', ')}`,
-          fix: `keep one of: ${lines.join(', ')}`,
-        });
-      }
-      if (count > 0 && !isTls(s)) {
-        problems.push({
-          code: 'included-without-tls',
-          severity: 'warning',
-          file: s.file,
-          line: s.line,
-          message: `${d.snippet} is included in the server block at ${where(s)}, which does not listen with ssl (listen ${listensOf(s).join('; listen ')})`,
-          fix: `add "listen 443 ssl;" to the server block at ${where(s)}, or remove the include there`,
-        });
-      } else if (count > 0 && !tlsWinners.has(s)) {
-        problems.push({
-          code: 'included-elsewhere',
-          severity: 'warning',
-          file: s.file,
-          line: s.line,
-          message: `${d.snippet} is included in the server block at ${where(s)} (server_name ${s.serverNames.join(' ') || '""'}), which nginx uses for none of ${d.name}'s names`,
-        });
-      }
-      if (count > 0) {
-        const others = new Set<string>();
-        for (const f of atServerLevel.get(s)?.keys() ?? []) {
-          const other = snippetOf.get(f);
-          if (other !== undefined && other !== d.name) others.add(other);
-        }
-        if (others.size > 0) {
-          problems.push({
-            code: 'shared-block',
-            severity: 'warning',
-            file: s.file,
-            line: s.line,
-            message: `the server block at ${where(s)} also includes the snippet of ${[...others].map((o) => `"${o}"`).join(', ')}: nginx serves one certificate per key type there, the last one`,
-            fix: 'include one domain\'s snippet per server block (an include glob over the snippet folder pulls in all of them)',
-          });
-        }
-      }
-    }
-    for (const u of outside.get(snippet) ?? []) {
-      problems.push({
-        code: 'included-outside-server',
-        severity: 'warning',
-        file: u.file,
-        line: u.line,
-        message: `${d.snippet} is included at ${u.file}:${u.line}${u.context.length ? ` inside "${u.context.join(' > ')}"` : ' at the top level'}, outside any server block`,
-        fix: `remove that include and put "${includeLine}" in the server block that serves ${d.name}`,
-      });
-    }
+function countAtServerLevel(dc: DomainCheck, s: NginxServerBlock): number {
+  return dc.ctx.includes.atServerLevel.get(s)?.get(dc.snippet) ?? 0;
+}
 
-    const refs = new Set<NginxServerBlock>([...serves.keys(), ...including]);
-    const servers = [...refs]
-      .sort((x, y) => x.index - y.index)
-      .map((s): ServerRef => ({
-        file: s.file,
-        line: s.line,
-        listens: listensOf(s),
-        serverNames: s.serverNames,
-        tls: isTls(s),
-        includes: countAtServerLevel(s),
-        serves: d.names.filter((n) => serves.get(s)?.includes(n)),
-      }));
-    problems.sort((x, y) => (x.severity === y.severity ? 0 : x.severity === 'error' ? -1 : 1));
-    const included = names.length > 0 && names.every((n) => n.ok);
-    const result: SnippetCheck = { domain: d.name, snippet: d.snippet, included, servers, names, problems };
-    if (problems.length > 0) result.problem = problems.map((p) => p.message).join('\n');
-    const fixes = [...new Set(problems.flatMap((p) => (p.fix ? [p.fix] : [])))];
-    if (fixes.length > 0) result.fix = fixes.join('\n');
-    return result;
-  });
-  return { domains, warnings: a.resolved.warnings, files: a.dump.files.length, serverBlocks: a.servers.length };
+function addServes(dc: DomainCheck, s: NginxServerBlock, name: string): void {
+  const list = dc.serves.get(s) ?? [];
+  if (!list.includes(name)) list.push(name);
+  dc.serves.set(s, list);
+}
+
+/** Every name's verdict; names no TLS block claims share one fix: a new server block for all of them. */
+function judgeNames(dc: DomainCheck): NameVerdict[] {
+  const names = dc.domain.names.map((raw) => judgeName(dc, raw));
+  const unserved = names.filter((n) => n.servedBy.length === 0).map((n) => n.name);
+  if (unserved.length > 0) {
+    const fix = `add a server block: server { listen 443 ssl; server_name ${unserved.join(' ')}; ${dc.includeLine} … }`;
+    for (const p of dc.problems) if (p.code === 'no-tls-server') p.fix = fix;
+  }
+  return names;
+}
+
+/** One name: on every TLS address, the block nginx picks for it must include the snippet. */
+function judgeName(dc: DomainCheck, raw: string): NameVerdict {
+  const name = raw.toLowerCase().replace(/\.$/, '');
+  const host = name.startsWith('*.') ? `${WILDCARD_PROBE}.${name.slice(2)}` : name;
+  const { servedBy, missing, uncertain, ignored } = tlsPicks(dc, raw, host);
+  const plain = winners(dc.ctx.plainGroups, host);
+  for (const s of plain) addServes(dc, s, raw);
+  if (uncertain.size > 0) {
+    dc.problems.push({
+      code: 'uncertain-regex',
+      severity: 'warning',
+      name: raw,
+      message: `"${raw}": nginx might pick a block by a server_name regex this check cannot evaluate: ${[...uncertain].join(', ')}`,
+    });
+  }
+  if (servedBy.length === 0) {
+    const also = plain.length > 0 ? ` (${plain.map((s) => `the server block at ${where(s)}`).join(' and ')} serve${plain.length > 1 ? '' : 's'} it without TLS)` : '';
+    dc.problems.push({ code: 'no-tls-server', severity: 'error', name: raw, message: `"${raw}": no server block listening with ssl has a server_name for it${also}` });
+  }
+  for (const [s, keys] of missing) dc.problems.push(notIncluded(dc, raw, s, keys, ignored));
+  return { name: raw, ok: servedBy.length > 0 && missing.size === 0, servedBy };
+}
+
+interface TlsPicks {
+  servedBy: NameVerdict['servedBy'];
+  /** Blocks nginx picks that lack the snippet → the addresses where they win. */
+  missing: Map<NginxServerBlock, string[]>;
+  /** Regexes this check cannot evaluate that nginx might pick instead, as "value (file:line)". */
+  uncertain: Set<string>;
+  /** server_name values nginx ignores as conflicting although they match the name. */
+  ignored: Set<string>;
+}
+
+/** nginx's pick for `host` on each TLS address:port. */
+function tlsPicks(dc: DomainCheck, raw: string, host: string): TlsPicks {
+  const picks: TlsPicks = { servedBy: [], missing: new Map(), uncertain: new Set(), ignored: new Set() };
+  for (const g of dc.ctx.tlsGroups) {
+    const sel = selectServer(g, host);
+    for (const u of sel.uncertain) picks.uncertain.add(`${u.serverName} (${u.file}:${u.line})`);
+    for (const x of sel.ignored) if (serverNameMatches(parseServerName(x.serverName), host)) picks.ignored.add(`"server_name ${x.serverName}" in the block at ${x.file}:${x.line}`);
+    if (!sel.server || !sel.by || sel.serverName === undefined) continue;
+    const has = countAtServerLevel(dc, sel.server) > 0;
+    picks.servedBy.push({ listen: g.key, file: sel.server.file, line: sel.server.line, by: sel.by, serverName: sel.serverName, includesSnippet: has });
+    addServes(dc, sel.server, raw);
+    dc.tlsWinners.add(sel.server);
+    if (!has) picks.missing.set(sel.server, [...(picks.missing.get(sel.server) ?? []), g.key]);
+  }
+  return picks;
+}
+
+function notIncluded(dc: DomainCheck, raw: string, s: NginxServerBlock, keys: readonly string[], ignored: ReadonlySet<string>): SnippetProblem {
+  const own = s.sslDirectives.filter((x) => norm(x.file) !== dc.snippet);
+  const drop = own.length > 0 ? `, and remove its own ${[...new Set(own.map((x) => x.name))].join('/')} lines (${[...new Set(own.map((x) => `${x.file}:${x.line}`))].join(', ')})` : '';
+  return {
+    code: 'not-included',
+    severity: 'error',
+    name: raw,
+    file: s.file,
+    line: s.line,
+    message: `"${raw}": served over TLS on ${keys.join(', ')} by the server block at ${where(s)} (server_name ${s.serverNames.join(' ')}), which does not include ${dc.domain.snippet}${ignored.size ? ` (nginx ignores ${[...ignored].join(' and ')}: the name is already taken on that address)` : ''}`,
+    fix: `add "${dc.includeLine}" inside the server block at ${where(s)}${drop}`,
+  };
+}
+
+/** Warnings about one block that includes the snippet: nested, twice, without TLS, for none of the names, beside another domain's. */
+function judgeIncludingBlock(dc: DomainCheck, s: NginxServerBlock): void {
+  const d = dc.domain;
+  const count = countAtServerLevel(dc, s);
+  for (const u of s.includes.filter((x) => x.context.length > 0 && x.files.some((f) => norm(f) === dc.snippet))) {
+    dc.problems.push({
+      code: 'included-outside-server',
+      severity: 'warning',
+      file: u.file,
+      line: u.line,
+      message: `${d.snippet} is included inside "${u.context.join(' > ')}" at ${u.file}:${u.line}, not at the server block's own level (${where(s)})`,
+      fix: `move "${dc.includeLine}" to the server block's own level at ${where(s)}`,
+    });
+  }
+  if (count > 1) dc.problems.push(includedTwice(dc, s, count));
+  if (count === 0) return;
+  if (!dc.ctx.isTls(s)) {
+    dc.problems.push({
+      code: 'included-without-tls',
+      severity: 'warning',
+      file: s.file,
+      line: s.line,
+      message: `${d.snippet} is included in the server block at ${where(s)}, which does not listen with ssl (listen ${listensOf(s).join('; listen ')})`,
+      fix: `add "listen 443 ssl;" to the server block at ${where(s)}, or remove the include there`,
+    });
+  } else if (!dc.tlsWinners.has(s)) {
+    dc.problems.push({
+      code: 'included-elsewhere',
+      severity: 'warning',
+      file: s.file,
+      line: s.line,
+      message: `${d.snippet} is included in the server block at ${where(s)} (server_name ${s.serverNames.join(' ') || '""'}), which nginx uses for none of ${d.name}'s names`,
+    });
+  }
+  const others = otherDomainsIncluded(dc, s);
+  if (others.size > 0) {
+    dc.problems.push({
+      code: 'shared-block',
+      severity: 'warning',
+      file: s.file,
+      line: s.line,
+      message: `the server block at ${where(s)} also includes the snippet of ${[...others].map((o) => `"${o}"`).join(', ')}: nginx serves one certificate per key type there, the last one`,
+      fix: 'include one domain\'s snippet per server block (an include glob over the snippet folder pulls in all of them)',
+    });
+  }
+}
+
+function includedTwice(dc: DomainCheck, s: NginxServerBlock, count: number): SnippetProblem {
+  const lines = s.includes.filter((u) => u.context.length === 0 && u.files.some((f) => norm(f) === dc.snippet)).map((u) => `${u.file}:${u.line} (include ${u.pattern})`);
+  return {
+    code: 'included-twice',
+    severity: 'warning',
+    file: s.file,
+    line: s.line,
+    message: `${dc.domain.snippet} is included ${count} times in the server block at ${where(s)}: ${lines.join(', ')}`,
+    fix: `keep one of: ${lines.join(', ')}`,
+  };
+}
+
+/** Other checked domains whose snippets this block includes at its own level. */
+function otherDomainsIncluded(dc: DomainCheck, s: NginxServerBlock): Set<string> {
+  const others = new Set<string>();
+  for (const f of dc.ctx.includes.atServerLevel.get(s)?.keys() ?? []) {
+    const other = dc.ctx.snippetOf.get(f);
+    if (other !== undefined && other !== dc.domain.name) others.add(other);
+  }
+  return others;
+}
+
+function includedOutsideServers(dc: DomainCheck, u: OutsideInclude): SnippetProblem {
+  const d = dc.domain;
+  return {
+    code: 'included-outside-server',
+    severity: 'warning',
+    file: u.file,
+    line: u.line,
+    message: `${d.snippet} is included at ${u.file}:${u.line}${u.context.length ? ` inside "${u.context.join(' > ')}"` : ' at the top level'}, outside any server block`,
+    fix: `remove that include and put "${dc.includeLine}" in the server block that serves ${d.name}`,
+  };
+}
+
+/** The domain's result: blocks concerned in configuration order, errors before warnings, fixes without repeats. */
+function summarise(dc: DomainCheck, names: NameVerdict[], including: readonly NginxServerBlock[]): SnippetCheck {
+  const d = dc.domain;
+  const refs = new Set<NginxServerBlock>([...dc.serves.keys(), ...including]);
+  const servers = [...refs]
+    .sort((x, y) => x.index - y.index)
+    .map((s): ServerRef => ({
+      file: s.file,
+      line: s.line,
+      listens: listensOf(s),
+      serverNames: s.serverNames,
+      tls: dc.ctx.isTls(s),
+      includes: countAtServerLevel(dc, s),
+      serves: d.names.filter((n) => dc.serves.get(s)?.includes(n)),
+    }));
+  const problems = dc.problems;
+  problems.sort((x, y) => (x.severity === y.severity ? 0 : x.severity === 'error' ? -1 : 1));
+  const included = names.length > 0 && names.every((n) => n.ok);
+  const result: SnippetCheck = { domain: d.name, snippet: d.snippet, included, servers, names, problems };
+  if (problems.length > 0) result.problem = problems.map((p) => p.message).join('\n');
+  const fixes = [...new Set(problems.flatMap((p) => (p.fix ? [p.fix] : [])))];
+  if (fixes.length > 0) result.fix = fixes.join('\n');
+  return result;
 }
 
 function norm(p: string): string {

@@ -1,12 +1,12 @@
 /**
  * What goes into a domain's nginx snippet (templates/nginx/ssl.conf) and the acme-challenge
  * location (templates/nginx/acme-challenge.conf). Rendering only: writing, `nginx -t` and
- * reload are elsewhere. Every value is checked by core/nginx-values.ts first, so a name or path
+ * reload are elsewhere. Every value is checked by deploy/nginx/values.ts first, so a name or path
  * that nginx or a shell would read as syntax is refused before anything is written.
  */
 import { join } from 'node:path';
 import { ConfigError, ValidationError } from '../core/errors.js';
-import { assertNginxSafeName, assertNginxSafePath } from '../core/nginx-values.js';
+import { assertNginxSafeName, assertNginxSafePath } from './nginx/values.js';
 import { renderTemplate, type TemplateValues } from '../core/template.js';
 import { NGINX_DEFAULTS } from '../config/schema-extras.js';
 import type { Config, DomainConfig, NginxConfig } from '../config/types.js';

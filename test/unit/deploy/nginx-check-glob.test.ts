@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkSnippetIncludes, type SnippetDomain } from '../../../src/deploy/nginx-check.js';
-import { includeWouldMatch } from '../../../src/core/nginx-conf.js';
+import { includeWouldMatch } from '../../../src/deploy/nginx/glob.js';
 
 const NEW: SnippetDomain = { name: 'n.test', names: ['n.test'], snippet: '/etc/nginx/certs/n.test.conf' };
 

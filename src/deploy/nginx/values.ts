@@ -6,8 +6,8 @@
  * could end a directive and start another (`a.com;include /etc/passwd`), so it is refused
  * before anything is rendered or written, rather than quoted. Pure.
  */
-import { ValidationError } from './errors.js';
-import { canonicalIPv6, isIPv4, isIPv6, normalizeDomainName } from './names.js';
+import { ValidationError } from '../../core/errors.js';
+import { canonicalIPv6, isIPv4, isIPv6, normalizeDomainName } from '../../core/names.js';
 
 /** Characters that mean something to nginx or to a shell, beyond whitespace and control characters. */
 const META = ';{}"\'`$#\\';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ValidationError } from '../../../src/core/errors.js';
-import { assertNginxSafeName, assertNginxSafePath } from '../../../src/core/nginx-values.js';
+import { ValidationError } from '../../../../src/core/errors.js';
+import { assertNginxSafeName, assertNginxSafePath } from '../../../../src/deploy/nginx/values.js';
 
 function refused(fn: () => unknown, message: RegExp): void {
   assert.throws(fn, (err: unknown) => {
