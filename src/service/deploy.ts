@@ -395,6 +395,71 @@ async function deployLocked(config: Config, store: Store, nginx: NginxConfig & {
   })];
 }
 
+/** Time for the proof loop; tests inject one that moves on when asked to sleep. */
+export interface ProofClock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+const REAL_CLOCK: ProofClock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+
+export interface ServedProof {
+  /** Domains proven to serve what was asked. */
+  proven: Set<string>;
+  /** The last scan's reports of the domains not proven. */
+  last: Map<string, EndpointReport[]>;
+}
+
+/**
+ * Rescans until each domain is proven to serve what `served` accepts, or the budget runs out;
+ * the one proof rule for deploy verification and `certs repair`.
+ *
+ * After a reload, nginx's old workers keep accepting connections beside the new ones: the
+ * master starts the new workers and signals the old ones only 100 ms later (ngx_msleep(100) in
+ * ngx_master_process_cycle). One scan seeing the new certificate is not proof, nor are two
+ * scans inside that overlap: proof is two in a row, the confirming one started OVERLAP_MS after
+ * the first one ended.
+ */
+export async function proveServed(
+  domains: readonly DomainConfig[],
+  rescan: (domains: DomainConfig[]) => Promise<EndpointReport[]>,
+  served: (d: DomainConfig, reports: readonly EndpointReport[]) => boolean,
+  budget: { timeoutMs: number; intervalMs: number },
+  clock: ProofClock = REAL_CLOCK,
+): Promise<ServedProof> {
+  const { timeoutMs, intervalMs } = budget;
+  const deadline = clock.now() + timeoutMs;
+  const proven = new Set<string>();
+  let left = [...domains];
+  let last = new Map<string, EndpointReport[]>();
+  const NEEDED = 2;
+  const OVERLAP_MS = 300;
+  const seen = new Map<string, number>();
+  const firstSeenAt = new Map<string, number>();
+  const isProven = (d: DomainConfig, scanStart: number): boolean => (seen.get(d.name) ?? 0) >= NEEDED && scanStart - (firstSeenAt.get(d.name) ?? Infinity) >= OVERLAP_MS;
+  while (left.length > 0) {
+    const scanStart = clock.now();
+    const reports = await rescan(left);
+    const scanEnd = clock.now();
+    last = new Map<string, EndpointReport[]>();
+    for (const r of reports) last.set(r.domain, [...(last.get(r.domain) ?? []), r]);
+    for (const d of left) {
+      const n = served(d, last.get(d.name) ?? []) ? (seen.get(d.name) ?? 0) + 1 : 0;
+      seen.set(d.name, n);
+      if (n === 1) firstSeenAt.set(d.name, scanEnd);
+    }
+    for (const d of left) if (isProven(d, scanStart)) proven.add(d.name);
+    left = left.filter((d) => !proven.has(d.name));
+    if (left.length === 0) break;
+    // The budget ends the wait, unless the last scan already saw the new certificate: then the
+    // confirming scans still run.
+    if (clock.now() + intervalMs > deadline && !left.some((d) => (seen.get(d.name) ?? 0) > 0)) break;
+    if (clock.now() > deadline + Math.max(intervalMs * 2, OVERLAP_MS + intervalMs)) break;
+    await clock.sleep(intervalMs);
+  }
+  return { proven, last };
+}
+
 /**
  * Rescans until every TLS endpoint of each domain serves the expected certificate, or the
  * verify budget runs out. Domains without endpoints are not judged.
@@ -404,41 +469,10 @@ async function verifyServed(config: Config, store: Store, domains: DomainConfig[
   const rescan = opts.rescan;
   const pending = domains.filter((d) => d.endpoints.length > 0 && expected.get(d.name));
   if (!rescan || pending.length === 0) return result;
-  const { timeoutMs, intervalMs } = config.nginx!.verify;
-  const deadline = Date.now() + timeoutMs;
-  let left = pending;
-  let last = new Map<string, EndpointReport[]>();
-  // After a reload, nginx's old workers keep accepting connections beside the new ones: the
-  // master starts the new workers and signals the old ones only 100 ms later (ngx_msleep(100) in
-  // ngx_master_process_cycle). One scan seeing the new certificate is not proof, nor are two
-  // scans inside that overlap: proof is two in a row, the confirming one started OVERLAP_MS after
-  // the first one ended.
-  const NEEDED = 2;
-  const OVERLAP_MS = 300;
-  const seen = new Map<string, number>();
-  const firstSeenAt = new Map<string, number>();
-  const proven = (d: DomainConfig, scanStart: number): boolean => (seen.get(d.name) ?? 0) >= NEEDED && scanStart - (firstSeenAt.get(d.name) ?? Infinity) >= OVERLAP_MS;
-  for (;;) {
-    const scanStart = Date.now();
-    const reports = await rescan(left);
-    const scanEnd = Date.now();
-    last = new Map<string, EndpointReport[]>();
-    for (const r of reports) last.set(r.domain, [...(last.get(r.domain) ?? []), r]);
-    const served = (d: DomainConfig): boolean => (last.get(d.name) ?? []).filter((r) => r.source === 'tls').every((r) => r.fingerprint256 === expected.get(d.name));
-    for (const d of left) {
-      const n = served(d) ? (seen.get(d.name) ?? 0) + 1 : 0;
-      seen.set(d.name, n);
-      if (n === 1) firstSeenAt.set(d.name, scanEnd);
-    }
-    for (const d of left) if (proven(d, scanStart)) result.set(d.name, { ok: true, detail: `clients now get the new certificate (${d.endpoints.length} endpoint${d.endpoints.length === 1 ? '' : 's'} checked)` });
-    left = left.filter((d) => !proven(d, scanStart));
-    if (left.length === 0) break;
-    // The budget ends the wait, unless the last scan already saw the new certificate: then the
-    // confirming scans still run.
-    if (Date.now() + intervalMs > deadline && !left.some((d) => (seen.get(d.name) ?? 0) > 0)) break;
-    if (Date.now() > deadline + Math.max(intervalMs * 2, OVERLAP_MS + intervalMs)) break;
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+  const { timeoutMs } = config.nginx!.verify;
+  const { proven, last } = await proveServed(pending, rescan, (d, reports) => reports.filter((r) => r.source === 'tls').every((r) => r.fingerprint256 === expected.get(d.name)), config.nginx!.verify);
+  for (const d of pending) if (proven.has(d.name)) result.set(d.name, { ok: true, detail: `clients now get the new certificate (${d.endpoints.length} endpoint${d.endpoints.length === 1 ? '' : 's'} checked)` });
+  const left = pending.filter((d) => !proven.has(d.name));
   const at = opts.now().toISOString();
   for (const d of left) {
     const wrong = (last.get(d.name) ?? []).filter((r) => r.source === 'tls' && r.fingerprint256 !== expected.get(d.name));

@@ -1,17 +1,12 @@
 /** certs nginx snippet | write | check, and certs repair. */
-import { X509Certificate } from 'node:crypto';
-import { BusyError, UsageError } from '../../core/errors.js';
+import { UsageError } from '../../core/errors.js';
 import type { Config, DomainConfig } from '../../config/types.js';
-import type { EndpointReport } from '../../core/model.js';
 import { selectDomains } from '../../service/select.js';
 import { openStore, type Store } from '../../store/index.js';
 import { deployDomains, nginxOf, type DeployOutcome } from '../../service/deploy.js';
-import { newOwnerId, tryLease } from '../../service/lease.js';
-import { assertCertificateSet } from '../../store/cert-check.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { paint, table, useColour } from '../style.js';
 import { makeRescanner } from './scan.js';
-import { certName, oneLineName } from '../../core/x509.js';
 
 const ACTION_COLOUR = { unchanged: 'grey', deployed: 'green', stale: 'red', failed: 'red', 'dry-run': 'yellow', skipped: 'grey', 'not-included': 'yellow' } as const;
 
@@ -88,99 +83,29 @@ export async function repairCommand(name: string, opts: GlobalOptions & { dryRun
   const config = configFrom(opts);
   const [domain] = selectDomains(config.domains, [name]) as DomainConfig[];
   if (!domain) throw new UsageError(`domain "${name}" is not in the inventory`);
-  const { readFileSync } = await import('node:fs');
-  const [{ repairChain }, { loadTrust }, { currentPaths, currentVersion, writeArchiveVersion, switchCurrent, versionPaths }, { writeFileAtomic }] = await Promise.all([
-    import('../../deploy/aia.js'),
-    import('../../scan/trust.js'),
-    import('../../store/archive.js'),
-    import('../../config/atomic-write.js'),
-  ]);
-  // Only files this host writes can be repaired: a managed lineage's current version, or a
-  // monitored domain's own certificate file.
-  let chainFile: string;
-  if (domain.managed) {
-    if (currentVersion(config.dataDir, domain.name) === null) throw new UsageError(`domain "${domain.name}" has no certificate issued by certs yet; nothing to repair`);
-    chainFile = currentPaths(config.dataDir, domain.name).fullchain;
-  } else if (domain.files) {
-    chainFile = domain.files.cert;
-  } else {
-    throw new UsageError(`domain "${domain.name}" is monitor-only without files: certs does not manage what its servers send`);
-  }
-  const trust = loadTrust({ ...config.trust });
-  const pem = readFileSync(chainFile, 'utf8');
-  const repaired = await repairChain([pem], { anchors: trust.anchors, timeoutMs, allowPrivateAddresses: config.fetch.allowPrivateAddresses });
-  if (repaired.fetched.length === 0) {
-    io.stdout.write(`${domain.name}: the chain in ${chainFile} is complete (${repaired.ending}); nothing to repair.\n`);
+  const { planRepair, applyRepair } = await import('../../service/repair.js');
+  const { plan, chainFile, ending } = await planRepair(config, domain, { timeoutMs });
+  if (!plan) {
+    io.stdout.write(`${domain.name}: the chain in ${chainFile} is complete (${ending}); nothing to repair.\n`);
     return 0;
   }
-  const what = repaired.fetched.map((f) => `${oneLineName(f.issuer.subject) || certName(f.issuer)} from ${f.url}`).join('; ');
-  io.stderr.write(`certs: ${domain.name}: fetched ${what}\n`);
+  io.stderr.write(`certs: ${domain.name}: fetched ${plan.fetched}\n`);
   if (opts.dryRun) {
-    io.stdout.write(`${domain.name}: would write a fullchain with ${repaired.chain.length} certificates (fetched ${what}); nothing written.\n`);
+    io.stdout.write(`${domain.name}: would write a fullchain with ${plan.repaired.chain.length} certificates (fetched ${plan.fetched}); nothing written.\n`);
     return 0;
   }
   const store = openStore(config.dataDir);
-  // The certificate's lock, as renew takes it, from reading `current` to the end of the deploy:
-  // no renew may switch `current` between the leaf we read and the version we write.
-  const owner = newOwnerId();
-  const lease = domain.managed ? tryLease(store.locks, `cert:${domain.name}`, owner) : null;
   try {
-    if (domain.managed && !lease) {
-      const h = store.locks.holder(`cert:${domain.name}`);
-      throw new BusyError(`domain "${domain.name}": another certs process is renewing or deploying it${h ? ` (${h.owner})` : ''}; nothing was written, try again when it has finished`);
-    }
-    if (domain.managed) {
-      // The leaf we repaired is the one `current` points at: its own version's record and key,
-      // never the newest version's (current is behind it after a deploy nginx refused).
-      const at = currentVersion(config.dataDir, domain.name);
-      const source = at === null ? null : store.issued.byVersion(domain.name, at);
-      if (at === null || !source) throw new UsageError(`domain "${domain.name}": current/ points at no recorded version; run certs renew ${domain.name} first`);
-      const from = versionPaths(config.dataDir, domain.name, at);
-      const certPem = readFileSync(from.cert, 'utf8');
-      if (new X509Certificate(certPem).fingerprint256 !== repaired.chain[0]!.fingerprint256) {
-        throw new UsageError(`domain "${domain.name}": current/ changed while the chain was being repaired; run certs repair ${domain.name} again`);
-      }
-      const chainPem = repaired.chain.slice(1).map((c) => c.toString()).join('');
-      const pems = { cert: certPem, chain: chainPem, fullchain: repaired.fullchainPem, privkey: readFileSync(from.privkey, 'utf8') };
-      assertCertificateSet(pems, `domain "${domain.name}": the repaired chain`);
-      const { version, paths } = writeArchiveVersion(config.dataDir, domain.name, pems, { minVersion: store.issued.maxVersion(domain.name) + 1 });
-      const { id: _id, ...rest } = source;
-      store.issued.record({ ...rest, version, dir: paths.dir, issuedAt: io.now().toISOString(), reason: `repair of version ${at}: added ${what}` });
-      // With nginx, the deploy below moves current (and puts it back if nginx refuses).
-      if (!(config.nginx?.snippetDir && domain.nginx)) switchCurrent(config.dataDir, domain.name, version);
-      io.stderr.write(`certs: ${domain.name}: wrote version ${version} (version ${at} with the completed chain)\n`);
-    } else {
-      writeFileAtomic(`${chainFile}.prev`, pem);
-      writeFileAtomic(chainFile, repaired.fullchainPem);
-      io.stderr.write(`certs: ${domain.name}: wrote ${chainFile} (previous kept as ${chainFile}.prev)\n`);
-    }
-    let outcomes: DeployOutcome[] = [];
-    if (config.nginx?.snippetDir && domain.nginx) outcomes = await deployWith(config, store, [domain], io, { force: true, owner, locksHeld: true });
     const rescan = await makeRescanner(config, store, io);
-    // The leaf did not change, so the deploy's own check cannot tell old workers from new ones:
-    // rescan until two scans in a row see the complete chain, within the verify budget.
-    let reports: EndpointReport[] = [];
-    let still: EndpointReport[] = [];
-    if (domain.endpoints.length > 0) {
-      const { timeoutMs: budget, intervalMs } = config.nginx?.verify ?? { timeoutMs: 30_000, intervalMs: 500 };
-      const deadline = Date.now() + budget;
-      for (let clean = 0; clean < 2;) {
-        reports = await rescan([domain]);
-        still = reports.filter((r) => r.problems.some((p) => p.code === 'incomplete-chain'));
-        clean = still.length === 0 ? clean + 1 : 0;
-        if (clean >= 2 || Date.now() + intervalMs > deadline) break;
-        await new Promise((r) => setTimeout(r, intervalMs));
-      }
-    }
-    if (outcomes.length > 0) io.stdout.write(`${renderDeploy(outcomes, useColour(io.stdout))}\n`);
-    for (const r of reports) io.stdout.write(`${r.host}:${r.port} ${r.status.toUpperCase()} ${r.problems.map((p) => p.code).join(', ') || 'no problems'}\n`);
-    if (still.length > 0) {
-      io.stderr.write(`certs: ${domain.name}: ${still.map((r) => `${r.host}:${r.port}`).join(', ')} still serve an incomplete chain: is the server configured with ${chainFile}${config.nginx?.snippetDir ? '' : ' and reloaded (no nginx.snippetDir, so certs did not reload it)'}?\n`);
+    const result = await applyRepair(config, store, plan, { now: io.now, rescan, log: (d, event) => io.stderr.write(`certs: ${d}: ${event}\n`) });
+    if (result.deploy.length > 0) io.stdout.write(`${renderDeploy(result.deploy, useColour(io.stdout))}\n`);
+    for (const r of result.reports) io.stdout.write(`${r.host}:${r.port} ${r.status.toUpperCase()} ${r.problems.map((p) => p.code).join(', ') || 'no problems'}\n`);
+    if (result.still.length > 0) {
+      io.stderr.write(`certs: ${domain.name}: ${result.still.map((r) => `${r.host}:${r.port}`).join(', ')} still serve an incomplete chain: is the server configured with ${chainFile}${config.nginx?.snippetDir ? '' : ' and reloaded (no nginx.snippetDir, so certs did not reload it)'}?\n`);
       return 1;
     }
-    return deployFailed(outcomes) ? 1 : 0;
+    return deployFailed(result.deploy) ? 1 : 0;
   } finally {
-    lease?.release();
     store.close();
   }
 }
