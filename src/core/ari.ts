@@ -5,7 +5,8 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { ValidationError } from './errors.js';
-import { decodeOid, readTlv, type Tlv } from './x509.js';
+import { TAG_INTEGER, TAG_SEQUENCE, type DerReader } from './der.js';
+import { certificateExtension, certificateParts, certificateReader } from './x509.js';
 
 const MINUTE_MS = 60_000;
 const HOUR_MS = 60 * MINUTE_MS;
@@ -25,42 +26,17 @@ const AKI_OID = '2.5.29.35';
 
 // ---- certificate identifier (§4.1) ----
 
-function child(der: Buffer, pos: number, limit: number, tag: number, what: string): Tlv {
-  const t = readTlv(der, pos, limit);
-  if (t.tag !== tag) throw new ValidationError(`certificate DER: expected ${what} at offset ${pos}`);
-  return t;
-}
-
-/** The [3] extensions of a TBSCertificate, or undefined (v1/v2 certificates have none). */
-function extensionsOf(der: Buffer, tbs: Tlv, from: number): Tlv | undefined {
-  for (let pos = from; pos < tbs.end;) {
-    const field = readTlv(der, pos, tbs.end);
-    if (field.tag === 0xa3) return child(der, field.start, field.end, 0x30, 'the Extensions SEQUENCE');
-    pos = field.end;
-  }
-  return undefined;
-}
-
 /** keyIdentifier [0] IMPLICIT OCTET STRING of AuthorityKeyIdentifier (RFC 5280 §4.2.1.1). */
-function akiKeyIdentifier(der: Buffer, exts: Tlv): Buffer | 'no-aki' | 'no-key-id' {
-  for (let pos = exts.start; pos < exts.end;) {
-    const ext = child(der, pos, exts.end, 0x30, 'an Extension SEQUENCE');
-    pos = ext.end;
-    const oid = readTlv(der, ext.start, ext.end);
-    if (decodeOid(der, oid) !== AKI_OID) continue;
-    let valuePos = oid.end;
-    let value = readTlv(der, valuePos, ext.end);
-    if (value.tag === 0x01) { valuePos = value.end; value = readTlv(der, valuePos, ext.end); } // critical flag
-    if (value.tag !== 0x04) throw new ValidationError(`certificate DER: expected the extnValue OCTET STRING at offset ${valuePos}`);
-    const aki = child(der, value.start, value.end, 0x30, 'the AuthorityKeyIdentifier SEQUENCE');
-    for (let p = aki.start; p < aki.end;) {
-      const field = readTlv(der, p, aki.end);
-      if (field.tag === 0x80 && field.end > field.start) return der.subarray(field.start, field.end);
-      p = field.end;
-    }
-    return 'no-key-id';
+function akiKeyIdentifier(r: DerReader): Buffer | 'no-aki' | 'no-key-id' {
+  const ext = certificateExtension(r, AKI_OID);
+  if (!ext) return 'no-aki';
+  const aki = r.expect(ext.value.start, ext.value.end, TAG_SEQUENCE, 'the AuthorityKeyIdentifier SEQUENCE');
+  for (let p = aki.start; p < aki.end;) {
+    const field = r.read(p, aki.end);
+    if (field.tag === 0x80 && field.end > field.start) return r.buf.subarray(field.start, field.end);
+    p = field.next;
   }
-  return 'no-aki';
+  return 'no-key-id';
 }
 
 /**
@@ -69,15 +45,13 @@ function akiKeyIdentifier(der: Buffer, exts: Tlv): Buffer | 'no-aki' | 'no-key-i
  * Node's serialNumber drops that 0x00, and Node exposes no AKI at all.
  */
 export function ariCertId(cert: Buffer | X509Certificate): string {
-  const der = Buffer.isBuffer(cert) ? cert : cert.raw;
-  const outer = child(der, 0, der.length, 0x30, 'the Certificate SEQUENCE');
-  const tbs = child(der, outer.start, outer.end, 0x30, 'the TBSCertificate SEQUENCE');
-  let first = readTlv(der, tbs.start, tbs.end);
-  if (first.tag === 0xa0) first = readTlv(der, first.end, tbs.end); // [0] version, absent in v1
-  if (first.tag !== 0x02 || first.end === first.start) throw new ValidationError('certificate DER: expected the serialNumber INTEGER');
-  const serial = der.subarray(first.start, first.end);
-  const exts = extensionsOf(der, tbs, first.end);
-  const keyId = exts ? akiKeyIdentifier(der, exts) : 'no-aki';
+  const r = certificateReader(Buffer.isBuffer(cert) ? cert : cert.raw);
+  const { tbs } = certificateParts(r);
+  let first = r.read(tbs.start, tbs.end);
+  if (first.tag === 0xa0) first = r.read(first.next, tbs.end); // [0] version, absent in v1
+  if (first.tag !== TAG_INTEGER || first.end === first.start) r.fail('expected the serialNumber INTEGER', first.start);
+  const serial = r.buf.subarray(first.start, first.end);
+  const keyId = akiKeyIdentifier(r);
   if (typeof keyId === 'string') {
     const what = keyId === 'no-aki'
       ? 'has no Authority Key Identifier extension'

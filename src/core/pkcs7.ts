@@ -8,10 +8,10 @@
  * BER indefinite lengths (0x80 … 00 00) are accepted on the wrappers, because some CAs and Windows
  * tools produce them; the certificates inside must be DER, as X.509 requires.
  */
+import { DerReader, TAG_INTEGER, TAG_OID, TAG_SEQUENCE, TAG_SET } from './der.js';
 import { ValidationError } from './errors.js';
 
-/** id-signedData, 1.2.840.113549.1.7.2. */
-const SIGNED_DATA_OID = Buffer.from('06092a864886f70d010702', 'hex');
+const SIGNED_DATA_OID = '1.2.840.113549.1.7.2';
 /** At most this many certificates in one bundle (real AIA bundles hold 1 to 3). */
 export const MAX_PKCS7_CERTS = 64;
 /** Nesting depth; SignedData needs 4 levels down to a certificate. */
@@ -24,63 +24,12 @@ const PEM_LABELS = ['PKCS7', 'CMS', 'PKCS #7 SIGNED DATA'];
 const PEM_BEGIN = /-----BEGIN (PKCS7|CMS|PKCS #7 SIGNED DATA)-----/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-interface El {
-  tag: number;
-  /** First content byte. */
-  start: number;
-  /** End of the content (for an indefinite length: where the end-of-contents octets begin). */
-  end: number;
-  /** First byte after the element, end-of-contents octets included. */
-  next: number;
-}
+const HINT = 'expected a DER or PEM PKCS#7 SignedData ("certs-only", .p7c/.p7b) such as `openssl crl2pkcs7 -nocrl -certfile chain.pem` writes';
 
-class Reader {
-  private elements = 0;
-
-  constructor(private readonly buf: Buffer, private readonly label: string) {}
-
-  fail(why: string, pos: number): never {
-    throw new ValidationError(`${this.label}: not a valid PKCS#7 bundle: ${why} at offset ${pos}`, {
-      hint: 'expected a DER or PEM PKCS#7 SignedData ("certs-only", .p7c/.p7b) such as `openssl crl2pkcs7 -nocrl -certfile chain.pem` writes',
-    });
-  }
-
-  /** One element at `pos`, inside [pos, limit). */
-  read(pos: number, limit: number, depth = 0): El {
-    const { buf } = this;
-    if (++this.elements > MAX_ELEMENTS) this.fail(`more than ${MAX_ELEMENTS} elements`, pos);
-    if (depth > MAX_DEPTH) this.fail(`nested deeper than ${MAX_DEPTH} levels`, pos);
-    if (pos + 2 > limit) this.fail('truncated header', pos);
-    const tag = buf[pos] as number;
-    if ((tag & 0x1f) === 0x1f) this.fail('multi-byte tag', pos);
-    const first = buf[pos + 1] as number;
-    let start = pos + 2;
-    if (first === 0x80) {
-      if ((tag & 0x20) === 0) this.fail('indefinite length on a primitive element', pos);
-      let child = start;
-      for (;;) {
-        if (child + 2 > limit) this.fail('indefinite length without end-of-contents', pos);
-        if (buf[child] === 0 && buf[child + 1] === 0) return { tag, start, end: child, next: child + 2 };
-        child = this.read(child, limit, depth + 1).next;
-      }
-    }
-    let len = first;
-    if (first & 0x80) {
-      const n = first & 0x7f;
-      if (n > 4) this.fail(`length of ${n} bytes`, pos);
-      if (start + n > limit) this.fail('truncated length', pos);
-      len = 0;
-      for (let i = 0; i < n; i++) len = len * 256 + (buf[start + i] as number);
-      start += n;
-    }
-    if (start + len > limit) this.fail(`length ${len} runs past the end`, pos);
-    return { tag, start, end: start + len, next: start + len };
-  }
-
-  expect(el: El, tag: number, what: string, pos: number): El {
-    if (el.tag !== tag) this.fail(`expected ${what} (tag 0x${tag.toString(16)}), found tag 0x${el.tag.toString(16)}`, pos);
-    return el;
-  }
+function reader(buf: Buffer, label: string): DerReader {
+  return new DerReader(buf, {
+    context: `${label}: not a valid PKCS#7 bundle`, hint: HINT, indefinite: true, maxDepth: MAX_DEPTH, maxElements: MAX_ELEMENTS,
+  });
 }
 
 /**
@@ -89,10 +38,14 @@ class Reader {
  */
 export function isPkcs7Der(der: Uint8Array): boolean {
   const buf = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
-  if (buf.length < 2 + SIGNED_DATA_OID.length || buf[0] !== 0x30) return false;
-  const first = buf[1] as number;
-  const headerLen = first === 0x80 || first < 0x80 ? 2 : 2 + (first & 0x7f);
-  return buf.subarray(headerLen, headerLen + SIGNED_DATA_OID.length).equals(SIGNED_DATA_OID);
+  if (buf[0] !== TAG_SEQUENCE) return false;
+  try {
+    const r = reader(buf, 'PKCS#7 sniff');
+    // The outer length is not checked: a truncated bundle is still a bundle, refused as one later.
+    return r.isOid(r.read(r.header(0, buf.length).start, buf.length), SIGNED_DATA_OID);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -101,24 +54,23 @@ export function isPkcs7Der(der: Uint8Array): boolean {
  */
 export function pkcs7Certificates(der: Uint8Array, label = 'PKCS#7 bundle'): Buffer[] {
   const buf = Buffer.from(der.buffer, der.byteOffset, der.byteLength);
-  const r = new Reader(buf, label);
-  const contentInfo = r.expect(r.read(0, buf.length), 0x30, 'ContentInfo SEQUENCE', 0);
+  const r = reader(buf, label);
+  const contentInfo = r.expect(0, buf.length, TAG_SEQUENCE, 'ContentInfo SEQUENCE');
   if (contentInfo.next !== buf.length) r.fail(`${buf.length - contentInfo.next} trailing bytes after the bundle`, contentInfo.next);
 
-  const typePos = contentInfo.start;
-  const type = r.expect(r.read(typePos, contentInfo.end, 1), 0x06, 'contentType OBJECT IDENTIFIER', typePos);
-  if (!buf.subarray(typePos, type.next).equals(SIGNED_DATA_OID)) {
-    throw new ValidationError(`${label}: PKCS#7 content type is not signedData (1.2.840.113549.1.7.2): no certificates to read`);
+  const type = r.expect(contentInfo.start, contentInfo.end, TAG_OID, 'contentType OBJECT IDENTIFIER', 1);
+  if (!r.isOid(type, SIGNED_DATA_OID)) {
+    throw new ValidationError(`${label}: PKCS#7 content type is not signedData (${SIGNED_DATA_OID}): no certificates to read`);
   }
   if (type.next >= contentInfo.end) r.fail('signedData without content', type.next);
-  const wrapper = r.expect(r.read(type.next, contentInfo.end, 1), 0xa0, 'content [0]', type.next);
-  const signedData = r.expect(r.read(wrapper.start, wrapper.end, 2), 0x30, 'SignedData SEQUENCE', wrapper.start);
+  const wrapper = r.expect(type.next, contentInfo.end, 0xa0, 'content [0]', 1);
+  const signedData = r.expect(wrapper.start, wrapper.end, TAG_SEQUENCE, 'SignedData SEQUENCE', 2);
 
   // version, digestAlgorithms, encapContentInfo, then [0] certificates OPTIONAL.
   let pos = signedData.start;
-  const fields: Array<[number, string]> = [[0x02, 'version INTEGER'], [0x31, 'digestAlgorithms SET'], [0x30, 'encapContentInfo SEQUENCE']];
+  const fields: Array<[number, string]> = [[TAG_INTEGER, 'version INTEGER'], [TAG_SET, 'digestAlgorithms SET'], [TAG_SEQUENCE, 'encapContentInfo SEQUENCE']];
   for (const [tag, what] of fields) {
-    pos = r.expect(r.read(pos, signedData.end, 3), tag, what, pos).next;
+    pos = r.expect(pos, signedData.end, tag, what, 3).next;
   }
   const certs: Buffer[] = [];
   if (pos < signedData.end) {
@@ -128,7 +80,7 @@ export function pkcs7Certificates(der: Uint8Array, label = 'PKCS#7 bundle'): Buf
         const choice = r.read(p, field.end, 4);
         // CertificateChoices: a plain Certificate is a SEQUENCE; the [0]..[3] alternatives
         // (PKCS#6 extended, attribute certificates, other formats) are not X.509 certificates.
-        if (choice.tag === 0x30) {
+        if (choice.tag === TAG_SEQUENCE) {
           if (choice.end !== choice.next) r.fail('certificate with an indefinite (BER) length', p);
           if (certs.length >= MAX_PKCS7_CERTS) r.fail(`more than ${MAX_PKCS7_CERTS} certificates`, p);
           certs.push(Buffer.from(buf.subarray(p, choice.next)));

@@ -5,6 +5,7 @@
 import { X509Certificate } from 'node:crypto';
 import { ValidationError, errorMessage } from './errors.js';
 import type { CertInfo } from './model.js';
+import { DerReader, TAG_BOOLEAN, TAG_OCTET_STRING, TAG_OID, TAG_SEQUENCE, type Tlv } from './der.js';
 
 const BEGIN = '-----BEGIN CERTIFICATE-----';
 const END = '-----END CERTIFICATE-----';
@@ -108,76 +109,78 @@ const WEAK_SIGNATURES = new Set([
   'ecdsa-with-SHA1', 'dsaWithSHA1', 'rsassaPss(sha1)', 'rsassaPss(md5)', 'rsassaPss(md2)',
 ]);
 
-export interface Tlv { tag: number; start: number; end: number }
+const CERT_DER = { context: 'certificate DER' };
 
-/** One DER TLV at `pos`, bounded by `limit`; definite lengths only, as DER requires. */
-export function readTlv(buf: Buffer, pos: number, limit: number): Tlv {
-  const fail = (why: string): never => { throw new ValidationError(`certificate DER: ${why} at offset ${pos}`); };
-  if (pos + 2 > limit) fail('truncated header');
-  const tag = buf[pos] as number;
-  if ((tag & 0x1f) === 0x1f) fail('multi-byte tags are not expected');
-  let len = buf[pos + 1] as number;
-  let start = pos + 2;
-  if (len & 0x80) {
-    const n = len & 0x7f;
-    if (n === 0 || n > 4) fail(`unsupported length form (${n} length bytes)`);
-    if (start + n > limit) fail('truncated length');
-    len = 0;
-    for (let i = 0; i < n; i++) len = len * 256 + (buf[start + i] as number);
-    start += n;
-  }
-  if (start + len > limit) fail(`length ${len} runs past the end`);
-  return { tag, start, end: start + len };
+/** A reader over a DER certificate; its errors start with "certificate DER". */
+export function certificateReader(der: Buffer): DerReader {
+  return new DerReader(der, CERT_DER);
 }
 
-export function decodeOid(buf: Buffer, t: Tlv): string {
-  if (t.tag !== 0x06 || t.end === t.start) throw new ValidationError('certificate DER: expected an OBJECT IDENTIFIER');
-  const arcs: number[] = [];
-  let value = 0;
-  for (let i = t.start; i < t.end; i++) {
-    const b = buf[i] as number;
-    if (value > Number.MAX_SAFE_INTEGER / 128) throw new ValidationError('certificate DER: OID arc too large');
-    value = value * 128 + (b & 0x7f);
-    if (b & 0x80) continue;
-    if (arcs.length === 0) arcs.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
-    else arcs.push(value);
-    value = 0;
-  }
-  if ((buf[t.end - 1] as number) & 0x80) throw new ValidationError('certificate DER: OID ends mid-arc');
-  return arcs.join('.');
+/** Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signature }: the outer element and the TBS. */
+export function certificateParts(r: DerReader): { cert: Tlv; tbs: Tlv } {
+  const cert = r.expect(0, r.buf.length, TAG_SEQUENCE, 'the Certificate SEQUENCE');
+  const tbs = r.expect(cert.start, cert.end, TAG_SEQUENCE, 'the TBSCertificate SEQUENCE');
+  return { cert, tbs };
 }
 
 /** RSASSA-PSS-params: hashAlgorithm [0] EXPLICIT AlgorithmIdentifier DEFAULT sha1 (RFC 4055). */
-function pssHash(buf: Buffer, params: Tlv | undefined): string {
-  if (!params || params.tag !== 0x30) return 'sha1';
+function pssHash(r: DerReader, params: Tlv | undefined): string {
+  if (!params || params.tag !== TAG_SEQUENCE) return 'sha1';
   for (let pos = params.start; pos < params.end;) {
-    const field = readTlv(buf, pos, params.end);
+    const field = r.read(pos, params.end);
     if (field.tag === 0xa0) {
-      const algId = readTlv(buf, field.start, field.end);
-      const oid = decodeOid(buf, readTlv(buf, algId.start, algId.end));
+      const algId = r.read(field.start, field.end);
+      const oid = r.oid(r.read(algId.start, algId.end));
       return HASH_OIDS[oid] ?? oid;
     }
-    pos = field.end;
+    pos = field.next;
   }
   return 'sha1';
 }
 
 /**
- * The outer signatureAlgorithm of a certificate: Certificate ::= SEQUENCE { tbs, AlgorithmIdentifier,
- * BIT STRING }. Known OIDs get OpenSSL's names, RSASSA-PSS becomes "rsassaPss(<hash>)", others the OID.
+ * The outer signatureAlgorithm of a certificate (the AlgorithmIdentifier after the TBS). Known
+ * OIDs get OpenSSL's names, RSASSA-PSS becomes "rsassaPss(<hash>)", others the OID.
  */
 export function signatureAlgorithmOf(der: Buffer): string {
-  const cert = readTlv(der, 0, der.length);
-  if (cert.tag !== 0x30) throw new ValidationError('certificate DER: expected a SEQUENCE');
-  const tbs = readTlv(der, cert.start, cert.end);
-  const algId = readTlv(der, tbs.end, cert.end);
-  if (algId.tag !== 0x30) throw new ValidationError('certificate DER: expected the signature AlgorithmIdentifier');
-  const oidTlv = readTlv(der, algId.start, algId.end);
-  const oid = decodeOid(der, oidTlv);
+  const r = certificateReader(der);
+  const { cert, tbs } = certificateParts(r);
+  const algId = r.expect(tbs.next, cert.end, TAG_SEQUENCE, 'the signature AlgorithmIdentifier');
+  const oidTlv = r.read(algId.start, algId.end);
+  const oid = r.oid(oidTlv);
   const name = SIG_OIDS[oid] ?? oid;
   if (name !== 'rsassaPss') return name;
-  const params = oidTlv.end < algId.end ? readTlv(der, oidTlv.end, algId.end) : undefined;
-  return `rsassaPss(${pssHash(der, params)})`;
+  const params = oidTlv.next < algId.end ? r.read(oidTlv.next, algId.end) : undefined;
+  return `rsassaPss(${pssHash(r, params)})`;
+}
+
+/**
+ * The extension `oid` of a certificate: its critical flag and its extnValue OCTET STRING, or
+ * null when the certificate does not have it (v1 and v2 certificates have no extensions).
+ * Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }.
+ */
+export function certificateExtension(r: DerReader, oid: string): { critical: boolean; value: Tlv } | null {
+  const { tbs } = certificateParts(r);
+  for (let pos = tbs.start; pos < tbs.end;) {
+    const field = r.read(pos, tbs.end);
+    pos = field.next;
+    if (field.tag !== 0xa3) continue; // extensions [3] EXPLICIT; no other TBS field has this tag
+    const list = r.expect(field.start, field.end, TAG_SEQUENCE, 'the Extensions SEQUENCE');
+    for (let p = list.start; p < list.end;) {
+      const ext = r.expect(p, list.end, TAG_SEQUENCE, 'an Extension SEQUENCE');
+      p = ext.next;
+      const id = r.expect(ext.start, ext.end, TAG_OID, 'the extnID OBJECT IDENTIFIER');
+      if (!r.isOid(id, oid)) continue;
+      let value = r.read(id.next, ext.end);
+      // critical BOOLEAN DEFAULT FALSE: absent unless TRUE in DER.
+      const critical = value.tag === TAG_BOOLEAN && value.end > value.start && r.buf[value.start] !== 0;
+      if (value.tag === TAG_BOOLEAN) value = r.read(value.next, ext.end);
+      if (value.tag !== TAG_OCTET_STRING) r.fail('expected the extnValue OCTET STRING', value.start);
+      return { critical, value };
+    }
+    return null;
+  }
+  return null;
 }
 
 /** SHA-1, MD5, MD4 and MD2 based signatures, which browsers and OpenSSL (level ≥ 1) reject. */
@@ -336,24 +339,7 @@ const SAN_OID = '2.5.29.17';
  * Node 20's X509Certificate does not say, and an empty subject is only valid with a critical SAN.
  */
 export function extensionCritical(der: Buffer, oid: string = SAN_OID): boolean | null {
-  const cert = readTlv(der, 0, der.length);
-  const tbs = readTlv(der, cert.start, cert.end);
-  for (let pos = tbs.start; pos < tbs.end;) {
-    const field = readTlv(der, pos, tbs.end);
-    pos = field.end;
-    if (field.tag !== 0xa3) continue; // extensions [3] EXPLICIT Extensions
-    const list = readTlv(der, field.start, field.end);
-    for (let p = list.start; p < list.end;) {
-      const ext = readTlv(der, p, list.end);
-      p = ext.end;
-      const id = readTlv(der, ext.start, ext.end);
-      if (decodeOid(der, id) !== oid) continue;
-      const next = readTlv(der, id.end, ext.end);
-      // critical BOOLEAN DEFAULT FALSE: absent unless TRUE in DER.
-      return next.tag === 0x01 && next.end > next.start && der[next.start] !== 0;
-    }
-  }
-  return null;
+  return certificateExtension(certificateReader(der), oid)?.critical ?? null;
 }
 
 const DESCRIBED = new WeakMap<X509Certificate, CertInfo>();

@@ -24,7 +24,9 @@ import { hasPkcs7Pem, isPkcs7Der, pemPkcs7Certificates, pkcs7Certificates } from
 import { issuedBy } from '../core/trust-anchors.js';
 import { anyAddress, blockedDestination, createGuardedFetch, publicOnly, type AddressCheck } from './guarded-fetch.js';
 import { classifyAddress } from '../core/address-class.js';
-import { certName, decodeOid, isSelfSigned, oneLineName, parseNameList, parsePemBundle, readTlv, sameName, toX509 } from '../core/x509.js';
+import {
+  certName, certificateExtension, certificateReader, isSelfSigned, oneLineName, parseNameList, parsePemBundle, sameName, toX509,
+} from '../core/x509.js';
 
 /** Default body limit: an intermediate is 1–2 KiB, a bundle rarely above 8 KiB. */
 export const DEFAULT_AIA_MAX_BYTES = 64 * 1024;
@@ -348,31 +350,11 @@ function pickIssuer(ctx: Ctx, body: Buffer, contentType: string | null, via: str
 function isCaCertificate(cert: X509Certificate): boolean {
   if (cert.ca) return true;
   try {
-    return !hasBasicConstraints(cert.raw);
+    return certificateExtension(certificateReader(cert.raw), BASIC_CONSTRAINTS_OID) === null;
   } catch {
     // OpenSSL parsed it, so this should not happen; if it does, be strict: not shown to be a CA.
     return false;
   }
-}
-
-/** Is the basicConstraints extension present in this DER certificate? */
-function hasBasicConstraints(der: Buffer): boolean {
-  const cert = readTlv(der, 0, der.length);
-  const tbs = readTlv(der, cert.start, cert.end);
-  for (let pos = tbs.start; pos < tbs.end;) {
-    const field = readTlv(der, pos, tbs.end);
-    if (field.tag === 0xa3) {
-      const list = readTlv(der, field.start, field.end);
-      for (let p = list.start; p < list.end;) {
-        const ext = readTlv(der, p, list.end);
-        if (decodeOid(der, readTlv(der, ext.start, ext.end)) === BASIC_CONSTRAINTS_OID) return true;
-        p = ext.end;
-      }
-      return false;
-    }
-    pos = field.end;
-  }
-  return false;
 }
 
 // ---------------------------------------------------------------------------------------------
