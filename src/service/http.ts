@@ -31,7 +31,7 @@ import { isLoopbackHost } from '../config/schema-extras.js';
 import type { Config } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
 import { METRICS_CONTENT_TYPE, renderMetrics, type LastRun } from '../core/metrics.js';
-import { databasePath, openStore } from '../store/index.js';
+import { databasePath, type Store } from '../store/index.js';
 import { authorized, hostAllowed, WWW_AUTHENTICATE } from './http-access.js';
 import { statusDocument, statusReports } from './status.js';
 
@@ -71,6 +71,8 @@ export const HTTP_LIMITS: Readonly<HttpLimits> = {
 export interface StatusServerOptions {
   /** The current config (it may change on SIGHUP): called on every request, `daemon.http.token` included. */
   config: () => Config;
+  /** Opens the store read-only for one render (the CLI's composition root); null when nothing is stored yet. */
+  readStore: (config: Config) => Store | null;
   /** The last finished run (the daemon keeps the previous one while a run is in progress), or null before the first. */
   lastRun: () => LastRun | null;
   address: string;
@@ -205,12 +207,12 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
       return send(req, res, h.code, JSON_TYPE, `${JSON.stringify(h.body)}\n`);
     }
     if (path === '/status') {
-      const body = cached(path, config, '', () => withStore(config, (store) => `${JSON.stringify(statusDocument(config, store, now()), null, 2)}\n`));
+      const body = cached(path, config, '', () => withStore(opts, config, (store) => `${JSON.stringify(statusDocument(config, store, now()), null, 2)}\n`));
       return send(req, res, 200, JSON_TYPE, body);
     }
     const lastRun = opts.lastRun();
     const body = cached(path, config, JSON.stringify(lastRun), () =>
-      withStore(config, (store) => {
+      withStore(opts, config, (store) => {
         const reports = statusReports(config, store);
         const renewalFailures = new Map<string, number>();
         if (store) {
@@ -253,8 +255,8 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
   };
 }
 
-function withStore<T>(config: Config, fn: (store: ReturnType<typeof openStore>) => T): T {
-  const store = openStore(config.dataDir, { readonly: true });
+function withStore<T>(opts: Pick<StatusServerOptions, 'readStore'>, config: Config, fn: (store: Store | null) => T): T {
+  const store = opts.readStore(config);
   try {
     return fn(store);
   } finally {

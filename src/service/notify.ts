@@ -16,11 +16,17 @@ import { renderDigestEmail } from '../notify/render.js';
 import type { Channel, ChannelName } from '../notify/types.js';
 import type { NewOutboxMessage, Store } from '../store/index.js';
 
+export type ChannelSet = Partial<Record<ChannelName, Channel>>;
+export type ChannelFactory = () => Promise<ChannelSet>;
+
 export interface NotifyRunOptions {
   now: Date;
   random: () => number;
-  /** Injected channels (tests); default built from the config. */
-  channels?: Partial<Record<ChannelName, Channel>>;
+  /**
+   * The delivery channels, built by the caller (cli/compose.ts, or fakes in tests); a factory is
+   * called only when something is due. Either way they are closed after the delivery.
+   */
+  channels: ChannelSet | ChannelFactory;
   log?: (event: string) => void;
 }
 
@@ -131,12 +137,6 @@ export function queueNotifications(config: Config, store: Store, reports: Endpoi
   return { events: decision.events, queued: ids.length };
 }
 
-async function channelsFor(notify: NotifyConfig, injected: NotifyRunOptions['channels']): Promise<Partial<Record<ChannelName, Channel>>> {
-  const out: Partial<Record<ChannelName, Channel>> = { ...injected };
-  if (!out.email && notify.email) out.email = (await import('../notify/email.js')).createEmailChannel(notify.email);
-  if (!out.webhook && notify.webhook) out.webhook = (await import('../notify/webhook.js')).createWebhookChannel(notify.webhook);
-  return out;
-}
 
 /** Delivers every due message; each outcome is stored as it happens. */
 export async function flushOutbox(config: Config, store: Store, opts: NotifyRunOptions): Promise<Pick<NotifyRunResult, 'delivered' | 'failed' | 'pending'>> {
@@ -146,7 +146,7 @@ export async function flushOutbox(config: Config, store: Store, opts: NotifyRunO
   const repo = store.notifications;
   const due = repo.due(opts.now.toISOString());
   if (due.length > 0) {
-    const channels = await channelsFor(notify, opts.channels);
+    const channels = typeof opts.channels === 'function' ? await opts.channels() : opts.channels;
     for (const msg of due) {
       const channel = channels[msg.channel];
       const at = opts.now.toISOString();

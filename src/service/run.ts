@@ -12,7 +12,7 @@ import type { Config, DomainConfig } from '../config/types.js';
 import type { Store } from '../store/index.js';
 import { renewDomains, type RenewOutcome } from './renew.js';
 import { deployDomains, needsDeploy, type DeployOutcome } from './deploy.js';
-import { notifyAfterRun, type NotifyRunResult } from './notify.js';
+import { notifyAfterRun, type ChannelFactory, type ChannelSet, type NotifyRunResult } from './notify.js';
 import { pruneStore, type PruneReport } from './prune.js';
 import { newOwnerId, waitLease } from './lease.js';
 
@@ -25,6 +25,8 @@ export interface RunDeps {
   random: () => number;
   owner: string;
   log: (event: string, fields?: Record<string, unknown>) => void;
+  /** The notification channels (built by the CLI's composition root). */
+  channels: ChannelSet | ChannelFactory;
   /** The cycle's steps; the real ones unless a test passes fakes. */
   steps?: Partial<RunSteps>;
 }
@@ -168,7 +170,7 @@ export async function runCycle(config: Config, store: Store, deps: RunDeps, opts
   let notify: NotifyRunResult | null = null;
   if (opts.notify && config.notify && (config.notify.email || config.notify.webhook)) {
     try {
-      notify = await steps.notify(config, store, reports, { now: deps.now(), random: deps.random, log: (detail) => deps.log('notify', { detail }) });
+      notify = await steps.notify(config, store, reports, { now: deps.now(), random: deps.random, channels: deps.channels, log: (detail) => deps.log('notify', { detail }) });
     } catch (err) {
       stepFailed('notify', err);
     }

@@ -7,7 +7,7 @@ import type { Domain, EndpointReport } from '../core/model.js';
 import { endpointKey, reportDocument, targetsOf, unknownReport, type ReportDocument } from '../core/report.js';
 import { withRenewalFailures, withStaleDeployments, type IssuedSummary, type RenewalFailure } from '../core/renewal-status.js';
 import { withDeployFailures } from '../core/deploy-status.js';
-import { openStore, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 
 export interface StatusReportOptions {
   /** Only these domains (default: every configured one). */
@@ -35,16 +35,6 @@ export function statusReports(config: Config, store: Store | null, opts: StatusR
 /** `certs status --json` as one object: `{generatedAt, summary, endpoints}` (ARCHITECTURE §3). */
 export function statusDocument(config: Config, store: Store | null, now: Date, opts: StatusReportOptions = {}): ReportDocument {
   return reportDocument(statusReports(config, store, opts), now);
-}
-
-/** Opens the store read-only for the time it takes to build the document. */
-export function readStatusDocument(config: Config, now: Date, opts: StatusReportOptions = {}): ReportDocument {
-  const store = openStore(config.dataDir, { readonly: true });
-  try {
-    return statusDocument(config, store, now, opts);
-  } finally {
-    store?.close();
-  }
 }
 
 /** Consecutive renewal failures per lineage, as the store has them. */

@@ -36,6 +36,7 @@ import { switchCurrent, writeArchiveVersion } from '../../src/store/archive.js';
 import { newOwnerId, waitLease } from '../../src/service/lease.js';
 import { runCycle, type RunResult } from '../../src/service/run.js';
 import { makeRescanner, withLifecycleProblems } from '../../src/cli/commands/scan.js';
+import { channelsOf } from '../../src/cli/compose.js';
 import type { Config } from '../../src/config/types.js';
 
 const MINUTE = 60_000;
@@ -382,6 +383,7 @@ describe('the system clock jumps a week forward between runs: policies act on it
         overlay: (reports) => withLifecycleProblems(config, reports),
         now,
         random: () => 0.5,
+        channels: channelsOf(config),
         owner,
         log: (event, fields) => log.push(`${now().toISOString()} ${event} ${JSON.stringify(fields ?? {})}`),
       }, { renew: true, notify: true });

@@ -18,6 +18,7 @@ import type { Config } from '../../src/config/types.js';
 import { loadTrust } from '../../src/scan/trust.js';
 import { scanDomains } from '../../src/service/scan-inventory.js';
 import { notifyAfterRun } from '../../src/service/notify.js';
+import { channelsOf } from '../../src/cli/compose.js';
 import { openStore } from '../../src/store/index.js';
 
 const DAY = 86_400_000;
@@ -97,7 +98,7 @@ ${domains.join('\n')}
     const reports = await scanDomains(w.config, w.config.domains, { anchors: trust.anchors, secureContext: trust.secureContext, now: () => day(d) });
     const store = openStore(w.config.dataDir);
     try {
-      return await notifyAfterRun(w.config, store, reports, { now: day(d), random: () => 0.5 });
+      return await notifyAfterRun(w.config, store, reports, { now: day(d), random: () => 0.5, channels: channelsOf(w.config) });
     } finally {
       store.close();
     }

@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { NotifyError } from '../../src/core/errors.js';
 import { createWebhookChannel, redactUrl } from '../../src/notify/webhook.js';
 import { flushOutbox } from '../../src/service/notify.js';
+import { channelsOf } from '../../src/cli/compose.js';
 import { openStore } from '../../src/store/index.js';
 import type { Config } from '../../src/config/types.js';
 import type { OutboxMessage } from '../../src/notify/types.js';
@@ -285,7 +286,7 @@ describe('webhook: secrets in the URL path, and Slack escaping', () => {
       store.notifications.commitRun({ at, markSent: [], activate: [], clear: [], messages: [{ ...msg, nextAttemptAt: at }] });
       const config = { notify: { thresholds: [7], webhook: { url, format: 'json', timeoutMs: 5000 } } } as unknown as Config;
       const logged: string[] = [];
-      const result = await flushOutbox(config, store, { now: new Date(at), random: () => 0.5, log: (e) => logged.push(e) });
+      const result = await flushOutbox(config, store, { now: new Date(at), random: () => 0.5, channels: channelsOf(config), log: (e) => logged.push(e) });
       assert.equal(result.failed.length, 1);
       const [row] = store.notifications.list();
       assert.ok(row?.lastError?.includes(`${base}/…`), row?.lastError ?? 'no error stored');

@@ -11,11 +11,14 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import type { LastRun } from '../../src/core/metrics.js';
 import type { ReportDocument } from '../../src/core/report.js';
+import { compose } from '../../src/cli/compose.js';
 import { startStatusServer, type HttpLimits, type StatusServer } from '../../src/service/http.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { openStore } from '../../src/store/index.js';
 import { fakeCert, reportFor } from '../helpers/store-fixtures.js';
 
+/** The store as the CLI's composition root opens it for the daemon. */
+const { readStore } = compose();
 const SECRET = 'hunter2-webhook-secret';
 const dir = mkdtempSync(join(tmpdir(), 'certs-status-server-'));
 const configFile = join(dir, 'certs.yaml');
@@ -108,7 +111,7 @@ describe('status server (daemon.http)', () => {
     // `http: {}` means loopback, 127.0.0.1:9464; the test takes a free port on the same address.
     const http = config.daemon!.http!;
     assert.deepEqual(http, { address: '127.0.0.1', port: 9464 });
-    server = await startStatusServer({ config: () => config, lastRun: () => lastRun, address: http.address, port: 0, version: '9.9.9-test' });
+    server = await startStatusServer({ readStore, config: () => config, lastRun: () => lastRun, address: http.address, port: 0, version: '9.9.9-test' });
     base = `http://${server.address}:${server.port}`;
   });
   after(async () => {
@@ -237,7 +240,7 @@ describe('status server (daemon.http)', () => {
   });
 
   it('closes cleanly, with a keep-alive connection open, and stops answering', async () => {
-    const other = await startStatusServer({ config: () => config, lastRun: () => null, address: '127.0.0.1', port: 0, version: 'x' });
+    const other = await startStatusServer({ readStore, config: () => config, lastRun: () => null, address: '127.0.0.1', port: 0, version: 'x' });
     const url = `http://127.0.0.1:${other.port}/healthz`;
     // fetch keeps its connection alive: close() must not wait for it to time out.
     assert.equal((await fetch(url)).status, 200);
@@ -286,7 +289,7 @@ describe('status server: token, Host header, connection limits', () => {
   let current: Config;
 
   async function start(limits: Partial<HttpLimits> = {}, address = '127.0.0.1'): Promise<StatusServer> {
-    const s = await startStatusServer({ config: () => current, lastRun: () => null, address, port: 0, version: 'x', limits });
+    const s = await startStatusServer({ readStore, config: () => current, lastRun: () => null, address, port: 0, version: 'x', limits });
     servers.push(s);
     return s;
   }
@@ -348,7 +351,7 @@ describe('status server: token, Host header, connection limits', () => {
     current = { ...config };
     try {
       await assert.rejects(
-        startStatusServer({ config: () => current, lastRun: () => null, address: '0.0.0.0', port: 0, version: 'x' }),
+        startStatusServer({ readStore, config: () => current, lastRun: () => null, address: '0.0.0.0', port: 0, version: 'x' }),
         (err: unknown) => err instanceof ConfigError && /daemon\.http\.address: 0\.0\.0\.0 is not a loopback address and daemon\.http\.token is not set/.test(err.message),
       );
     } finally {
@@ -415,7 +418,7 @@ describe('status server: token, Host header, connection limits', () => {
 
   it('/status and /metrics are rendered once per change of the store, config or clock, not per request', async () => {
     let clock = Date.parse('2025-06-02T00:00:00.000Z');
-    const s = await startStatusServer({ config: () => current, lastRun: () => null, address: '127.0.0.1', port: 0, version: 'x', now: () => new Date(clock), limits: { cacheMaxAgeMs: 60_000 } });
+    const s = await startStatusServer({ readStore, config: () => current, lastRun: () => null, address: '127.0.0.1', port: 0, version: 'x', now: () => new Date(clock), limits: { cacheMaxAgeMs: 60_000 } });
     servers.push(s);
     const auth = { authorization: `Bearer ${TOKEN}` };
     const statusDoc = async (): Promise<ReportDocument> => JSON.parse((await ask(s.port, '/status', auth)).body) as ReportDocument;

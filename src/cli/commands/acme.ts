@@ -2,7 +2,8 @@
 import { UsageError } from '../../core/errors.js';
 import type { Config, DomainConfig } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
-import { openStore, type Store } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
+import { compose } from '../compose.js';
 import { newOwnerId, waitLease } from '../../service/lease.js';
 import { acmeOf, decide, renewDomains, type RenewOutcome } from '../../service/renew.js';
 import { wantedOf } from '../../service/issue.js';
@@ -58,7 +59,7 @@ async function runRenew(names: string[], opts: RenewCliOptions, io: Io, force: b
   acmeOf(config);
   const domains = managedOf(config, names);
   const waitS = waitSeconds(opts.wait);
-  const store = openStore(config.dataDir);
+  const store = compose().openStore(config);
   const owner = newOwnerId();
   try {
     const outcomes = await withRunLock(store, owner, waitS, () => renewDomains(config, store, domains, {
@@ -113,7 +114,7 @@ export async function revokeCommand(name: string, opts: GlobalOptions & { reason
   const { REVOCATION_REASONS, revokeCertificate } = await import('../../acme/order.js');
   const reason = (opts.reason ?? 'unspecified') as keyof typeof REVOCATION_REASONS;
   if (!(reason in REVOCATION_REASONS)) throw new UsageError(`--reason: expected one of ${Object.keys(REVOCATION_REASONS).join(', ')}, got ${JSON.stringify(opts.reason)}`);
-  const store = openStore(config.dataDir);
+  const store = compose().openStore(config);
   try {
     const latest = store.issued.latest(domain.name);
     if (!latest) throw new UsageError(`domain "${domain.name}" has no certificate issued by certs to revoke`);
@@ -136,7 +137,7 @@ export async function revokeCommand(name: string, opts: GlobalOptions & { reason
 export function certificatesCommand(names: string[], opts: GlobalOptions & { json?: boolean }, io: Io): number {
   const config = configFrom(opts);
   const domains = (selectDomains(config.domains, names) as DomainConfig[]).filter((d) => d.managed);
-  const store = openStore(config.dataDir, { readonly: true });
+  const store = compose().readStore(config);
   const now = io.now();
   try {
     const acme = config.acme;

@@ -2,7 +2,8 @@
 import { UsageError } from '../../core/errors.js';
 import type { Config, DomainConfig } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
-import { openStore, type Store } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
+import { compose } from '../compose.js';
 import { deployDomains, nginxOf, type DeployOutcome } from '../../service/deploy.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { paint, table, useColour } from '../style.js';
@@ -62,7 +63,7 @@ export async function writeCommand(names: string[], opts: GlobalOptions & { dryR
   const config = configFrom(opts);
   nginxOf(config);
   const domains = pick(config, names);
-  const store = openStore(config.dataDir);
+  const store = compose().openStore(config);
   try {
     const outcomes = await deployWith(config, store, domains, io, { ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.force ? { force: true } : {}) });
     if (opts.json) {
@@ -94,7 +95,7 @@ export async function repairCommand(name: string, opts: GlobalOptions & { dryRun
     io.stdout.write(`${domain.name}: would write a fullchain with ${plan.repaired.chain.length} certificates (fetched ${plan.fetched}); nothing written.\n`);
     return 0;
   }
-  const store = openStore(config.dataDir);
+  const store = compose().openStore(config);
   try {
     const rescan = await makeRescanner(config, store, io);
     const result = await applyRepair(config, store, plan, { now: io.now, rescan, log: (d, event) => io.stderr.write(`certs: ${d}: ${event}\n`) });

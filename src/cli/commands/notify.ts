@@ -1,8 +1,8 @@
 /** certs notify test | list | flush. */
 import { hostname } from 'node:os';
 import { ConfigError, UsageError } from '../../core/errors.js';
-import { openStore } from '../../store/index.js';
 import { flushOutbox } from '../../service/notify.js';
+import { channelsOf, compose } from '../compose.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { paint, table, useColour } from '../style.js';
 
@@ -47,7 +47,7 @@ export async function testCommand(opts: GlobalOptions & { channel?: string }, io
 
 export function listCommand(opts: GlobalOptions & { pending?: boolean; json?: boolean }, io: Io): number {
   const config = configFrom(opts);
-  const store = openStore(config.dataDir, { readonly: true });
+  const store = compose().readStore(config);
   const rows = store ? store.notifications.list({ ...(opts.pending ? { pending: true } : {}), limit: 200 }) : [];
   store?.close();
   if (opts.json) {
@@ -73,9 +73,9 @@ export function listCommand(opts: GlobalOptions & { pending?: boolean; json?: bo
 export async function flushCommand(opts: GlobalOptions, io: Io): Promise<number> {
   const config = configFrom(opts);
   notifyOf(config);
-  const store = openStore(config.dataDir);
+  const store = compose().openStore(config);
   try {
-    const r = await flushOutbox(config, store, { now: io.now(), random: Math.random, log: (e) => io.stderr.write(`certs: notify: ${e}\n`) });
+    const r = await flushOutbox(config, store, { now: io.now(), random: Math.random, channels: channelsOf(config), log: (e) => io.stderr.write(`certs: notify: ${e}\n`) });
     io.stdout.write(`${r.delivered} delivered, ${r.failed.length} failed, ${r.pending} still pending.\n`);
     return r.failed.length > 0 ? 1 : 0;
   } finally {

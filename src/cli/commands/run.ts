@@ -2,12 +2,13 @@
 import { UsageError } from '../../core/errors.js';
 import { reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
-import { openStore, type Store } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
 import { runLocked, type RunResult } from '../../service/run.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
+import { compose, type Composition } from '../compose.js';
 import { renderSummary, renderTable } from '../render.js';
 import { useColour } from '../style.js';
-import { makeRescanner, withLifecycleProblems } from './scan.js';
+import { withLifecycle } from '../../service/status.js';
 
 export interface RunCliOptions extends GlobalOptions {
   json?: boolean;
@@ -23,20 +24,21 @@ function waitSeconds(v: string | undefined): number {
 }
 
 /** One cycle under the run lock (service/run.ts runLocked), with the scanner wired to this store. */
-export async function cycle(config: Config, store: Store, io: Io, opts: { renew: boolean; waitMs: number; log: (event: string, fields?: Record<string, unknown>) => void }): Promise<RunResult> {
-  const scan = await makeRescanner(config, store, io);
+export async function cycle(config: Config, store: Store, io: Io, opts: { renew: boolean; waitMs: number; log: (event: string, fields?: Record<string, unknown>) => void }, c: Composition = compose(io.now)): Promise<RunResult> {
+  const scan = await c.scanner(config, store);
   return runLocked(config, store, {
     scan,
-    overlay: (reports) => withLifecycleProblems(config, reports),
-    now: io.now,
-    random: Math.random,
+    overlay: (reports) => withLifecycle(config, store, reports),
+    now: c.now,
+    random: c.random,
+    channels: c.channels(config),
     log: opts.log,
   }, { renew: opts.renew, notify: true, waitMs: opts.waitMs });
 }
 
 export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
   const config = configFrom(opts);
-  const store = openStore(config.dataDir);
+  const store = compose().openStore(config);
   try {
     const result = await cycle(config, store, io, {
       renew: opts.renew !== false,
@@ -87,6 +89,8 @@ export async function daemonCommand(opts: GlobalOptions & { runNow?: boolean; sh
     import('../../service/http.js'),
     import('../../service/run.js'),
   ]);
+  // Built once for the daemon's life: every cycle and every HTTP render gets the same.
+  const c = compose(io.now);
   const log = jsonLogger(io);
   const shutdownTimeoutMs = Number(opts.shutdownTimeout ?? 30_000);
   if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 100) throw new UsageError(`--shutdown-timeout: expected milliseconds ≥ 100, got ${JSON.stringify(opts.shutdownTimeout)}`);
@@ -96,7 +100,7 @@ export async function daemonCommand(opts: GlobalOptions & { runNow?: boolean; sh
     runNow: opts.runNow === true,
     shutdownTimeoutMs,
     defaultSchedule: (config) => {
-      const store = openStore(config.dataDir);
+      const store = c.openStore(config);
       try {
         // Chosen once per installation: CAs ask clients not to all renew at the top of the hour.
         const minute = Number(store.meta.getOrSet('daemon.minute', String(Math.floor(Math.random() * 60))));
@@ -107,11 +111,11 @@ export async function daemonCommand(opts: GlobalOptions & { runNow?: boolean; sh
       }
     },
     cycle: async (config, { renew }) => {
-      const store = openStore(config.dataDir);
+      const store = c.openStore(config);
       try {
         // Another process (a second daemon, cron's certs run) holding the run lock: wait for it,
         // then decide again; it will usually have left nothing to do.
-        const result = await cycle(config, store, io, { renew, waitMs: 10 * 60_000, log });
+        const result = await cycle(config, store, io, { renew, waitMs: 10 * 60_000, log }, c);
         return result.run.exitCode ?? 3;
       } finally {
         store.close();
@@ -126,8 +130,9 @@ export async function daemonCommand(opts: GlobalOptions & { runNow?: boolean; sh
         port: http.port,
         version: process.env['npm_package_version'] ?? '0.1.0',
         log: (m) => log('http.error', { message: m }),
+        readStore: c.readStore,
         lastRun: () => {
-          const store = openStore(config().dataDir, { readonly: true });
+          const store = c.readStore(config());
           try {
             return store ? lastRunOf(store) : null;
           } finally {

@@ -4,32 +4,40 @@ import { overallStatus, reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
 import { statusReports, withLifecycle } from '../../service/status.js';
-import { openStore, type Store } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
 import { createProgress } from '../progress.js';
 import { renderDetail, renderNagios, renderSummary, renderTable } from '../render.js';
 import { useColour } from '../style.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
+import { compose, type Composition } from '../compose.js';
 
 export interface ReportOptions {
   json?: boolean;
   nagios?: boolean;
 }
 
-/** Scans now, stores every result, returns the reports in inventory order. */
-async function scanAndStore(config: Config, domains: Domain[], keepChain: boolean, io: Io): Promise<EndpointReport[]> {
+/**
+ * Scans now and stores every result, prints the reports with what renew and deploys recorded
+ * laid over them, then notifies: one store, opened once, for all three.
+ */
+async function scanReportNotify(config: Config, domains: Domain[], detail: boolean, opts: ReportOptions, io: Io): Promise<number> {
+  const c = compose(io.now);
   // Loaded here so that `status` without --refresh never loads the TLS scanner.
   const { loadScanDeps, scanAndRecord } = await import('../../service/scan-record.js');
   // Everything that can fail without the network fails before the database is created.
-  const deps = await loadScanDeps(config, io.now);
-  const store = openStore(config.dataDir);
+  const deps = await loadScanDeps(config, c.now);
+  const store = c.openStore(config);
   try {
     const progress = createProgress(io.stderr);
-    const reports = await scanAndRecord(config, store, domains, deps, {
-      keepChain,
+    const scanned = await scanAndRecord(config, store, domains, deps, {
+      keepChain: detail,
       onProgress: (done, total, t) => progress.update(done, total, t.source === 'file' ? t.domain.name : `${t.host}:${t.port}`),
     });
     progress.finish();
-    return reports;
+    const reports = withLifecycle(config, store, scanned);
+    const code = output(config, reports.map(stripChainUnlessDetail(detail)), detail, opts, io);
+    await notifyAfterScan(config, store, reports, c, io);
+    return code;
   } finally {
     store.close();
   }
@@ -40,7 +48,7 @@ async function scanAndStore(config: Config, domains: Domain[], keepChain: boolea
  * stale-deployment (an endpoint serving an older certificate than the newest issued one).
  */
 export function withLifecycleProblems(config: Config, scanned: EndpointReport[]): EndpointReport[] {
-  const store = openStore(config.dataDir, { readonly: true });
+  const store = compose().readStore(config);
   if (!store) return scanned;
   try {
     return withLifecycle(config, store, scanned);
@@ -51,12 +59,11 @@ export function withLifecycleProblems(config: Config, scanned: EndpointReport[])
 
 /** A scanner that records into an open store; for the verify step after a deploy (trust loaded once). */
 export async function makeRescanner(config: Config, store: Store, io: Io): Promise<(domains: Domain[]) => Promise<EndpointReport[]>> {
-  const { loadScanDeps, recordingScanner } = await import('../../service/scan-record.js');
-  return recordingScanner(config, store, await loadScanDeps(config, io.now));
+  return compose(io.now).scanner(config, store);
 }
 
-function output(config: Config, scanned: EndpointReport[], detail: boolean, opts: ReportOptions, io: Io): number {
-  const reports = withLifecycleProblems(config, scanned);
+/** Prints reports that already carry the lifecycle problems; returns the Nagios exit code. */
+function output(config: Config, reports: EndpointReport[], detail: boolean, opts: ReportOptions, io: Io): number {
   const status = overallStatus(reports);
   if (opts.json) {
     io.stdout.write(`${JSON.stringify(reportDocument(reports, io.now()), null, 2)}\n`);
@@ -78,28 +85,21 @@ function output(config: Config, scanned: EndpointReport[], detail: boolean, opts
 export async function scanCommand(names: string[], opts: ReportOptions & GlobalOptions, io: Io): Promise<number> {
   const config = configFrom(opts);
   const domains = selectDomains(config.domains, names);
-  const detail = names.length > 0;
-  const reports = await scanAndStore(config, domains, detail, io);
-  const code = output(config, reports, detail, opts, io);
-  await notifyAfterScan(config, reports, io);
-  return code;
+  return scanReportNotify(config, domains, names.length > 0, opts, io);
 }
 
 /**
  * Warnings go out after the scan has judged what clients see. A delivery problem never changes
  * the scan's exit code (a Nagios verdict): it is reported on stderr and stays in the outbox.
  */
-async function notifyAfterScan(config: Config, reports: EndpointReport[], io: Io): Promise<void> {
+async function notifyAfterScan(config: Config, store: Store, reports: EndpointReport[], c: Composition, io: Io): Promise<void> {
   if (!config.notify || (!config.notify.email && !config.notify.webhook)) return;
   const { notifyAfterRun } = await import('../../service/notify.js');
-  const store = openStore(config.dataDir);
   try {
-    const r = await notifyAfterRun(config, store, withLifecycleProblems(config, reports), { now: io.now(), random: Math.random, log: (e) => io.stderr.write(`certs: notify: ${e}\n`) });
+    const r = await notifyAfterRun(config, store, reports, { now: c.now(), random: c.random, channels: c.channels(config), log: (e) => io.stderr.write(`certs: notify: ${e}\n`) });
     if (r.queued > 0 || r.failed.length > 0) io.stderr.write(`certs: notify: ${r.events.length} new, ${r.delivered} delivered, ${r.pending} pending\n`);
   } catch (err) {
     io.stderr.write(`certs: notify: ${err instanceof Error ? err.message : String(err)}\n`);
-  } finally {
-    store.close();
   }
 }
 
@@ -107,23 +107,14 @@ export async function statusCommand(names: string[], opts: ReportOptions & Globa
   const config = configFrom(opts);
   const domains = selectDomains(config.domains, names);
   const detail = names.length > 0;
-  let reports: EndpointReport[];
-  if (opts.refresh) {
-    reports = await scanAndStore(config, domains, detail, io);
-    const code = output(config, reports.map(stripChainUnlessDetail(detail)), detail, opts, io);
-    await notifyAfterScan(config, reports, io);
-    return code;
-  } else {
-    reports = storedReports(config, domains, detail);
-  }
-  return output(config, reports.map(stripChainUnlessDetail(detail)), detail, opts, io);
+  if (opts.refresh) return scanReportNotify(config, domains, detail, opts, io);
+  return output(config, storedReports(config, domains, detail).map(stripChainUnlessDetail(detail)), detail, opts, io);
 }
 
 /** The last stored scan of each configured target; no network. Never-scanned targets are unknown. */
 function storedReports(config: Config, domains: Domain[], withChain: boolean): EndpointReport[] {
-  const store = openStore(config.dataDir, { readonly: true });
+  const store = compose().readStore(config);
   try {
-    // The lifecycle problems are laid over again by output(); doing it twice changes nothing.
     return statusReports(config, store, { domains, withChain });
   } finally {
     store?.close();

@@ -53,6 +53,7 @@ function deps(steps: Partial<RunSteps>, calls: Calls): RunDeps {
     overlay: (r) => r,
     now: () => NOW,
     random: () => 0.5,
+    channels: {},
     owner: 'test-owner',
     log: () => {},
     steps: {

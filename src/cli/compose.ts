@@ -1,0 +1,49 @@
+/**
+ * The composition root: the one place that builds what the use cases in service/ are given —
+ * the store, the notification channels, the scanner and the clock. service/ never opens a store
+ * or a channel itself, so a test (or, later, another store or a cluster) passes its own.
+ */
+import type { Config } from '../config/types.js';
+import type { Channel, ChannelName } from '../notify/types.js';
+import { openStore, type Store } from '../store/index.js';
+import type { ChannelFactory } from '../service/notify.js';
+import type { Rescanner } from '../service/scan-record.js';
+
+export interface Composition {
+  now: () => Date;
+  random: () => number;
+  /** The store for writing (created on first use). */
+  openStore(config: Config): Store;
+  /** The store for reading; null when nothing has been stored yet (nothing is created). */
+  readStore(config: Config): Store | null;
+  /** The configured channels, built when the outbox has something to deliver. */
+  channels(config: Config): ChannelFactory;
+  /** A scanner recording into `store`, with the trust anchors loaded once. */
+  scanner(config: Config, store: Store): Promise<Rescanner>;
+}
+
+export function compose(now: () => Date = () => new Date()): Composition {
+  return {
+    now,
+    random: Math.random,
+    openStore: (config) => openStore(config.dataDir),
+    readStore: (config) => openStore(config.dataDir, { readonly: true }),
+    channels: (config) => channelsOf(config),
+    async scanner(config, store) {
+      // Loaded here so that commands that never scan never load the TLS scanner.
+      const { loadScanDeps, recordingScanner } = await import('../service/scan-record.js');
+      return recordingScanner(config, store, await loadScanDeps(config, now));
+    },
+  };
+}
+
+/** notify.email and notify.webhook as channels; each loaded only when configured. */
+export function channelsOf(config: Config): ChannelFactory {
+  return async () => {
+    const out: Partial<Record<ChannelName, Channel>> = {};
+    const notify = config.notify;
+    if (notify?.email) out.email = (await import('../notify/email.js')).createEmailChannel(notify.email);
+    if (notify?.webhook) out.webhook = (await import('../notify/webhook.js')).createWebhookChannel(notify.webhook);
+    return out;
+  };
+}
