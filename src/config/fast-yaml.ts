@@ -24,8 +24,10 @@ function withinBudget(tree: unknown, limit: number): boolean {
   while (stack.length > 0) {
     const v = stack.pop();
     if (++visits > limit) return false;
-    if (Array.isArray(v)) stack.push(...v);
-    else if (typeof v === 'object' && v !== null) stack.push(...Object.values(v));
+    // One push per child: push(...children) passes them as arguments, and V8 throws a
+    // RangeError past ~125k of them (a long list of domains or endpoints).
+    if (Array.isArray(v)) for (const child of v) stack.push(child);
+    else if (typeof v === 'object' && v !== null) for (const child of Object.values(v)) stack.push(child);
   }
   return true;
 }

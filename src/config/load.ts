@@ -1,6 +1,5 @@
 /** Read, parse, expand and validate the config file. Synchronous: it runs before anything else. */
-import { checkNginxTemplates } from './nginx-templates.js';
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigCache } from './parse-cache.js';
 import { fastTree } from './fast-yaml.js';
@@ -31,8 +30,8 @@ export function resolveConfigPath(cliOpt?: string, env: NodeJS.ProcessEnv = proc
 type YamlModule = typeof import('yaml');
 let yamlModule: YamlModule | undefined;
 /**
- * `yaml` takes ~50 ms to load; `status` on a cached config never needs it, so it is loaded on
- * first use (synchronously: config loading runs before anything else).
+ * `yaml` takes ~50 ms to load; a large config without errors (fast path or cache) never needs
+ * it, so it is loaded on first use (synchronously: config loading runs before anything else).
  */
 function yaml(): YamlModule {
   return (yamlModule ??= createRequire(import.meta.url)('yaml') as YamlModule);
@@ -111,31 +110,6 @@ function toTree(parsed: ParsedConfigDocument, file: string): unknown {
   }
 }
 
-/** Files the validated config relies on must still be there when it comes from the cache. */
-function stillValid(config: Config): boolean {
-  // Templates live outside the config text, so the cache key does not cover them.
-  if (config.nginx) {
-    try {
-      checkNginxTemplates(config.nginx.templateDir);
-    } catch {
-      return false;
-    }
-  }
-  if (!config.trust.caFile) return true;
-  try {
-    const fd = openSync(config.trust.caFile, 'r');
-    try {
-      return fstatSync(fd).isFile();
-    } finally {
-      closeSync(fd);
-    }
-  } catch (err) {
-    // Let full validation produce the proper message.
-    void err;
-    return false;
-  }
-}
-
 /** Validate YAML text as the config file `file` (absolute) would be, without reading it. */
 export function parseConfigText(text: string, file: string, opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
@@ -143,13 +117,12 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
   const plain = !text.includes('${');
   const cache = new ConfigCache(file, text, env);
   const cached = cache.get();
-  if (plain && cached?.config && stillValid(cached.config)) return cached.config;
 
   // The document (with positions) is parsed only when needed: for the tree on a cache miss,
   // and for line numbers when something is wrong.
   let parsed: ParsedConfigDocument | undefined;
   const getParsed = () => (parsed ??= parseConfigDocument(text, file));
-  const raw = cached ? cached.tree : (fastTree(text) ?? toTree(getParsed(), file));
+  const raw = cached !== undefined ? cached : (fastTree(text) ?? toTree(getParsed(), file));
   const locate = locator(getParsed);
   const baseDir = dirname(file);
   const { value, expanded } = plain ? { value: raw, expanded: new Map<string, string>() } : expandTree(raw, {
@@ -162,7 +135,8 @@ export function parseConfigText(text: string, file: string, opts: LoadOptions = 
   const config = validateConfig(value, { file, baseDir, expanded, locate });
   // So that showing the config prints `${env:…}` as written, never the secret (config/shown.ts).
   rememberExpansions(config, expanded);
-  if (!cached || (plain && !cached.config)) cache.put(plain ? { tree: raw, config } : { tree: raw });
+  // Only once validation passed: a tree that fails is parsed again, for its line numbers.
+  if (cached === undefined) cache.put(raw);
   return config;
 }
 

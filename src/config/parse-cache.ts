@@ -1,32 +1,24 @@
 /**
- * A cache of the loaded config, keyed by the config text's SHA-256. The `yaml` package keeps
- * every comment and position (which `certs add`/`remove` and our error messages need), and
- * pays for it: over a second for a 10,000-domain inventory, against a 0.5 s budget for
- * `certs status`, and validation of 10,000 domains costs another ~200 ms.
+ * A cache of the parsed tree of a large config, keyed by the config text's SHA-256. Only the
+ * tree is cached, never the validated Config: validation reads files outside the text (caFile,
+ * nginx and email templates), and a hand-kept list of what to re-check on a hit had already
+ * missed one. So `validateConfig` runs on every load, cached or not.
  *
- * What is cached depends on what the result can depend on:
- * - text without `${…}`: the validated Config itself — it depends only on the text and the
- *   file's location (both in the key) and on files that still exist (the caller re-checks);
- * - text with expressions: only the parsed tree, since secrets and the environment change;
- *   expansion and validation then run every time.
- * Any problem with the cache falls back to the full path: it can make a run faster, never wrong.
+ * The cache lives in a directory other users may reach ($XDG_CACHE_HOME, $CERTS_CACHE_DIR), and
+ * a planted tree would become our config. A directory or file not owned by us, or writable by
+ * group or others, is neither read nor written to.
+ * Any problem with the cache falls back to parsing: it can make a run faster, never wrong.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
-import type { Config } from './types.js';
 
-/** Bump when parsing or validation changes what a given text loads to. */
-const VERSION = 3;
+/** Bump when parsing changes what a given text loads to. */
+const VERSION = 4;
 /** Small files load in a few milliseconds: not worth a cache file. */
 const MIN_BYTES = 64 * 1024;
-
-export interface CacheEntry {
-  tree: unknown;
-  config?: Config;
-}
 
 function cacheDir(env: NodeJS.ProcessEnv): string {
   if (env['CERTS_CACHE_DIR']) return env['CERTS_CACHE_DIR'];
@@ -46,36 +38,62 @@ function jsonSafe(value: unknown): boolean {
   return safe;
 }
 
+/** Ours alone: owned by this user and not writable by group or others. */
+export function trustworthy(st: Stats, uid: number | undefined = process.getuid?.()): boolean {
+  return (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;
+}
+
+function dirTrusted(dir: string): boolean {
+  try {
+    const st = lstatSync(dir);
+    return st.isDirectory() && trustworthy(st);
+  } catch (err) {
+    void err; // missing: nothing to read, and put() creates it
+    return false;
+  }
+}
+
 export class ConfigCache {
   private readonly path: string | null;
   private readonly digest: string;
 
-  constructor(private readonly file: string, text: string, private readonly env: NodeJS.ProcessEnv = process.env) {
+  constructor(private readonly file: string, text: string, env: NodeJS.ProcessEnv = process.env) {
     const enabled = text.length >= MIN_BYTES && !env['CERTS_NO_CACHE'];
     this.path = enabled ? join(cacheDir(env), `config-${sha256(file).slice(0, 24)}.json`) : null;
     this.digest = enabled ? sha256(text) : '';
   }
 
-  get(): CacheEntry | undefined {
-    if (!this.path) return undefined;
+  /** The cached tree for this text, or undefined. */
+  get(): unknown {
+    if (!this.path || !dirTrusted(dirname(this.path))) return undefined;
     try {
-      const cached = JSON.parse(readFileSync(this.path, 'utf8')) as { v?: number; sha256?: string; file?: string } & CacheEntry;
-      if (cached.v === VERSION && cached.sha256 === this.digest && cached.file === this.file) return cached;
+      // fstat the descriptor we read, so a file swapped after a check is not trusted.
+      const fd = openSync(this.path, 'r');
+      let body: string;
+      try {
+        const st = fstatSync(fd);
+        if (!st.isFile() || !trustworthy(st)) return undefined;
+        body = readFileSync(fd, 'utf8');
+      } finally {
+        closeSync(fd);
+      }
+      const cached = JSON.parse(body) as { v?: number; sha256?: string; file?: string; tree?: unknown };
+      if (cached.v === VERSION && cached.sha256 === this.digest && cached.file === this.file) return cached.tree;
     } catch (err) {
-      // A missing or unreadable cache is the normal first run.
-      void err;
+      void err; // a missing or unreadable cache is the normal first run
     }
     return undefined;
   }
 
-  put(entry: CacheEntry): void {
-    if (!this.path || !jsonSafe(entry)) return;
+  put(tree: unknown): void {
+    if (!this.path || !jsonSafe(tree)) return;
     try {
-      mkdirSync(join(this.path, '..'), { recursive: true, mode: 0o700 });
-      writeFileAtomic(this.path, JSON.stringify({ v: VERSION, sha256: this.digest, file: this.file, ...entry }), 0o600);
+      const dir = dirname(this.path);
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (!dirTrusted(dir)) return;
+      writeFileAtomic(this.path, JSON.stringify({ v: VERSION, sha256: this.digest, file: this.file, tree }), 0o600);
     } catch (err) {
-      // Read-only home, full disk: the cache is an optimisation, the run goes on without it.
-      void err;
+      void err; // read-only home, full disk: the cache is an optimisation, the run goes on without it
     }
   }
 }
