@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AcmeError, errorMessage } from '../core/errors.js';
-import { writeFileAtomic } from '../config/atomic-write.js';
+import { writeFileAtomic } from '../lib/atomic-write.js';
 import type { AcmeConfig } from '../config/types.js';
 import type { AccountRepository } from '../store/accounts.js';
 import { createSession, toAcmeError, type AcmeSession } from './client.js';

@@ -1,7 +1,7 @@
 import type { Config } from '../config/types.js';
 import { loadConfig, resolveConfigPath } from '../config/load.js';
 import { envReferences } from '../config/shown.js';
-import { setHookEnvPolicy } from '../acme/hook-env.js';
+import { setHookEnvPolicy } from '../lib/hook-env.js';
 
 /** What every command gets from the global options. */
 export interface GlobalOptions {
@@ -22,7 +22,7 @@ export function defaultIo(): Io {
 
 export function configFrom(opts: GlobalOptions): Config {
   const config = loadConfig(resolveConfigPath(opts.config));
-  // Hooks and nginx commands run from now on see only what this config allows (acme/hook-env.ts).
+  // Hooks and nginx commands run from now on see only what this config allows (lib/hook-env.ts).
   setHookEnvPolicy({ passEnv: config.hooks.passEnv, withhold: envReferences(config) });
   return config;
 }

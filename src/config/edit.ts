@@ -9,7 +9,7 @@ import { Document, isMap, isSeq, parseDocument, type Node, type YAMLSeq } from '
 import { ConfigError, IoError, ValidationError } from '../core/errors.js';
 import type { Endpoint } from '../core/model.js';
 import { normalizeDomainName, toUnicode } from '../core/names.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../lib/atomic-write.js';
 import { appendDomainText, detectIndentSeq, removeDomainText } from './edit-text.js';
 import { parseConfigDocument, parseConfigText, readConfigText } from './load.js';
 import { STARTER_CONFIG } from './starter.js';

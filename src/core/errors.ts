@@ -33,7 +33,9 @@ export interface ErrorCodes {
     | 'template-dir-unreadable'
     | 'template-dir-empty'
     /** An intermediate could not be fetched from the AIA URL (deploy/aia.ts). */
-    | 'aia';
+    | 'aia'
+    /** A program we ran failed (lib/process.ts ProcessError; callers usually wrap it in their kind). */
+    | 'process';
   acme: AcmeErrorCode;
   deploy: DeployErrorCode;
   notify: NotifyErrorCode;

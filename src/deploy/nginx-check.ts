@@ -15,10 +15,9 @@
  *
  * checkSnippetIncludes is pure; runNginxDump runs the dump command (argv, no shell).
  */
-import { spawn } from 'node:child_process';
 import { posix } from 'node:path';
 import { DeployError, errorMessage } from '../core/errors.js';
-import { programEnv } from '../acme/hook-env.js';
+import { ProcessError, runProcess } from '../lib/process.js';
 import { analyseNginxDump, type NginxAnalysis } from './nginx/analyse.js';
 import { includeWouldMatch } from './nginx/glob.js';
 import type { NginxListenGroup } from './nginx/listen.js';
@@ -493,80 +492,46 @@ export interface RunNginxDumpOptions {
 }
 
 /**
- * Runs the dump command (argv, no shell; e.g. [nginx, -T]) and returns its stdout.
+ * Runs the dump command (argv, no shell; e.g. [nginx, -T]) through the one process runner
+ * (lib/process.ts) and returns its stdout.
  * Errors (DeployError): `nginx-not-found` "nginx not found: <argv0>"; `nginx-dump` with nginx's
  * stderr verbatim as the message when it exits non-zero; `nginx-dump` on a timeout or output
  * over the limit.
  */
-export function runNginxDump(argv: readonly string[], opts: RunNginxDumpOptions): Promise<string> {
-  const [program, ...args] = argv;
-  if (program === undefined || program === '') return Promise.reject(new DeployError('nginx-dump', 'nginx.dumpCommand is empty'));
+export async function runNginxDump(argv: readonly string[], opts: RunNginxDumpOptions): Promise<string> {
+  const program = argv[0];
+  if (program === undefined || program === '') throw new DeployError('nginx-dump', 'nginx.dumpCommand is empty');
   const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
   const cmd = argv.join(' ');
-  return new Promise((resolve, reject) => {
-    const signal = opts.signal;
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
+  try {
+    // nginx -T has nothing to clean up: SIGKILL at once on a timeout. Of stderr the start is
+    // kept, since nginx says what went wrong first.
+    const { stdout } = await runProcess(argv, { timeoutMs: opts.timeoutMs, killGraceMs: 0, maxStdoutBytes: maxBytes, stderr: 'head', what: cmd, ...(opts.signal ? { signal: opts.signal } : {}) });
+    return stdout;
+  } catch (e) {
+    if (!(e instanceof ProcessError)) throw e;
+    throw dumpError(e, program, cmd, maxBytes, opts.timeoutMs);
+  }
+}
+
+/** The runner's failure in nginx's words: what `certs nginx check` and deploy have always said. */
+function dumpError(e: ProcessError, program: string, cmd: string, maxBytes: number, timeoutMs: number): DeployError {
+  const stderr = e.stderr.replace(/\n+$/, '');
+  switch (e.reason) {
+    case 'not-found':
+      return new DeployError('nginx-not-found', `nginx not found: ${program}`, { cause: e.cause, hint: 'install nginx or set nginx.dumpCommand (argv, e.g. [/usr/sbin/nginx, -T])' });
+    case 'permission':
+      return new DeployError('nginx-not-found', `cannot run ${program}: permission denied`, { cause: e.cause });
+    case 'spawn':
+      return new DeployError('nginx-dump', `cannot run ${program}: ${errorMessage(e.cause)}`, { cause: e.cause });
+    case 'timeout':
+      return new DeployError('nginx-dump', `${cmd} did not finish within ${timeoutMs} ms${stderr ? `; stderr: ${stderr}` : ''}`);
+    case 'too-large':
+      return new DeployError('nginx-dump', `${cmd} printed more than ${maxBytes} bytes; refusing to read more`);
+    case 'exit':
+    case 'signal': {
+      const status = e.exitCode === undefined ? `was killed by ${e.signal}` : `exited with code ${e.exitCode}`;
+      return new DeployError('nginx-dump', stderr || `${cmd} ${status} and printed nothing on stderr`, { hint: `${cmd} ${status}` });
     }
-    // nginx -T gets the minimal environment of every program we run (acme/hook-env.ts).
-    const child = spawn(program, args, { shell: false, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: programEnv() });
-    const out: Buffer[] = [];
-    let outBytes = 0;
-    const err: Buffer[] = [];
-    let errBytes = 0;
-    let killedBy: 'timeout' | 'abort' | 'size' | undefined;
-    let settled = false;
-    const killGroup = (): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch (e) {
-        // ESRCH: already gone.
-        if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
-      }
-    };
-    const stop = (why: 'timeout' | 'abort' | 'size'): void => {
-      if (killedBy) return;
-      killedBy = why;
-      killGroup();
-    };
-    const timer = setTimeout(() => stop('timeout'), opts.timeoutMs);
-    const onAbort = (): void => stop('abort');
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const settle = (e: unknown, value?: string): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      if (e === undefined) resolve(value ?? '');
-      else reject(e);
-    };
-    child.stdout?.on('data', (d: Buffer) => {
-      outBytes += d.length;
-      if (outBytes > maxBytes) stop('size');
-      else out.push(d);
-    });
-    child.stderr?.on('data', (d: Buffer) => {
-      // Keep the first 64 KiB: nginx says what went wrong first.
-      if (errBytes < 65536) err.push(d);
-      errBytes += d.length;
-    });
-    child.once('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOENT') settle(new DeployError('nginx-not-found', `nginx not found: ${program}`, { cause: e, hint: 'install nginx or set nginx.dumpCommand (argv, e.g. [/usr/sbin/nginx, -T])' }));
-      else if (e.code === 'EACCES') settle(new DeployError('nginx-not-found', `cannot run ${program}: permission denied`, { cause: e }));
-      else settle(new DeployError('nginx-dump', `cannot run ${program}: ${errorMessage(e)}`, { cause: e }));
-    });
-    child.once('close', (code, sig) => {
-      const stderr = Buffer.concat(err).toString('utf8').replace(/\n+$/, '');
-      if (killedBy === 'abort') return settle(signal?.reason);
-      if (killedBy === 'timeout') return settle(new DeployError('nginx-dump', `${cmd} did not finish within ${opts.timeoutMs} ms${stderr ? `; stderr: ${stderr}` : ''}`));
-      if (killedBy === 'size') return settle(new DeployError('nginx-dump', `${cmd} printed more than ${maxBytes} bytes; refusing to read more`));
-      if (code !== 0) {
-        const status = code === null ? `was killed by ${sig}` : `exited with code ${code}`;
-        return settle(new DeployError('nginx-dump', stderr || `${cmd} ${status} and printed nothing on stderr`, { hint: `${cmd} ${status}` }));
-      }
-      settle(undefined, Buffer.concat(out).toString('utf8'));
-    });
-  });
+  }
 }

@@ -13,8 +13,8 @@ import { createHash } from 'node:crypto';
 import { accessSync, constants, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DeployError, errorMessage } from '../core/errors.js';
-import { writeFileAtomic } from '../config/atomic-write.js';
-import { runProgram } from '../acme/program.js';
+import { writeFileAtomic } from '../lib/atomic-write.js';
+import { runProcess } from '../lib/process.js';
 
 export interface SnippetTarget {
   /** The domain the snippet is for (named in every message). */
@@ -137,13 +137,13 @@ export async function applySnippets(plan: readonly PlannedSnippet[], opts: Apply
     throw new DeployError('write', `${names}: writing snippets failed: ${errorMessage(err)}; previous files restored${left.length ? ` except: ${left.join('; ')}` : ''}`, { cause: err });
   }
   try {
-    await runProgram(opts.testCommand, { env: {}, timeoutMs, what: `nginx test (${opts.testCommand.join(' ')})` });
+    await runProcess(opts.testCommand, { env: {}, timeoutMs, what: `nginx test (${opts.testCommand.join(' ')})` });
   } catch (err) {
     const left = restore(written);
     throw new DeployError('nginx-test', `${names}: nginx refused the new configuration, so nothing was reloaded and the previous snippets are back${left.length ? ` (except: ${left.join('; ')})` : ''}: ${errorMessage(err)}`, { cause: err });
   }
   try {
-    await runProgram(opts.reloadCommand, { env: {}, timeoutMs, what: `nginx reload (${opts.reloadCommand.join(' ')})` });
+    await runProcess(opts.reloadCommand, { env: {}, timeoutMs, what: `nginx reload (${opts.reloadCommand.join(' ')})` });
   } catch (err) {
     // No nginx runs: there is no old configuration to stay consistent with, and the files
     // nginx -t accepted are exactly what it should start with. Keep them.

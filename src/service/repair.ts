@@ -85,7 +85,7 @@ export async function applyRepair(config: Config, store: Store, plan: RepairPlan
     if (domain.managed) {
       version = writeManagedVersion(config, store, plan, deps, withNginx);
     } else {
-      const { writeFileAtomic } = await import('../config/atomic-write.js');
+      const { writeFileAtomic } = await import('../lib/atomic-write.js');
       writeFileAtomic(`${plan.chainFile}.prev`, plan.pem);
       writeFileAtomic(plan.chainFile, repaired.fullchainPem);
       deps.log(domain.name, `wrote ${plan.chainFile} (previous kept as ${plan.chainFile}.prev)`);

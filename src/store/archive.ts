@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { IoError, errorMessage } from '../core/errors.js';
-import { fsyncDir, writeAll } from '../config/atomic-write.js';
+import { fsyncDir, writeAll } from '../lib/atomic-write.js';
 
 export const CERT_FILES = ['cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem'] as const;
 

@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { IoError, StoreError, errorMessage } from '../core/errors.js';
-import { fsyncDir } from '../config/atomic-write.js';
+import { fsyncDir } from '../lib/atomic-write.js';
 import { archiveVersions, currentVersion, lineageDir } from './archive.js';
 import type { Db } from './db.js';
 

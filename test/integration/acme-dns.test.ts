@@ -14,7 +14,7 @@ import { exchange, findZone } from '../../src/acme/dns/rfc2136.js';
 import { RRTYPE, encodeQuery } from '../../src/acme/dns/wire.js';
 import { createRfc2136Solver } from '../../src/acme/solvers/dns-rfc2136.js';
 import { createHookSolver } from '../../src/acme/solvers/dns-hook.js';
-import { setHookEnvPolicy } from '../../src/acme/hook-env.js';
+import { setHookEnvPolicy } from '../../src/lib/hook-env.js';
 import { randomSecret, startBind, type BindInstance, type BindTsig } from '../helpers/bind.js';
 import { freePort } from '../helpers/ports.js';
 

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { programEnv, setHookEnvPolicy } from '../../src/acme/hook-env.js';
+import { programEnv, setHookEnvPolicy } from '../../src/lib/hook-env.js';
 import { runProgram } from '../../src/acme/program.js';
 import { createHookSolver } from '../../src/acme/solvers/dns-hook.js';
 import { configFrom } from '../../src/cli/context.js';

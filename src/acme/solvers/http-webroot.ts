@@ -7,7 +7,7 @@
  */
 import { chmodSync, mkdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../config/atomic-write.js';
+import { writeFileAtomic } from '../../lib/atomic-write.js';
 import { AcmeError, CertsError, errorMessage } from '../../core/errors.js';
 import type { PreflightConfig } from '../../config/types.js';
 import type { ChallengeSolver, ChallengeTask } from '../types.js';

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, sy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, IoError, ValidationError } from '../../../src/core/errors.js';
-import { writeFileAtomic } from '../../../src/config/atomic-write.js';
+import { writeFileAtomic } from '../../../src/lib/atomic-write.js';
 import { addDomain, initConfig, removeDomain, STARTER_CONFIG } from '../../../src/config/edit.js';
 import { loadConfig } from '../../../src/config/load.js';
 

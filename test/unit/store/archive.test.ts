@@ -5,7 +5,7 @@ import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, rea
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IoError } from '../../../src/core/errors.js';
-import { writeAll } from '../../../src/config/atomic-write.js';
+import { writeAll } from '../../../src/lib/atomic-write.js';
 import {
   archiveVersions,
   currentPaths,
