@@ -1,5 +1,6 @@
 /** Small checks shared by the section schemas. */
 import { normalizeHost } from '../core/names.js';
+import { formatHostPort, parseHostPort } from '../lib/host-port.js';
 import type { Checker, KeyPath } from './kit.js';
 
 export const at = (path: KeyPath, key: string | number): KeyPath => [...path, key];
@@ -12,15 +13,16 @@ export function host(c: Checker, v: unknown, path: KeyPath): string {
   return c.via(v, path, 'a host name or IP address', (s) => normalizeHost(s, { label: 'host' }));
 }
 
-/** "host", "host:port" or "[v6]:port", normalised to host:port with the default port filled in. */
+/**
+ * "host", "host:port", "[v6]:port" or a bare IPv6 address (lib/host-port.ts), normalised to
+ * host:port with the default port filled in.
+ */
 export function hostPort(c: Checker, v: unknown, path: KeyPath, defaultPort: number): string {
-  const s = c.string(v, path, `a server as "host" or "host:port"`).trim();
-  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:]+)(?::(\d+))?$/.exec(s) ?? (s.includes(':') ? [s, s, undefined] : null);
-  if (!m) return c.expected(path, v, 'a server as "host" or "host:port"');
-  const h = c.via(m[1], path, 'a host name or IP address', (x) => normalizeHost(x, { label: 'server' }));
-  const p = m[2] === undefined ? defaultPort : Number(m[2]);
-  if (!Number.isInteger(p) || p < 1 || p > 65535) return c.expected(path, v, 'a port from 1 to 65535 after the colon');
-  return h.includes(':') ? `[${h}]:${p}` : `${h}:${p}`;
+  const what = 'a server as "host" or "host:port"';
+  const r = parseHostPort(c.string(v, path, what), { bareIPv6: true });
+  if (!r.ok) return c.expected(path, v, r.problem === 'port' ? 'a port from 1 to 65535 after the colon' : `${what} (${r.why})`);
+  const h = c.via(r.bracketed ? `[${r.host}]` : r.host, path, 'a host name or IP address', (x) => normalizeHost(x, { label: 'server' }));
+  return formatHostPort(h, r.port ?? defaultPort);
 }
 
 /** A secret string: checked for presence only, and never shown in messages even when written inline. */

@@ -4,7 +4,6 @@
 import { domainToASCII } from 'node:url';
 import { ValidationError } from './errors.js';
 import { canonicalIPv6, isIPv4, isIPv6 } from './ip.js';
-import type { Endpoint } from './model.js';
 import { decodePunycode } from './punycode.js';
 
 export { isIPv4, isIPv6, canonicalIPv6 } from './ip.js';
@@ -188,48 +187,6 @@ export function validatePort(n: unknown, label = 'port'): number {
   if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535) return value;
   const shown = typeof n === 'string' ? JSON.stringify(n) : String(n);
   return failWith(`${label} ${shown}: expected an integer from 1 to 65535`);
-}
-
-/**
- * Parse `host[:port][@address]` as typed on the command line. IPv6 hosts need brackets
- * (`[::1]:8443`); the address after `@` may be bare or bracketed. The port defaults to 443.
- */
-export function parseEndpointSpec(spec: string): Endpoint {
-  const where = `endpoint ${JSON.stringify(spec)}`;
-  const usage = 'expected host[:port][@address], like "example.com:443" or "example.com:443@[2001:db8::1]"';
-  if (typeof spec !== 'string' || spec.trim() === '') failWith(`${where}: empty; ${usage}`);
-  const s = spec.trim();
-  const at = s.indexOf('@');
-  if (at !== s.lastIndexOf('@')) failWith(`${where}: more than one "@"; ${usage}`);
-  const hostPort = at < 0 ? s : s.slice(0, at);
-  const addressText = at < 0 ? undefined : s.slice(at + 1);
-
-  let hostText: string;
-  let portText: string | undefined;
-  if (hostPort.startsWith('[')) {
-    const close = hostPort.indexOf(']');
-    if (close < 0) failWith(`${where}: missing "]" after the IPv6 address; ${usage}`);
-    hostText = hostPort.slice(0, close + 1);
-    const rest = hostPort.slice(close + 1);
-    if (rest !== '' && !rest.startsWith(':')) failWith(`${where}: unexpected ${JSON.stringify(rest)} after "]"; ${usage}`);
-    portText = rest === '' ? undefined : rest.slice(1);
-  } else {
-    const colons = hostPort.split(':').length - 1;
-    if (colons > 1) failWith(`${where}: IPv6 addresses need brackets, like "[2001:db8::1]:443"`);
-    const colon = hostPort.indexOf(':');
-    hostText = colon < 0 ? hostPort : hostPort.slice(0, colon);
-    portText = colon < 0 ? undefined : hostPort.slice(colon + 1);
-  }
-  if (hostText === '') failWith(`${where}: the host is missing; ${usage}`);
-  const endpoint: Endpoint = {
-    host: normalizeHost(hostText),
-    port: portText === undefined ? 443 : validatePort(portText),
-  };
-  if (addressText !== undefined) {
-    if (addressText === '') failWith(`${where}: nothing after "@"; ${usage}`);
-    endpoint.address = normalizeHost(addressText, { label: 'address' });
-  }
-  return endpoint;
 }
 
 /** The Unicode form of a name, for display: each valid A-label decoded, every other label as it is. */

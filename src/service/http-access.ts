@@ -5,6 +5,8 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isLoopbackHost } from '../config/schema-extras.js';
+import { isIPv6 } from '../core/ip.js';
+import { parseHostPort } from '../lib/host-port.js';
 
 /** The challenge sent with every 401: both accepted schemes, one realm. */
 export const WWW_AUTHENTICATE = 'Bearer, Basic realm="certs"';
@@ -45,11 +47,11 @@ export function sameSecret(a: string, b: string): boolean {
 
 /** The host part of a `Host` header (`name`, `name:port`, `[v6]`, `[v6]:port`), or null when it is none of those. */
 export function hostOf(header: string | undefined): string | null {
-  if (header === undefined) return null;
-  const v6 = /^\[([0-9A-Fa-f:.]+)\](?::\d{1,5})?$/.exec(header);
-  if (v6) return v6[1]!;
-  const name = /^([^:[\]\s/@]+)(?::\d{1,5})?$/.exec(header);
-  return name ? name[1]! : null;
+  // Taken as sent: white space, user info or a path make it none of those forms.
+  if (header === undefined || /[\s/@]/.test(header)) return null;
+  const r = parseHostPort(header);
+  if (!r.ok || (r.bracketed && !isIPv6(r.host))) return null;
+  return r.host;
 }
 
 /**

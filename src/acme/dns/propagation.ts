@@ -5,38 +5,26 @@
 import { promises as dnsp } from 'node:dns';
 import { isIP } from 'node:net';
 import { AcmeError, errorMessage } from '../../core/errors.js';
+import { formatHostPort, parseHostPort } from '../../lib/host-port.js';
 
 export interface DnsEndpoint {
   host: string;
   port: number;
 }
 
-/** "host", "host:port", "[v6]:port" or a bare IPv6 address. */
+/** "host", "host:port", "[v6]:port" or a bare IPv6 address (lib/host-port.ts). */
 export function parseServerSpec(spec: string, defaultPort = 53): DnsEndpoint {
-  const s = spec.trim();
-  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
-  let host = s;
-  let port = defaultPort;
-  if (bracketed) {
-    host = bracketed[1] as string;
-    if (bracketed[2] !== undefined) port = Number(bracketed[2]);
-  } else if (isIP(s) !== 6) {
-    const m = /^([^:]+):(\d+)$/.exec(s);
-    if (m) {
-      host = m[1] as string;
-      port = Number(m[2]);
-    } else if (s.includes(':')) {
-      throw new AcmeError('challenge', `invalid DNS server "${spec}": expected host, host:port or [IPv6]:port`);
-    }
+  const r = parseHostPort(spec, { bareIPv6: true });
+  // A bare spec with colons is taken as an IPv6 address; config checked it, this guards other callers.
+  if (!r.ok || (r.host.includes(':') && isIP(r.host) !== 6)) {
+    const expected = `expected host, host:port or [IPv6]:port${!r.ok && r.problem === 'port' ? ' with a port from 1 to 65535' : ''}`;
+    throw new AcmeError('challenge', `invalid DNS server "${spec}": ${expected}${r.ok ? '' : ` (${r.why})`}`);
   }
-  if (host === '' || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new AcmeError('challenge', `invalid DNS server "${spec}": expected host, host:port or [IPv6]:port with a port from 1 to 65535`);
-  }
-  return { host, port };
+  return { host: r.host, port: r.port ?? defaultPort };
 }
 
 export function formatEndpoint(e: DnsEndpoint): string {
-  return isIP(e.host) === 6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+  return formatHostPort(e.host, e.port);
 }
 
 export interface WaitForTxtOptions {

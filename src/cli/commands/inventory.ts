@@ -1,7 +1,7 @@
 import { addDomain, initConfig, removeDomain } from '../../config/edit.js';
 import { resolveConfigPath } from '../../config/load.js';
 import { shownConfig } from '../../config/shown.js';
-import { parseEndpointSpec } from '../../core/names.js';
+import { parseEndpointSpec } from '../../lib/host-port.js';
 import type { Endpoint } from '../../core/model.js';
 import { table } from '../style.js';
 import { endpointLabel } from '../render.js';

@@ -5,11 +5,11 @@ import {
   isIpLiteral,
   normalizeDomainName,
   normalizeHost,
-  parseEndpointSpec,
   toUnicode,
   validatePort,
   type NameOptions,
 } from '../../../src/core/names.js';
+import { parseEndpointSpec } from '../../../src/lib/host-port.js';
 
 const W: NameOptions = { allowWildcard: true };
 const label63 = 'a'.repeat(63);
