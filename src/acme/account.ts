@@ -10,7 +10,7 @@ import { AcmeError, errorMessage } from '../core/errors.js';
 import { writeFileAtomic } from '../lib/atomic-write.js';
 import type { AcmeConfig } from '../config/types.js';
 import type { AccountRepository } from '../store/accounts.js';
-import { createSession, toAcmeError, type AcmeSession } from './client.js';
+import { createSession, type AcmeSession } from './client.js';
 import { generateKey } from './keys.js';
 
 export interface Account {
@@ -44,41 +44,39 @@ export async function ensureAccount(repo: AccountRepository, dataDir: string, cf
   }
   const eab = cfg.eab ? { kid: cfg.eab.kid, hmacKey: cfg.eab.hmacKey } : undefined;
   if (stored?.accountUrl) {
-    const session = createSession({ directoryUrl, accountKey: keyPem, accountUrl: stored.accountUrl, ...(eab ? { eab } : {}) });
+    const session = createSession({ directoryUrl, accountKey: keyPem, accountUrl: stored.accountUrl, ...(eab ? { eab } : {}), http: cfg });
     try {
       // POST-as-GET: does the CA still know the account? A CA that lost or deleted it (a reset
       // test CA, a purge of unused accounts) would otherwise refuse every order, on every run.
-      await session.client.updateAccount();
+      await session.call({ doing: `checking the ACME account ${stored.accountUrl}` }, (c) => c.updateAccount());
       return { account: { directoryUrl, accountUrl: stored.accountUrl, keyPem }, session };
     } catch (err) {
-      const e = toAcmeError(err, session, { doing: `checking the ACME account ${stored.accountUrl}` });
+      const e = err as AcmeError;
       if (e.problemType !== 'urn:ietf:params:acme:error:accountDoesNotExist') throw e;
       // Unknown to the CA: register the same key again below, and store the new account URL.
     }
   }
-  const session = createSession({ directoryUrl, accountKey: keyPem, ...(eab ? { eab } : {}) });
-  let tos: string | null;
-  try {
-    tos = await session.client.getTermsOfServiceUrl();
-  } catch (err) {
-    throw toAcmeError(err, session, { doing: `reading the CA directory ${directoryUrl}` });
-  }
+  const session = createSession({ directoryUrl, accountKey: keyPem, ...(eab ? { eab } : {}), http: cfg });
+  const tos = await session.call({ doing: `reading the CA directory ${directoryUrl}` }, (c) => c.getTermsOfServiceUrl());
   if (tos && !cfg.agreeToTerms) {
     throw new AcmeError('acme-terms', `the CA at ${directoryUrl} requires agreeing to its terms of service (${tos}); read them and set acme.agreeToTerms: true`);
   }
+  let accountUrl: string;
   try {
-    await session.client.createAccount({
-      termsOfServiceAgreed: cfg.agreeToTerms,
-      ...(cfg.email ? { contact: [`mailto:${cfg.email}`] } : {}),
+    accountUrl = await session.call({ doing: `registering an ACME account at ${directoryUrl}` }, async (c) => {
+      await c.createAccount({
+        termsOfServiceAgreed: cfg.agreeToTerms,
+        ...(cfg.email ? { contact: [`mailto:${cfg.email}`] } : {}),
+      });
+      return c.getAccountUrl();
     });
   } catch (err) {
-    const e = toAcmeError(err, session, { doing: `registering an ACME account at ${directoryUrl}` });
+    const e = err as AcmeError;
     if (e.problemType === 'urn:ietf:params:acme:error:externalAccountRequired' || (eab && e.problemType === 'urn:ietf:params:acme:error:unauthorized')) {
       throw new AcmeError('acme-account', `${e.message}${eab ? '; check acme.eab.kid and acme.eab.hmacKey' : '; this CA needs External Account Binding: set acme.eab {kid, hmacKey} from the CA\'s account page'}`, { ...e, retryable: false }, { cause: err });
     }
     throw e;
   }
-  const accountUrl = session.client.getAccountUrl();
   repo.save({ directoryUrl, accountUrl, keyFile, email: cfg.email ?? null, createdAt: now().toISOString() });
   return { account: { directoryUrl, accountUrl, keyPem }, session };
 }

@@ -1,21 +1,15 @@
 /**
- * ACME Renewal Information (RFC 9773) over acme-client's HTTP stack: acme-client 5.4 has no ARI,
- * but its directory cache and its axios instance (with the acme.caFile trust) are all we need,
- * since renewalInfo is an unauthenticated GET.
+ * ACME Renewal Information (RFC 9773) over the session's HTTP: acme-client 5.4 has no ARI, but
+ * its directory cache and the session's HTTP settings (with the acme.caFile trust) are all we
+ * need, since renewalInfo is an unauthenticated GET.
  */
-import acme from 'acme-client';
 import { AcmeError, errorMessage } from '../core/errors.js';
 import { parseRenewalInfo, type RenewalInfo } from '../core/ari.js';
-import { toAcmeError, type AcmeSession } from './client.js';
+import type { AcmeSession, HttpAnswer } from './client.js';
 
 /** The directory's renewalInfo URL, or null when the CA does not offer ARI. */
 export async function renewalInfoUrl(session: AcmeSession): Promise<string | null> {
-  let dir: Record<string, unknown>;
-  try {
-    dir = await session.directory();
-  } catch (err) {
-    throw toAcmeError(err, session, { doing: `reading the CA directory ${session.directoryUrl}` });
-  }
+  const dir = await session.directory();
   const url = dir['renewalInfo'];
   return typeof url === 'string' && /^https:\/\//i.test(url) ? url : null;
 }
@@ -24,12 +18,7 @@ export async function fetchRenewalInfo(session: AcmeSession, certId: string, ctx
   const base = await renewalInfoUrl(session);
   if (!base) return null;
   const url = `${base.replace(/\/$/, '')}/${certId}`;
-  let resp: { status: number; data: unknown; headers: Record<string, unknown> };
-  try {
-    resp = await acme.axios.get(url, { validateStatus: () => true, responseType: 'json' });
-  } catch (err) {
-    throw toAcmeError(err, undefined, { domain: ctx.domain, doing: `fetching renewal information ${url}` });
-  }
+  const resp: HttpAnswer = await session.get(url, { domain: ctx.domain, doing: `fetching renewal information ${url}` });
   if (resp.status !== 200) {
     throw new AcmeError('acme-ca', `domain "${ctx.domain}": renewal information ${url}: the CA answered HTTP ${resp.status}`, { domain: ctx.domain, status: resp.status, retryable: true });
   }

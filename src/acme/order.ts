@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import acme from 'acme-client';
 import { AcmeError, errorMessage } from '../core/errors.js';
 import { isIpLiteral } from '../core/names.js';
-import { toAcmeError, type AcmeSession } from './client.js';
+import type { AcmeSession } from './client.js';
 import type { ChallengeSolver, ChallengeTask, ChallengeType } from './types.js';
 
 export interface OrderRequest {
@@ -63,7 +63,7 @@ function taskFor(domain: string, authz: Authorization, challenge: Challenge, key
 async function authzFailure(session: AcmeSession, domain: string, authz: Authorization, type: ChallengeType, err: unknown): Promise<AcmeError> {
   const name = `${authz.wildcard ? '*.' : ''}${authz.identifier.value}`;
   try {
-    const [fresh] = await session.client.getAuthorizations({ authorizations: [authz.url] } as unknown as Order);
+    const [fresh] = await session.call({ domain, doing: `reading the authorization of ${name}` }, (c) => c.getAuthorizations({ authorizations: [authz.url] } as unknown as Order));
     const failed = fresh?.challenges.find((c) => c.type === type && (c as { error?: unknown }).error);
     const e = (failed as { error?: { type?: string; detail?: string } } | undefined)?.error;
     if (e) {
@@ -80,32 +80,25 @@ async function createOrder(session: AcmeSession, req: OrderRequest): Promise<{ o
   const payload: Record<string, unknown> = { identifiers: identifiersOf(req.names) };
   if (req.profile) payload['profile'] = req.profile;
   if (req.replaces) payload['replaces'] = req.replaces;
+  const ctx = { domain: req.domain, doing: 'placing the order' };
+  const place = (): Promise<Order> => session.call(ctx, (c) => c.createOrder(payload as unknown as acme.Order & { identifiers: never }));
   try {
-    return { order: await session.client.createOrder(payload as unknown as acme.Order & { identifiers: never }), replacesAccepted: true };
+    return { order: await place(), replacesAccepted: true };
   } catch (err) {
-    const e = toAcmeError(err, session, { domain: req.domain, doing: 'placing the order' });
     // RFC 9773 §5: a CA may refuse `replaces` (already replaced, unknown certificate); the
     // renewal must still happen, just without the hint.
+    const e = err as AcmeError;
     if (req.replaces && (e.problemType === 'urn:ietf:params:acme:error:alreadyReplaced' || e.problemType === 'urn:ietf:params:acme:error:malformed' || e.problemType === 'urn:ietf:params:acme:error:conflict')) {
       delete payload['replaces'];
-      try {
-        return { order: await session.client.createOrder(payload as unknown as acme.Order & { identifiers: never }), replacesAccepted: false };
-      } catch (err2) {
-        throw toAcmeError(err2, session, { domain: req.domain, doing: 'placing the order' });
-      }
+      return { order: await place(), replacesAccepted: false };
     }
-    throw e;
+    throw err;
   }
 }
 
 /** Solves every pending authorization of the order; cleans every presented challenge up. */
 async function authorize(session: AcmeSession, req: OrderRequest, order: Order): Promise<void> {
-  let authzs: Authorization[];
-  try {
-    authzs = await session.client.getAuthorizations(order);
-  } catch (err) {
-    throw toAcmeError(err, session, { domain: req.domain, doing: 'reading the authorizations' });
-  }
+  const authzs = await session.call({ domain: req.domain, doing: 'reading the authorizations' }, (c) => c.getAuthorizations(order));
   const presented: ChallengeTask[] = [];
   const type = req.solver.type;
   try {
@@ -118,7 +111,7 @@ async function authorize(session: AcmeSession, req: OrderRequest, order: Order):
       // acme-client returns, for a dns-01 challenge, the record value (already sha256+base64url)
       // rather than the key authorization; asked as http-01 it returns token.thumbprint for any
       // challenge, which taskFor hashes once for dns-01.
-      const keyAuthorization = await session.client.getChallengeKeyAuthorization({ ...challenge, type: 'http-01' } as Challenge);
+      const keyAuthorization = await session.call({ domain: req.domain, doing: `computing the key authorization for ${name}` }, (c) => c.getChallengeKeyAuthorization({ ...challenge, type: 'http-01' } as Challenge));
       const task = taskFor(req.domain, authz, challenge, keyAuthorization);
       presented.push(task);
       await req.solver.present(task, req.signal);
@@ -130,13 +123,9 @@ async function authorize(session: AcmeSession, req: OrderRequest, order: Order):
           req.onEvent?.(`preflight inconclusive, asking the CA anyway: ${err.message}`);
         }
       }
+      await session.call({ domain: req.domain, doing: `asking the CA to validate ${name}` }, (c) => c.completeChallenge(challenge));
       try {
-        await session.client.completeChallenge(challenge);
-      } catch (err) {
-        throw toAcmeError(err, session, { domain: req.domain, doing: `asking the CA to validate ${name}` });
-      }
-      try {
-        await session.client.waitForValidStatus(authz);
+        await session.call({ domain: req.domain, doing: `waiting for the CA to validate ${name}` }, (c) => c.waitForValidStatus(authz));
       } catch (err) {
         throw await authzFailure(session, req.domain, authz, type, err);
       }
@@ -145,7 +134,8 @@ async function authorize(session: AcmeSession, req: OrderRequest, order: Order):
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       const reason: unknown = failed.reason;
-      throw reason instanceof AcmeError ? reason : toAcmeError(reason, session, { domain: req.domain, doing: 'validating the names' });
+      // Solvers throw AcmeError; anything else is a local failure of a solver, not the CA's answer.
+      throw reason instanceof AcmeError ? reason : new AcmeError('challenge', `domain "${req.domain}": validating the names: ${errorMessage(reason)}`, { domain: req.domain, retryable: true }, { cause: reason });
     }
   } finally {
     await Promise.all(presented.map(async (task) => {
@@ -195,17 +185,10 @@ export async function obtainCertificate(session: AcmeSession, req: OrderRequest)
   } catch (err) {
     throw new AcmeError('acme-csr', `domain "${req.domain}": cannot create the certificate request: ${errorMessage(err)}`, { domain: req.domain }, { cause: err });
   }
-  try {
-    order = await session.client.finalizeOrder(order, csr);
-  } catch (err) {
-    throw toAcmeError(err, session, { domain: req.domain, doing: 'finalizing the order' });
-  }
-  let fullchain: string;
-  try {
-    fullchain = await session.client.getCertificate(order);
-  } catch (err) {
-    throw toAcmeError(err, session, { domain: req.domain, doing: 'downloading the certificate' });
-  }
+  const finalized = order;
+  order = await session.call({ domain: req.domain, doing: 'finalizing the order' }, (c) => c.finalizeOrder(finalized, csr));
+  const ready = order;
+  const fullchain = await session.call({ domain: req.domain, doing: 'downloading the certificate' }, (c) => c.getCertificate(ready));
   const { certPem, chainPem } = splitChain(fullchain);
   return { orderUrl: created.url, fullchainPem: certPem + chainPem, certPem, chainPem, replacesAccepted };
 }
@@ -219,9 +202,5 @@ export const REVOCATION_REASONS = {
 export type RevocationReason = keyof typeof REVOCATION_REASONS;
 
 export async function revokeCertificate(session: AcmeSession, domain: string, certPem: string, reason: RevocationReason): Promise<void> {
-  try {
-    await session.client.revokeCertificate(certPem, { reason: REVOCATION_REASONS[reason] });
-  } catch (err) {
-    throw toAcmeError(err, session, { domain, doing: 'revoking the certificate' });
-  }
+  await session.call({ domain, doing: 'revoking the certificate' }, (c) => c.revokeCertificate(certPem, { reason: REVOCATION_REASONS[reason] }));
 }

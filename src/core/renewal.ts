@@ -3,7 +3,8 @@
  * the wanted one, the CA's ARI window and the backoff state. `now` is always an argument.
  *
  * Precedence, first match wins:
- *   new → changed → expired → forced → time-based schedule (see scheduleOf)
+ *   new → changed → expired → forced → time-based schedule (see scheduleOf), never later than
+ *   the emergency floor (emergencyRenewAt)
  * and then the backoff gate: a failed attempt's nextAttemptAt in the future holds back every
  * renewal, including new, changed and expired certificates, because a failing order repeated on
  * every run is exactly what gets an account rate-limited (Let's Encrypt counts failed
@@ -13,7 +14,7 @@ import { ValidationError } from './errors.js';
 
 const DAY_MS = 86_400_000;
 
-export type RenewalSource = 'ari' | 'lifetime' | 'renew-before-days' | 'forced' | 'new' | 'changed' | 'expired';
+export type RenewalSource = 'ari' | 'lifetime' | 'renew-before-days' | 'emergency' | 'forced' | 'new' | 'changed' | 'expired';
 
 export interface CurrentCert {
   notBefore: Date;
@@ -111,7 +112,19 @@ function changesOf(current: CurrentCert, wanted: WantedCert): string | null {
   return parts.length ? parts.join('; ') : null;
 }
 
-interface Schedule { at: Date; source: 'ari' | 'lifetime' | 'renew-before-days'; why: string }
+interface Schedule { at: Date; source: 'ari' | 'lifetime' | 'renew-before-days' | 'emergency'; why: string }
+
+/**
+ * The emergency floor (as in certmagic): whatever ARI or renewBeforeDays say, a certificate is
+ * renewed once less than 1/20 of its lifetime, or 1 day, whichever is more, is left. A CA's window
+ * that sits too close to expiry, or a tiny renewBeforeDays, must not leave no room for a retry.
+ * For lifetimes under 2 days the day is capped at half the lifetime, or it would renew on every run.
+ */
+export function emergencyRenewAt(notBefore: Date, notAfter: Date): Date {
+  const lifetime = lifetimeOf(notBefore, notAfter);
+  const left = Math.max(Math.ceil(lifetime / 20), Math.min(DAY_MS, Math.ceil(lifetime / 2)));
+  return new Date(notAfter.getTime() - left);
+}
 
 /**
  * The time-based schedule. ARI wins over the lifetime rule (RFC 9773: renew inside the CA's
@@ -150,6 +163,12 @@ function scheduleOf(current: CurrentCert, input: RenewalInput): Schedule {
     source: 'lifetime',
     why: `${lifetime <= 10 * DAY_MS ? '½' : '⅓'} of the ${days(lifetime)}-day lifetime left`,
   };
+  const floor = emergencyRenewAt(notBefore, notAfter);
+  if (chosen.at > floor) {
+    const by = chosen.source === 'ari' ? 'the CA\'s ARI window' : chosen.source === 'renew-before-days' ? 'renewBeforeDays' : 'the lifetime rule';
+    notes.unshift(`${by} would wait until ${when(chosen.at)}`);
+    chosen = { at: floor, source: 'emergency', why: `emergency floor: less than 1/20 of the ${days(lifetime)}-day lifetime or 1 day left` };
+  }
   return notes.length ? { ...chosen, why: `${chosen.why}; ${notes.join('; ')}` } : chosen;
 }
 

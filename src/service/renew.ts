@@ -9,7 +9,7 @@ import { nextBackoff } from '../core/backoff.js';
 import { checkRenewBeforeDays, renewalDecision, type RenewalDecision } from '../core/renewal.js';
 import { mapPool } from '../core/pool.js';
 import type { AcmeConfig, Config, DomainConfig } from '../config/types.js';
-import { configureAcmeHttp, createSession, resolveDirectory, type AcmeSession } from '../acme/client.js';
+import { createSession, loadAcmeTrust, resolveDirectory, type AcmeSession } from '../acme/client.js';
 import { ensureAccount } from '../acme/account.js';
 import { fetchRenewalInfo } from '../acme/ari.js';
 import { generateKey } from '../acme/keys.js';
@@ -62,8 +62,8 @@ export function directoryFor(acme: AcmeConfig, dryRun: boolean): { url: string; 
 async function sessionFor(config: Config, store: Store, acme: AcmeConfig, dryRun: boolean, now: () => Date): Promise<AcmeSession> {
   const dir = directoryFor(acme, dryRun);
   if (!dir.throwaway) return (await ensureAccount(store.accounts, config.dataDir, acme, dir.url, now)).session;
-  const session = createSession({ directoryUrl: dir.url, accountKey: await generateKey('ecdsa-p256'), ...(acme.eab ? { eab: acme.eab } : {}) });
-  await session.client.createAccount({ termsOfServiceAgreed: acme.agreeToTerms, ...(acme.email ? { contact: [`mailto:${acme.email}`] } : {}) });
+  const session = createSession({ directoryUrl: dir.url, accountKey: await generateKey('ecdsa-p256'), ...(acme.eab ? { eab: acme.eab } : {}), http: acme });
+  await session.call({ doing: `registering a throwaway ACME account at ${dir.url}` }, (c) => c.createAccount({ termsOfServiceAgreed: acme.agreeToTerms, ...(acme.email ? { contact: [`mailto:${acme.email}`] } : {}) }));
   return session;
 }
 
@@ -255,7 +255,7 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: Store; ac
 /** Renews the given managed domains (all managed ones when `domains` is the whole inventory). */
 export async function renewDomains(config: Config, store: Store, domains: DomainConfig[], opts: RenewOptions): Promise<RenewOutcome[]> {
   const acme = acmeOf(config);
-  configureAcmeHttp(acme);
+  loadAcmeTrust(acme);
   const solvers = new SolverSet(acme);
   // Checked up front: a domain without a challenge is a config error, not a failed renewal.
   for (const d of domains) solvers.challengeOf(d);

@@ -178,6 +178,9 @@ async function startOnce(opts: NginxOptions): Promise<NginxInstance> {
       if (ports.port6) waits.push(waitForPort('::1', ports.port6, left(), { signal: early.signal }));
       if (ports.httpPort) waits.push(waitForPort('127.0.0.1', ports.httpPort, left(), { signal: early.signal }));
       await Promise.all(waits);
+      // The master binds the ports before it forks its workers: a listening port does not yet
+      // mean a worker exists (a test counting workers right after start saw none).
+      await workersUp(proc, opts.workerProcesses ?? 1, left(), early.signal);
     } catch (err) {
       live.delete(entry);
       const detail = `${stderr}${readLog()}`.trim();
@@ -333,6 +336,17 @@ export function childPids(pid: number): number[] {
     if (ppid === pid) out.push(Number(name));
   }
   return out;
+}
+
+async function workersUp(proc: ChildProcess, workers: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    signal.throwIfAborted();
+    const now = childPids(proc.pid as number);
+    if (now.length >= workers) return;
+    if (Date.now() > deadline) throw new Error(`nginx started ${now.length} of ${workers} workers within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 async function reloadAndWait(proc: ChildProcess, logPath: string, workers: number, timeoutMs = 10_000): Promise<void> {

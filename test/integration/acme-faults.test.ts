@@ -10,155 +10,15 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeSync } from 'node:fs';
-import https from 'node:https';
-import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { startAcmeEnv, type AcmeEnv } from '../helpers/acme-env.js';
-import { request, type PebbleInstance } from '../helpers/pebble.js';
+import { startFixedCa, startProxy } from '../helpers/acme-proxy.js';
 import { freePort } from '../helpers/ports.js';
 import { openStore } from '../../src/store/index.js';
 import { CERT_FILES } from '../../src/store/archive.js';
 import type { Config } from '../../src/config/types.js';
 
 const HOUR = 3_600_000;
-
-// ---- loopback servers ----------------------------------------------------------------------
-
-interface Server {
-  url: string;
-  stop(): Promise<void>;
-}
-
-async function listen(server: https.Server): Promise<string> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-function stopper(server: https.Server): () => Promise<void> {
-  let stopping: Promise<void> | undefined;
-  return () => (stopping ??= new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  }));
-}
-
-/** A "CA" with Pebble's HTTPS identity that answers every request with the same response. */
-async function startFixedCa(pebble: PebbleInstance, status: number, headers: http.OutgoingHttpHeaders, body: string): Promise<Server> {
-  const server = https.createServer({ cert: pebble.tls.certPem, key: pebble.tls.keyPem }, (_req, res) => {
-    res.writeHead(status, { 'content-length': String(Buffer.byteLength(body)), ...headers });
-    res.end(body);
-  });
-  const origin = await listen(server);
-  return { url: `${origin}/dir`, stop: stopper(server) };
-}
-
-interface Exchange {
-  method: string;
-  path: string;
-  /** Decoded JWS payload of a POST ('' for POST-as-GET). */
-  payload: string;
-  status: number;
-}
-
-interface Canned {
-  status: number;
-  headers?: http.OutgoingHttpHeaders;
-  body: string;
-}
-
-interface Proxy extends Server {
-  exchanges: Exchange[];
-  /** Every challenge URL path seen in an authorization the CA sent. */
-  challengePaths: Set<string>;
-  newOrderPath: string;
-}
-
-const HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'te', 'trailer']);
-
-/**
- * A recording HTTPS proxy in front of Pebble; `fault` may answer a request itself. The client's
- * Host header is passed through, so Pebble builds every URL on the proxy's origin.
- */
-async function startProxy(pebble: PebbleInstance, fault?: (method: string, path: string, newOrderPath: string) => Canned | undefined): Promise<Proxy> {
-  const dir = JSON.parse((await request(pebble.directoryUrl, { ca: pebble.caPem })).body.toString('utf8')) as Record<string, string>;
-  const newOrderPath = new URL(dir['newOrder'] as string).pathname;
-  const target = new URL(pebble.directoryUrl);
-  const agent = new https.Agent({ ca: pebble.caPem, keepAlive: false });
-  const exchanges: Exchange[] = [];
-  const challengePaths = new Set<string>();
-
-  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = Buffer.concat(chunks);
-    const method = req.method ?? 'GET';
-    const path = req.url ?? '/';
-    let payload = '';
-    if (method === 'POST') {
-      const jws = JSON.parse(body.toString('utf8')) as { payload?: string };
-      payload = Buffer.from(jws.payload ?? '', 'base64url').toString('utf8');
-    }
-    const exchange: Exchange = { method, path, payload, status: 0 };
-    exchanges.push(exchange);
-    const canned = fault?.(method, path, newOrderPath);
-    if (canned) {
-      exchange.status = canned.status;
-      res.writeHead(canned.status, { 'content-length': String(Buffer.byteLength(canned.body)), ...canned.headers });
-      res.end(canned.body);
-      return;
-    }
-    const headers: http.OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(req.headers)) if (!HOP.has(k) && v !== undefined) headers[k] = v;
-    headers['content-length'] = String(body.length);
-    const up = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
-      const r = https.request({ host: target.hostname, port: target.port, method, path, headers, agent, timeout: 15_000 }, (upRes) => {
-        const parts: Buffer[] = [];
-        upRes.on('data', (c: Buffer) => parts.push(c));
-        upRes.on('end', () => resolve({ status: upRes.statusCode ?? 502, headers: upRes.headers, body: Buffer.concat(parts) }));
-        upRes.on('error', reject);
-      });
-      r.on('timeout', () => r.destroy(new Error(`${method} ${path}: Pebble timed out`)));
-      r.on('error', reject);
-      r.end(body);
-    });
-    exchange.status = up.status;
-    if (String(up.headers['content-type'] ?? '').includes('json')) {
-      const json = JSON.parse(up.body.toString('utf8')) as { challenges?: Array<{ url?: string }> };
-      for (const c of json.challenges ?? []) if (c.url) challengePaths.add(new URL(c.url).pathname);
-    }
-    const out: http.OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(up.headers)) if (!HOP.has(k) && v !== undefined) out[k] = v;
-    out['content-length'] = String(up.body.length);
-    res.writeHead(up.status, out);
-    res.end(up.body);
-  };
-
-  const server = https.createServer({ cert: pebble.tls.certPem, key: pebble.tls.keyPem }, (req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (res.headersSent) res.destroy(err as Error);
-      else res.writeHead(502).end(`proxy: ${(err as Error).message}`);
-    });
-  });
-  const origin = await listen(server);
-  const stop = stopper(server);
-  return {
-    url: `${origin}${target.pathname}`,
-    exchanges,
-    challengePaths,
-    newOrderPath,
-    stop: async () => {
-      await stop();
-      agent.destroy();
-    },
-  };
-}
 
 // ---- tmpfs ------------------------------------------------------------------------------------
 

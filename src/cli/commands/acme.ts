@@ -121,9 +121,7 @@ export async function revokeCommand(name: string, opts: GlobalOptions & { reason
     if (latest.revokedAt) throw new UsageError(`domain "${domain.name}": version ${latest.version} was already revoked at ${latest.revokedAt}`);
     const { readFileSync } = await import('node:fs');
     const certPem = readFileSync(versionPaths(config.dataDir, domain.name, latest.version).cert, 'utf8');
-    const { configureAcmeHttp } = await import('../../acme/client.js');
     const { ensureAccount } = await import('../../acme/account.js');
-    configureAcmeHttp(acme);
     const { session } = await ensureAccount(store.accounts, config.dataDir, { ...acme }, latest.directoryUrl, io.now);
     await revokeCertificate(session, domain.name, certPem, reason);
     store.issued.markRevoked(latest.id!, io.now().toISOString(), REVOCATION_REASONS[reason]);

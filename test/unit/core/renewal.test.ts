@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError } from '../../../src/core/errors.js';
 import {
-  checkRenewBeforeDays, defaultRenewAt, renewalDecision, type CurrentCert, type RenewalInput, type RenewalSource,
+  checkRenewBeforeDays, defaultRenewAt, emergencyRenewAt, renewalDecision, type CurrentCert, type RenewalInput, type RenewalSource,
 } from '../../../src/core/renewal.js';
 
 const HOUR = 3_600_000;
@@ -33,6 +33,23 @@ describe('defaultRenewAt', () => {
     assert.throws(() => defaultRenewAt(NB, NB), (err: unknown) =>
       err instanceof ValidationError && /notAfter 2030-01-01T00:00:00\.000Z is not after its notBefore/.test(err.message));
   });
+});
+
+describe('emergencyRenewAt', () => {
+  const NB = d('2030-01-01T00:00:00Z');
+  const cases: Array<[string, number, number]> = [
+    ['90-day: 1/20 is 4.5 days', 90 * DAY, 4.5 * DAY],
+    ['47-day: 1/20 is 2.35 days', 47 * DAY, 47 * DAY / 20],
+    ['20-day: 1/20 is exactly 1 day', 20 * DAY, DAY],
+    ['6-day: 1 day is more than 1/20', 6 * DAY, DAY],
+    ['36-hour: 1 day is capped at half (18 hours)', 36 * HOUR, 18 * HOUR],
+  ];
+  for (const [name, lifetime, left] of cases) {
+    it(name, () => {
+      const notAfter = plus(NB, lifetime);
+      assert.equal(emergencyRenewAt(NB, notAfter).toISOString(), plus(notAfter, -left).toISOString());
+    });
+  }
 });
 
 describe('checkRenewBeforeDays', () => {
@@ -173,6 +190,29 @@ describe('renewalDecision', () => {
     { name: 'renewBeforeDays later than ARI loses', input: { now: d('2030-06-01T00:00:00Z'), current: c90, renewBeforeDays: 7,
       ari: { start: d('2030-06-10T00:00:00Z'), end: d('2030-06-12T00:00:00Z'), chosen: d('2030-06-11T00:00:00Z') } },
     due: false, source: 'ari', renewAt: '2030-06-11T00:00:00.000Z', reason: /^renews 2030-06-11 00:00 UTC \(picked in/ },
+
+    // ---- emergency floor: max(1/20 of the lifetime, 1 day) before expiry, whatever ARI says ----
+    // c90 ends 2030-06-30 00:00; 1/20 of 90 days is 4.5 days: the floor is 2030-06-25 12:00.
+    { name: 'ARI window too close to expiry: the floor renews now', input: { now: d('2030-06-26T00:00:00Z'), current: c90,
+      ari: { start: d('2030-06-29T00:00:00Z'), end: d('2030-06-29T12:00:00Z'), chosen: d('2030-06-29T06:00:00Z') } },
+    due: true, source: 'emergency', renewAt: '2030-06-25T12:00:00.000Z',
+    reason: "due since 2030-06-25 12:00 UTC (emergency floor: less than 1/20 of the 90-day lifetime or 1 day left; the CA's ARI window would wait until 2030-06-29 06:00 UTC)" },
+    { name: 'ARI window too close to expiry, floor not reached yet', input: { now: d('2030-06-20T00:00:00Z'), current: c90,
+      ari: { start: d('2030-06-29T00:00:00Z'), end: d('2030-06-29T12:00:00Z') } },
+    due: false, source: 'emergency', renewAt: '2030-06-25T12:00:00.000Z', reason: /^renews 2030-06-25 12:00 UTC \(emergency floor/ },
+    { name: 'ARI window before the floor is left alone', input: { now: d('2030-06-20T00:00:00Z'), current: c90,
+      ari: { start: d('2030-06-24T00:00:00Z'), end: d('2030-06-25T00:00:00Z') } },
+    due: false, source: 'ari', renewAt: '2030-06-24T00:00:00.000Z', reason: /^renews 2030-06-24 00:00 UTC \(start of/ },
+    { name: 'a tiny renewBeforeDays is floored too', input: { now: d('2030-06-26T00:00:00Z'), current: c90, renewBeforeDays: 2 },
+      due: true, source: 'emergency', renewAt: '2030-06-25T12:00:00.000Z', reason: /emergency floor.*; renewBeforeDays would wait until 2030-06-28 00:00 UTC\)$/ },
+    { name: '6-day certificate: the floor is 1 day (more than 1/20), ARI at the last hours loses', input: { now: d('2030-04-06T00:00:00Z'), current: cert('2030-04-01T00:00:00Z', 6 * DAY),
+      ari: { start: d('2030-04-06T20:00:00Z'), end: d('2030-04-06T22:00:00Z') } },
+    due: true, source: 'emergency', renewAt: '2030-04-06T00:00:00.000Z', reason: /^due since 2030-04-06 00:00 UTC \(emergency floor/ },
+    { name: '200-day certificate: the floor is 10 days', input: { now: d('2030-01-01T00:00:00Z'), current: cert('2030-01-01T00:00:00Z', 200 * DAY),
+      ari: { start: d('2030-07-19T00:00:00Z'), end: d('2030-07-19T06:00:00Z') } },
+    due: false, source: 'emergency', renewAt: '2030-07-10T00:00:00.000Z', reason: /emergency floor/ },
+    { name: 'a 12-hour certificate: the floor is capped at half its life, not every run', input: { now: d('2030-04-01T01:00:00Z'), current: cert('2030-04-01T00:00:00Z', 12 * HOUR), renewBeforeDays: 0.05 },
+      due: false, source: 'emergency', renewAt: '2030-04-01T06:00:00.000Z', reason: /^renews 2030-04-01 06:00 UTC \(emergency floor/ },
 
     // ---- backoff ----
     { name: 'backoff holds back a due renewal', input: { now: d('2030-06-01T00:00:00Z'), current: c90, backoff: { nextAttemptAt: d('2030-06-01T00:20:00Z') } },
