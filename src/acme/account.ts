@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { AcmeError, errorMessage } from '../core/errors.js';
 import { writeFileAtomic } from '../lib/atomic-write.js';
 import type { AcmeConfig } from '../config/types.js';
-import type { AccountRepository } from '../store/accounts.js';
 import { createSession, type AcmeSession } from './client.js';
 import { generateKey } from './keys.js';
 
@@ -33,7 +32,22 @@ async function loadOrCreateKey(file: string): Promise<string> {
 }
 
 /** Returns a session for the account, registering it with the CA when it has no URL yet. */
-export async function ensureAccount(repo: AccountRepository, dataDir: string, cfg: AcmeConfig, directoryUrl: string, now: () => Date): Promise<{ account: Account; session: AcmeSession }> {
+/** A stored ACME account, one per CA directory URL (the store's acme_accounts row). */
+export interface StoredAccount {
+  directoryUrl: string;
+  accountUrl: string | null;
+  keyFile: string;
+  email: string | null;
+  createdAt: string;
+}
+
+/** Where accounts are kept (store/accounts.ts implements it); acme/ does not import the store. */
+export interface AccountStore {
+  get(directoryUrl: string): StoredAccount | null;
+  save(account: StoredAccount): void;
+}
+
+export async function ensureAccount(repo: AccountStore, dataDir: string, cfg: AcmeConfig, directoryUrl: string, now: () => Date): Promise<{ account: Account; session: AcmeSession }> {
   const stored = repo.get(directoryUrl);
   const keyFile = stored?.keyFile ?? accountKeyFile(dataDir, directoryUrl);
   let keyPem: string;

@@ -10,7 +10,7 @@ import { assertNginxSafeName, assertNginxSafePath } from './nginx/values.js';
 import { renderTemplate, type TemplateValues } from '../core/template.js';
 import { NGINX_DEFAULTS } from '../config/schema-extras.js';
 import type { Config, DomainConfig, NginxConfig } from '../config/types.js';
-import { currentPaths, lineageDirName } from '../store/archive.js';
+import { currentPaths, lineageDirName } from '../lib/cert-paths.js';
 import type { NginxTemplates } from './templates.js';
 
 /** The header line of every generated file ({{generatedBy}}). */

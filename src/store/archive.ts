@@ -14,18 +14,11 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readlinkSync, r
 import { basename, join } from 'node:path';
 import { IoError, errorMessage } from '../core/errors.js';
 import { fsyncDir, writeAll } from '../lib/atomic-write.js';
+import { CERT_FILES, currentPaths, lineageDir, lineageDirName, versionPaths, type CertPaths } from '../lib/cert-paths.js';
 
-export const CERT_FILES = ['cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem'] as const;
+export { CERT_FILES, currentPaths, lineageDir, lineageDirName, versionPaths, type CertPaths };
 
 export interface CertPems {
-  cert: string;
-  chain: string;
-  fullchain: string;
-  privkey: string;
-}
-
-export interface CertPaths {
-  dir: string;
   cert: string;
   chain: string;
   fullchain: string;
@@ -41,35 +34,6 @@ const defaultFs: ArchiveFs = { writeFile: (fd, data) => writeAll(fd, data) };
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-/**
- * The directory name of a lineage. A wildcard's "*" becomes "_": a safe file name that cannot
- * clash with a real host name, since "_" is not allowed in certificate host names.
- */
-export function lineageDirName(lineage: string): string {
-  const name = lineage.replace(/^\*\./, '_.');
-  if (!/^[a-z0-9_][a-z0-9.:_-]*$/i.test(name) || name.includes('..') || name.length > 260) {
-    throw new IoError('invalid-lineage', `certificate name ${JSON.stringify(lineage)} cannot be used as a directory name`);
-  }
-  return name.replace(/:/g, '-');
-}
-
-export function lineageDir(dataDir: string, lineage: string): string {
-  return join(dataDir, 'certs', lineageDirName(lineage));
-}
-
-function pathsIn(dir: string): CertPaths {
-  return { dir, cert: join(dir, 'cert.pem'), chain: join(dir, 'chain.pem'), fullchain: join(dir, 'fullchain.pem'), privkey: join(dir, 'privkey.pem') };
-}
-
-/** The stable paths servers are configured with: <lineage>/current/*.pem. */
-export function currentPaths(dataDir: string, lineage: string): CertPaths {
-  return pathsIn(join(lineageDir(dataDir, lineage), 'current'));
-}
-
-export function versionPaths(dataDir: string, lineage: string, version: number): CertPaths {
-  return pathsIn(join(lineageDir(dataDir, lineage), 'archive', String(version)));
 }
 
 /** The version `current` points at, or null when there is none yet. */

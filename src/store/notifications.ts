@@ -1,5 +1,5 @@
 import type { Db } from './db.js';
-import type { OutboxMessage } from '../notify/types.js';
+import type { OutboxMessage } from '../core/outbox.js';
 
 export interface ActiveRow {
   endpointKey: string;
