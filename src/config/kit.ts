@@ -10,6 +10,13 @@ import { nearest } from '../core/nearest.js';
 export type KeyPath = readonly (string | number)[];
 export type Obj = Record<string, unknown>;
 
+/** `[...path, key]` without the iterator protocol, which a cold loop over 10,000 domains pays for. */
+export function child(path: KeyPath, key: string | number): KeyPath {
+  const p = path.slice();
+  p.push(key);
+  return p;
+}
+
 export function formatKeyPath(path: KeyPath): string {
   let out = '';
   for (const seg of path) {
@@ -70,6 +77,16 @@ export class Checker {
       this.fail([...path, key], near ? `unknown key; did you mean "${near}"?` : `unknown key; expected one of: ${keys.join(', ')}`);
     }
     return v;
+  }
+
+  /**
+   * `o[key]` checked at `path.key` when set: like optional(o[key], [...path, key], check), but the
+   * key path is built only for a value that is there (a 10,000-domain config has ~100,000
+   * absent keys, and the paths were most of what validating it allocated).
+   */
+  field<T>(o: Obj, key: string, path: KeyPath, check: (v: unknown, path: KeyPath) => T): T | undefined {
+    const v = o[key];
+    return v === undefined || v === null ? undefined : check(v, child(path, key));
   }
 
   /** Absent and YAML null (`key:` with nothing after it) both mean "not set". */

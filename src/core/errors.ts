@@ -104,7 +104,6 @@ export type DeployErrorCode =
   | 'key-mismatch'
   | 'archive-missing'
   | 'write'
-  | 'locked'
   | 'deploy';
 
 export type NotifyErrorCode =

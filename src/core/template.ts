@@ -2,7 +2,7 @@
  * A tiny template language for the nginx snippets (templates/nginx/*.conf), pure: no I/O.
  *
  *   {{name}}              the value of a variable, inserted as is (no escaping: every value is
- *                         validated before it gets here, see core/nginx-values.ts)
+ *                         validated before it gets here, see deploy/nginx/values.ts)
  *   {{#flag}}…{{/flag}}   the inside only when flag is true
  *   {{^flag}}…{{/flag}}   the inside only when flag is false
  *

@@ -13,7 +13,7 @@
 import { X509Certificate } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
-import { CertsError, ConfigError, DeployError, errorMessage } from '../core/errors.js';
+import { BusyError, CertsError, ConfigError, DeployError, errorMessage } from '../core/errors.js';
 import type { EndpointReport } from '../core/model.js';
 import type { Config, DomainConfig, NginxConfig } from '../config/types.js';
 import { loadNginxTemplates } from '../deploy/templates.js';
@@ -235,7 +235,7 @@ export async function deployDomains(config: Config, store: Store, domains: reado
       continue;
     }
     const h = store.locks.holder(`cert:${d.name}`);
-    const e = new DeployError('locked', `domain "${d.name}": another certs process is renewing or deploying it${h ? ` (${h.owner})` : ''}; nothing was written for it, try again when it has finished`);
+    const e = new BusyError(`domain "${d.name}": another certs process is renewing or deploying it${h ? ` (${h.owner})` : ''}; nothing was written for it, try again when it has finished`);
     skipped.push({ domain: d.name, action: 'failed', detail: e.message, error: e });
   }
   try {

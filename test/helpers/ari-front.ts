@@ -410,32 +410,15 @@ function akiKeyId(der: Buffer): Buffer {
   return Buffer.from(aki.keyId, 'hex');
 }
 
-/** Content octets of the serialNumber INTEGER (leading 00 kept), read from the DER itself. */
+/**
+ * Content octets of the serialNumber INTEGER, derived from the serial's value as @peculiar/x509
+ * (a parser independent of the code under test, src/core/der.ts) reads it: DER writes a positive
+ * INTEGER in the fewest octets, with a leading 00 when the top bit would otherwise be set.
+ */
 function serialBytes(der: Buffer): Buffer {
-  const cert = tlv(der, 0);
-  const tbs = tlv(der, cert.contentStart);
-  let el = tlv(der, tbs.contentStart);
-  if (el.tag === 0xa0) el = tlv(der, el.end); // [0] EXPLICIT version
-  if (el.tag !== 0x02) throw new Error(`certificate DER: expected INTEGER serialNumber, found tag 0x${el.tag.toString(16)}`);
-  return der.subarray(el.contentStart, el.end);
-}
-
-function tlv(buf: Buffer, offset: number): { tag: number; contentStart: number; end: number } {
-  const tag = buf[offset];
-  let lenByte = buf[offset + 1];
-  if (tag === undefined || lenByte === undefined) throw new Error('certificate DER: truncated');
-  let pos = offset + 2;
-  let length = lenByte;
-  if (lenByte & 0x80) {
-    const n = lenByte & 0x7f;
-    if (n === 0 || n > 4) throw new Error('certificate DER: unsupported length encoding');
-    length = 0;
-    for (let i = 0; i < n; i++) {
-      lenByte = buf[pos++];
-      if (lenByte === undefined) throw new Error('certificate DER: truncated');
-      length = length * 256 + lenByte;
-    }
-  }
-  if (pos + length > buf.length) throw new Error('certificate DER: truncated');
-  return { tag, contentStart: pos, end: pos + length };
+  let hex = new x509.X509Certificate(new Uint8Array(der)).serialNumber.replace(/^(00)+/, '');
+  if (hex.length % 2) hex = `0${hex}`;
+  if (hex === '') hex = '00';
+  const bytes = Buffer.from(hex, 'hex');
+  return (bytes[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes;
 }

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ValidationError } from '../../../src/core/errors.js';
 import {
+  normalizeDomainNameFully,
   isIpLiteral,
   normalizeDomainName,
   normalizeHost,
@@ -211,5 +212,43 @@ describe('parseEndpointSpec', () => {
   ];
   for (const [input, message] of invalid) {
     it(`refuses ${JSON.stringify(input)}`, () => assert.throws(() => parseEndpointSpec(input), (e: unknown) => e instanceof ValidationError && message.test(e.message)));
+  }
+});
+
+describe('normalizeDomainName: the plain-name shortcut agrees with the full check', () => {
+  // A seeded generator (xorshift), so a failure names an input that can be replayed.
+  let seed = 0x2545f491;
+  const rand = (n: number): number => {
+    seed ^= seed << 13; seed >>>= 0;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5; seed >>>= 0;
+    return seed % n;
+  };
+  const ALPHABET = 'abcxyz0129-.-..*_AZ ';
+  const outcome = (f: () => string): string => {
+    try {
+      return `ok ${f()}`;
+    } catch (err) {
+      return `error ${(err as Error).message}`;
+    }
+  };
+  const samples: string[] = ['a', 'a.b', 'xn--bcher-kva.example', 'xn--abc.example', '1.2.3.4', 'a.0x7f', 'a.123', `${'a'.repeat(63)}.com`, `${'a'.repeat(64)}.com`,
+    `${'a.'.repeat(126)}b`, `${'a.'.repeat(127)}b`, 'ab--cd.example', '-a.example', 'a-.example', 'a.example.', 'A.example', ' a.example'];
+  for (let i = 0; i < 20_000; i++) {
+    const len = 1 + rand(i % 100 === 0 ? 260 : 24);
+    let s = '';
+    for (let j = 0; j < len; j++) s += ALPHABET[rand(ALPHABET.length)];
+    samples.push(s);
+  }
+  for (const minLabels of [1, 2, 3]) {
+    it(`${samples.length} names, minLabels ${minLabels}`, () => {
+      for (const s of samples) {
+        const opts = { minLabels, allowWildcard: true, label: 'domain' };
+        assert.equal(outcome(() => normalizeDomainName(s, opts)), outcome(() => normalizeDomainNameFully(s, opts)), JSON.stringify(s));
+        // normalizeHost takes the same shortcut; where it returns a name unchanged, the full check must agree.
+        const host = outcome(() => normalizeHost(s));
+        if (host === `ok ${s}` && !isIpLiteral(s)) assert.equal(outcome(() => normalizeDomainNameFully(s, { label: 'host', minLabels: 1 })), host, JSON.stringify(s));
+      }
+    });
   }
 });
