@@ -110,11 +110,7 @@ function isPlainName(s: string, minLabels: number): boolean {
  * naming the input and what was expected.
  */
 export function normalizeDomainName(input: string, opts: NameOptions = {}): string {
-  const label = opts.label ?? 'domain';
-  const minLabels = opts.minLabels ?? 2;
-  const bad = (reason: string): never => fail(label, input, reason);
-  if (typeof input !== 'string') failWith(`${label}: expected a string, got ${typeof input}`);
-  if (isPlainName(input, minLabels)) return input;
+  if (typeof input === 'string' && isPlainName(input, opts.minLabels ?? 2)) return input;
   return normalizeDomainNameFully(input, opts);
 }
 
