@@ -22,7 +22,7 @@ import type { X509Certificate } from 'node:crypto';
 import { CertsError, ValidationError, errorMessage } from '../core/errors.js';
 import { hasPkcs7Pem, isPkcs7Der, pemPkcs7Certificates, pkcs7Certificates } from '../core/pkcs7.js';
 import { issuedBy } from '../core/trust-anchors.js';
-import { anyAddress, blockedDestination, createGuardedFetch, publicOnly, type AddressCheck } from './guarded-fetch.js';
+import { anyAddress, blockedDestination, createGuardedFetch, publicOnly, type AddressCheck } from '../lib/guarded-fetch.js';
 import { classifyAddress } from '../core/address-class.js';
 import {
   certName, certificateExtension, certificateReader, isSelfSigned, oneLineName, parseNameList, parsePemBundle, sameName, toX509,

@@ -8,7 +8,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { after, describe, test } from 'node:test';
 import { AiaError, fetchIssuer, type FetchIssuerOptions } from '../../src/deploy/aia.js';
-import { createGuardedFetch, publicOnly } from '../../src/deploy/guarded-fetch.js';
+import { createGuardedFetch, publicOnly } from '../../src/lib/guarded-fetch.js';
 import { createCA, createLeaf } from '../helpers/pki.js';
 
 const root = await createCA({ cn: 'Destination Test Root' });
