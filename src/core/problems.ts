@@ -20,6 +20,10 @@ export const PROBLEM_CODES = [
   'renewal-failing',
   'key-mismatch',
   'deploy-failed',
+  /** A served certificate is on its issuer's CRL (critical; the message carries date and reason). */
+  'revoked',
+  /** The CRL could not be fetched, did not verify, or is stale (warning; never `revoked`). */
+  'revocation-unknown',
 ] as const;
 
 export type ProblemCode = (typeof PROBLEM_CODES)[number];
