@@ -3,6 +3,7 @@ import type { ReportSummary } from '../core/report.js';
 import type { Status } from '../core/problems.js';
 import { paint, statusColour, table } from './style.js';
 import { EMPTY_ISSUER, issuerLabel, subjectLabel } from '../core/x509.js';
+import { explainNotify, explainThresholds, reportLifetime, thresholdsInForce, type ThresholdSettings } from '../core/thresholds.js';
 
 /** "C=US, O=Org, CN=name" → "name" (the CN, else O, else the whole DN); '' is an empty DN. */
 export function shortName(dn: string | null | undefined): string {
@@ -64,8 +65,8 @@ function certLines(c: CertInfo, label: string, now: Date): string[] {
   ];
 }
 
-/** `certs status <name>`: the served chain and every problem with its fix. */
-export function renderDetail(e: EndpointReport, colour: boolean, now: Date): string {
+/** `certs status <name>`: the served chain, the expiry thresholds in force and why, and every problem with its fix. */
+export function renderDetail(e: EndpointReport, colour: boolean, now: Date, settings?: ThresholdSettings): string {
   const out: string[] = [];
   const head = `${e.domain}  ${endpointLabel(e)}  ${paint(colour, statusColour(e.status), e.status.toUpperCase())}`;
   out.push(paint(colour, 'bold', head));
@@ -76,6 +77,12 @@ export function renderDetail(e: EndpointReport, colour: boolean, now: Date): str
   const proto = e.protocol ? `, ${e.protocol}` : '';
   out.push(`  scanned ${e.scannedAt}${proto}${e.daysLeft !== null ? `; ${e.daysLeft} days left (until ${e.notAfter})` : ''}`);
   if (e.error) out.push(`  could not be checked: ${e.error}`);
+  if (settings && e.notAfter) {
+    const t = thresholdsInForce(reportLifetime(e), settings);
+    out.push(`  thresholds ${explainThresholds(t)}`);
+    const emails = explainNotify(t);
+    if (emails) out.push(`  emails     ${emails}`);
+  }
   const chain = e.chain ?? [];
   if (chain.length > 0) {
     const served = e.servedCount ?? chain.length;

@@ -8,6 +8,7 @@ import { ValidationError } from './errors.js';
 import type { CertInfo, ChainAnalysis, PathEntry } from './model.js';
 import type { Problem } from './problems.js';
 import { issuedBy, type TrustAnchors } from './trust-anchors.js';
+import { expirySeverity, explainThresholds, lifetimeOf, thresholdsInForce } from './thresholds.js';
 import { EMPTY_ISSUER, certName, describeCert, isSelfSigned, isWeakSignature, oneLineName, signatureAlgorithmOf, weakKeyReason } from './x509.js';
 
 export interface AnalyseChainInput {
@@ -17,9 +18,9 @@ export interface AnalyseChainInput {
   /** The scanned name (A-label DNS name) or an IP literal. */
   name: string;
   now: Date;
-  /** expiring-soon as a warning at ≤ this many days left (default 30). */
+  /** expiring-soon as a warning at ≤ this many days left (default 30); scaled to short lifetimes (core/thresholds.ts). */
   warningDays?: number;
-  /** expiring-soon as critical at ≤ this many days left (default 7). */
+  /** expiring-soon as critical at ≤ this many days left (default 7); scaled like warningDays. */
   criticalDays?: number;
   /**
    * False when the served chain could not be observed (TLS 1.3: Node rebuilds it and appends a
@@ -266,12 +267,17 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
   const dated = path.filter((n) => n === leaf || !n.anchor);
   const first = dated.reduce((a, b) => (b.notAfter < a.notAfter ? b : a));
   const daysLeft = Math.floor((first.notAfter - nowMs) / DAY_MS);
-  if (first.notAfter >= nowMs && daysLeft <= warningDays) {
+  // The windows fit the leaf's lifetime (core/thresholds.ts): a 47-day certificate warns at 15.7
+  // days, not for two thirds of its life; 90-day and longer ones keep warningDays/criticalDays.
+  const thresholds = thresholdsInForce(lifetimeOf(leaf.notBefore, leaf.notAfter), { warningDays, criticalDays });
+  const expiring = first.notAfter >= nowMs ? expirySeverity(first.notAfter - nowMs, thresholds) : null;
+  if (expiring) {
     const which = first === leaf ? `certificate ${leafLabel}` : `intermediate ${certLabel(first.cert)} on the chain of ${leafLabel}`;
+    const scaled = thresholds.scaled ? `; ${explainThresholds(thresholds)}` : '';
     add({
       code: 'expiring-soon',
-      severity: daysLeft <= criticalDays ? 'critical' : 'warning',
-      message: `${which} expires in ${daysLeft} day${daysLeft === 1 ? '' : 's'} (${iso(first.notAfter)})`,
+      severity: expiring,
+      message: `${which} expires in ${daysLeft} day${daysLeft === 1 ? '' : 's'} (${iso(first.notAfter)})${scaled}`,
       hint: first === leaf ? 'renew the certificate now' : "renew to get the CA's current intermediate, or update the chain file with it",
     });
   }

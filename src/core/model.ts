@@ -93,8 +93,10 @@ export interface EndpointReport {
   status: Status;
   daysLeft: number | null;
   notAfter: string | null;
-  /** The leaf's notBefore, when known: with notAfter it gives the lifetime notifications scale to. */
+  /** The leaf's notBefore, when known: with the leaf's notAfter it gives the lifetime the expiry thresholds scale to (core/thresholds.ts). */
   notBefore?: string | null;
+  /** The leaf's own notAfter, only when an intermediate on the path expires first (then `notAfter` is the intermediate's). */
+  leafNotAfter?: string;
   fingerprint256: string | null;
   issuer: string | null;
   subject: string | null;

@@ -24,6 +24,9 @@
 import type { EndpointReport } from './model.js';
 import type { Problem, ProblemCode } from './problems.js';
 import { endpointKey } from './report.js';
+import { DAY_MS, formatSpan, reached, reportLifetime, thresholdsInForce } from './thresholds.js';
+
+export { normaliseThresholds } from './thresholds.js';
 
 export type NotifySeverity = 'critical' | 'warning' | 'info';
 
@@ -40,8 +43,13 @@ export interface NotifyEvent {
   fingerprint256: string | null;
   daysLeft: number | null;
   notAfter: string | null;
-  /** Expiry events: the threshold (days) this message is for. */
+  /** Expiry events: the threshold (days) this message is for, as configured (its identity in `key`). */
   threshold?: number;
+  /**
+   * Expiry events of a certificate whose thresholds are scaled to its short lifetime
+   * (core/thresholds.ts): the threshold in force, in fractional days. Absent when not scaled.
+   */
+  thresholdInForce?: number;
   /** Problem and recovery events: the problem code. */
   code?: ProblemCode;
   /** One human line: what, where, days left, expiry date and how to fix it. */
@@ -68,8 +76,10 @@ export interface NotifyInput {
   /** Thresholds in days for a domain (global default or the domain's own). */
   thresholdsFor: (domain: string) => number[];
   now: Date;
-  /** Expiry events are critical at or below this many days (default 7, as `expiring-soon`). */
+  /** Expiry events are critical at or below this many days (default 7, as `expiring-soon`); scaled with the thresholds. */
   criticalDays?: number;
+  /** scan.warningDays (default 30): thresholds scale when the lifetime is under 3 × this (core/thresholds.ts). */
+  warningDays?: number;
   /** Whether certs renews the domain (default: yes); decides the hint of an expiry message. */
   isManaged?: (domain: string) => boolean;
 }
@@ -86,6 +96,7 @@ export interface NotifyDecision {
 
 export const DEFAULT_THRESHOLDS: readonly number[] = [30, 14, 7, 3, 1];
 const DEFAULT_CRITICAL_DAYS = 7;
+const DEFAULT_WARNING_DAYS = 30;
 
 /** How people see an endpoint: "host:port" for TLS, "file:/path" for a certificate file. */
 export function endpointLabel(r: Pick<EndpointReport, 'source' | 'host' | 'port' | 'file'>): string {
@@ -96,12 +107,6 @@ export function endpointLabel(r: Pick<EndpointReport, 'source' | 'host' | 'port'
 export function isAlertingProblem(p: Pick<Problem, 'code' | 'severity'>): boolean {
   if (p.code === 'renewal-failing' || p.code === 'stale-deployment' || p.code === 'deploy-failed') return true;
   return p.severity === 'critical' && p.code !== 'expiring-soon';
-}
-
-/** Positive whole days, de-duplicated, largest first. */
-export function normaliseThresholds(ts: readonly number[]): number[] {
-  const ok = ts.filter((t) => Number.isFinite(t) && t > 0).map((t) => Math.floor(t));
-  return [...new Set(ok)].sort((a, b) => b - a);
 }
 
 export function expiryKey(epKey: string, fingerprint: string, threshold: number): string {
@@ -138,6 +143,7 @@ function alertingProblems(r: EndpointReport): Map<ProblemCode, Problem> {
 export function evaluateNotifications(input: NotifyInput): NotifyDecision {
   const { reports, sentExpiry, active, thresholdsFor, now } = input;
   const criticalDays = input.criticalDays ?? DEFAULT_CRITICAL_DAYS;
+  const warningDays = input.warningDays ?? DEFAULT_WARNING_DAYS;
   const isManaged = input.isManaged ?? (() => true);
   const nowIso = now.toISOString();
   const out: NotifyDecision = { events: [], markSent: [], activate: [], clear: [] };
@@ -200,16 +206,19 @@ export function evaluateNotifications(input: NotifyInput): NotifyDecision {
     const expired = r.problems.some((p) => p.code === 'expired') || (r.daysLeft !== null && r.daysLeft < 0);
     if (!r.fingerprint256 || r.daysLeft === null || expired) continue;
     const daysLeft = r.daysLeft;
-    // A threshold at half the certificate's lifetime or more would fire on a certificate that is
-    // fine: a 6-day certificate is born "within 7 days", a 45-day one renews at 15 days left.
-    // With notBefore known, only thresholds below half the lifetime count.
-    const lifetimeDays = r.notBefore && r.notAfter ? (Date.parse(r.notAfter) - Date.parse(r.notBefore)) / 86_400_000 : null;
-    const crossed = normaliseThresholds(thresholdsFor(r.domain)).filter((t) => daysLeft <= t && (lifetimeDays === null || !(lifetimeDays > 0) || t < lifetimeDays / 2));
+    // Thresholds fit the certificate's lifetime (core/thresholds.ts, the rule the scanner's
+    // expiring-soon uses): under 3 × warningDays they scale down and are compared in ms; a
+    // 90-day or longer certificate crosses t when its whole days left are ≤ t, as always.
+    const t = thresholdsInForce(reportLifetime(r), { warningDays, criticalDays, notify: thresholdsFor(r.domain) });
+    const msLeft = r.notAfter ? Date.parse(r.notAfter) - (r.scannedAt ? Date.parse(r.scannedAt) : now.getTime()) : Number.NaN;
+    const crossed = t.notify.filter((x) => (t.scaled ? reached(msLeft, x, true) : daysLeft <= x.configured)).map((x) => x.configured);
     if (crossed.length === 0) continue;
     const fp = r.fingerprint256;
     const smallest = crossed[crossed.length - 1] as number;
-    const unsent = crossed.filter((t) => !sentExpiry.has(expiryKey(epKey, fp, t)));
-    out.markSent.push(...unsent.map((t) => expiryKey(epKey, fp, t)));
+    const inForce = smallest * t.factor;
+    const critical = smallest <= criticalDays || (t.scaled ? msLeft <= t.critical.ms : daysLeft <= criticalDays);
+    const unsent = crossed.filter((x) => !sentExpiry.has(expiryKey(epKey, fp, x)));
+    out.markSent.push(...unsent.map((x) => expiryKey(epKey, fp, x)));
     // The smallest crossed one already went out: larger ones (e.g. a threshold added to the
     // config later) are marked silently instead of sending an older, milder message.
     if (!unsent.includes(smallest)) continue;
@@ -220,8 +229,9 @@ export function evaluateNotifications(input: NotifyInput): NotifyDecision {
       ...base,
       key: expiryKey(epKey, fp, smallest),
       kind: 'expiry',
-      severity: smallest <= criticalDays || daysLeft <= criticalDays ? 'critical' : 'warning',
+      severity: critical ? 'critical' : 'warning',
       threshold: smallest,
+      ...(t.scaled ? { thresholdInForce: inForce } : {}),
       message: withHint(`${r.domain} ${endpoint}: ${expiresIn(daysLeft)} (${day(r.notAfter)})`, hint),
       hint,
     });
@@ -272,12 +282,14 @@ const byUrgency = (a: NotifyEvent, b: NotifyEvent): number =>
 function expiryPart(events: NotifyEvent[]): string {
   const sorted = [...events].sort(byUrgency);
   const certs = new Set(sorted.map((e) => e.fingerprint256 ?? e.endpointKey)).size;
-  const ts = sorted.map((e) => e.threshold ?? 0);
-  const min = Math.min(...ts);
-  const max = Math.max(...ts);
-  const within = min === max
-    ? `within ${plural(min, 'day')}`
-    : `within ${plural(max, 'day')} (${sorted.filter((e) => (e.threshold ?? 0) === min).length} within ${min})`;
+  // A scaled threshold reads as what it is in force ("within 11 hours"), a plain one as before.
+  const inForce = (e: NotifyEvent): number => e.thresholdInForce ?? e.threshold ?? 0;
+  const label = (e: NotifyEvent): string => (e.thresholdInForce !== undefined ? formatSpan(e.thresholdInForce * DAY_MS) : plural(e.threshold ?? 0, 'day'));
+  const least = sorted.reduce((a, b) => (inForce(b) < inForce(a) ? b : a));
+  const most = sorted.reduce((a, b) => (inForce(b) > inForce(a) ? b : a));
+  const within = label(least) === label(most)
+    ? `within ${label(most)}`
+    : `within ${label(most)} (${sorted.filter((e) => label(e) === label(least)).length} within ${label(least).replace(/ days?$/, '')})`;
   return `${certs} certificate${certs === 1 ? ' expires' : 's expire'} ${within}: ${nameList(sorted.map((e) => e.domain))}`;
 }
 

@@ -59,6 +59,7 @@ function webhookPayload(digest: Digest, events: NotifyEvent[], now: Date): unkno
       daysLeft: e.daysLeft,
       notAfter: e.notAfter,
       ...(e.threshold !== undefined ? { threshold: e.threshold } : {}),
+      ...(e.thresholdInForce !== undefined ? { thresholdInForce: Math.round(e.thresholdInForce * 1000) / 1000 } : {}),
       ...(e.code !== undefined ? { code: e.code } : {}),
       message: e.message,
       ...(e.hint !== undefined ? { hint: e.hint } : {}),
@@ -109,6 +110,9 @@ export function queueNotifications(config: Config, store: Store, reports: Endpoi
     sentExpiry: repo.sentKeys(),
     active: repo.active() as Parameters<typeof evaluateNotifications>[0]['active'],
     thresholdsFor: (domain: string) => thresholds.get(domain) ?? notify.thresholds,
+    // The scanner's windows: notification thresholds scale with them (core/thresholds.ts).
+    warningDays: config.scan.warningDays,
+    criticalDays: config.scan.criticalDays,
     now,
   });
   const messages: NewOutboxMessage[] = [];

@@ -65,6 +65,8 @@ function withAnalysis(report: EndpointReport, analysis: ChainAnalysis, extra: Pr
     daysLeft: analysis.daysLeft,
     notAfter: analysis.notAfter,
     notBefore: leaf?.notBefore ?? null,
+    // The lifetime thresholds scale to is the leaf's; keep its notAfter when the path's is earlier.
+    ...(leaf && analysis.notAfter && Date.parse(leaf.notAfter) !== Date.parse(analysis.notAfter) ? { leafNotAfter: leaf.notAfter } : {}),
     fingerprint256: leaf?.fingerprint256 ?? null,
     // Labels where a DN is empty: "(empty subject) <first SAN>" names the certificate in status and JSON.
     issuer: leaf ? issuerLabel(leaf) : null,

@@ -10,6 +10,7 @@ import { renderDetail, renderNagios, renderSummary, renderTable } from '../rende
 import { useColour } from '../style.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { compose, type Composition } from '../compose.js';
+import { reportLifetime, thresholdsInForce, thresholdsJson, type ThresholdSettings, type ThresholdsJson } from '../../core/thresholds.js';
 
 export interface ReportOptions {
   json?: boolean;
@@ -66,7 +67,9 @@ export async function makeRescanner(config: Config, store: Store, io: Io): Promi
 function output(config: Config, reports: EndpointReport[], detail: boolean, opts: ReportOptions, io: Io): number {
   const status = overallStatus(reports);
   if (opts.json) {
-    io.stdout.write(`${JSON.stringify(reportDocument(reports, io.now()), null, 2)}\n`);
+    // The detail view (names given) also says which expiry thresholds are in force and why.
+    const shown = detail ? reports.map((r) => withThresholds(config, r)) : reports;
+    io.stdout.write(`${JSON.stringify(reportDocument(shown, io.now()), null, 2)}\n`);
   } else if (opts.nagios) {
     io.stdout.write(`${renderNagios(status, reports, config.scan.warningDays, config.scan.criticalDays)}\n`);
   } else if (reports.length === 0) {
@@ -74,12 +77,24 @@ function output(config: Config, reports: EndpointReport[], detail: boolean, opts
   } else {
     const colour = useColour(io.stdout);
     const body = detail
-      ? reports.map((r) => renderDetail(r, colour, io.now())).join('\n\n')
+      ? reports.map((r) => renderDetail(r, colour, io.now(), thresholdSettings(config, r.domain))).join('\n\n')
       : renderTable(reports, colour);
     const summary = renderSummary(reportDocument(reports, io.now()).summary, colour);
     io.stdout.write(`${body}\n\n${summary}\n`);
   }
   return nagiosExitCode(status);
+}
+
+/** scan.warningDays/criticalDays and the domain's notification thresholds (none without notify). */
+function thresholdSettings(config: Config, domain: string): ThresholdSettings {
+  const own = config.domains.find((d) => d.name === domain)?.notify?.thresholds;
+  return { warningDays: config.scan.warningDays, criticalDays: config.scan.criticalDays, notify: config.notify ? own ?? config.notify.thresholds : [] };
+}
+
+/** `thresholds` on an endpoint of the detail JSON, once it has a certificate. */
+function withThresholds(config: Config, r: EndpointReport): EndpointReport & { thresholds?: ThresholdsJson } {
+  if (!r.notAfter) return r;
+  return { ...r, thresholds: thresholdsJson(thresholdsInForce(reportLifetime(r), thresholdSettings(config, r.domain))) };
 }
 
 export async function scanCommand(names: string[], opts: ReportOptions & GlobalOptions, io: Io): Promise<number> {

@@ -22,7 +22,14 @@ const inter2 = await createCA({ cn: 'Test Int 2', issuer: inter, notBefore: caFr
 
 const leafFor = (opts: Partial<Parameters<typeof createLeaf>[0]> = {}): Promise<Issued> =>
   createLeaf({ dns: ['example.com', 'www.example.com'], ips: ['192.0.2.10'], issuer: inter, notBefore: leafFrom, notAfter: leafTo, aiaIssuerUrl: INT_AIA, ...opts });
-const leafExpiringIn = (days: number): Promise<Issued> => leafFor({ notAfter: daysFrom(NOW, days) });
+// 100-day lifetimes: the day windows are tested unscaled (short lifetimes: test/unit/core/thresholds.test.ts and below).
+const leafExpiringIn = (days: number): Promise<Issued> => leafFor({ notBefore: daysFrom(NOW, days - 100), notAfter: daysFrom(NOW, days) });
+/** A leaf of `lifetime` days with `left` days left: short lifetimes scale the windows (core/thresholds.ts). */
+const leafOfLifetime = (lifetime: number, left: number): Promise<Issued> => leafFor({ notBefore: daysFrom(NOW, left - lifetime), notAfter: daysFrom(NOW, left) });
+const short = {
+  d47left16: await leafOfLifetime(47, 16), d47left15: await leafOfLifetime(47, 15), d47left3: await leafOfLifetime(47, 3.6),
+  d6left2_5: await leafOfLifetime(6, 2.5), d6left1_9: await leafOfLifetime(6, 1.9), d6left0_4: await leafOfLifetime(6, 0.4),
+};
 
 const leaf = await leafFor();
 const leaf2 = await leafFor({ issuer: inter2 });
@@ -110,6 +117,13 @@ const cases: Case[] = [
   { name: 'half a day left', served: c(expiring.d0, inter), problems: [['expiring-soon', 'critical']], daysLeft: 0 },
   { name: 'custom windows: 8 days with warning 10 / critical 8', served: c(expiring.d8, inter), opts: { warningDays: 10, criticalDays: 8 }, problems: [['expiring-soon', 'critical']] },
   { name: 'custom windows: 31 days with warning 45', served: c(expiring.d31, inter), opts: { warningDays: 45 }, problems: [['expiring-soon', 'warning']] },
+  // Windows scaled to short lifetimes (issue 12 §4): 47 days → 15.7 / 3.7 days; 6 days → 2 days / 11 hours.
+  { name: '47-day leaf, 16 days left: not yet (warning at 15.7)', served: c(short.d47left16, inter), problems: [], daysLeft: 16 },
+  { name: '47-day leaf, 15 days left: warning, saying why', served: c(short.d47left15, inter), problems: [['expiring-soon', 'warning']], daysLeft: 15, messages: { 'expiring-soon': [/expires in 15 days .*; 47-day certificate: warning at 15\.7 days, critical at 3\.7 days \(scaled from 30\/7 because the lifetime is under 90 days\)$/] } },
+  { name: '47-day leaf, 3.6 days left: critical', served: c(short.d47left3, inter), problems: [['expiring-soon', 'critical']], daysLeft: 3 },
+  { name: '6-day leaf, 2.5 days left: not yet (warning at 2 days)', served: c(short.d6left2_5, inter), problems: [], daysLeft: 2 },
+  { name: '6-day leaf, 1.9 days left: warning', served: c(short.d6left1_9, inter), problems: [['expiring-soon', 'warning']], daysLeft: 1 },
+  { name: '6-day leaf, 9.6 hours left: critical (at 11 hours)', served: c(short.d6left0_4, inter), problems: [['expiring-soon', 'critical']], daysLeft: 0, messages: { 'expiring-soon': [/critical at 11 hours/] } },
 
   // The chain's own dates.
   { name: 'expired intermediate under a valid leaf', served: c(leafUnderExpired, interExpired), problems: [['chain-cert-expired', 'critical']], daysLeft: -10, messages: { 'chain-cert-expired': [/"Expired Int"/, /expired on 2030-05-22/] } },

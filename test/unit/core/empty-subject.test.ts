@@ -35,9 +35,9 @@ const root = await createCA({ cn: 'Empty Test Root', notBefore: caFrom, notAfter
 const inter = await createCA({ cn: 'Empty Test Int', issuer: root, notBefore: caFrom, notAfter: caTo });
 const leafOf = (opts: Partial<Parameters<typeof createLeaf>[0]> = {}): Promise<Issued> => createLeaf({
   dns: ['www.example.com', 'example.com'], issuer: inter, emptySubject: true,
-  notBefore: daysFrom(NOW, -1), notAfter: daysFrom(NOW, 5), aiaIssuerUrl: 'http://ca.test/int.der', ...opts,
+  notBefore: daysFrom(NOW, -85), notAfter: daysFrom(NOW, 5), aiaIssuerUrl: 'http://ca.test/int.der', ...opts,
 });
-/** Expires in 5 days: expiring-soon (critical) names it. */
+/** Expires in 5 days of 90 (thresholds unscaled, core/thresholds.ts): expiring-soon (critical) names it. */
 const leaf = await leafOf();
 const ipOnly = await leafOf({ dns: [], ips: ['192.0.2.7'] });
 const named = await createLeaf({ dns: ['www.example.com'], issuer: inter, notBefore: daysFrom(NOW, -1), notAfter: daysFrom(NOW, 60) });

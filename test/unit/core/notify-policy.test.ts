@@ -210,6 +210,96 @@ describe('evaluateNotifications: expiry thresholds', () => {
   });
 });
 
+const HOUR = 3_600_000;
+
+/** A scan of a certificate of `lifetimeDays` issued at `issuedAt` (notAfter = notBefore + lifetime − 1 s, as CAs write it). */
+function scannedLifetime(now: Date, fp: string, issuedAt: number, lifetimeDays: number, domain = 'example.com'): EndpointReport {
+  const notAfterMs = issuedAt + lifetimeDays * DAY - 1000;
+  return { ...scanned(now, fp, notAfterMs, domain), notBefore: new Date(issuedAt).toISOString(), scannedAt: now.toISOString() };
+}
+
+/** Runs the policy every `stepMs` over a certificate's life; returns [ms left when it fired, configured threshold, severity]. */
+function lifeOf(lifetimeDays: number, stepMs: number, opts: { thresholds?: number[]; warningDays?: number; criticalDays?: number } = {}): Array<[number, number, string]> {
+  const sent = new Set<string>();
+  const fired: Array<[number, number, string]> = [];
+  const notAfter = T0 + lifetimeDays * DAY - 1000;
+  for (let now = T0; now <= notAfter; now += stepMs) {
+    const out = evaluateNotifications({
+      reports: [scannedLifetime(new Date(now), 'L', T0, lifetimeDays)],
+      sentExpiry: sent,
+      active: [],
+      thresholdsFor: () => opts.thresholds ?? defaults(),
+      now: new Date(now),
+      ...(opts.warningDays !== undefined ? { warningDays: opts.warningDays } : {}),
+      ...(opts.criticalDays !== undefined ? { criticalDays: opts.criticalDays } : {}),
+    });
+    for (const k of out.markSent) sent.add(k);
+    for (const e of out.events) if (e.kind === 'expiry') fired.push([notAfter - now, e.threshold!, e.severity]);
+  }
+  return fired;
+}
+
+describe('evaluateNotifications: thresholds scaled to the lifetime (core/thresholds.ts; replaces "below half the lifetime")', () => {
+  test('6-day certificate, checked every 10 minutes: five emails, each once, none before its scaled threshold', () => {
+    const fired = lifeOf(6, 10 * 60_000);
+    assert.deepEqual(fired.map(([, t, sev]) => [t, sev]), [[30, 'warning'], [14, 'warning'], [7, 'critical'], [3, 'critical'], [1, 'critical']]);
+    for (const [left, t] of fired) {
+      const inForce = (t * 6 * DAY) / 90;
+      assert.ok(left <= inForce + 1000 && left > inForce - 10 * 60_000 - 1000, `threshold ${t}: fired with ${left / HOUR} h left, in force at ${inForce / HOUR} h`);
+    }
+  });
+
+  test('47-day certificate, checked hourly: 30/14/7/3/1 fire at 15.7/7.3/3.7/1.6/0.5 days, each once', () => {
+    const fired = lifeOf(47, HOUR);
+    assert.deepEqual(fired.map(([, t]) => t), [30, 14, 7, 3, 1]);
+    for (const [left, t] of fired) {
+      const inForce = (t * 47 * DAY) / 90;
+      assert.ok(left <= inForce + 1000 && left > inForce - HOUR - 1000, `threshold ${t}: fired with ${left / DAY} days left, in force at ${inForce / DAY}`);
+    }
+    assert.deepEqual(fired.map(([, , sev]) => sev), ['warning', 'warning', 'critical', 'critical', 'critical']);
+  });
+
+  test('90- and 200-day certificates: exactly as before (whole days left ≤ t)', () => {
+    for (const lifetime of [90, 200]) {
+      const fired = lifeOf(lifetime, HOUR);
+      assert.deepEqual(fired.map(([, t]) => t), [30, 14, 7, 3, 1], `${lifetime} days`);
+      // Reached when fewer than t + 1 days are left: floor(days left) ≤ t.
+      for (const [left, t] of fired) assert.ok(left < (t + 1) * DAY && left >= (t + 1) * DAY - HOUR, `${lifetime}: ${t} at ${left / DAY}`);
+    }
+  });
+
+  test('the event keeps the configured threshold as its key and says what is in force; the subject reads it', () => {
+    const issued = T0;
+    const now = new Date(T0 + 6 * DAY - 1000 - 10 * HOUR); // 10 hours left of 6 days: the 7-day threshold (11.2 h)
+    const r = scannedLifetime(now, 'S', issued, 6);
+    const out = evaluateNotifications({ reports: [r], sentExpiry: new Set(), active: [], thresholdsFor: defaults, now });
+    assert.equal(out.events.length, 1);
+    const e = out.events[0]!;
+    assert.equal(e.key, `expiry:${endpointKey(r)}:S:7`);
+    assert.equal(e.threshold, 7);
+    assert.ok(Math.abs(e.thresholdInForce! - (7 * 6) / 90) < 1e-6);
+    assert.equal(e.severity, 'critical');
+    assert.deepEqual(out.markSent.map((k) => k.split(':').pop()).sort(), ['14', '30', '7']);
+    assert.equal(digestSubject(out.events), '[certs] 1 certificate expires within 11 hours: example.com');
+    // Unscaled events carry no thresholdInForce.
+    const long = evaluateNotifications({ reports: [scannedLifetime(new Date(T0 + 85 * DAY), 'N', T0, 90)], sentExpiry: new Set(), active: [], thresholdsFor: defaults, now: new Date(T0 + 85 * DAY) });
+    assert.equal(long.events[0]?.threshold, 7);
+    assert.equal(long.events[0]?.thresholdInForce, undefined);
+  });
+
+  test("a domain's own thresholds scale too; warningDays and criticalDays come from the scanner's settings", () => {
+    assert.deepEqual(lifeOf(45, HOUR, { thresholds: [10, 2] }).map(([left, t]) => [t, Math.round(left / HOUR)]), [[10, 120], [2, 24]]);
+    // warningDays 15: a 45-day certificate is not scaled (45 ≥ 3 × 15), so 10 and 2 fire at whole days.
+    assert.deepEqual(lifeOf(45, HOUR, { thresholds: [10, 2], warningDays: 15, criticalDays: 3 }).map(([left, t, sev]) => [t, Math.ceil(left / DAY), sev]), [[10, 11, 'warning'], [2, 3, 'critical']]);
+  });
+
+  test('a lifetime that is not known (no notBefore) is not scaled', () => {
+    const r = rep({ daysLeft: 20, fp: 'U' });
+    const out = evaluateNotifications({ reports: [r], sentExpiry: new Set(), active: [], thresholdsFor: defaults, now: at(0) });
+    assert.deepEqual(out.events.map((e) => [e.threshold, e.thresholdInForce]), [[30, undefined]]);
+  });
+});
+
 describe('evaluateNotifications: problems', () => {
   const alerting: Array<[Problem, boolean]> = [
     [prob('incomplete-chain'), true],
