@@ -157,8 +157,8 @@ describe('scan against real nginx: exactly the expected problem codes', () => {
       'expired.test': await leafWithInter(leaf(['expired.test'], { notBefore: daysFrom(now, -100), notAfter: daysFrom(now, -1) })),
       'future.test': await leafWithInter(leaf(['future.test'], { notBefore: daysFrom(now, 1), notAfter: daysFrom(now, 90) })),
       // Half a day past the boundary, so the seconds the scan takes cannot change the day count.
-      'soon10.test': await leafWithInter(leaf(['soon10.test'], { notAfter: daysFrom(now, 10.5) })),
-      'soon3.test': await leafWithInter(leaf(['soon3.test'], { notAfter: daysFrom(now, 3.5) })),
+      'soon10.test': await leafWithInter(leaf(['soon10.test'], { notBefore: daysFrom(now, -80), notAfter: daysFrom(now, 10.5) })),
+      'soon3.test': await leafWithInter(leaf(['soon3.test'], { notBefore: daysFrom(now, -87), notAfter: daysFrom(now, 3.5) })),
       'mismatch.test': await leafWithInter(leaf(['other.test', 'www.other.test'])),
       'wild.test': await leafWithInter(leaf(['*.wild.test'])),
       'self.test': await (async () => {
