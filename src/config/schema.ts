@@ -10,7 +10,7 @@ import { checkEmailTemplates } from './email-templates.js';
 import type { Config } from './types.js';
 
 export const TOP_KEYS = ['dataDir', 'trust', 'scan', 'acme', 'nginx', 'daemon', 'notify', 'fetch', 'hooks', 'store', 'domains'] as const;
-const SCAN_KEYS = ['concurrency', 'timeoutMs', 'connectTimeoutMs', 'warningDays', 'criticalDays'] as const;
+const SCAN_KEYS = ['concurrency', 'timeoutMs', 'connectTimeoutMs', 'warningDays', 'criticalDays', 'revocation'] as const;
 
 export const SCAN_DEFAULTS = { concurrency: 64, timeoutMs: 5000, warningDays: 30, criticalDays: 7 } as const;
 
@@ -58,6 +58,7 @@ function checkScan(c: Checker, v: unknown): Config['scan'] {
     connectTimeoutMs: int('connectTimeoutMs', 100, 120_000, timeoutMs),
     warningDays: int('warningDays', 1, 3650, SCAN_DEFAULTS.warningDays),
     criticalDays: int('criticalDays', 0, 3650, SCAN_DEFAULTS.criticalDays),
+    revocation: c.optional(o.revocation, ['scan', 'revocation'], (x, p) => c.boolean(x, p)) ?? true,
   };
   if (scan.criticalDays >= scan.warningDays) {
     c.fail(['scan', 'criticalDays'], `expected fewer days than scan.warningDays (${scan.warningDays}), got ${scan.criticalDays}`);

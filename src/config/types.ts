@@ -18,6 +18,8 @@ export interface Config {
     connectTimeoutMs: number; // default = timeoutMs
     warningDays: number; // expiring-soon window, default 30
     criticalDays: number; // default 7
+    /** Check served certificates against their CRLs (issue 12 §3); default true. */
+    revocation: boolean;
   };
   /** Validated but unused until their issues land. Absent sections stay undefined. */
   acme?: AcmeConfig;

@@ -50,7 +50,7 @@ function makeConfig(over: Partial<Config> = {}): Config {
     file: '/etc/certs/certs.yaml',
     dataDir: '/var/lib/certs',
     trust: { bundled: true, system: true },
-    scan: { concurrency: 64, timeoutMs: 5000, connectTimeoutMs: 5000, warningDays: 30, criticalDays: 7 },
+    scan: { concurrency: 64, timeoutMs: 5000, connectTimeoutMs: 5000, warningDays: 30, criticalDays: 7, revocation: true },
     fetch: { allowPrivateAddresses: false },
     hooks: { passEnv: [] },
     store: { retention: { scanDays: 90, keepVersions: 5 } },
