@@ -8,6 +8,7 @@ const acmeCommands = () => import('./commands/acme.js');
 const nginxCommands = () => import('./commands/nginx.js');
 const notifyCommands = () => import('./commands/notify.js');
 const runCommands = () => import('./commands/run.js');
+const importCommands = () => import('./commands/import.js');
 import { exitCodeFor, formatFailure, type CommandKind } from './failure.js';
 import { defaultIo, type GlobalOptions, type Io } from './context.js';
 
@@ -87,6 +88,27 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description('print the inventory')
     .option('--json', 'machine-readable')
     .action((opts: { json?: boolean }) => run('plain', async (g) => (await inventoryCommands()).listCommand({ ...g, ...opts }, io))());
+
+  const importer = program
+    .command('import')
+    .description('add the domains a server already has to the inventory: from nginx, or from a list of host[:port] lines')
+    .addHelpText('after', '\nMerging: a found domain joins the entry that checks the same certificate file or has the same name (its missing names and endpoints are added); an endpoint already listed anywhere is not added again; comments and layout are kept. Running an import again changes nothing.');
+  importer
+    .command('nginx')
+    .description('read `nginx -T` (nginx.dumpCommand) and add one domain per certificate file of the server blocks listening with ssl: names from server_name, endpoints from listen, files from ssl_certificate/ssl_certificate_key')
+    .option('--dry-run', 'print the diff of the config file and write nothing')
+    .option('--managed', 'add the domains as ACME-managed (default: monitor only, managed: false)')
+    .option('--json', 'print what was added, extended, unchanged and skipped as JSON on stdout')
+    .addHelpText('after', '\nSkipped, with the reason (exit code 0): blocks without a usable DNS name (_, regexes, x.*), certificate paths with nginx variables, listens on unix sockets.\nExit codes: 0 imported or nothing to change, 1 nginx -T failed, 2 usage or config error.')
+    .action((opts: Record<string, unknown>) => run('plain', async (g) => (await importCommands()).importNginxCommand({ ...g, ...opts }, io))());
+  importer
+    .command('hosts')
+    .description('add monitor-only domains from a file of host[:port] lines (default port 443) or ssl-cert-check\'s "host port" lines; # comments and blank lines are skipped')
+    .argument('<file>', 'the list, e.g. the file given to ssl-cert-check -f')
+    .option('--dry-run', 'print the diff of the config file and write nothing')
+    .option('--json', 'print what was added, extended, unchanged and skipped as JSON on stdout')
+    .addHelpText('after', '\nExit codes: 0 imported or nothing to change, 1 some line could not be read (the others are imported; each bad line is named with its number), 2 usage or config error.')
+    .action((file: string, opts: Record<string, unknown>) => run('plain', async (g) => (await importCommands()).importHostsCommand(file, { ...g, ...opts }, io))());
 
   program
     .command('renew')

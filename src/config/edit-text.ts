@@ -91,8 +91,8 @@ export function detectIndentSeq(text: string): boolean {
 }
 
 /** One domain entry as block YAML at the given dash column, ending with a newline. */
-export function renderItem(item: Document, indent: number, indentSeq: boolean): string {
-  const body = item.toString({ indent: 2, indentSeq, flowCollectionPadding: false, lineWidth: 0 });
+export function renderItem(item: Document, indent: number, indentSeq: boolean, flowCollectionPadding = false): string {
+  const body = item.toString({ indent: 2, indentSeq, flowCollectionPadding, lineWidth: 0 });
   const pad = ' '.repeat(indent);
   return body
     .replace(/\n$/, '')
@@ -179,4 +179,36 @@ export function removeDomainText(text: string, doc: Document, k: number): string
   if (seq.items.length > 1) return spliced;
   // The list is now empty: say so, rather than leave `domains:` meaning null.
   return `${spliced.slice(0, key.colon + 1)} []${spliced.slice(key.colon + 1)}`;
+}
+
+/**
+ * Replace item k of `domains:` (from its dash to its last line; the comments above it stay) with
+ * a rendered entry, or null when the layout needs the Document API. `certs import` uses it to add
+ * endpoints and names to an existing entry without re-spacing the rest of the file.
+ */
+export function replaceDomainText(text: string, doc: Document, k: number, item: Document): string | null {
+  const lines = new Lines(text);
+  const pair = domainsPair(doc);
+  const seq = pair?.value;
+  if (!pair || !isSeq(seq) || seq.flow) return null;
+  const span = itemSpan(lines, seq, k);
+  if (!span) return null;
+  let dashLine = span.first;
+  while (dashLine < span.last && lines.comment(dashLine)) dashLine++;
+  const from = lines.start(dashLine);
+  const to = lines.end(span.last);
+  // yaml re-spaces what it renders (flow padding, the gap before an inline comment): a rendered
+  // line that differs from an original line of the item only in spaces is replaced by the original.
+  const original = new Map<string, string>();
+  let padded = false;
+  for (let j = dashLine; j <= span.last; j++) {
+    original.set(lines.line(j).replace(/\s+/g, ''), lines.line(j));
+    if (/[{[] [^\s#]/.test(lines.line(j))) padded = true;
+  }
+  const rendered = renderItem(item, span.indent, detectIndentSeq(text), padded)
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => original.get(l.replace(/\s+/g, '')) ?? l)
+    .join('\n');
+  return `${text.slice(0, from)}${rendered}\n${text.slice(to)}`;
 }
