@@ -14,6 +14,7 @@ import type { Domain } from '../core/model.js';
 import { probe as tlsProbe } from '../scan/tls-probe.js';
 import { readCertFiles as readFiles } from '../scan/cert-files.js';
 import { uncoveredNames } from '../core/hostname.js';
+import type { RevocationChecker, RevocationRun } from '../scan/revocation.js';
 
 export interface ScanDeps {
   anchors: TrustAnchors;
@@ -21,6 +22,10 @@ export interface ScanDeps {
   now: () => Date;
   probe?: typeof tlsProbe;
   readCertFiles?: typeof readFiles;
+  /** CRL checks (scan.revocation); absent: none. */
+  revocation?: RevocationChecker;
+  /** Set by scanDomains: this run's CRL fetches (each URL at most once per run). */
+  revocationRun?: RevocationRun;
 }
 
 export interface ScanOutcome {
@@ -41,6 +46,7 @@ export interface ScanOptions {
 /** Scans every endpoint and certificate file of `domains`, bounded by scan.concurrency; reports in inventory order. */
 export async function scanDomains(config: Config, domains: readonly Domain[], deps: ScanDeps, opts: ScanOptions = {}): Promise<EndpointReport[]> {
   const targets = targetsOf(domains);
+  if (deps.revocation && config.scan.revocation) deps = { ...deps, revocationRun: deps.revocation.startRun() };
   let done = 0;
   return mapPool(targets, config.scan.concurrency, async (target) => {
     const outcome = target.source === 'tls' ? await scanEndpoint(config, target, deps) : scanFiles(config, target, deps);
@@ -104,7 +110,9 @@ async function scanEndpoint(config: Config, target: ScanTarget, deps: ScanDeps):
       criticalDays: config.scan.criticalDays,
       orderKnown: result.orderKnown,
     });
-    const out = withAnalysis(report, analysis);
+    // Off the hot path: only certificates with a CRL Distribution Point cost anything here.
+    const revocation = deps.revocationRun ? await deps.revocationRun.check(served, deps.anchors, new Date(report.scannedAt ?? deps.now().toISOString())) : [];
+    const out = withAnalysis(report, analysis, revocation);
     out.crossCheck = crossCheck(analysis.problems, result.opensslError);
     return { report: out, chain: result.chain, path: analysis.path };
   } catch (err) {

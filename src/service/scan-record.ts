@@ -47,7 +47,12 @@ export async function scanAndRecord(config: Config, store: Store, domains: reado
 export async function loadScanDeps(config: Config, now: () => Date): Promise<ScanDeps> {
   const { loadTrust } = await import('../scan/trust.js');
   const trust = loadTrust({ ...config.trust });
-  return { anchors: trust.anchors, secureContext: trust.secureContext, now };
+  const deps: ScanDeps = { anchors: trust.anchors, secureContext: trust.secureContext, now };
+  if (config.scan.revocation) {
+    const { RevocationChecker } = await import('../scan/revocation.js');
+    deps.revocation = new RevocationChecker({ allowPrivateAddresses: config.fetch.allowPrivateAddresses });
+  }
+  return deps;
 }
 
 export type Rescanner = (domains: readonly Domain[]) => Promise<EndpointReport[]>;
