@@ -165,7 +165,7 @@ export function planImport(path: string, entries: readonly ImportEntry[], opts: 
         outcomes.push({ ...base, action: 'skipped', endpoints: [], altNames: [], reason: `every endpoint is already listed${also.replace(/^; /, ': ')}` });
         continue;
       }
-      const created: Slot = { name: primary, names: new Set(names), ...(entry.files ? { cert: entry.files.cert } : {}), endpoints: fresh, index: null, explicitEndpoints: true, added: { endpoints: fresh, altNames: names.slice(1) } };
+      const created: Slot = { name: primary, names: new Set(names), ...(entry.files ? { cert: entry.files.cert } : {}), endpoints: [...fresh], index: null, explicitEndpoints: true, added: { endpoints: [...fresh], altNames: names.slice(1) } };
       created.entry = {
         name: toUnicode(primary),
         ...(names.length > 1 ? { altNames: names.slice(1).map(toUnicode) } : {}),
@@ -191,8 +191,10 @@ export function planImport(path: string, entries: readonly ImportEntry[], opts: 
     slot.endpoints.push(...fresh);
     for (const e of fresh) listed.set(formatEndpoint(e), slot);
     if (slot.entry) {
-      if (newNames.length) slot.entry.altNames = [...((slot.entry.altNames as string[] | undefined) ?? []), ...newNames.map(toUnicode)];
-      slot.entry.endpoints = slot.endpoints.map(endpointNode);
+      // Rebuilt, so the keys keep their order: name, altNames, managed, endpoints, files.
+      const { name: n, altNames, ...rest } = slot.entry;
+      const alts = [...((altNames as string[] | undefined) ?? []), ...newNames.map(toUnicode)];
+      slot.entry = { name: n, ...(alts.length ? { altNames: alts } : {}), ...rest, endpoints: slot.endpoints.map(endpointNode) };
     }
     outcomes.push({ ...base, ...into, action: slot.index === null ? 'added' : 'extended', endpoints: fresh, altNames: newNames });
   }
