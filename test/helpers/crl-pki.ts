@@ -40,12 +40,14 @@ export interface CrlCa {
   issue(cn: string, opts?: { crlUrl?: string; days?: number }): Promise<Pem>;
   /** `openssl ca -revoke <cert> -crl_reason <reason>`. */
   revoke(cert: Pem, reason?: string): Promise<void>;
+  /** An intermediate CA under `dir`, signed by this one, its CRL DP pointing at `crlUrl`. */
+  subCa(dir: string, cn: string, opts?: { crlUrl?: string }): Promise<CrlCa>;
   /** `openssl ca -gencrl -crlhours <hours>`; the CRL as DER. */
   gencrl(opts?: { hours?: number }): Promise<Buffer>;
 }
 
 /** A root CA named `cn` under `dir` (created). Two CAs with the same `cn` have different keys. */
-export async function makeCrlCa(dir: string, cn = 'certs crl test root', opts: CrlCaOptions = {}): Promise<CrlCa> {
+export async function makeCrlCa(dir: string, cn = 'certs crl test root', opts: CrlCaOptions = {}, parent?: { cnf: string; crlUrl?: string }): Promise<CrlCa> {
   await mkdir(join(dir, 'newcerts'), { recursive: true });
   await writeFile(join(dir, 'index.txt'), '');
   await writeFile(join(dir, 'serial'), '1000\n');
@@ -64,10 +66,21 @@ export async function makeCrlCa(dir: string, cn = 'certs crl test root', opts: C
   ].join('\n'));
   const caOpts = opts;
   const ca: Pem = { certPath: join(dir, 'ca.crt'), keyPath: join(dir, 'ca.key'), certPem: '', keyPem: '' };
-  await openssl([
-    'req', '-x509', ...CA_KEYS[opts.key ?? 'ec-p256'], '-subj', `/CN=${cn}`, '-days', '30', '-keyout', ca.keyPath, '-out', ca.certPath,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
+  if (parent) {
+    const csr = join(dir, 'ca.csr');
+    const ext = join(dir, 'ca.ext');
+    await writeFile(ext, [
+      '[ sub ]', 'basicConstraints = critical,CA:TRUE', 'keyUsage = critical,keyCertSign,cRLSign', 'authorityKeyIdentifier = keyid',
+      ...(parent.crlUrl ? [`crlDistributionPoints = URI:${parent.crlUrl}`] : []), '',
+    ].join('\n'));
+    await openssl(['req', '-new', ...CA_KEYS[opts.key ?? 'ec-p256'], '-subj', `/CN=${cn}`, '-keyout', ca.keyPath, '-out', csr]);
+    await openssl(['ca', '-batch', '-config', parent.cnf, '-notext', '-days', '30', '-extfile', ext, '-extensions', 'sub', '-in', csr, '-out', ca.certPath]);
+  } else {
+    await openssl([
+      'req', '-x509', ...CA_KEYS[opts.key ?? 'ec-p256'], '-subj', `/CN=${cn}`, '-days', '30', '-keyout', ca.keyPath, '-out', ca.certPath,
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
+  }
   ca.certPem = await readFile(ca.certPath, 'utf8');
   ca.keyPem = await readFile(ca.keyPath, 'utf8');
 
@@ -96,6 +109,9 @@ export async function makeCrlCa(dir: string, cn = 'certs crl test root', opts: C
     },
     async revoke(cert, reason = 'keyCompromise') {
       await openssl(['ca', '-batch', '-config', cnf, '-revoke', cert.certPath, '-crl_reason', reason]);
+    },
+    subCa(subDir, subCn, subOpts = {}) {
+      return makeCrlCa(subDir, subCn, {}, { cnf, ...(subOpts.crlUrl ? { crlUrl: subOpts.crlUrl } : {}) });
     },
     async gencrl({ hours = 24 } = {}) {
       const pem = join(dir, 'crl.pem');

@@ -12,7 +12,8 @@ import tls from 'node:tls';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
 import type { EndpointReport } from '../../src/core/model.js';
-import { parseCrl } from '../../src/core/crl.js';
+import { X509Certificate } from 'node:crypto';
+import { parseCrl, serialHexOf } from '../../src/core/crl.js';
 import { scanDomains } from '../../src/service/scan-inventory.js';
 import { loadTrust } from '../../src/scan/trust.js';
 import { RevocationChecker } from '../../src/scan/revocation.js';
@@ -29,6 +30,7 @@ let crlBase: string;
 let tlsPort: number;
 let crl: Buffer;
 let wrongCrl: Buffer;
+let interCrl: Buffer;
 let bigBytesSent = 0;
 const hits = new Map<string, number>();
 const leaves = new Map<string, Pem>();
@@ -59,6 +61,8 @@ before(async () => {
     // /many.crl: the same CRL under its own path, so its hits are counted apart.
     if (path === '/x.crl' || path === '/many.crl') return void res.writeHead(200, { 'content-type': 'application/pkix-crl' }).end(crl);
     if (path === '/wrong.crl') return void res.writeHead(200).end(wrongCrl);
+    if (path === '/inter.crl') return void res.writeHead(200).end(interCrl);
+    if (path === '/hang.crl') return; // never answers
     if (path === '/big.crl') return serveBig(res, false);
     if (path === '/big-declared.crl') return serveBig(res, true);
     if (path === '/moved.crl') return void res.writeHead(302, { location: '/x.crl' }).end();
@@ -78,7 +82,14 @@ before(async () => {
   await issue('declared.test', '/big-declared.crl');
   await issue('moved.test', '/moved.crl');
   await issue('*.many.test', '/many.crl');
+  await issue('hang.test', '/hang.crl');
   leaves.set('nodp.test', await ca.issue('nodp.test'));
+  // leaf (CRL /inter.crl, good) ← intermediate (CRL /x.crl, revoked by the root) ← root.
+  const inter = await ca.subCa(join(dir, 'inter'), 'certs crl test intermediate', { crlUrl: `${crlBase}/x.crl` });
+  const chainLeaf = await inter.issue('chain.test', { crlUrl: `${crlBase}/inter.crl` });
+  leaves.set('chain.test', { ...chainLeaf, certPem: chainLeaf.certPem + inter.ca.certPem });
+  interCrl = await inter.gencrl();
+  await ca.revoke(inter.ca, 'cACompromise');
   await ca.revoke(leaves.get('revoked.test') as Pem, 'keyCompromise');
   crl = await ca.gencrl({ hours: 24 });
   // Same issuer name, another key: what a forged or misconfigured CRL looks like.
@@ -143,7 +154,7 @@ describe('revocation through CRLs', () => {
     assert.ok(p, `revoked reported: ${JSON.stringify(rev?.problems)}`);
     assert.equal(p.severity, 'critical');
     assert.equal(rev?.status, 'critical');
-    const entry = [...parseCrl(crl).revoked.values()][0];
+    const entry = parseCrl(crl).revoked.get(serialHexOf(new X509Certificate((leaves.get('revoked.test') as Pem).certPem).raw));
     assert.ok(entry);
     assert.ok(p.message.includes(entry.revocationDate.toISOString()), p.message);
     assert.match(p.message, /reason keyCompromise/);
@@ -185,6 +196,26 @@ describe('revocation through CRLs', () => {
     const d = problem(reports.get('declared.test'), 'revocation-unknown');
     assert.match(d?.message ?? '', /Content-Length: 104857600/);
     assert.ok(bigBytesSent < 40 * 1024 * 1024, `the server sent ${bigBytesSent} bytes before the client hung up`);
+  });
+
+  test('a revoked intermediate is revoked, named as such; its good leaf is checked against its own CRL', async () => {
+    hits.clear();
+    const { reports } = await scan({ hosts: ['chain.test'] });
+    const r = reports.get('chain.test');
+    assert.deepEqual(r?.problems.map((p) => p.code), ['revoked'], JSON.stringify(r?.problems));
+    const p = problem(r, 'revoked');
+    assert.match(p?.message ?? '', /^intermediate #1 "certs crl test intermediate" \(serial [0-9a-f]+\) was revoked on .*, reason cACompromise/);
+    assert.match(p?.hint ?? '', /current chain from the CA/);
+    assert.equal(hitCount('/inter.crl'), 1);
+    assert.equal(hitCount('/x.crl'), 1);
+  });
+
+  test('a CRL server that never answers is revocation-unknown after the fetch budget', async () => {
+    const checker = new RevocationChecker({ allowPrivateAddresses: true, timeoutMs: 300 });
+    const { reports } = await scan({ hosts: ['hang.test'], checker });
+    const p = problem(reports.get('hang.test'), 'revocation-unknown');
+    assert.match(p?.message ?? '', /did not answer within 300 ms/);
+    assert.match(p?.hint ?? '', /reachable/);
   });
 
   test('a redirect to the CRL is followed (http only)', async () => {
