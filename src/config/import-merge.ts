@@ -8,7 +8,8 @@
  * - It joins an existing domain (or one added earlier in the same import) that checks the same
  *   certificate file, else the one whose primary name or altNames contain its name, else any
  *   whose names contain one of its names.
- * - Joining adds the names and endpoints it lacks; nothing else of the entry is touched.
+ * - Joining adds the names and endpoints it lacks, and its certificate files when the entry has
+ *   none; nothing else of the entry is touched.
  *   An entry without `endpoints:` gets its default endpoint written out before the new ones,
  *   so it keeps being scanned where it was.
  * - An endpoint (host, port, address) already listed anywhere in the file is never added again.
@@ -54,6 +55,8 @@ export interface ImportOutcome {
   /** Endpoints and names this entry added. */
   endpoints: Endpoint[];
   altNames: string[];
+  /** Certificate files it added (a new domain's, or an existing one's that had none). */
+  files?: { cert: string; key?: string };
   /** Why it changed nothing. */
   reason?: string;
   source?: string;
@@ -77,7 +80,7 @@ interface Slot {
   /** Index in the file's `domains:` list; null for one added by this import. */
   index: number | null;
   explicitEndpoints: boolean;
-  added: { endpoints: Endpoint[]; altNames: string[] };
+  added: { endpoints: Endpoint[]; altNames: string[]; files?: { cert: string; key?: string } };
   /** New entries: what will be written. */
   entry?: Record<string, unknown>;
 }
@@ -175,13 +178,14 @@ export function planImport(path: string, entries: readonly ImportEntry[], opts: 
       };
       slots.push(created);
       for (const e of fresh) listed.set(formatEndpoint(e), created);
-      outcomes.push({ ...base, action: 'added', endpoints: fresh, altNames: names.slice(1) });
+      outcomes.push({ ...base, action: 'added', endpoints: fresh, altNames: names.slice(1), ...(entry.files ? { files: created.entry.files as { cert: string; key?: string } } : {}) });
       continue;
     }
 
     const newNames = names.filter((n) => !slot.names.has(n));
     const into = slot.name === primary ? {} : { into: slot.name };
-    if (newNames.length === 0 && fresh.length === 0) {
+    const files = entry.files && slot.cert === undefined ? { cert: entry.files.cert, ...(entry.files.key ? { key: entry.files.key } : {}) } : undefined;
+    if (newNames.length === 0 && fresh.length === 0 && !files) {
       outcomes.push({ ...base, ...into, action: 'unchanged', endpoints: [], altNames: [], reason: `already in domain "${toUnicode(slot.name)}"${also}` });
       continue;
     }
@@ -190,13 +194,17 @@ export function planImport(path: string, entries: readonly ImportEntry[], opts: 
     slot.added.endpoints.push(...fresh);
     slot.endpoints.push(...fresh);
     for (const e of fresh) listed.set(formatEndpoint(e), slot);
+    if (files) {
+      slot.cert = files.cert;
+      slot.added.files = files;
+    }
     if (slot.entry) {
       // Rebuilt, so the keys keep their order: name, altNames, managed, endpoints, files.
       const { name: n, altNames, ...rest } = slot.entry;
       const alts = [...((altNames as string[] | undefined) ?? []), ...newNames.map(toUnicode)];
-      slot.entry = { name: n, ...(alts.length ? { altNames: alts } : {}), ...rest, endpoints: slot.endpoints.map(endpointNode) };
+      slot.entry = { name: n, ...(alts.length ? { altNames: alts } : {}), ...rest, endpoints: slot.endpoints.map(endpointNode), ...(files ? { files } : {}) };
     }
-    outcomes.push({ ...base, ...into, action: slot.index === null ? 'added' : 'extended', endpoints: fresh, altNames: newNames });
+    outcomes.push({ ...base, ...into, action: slot.index === null ? 'added' : 'extended', endpoints: fresh, altNames: newNames, ...(files ? { files } : {}) });
   }
 
   const after = render(before, doc, slots);
@@ -207,7 +215,7 @@ export function planImport(path: string, entries: readonly ImportEntry[], opts: 
 /** The new text: extended entries spliced in place, new ones appended; the Document's rendering if splicing cannot be trusted. */
 function render(before: string, doc: Document.Parsed, slots: readonly Slot[]): string {
   const expected = doc.clone();
-  const extended = slots.filter((s) => s.index !== null && (s.added.endpoints.length > 0 || s.added.altNames.length > 0));
+  const extended = slots.filter((s) => s.index !== null && (s.added.endpoints.length > 0 || s.added.altNames.length > 0 || s.added.files));
   const added = slots.filter((s) => s.index === null);
   if (extended.length === 0 && added.length === 0) return before;
 
@@ -223,6 +231,11 @@ function render(before: string, doc: Document.Parsed, slots: readonly Slot[]): s
         created.flow = true;
         node.set('altNames', created);
       }
+    }
+    if (s.added.files) {
+      const f = expected.createNode(s.added.files) as YAMLMap;
+      f.flow = true;
+      node.set('files', f);
     }
     if (s.added.endpoints.length > 0) {
       const list = node.get('endpoints', true);

@@ -4,6 +4,7 @@
  *   example.com              port 443
  *   example.com:8443         host[:port], IPv6 in brackets: [2001:db8::1]:443
  *   example.com 8443         ssl-cert-check's `-f` file: host, white space, port
+ *   /etc/ssl/a.pem FILE      ssl-cert-check's certificate file line (an absolute path)
  *
  * `#` starts a comment (at the start of a line or after white space); blank lines are skipped.
  * Every other line either yields an endpoint or an error naming its line number. Pure.
@@ -25,8 +26,16 @@ export interface HostsLineError {
   reason: string;
 }
 
+export interface HostsFileLine {
+  line: number;
+  /** Absolute path of a certificate file. */
+  path: string;
+}
+
 export interface HostsList {
   entries: HostsLine[];
+  /** ssl-cert-check's `PATH FILE` lines. */
+  files: HostsFileLine[];
   errors: HostsLineError[];
 }
 
@@ -35,6 +44,7 @@ const USAGE = 'expected host[:port] or ssl-cert-check\'s "host port"';
 export function parseHostsList(text: string): HostsList {
   const entries: HostsLine[] = [];
   const errors: HostsLineError[] = [];
+  const files: HostsFileLine[] = [];
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i] as string;
@@ -47,6 +57,12 @@ export function parseHostsList(text: string): HostsList {
     const words = body.split(/\s+/);
     if (words.length > 2) {
       fail(`${words.length} words; ${USAGE}`);
+      continue;
+    }
+    if (words.length === 2 && words[1] === 'FILE') {
+      const path = words[0] as string;
+      if (path.startsWith('/')) files.push({ line, path });
+      else fail(`a certificate file needs an absolute path, got ${JSON.stringify(path)}`);
       continue;
     }
     const hp = parseHostPort(words[0] as string);
@@ -70,5 +86,5 @@ export function parseHostsList(text: string): HostsList {
       fail(err.message);
     }
   }
-  return { entries, errors };
+  return { entries, files, errors };
 }

@@ -8,6 +8,9 @@
  * its comments and writes atomically (config/import-merge.ts). A dry run computes the same plan and
  * returns its diff without writing. Importing twice changes nothing the second time.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { errorMessage } from '../core/errors.js';
 import type { Endpoint } from '../core/model.js';
 import { unifiedDiff } from '../core/text-diff.js';
 import { applyImport, planImport, type ImportEntry, type ImportOutcome } from '../config/import-merge.js';
@@ -88,5 +91,24 @@ export function importHosts(config: Config, text: string, opts: ImportOptions & 
     managed: false,
     source: `${where}:${h.lines.join(',')}`,
   }));
-  return finish(config, 'hosts', entries, opts, { skipped: [], badLines: list.errors, warnings: [] });
+  const badLines = [...list.errors];
+  // ssl-cert-check's `PATH FILE` lines: the certificate's DNS names (else its CN) name the domain.
+  for (const f of list.files) {
+    try {
+      const cert = new X509Certificate(readFileSync(f.path));
+      const dns = (cert.subjectAltName ?? '').split(/,\s*/).filter((x) => x.startsWith('DNS:')).map((x) => x.slice(4));
+      const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+      const names = dns.length > 0 ? dns : cn ? [cn] : [];
+      const primary = names.find((n) => !n.startsWith('*.')) ?? names[0];
+      if (primary === undefined) {
+        badLines.push({ line: f.line, text: `${f.path} FILE`, reason: 'the certificate has neither DNS names nor a common name to call the domain by' });
+        continue;
+      }
+      entries.push({ name: primary, altNames: names.filter((n) => n !== primary), endpoints: [], files: { cert: f.path }, managed: false, source: `${where}:${f.line}` });
+    } catch (err) {
+      badLines.push({ line: f.line, text: `${f.path} FILE`, reason: `cannot read the certificate: ${errorMessage(err)}` });
+    }
+  }
+  badLines.sort((a, b) => a.line - b.line);
+  return finish(config, 'hosts', entries, opts, { skipped: [], badLines, warnings: [] });
 }

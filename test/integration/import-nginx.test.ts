@@ -120,7 +120,8 @@ describe('certs import nginx: a real nginx configuration tree', () => {
     const a = byName.get('a.test')!;
     assert.deepEqual(a.altNames, ['www.a.test']);
     assert.deepEqual(a.endpoints, [{ host: 'a.test', port, address: '127.0.0.1' }, { host: 'a.test', port: port6, address: '::1' }]);
-    assert.equal(a.files, undefined, 'an existing entry gets names and endpoints, nothing else');
+    assert.deepEqual(a.files, cert('a'), 'an existing entry without files gets the certificate files');
+    assert.equal(a.managed, false, 'and keeps what it had');
     const b = byName.get('b.test')!;
     assert.equal(b.managed, false);
     assert.deepEqual(b.altNames, ['c.test']);
@@ -135,7 +136,7 @@ describe('certs import nginx: a real nginx configuration tree', () => {
     const rows = doc.endpoints.map((e) => `${e.domain} ${e.source} ${e.host}:${e.port}${e.address ? `@${e.address}` : ''} ${e.status} ${e.problems.map((p) => p.code).join(',')}`);
     assert.equal(r.code, 0, rows.join('\n') + r.err);
     assert.equal(doc.endpoints.filter((e) => e.source === 'tls').length, 5, rows.join('\n'));
-    assert.equal(doc.endpoints.filter((e) => e.source === 'file').length, 2, rows.join('\n'));
+    assert.equal(doc.endpoints.filter((e) => e.source === 'file').length, 3, rows.join('\n'));
     assert.ok(doc.endpoints.every((e) => e.status === 'ok'), rows.join('\n'));
   });
 
@@ -166,6 +167,8 @@ describe('certs import hosts', () => {
 
   it('reads host[:port] and "host port" lines, names each bad line, imports the rest once', async () => {
     writeFileSync(configFile, `dataDir: ${join(dir, 'data')}\ndomains:\n  # by hand\n  - name: www.example.com\n`);
+    const leaf = await createLeaf({ dns: ['files.example.com', 'www.files.example.com'] });
+    writeFileSync(join(dir, 'cert.pem'), leaf.pem);
     writeFileSync(list, [
       '# ssl-cert-check -f list',
       'www.example.com 443',
@@ -178,11 +181,14 @@ describe('certs import hosts', () => {
       'x.example.com:0',
       'under_score.example.com',
       'mail.example.com 993',
+      `${join(dir, 'cert.pem')} FILE`,
+      'relative.pem FILE',
     ].join('\n'));
     const r = await cli((io) => importHostsCommand(list, { config: configFile, json: true }, io));
     assert.equal(r.code, 1, 'bad lines make it exit 1');
     const report = JSON.parse(r.out) as ImportReport;
-    assert.deepEqual(report.badLines.map((b) => b.line), [8, 9, 10]);
+    assert.deepEqual(report.badLines.map((b) => b.line), [8, 9, 10, 13]);
+    assert.match(report.badLines[3]!.reason, /absolute path/);
     assert.match(report.badLines[0]!.reason, /4 words/);
     assert.match(report.badLines[1]!.reason, /port "0"/);
     assert.match(report.badLines[2]!.reason, /underscores/);
@@ -194,8 +200,12 @@ describe('certs import hosts', () => {
         ['mail.example.com', false, ['mail.example.com:993', 'mail.example.com:465']],
         ['api.example.com', false, ['api.example.com:443']],
         ['2001:db8::1', false, ['2001:db8::1:8443']],
+        ['files.example.com', false, []],
       ],
     );
+    const files = config.domains.find((d) => d.name === 'files.example.com')!;
+    assert.deepEqual(files.altNames, ['www.files.example.com']);
+    assert.deepEqual(files.files, { cert: join(dir, 'cert.pem') });
     assert.ok(readFileSync(configFile, 'utf8').includes('# by hand'));
     const again = readFileSync(configFile);
     const r2 = await cli((io) => importHostsCommand(list, { config: configFile }, io));

@@ -72,6 +72,7 @@ describe('planImport / applyImport', () => {
     assert.match(plan.outcomes[2]!.reason ?? '', /every endpoint is already listed: "example.com" already lists/);
     const config = parseConfigText(plan.after, file);
     assert.deepEqual(config.domains.map((d) => d.name), ['example.com', 'intranet.corp']);
+    assert.deepEqual(config.domains[0]!.files, undefined, 'files come only with an entry found by name that has none');
     assert.deepEqual(config.domains[1]!.altNames, ['vpn.corp']);
   });
 
@@ -90,6 +91,18 @@ describe('planImport / applyImport', () => {
     assert.equal(again.changed, false);
     assert.equal(again.after, again.before);
     assert.deepEqual(again.outcomes.map((o) => o.action), ['unchanged', 'unchanged']);
+  });
+
+  it('an entry without files gets the found certificate files; one with files keeps its own', () => {
+    const file = configWith(BASE);
+    const plan = planImport(file, [
+      monitor({ name: 'example.com', endpoints: [], files: { cert: '/etc/ssl/example.pem', key: '/etc/ssl/example.key' } }),
+      monitor({ name: 'intranet.corp', endpoints: [], files: { cert: '/etc/ssl/other.pem' } }),
+    ]);
+    assert.deepEqual(plan.outcomes.map((o) => o.action), ['extended', 'unchanged']);
+    const config = parseConfigText(plan.after, file);
+    assert.deepEqual(config.domains[0]!.files, { cert: '/etc/ssl/example.pem', key: '/etc/ssl/example.key' });
+    assert.deepEqual(config.domains[1]!.files, { cert: '/etc/ssl/intranet.pem' });
   });
 
   it('an empty `domains: []` and a file without domains get a block list', () => {

@@ -18,6 +18,12 @@ describe('parseHostsList', () => {
     ]);
   });
 
+  it('reads ssl-cert-check\'s "PATH FILE" lines as certificate files', () => {
+    const r = parseHostsList('/etc/ssl/a.pem FILE\nssl/b.pem FILE\n');
+    assert.deepEqual(r.files, [{ line: 1, path: '/etc/ssl/a.pem' }]);
+    assert.deepEqual(r.errors.map((e) => [e.line, e.reason]), [[2, 'a certificate file needs an absolute path, got "ssl/b.pem"']]);
+  });
+
   const bad: Array<[string, RegExp]> = [
     ['a b c', /3 words/],
     ['a.example:0', /port "0"/],
