@@ -214,13 +214,17 @@ describe('certs import hosts', () => {
     assert.ok(readFileSync(configFile).equals(again), 'byte-identical');
   });
 
-  it('--dry-run writes nothing; a missing list is an io error', async () => {
-    writeFileSync(configFile, `dataDir: ${join(dir, 'data')}\ndomains: []\n`);
+  it('--dry-run writes nothing (a secret unset here is no obstacle); a missing list is an io error', async () => {
+    const text = `dataDir: ${join(dir, 'data')}\nnotify: { webhook: { url: "https://hooks.example/certs", secret: "\${env:CERTS_IMPORT_TEST_UNSET}" } }\ndomains: []\n`;
+    writeFileSync(configFile, text);
     writeFileSync(list, 'a.example.com\n');
     const r = await cli((io) => importHostsCommand(list, { config: configFile, dryRun: true }, io));
     assert.equal(r.code, 0);
     assert.match(r.out, /^\+ {2}- name: a\.example\.com$/m);
-    assert.equal(readFileSync(configFile, 'utf8'), `dataDir: ${join(dir, 'data')}\ndomains: []\n`);
+    assert.equal(readFileSync(configFile, 'utf8'), text);
+    const real = await cli((io) => importHostsCommand(list, { config: configFile }, io));
+    assert.equal(real.code, 0, real.out + real.err);
+    assert.ok(readFileSync(configFile, 'utf8').includes('secret: "${env:CERTS_IMPORT_TEST_UNSET}"'), 'the reference is written back as it was');
     await assert.rejects(cli((io) => importHostsCommand(join(dir, 'nope.txt'), { config: configFile }, io)), /cannot read the hosts list/);
   });
 });

@@ -4,8 +4,12 @@ import { resolve } from 'node:path';
 import { IoError } from '../../core/errors.js';
 import type { Endpoint } from '../../core/model.js';
 import { toUnicode } from '../../core/names.js';
+import { loadConfig, resolveConfigPath } from '../../config/load.js';
+import { envReferences } from '../../config/shown.js';
+import type { Config } from '../../config/types.js';
+import { setHookEnvPolicy } from '../../lib/hook-env.js';
 import type { ImportReport } from '../../service/import.js';
-import { configFrom, type GlobalOptions, type Io } from '../context.js';
+import type { GlobalOptions, Io } from '../context.js';
 import { paint, table, useColour } from '../style.js';
 
 export interface ImportCliOptions extends GlobalOptions {
@@ -42,13 +46,23 @@ function render(r: ImportReport, colour: boolean): string {
   return out.join('\n');
 }
 
+/**
+ * The config as `certs add` reads it: a secret whose variable or file is missing here stays as
+ * written (importing needs no SMTP password). nginx -T still runs with the config's environment policy.
+ */
+function editableConfig(opts: GlobalOptions): Config {
+  const config = loadConfig(resolveConfigPath(opts.config), { missingSecrets: 'keep' });
+  setHookEnvPolicy({ passEnv: config.hooks.passEnv, withhold: envReferences(config) });
+  return config;
+}
+
 function print(r: ImportReport, opts: ImportCliOptions, io: Io): void {
   if (opts.json) io.stdout.write(`${JSON.stringify({ generatedAt: io.now().toISOString(), ...r }, null, 2)}\n`);
   else io.stdout.write(`${render(r, useColour(io.stdout))}\n`);
 }
 
 export async function importNginxCommand(opts: ImportCliOptions, io: Io): Promise<number> {
-  const config = configFrom(opts);
+  const config = editableConfig(opts);
   const { importNginx } = await import('../../service/import.js');
   const report = await importNginx(config, { ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.managed ? { managed: true } : {}) });
   print(report, opts, io);
@@ -56,7 +70,7 @@ export async function importNginxCommand(opts: ImportCliOptions, io: Io): Promis
 }
 
 export async function importHostsCommand(file: string, opts: ImportCliOptions, io: Io): Promise<number> {
-  const config = configFrom(opts);
+  const config = editableConfig(opts);
   const path = resolve(file);
   let text: string;
   try {
