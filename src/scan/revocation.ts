@@ -9,8 +9,9 @@
  * resolved address of every hop, at most MAX_REDIRECTS redirects, one deadline for the whole fetch
  * and a size limit counted on the stream (a 100 MB CRL is cut off at the limit, never buffered).
  *
- * Caching: a CRL that verified its way into a verdict is kept in memory, per process, until its
- * nextUpdate (one hour when it has none); the daemon's cycles reuse it. Within one scan run (one
+ * Caching: a CRL that verified its way into a verdict is kept in memory, per process (CrlCache,
+ * shared by every checker unless one is given), until its nextUpdate (one hour when it has none);
+ * the daemon's cycles, each with a checker of its own, reuse it. Within one scan run (one
  * RevocationRun) every URL is fetched at most once, whatever the outcome, so 10,000 endpoints
  * behind one CA cost one download. Nothing is stored on disk.
  */
@@ -44,6 +45,8 @@ export interface RevocationOptions {
   maxBytes?: number;
   /** Replaces the guarded fetch (tests). The scheme and IP-literal checks still apply. */
   fetchImpl?: typeof fetch;
+  /** Default: the process-wide cache. */
+  cache?: CrlCache;
 }
 
 type Fetched = { ok: true; url: string; crl: Crl } | { ok: false; url: string; reason: CrlRefusal | 'invalid'; text: string };
@@ -54,9 +57,37 @@ class Refusal extends Error {
   }
 }
 
-/** The per-process part: options, the CRL cache and a fetch counter. */
+/** Verified CRLs by URL until their nextUpdate, bounded; keyed with the destination policy they were fetched under. */
+export class CrlCache {
+  private readonly entries = new Map<string, { crl: Crl; until: number }>();
+
+  get(key: string, now: Date): Crl | undefined {
+    const hit = this.entries.get(key);
+    if (!hit) return undefined;
+    if (hit.until > now.getTime()) return hit.crl;
+    this.entries.delete(key);
+    return undefined;
+  }
+
+  set(key: string, crl: Crl, now: Date): void {
+    const until = crl.nextUpdate ? crl.nextUpdate.getTime() : now.getTime() + NO_NEXT_UPDATE_TTL_MS;
+    if (until <= now.getTime()) return;
+    this.entries.delete(key);
+    this.entries.set(key, { crl, until });
+    if (this.entries.size > CACHE_MAX) this.entries.delete(this.entries.keys().next().value as string);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+const PROCESS_CACHE = new CrlCache();
+
+/** One configuration's checker: options, the cache it uses and a fetch counter. */
 export class RevocationChecker {
-  private readonly cache = new Map<string, { crl: Crl; until: number }>();
+  private readonly cache: CrlCache;
+  private readonly policy: string;
   private readonly check: AddressCheck;
   private readonly fetchImpl: typeof fetch;
   readonly timeoutMs: number;
@@ -66,6 +97,8 @@ export class RevocationChecker {
 
   constructor(opts: RevocationOptions) {
     this.check = opts.allowPrivateAddresses ? anyAddress : publicOnly;
+    this.cache = opts.cache ?? PROCESS_CACHE;
+    this.policy = opts.allowPrivateAddresses ? 'any' : 'public';
     this.fetchImpl = opts.fetchImpl ?? createGuardedFetch(this.check);
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_CRL_TIMEOUT_MS;
     this.maxBytes = opts.maxBytes ?? DEFAULT_CRL_MAX_BYTES;
@@ -78,20 +111,12 @@ export class RevocationChecker {
 
   /** @internal */
   cached(url: string, now: Date): Crl | undefined {
-    const hit = this.cache.get(url);
-    if (!hit) return undefined;
-    if (hit.until > now.getTime()) return hit.crl;
-    this.cache.delete(url);
-    return undefined;
+    return this.cache.get(`${this.policy} ${url}`, now);
   }
 
   /** @internal */
   remember(url: string, crl: Crl, now: Date): void {
-    const until = crl.nextUpdate ? crl.nextUpdate.getTime() : now.getTime() + NO_NEXT_UPDATE_TTL_MS;
-    if (until <= now.getTime()) return;
-    this.cache.delete(url);
-    this.cache.set(url, { crl, until });
-    if (this.cache.size > CACHE_MAX) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(`${this.policy} ${url}`, crl, now);
   }
 
   /** @internal Fetches and parses one CRL; never throws. */

@@ -16,7 +16,7 @@ import { X509Certificate } from 'node:crypto';
 import { parseCrl, serialHexOf } from '../../src/core/crl.js';
 import { scanDomains } from '../../src/service/scan-inventory.js';
 import { loadTrust } from '../../src/scan/trust.js';
-import { RevocationChecker } from '../../src/scan/revocation.js';
+import { CrlCache, RevocationChecker } from '../../src/scan/revocation.js';
 import { makeCrlCa, type CrlCa } from '../helpers/crl-pki.js';
 import type { Pem } from '../helpers/openssl-cli.js';
 
@@ -131,7 +131,7 @@ async function scan(opts: RunOptions): Promise<{ reports: Map<string, EndpointRe
   const config = parseConfigText(yamlText, configFile);
   const trust = loadTrust({ ...config.trust });
   // What loadScanDeps does: a checker only when scan.revocation is on.
-  const checker = opts.checker ?? (config.scan.revocation ? new RevocationChecker({ allowPrivateAddresses: config.fetch.allowPrivateAddresses }) : undefined);
+  const checker = opts.checker ?? (config.scan.revocation ? new RevocationChecker({ allowPrivateAddresses: config.fetch.allowPrivateAddresses, cache: new CrlCache() }) : undefined);
   const now = opts.now ?? new Date();
   const list = await scanDomains(config, config.domains, {
     anchors: trust.anchors, secureContext: trust.secureContext, now: () => now, ...(checker ? { revocation: checker } : {}),
@@ -211,7 +211,7 @@ describe('revocation through CRLs', () => {
   });
 
   test('a CRL server that never answers is revocation-unknown after the fetch budget', async () => {
-    const checker = new RevocationChecker({ allowPrivateAddresses: true, timeoutMs: 300 });
+    const checker = new RevocationChecker({ allowPrivateAddresses: true, timeoutMs: 300, cache: new CrlCache() });
     const { reports } = await scan({ hosts: ['hang.test'], checker });
     const p = problem(reports.get('hang.test'), 'revocation-unknown');
     assert.match(p?.message ?? '', /did not answer within 300 ms/);
@@ -239,7 +239,7 @@ describe('revocation through CRLs', () => {
     assert.equal(problem(reports.get('revoked.test'), 'revoked'), undefined);
     assert.equal([...hits.values()].reduce((a, b) => a + b, 0), 0, 'no CRL request');
     // Even with a checker at hand, the config decides.
-    const again = await scan({ hosts: ['revoked.test'], scan: { revocation: false }, checker: new RevocationChecker({ allowPrivateAddresses: true }) });
+    const again = await scan({ hosts: ['revoked.test'], scan: { revocation: false }, checker: new RevocationChecker({ allowPrivateAddresses: true, cache: new CrlCache() }) });
     assert.equal(problem(again.reports.get('revoked.test'), 'revoked'), undefined);
     assert.equal([...hits.values()].reduce((a, b) => a + b, 0), 0, 'no CRL request');
   });
@@ -254,5 +254,14 @@ describe('revocation through CRLs', () => {
     const second = await scan({ hosts: hosts.slice(0, 5), checker: first.checker });
     assert.equal(second.reports.get('e0.many.test')?.status, 'ok');
     assert.equal(hitCount('/many.crl'), 1, 'cached until nextUpdate');
+    // The next cycle's checker (the daemon builds one per cycle) shares the process-wide cache.
+    const shared = new CrlCache();
+    await scan({ hosts: hosts.slice(0, 2), checker: new RevocationChecker({ allowPrivateAddresses: true, cache: shared }) });
+    assert.equal(hitCount('/many.crl'), 2, 'a fresh cache fetches');
+    await scan({ hosts: hosts.slice(0, 2), checker: new RevocationChecker({ allowPrivateAddresses: true, cache: shared }) });
+    assert.equal(hitCount('/many.crl'), 2, 'another checker on the same cache does not');
+    const strict = await scan({ hosts: hosts.slice(0, 2), checker: new RevocationChecker({ allowPrivateAddresses: false, cache: shared }) });
+    assert.equal(hitCount('/many.crl'), 2, 'a stricter policy does not reuse a loopback CRL (and refuses to fetch it)');
+    assert.match(problem(strict.reports.get('e0.many.test'), 'revocation-unknown')?.message ?? '', /loopback address/);
   });
 });
