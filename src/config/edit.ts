@@ -110,7 +110,7 @@ function entryFor(input: AddDomainInput, name: string, configDir: string, cwd: s
   }
   if (input.monitorOnly) entry.managed = false;
   if (input.endpoints) {
-    entry.endpoints = input.endpoints.map((e) => ({ host: e.host, port: e.port, ...(e.address === undefined ? {} : { address: e.address }) }));
+    entry.endpoints = input.endpoints.map((e) => ({ host: e.host, port: e.port, ...(e.address === undefined ? {} : { address: e.address }), ...(e.protocol === undefined || e.protocol === 'tls' ? {} : { protocol: e.protocol }) }));
   }
   if (input.files) entry.files = { cert: relPath(input.files.cert), ...(input.files.key ? { key: relPath(input.files.key) } : {}) };
   return entry;

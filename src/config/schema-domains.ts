@@ -1,13 +1,15 @@
 /** The inventory: domains, their names and endpoints, with duplicate checks across all of them. */
 import { isIpLiteral, normalizeDomainName, normalizeHost } from '../core/names.js';
-import type { Endpoint } from '../core/model.js';
+import { ENDPOINT_PROTOCOLS, type Endpoint } from '../core/model.js';
 import { child, formatKeyPath, type Checker, type KeyPath } from './kit.js';
 import { checkChallenge, checkHooks, checkKeyType, checkProfile, checkRenewBeforeDays } from './schema-acme.js';
 import type { AcmeConfig, DomainConfig } from './types.js';
 import { checkThresholds, emailList } from './schema-extras.js';
 
 export const DOMAIN_KEYS = ['name', 'altNames', 'managed', 'endpoints', 'files', 'challenge', 'keyType', 'profile', 'renewBeforeDays', 'hooks', 'nginx', 'notify'] as const;
-const ENDPOINT_KEYS = ['host', 'port', 'address'] as const;
+const ENDPOINT_KEYS = ['host', 'port', 'address', 'protocol'] as const;
+/** Names people write for implicit TLS, which needs no upgrade, with their usual port. */
+const IMPLICIT_TLS = new Map([['https', 443], ['smtps', 465], ['imaps', 993], ['pop3s', 995], ['ldaps', 636], ['ftps', 990]]);
 const NAME_WHAT = 'a DNS name like "example.com" or "*.example.com"';
 const MANAGED_ONLY = ['challenge', 'keyType', 'profile', 'renewBeforeDays', 'hooks'] as const;
 const normalizeEndpointHost = (s: string): string => normalizeHost(s, { label: 'host' });
@@ -40,6 +42,12 @@ function endpoint(c: Checker, v: unknown, path: KeyPath, name: string): Endpoint
   const out: Endpoint = { host, port: c.field(o, 'port', path, (x, p) => c.integer(x, p, 1, 65535)) ?? 443 };
   const address = c.field(o, 'address', path, (x, p) => c.via(x, p, 'an IP address or host name to connect to', (s) => normalizeHost(s, { label: 'address' })));
   if (address !== undefined) out.address = address;
+  // `tls` is the default and is not kept, so an endpoint reads the same whether or not it says so.
+  const protocol = c.field(o, 'protocol', path, (x, p) => {
+    if (typeof x === 'string' && IMPLICIT_TLS.has(x)) c.fail(p, `"${x}" is TLS from the first byte: that is protocol tls (the default), on port ${IMPLICIT_TLS.get(x)}`);
+    return c.oneOf(x, p, ENDPOINT_PROTOCOLS);
+  });
+  if (protocol !== undefined && protocol !== 'tls') out.protocol = protocol;
   return out;
 }
 

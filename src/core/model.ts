@@ -5,7 +5,16 @@ export interface Endpoint {
   host: string;
   port: number;
   address?: string;
+  /**
+   * The plaintext upgrade spoken before the TLS handshake; absent means `tls` (TLS from the first
+   * byte). Not part of the endpoint's identity (key, stored row): one host:port speaks one protocol.
+   */
+  protocol?: EndpointProtocol;
 }
+
+/** `tls`: TLS from the first byte (HTTPS, and the implicit-TLS ports 465, 993, 995, 636); the others upgrade a plaintext session first. */
+export const ENDPOINT_PROTOCOLS = ['tls', 'smtp', 'imap', 'pop3', 'ftp', 'ldap', 'postgres', 'xmpp'] as const;
+export type EndpointProtocol = (typeof ENDPOINT_PROTOCOLS)[number];
 
 /** A domain of the inventory after validation (names in A-label form). */
 export interface Domain {

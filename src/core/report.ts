@@ -1,4 +1,4 @@
-import type { Domain, EndpointReport } from './model.js';
+import type { Domain, EndpointProtocol, EndpointReport } from './model.js';
 import { type Status, worstStatus } from './problems.js';
 
 export interface ReportSummary {
@@ -43,13 +43,15 @@ export interface ScanTarget {
   host: string;
   port: number;
   address?: string;
+  /** The endpoint's plaintext upgrade (STARTTLS and kin); absent: TLS from the first byte. */
+  protocol?: EndpointProtocol;
 }
 
 export function targetsOf(domains: readonly Domain[]): ScanTarget[] {
   const out: ScanTarget[] = [];
   for (const domain of domains) {
     for (const ep of domain.endpoints) {
-      out.push({ domain, source: 'tls', host: ep.host, port: ep.port, ...(ep.address ? { address: ep.address } : {}) });
+      out.push({ domain, source: 'tls', host: ep.host, port: ep.port, ...(ep.address ? { address: ep.address } : {}), ...(ep.protocol && ep.protocol !== 'tls' ? { protocol: ep.protocol } : {}) });
     }
     if (domain.files) out.push({ domain, source: 'file', host: domain.name, port: 0 });
   }

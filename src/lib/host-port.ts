@@ -6,7 +6,7 @@
  * defaults and error kind.
  */
 import { ValidationError } from '../core/errors.js';
-import type { Endpoint } from '../core/model.js';
+import type { Endpoint, EndpointProtocol } from '../core/model.js';
 import { normalizeHost } from '../core/names.js';
 
 /** empty: nothing given; syntax: brackets, colons or a missing host; port: not an integer from 1 to 65535. */
@@ -71,12 +71,36 @@ export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-const ENDPOINT_USAGE = 'expected host[:port][@address], like "example.com:443" or "example.com:443@[2001:db8::1]"';
+const ENDPOINT_USAGE = 'expected [scheme://]host[:port][@address], like "example.com:443", "example.com:443@[2001:db8::1]" or "smtp://mail.example.com:587"';
 
 /**
- * Parse `host[:port][@address]` as typed on the command line. IPv6 hosts need brackets
- * (`[::1]:8443`); the address after `@` may be bare or bracketed. The port defaults to 443.
- * Throws ValidationError naming the spec.
+ * `scheme://` prefixes of `certs add -e`: the endpoint protocol each selects and its default port.
+ * `smtps`, `imaps`, `pop3s` and `ldaps` are implicit TLS (protocol tls) on their own ports;
+ * `submission` is SMTP with STARTTLS on 587.
+ */
+export const ENDPOINT_SCHEMES: Readonly<Record<string, { protocol: EndpointProtocol; port: number }>> = {
+  https: { protocol: 'tls', port: 443 },
+  tls: { protocol: 'tls', port: 443 },
+  smtp: { protocol: 'smtp', port: 25 },
+  submission: { protocol: 'smtp', port: 587 },
+  smtps: { protocol: 'tls', port: 465 },
+  imap: { protocol: 'imap', port: 143 },
+  imaps: { protocol: 'tls', port: 993 },
+  pop3: { protocol: 'pop3', port: 110 },
+  pop3s: { protocol: 'tls', port: 995 },
+  ftp: { protocol: 'ftp', port: 21 },
+  ldap: { protocol: 'ldap', port: 389 },
+  ldaps: { protocol: 'tls', port: 636 },
+  postgres: { protocol: 'postgres', port: 5432 },
+  postgresql: { protocol: 'postgres', port: 5432 },
+  xmpp: { protocol: 'xmpp', port: 5222 },
+};
+
+/**
+ * Parse `[scheme://]host[:port][@address]` as typed on the command line. IPv6 hosts need brackets
+ * (`[::1]:8443`); the address after `@` may be bare or bracketed. The scheme (ENDPOINT_SCHEMES)
+ * sets the protocol and the default port; without one the port defaults to 443 and the protocol
+ * stays unset (tls). Throws ValidationError naming the spec.
  */
 export function parseEndpointSpec(spec: string): Endpoint {
   const where = `endpoint ${JSON.stringify(spec)}`;
@@ -84,12 +108,24 @@ export function parseEndpointSpec(spec: string): Endpoint {
     throw new ValidationError(`${where}: ${why}`);
   };
   if (typeof spec !== 'string' || spec.trim() === '') fail(`empty; ${ENDPOINT_USAGE}`);
-  const s = spec.trim();
+  let s = spec.trim();
+  let scheme: (typeof ENDPOINT_SCHEMES)[string] | undefined;
+  const sep = s.indexOf('://');
+  if (sep >= 0) {
+    const name = s.slice(0, sep).toLowerCase();
+    scheme = Object.hasOwn(ENDPOINT_SCHEMES, name) ? ENDPOINT_SCHEMES[name] : undefined;
+    if (!scheme) fail(`unknown scheme ${JSON.stringify(s.slice(0, sep))}; expected one of ${Object.keys(ENDPOINT_SCHEMES).join(', ')}`);
+    s = s.slice(sep + 3);
+    // A trailing "/" (as URLs are often written) means nothing here; a path does.
+    if (s.endsWith('/')) s = s.slice(0, -1);
+    if (s.includes('/')) fail(`a path is not part of an endpoint; ${ENDPOINT_USAGE}`);
+  }
   const at = s.indexOf('@');
   if (at !== s.lastIndexOf('@')) fail(`more than one "@"; ${ENDPOINT_USAGE}`);
   const hp = parseHostPort(at < 0 ? s : s.slice(0, at));
   if (!hp.ok) return fail(hp.problem === 'port' ? hp.why : `${hp.why}; ${ENDPOINT_USAGE}`);
-  const endpoint: Endpoint = { host: normalizeHost(hp.bracketed ? `[${hp.host}]` : hp.host), port: hp.port ?? 443 };
+  const endpoint: Endpoint = { host: normalizeHost(hp.bracketed ? `[${hp.host}]` : hp.host), port: hp.port ?? scheme?.port ?? 443 };
+  if (scheme && scheme.protocol !== 'tls') endpoint.protocol = scheme.protocol;
   if (at >= 0) {
     const addressText = s.slice(at + 1);
     if (addressText === '') fail(`nothing after "@"; ${ENDPOINT_USAGE}`);

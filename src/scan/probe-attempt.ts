@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import { DEFAULT_MAX_CERT_BYTES, ServerFlightParser, type TlsAlert } from './tls-records.js';
 import { parseKeylogLine } from './tls13-decrypt.js';
 import { RecordingDuplex } from './recording-duplex.js';
+import { upgrade, UpgradeFailure, UPGRADE_COMMAND, type UpgradeProgress } from './starttls.js';
 import {
   alertMessage,
   connectFailure,
@@ -76,6 +77,8 @@ class ProbeAttempt {
   private duplex: RecordingDuplex | undefined;
   private tlsSocket: tls.TLSSocket | undefined;
   private sawSecret = false;
+  /** While the plaintext upgrade (STARTTLS and kin) runs: how far it got, for the timeout message. */
+  private upgrading: UpgradeProgress | null = null;
 
   constructor(
     target: ProbeTarget,
@@ -188,6 +191,8 @@ class ProbeAttempt {
       this.failWith(connectFailure(errnoOf(err), err.syscall, this.dialState()));
       return;
     }
+    // The upgrade reports its own socket errors, with what it was waiting for.
+    if (this.upgrading) return;
     if (this.parserVerdict()) return;
     this.handshakeFailed(failedDuringHandshake(errnoOf(err), this.parser.bytesSeen));
   };
@@ -196,10 +201,49 @@ class ProbeAttempt {
     const { raw, parser, opts, target } = this;
     clearTimeout(this.connectTimer);
     this.remoteAddress = raw.remoteAddress ?? this.dial;
+    // One budget for the plaintext upgrade and the handshake after it.
     this.handshakeTimer = setTimeout(() => {
+      const up = this.upgrading;
+      if (up) {
+        this.failWith(upgradeTimeout(up, opts.timeoutMs, target.protocol));
+        return;
+      }
       if (this.parserVerdict()) return;
       this.failWith(handshakeTimeout(parser.bytesSeen, opts.timeoutMs));
     }, opts.timeoutMs);
+    const protocol = target.protocol ?? 'tls';
+    if (protocol === 'tls') {
+      this.startTls();
+      return;
+    }
+    this.upgrading = { bytesSeen: 0, lastSent: '' };
+    upgrade(raw, protocol, { host: target.host, maxBytes: opts.maxCertBytes ?? DEFAULT_MAX_CERT_BYTES }, (p) => {
+      this.upgrading = p;
+    }).then(
+      () => {
+        if (this.settled) return;
+        this.upgrading = null;
+        try {
+          this.startTls();
+        } catch (err) {
+          this.crash(err);
+        }
+      },
+      (err: unknown) => {
+        if (this.settled) return;
+        if (!(err instanceof UpgradeFailure)) {
+          this.crash(err);
+          return;
+        }
+        // Every way the plaintext phase fails is a failed handshake; the message says which.
+        this.failWith({ code: 'handshake-failed', phase: 'handshake', message: `${protocol}: ${err.message}` });
+      },
+    );
+  }
+
+  /** The TLS handshake, over the socket as connected (or as the upgrade left it). */
+  private startTls(): void {
+    const { raw, parser, target } = this;
 
     this.duplex = new RecordingDuplex(raw, (chunk) => {
       parser.push(chunk);
@@ -285,6 +329,15 @@ class ProbeAttempt {
     const note = unorderedChainNote(protocol, parser.tls13Failure, this.sawSecret);
     this.finish({ kind: 'ok', remoteAddress, protocol, orderKnown: false, chain: chainFromPeer(sock), opensslError, note });
   }
+}
+
+/** The budget ran out during the plaintext upgrade: name what the server was last asked. */
+function upgradeTimeout(p: UpgradeProgress, timeoutMs: number, protocol: ProbeTarget['protocol']): ProbeProblem {
+  const what = p.lastSent === ''
+    ? `the server accepted the TCP connection but sent no complete greeting (${p.bytesSeen} bytes)`
+    : `no complete answer to ${p.lastSent} (${p.bytesSeen} bytes from the server so far)`;
+  const command = protocol && protocol !== 'tls' ? UPGRADE_COMMAND[protocol] : 'STARTTLS';
+  return { code: 'timeout', phase: 'handshake', message: `${protocol ?? 'tls'}: no TLS upgrade (${command}) within ${timeoutMs} ms: ${what}` };
 }
 
 /**

@@ -19,7 +19,7 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
-import type { ProbeResult } from '../core/model.js';
+import type { EndpointProtocol, ProbeResult } from '../core/model.js';
 import { attempt } from './probe-attempt.js';
 
 export interface ProbeTarget {
@@ -28,6 +28,8 @@ export interface ProbeTarget {
   port: number;
   /** Dialled instead of `host` when set. */
   address?: string;
+  /** The plaintext upgrade before the handshake (starttls.ts); default `tls`, none. */
+  protocol?: EndpointProtocol;
 }
 
 export interface ProbeOptions {

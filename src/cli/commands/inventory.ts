@@ -59,7 +59,7 @@ export function listCommand(opts: GlobalOptions & { json?: boolean }, io: Io): n
     d.altNames.join(', ') || '-',
     d.managed ? 'managed' : 'monitor-only',
     d.endpoints
-      .map((e) => endpointLabel({ source: 'tls', host: e.host, port: e.port, ...(e.address ? { address: e.address } : {}) } as Parameters<typeof endpointLabel>[0]))
+      .map((e) => `${e.protocol ? `${e.protocol}://` : ''}${endpointLabel({ source: 'tls', host: e.host, port: e.port, ...(e.address ? { address: e.address } : {}) } as Parameters<typeof endpointLabel>[0])}`)
       .join(', ') || '-',
     d.files ? d.files.cert : '-',
   ]);

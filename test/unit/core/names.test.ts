@@ -194,11 +194,26 @@ describe('parseEndpointSpec', () => {
     ['example.com:443@192.0.2.7', { host: 'example.com', port: 443, address: '192.0.2.7' }],
     ['example.com@lb.internal', { host: 'example.com', port: 443, address: 'lb.internal' }],
     ['bücher.example:443', { host: 'xn--bcher-kva.example', port: 443 }],
+    // Schemes (issue 12 §2): the protocol and its default port; implicit-TLS schemes stay tls.
+    ['smtp://mail.example.com:587', { host: 'mail.example.com', port: 587, protocol: 'smtp' }],
+    ['smtp://mail.example.com', { host: 'mail.example.com', port: 25, protocol: 'smtp' }],
+    ['SUBMISSION://mail.example.com/', { host: 'mail.example.com', port: 587, protocol: 'smtp' }],
+    ['imap://mail.example.com@192.0.2.9', { host: 'mail.example.com', port: 143, address: '192.0.2.9', protocol: 'imap' }],
+    ['pop3://[2001:db8::5]', { host: '2001:db8::5', port: 110, protocol: 'pop3' }],
+    ['ftp://ftp.example.com', { host: 'ftp.example.com', port: 21, protocol: 'ftp' }],
+    ['ldap://dir.example.com', { host: 'dir.example.com', port: 389, protocol: 'ldap' }],
+    ['postgres://db.example.com', { host: 'db.example.com', port: 5432, protocol: 'postgres' }],
+    ['xmpp://chat.example.com', { host: 'chat.example.com', port: 5222, protocol: 'xmpp' }],
+    ['imaps://mail.example.com', { host: 'mail.example.com', port: 993 }],
+    ['smtps://mail.example.com', { host: 'mail.example.com', port: 465 }],
+    ['https://example.com:8443', { host: 'example.com', port: 8443 }],
   ];
   for (const [input, expected] of valid) it(`parses ${input}`, () => assert.deepEqual(parseEndpointSpec(input), expected));
 
   const invalid: Array<[string, RegExp]> = [
-    ['', /empty; expected host\[:port\]\[@address\]/],
+    ['', /empty; expected \[scheme:\/\/\]host\[:port\]\[@address\]/],
+    ['smtpp://mail.example.com', /unknown scheme "smtpp"; expected one of https, tls, smtp, submission/],
+    ['smtp://mail.example.com/inbox', /a path is not part of an endpoint/],
     ['::1:443', /IPv6 addresses need brackets/],
     ['[::1:443', /missing "\]"/],
     ['[::1]x', /unexpected "x" after "\]"/],
