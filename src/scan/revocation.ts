@@ -151,7 +151,7 @@ export class RevocationChecker {
         } catch {
           throw new Refusal('redirects', 'redirected to an invalid URL');
         }
-        url = httpUrl(next, 'redirected to ');
+        url = httpUrl(next, `redirected to ${next}, which `);
         continue;
       }
       if (res.status !== 200) {

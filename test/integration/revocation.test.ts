@@ -65,6 +65,7 @@ before(async () => {
     if (path === '/hang.crl') return; // never answers
     if (path === '/big.crl') return serveBig(res, false);
     if (path === '/big-declared.crl') return serveBig(res, true);
+    if (path === '/to-https.crl') return void res.writeHead(301, { location: `https://127.0.0.1:${(crlServer.address() as AddressInfo).port}/x.crl` }).end();
     if (path === '/moved.crl') return void res.writeHead(302, { location: '/x.crl' }).end();
     res.writeHead(404).end();
   });
@@ -83,6 +84,8 @@ before(async () => {
   await issue('moved.test', '/moved.crl');
   await issue('*.many.test', '/many.crl');
   await issue('hang.test', '/hang.crl');
+  await issue('to-https.test', '/to-https.crl');
+  leaves.set('ldap.test', await ca.issue('ldap.test', { crlUrl: 'ldap://127.0.0.1/cn=crl' }));
   leaves.set('nodp.test', await ca.issue('nodp.test'));
   // leaf (CRL /inter.crl, good) ← intermediate (CRL /x.crl, revoked by the root) ← root.
   const inter = await ca.subCa(join(dir, 'inter'), 'certs crl test intermediate', { crlUrl: `${crlBase}/x.crl` });
@@ -216,6 +219,15 @@ describe('revocation through CRLs', () => {
     const p = problem(reports.get('hang.test'), 'revocation-unknown');
     assert.match(p?.message ?? '', /did not answer within 300 ms/);
     assert.match(p?.hint ?? '', /reachable/);
+  });
+
+  test('http only: an ldap:// distribution point and a redirect to https are revocation-unknown', async () => {
+    const { reports } = await scan({ hosts: ['ldap.test', 'to-https.test'] });
+    const ldap = problem(reports.get('ldap.test'), 'revocation-unknown');
+    assert.match(ldap?.message ?? '', /ldap:\/\/127\.0\.0\.1\/cn=crl is not an http:\/\/ URL/);
+    assert.match(ldap?.hint ?? '', /Only http:\/\/ CRL URLs/);
+    const https = problem(reports.get('to-https.test'), 'revocation-unknown');
+    assert.match(https?.message ?? '', /redirected to https:\/\/127\.0\.0\.1:\d+\/x\.crl, which is not an http:\/\/ URL/);
   });
 
   test('a redirect to the CRL is followed (http only)', async () => {
