@@ -3,6 +3,10 @@ import { closeSync, fstatSync, openSync } from 'node:fs';
 import { CertsError, errorMessage } from '../core/errors.js';
 import { Checker, type CheckContext, type KeyPath } from './kit.js';
 import { checkDomains } from './schema-domains.js';
+import { hostPort } from './schema-common.js';
+import { ADDRESS_MODES } from '../core/addresses.js';
+import { isIpLiteral } from '../core/names.js';
+import { parseHostPort } from '../lib/host-port.js';
 import { checkAcme } from './schema-acme.js';
 import { checkDaemon, checkFetch, checkHooks, checkNginx, checkNotify, checkStore } from './schema-extras.js';
 import { checkNginxTemplates } from './nginx-templates.js';
@@ -10,7 +14,7 @@ import { checkEmailTemplates } from './email-templates.js';
 import type { Config } from './types.js';
 
 export const TOP_KEYS = ['dataDir', 'trust', 'scan', 'acme', 'nginx', 'daemon', 'notify', 'fetch', 'hooks', 'store', 'domains'] as const;
-const SCAN_KEYS = ['concurrency', 'timeoutMs', 'connectTimeoutMs', 'warningDays', 'criticalDays', 'revocation'] as const;
+const SCAN_KEYS = ['concurrency', 'timeoutMs', 'connectTimeoutMs', 'warningDays', 'criticalDays', 'revocation', 'addresses', 'resolver'] as const;
 
 export const SCAN_DEFAULTS = { concurrency: 64, timeoutMs: 5000, warningDays: 30, criticalDays: 7 } as const;
 
@@ -59,11 +63,22 @@ function checkScan(c: Checker, v: unknown): Config['scan'] {
     warningDays: int('warningDays', 1, 3650, SCAN_DEFAULTS.warningDays),
     criticalDays: int('criticalDays', 0, 3650, SCAN_DEFAULTS.criticalDays),
     revocation: c.optional(o.revocation, ['scan', 'revocation'], (x, p) => c.boolean(x, p)) ?? true,
+    addresses: c.optional(o.addresses, ['scan', 'addresses'], (x, p) => c.oneOf(x, p, ADDRESS_MODES)) ?? 'all',
   };
+  const resolver = c.optional(o.resolver, ['scan', 'resolver'], (x, p) => dnsServer(c, x, p));
+  if (resolver !== undefined) scan.resolver = resolver;
   if (scan.criticalDays >= scan.warningDays) {
     c.fail(['scan', 'criticalDays'], `expected fewer days than scan.warningDays (${scan.warningDays}), got ${scan.criticalDays}`);
   }
   return scan;
+}
+
+/** scan.resolver: "ip", "ip:port" or "[v6]:port" of a DNS server (port 53 by default); a name cannot be asked for names. */
+function dnsServer(c: Checker, v: unknown, path: KeyPath): string {
+  const hp = hostPort(c, v, path, 53);
+  const r = parseHostPort(hp);
+  if (r.ok && !isIpLiteral(r.host)) c.fail(path, `expected the IP address of a DNS server ("192.0.2.53:53" or "[2001:db8::53]:53"), got the name ${JSON.stringify(r.host)}`);
+  return hp;
 }
 
 /** Validate a parsed (and expanded) config document. `ctx.file` must be absolute. */

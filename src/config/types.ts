@@ -20,6 +20,10 @@ export interface Config {
     criticalDays: number; // default 7
     /** Check served certificates against their CRLs (issue 12 §3); default true. */
     revocation: boolean;
+    /** `all` (default, also when absent): scan every A/AAAA address of a name, one row each; `first`: one connection, the OS picks (issue 12 §1). */
+    addresses?: 'all' | 'first';
+    /** `host:port` of the DNS server names are resolved with (an IP address); absent: the system resolver. */
+    resolver?: string;
   };
   /** Validated but unused until their issues land. Absent sections stay undefined. */
   acme?: AcmeConfig;

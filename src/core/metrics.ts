@@ -95,10 +95,10 @@ function renderFamily(f: Family): string {
  * Every family is always present (HELP and TYPE once each), with no samples when there is
  * nothing to say, so a scraper sees the same set of families from a fresh daemon.
  *
- * - `certs_certificate_expiration_timestamp_seconds{domain,endpoint}`: the report's notAfter (the
+ * - `certs_certificate_expiration_timestamp_seconds{domain,endpoint[,address]}`: the report's notAfter (the
  *   earliest expiry on the served path) for every endpoint where a certificate was seen, whatever
  *   its problems.
- * - `certs_certificate_problems{domain,endpoint,code}`: 1 per current problem code.
+ * - `certs_certificate_problems{domain,endpoint[,address],code}`: 1 per current problem code.
  * - `certs_renewal_failures_total{domain}`: consecutive failed renewal attempts since the last
  *   success (renewal_state.failures). It only grows while renewals fail and drops to 0 on a
  *   success, which Prometheus treats as a counter reset: `increase()` still counts the failures
@@ -123,7 +123,8 @@ export function renderMetrics(input: MetricsInput): string {
   };
   for (const r of input.reports) {
     const endpoint = endpointLabel(r);
-    const base = [['domain', r.domain], ['endpoint', endpoint]] as const;
+    // `address`: the address dialled (a configured one, or one of the name's addresses under scan.addresses all); absent for a file or an endpoint dialled by name.
+    const base: Labels = r.address ? [['domain', r.domain], ['endpoint', endpoint], ['address', r.address]] : [['domain', r.domain], ['endpoint', endpoint]];
     const notAfter = r.notAfter === null ? null : unixSeconds(r.notAfter);
     if (notAfter !== null) expiration.samples.push({ labels: base, value: notAfter });
     for (const code of new Set(r.problems.map((p) => p.code))) problems.samples.push({ labels: [...base, ['code', code]], value: 1 });

@@ -98,9 +98,9 @@ export const DEFAULT_THRESHOLDS: readonly number[] = [30, 14, 7, 3, 1];
 const DEFAULT_CRITICAL_DAYS = 7;
 const DEFAULT_WARNING_DAYS = 30;
 
-/** How people see an endpoint: "host:port" for TLS, "file:/path" for a certificate file. */
-export function endpointLabel(r: Pick<EndpointReport, 'source' | 'host' | 'port' | 'file'>): string {
-  return r.source === 'file' ? `file:${r.file ?? r.host}` : `${r.host}:${r.port}`;
+/** How people see an endpoint: "host:port" for TLS ("host:port @address" when an address was dialled, so each address of a name is its own line), "file:/path" for a certificate file. */
+export function endpointLabel(r: Pick<EndpointReport, 'source' | 'host' | 'port' | 'file' | 'address'>): string {
+  return r.source === 'file' ? `file:${r.file ?? r.host}` : `${r.host}:${r.port}${r.address ? ` @${r.address}` : ''}`;
 }
 
 /** Whether a problem alerts on appearing (and recovers on clearing). */

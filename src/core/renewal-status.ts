@@ -54,8 +54,8 @@ export function staleDeploymentProblem(r: EndpointReport, latest: IssuedSummary,
   return {
     code: 'stale-deployment',
     severity: critical ? 'critical' : 'warning',
-    message: `serves a certificate expiring ${r.notAfter.slice(0, 10)}, but version ${latest.version} (expiring ${latest.notAfter.slice(0, 10)}) was issued for ${r.domain}: the server was not reloaded or does not use the new files`,
-    hint: `run \`certs nginx write ${r.domain}\` (tests and reloads nginx), or reload the server that answers on ${r.host}:${r.port}`,
+    message: `${r.address ? `${r.address} ` : ''}serves a certificate expiring ${r.notAfter.slice(0, 10)}, but version ${latest.version} (expiring ${latest.notAfter.slice(0, 10)}) was issued for ${r.domain}: the server was not reloaded or does not use the new files`,
+    hint: `run \`certs nginx write ${r.domain}\` (tests and reloads nginx), or reload the server that answers on ${r.host}:${r.port}${r.address ? ` at ${r.address}` : ''}`,
   };
 }
 

@@ -471,12 +471,16 @@ async function verifyServed(config: Config, store: Store, domains: DomainConfig[
   if (!rescan || pending.length === 0) return result;
   const { timeoutMs } = config.nginx!.verify;
   const { proven, last } = await proveServed(pending, rescan, (d, reports) => reports.filter((r) => r.source === 'tls').every((r) => r.fingerprint256 === expected.get(d.name)), config.nginx!.verify);
-  for (const d of pending) if (proven.has(d.name)) result.set(d.name, { ok: true, detail: `clients now get the new certificate (${d.endpoints.length} endpoint${d.endpoints.length === 1 ? '' : 's'} checked)` });
+  for (const d of pending) if (proven.has(d.name)) {
+    // Every address of every endpoint (scan.addresses all) was checked: count what was scanned.
+    const n = (last.get(d.name) ?? []).filter((r) => r.source === 'tls').length || d.endpoints.length;
+    result.set(d.name, { ok: true, detail: `clients now get the new certificate (${n} endpoint${n === 1 ? '' : 's'} checked)` });
+  }
   const left = pending.filter((d) => !proven.has(d.name));
   const at = opts.now().toISOString();
   for (const d of left) {
     const wrong = (last.get(d.name) ?? []).filter((r) => r.source === 'tls' && r.fingerprint256 !== expected.get(d.name));
-    const detail = `after the reload ${wrong.map((r) => `${r.host}:${r.port} still serves ${r.fingerprint256 ? r.fingerprint256.slice(0, 17) : 'nothing'} (${r.error ?? (r.notAfter ? `expires ${r.notAfter.slice(0, 10)}` : r.status)})`).join('; ')} instead of ${expected.get(d.name)!.slice(0, 17)}… within ${timeoutMs} ms`;
+    const detail = `after the reload ${wrong.map((r) => `${r.host}:${r.port}${r.address ? ` @${r.address}` : ''} still serves ${r.fingerprint256 ? r.fingerprint256.slice(0, 17) : 'nothing'} (${r.error ?? (r.notAfter ? `expires ${r.notAfter.slice(0, 10)}` : r.status)})`).join('; ')} instead of ${expected.get(d.name)!.slice(0, 17)}… within ${timeoutMs} ms`;
     store.deployments.markStale(d.name, at, detail);
     result.set(d.name, { ok: false, detail: `stale deployment: ${detail}` });
   }

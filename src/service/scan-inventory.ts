@@ -15,6 +15,8 @@ import { probe as tlsProbe } from '../scan/tls-probe.js';
 import { readCertFiles as readFiles } from '../scan/cert-files.js';
 import { uncoveredNames } from '../core/hostname.js';
 import type { RevocationChecker, RevocationRun } from '../scan/revocation.js';
+import type { ResolveName } from '../scan/resolve.js';
+import { expandTargets, namesToResolve, type PlannedTarget } from '../core/addresses.js';
 
 export interface ScanDeps {
   anchors: TrustAnchors;
@@ -26,6 +28,11 @@ export interface ScanDeps {
   revocation?: RevocationChecker;
   /** Set by scanDomains: this run's CRL fetches (each URL at most once per run). */
   revocationRun?: RevocationRun;
+  /**
+   * scan.addresses `all` (issue 12 §1): a resolver for one run, each name asked once; every name
+   * without an `address` is scanned at each of its addresses. Absent: one connection per endpoint.
+   */
+  resolveRun?: () => ResolveName;
 }
 
 export interface ScanOutcome {
@@ -45,17 +52,33 @@ export interface ScanOptions {
 
 /** Scans every endpoint and certificate file of `domains`, bounded by scan.concurrency; reports in inventory order. */
 export async function scanDomains(config: Config, domains: readonly Domain[], deps: ScanDeps, opts: ScanOptions = {}): Promise<EndpointReport[]> {
-  const targets = targetsOf(domains);
+  const planned = await planTargets(config, targetsOf(domains), deps);
   if (deps.revocation && config.scan.revocation) deps = { ...deps, revocationRun: deps.revocation.startRun() };
   let done = 0;
-  return mapPool(targets, config.scan.concurrency, async (target) => {
-    const outcome = target.source === 'tls' ? await scanEndpoint(config, target, deps) : scanFiles(config, target, deps);
+  return mapPool(planned, config.scan.concurrency, async ({ target, unresolved }) => {
+    const outcome = unresolved !== undefined ? unresolvedOutcome(target, unresolved, deps) : target.source === 'tls' ? await scanEndpoint(config, target, deps) : scanFiles(config, target, deps);
     opts.onOutcome?.(outcome);
-    opts.onProgress?.(++done, targets.length, target);
+    opts.onProgress?.(++done, planned.length, target);
     if (opts.keepChain) return outcome.report;
     const { chain: _chain, ...slim } = outcome.report;
     return slim;
   });
+}
+
+/** Every address of each name (scan.addresses all, deps.resolveRun set); otherwise the targets as configured. */
+async function planTargets(config: Config, targets: ScanTarget[], deps: ScanDeps): Promise<PlannedTarget[]> {
+  if (!deps.resolveRun || config.scan.addresses === 'first') return targets.map((target) => ({ target }));
+  const names = namesToResolve(targets);
+  if (names.length === 0) return targets.map((target) => ({ target }));
+  const resolve = deps.resolveRun();
+  const answers = await mapPool(names, config.scan.concurrency, async (name) => [name, await resolve(name)] as const);
+  return expandTargets(targets, new Map(answers));
+}
+
+/** A name that resolved to nothing: one unreachable row (no address) with the resolver's answer. */
+function unresolvedOutcome(target: ScanTarget, answer: string, deps: ScanDeps): ScanOutcome {
+  const problem: Problem = { code: 'unreachable', severity: 'critical', message: `${target.host}:${target.port}: ${answer}`, hint: probeHint('unreachable') };
+  return { report: { ...baseReport(target, deps.now()), status: 'critical', problems: [problem], chain: [] }, chain: [] };
 }
 
 function baseReport(target: ScanTarget, scannedAt: Date): EndpointReport {

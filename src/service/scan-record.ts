@@ -48,6 +48,11 @@ export async function loadScanDeps(config: Config, now: () => Date): Promise<Sca
   const { loadTrust } = await import('../scan/trust.js');
   const trust = loadTrust({ ...config.trust });
   const deps: ScanDeps = { anchors: trust.anchors, secureContext: trust.secureContext, now };
+  if ((config.scan.addresses ?? 'all') === 'all') {
+    const { resolveRun } = await import('../scan/resolve.js');
+    const opts = { timeoutMs: config.scan.timeoutMs, ...(config.scan.resolver ? { resolver: config.scan.resolver } : {}) };
+    deps.resolveRun = () => resolveRun(opts);
+  }
   if (config.scan.revocation) {
     const { RevocationChecker } = await import('../scan/revocation.js');
     deps.revocation = new RevocationChecker({ allowPrivateAddresses: config.fetch.allowPrivateAddresses });

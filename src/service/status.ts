@@ -8,6 +8,7 @@ import { endpointKey, reportDocument, targetsOf, unknownReport, type ReportDocum
 import { withRenewalFailures, withStaleDeployments, type IssuedSummary, type RenewalFailure } from '../core/renewal-status.js';
 import { withDeployFailures } from '../core/deploy-status.js';
 import type { Store } from '../store/index.js';
+import { storedRowsFor } from '../core/addresses.js';
 
 export interface StatusReportOptions {
   /** Only these domains (default: every configured one). */
@@ -26,8 +27,20 @@ export function statusReports(config: Config, store: Store | null, opts: StatusR
   const targets = targetsOf(domains);
   if (!store) return targets.map(unknownReport);
   const filter = domains.length === config.domains.length ? undefined : { domains: domains.map((d) => d.name) };
-  const latest = new Map(store.scans.latest({ ...filter, withChain }).map((r) => [endpointKey(r), r]));
-  const scanned = targets.map((t) => latest.get(endpointKey({ ...t, domain: t.domain.name })) ?? unknownReport(t));
+  // Stored rows by endpoint without its address: a configured name (scan.addresses all) shows
+  // every address row it was scanned at (core/addresses.ts storedRowsFor), a fixed address its own.
+  const byEndpoint = new Map<string, EndpointReport[]>();
+  for (const r of store.scans.latest({ ...filter, withChain })) {
+    const key = endpointKey({ ...r, address: undefined });
+    const group = byEndpoint.get(key);
+    if (group) group.push(r);
+    else byEndpoint.set(key, [r]);
+  }
+  const mode = config.scan.addresses ?? 'all';
+  const scanned = targets.flatMap((t) => {
+    const rows = storedRowsFor(t, byEndpoint.get(endpointKey({ ...t, domain: t.domain.name, address: undefined })) ?? [], mode);
+    return rows.length > 0 ? rows : [unknownReport(t)];
+  });
   const reports = withLifecycle(config, store, scanned);
   return withChain ? reports : reports.map(stripChain);
 }

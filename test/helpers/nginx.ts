@@ -59,6 +59,10 @@ export interface NginxOptions {
   workerConnections?: number;
   /** Budget for nginx -t plus the ports accepting; default 10000 ms. */
   startTimeoutMs?: number;
+  /** The IPv4 loopback address the 'v4' sites listen on (e.g. 127.0.0.3); default 127.0.0.1. */
+  address?: string;
+  /** The IPv4 TLS port, e.g. one port shared by instances on different addresses; default a free one. */
+  port?: number;
 }
 
 export interface NginxInstance {
@@ -145,7 +149,7 @@ async function startOnce(opts: NginxOptions): Promise<NginxInstance> {
   let started: { proc: ChildProcess; exited: Promise<void> } | undefined;
   try {
     const needs = siteNeeds(opts.sites);
-    const ports: Ports = { port: needs.v4 ? await freePort('127.0.0.1') : 0 };
+    const ports: Ports = { port: needs.v4 ? (opts.port ?? (await freePort(opts.address ?? '127.0.0.1'))) : 0 };
     if (needs.v6) ports.port6 = await freePort('::1');
     if (opts.extraHttp?.includes('@HTTP_PORT@')) ports.httpPort = await freePort('127.0.0.1');
     await mkdir(join(prefix, 'tmp'));
@@ -174,7 +178,7 @@ async function startOnce(opts: NginxOptions): Promise<NginxInstance> {
     try {
       const left = (): number => Math.max(1, deadline - Date.now());
       const waits: Array<Promise<void>> = [];
-      if (ports.port) waits.push(waitForPort('127.0.0.1', ports.port, left(), { signal: early.signal }));
+      if (ports.port) waits.push(waitForPort(opts.address ?? '127.0.0.1', ports.port, left(), { signal: early.signal }));
       if (ports.port6) waits.push(waitForPort('::1', ports.port6, left(), { signal: early.signal }));
       if (ports.httpPort) waits.push(waitForPort('127.0.0.1', ports.httpPort, left(), { signal: early.signal }));
       await Promise.all(waits);
@@ -262,7 +266,7 @@ async function writeConfig(prefix: string, ports: Ports, next: Pick<NginxOptions
     const mode = site.listen ?? 'v4';
     const flags = `ssl${site.default ? ' default_server' : ''}`;
     const listens: string[] = [];
-    if (mode !== 'v6') listens.push(`    listen 127.0.0.1:${ports.port} ${flags};`);
+    if (mode !== 'v6') listens.push(`    listen ${base.address ?? '127.0.0.1'}:${ports.port} ${flags};`);
     if (mode !== 'v4') listens.push(`    listen [::1]:${ports.port6} ${flags};`);
     servers.push(
       [

@@ -100,9 +100,9 @@ export async function repairCommand(name: string, opts: GlobalOptions & { dryRun
     const rescan = await makeRescanner(config, store, io);
     const result = await applyRepair(config, store, plan, { now: io.now, rescan, log: (d, event) => io.stderr.write(`certs: ${d}: ${event}\n`) });
     if (result.deploy.length > 0) io.stdout.write(`${renderDeploy(result.deploy, useColour(io.stdout))}\n`);
-    for (const r of result.reports) io.stdout.write(`${r.host}:${r.port} ${r.status.toUpperCase()} ${r.problems.map((p) => p.code).join(', ') || 'no problems'}\n`);
+    for (const r of result.reports) io.stdout.write(`${r.host}:${r.port}${r.address ? ` @${r.address}` : ''} ${r.status.toUpperCase()} ${r.problems.map((p) => p.code).join(', ') || 'no problems'}\n`);
     if (result.still.length > 0) {
-      io.stderr.write(`certs: ${domain.name}: ${result.still.map((r) => `${r.host}:${r.port}`).join(', ')} still serve an incomplete chain: is the server configured with ${chainFile}${config.nginx?.snippetDir ? '' : ' and reloaded (no nginx.snippetDir, so certs did not reload it)'}?\n`);
+      io.stderr.write(`certs: ${domain.name}: ${result.still.map((r) => `${r.host}:${r.port}${r.address ? ` @${r.address}` : ''}`).join(', ')} still serve an incomplete chain: is the server configured with ${chainFile}${config.nginx?.snippetDir ? '' : ' and reloaded (no nginx.snippetDir, so certs did not reload it)'}?\n`);
       return 1;
     }
     return deployFailed(result.deploy) ? 1 : 0;

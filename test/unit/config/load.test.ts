@@ -73,7 +73,7 @@ describe('loadConfig: defaults', () => {
       file,
       dataDir: join(dir, 'data'),
       trust: { bundled: true, system: true },
-      scan: { concurrency: 64, timeoutMs: 5000, connectTimeoutMs: 5000, warningDays: 30, criticalDays: 7, revocation: true },
+      scan: { concurrency: 64, timeoutMs: 5000, connectTimeoutMs: 5000, warningDays: 30, criticalDays: 7, revocation: true, addresses: 'all' },
       fetch: { allowPrivateAddresses: false },
       hooks: { passEnv: [] },
       store: { retention: { scanDays: 90, keepVersions: 5 } },
