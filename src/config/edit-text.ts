@@ -113,14 +113,16 @@ function keyLineInfo(lines: Lines, pair: Pair<unknown, unknown>): { line: number
 
 const withNewline = (s: string): string => (s === '' || s.endsWith('\n') ? s : `${s}\n`);
 
-/** Append a rendered domain to `domains:`, or null when the layout needs the Document API. */
-export function appendDomainText(text: string, doc: Document, item: Document): string | null {
+/** Append rendered domains (one, or several at once) to `domains:`, or null when the layout needs the Document API. */
+export function appendDomainText(text: string, doc: Document, item: Document | readonly Document[]): string | null {
+  const items = Array.isArray(item) ? (item as readonly Document[]) : [item as Document];
+  const render = (indent: number, indentSeq: boolean, spaced = false): string => items.map((i) => renderItem(i, indent, indentSeq)).join(spaced ? '\n' : '');
   const lines = new Lines(text);
   const indentSeq = detectIndentSeq(text);
   const pair = domainsPair(doc);
   if (!pair) {
     if (!isMap(doc.contents) || doc.contents.flow) return null;
-    return `${withNewline(text)}${text.trim() === '' ? '' : '\n'}domains:\n${renderItem(item, indentSeq ? 2 : 0, indentSeq)}`;
+    return `${withNewline(text)}${text.trim() === '' ? '' : '\n'}domains:\n${render(indentSeq ? 2 : 0, indentSeq)}`;
   }
   const key = keyLineInfo(lines, pair);
   if (!key) return null;
@@ -134,7 +136,7 @@ export function appendDomainText(text: string, doc: Document, item: Document): s
     const spaced = n >= 2 && last.first > 0 && lines.blank(last.first - 1);
     const at = lines.end(last.last);
     const head = withNewline(text.slice(0, at));
-    return `${head}${spaced ? '\n' : ''}${renderItem(item, last.indent, indentSeq)}${text.slice(at)}`;
+    return `${head}${spaced ? '\n' : ''}${render(last.indent, indentSeq, spaced)}${text.slice(at)}`;
   }
   if (isSeq(value) && value.flow && value.items.length === 0 && value.range) {
     // `domains: []  # comment` → `domains:  # comment` followed by the new block item.
@@ -143,7 +145,7 @@ export function appendDomainText(text: string, doc: Document, item: Document): s
     const to = value.range[1];
     const lineEnd = lines.end(lines.indexOf(to));
     const rest = text.slice(to, lineEnd);
-    return `${text.slice(0, from)}${withNewline(rest)}${renderItem(item, childIndent, indentSeq)}${text.slice(lineEnd)}`;
+    return `${text.slice(0, from)}${withNewline(rest)}${render(childIndent, indentSeq)}${text.slice(lineEnd)}`;
   }
   if (value === null || (isScalar(value) && value.value === null && value.source === '')) {
     // `domains:` with nothing after it: keep a commented-out example below it in place.
@@ -154,7 +156,7 @@ export function appendDomainText(text: string, doc: Document, item: Document): s
       last = j;
     }
     const at = lines.end(last);
-    return `${withNewline(text.slice(0, at))}${renderItem(item, childIndent, indentSeq)}${text.slice(at)}`;
+    return `${withNewline(text.slice(0, at))}${render(childIndent, indentSeq)}${text.slice(at)}`;
   }
   return null;
 }

@@ -130,6 +130,17 @@ export function planImport(path: string, entries: readonly ImportEntry[], opts: 
   const doc = parseConfigDocument(before, file).doc;
   const slots = slotsOf(config.domains, doc);
   const listed = new Map<string, Slot>();
+  // Indexes, so that importing thousands of domains stays linear: certificate file → domain,
+  // primary name → domain, any name → the first domain that has it.
+  const byCert = new Map<string, Slot>();
+  const byPrimary = new Map<string, Slot>();
+  const byName = new Map<string, Slot>();
+  const index = (s: Slot): void => {
+    if (s.cert !== undefined && !byCert.has(s.cert)) byCert.set(s.cert, s);
+    if (!byPrimary.has(s.name)) byPrimary.set(s.name, s);
+    for (const n of s.names) if (!byName.has(n)) byName.set(n, s);
+  };
+  for (const s of slots) index(s);
   for (const s of slots) for (const e of s.endpoints) listed.set(formatEndpoint(e), s);
   const outcomes: ImportOutcome[] = [];
 
@@ -147,9 +158,10 @@ export function planImport(path: string, entries: readonly ImportEntry[], opts: 
     }
     const primary = names[0] as string;
     const slot =
-      (entry.files ? slots.find((s) => s.cert === entry.files?.cert) : undefined) ??
-      slots.find((s) => s.names.has(primary)) ??
-      slots.find((s) => names.some((n) => s.names.has(n)));
+      (entry.files ? byCert.get(entry.files.cert) : undefined) ??
+      byPrimary.get(primary) ??
+      byName.get(primary) ??
+      names.map((n) => byName.get(n)).find((x) => x !== undefined);
     const fresh: Endpoint[] = [];
     const elsewhere = new Set<string>();
     for (const e of endpoints) {
@@ -177,6 +189,7 @@ export function planImport(path: string, entries: readonly ImportEntry[], opts: 
         ...(entry.files ? { files: { cert: entry.files.cert, ...(entry.files.key ? { key: entry.files.key } : {}) } } : {}),
       };
       slots.push(created);
+      index(created);
       for (const e of fresh) listed.set(formatEndpoint(e), created);
       outcomes.push({ ...base, action: 'added', endpoints: fresh, altNames: names.slice(1), ...(entry.files ? { files: created.entry.files as { cert: string; key?: string } } : {}) });
       continue;
@@ -190,12 +203,14 @@ export function planImport(path: string, entries: readonly ImportEntry[], opts: 
       continue;
     }
     for (const n of newNames) slot.names.add(n);
+    index(slot);
     slot.added.altNames.push(...newNames);
     slot.added.endpoints.push(...fresh);
     slot.endpoints.push(...fresh);
     for (const e of fresh) listed.set(formatEndpoint(e), slot);
     if (files) {
       slot.cert = files.cert;
+      index(slot);
       slot.added.files = files;
     }
     if (slot.entry) {
@@ -293,14 +308,14 @@ function splice(before: string, doc: Document.Parsed, expected: Document, extend
     if (next === null) return null;
     text = next;
   }
-  for (const s of added) {
+  if (added.length === 0) return text;
+  // All new entries in one splice: one parse of the text, however many there are.
+  const items = added.map((s) => {
     const item = new Document(s.entry);
     item.contents = flowStyle(item.contents as Node) as typeof item.contents;
-    const next = appendDomainText(text, parseDocument(text, { uniqueKeys: true }), item);
-    if (next === null) return null;
-    text = next;
-  }
-  return text;
+    return item;
+  });
+  return appendDomainText(text, parseDocument(text, { uniqueKeys: true }), items);
 }
 
 /** Replaces the config file with the planned text; refused when the file changed since it was planned. */

@@ -22,8 +22,34 @@ function splitLines(text: string): string[] {
   return lines;
 }
 
-/** The edit script turning a into b (Myers 1986, with the trace kept to walk back). */
+/**
+ * Myers' search keeps one row per edit step, O(D²) memory: beyond this many steps the middle (after
+ * the common head and tail are cut off) is shown as one block removed and one added instead.
+ */
+const MAX_EDITS = 2000;
+
+/** The edit script turning a into b: the common head and tail, and Myers' script for the middle. */
 function editScript(a: readonly string[], b: readonly string[]): Op[] {
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  const ops: Op[] = [];
+  for (let i = 0; i < head; i++) ops.push({ kind: ' ', line: a[i] as string, a: i, b: i });
+  const midA = a.slice(head, a.length - tail);
+  const midB = b.slice(head, b.length - tail);
+  const middle = midA.length === 0 || midB.length === 0 ? null : myers(midA, midB);
+  if (middle) for (const o of middle) ops.push({ ...o, a: o.a + head, b: o.b + head });
+  else {
+    midA.forEach((line, i) => ops.push({ kind: '-', line, a: head + i, b: head }));
+    midB.forEach((line, i) => ops.push({ kind: '+', line, a: head + midA.length, b: head + i }));
+  }
+  for (let i = tail; i > 0; i--) ops.push({ kind: ' ', line: a[a.length - i] as string, a: a.length - i, b: b.length - i });
+  return ops;
+}
+
+/** Myers 1986, with the trace kept to walk back; null beyond MAX_EDITS steps. */
+function myers(a: readonly string[], b: readonly string[]): Op[] | null {
   const n = a.length;
   const m = b.length;
   const max = n + m;
@@ -31,7 +57,7 @@ function editScript(a: readonly string[], b: readonly string[]): Op[] {
   const v = new Int32Array(2 * max + 3);
   const trace: Int32Array[] = [];
   let found = -1;
-  for (let d = 0; d <= max && found < 0; d++) {
+  for (let d = 0; d <= Math.min(max, MAX_EDITS) && found < 0; d++) {
     trace.push(v.slice(offset - d - 1, offset + d + 2));
     for (let k = -d; k <= d; k += 2) {
       let x = k === -d || (k !== d && (v[offset + k - 1] as number) < (v[offset + k + 1] as number)) ? (v[offset + k + 1] as number) : (v[offset + k - 1] as number) + 1;
@@ -47,6 +73,7 @@ function editScript(a: readonly string[], b: readonly string[]): Op[] {
       }
     }
   }
+  if (found < 0) return null;
   const ops: Op[] = [];
   let x = n;
   let y = m;

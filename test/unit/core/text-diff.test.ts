@@ -23,6 +23,32 @@ function gnuDiff(a: string, b: string): string {
   }
 }
 
+/** Applies a unified diff (as unifiedDiff prints it) to `text`. */
+function applyPatch(text: string, patch: string): string {
+  const src = text === '' ? [] : text.replace(/\n$/, '').split('\n');
+  const out: string[] = [];
+  let at = 0;
+  for (const hunk of patch.split(/^(?=@@ )/m).slice(1)) {
+    const m = /^@@ -(\d+)(?:,(\d+))? \+/.exec(hunk);
+    assert.ok(m, hunk.slice(0, 80));
+    const count = m[2] === undefined ? 1 : Number(m[2]);
+    const start = count === 0 ? Number(m[1]) : Number(m[1]) - 1;
+    while (at < start) out.push(src[at++] as string);
+    for (const l of hunk.split('\n').slice(1)) {
+      if (l === '') continue;
+      if (l[0] === ' ') {
+        assert.equal(src[at], l.slice(1));
+        out.push(src[at++] as string);
+      } else if (l[0] === '-') {
+        assert.equal(src[at], l.slice(1));
+        at++;
+      } else if (l[0] === '+') out.push(l.slice(1));
+    }
+  }
+  while (at < src.length) out.push(src[at++] as string);
+  return out.length ? `${out.join('\n')}\n` : '';
+}
+
 const lines = (n: number, f = (i: number) => `line ${i}`): string => Array.from({ length: n }, (_, i) => `${f(i)}\n`).join('');
 
 describe('unifiedDiff', () => {
@@ -43,6 +69,20 @@ describe('unifiedDiff', () => {
       assert.equal(unifiedDiff(a, b, { from: 'a', to: 'b' }), gnuDiff(a, b));
     });
   }
+
+  it('10,000 lines added between 100 kept lines: as diff -u prints it (common head and tail cut off first)', () => {
+    const a = lines(100);
+    const b = a.replace('line 50\n', `line 50\n${lines(10_000, (i) => `new ${i}`)}`);
+    assert.equal(unifiedDiff(a, b, { from: 'a', to: 'b' }), gnuDiff(a, b));
+  });
+
+  it('beyond 2,000 edits the middle is one block removed and one added, and the diff still applies', () => {
+    const a = lines(6000, (i) => `old ${i}`);
+    const b = lines(6000, (i) => (i % 2 === 0 ? `new ${i}` : `old ${i}`));
+    const d = unifiedDiff(a, b, { from: 'a', to: 'b' });
+    assert.equal(applyPatch(a, d), b);
+    assert.equal((d.match(/^@@/gm) ?? []).length, 1);
+  });
 
   it('a few lines added to 100,000 stays fast (Myers, not an LCS table)', () => {
     const a = lines(100_000);
