@@ -101,3 +101,13 @@ export function compareAddresses(a: string, b: string): number {
   }
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * After a deploy: each endpoint row (every address of a name) that does not serve `fingerprint`,
+ * named with its address — "a.test:443 @192.0.2.11 still serves 4F:…(expires 2027-01-10)".
+ */
+export function notServedDetail(reports: readonly EndpointReport[], fingerprint: string): string[] {
+  return reports
+    .filter((r) => r.source === 'tls' && r.fingerprint256 !== fingerprint)
+    .map((r) => `${r.host}:${r.port}${r.address ? ` @${r.address}` : ''} still serves ${r.fingerprint256 ? r.fingerprint256.slice(0, 17) : 'nothing'} (${r.error ?? (r.notAfter ? `expires ${r.notAfter.slice(0, 10)}` : r.problems[0]?.message ?? r.status)})`);
+}

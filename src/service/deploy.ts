@@ -13,6 +13,7 @@
 import { X509Certificate } from 'node:crypto';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { notServedDetail } from '../core/addresses.js';
 import { BusyError, CertsError, ConfigError, DeployError, errorMessage } from '../core/errors.js';
 import type { EndpointReport } from '../core/model.js';
 import type { Config, DomainConfig, NginxConfig } from '../config/types.js';
@@ -479,8 +480,8 @@ async function verifyServed(config: Config, store: Store, domains: DomainConfig[
   const left = pending.filter((d) => !proven.has(d.name));
   const at = opts.now().toISOString();
   for (const d of left) {
-    const wrong = (last.get(d.name) ?? []).filter((r) => r.source === 'tls' && r.fingerprint256 !== expected.get(d.name));
-    const detail = `after the reload ${wrong.map((r) => `${r.host}:${r.port}${r.address ? ` @${r.address}` : ''} still serves ${r.fingerprint256 ? r.fingerprint256.slice(0, 17) : 'nothing'} (${r.error ?? (r.notAfter ? `expires ${r.notAfter.slice(0, 10)}` : r.status)})`).join('; ')} instead of ${expected.get(d.name)!.slice(0, 17)}… within ${timeoutMs} ms`;
+    // Every address of every endpoint is judged; each one still serving something else is named.
+    const detail = `after the reload ${notServedDetail(last.get(d.name) ?? [], expected.get(d.name)!).join('; ')} instead of ${expected.get(d.name)!.slice(0, 17)}… within ${timeoutMs} ms`;
     store.deployments.markStale(d.name, at, detail);
     result.set(d.name, { ok: false, detail: `stale deployment: ${detail}` });
   }
