@@ -170,7 +170,7 @@ describe('status server (daemon.http)', () => {
     assert.equal(m.status, 200);
     assert.deepEqual(sampleLines(m.body, 'certs_certificate_expiration_timestamp_seconds'), [
       'certs_certificate_expiration_timestamp_seconds{domain="good.test",endpoint="good.test:443"} 1767225600',
-      'certs_certificate_expiration_timestamp_seconds{domain="good.test",endpoint="good.test:8443@127.0.0.1"} 1767225600',
+      'certs_certificate_expiration_timestamp_seconds{domain="good.test",endpoint="good.test:8443@127.0.0.1",address="127.0.0.1"} 1767225600',
       'certs_certificate_expiration_timestamp_seconds{domain="bad.test",endpoint="bad.test:443"} 1750377600',
     ]);
     assert.deepEqual(sampleLines(m.body, 'certs_certificate_problems'), [
