@@ -193,7 +193,7 @@ ${monitored('silent')}
     assert.match(r.stderr, new RegExp(`fetched CN=Repair Intermediate.* from ${base.replace(/\./g, '\\.')}/int\\.der`));
     assert.match(r.stderr, /configuration tested and reloaded/);
     assert.match(r.stdout, /r\.test\s+DEPLOYED/);
-    assert.match(r.stdout, new RegExp(`^r\\.test:${ngx.port} OK no problems$`, 'm'));
+    assert.match(r.stdout, new RegExp(`^r\\.test:${ngx.port} @127\\.0\\.0\\.1 OK no problems$`, 'm'));
     assert.equal(readFileSync(join(files, 'r.pem'), 'utf8'), pemBundle(leaf, inter), 'the cert file holds leaf + intermediate');
     assert.deepEqual(readFileSync(join(files, 'r.pem.prev')), original, '.prev holds the leaf-only file');
 
