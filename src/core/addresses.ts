@@ -43,6 +43,8 @@ export interface PlannedTarget {
  */
 export function expandTargets(targets: readonly ScanTarget[], resolved: ReadonlyMap<string, Resolution>): PlannedTarget[] {
   const out: PlannedTarget[] = [];
+  // An address the config also names for the same endpoint is scanned once, as configured.
+  const explicit = new Set(targets.filter((t) => t.source === 'tls' && t.address).map((t) => explicitKey(t, t.address!)));
   for (const target of targets) {
     const r = needsResolution(target) ? resolved.get(target.host.toLowerCase()) : undefined;
     if (!r) {
@@ -52,10 +54,17 @@ export function expandTargets(targets: readonly ScanTarget[], resolved: Readonly
     } else if (r.addresses.length === 0) {
       out.push({ target, unresolved: 'the name has no A or AAAA records' });
     } else {
-      for (const address of r.addresses) out.push({ target: { ...target, address } });
+      for (const address of r.addresses) if (!explicit.has(explicitKey(target, address))) out.push({ target: { ...target, address } });
     }
   }
   return out;
+}
+
+const explicitKey = (t: Pick<ScanTarget, 'domain' | 'host' | 'port'>, address: string): string => `${t.domain.name}|${t.host.toLowerCase()}|${t.port}|${address}`;
+
+/** The addresses the config names for each endpoint (domain, host, port), to leave out of a name's expansion in `status`. */
+export function configuredAddresses(targets: readonly ScanTarget[]): Set<string> {
+  return new Set(targets.filter((t) => t.source === 'tls' && t.address).map((t) => explicitKey(t, t.address!)));
 }
 
 /**
@@ -77,11 +86,12 @@ const at = (r: EndpointReport): number => (r.scannedAt ? Date.parse(r.scannedAt)
  *   are addresses the name no longer has.
  * Empty: nothing stored (the caller shows `unknown`).
  */
-export function storedRowsFor(target: Pick<ScanTarget, 'source' | 'host' | 'address'>, rows: readonly EndpointReport[], mode: AddressMode): EndpointReport[] {
+export function storedRowsFor(target: Pick<ScanTarget, 'source' | 'host' | 'address'> & Partial<Pick<ScanTarget, 'domain' | 'port'>>, rows: readonly EndpointReport[], mode: AddressMode, configured: ReadonlySet<string> = new Set()): EndpointReport[] {
   const exact = rows.filter((r) => (r.address ?? '') === (target.address ?? ''));
   if (mode === 'first' || !needsResolution(target)) return exact.slice(0, 1);
   const plain = exact[0];
-  const withAddress = rows.filter((r) => r.address);
+  const own = (r: EndpointReport): boolean => !(target.domain && target.port !== undefined && configured.has(explicitKey({ domain: target.domain, host: target.host, port: target.port }, r.address!)));
+  const withAddress = rows.filter((r) => r.address && own(r));
   const newest = Math.max(...rows.map(at));
   if (plain && at(plain) >= newest) return [plain];
   const current = (r: EndpointReport): boolean => at(r) >= newest - GONE_ADDRESS_MS && (!plain || at(r) > at(plain));

@@ -8,7 +8,7 @@ import { endpointKey, reportDocument, targetsOf, unknownReport, type ReportDocum
 import { withRenewalFailures, withStaleDeployments, type IssuedSummary, type RenewalFailure } from '../core/renewal-status.js';
 import { withDeployFailures } from '../core/deploy-status.js';
 import type { Store } from '../store/index.js';
-import { storedRowsFor } from '../core/addresses.js';
+import { configuredAddresses, storedRowsFor } from '../core/addresses.js';
 
 export interface StatusReportOptions {
   /** Only these domains (default: every configured one). */
@@ -37,8 +37,9 @@ export function statusReports(config: Config, store: Store | null, opts: StatusR
     else byEndpoint.set(key, [r]);
   }
   const mode = config.scan.addresses ?? 'all';
+  const configured = configuredAddresses(targets);
   const scanned = targets.flatMap((t) => {
-    const rows = storedRowsFor(t, byEndpoint.get(endpointKey({ ...t, domain: t.domain.name, address: undefined })) ?? [], mode);
+    const rows = storedRowsFor(t, byEndpoint.get(endpointKey({ ...t, domain: t.domain.name, address: undefined })) ?? [], mode, configured);
     return rows.length > 0 ? rows : [unknownReport(t)];
   });
   const reports = withLifecycle(config, store, scanned);

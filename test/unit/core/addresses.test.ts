@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareAddresses, expandTargets, GONE_ADDRESS_MS, namesToResolve, needsResolution, storedRowsFor, type Resolution } from '../../../src/core/addresses.js';
+import { compareAddresses, configuredAddresses, expandTargets, GONE_ADDRESS_MS, namesToResolve, needsResolution, storedRowsFor, type Resolution } from '../../../src/core/addresses.js';
 import type { Domain, EndpointReport } from '../../../src/core/model.js';
 import { endpointKey, targetsOf } from '../../../src/core/report.js';
 import { withStaleDeployments } from '../../../src/core/renewal-status.js';
@@ -58,6 +58,11 @@ describe('expandTargets', () => {
     assert.match(planned.find((p) => p.target.host === 'empty.test')!.unresolved ?? '', /no A or AAAA/);
   });
 
+  it('an address the config also names for that endpoint is scanned once, as configured', () => {
+    const both = expandTargets(targets, new Map([['multi.test', { ok: true, addresses: ['127.0.0.2', '127.0.0.9'] } as Resolution]]));
+    assert.deepEqual(both.filter((p) => p.target.host === 'multi.test').map((p) => p.target.address), ['127.0.0.2', '127.0.0.9']);
+  });
+
   it('passes targets through when nothing was resolved (scan.addresses first)', () => {
     assert.deepEqual(expandTargets(targets, new Map()).map((p) => p.target), targets);
   });
@@ -98,6 +103,14 @@ describe('storedRowsFor (what status shows for a configured endpoint)', () => {
     const late = new Date(Date.parse(t0) + GONE_ADDRESS_MS + 1000).toISOString();
     const rows = [row('127.0.0.2', t0), row('127.0.0.3', late), row('127.0.0.4', late)];
     assert.deepEqual(storedRowsFor(name, rows, 'all').map((r) => r.address), ['127.0.0.3', '127.0.0.4']);
+  });
+
+  it('leaves out rows of addresses the config names for the same endpoint (they have their own target)', () => {
+    const d = domain('multi.test', [{ host: 'multi.test', port: 443 }, { host: 'multi.test', port: 443, address: '127.0.0.3' }]);
+    const ts = targetsOf([d]);
+    const rows = [row('127.0.0.2', t0), row('127.0.0.3', t0)];
+    assert.deepEqual(storedRowsFor(ts[0]!, rows, 'all', configuredAddresses(ts)).map((r) => r.address), ['127.0.0.2']);
+    assert.deepEqual(storedRowsFor(ts[1]!, rows, 'all', configuredAddresses(ts)).map((r) => r.address), ['127.0.0.3']);
   });
 
   it('`first`, an IP host and a configured address match exactly', () => {
