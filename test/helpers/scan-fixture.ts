@@ -17,7 +17,7 @@ import tls from 'node:tls';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
-import type { EndpointReport } from '../../src/core/model.js';
+import type { EndpointProtocol, EndpointReport } from '../../src/core/model.js';
 import { scanDomains, type ScanOutcome } from '../../src/service/scan-inventory.js';
 import { loadTrust } from '../../src/scan/trust.js';
 
@@ -27,6 +27,8 @@ export interface EndpointSpec {
   port: number;
   /** Dialled instead of host (127.0.0.1, ::1). */
   address?: string;
+  /** The endpoint's plaintext upgrade (smtp, imap, postgres, ...); default tls. */
+  protocol?: EndpointProtocol;
 }
 
 export interface ScanFixtureOptions {
@@ -59,7 +61,7 @@ export function configYaml(caFile: string, endpoints: EndpointSpec[], scan: Reco
     domains: endpoints.map((e) => ({
       name: e.host,
       managed: false,
-      endpoints: [{ host: e.host, port: e.port, ...(e.address ? { address: e.address } : {}) }],
+      endpoints: [{ host: e.host, port: e.port, ...(e.address ? { address: e.address } : {}), ...(e.protocol ? { protocol: e.protocol } : {}) }],
     })),
   });
 }

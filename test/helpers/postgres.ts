@@ -1,0 +1,98 @@
+// A private PostgreSQL 15 cluster for tests (Debian's postgresql package; binaries in
+// /usr/lib/postgresql/15/bin): initdb as user postgres into a temp directory, then `postgres -D`
+// in the foreground as a child of the test, listening on 127.0.0.1:<free port> only, its Unix
+// socket in the data directory, with ssl = on and the given certificate file (leaf first, then
+// the chain as it should be served). The system cluster is never touched. stop() sends SIGINT
+// (fast shutdown) and awaits the exit.
+//
+//   const pg = await startPostgres({ certPem, keyPem });   // SSLRequest → 'S' on 127.0.0.1:pg.port
+import { execFile, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, waitForPort } from './ports.js';
+import type { CertFiles } from './mail-servers.js';
+
+const run = promisify(execFile);
+export const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+export interface Postgres {
+  port: number;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+function postgresUser(): { uid: number; gid: number } | null {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  if (!line) return null;
+  const f = line.split(':');
+  return { uid: Number(f[2]), gid: Number(f[3]) };
+}
+
+/** Why a cluster cannot run here, or null when it can. */
+export function postgresUnavailable(): string | null {
+  if (!existsSync(join(PG_BIN, 'postgres'))) return `${PG_BIN}/postgres is not installed`;
+  if (userInfo().uid !== 0) return 'initdb must run as user postgres, which needs root to switch to';
+  if (!postgresUser()) return 'no postgres user';
+  return null;
+}
+
+export async function startPostgres(files: CertFiles): Promise<Postgres> {
+  const user = postgresUser();
+  if (!user) throw new Error('no postgres user');
+  const dir = mkdtempSync(join(tmpdir(), 'certs-pg-'));
+  chownSync(dir, user.uid, user.gid);
+  const data = join(dir, 'data');
+  const as = { uid: user.uid, gid: user.gid, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' } };
+  await run(join(PG_BIN, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8'], { ...as, cwd: dir, timeout: 60_000 });
+  const cert = join(data, 'server-chain.pem');
+  const key = join(data, 'server.key');
+  writeFileSync(cert, files.certPem);
+  writeFileSync(key, files.keyPem, { mode: 0o600 });
+  chownSync(cert, user.uid, user.gid);
+  chownSync(key, user.uid, user.gid);
+  const port = await freePort();
+  const args = [
+    '-D', data, '-p', String(port),
+    '-c', 'listen_addresses=127.0.0.1',
+    '-c', `unix_socket_directories=${dir}`,
+    '-c', 'ssl=on',
+    '-c', `ssl_cert_file=${cert}`,
+    '-c', `ssl_key_file=${key}`,
+    '-c', 'fsync=off',
+    '-c', 'max_connections=10',
+    '-c', 'shared_buffers=8MB',
+  ];
+  const proc = spawn(join(PG_BIN, 'postgres'), args, { ...as, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
+  });
+  const exited = new Promise<void>((resolve) => {
+    proc.once('exit', () => resolve());
+    proc.once('error', (err) => {
+      stderr += String(err);
+      resolve();
+    });
+  });
+  const early = new AbortController();
+  void exited.then(() => early.abort(new Error('postgres exited during start')));
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGINT');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForPort('127.0.0.1', port, 20_000, { signal: early.signal });
+  } catch (err) {
+    const why = `postgres did not start: ${(err as Error).message}\n${stderr}`;
+    await stop();
+    throw new Error(why);
+  }
+  return { port, log: () => stderr, stop };
+}
