@@ -10,11 +10,14 @@ cd "$(dirname "$0")/.."
 on_exit=()
 trap 'for cmd in "${on_exit[@]}"; do eval "$cmd"; done' EXIT
 
-# Debian packages: the real servers the tests drive (nginx, Pebble + challtestsrv, BIND), and the
-# tools the benchmarks compare with (ssl-cert-check, certbot).
+# Debian packages: the real servers the tests drive (nginx, Pebble + challtestsrv, BIND, and for
+# STARTTLS Postfix, Dovecot IMAP/POP3 and PostgreSQL 15), and the tools the benchmarks compare
+# with (ssl-cert-check, certbot). A key is a command name or an absolute path.
 declare -A want=(
   [nginx]=nginx-light [openssl]=openssl [ssl-cert-check]=ssl-cert-check
   [pebble]=pebble [pebble-challtestsrv]=pebble [named]=bind9 [nsupdate]=bind9-dnsutils [certbot]=certbot
+  [postfix]=postfix [/usr/lib/dovecot/imap]=dovecot-imapd [/usr/lib/dovecot/pop3]=dovecot-pop3d
+  [/usr/lib/postgresql/15/bin/postgres]=postgresql
 )
 missing=()
 for bin in "${!want[@]}"; do
@@ -26,6 +29,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Keep package scripts from starting system services: the tests start their own.
   policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; on_exit+=("rm -f '$policy'"); fi
+  # Postfix's postinst would otherwise ask for (or write) a system mail configuration: the tests
+  # run their own instances with their own config directories.
+  echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
   apt-get update -qq
   # shellcheck disable=SC2046
   apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
