@@ -70,7 +70,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command('add')
     .description('add a domain to the inventory (keeps the config file\'s comments)')
     .argument('<name>', 'primary DNS name, e.g. example.com or *.example.com')
-    .addOption(new Option('-e, --endpoint <host:port[@address]>', 'an endpoint to scan; repeatable (default: <name>:443)').argParser(collect))
+    .addOption(new Option('-e, --endpoint <[scheme://]host[:port][@address]>', 'an endpoint to scan; repeatable (default: <name>:443); smtp://, imap://, pop3://, ftp://, ldap://, postgres://, xmpp:// scan through STARTTLS (or its kin) on that protocol\'s port').argParser(collect))
     .addOption(new Option('-a, --alt-name <name>', 'another name on the certificate; repeatable').argParser(collect))
     .option('--monitor-only', 'scan and warn only; never renew')
     .option('--cert <path>', 'a certificate file on this host to check')
