@@ -56,7 +56,7 @@ const EHLO_NAME = 'certs-scanner.invalid';
 /** How much of what a server said goes into a message. */
 const SAID_MAX = 240;
 
-/** A progress view for the caller's timeout message. */
+/** A live view of the conversation, handed to the caller once at the start, for its timeout message. */
 export interface UpgradeProgress {
   /** Bytes received from the server so far. */
   readonly bytesSeen: number;
@@ -102,7 +102,6 @@ const DIALOGS: Record<UpgradeProtocol, Dialog> = {
 class Conversation implements UpgradeProgress {
   private readonly socket: net.Socket;
   readonly maxBytes: number;
-  private readonly progress: ((p: UpgradeProgress) => void) | undefined;
   private buf: Buffer = Buffer.alloc(0);
   /** Where the line search resumes in `buf` (everything before has no line end). */
   private scanFrom = 0;
@@ -115,11 +114,12 @@ class Conversation implements UpgradeProgress {
   constructor(socket: net.Socket, maxBytes: number, progress?: (p: UpgradeProgress) => void) {
     this.socket = socket;
     this.maxBytes = maxBytes;
-    this.progress = progress;
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('close', this.onClose);
     socket.on('error', this.onError);
+    // The caller holds this live view from the start (its timeout names what was last sent).
+    progress?.(this);
   }
 
   close(): void {
@@ -140,7 +140,6 @@ class Conversation implements UpgradeProgress {
 
   private readonly onData = (chunk: Buffer): void => {
     this.bytesSeen += chunk.length;
-    this.progress?.(this);
     if (this.bytesSeen > this.maxBytes) {
       this.fail(new UpgradeFailure('too-big', `the server sent more than ${this.maxBytes} bytes before the TLS handshake (${this.after()}); cut off`));
       this.socket.destroy();

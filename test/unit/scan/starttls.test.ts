@@ -40,9 +40,9 @@ class Peer {
     this.sock.write(s);
   }
   /** Agree: from here on the socket speaks TLS as a server. */
-  tls(): void {
+  tls(context = serverContext): void {
     this.sock.off('data', this.onData);
-    const t = new tls.TLSSocket(this.sock, { isServer: true, secureContext: serverContext });
+    const t = new tls.TLSSocket(this.sock, { isServer: true, secureContext: context });
     t.on('error', () => t.destroy());
   }
 }
@@ -114,6 +114,24 @@ describe('SMTP', () => {
     assert.deepEqual(seen, ['EHLO certs-scanner.invalid\r\n', 'STARTTLS\r\n']);
   });
 
+  it('a TLS 1.3-only server: the refused TLS 1.2 attempt is retried with a new upgrade, and the 1.3 flight is decrypted', async () => {
+    const tls13 = tls.createSecureContext({ key: leaf.keyPem, cert: pemBundle(leaf, inter), minVersion: 'TLSv1.3' });
+    let upgrades = 0;
+    script = async (p) => {
+      p.send('220 mail.test ESMTP\r\n');
+      await p.read();
+      p.send('250-mail.test\r\n250 STARTTLS\r\n');
+      await p.read();
+      upgrades++;
+      p.send('220 go ahead\r\n');
+      p.tls(tls13);
+    };
+    const r = await scan('smtp');
+    assertServedChain(r);
+    assert.equal(r.protocol, 'TLSv1.3');
+    assert.equal(upgrades, 2, 'one upgrade per attempt');
+  });
+
   it('no STARTTLS among the extensions: handshake-failed naming what the server said', async () => {
     script = async (p) => {
       p.send('220 plain.test ESMTP\r\n');
@@ -156,6 +174,14 @@ describe('SMTP', () => {
     script = async () => {};
     const r = await scan('smtp', { timeoutMs: 300 });
     assertFailed(r, 'timeout', /^smtp: no TLS upgrade \(STARTTLS\) within 300 ms: the server accepted the TCP connection but sent no complete greeting \(0 bytes\)$/);
+  });
+
+  it('a server that never answers the client\'s first message: the timeout names it', async () => {
+    script = async (p) => {
+      await p.read();
+    };
+    const r = await scan('postgres', { timeoutMs: 300 });
+    assertFailed(r, 'timeout', /^postgres: no TLS upgrade \(SSLRequest\) within 300 ms: no complete answer to SSLRequest \(0 bytes from the server so far\)$/);
   });
 
   it('a server that closes after EHLO', async () => {
