@@ -12,7 +12,7 @@
 // until the master's pid has gone. Dovecot runs in the foreground (`dovecot -F -c FILE`) as a
 // child of the test; stop() sends SIGTERM and awaits its exit. Both need root (to bind as the
 // master and switch users), which the CI machine has.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,23 @@ import { promisify } from 'node:util';
 import { freePort, waitForPort } from './ports.js';
 
 const run = promisify(execFile);
+
+/**
+ * Instances whose stop() has not run, cleaned up when the test process exits anyway (a crash, a
+ * cancelled hook): the Postfix master is a daemon, not our child, and would outlive it.
+ */
+const leftovers = new Set<() => void>();
+let exitHook = false;
+export function atExit(cleanup: () => void): () => void {
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const c of leftovers) c();
+    });
+  }
+  leftovers.add(cleanup);
+  return () => leftovers.delete(cleanup);
+}
 
 export interface CertFiles {
   /** Leaf first, then the chain as it should be served. */
@@ -129,11 +146,19 @@ export async function startPostfix(files: CertFiles): Promise<Postfix> {
     await run(POSTFIX_BIN, ['-c', conf, 'stop']).catch(() => undefined);
     if (pid > 0) await untilGone(pid, 5000);
   };
+  const forget = atExit(() => {
+    try {
+      execFileSync(POSTFIX_BIN, ['-c', conf, 'abort'], { stdio: 'ignore', timeout: 10_000 });
+    } catch {
+      // Not running: nothing to stop.
+    }
+  });
   try {
     await run(POSTFIX_BIN, ['-c', conf, 'start'], { timeout: 20_000 });
     await waitForPort('127.0.0.1', port, 10_000);
   } catch (err) {
     await stopPostfix();
+    forget();
     const log = readLog(maillog);
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`postfix did not start: ${(err as Error).message}\n${log}`);
@@ -146,6 +171,7 @@ export async function startPostfix(files: CertFiles): Promise<Postfix> {
       if (stopped) return;
       stopped = true;
       await stopPostfix();
+      forget();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -213,9 +239,13 @@ service pop3-login {
   });
   const early = new AbortController();
   void exited.then(() => early.abort(new Error('dovecot exited during start')));
+  const forget = atExit(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+  });
   const stop = async (): Promise<void> => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
     await exited;
+    forget();
     rmSync(dir, { recursive: true, force: true });
   };
   try {

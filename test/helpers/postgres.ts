@@ -12,7 +12,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, waitForPort } from './ports.js';
-import type { CertFiles } from './mail-servers.js';
+import { atExit, type CertFiles } from './mail-servers.js';
 
 const run = promisify(execFile);
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
@@ -79,12 +79,16 @@ export async function startPostgres(files: CertFiles): Promise<Postgres> {
   });
   const early = new AbortController();
   void exited.then(() => early.abort(new Error('postgres exited during start')));
+  const forget = atExit(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGINT');
+  });
   let stopped = false;
   const stop = async (): Promise<void> => {
     if (stopped) return;
     stopped = true;
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGINT');
     await exited;
+    forget();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
