@@ -7,6 +7,7 @@
  */
 import type { EndpointReport } from './model.js';
 import { statusOf, worstStatus, type Problem } from './problems.js';
+import { inCriticalWindow, type CriticalSetting } from './thresholds.js';
 
 export interface DeployFailure {
   /** The version that was to be deployed (null for a monitored file). */
@@ -38,7 +39,7 @@ export function deployFailedProblem(domain: string, f: DeployFailure, daysLeft: 
  * Adds deploy-failed to the reports of domains whose last deploy failed (in place of
  * stale-deployment, which it explains); other reports pass through.
  */
-export function withDeployFailures(reports: readonly EndpointReport[], failing: ReadonlyMap<string, DeployFailure>, criticalDays: number): EndpointReport[] {
+export function withDeployFailures(reports: readonly EndpointReport[], failing: ReadonlyMap<string, DeployFailure>, critical: CriticalSetting): EndpointReport[] {
   if (failing.size === 0) return [...reports];
   return reports.map((r) => {
     const f = failing.get(r.domain);
@@ -48,7 +49,7 @@ export function withDeployFailures(reports: readonly EndpointReport[], failing: 
     const problems = r.problems.filter((p) => p.code !== 'stale-deployment');
     const has = problems.some((p) => p.code === 'deploy-failed');
     if (has && problems.length === r.problems.length) return r;
-    if (!has) problems.push(deployFailedProblem(r.domain, f, r.daysLeft, criticalDays));
+    if (!has) problems.push({ ...deployFailedProblem(r.domain, f, r.daysLeft, 0), severity: inCriticalWindow(r, critical) ? 'critical' : 'warning' });
     const status = r.status === 'unknown' ? worstStatus('unknown', statusOf(problems)) : statusOf(problems);
     return { ...r, problems, status };
   });

@@ -6,6 +6,7 @@
  */
 import type { EndpointReport } from './model.js';
 import { statusOf, worstStatus, type Problem } from './problems.js';
+import { inCriticalWindow, type CriticalSetting } from './thresholds.js';
 
 export interface RenewalFailure {
   failures: number;
@@ -25,12 +26,13 @@ export function renewalFailingProblem(domain: string, f: RenewalFailure, daysLef
 }
 
 /** Adds renewal-failing to the reports of domains with a failing renewal; other reports pass through unchanged. */
-export function withRenewalFailures(reports: readonly EndpointReport[], failing: ReadonlyMap<string, RenewalFailure>, criticalDays: number): EndpointReport[] {
+export function withRenewalFailures(reports: readonly EndpointReport[], failing: ReadonlyMap<string, RenewalFailure>, critical: CriticalSetting): EndpointReport[] {
   if (failing.size === 0) return [...reports];
   return reports.map((r) => {
     const f = failing.get(r.domain);
     if (!f || r.problems.some((p) => p.code === 'renewal-failing')) return r;
-    const problems = [...r.problems, renewalFailingProblem(r.domain, f, r.daysLeft, criticalDays)];
+    const p = renewalFailingProblem(r.domain, f, r.daysLeft, 0);
+    const problems = [...r.problems, { ...p, severity: inCriticalWindow(r, critical) ? 'critical' as const : 'warning' as const }];
     const status = r.status === 'unknown' ? worstStatus('unknown', statusOf(problems)) : statusOf(problems);
     return { ...r, problems, status };
   });
@@ -47,10 +49,10 @@ export interface IssuedSummary {
  * domain — the classic "renewed, but the server was never reloaded". Older means it expires
  * before the newest issued one; a certificate that is not ours and expires later is not judged.
  */
-export function staleDeploymentProblem(r: EndpointReport, latest: IssuedSummary, criticalDays: number): Problem | null {
+export function staleDeploymentProblem(r: EndpointReport, latest: IssuedSummary, criticalDays: CriticalSetting): Problem | null {
   if (r.source !== 'tls' || !r.fingerprint256 || r.fingerprint256 === latest.fingerprint256 || !r.notAfter) return null;
   if (Date.parse(r.notAfter) >= Date.parse(latest.notAfter)) return null;
-  const critical = r.daysLeft !== null && r.daysLeft <= criticalDays;
+  const critical = inCriticalWindow(r, criticalDays);
   return {
     code: 'stale-deployment',
     severity: critical ? 'critical' : 'warning',
@@ -59,7 +61,7 @@ export function staleDeploymentProblem(r: EndpointReport, latest: IssuedSummary,
   };
 }
 
-export function withStaleDeployments(reports: readonly EndpointReport[], latest: ReadonlyMap<string, IssuedSummary>, criticalDays: number): EndpointReport[] {
+export function withStaleDeployments(reports: readonly EndpointReport[], latest: ReadonlyMap<string, IssuedSummary>, criticalDays: CriticalSetting): EndpointReport[] {
   if (latest.size === 0) return [...reports];
   return reports.map((r) => {
     const l = latest.get(r.domain);

@@ -203,3 +203,23 @@ export function reportLifetime(r: Pick<EndpointReport, 'notBefore' | 'notAfter' 
   const leaf = r.chain?.[0];
   return lifetimeOf(r.notBefore ?? leaf?.notBefore, r.leafNotAfter ?? (r.notBefore ? r.notAfter : leaf?.notAfter ?? r.notAfter));
 }
+
+/**
+ * How problems that turn critical near expiry (renewal-failing, stale-deployment, deploy-failed)
+ * find their window: a plain number is criticalDays as configured, unscaled (the rule before
+ * issue 12 §4, kept for callers that pass one); the settings scale it to the certificate's
+ * lifetime, as `expiring-soon` does.
+ */
+export type CriticalSetting = number | Pick<ThresholdSettings, 'warningDays' | 'criticalDays'>;
+
+/** Whether the certificate a report judged is inside its critical window (see CriticalSetting). */
+export function inCriticalWindow(r: Pick<EndpointReport, 'daysLeft' | 'notBefore' | 'notAfter' | 'leafNotAfter' | 'chain' | 'scannedAt'>, setting: CriticalSetting): boolean {
+  if (r.daysLeft === null) return false;
+  if (typeof setting === 'number') return r.daysLeft <= setting;
+  const t = thresholdsInForce(reportLifetime(r), { warningDays: setting.warningDays, criticalDays: setting.criticalDays });
+  if (!t.scaled) return r.daysLeft <= t.critical.configured;
+  const end = Date.parse(r.notAfter ?? '');
+  const at = Date.parse(r.scannedAt ?? '');
+  const msLeft = Number.isFinite(end) && Number.isFinite(at) ? end - at : r.daysLeft * DAY_MS;
+  return msLeft < 0 || reached(msLeft, t.critical, true);
+}

@@ -65,8 +65,10 @@ export function withLifecycle(config: Config, store: Store, scanned: EndpointRep
   const managed = new Set(config.domains.filter((d) => d.managed).map((d) => d.name));
   const latest = new Map<string, IssuedSummary>();
   for (const [lineage, c] of store.issued.latestAll()) if (managed.has(lineage) && !c.revokedAt) latest.set(lineage, { version: c.version, fingerprint256: c.fingerprint256, notAfter: c.notAfter });
-  const stale = withStaleDeployments(withRenewalFailures(scanned, renewalFailures(store), config.scan.criticalDays), latest, config.scan.criticalDays);
-  return withDeployFailures(stale, store.deployments.failures(), config.scan.criticalDays);
+  // Critical near expiry, in the window scaled to each certificate's lifetime (issue 12 §4).
+  const window = { warningDays: config.scan.warningDays, criticalDays: config.scan.criticalDays };
+  const stale = withStaleDeployments(withRenewalFailures(scanned, renewalFailures(store), window), latest, window);
+  return withDeployFailures(stale, store.deployments.failures(), window);
 }
 
 function stripChain(r: EndpointReport): EndpointReport {

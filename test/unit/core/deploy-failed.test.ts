@@ -46,3 +46,12 @@ describe('deploy-failed', () => {
     assert.match(r!.problems[0]!.hint!, /^start nginx/);
   });
 });
+
+describe('deploy-failed: the critical window scales with the lifetime', () => {
+  it('a 6-day certificate is a warning 2 days before expiry and critical 10 hours before', () => {
+    const at = (hoursLeft: number) => report({ notBefore: '2030-01-01T00:00:00.000Z', notAfter: '2030-01-07T00:00:00.000Z', scannedAt: new Date(Date.parse('2030-01-07T00:00:00.000Z') - hoursLeft * 3_600_000).toISOString(), daysLeft: Math.floor(hoursLeft / 24) });
+    const window = { warningDays: 30, criticalDays: 7 };
+    assert.equal(withDeployFailures([at(48)], new Map([['d.test', failure]]), window)[0]!.problems.find((p) => p.code === 'deploy-failed')?.severity, 'warning');
+    assert.equal(withDeployFailures([at(10)], new Map([['d.test', failure]]), window)[0]!.problems.find((p) => p.code === 'deploy-failed')?.severity, 'critical');
+  });
+});

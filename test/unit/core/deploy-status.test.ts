@@ -201,3 +201,34 @@ describe('withRenewalFailures', () => {
     assert.equal(out[0]!.status, 'critical');
   });
 });
+
+describe('the critical window scales with the certificate lifetime (issue 12 §4)', () => {
+  const WINDOW = { warningDays: 30, criticalDays: 7 };
+  // A 6-day certificate: critical at 7 × 6 / 90 days = 11.2 hours before expiry.
+  const six = (hoursLeft: number): EndpointReport => report({
+    notBefore: '2030-01-01T00:00:00.000Z',
+    notAfter: '2030-01-07T00:00:00.000Z',
+    scannedAt: new Date(Date.parse('2030-01-07T00:00:00.000Z') - hoursLeft * 3_600_000).toISOString(),
+    daysLeft: Math.floor(hoursLeft / 24),
+  });
+  const failing = new Map([['d.test', { failures: 2, lastError: 'boom', lastAttemptAt: null, nextAttemptAt: null } satisfies RenewalFailure]]);
+  const severityOf = (r: EndpointReport, code: Problem['code']): Severity | undefined => r.problems.find((p) => p.code === code)?.severity;
+
+  test('renewal-failing: a warning 2 days before a 6-day certificate expires (7 fixed days would say critical), critical 11 hours before', () => {
+    assert.equal(severityOf(withRenewalFailures([six(48)], failing, WINDOW)[0]!, 'renewal-failing'), 'warning');
+    assert.equal(severityOf(withRenewalFailures([six(11)], failing, WINDOW)[0]!, 'renewal-failing'), 'critical');
+    assert.equal(severityOf(withRenewalFailures([six(48)], failing, CRITICAL_DAYS)[0]!, 'renewal-failing'), 'critical', 'a plain number keeps the unscaled rule');
+  });
+
+  test('stale-deployment: the same window', () => {
+    const latest = new Map([['d.test', LATEST]]);
+    assert.equal(severityOf(withStaleDeployments([six(48)], latest, WINDOW)[0]!, 'stale-deployment'), 'warning');
+    assert.equal(severityOf(withStaleDeployments([six(11)], latest, WINDOW)[0]!, 'stale-deployment'), 'critical');
+  });
+
+  test('a 90-day certificate keeps 7 whole days', () => {
+    const r = report({ notBefore: '2029-10-22T00:00:00.000Z', notAfter: '2030-01-20T00:00:00.000Z', daysLeft: 7 });
+    assert.equal(severityOf(withRenewalFailures([r], failing, WINDOW)[0]!, 'renewal-failing'), 'critical');
+    assert.equal(severityOf(withRenewalFailures([{ ...r, daysLeft: 8 }], failing, WINDOW)[0]!, 'renewal-failing'), 'warning');
+  });
+});
