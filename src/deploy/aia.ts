@@ -22,7 +22,7 @@ import type { X509Certificate } from 'node:crypto';
 import { CertsError, ValidationError, errorMessage } from '../core/errors.js';
 import { hasPkcs7Pem, isPkcs7Der, pemPkcs7Certificates, pkcs7Certificates } from '../core/pkcs7.js';
 import { issuedBy } from '../core/trust-anchors.js';
-import { anyAddress, blockedDestination, createGuardedFetch, publicOnly, type AddressCheck } from '../lib/guarded-fetch.js';
+import { BodyTooLargeError, anyAddress, blockedDestination, createGuardedFetch, publicOnly, readBoundedBody, type AddressCheck } from '../lib/guarded-fetch.js';
 import { classifyAddress } from '../core/address-class.js';
 import {
   certName, certificateExtension, certificateReader, isSelfSigned, oneLineName, parseNameList, parsePemBundle, sameName, toX509,
@@ -271,29 +271,12 @@ function discard(res: Response): void {
 }
 
 async function readBounded(ctx: Ctx, res: Response, via: string): Promise<Buffer> {
-  const limit = ctx.maxBytes;
-  const declared = res.headers.get('content-length');
-  if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > limit) {
-    discard(res);
-    throw new Refusal('too-large', `body exceeds ${limit} bytes (Content-Length: ${declared.trim()})${via}`);
-  }
-  if (!res.body) return Buffer.alloc(0);
-  const reader = res.body.getReader();
-  const chunks: Buffer[] = [];
-  let total = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > limit) throw new Refusal('too-large', `body exceeds ${limit} bytes${via}`);
-      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-    }
+    return await readBoundedBody(res, ctx.maxBytes);
   } catch (err) {
-    reader.cancel().catch(() => undefined);
+    if (err instanceof BodyTooLargeError) throw new Refusal('too-large', `body exceeds ${err.limit} bytes${err.declared !== null ? ` (Content-Length: ${err.declared})` : ''}${via}`);
     throw networkRefusal(ctx, err, res.url || 'the URL');
   }
-  return Buffer.concat(chunks, total);
 }
 
 /** The media type of a Content-Type header, bounded: the rest is the server's free text. */

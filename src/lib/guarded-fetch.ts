@@ -105,3 +105,41 @@ export function createGuardedFetch(check: AddressCheck): typeof fetch {
     });
   }) as typeof fetch;
 }
+
+/** A response body over the limit: announced by Content-Length (`declared`) or seen while reading. */
+export class BodyTooLargeError extends Error {
+  constructor(readonly limit: number, readonly declared: string | null, readonly seen: number) {
+    super(declared !== null ? `larger than ${limit} bytes (Content-Length: ${declared})` : `larger than ${limit} bytes (cut off after ${seen} bytes)`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+/**
+ * Reads a body of at most `limit` bytes, refusing a larger one before reading it (Content-Length)
+ * or as soon as it passes the limit, without buffering the rest. Other failures (network, abort)
+ * are thrown as they come; the stream is cancelled either way.
+ */
+export async function readBoundedBody(res: Response, limit: number): Promise<Buffer> {
+  const declared = res.headers.get('content-length');
+  if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > limit) {
+    void res.body?.cancel().catch(() => undefined);
+    throw new BodyTooLargeError(limit, declared.trim(), 0);
+  }
+  if (!res.body) return Buffer.alloc(0);
+  const reader = res.body.getReader();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > limit) throw new BodyTooLargeError(limit, null, total);
+      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+    }
+  } catch (err) {
+    reader.cancel().catch(() => undefined);
+    throw err;
+  }
+  return Buffer.concat(chunks, total);
+}

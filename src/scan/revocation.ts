@@ -21,7 +21,7 @@ import { errorMessage } from '../core/errors.js';
 import type { Problem } from '../core/problems.js';
 import { issuedBy, type TrustAnchors } from '../core/trust-anchors.js';
 import { certName, isSelfSigned } from '../core/x509.js';
-import { anyAddress, blockedDestination, createGuardedFetch, publicOnly, type AddressCheck } from '../lib/guarded-fetch.js';
+import { BodyTooLargeError, anyAddress, blockedDestination, createGuardedFetch, publicOnly, readBoundedBody, type AddressCheck } from '../lib/guarded-fetch.js';
 import { classifyAddress } from '../core/address-class.js';
 
 /** Largest CRL accepted: Let's Encrypt's sharded CRLs are well under 1 MB, big CAs' a few MB. */
@@ -183,29 +183,14 @@ export class RevocationChecker {
   }
 
   private async readBounded(res: Response, signal: AbortSignal): Promise<Buffer> {
-    const limit = this.maxBytes;
-    const declared = res.headers.get('content-length');
-    if (declared !== null && /^\s*\d+\s*$/.test(declared) && Number(declared) > limit) {
-      void res.body?.cancel().catch(() => undefined);
-      throw new Refusal('too-large', `is larger than the ${limit}-byte limit (Content-Length: ${declared.trim()})`);
-    }
-    if (!res.body) return Buffer.alloc(0);
-    const reader = res.body.getReader();
-    const chunks: Buffer[] = [];
-    let total = 0;
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        total += value.byteLength;
-        if (total > limit) throw new Refusal('too-large', `is larger than the ${limit}-byte limit (cut off after ${total} bytes)`);
-        chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-      }
+      return await readBoundedBody(res, this.maxBytes);
     } catch (err) {
-      reader.cancel().catch(() => undefined);
+      if (err instanceof BodyTooLargeError) {
+        throw new Refusal('too-large', err.declared !== null ? `is larger than the ${err.limit}-byte limit (Content-Length: ${err.declared})` : `is larger than the ${err.limit}-byte limit (cut off after ${err.seen} bytes)`);
+      }
       throw this.networkRefusal(err, signal);
     }
-    return Buffer.concat(chunks, total);
   }
 }
 
