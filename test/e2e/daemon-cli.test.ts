@@ -110,7 +110,7 @@ domains:
     assert.equal(health.status, 200);
     assert.equal((JSON.parse(health.body) as { status: string }).status, 'ok');
     const metrics = await get(port, '/metrics');
-    assert.match(metrics.body, /^certs_certificate_expiration_timestamp_seconds\{domain="d\.test",endpoint="d\.test:\d+@127\.0\.0\.1"\} \d+/m);
+    assert.match(metrics.body, /^certs_certificate_expiration_timestamp_seconds\{domain="d\.test",endpoint="d\.test:\d+@127\.0\.0\.1",address="127\.0\.0\.1"\} \d+/m, "issue 12 §1: rows dialled at an address carry an address label");
     assert.match(metrics.body, /^certs_last_run_success 1$/m);
     const status = JSON.parse((await get(port, '/status')).body) as { summary: { ok: number } };
     assert.equal(status.summary.ok, 1);
