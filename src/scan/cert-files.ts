@@ -77,6 +77,16 @@ function ioError(label: string, err: unknown): IoError {
 
 /** Every CERTIFICATE block of a PEM file as X509Certificate, in file order. */
 export function readCertificateBundle(path: string, what = 'certificate file'): X509Certificate[] {
+  const { label, ders } = readCertificateDers(path, what);
+  return ders.map((der, i) => toX509(der, `${label} certificate ${i + 1}`));
+}
+
+/**
+ * Every CERTIFICATE block of a PEM file as DER, in file order, unparsed (the trust store skips
+ * the system bundle's copies of Node's roots before paying for X.509 parsing); `label` names the
+ * file as readCertificateBundle's errors do, for the caller's toX509.
+ */
+export function readCertificateDers(path: string, what = 'certificate file'): { label: string; ders: Buffer[] } {
   const label = `${what} "${path}"`;
   const text = readPemText(path, what);
   let ders: Buffer[];
@@ -90,7 +100,7 @@ export function readCertificateBundle(path: string, what = 'certificate file'): 
     }
     throw err;
   }
-  return ders.map((der, i) => toX509(der, `${label} certificate ${i + 1}`));
+  return { label, ders };
 }
 
 const KEY_BLOCK = /-----BEGIN ((?:RSA |EC |DSA |ENCRYPTED |OPENSSH )?PRIVATE KEY)-----([\s\S]*?)(?:-----END \1-----|$)/;

@@ -58,7 +58,8 @@ export interface TlsProbeResult extends ProbeResult {
   note?: string;
 }
 
-const tls13Siblings = new WeakMap<tls.SecureContext, tls.SecureContext>();
+/** The TLS 1.3 sibling of each createProbeContext() context, built on first use (see there). */
+const tls13Siblings = new WeakMap<tls.SecureContext, () => tls.SecureContext>();
 
 export interface ProbeContextOptions {
   /** Trust anchors (PEM). An empty list trusts nothing, so every chain fails OpenSSL's check. */
@@ -80,8 +81,10 @@ export function createProbeContext(opts: ProbeContextOptions): tls.SecureContext
   // built from an empty list must trust nothing.
   const common = { ciphers: 'DEFAULT:@SECLEVEL=0', ca: [...opts.ca] };
   const tls12 = tls.createSecureContext({ ...common, minVersion: 'TLSv1', maxVersion: 'TLSv1.2' });
-  const tls13 = tls.createSecureContext({ ...common, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' });
-  tls13Siblings.set(tls12, tls13);
+  // Built when the first TLS 1.3-only server needs the retry: with a few hundred anchors each
+  // context costs ~20 ms of start-up, and most fleets never need this one (issue 12 §6).
+  let tls13: tls.SecureContext | undefined;
+  tls13Siblings.set(tls12, () => (tls13 ??= tls.createSecureContext({ ...common, minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' })));
   return tls12;
 }
 
@@ -96,7 +99,7 @@ export async function probe(target: ProbeTarget, opts: ProbeOptions): Promise<Tl
   const first = await attempt(target, opts.secureContext, opts, 'TLSv1.2');
   let outcome = first;
   if (first.kind === 'failed' && first.retryTls13) {
-    const ctx13 = opts.secureContextTls13 ?? tls13Siblings.get(opts.secureContext) ?? opts.secureContext;
+    const ctx13 = opts.secureContextTls13 ?? tls13Siblings.get(opts.secureContext)?.() ?? opts.secureContext;
     const second = await attempt(target, ctx13, opts, 'TLSv1.3');
     if (second.kind === 'failed') {
       outcome = {

@@ -4,12 +4,13 @@
  * and OpenSSL's verdict during the handshake (the probe's SecureContext), so the two judge the
  * same store and a disagreement means a bug, not a configuration difference.
  */
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import tls from 'node:tls';
 import { ValidationError } from '../core/errors.js';
 import { TrustAnchors } from '../core/trust-anchors.js';
-import { readCertificateBundle } from './cert-files.js';
+import { parsePemBundle, toX509 } from '../core/x509.js';
+import { readCertificateDers } from './cert-files.js';
 import { createProbeContext } from './tls-probe.js';
 
 /** Debian/Ubuntu/Alpine location; RHEL's /etc/pki/tls/certs/ca-bundle.crt can be given as systemBundlePath. */
@@ -45,19 +46,29 @@ export interface LoadedTrust {
 }
 
 export function loadTrust(opts: TrustOptions): LoadedTrust {
-  const unique = new Map<string, X509Certificate>();
-  const add = (certs: readonly X509Certificate[]): number => {
-    for (const c of certs) if (!unique.has(c.fingerprint256)) unique.set(c.fingerprint256, c);
-    return certs.length;
+  // Keyed by the DER (as base64), so a certificate two sources share — on Debian the system bundle
+  // is Node's roots again — is parsed once: X.509 parsing was a third of `certs scan`'s start-up.
+  const unique = new Map<string, { cert: X509Certificate; pem: string }>();
+  const add = (ders: readonly Buffer[], labelOf: (i: number) => string): number => {
+    ders.forEach((der, i) => {
+      const b64 = der.toString('base64');
+      if (unique.has(b64)) return;
+      unique.set(b64, { cert: toX509(der, labelOf(i)), pem: `-----BEGIN CERTIFICATE-----\n${b64.replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n` });
+    });
+    return ders.length;
+  };
+  const addFile = (path: string, what: string): number => {
+    const { label, ders } = readCertificateDers(path, what);
+    return add(ders, (i) => `${label} certificate ${i + 1}`);
   };
 
-  const bundled = opts.bundled ? add(tls.rootCertificates.map((pem) => new X509Certificate(pem))) : 0;
+  const bundled = opts.bundled ? add(tls.rootCertificates.flatMap((pem) => parsePemBundle(pem, 'bundled root')), (i) => `bundled root ${i + 1}`) : 0;
 
   const systemPath = opts.systemBundlePath ?? DEFAULT_SYSTEM_BUNDLE;
   // Absent is normal (containers, macOS); present but unreadable or corrupt is an error worth stopping for.
-  const system = opts.system && existsSync(systemPath) ? add(readCertificateBundle(systemPath, 'system CA bundle')) : 0;
+  const system = opts.system && existsSync(systemPath) ? addFile(systemPath, 'system CA bundle') : 0;
 
-  const caFile = opts.caFile !== undefined ? add(readCertificateBundle(opts.caFile, 'CA file')) : 0;
+  const caFile = opts.caFile !== undefined ? addFile(opts.caFile, 'CA file') : 0;
 
   if (unique.size === 0) {
     const why = [
@@ -70,10 +81,10 @@ export function loadTrust(opts: TrustOptions): LoadedTrust {
     });
   }
 
-  const certs = [...unique.values()];
+  const entries = [...unique.values()];
   return {
-    anchors: new TrustAnchors(certs),
-    secureContext: createProbeContext({ ca: certs.map((c) => c.toString()) }),
+    anchors: new TrustAnchors(entries.map((e) => e.cert)),
+    secureContext: createProbeContext({ ca: entries.map((e) => e.pem) }),
     count: { bundled, system, caFile, total: unique.size },
   };
 }

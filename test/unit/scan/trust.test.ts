@@ -67,6 +67,20 @@ describe('loadTrust: sources and counts', () => {
     assert.ok(t.anchors.has(otherRoot.cert.fingerprint256));
   });
 
+  it('a system bundle repeating Node\'s roots (re-wrapped PEM) adds only what is new', () => {
+    // Debian's bundle is Mozilla's roots again: each is skipped by its DER before being parsed,
+    // whatever the line wrapping; the private root after them is still an anchor.
+    const rewrapped = tls.rootCertificates
+      .slice(0, 5)
+      .map((pem) => pem.replace(/-----[A-Z ]+-----|\s/g, ''))
+      .map((b64) => `-----BEGIN CERTIFICATE-----\r\n${b64.replace(/.{76}/g, '$&\r\n')}\r\n-----END CERTIFICATE-----\r\n`);
+    const system = file('debian-like.crt', rewrapped.join('') + root.pem);
+    const t = loadTrust({ bundled: true, system: true, systemBundlePath: system });
+    assert.deepEqual(t.count, { bundled: tls.rootCertificates.length, system: 6, caFile: 0, total: tls.rootCertificates.length + 1 });
+    assert.equal(t.anchors.size, tls.rootCertificates.length + 1);
+    assert.ok(t.anchors.has(root.cert.fingerprint256));
+  });
+
   it('a duplicate inside one file counts once in the total', () => {
     const t = loadTrust({ bundled: false, system: false, caFile: file('dup.pem', root.pem + root.pem) });
     assert.deepEqual(t.count, { bundled: 0, system: 0, caFile: 2, total: 1 });
