@@ -10,6 +10,7 @@ import { renderDetail, renderNagios, renderSummary, renderTable } from '../rende
 import { useColour } from '../style.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { compose, type Composition } from '../compose.js';
+import { writeJsonDocument } from '../json-out.js';
 import { reportLifetime, thresholdsInForce, thresholdsJson, type ThresholdSettings, type ThresholdsJson } from '../../core/thresholds.js';
 
 export interface ReportOptions {
@@ -69,7 +70,7 @@ function output(config: Config, reports: EndpointReport[], detail: boolean, opts
   if (opts.json) {
     // The detail view (names given) also says which expiry thresholds are in force and why.
     const shown = detail ? reports.map((r) => withThresholds(config, r)) : reports;
-    io.stdout.write(`${JSON.stringify(reportDocument(shown, io.now()), null, 2)}\n`);
+    writeJsonDocument(io.stdout, reportDocument(shown, io.now()), 'endpoints');
   } else if (opts.nagios) {
     io.stdout.write(`${renderNagios(status, reports, config.scan.warningDays, config.scan.criticalDays)}\n`);
   } else if (reports.length === 0) {
