@@ -24,9 +24,13 @@ export function writeJsonDocument(out: TextSink, doc: object, key: string): void
   const head = JSON.stringify({ ...doc, [key]: JSON.parse(marker) as string }, null, 2);
   const at = head.indexOf(marker);
   out.write(`${head.slice(0, at)}[\n`);
+  // Each slice stringified at the depth it has in the document, so its rows come out indented
+  // as they will stand: only the slice's own brackets are cut off (no per-line re-indenting).
+  const open = `{\n  ${JSON.stringify(key)}: [\n`.length;
+  const close = '\n  ]\n}'.length;
   for (let i = 0; i < rows.length; i += ROWS_PER_WRITE) {
-    const slice = rows.slice(i, i + ROWS_PER_WRITE).map((row: unknown) => `    ${JSON.stringify(row ?? null, null, 2).replace(/\n/g, '\n    ')}`);
-    out.write(`${slice.join(',\n')}${i + ROWS_PER_WRITE < rows.length ? ',\n' : '\n'}`);
+    const text = JSON.stringify({ [key]: rows.slice(i, i + ROWS_PER_WRITE) }, null, 2);
+    out.write(`${text.slice(open, text.length - close)}${i + ROWS_PER_WRITE < rows.length ? ',\n' : '\n'}`);
   }
   out.write(`  ]${head.slice(at + marker.length)}\n`);
 }
