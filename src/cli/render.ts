@@ -115,11 +115,23 @@ export function renderDetail(e: EndpointReport, colour: boolean, now: Date, sett
 /** The Nagios plugin line: `STATUS: text | 'days_left'=N;30:;7:` (ARCHITECTURE §7). */
 export function renderNagios(status: Status, endpoints: readonly EndpointReport[], warningDays: number, criticalDays: number): string {
   const bad = endpoints.filter((e) => e.status !== 'ok');
-  const minDays = endpoints.reduce<number | null>((m, e) => (e.daysLeft === null ? m : m === null ? e.daysLeft : Math.min(m, e.daysLeft)), null);
+  const nearest = endpoints.reduce<EndpointReport | null>((m, e) => (e.daysLeft === null ? m : m === null || m.daysLeft === null || e.daysLeft < m.daysLeft ? e : m), null);
+  const minDays = nearest?.daysLeft ?? null;
   const text = bad.length === 0
     ? `${endpoints.length} endpoints ok`
     : bad.slice(0, 5).map((e) => `${e.domain} ${endpointLabel(e)} ${e.problems.map((p) => p.code).join(',') || e.error || e.status}`).join('; ') +
       (bad.length > 5 ? `; and ${bad.length - 5} more` : '');
-  const perf = minDays === null ? '' : ` | 'days_left'=${minDays};${warningDays}:;${criticalDays}:`;
+  // The ranges are those of the certificate nearest to expiry, scaled to its lifetime (issue 12 §4).
+  const oneDecimal = (d: number): string => String(Math.round(d * 10) / 10);
+  let warn = String(warningDays);
+  let crit = String(criticalDays);
+  if (nearest) {
+    const t = thresholdsInForce(reportLifetime(nearest), { warningDays, criticalDays });
+    if (t.scaled) {
+      warn = oneDecimal(t.warning.days);
+      crit = oneDecimal(t.critical.days);
+    }
+  }
+  const perf = minDays === null ? '' : ` | 'days_left'=${minDays};${warn}:;${crit}:`;
   return `CERTS ${status.toUpperCase()}: ${text}${perf}`;
 }
