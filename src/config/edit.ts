@@ -116,8 +116,8 @@ function entryFor(input: AddDomainInput, name: string, configDir: string, cwd: s
   return entry;
 }
 
-/** Short lists on one line, as people write them by hand. */
-function styleEntry(node: Node): Node {
+/** Short lists on one line, as people write them by hand (`certs add`; `certs import` too). */
+export function styleEntry(node: Node): Node {
   if (!isMap(node)) return node;
   const alt = node.get('altNames', true);
   if (isSeq(alt)) alt.flow = true;

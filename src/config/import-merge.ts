@@ -27,6 +27,7 @@ import { ConfigError, ValidationError } from '../core/errors.js';
 import type { Endpoint } from '../core/model.js';
 import { isIpLiteral, normalizeDomainName, normalizeHost, toUnicode } from '../core/names.js';
 import { writeFileAtomic } from '../lib/atomic-write.js';
+import { styleEntry } from './edit.js';
 import { appendDomainText, detectIndentSeq, replaceDomainText } from './edit-text.js';
 import { parseConfigDocument, parseConfigText, readConfigText } from './load.js';
 import { formatEndpoint } from './schema-domains.js';
@@ -108,14 +109,10 @@ function slotsOf(domains: readonly DomainConfig[], doc: Document): Slot[] {
   });
 }
 
-/** Short lists on one line, as people write them by hand (as `certs add` does). */
+/** Short lists on one line, as `certs add` writes them, and the files mapping as well. */
 function flowStyle(node: Node): Node {
-  if (!isMap(node)) return node;
-  const alt = node.get('altNames', true);
-  if (isSeq(alt)) alt.flow = true;
-  const endpoints = node.get('endpoints', true);
-  if (isSeq(endpoints)) for (const e of endpoints.items) if (isMap(e)) e.flow = true;
-  const files = node.get('files', true);
+  styleEntry(node);
+  const files = isMap(node) ? node.get('files', true) : undefined;
   if (isMap(files)) files.flow = true;
   return node;
 }
