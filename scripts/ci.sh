@@ -40,6 +40,9 @@ fi
 npm ci --no-fund --no-audit
 npm run lint
 npm run typecheck
+# The tests that need a server skip on a machine without it; here every server was installed above,
+# so a missing one must fail instead of passing silently.
+export CERTS_TEST_SERVERS_REQUIRED=1
 
 passed=()
 failed=()
