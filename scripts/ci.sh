@@ -41,8 +41,8 @@ npm ci --no-fund --no-audit
 npm run lint
 npm run typecheck
 # The tests that need a server skip on a machine without it; here every server was installed above,
-# so a missing one must fail instead of passing silently.
-export CERTS_TEST_SERVERS_REQUIRED=1
+# so a missing one must fail instead of passing silently. (Not CERTS_*: hooks pass those on.)
+export TEST_SERVERS_REQUIRED=1
 
 passed=()
 failed=()

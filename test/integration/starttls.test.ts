@@ -19,7 +19,7 @@ import { describeReport, scanEndpoints, type EndpointSpec, type ScanFixtureResul
 
 const unavailable = mailServersUnavailable() ?? postgresUnavailable();
 // Skipped only on a machine without the servers; CI installs them, so there a missing one fails.
-if (unavailable && process.env['CERTS_TEST_SERVERS_REQUIRED'] === '1') throw new Error(`STARTTLS test servers are missing: ${unavailable}`);
+if (unavailable && process.env['TEST_SERVERS_REQUIRED'] === '1') throw new Error(`STARTTLS test servers are missing: ${unavailable}`);
 
 describe('STARTTLS against Postfix, Dovecot and PostgreSQL', { skip: unavailable ?? false }, () => {
   let dir: string;
