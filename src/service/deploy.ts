@@ -329,8 +329,10 @@ async function deployLocked(config: Config, store: Store, nginx: NginxConfig & {
     if (v && dep?.version !== null && dep?.version !== undefined) return dep.version !== v.target;
     return dep?.fingerprint256 !== expected.get(d.name);
   };
-  // A domain whose last deploy failed is tried again even when nothing else changed.
-  const failedBefore = (d: DomainConfig): boolean => store.deployments.failure(d.name) !== null;
+  // A domain whose last deploy failed is tried again even when nothing else changed; so is one
+  // whose last reload was never seen served (stale): a run that said "unchanged" would leave it
+  // recorded stale, unverified, and exit 0 while an address may still serve the old certificate.
+  const failedBefore = (d: DomainConfig): boolean => store.deployments.failure(d.name) !== null || !!store.deployments.get(d.name)?.staleSince;
   const moves = (d: DomainConfig): boolean => {
     const v = versions.get(d.name);
     return v !== undefined && currentVersion(config.dataDir, d.name) !== v.target;
