@@ -28,6 +28,12 @@ if (files.length === 0) {
 }
 // Node 20 reports in TAP when stdout is not a terminal, Node 23+ in its "spec" format: ask for
 // TAP there, so that a log ends with the same "# tests / # pass / # fail" summary on every version.
-const reporter = !process.stdout.isTTY && !flags.some((f) => f.startsWith('--test-reporter')) ? ['--test-reporter=tap'] : [];
+// A second reporter repeats what did not pass at the end, on stderr (scripts/failure-summary.mjs).
+const reporter = flags.some((f) => f.startsWith('--test-reporter'))
+  ? []
+  : [
+      `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout',
+      `--test-reporter=${new URL('./failure-summary.mjs', import.meta.url).pathname}`, '--test-reporter-destination=stderr',
+    ];
 const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...reporter, ...flags, ...files], { stdio: 'inherit' });
 process.exit(res.status ?? 1);

@@ -167,6 +167,9 @@ async function terminate(p: Proc, graceMs = 5000): Promise<void> {
   clearTimeout(timer);
   if (!timedOut) return;
   killGroup(child.pid, 'SIGKILL');
+  // The child was unref'd at spawn: with nothing else pending, the event loop would end before
+  // its 'exit' arrives and node:test would cancel the waiting hook. Waiting for it is the point now.
+  child.ref();
   await exited;
 }
 
