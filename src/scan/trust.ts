@@ -45,6 +45,16 @@ export interface LoadedTrust {
   count: TrustCount;
 }
 
+/**
+ * 64-character lines and no empty one: a base64 body whose length is a multiple of 64 must not
+ * end in a blank line, which OpenSSL's PEM reader refuses. It did, for 9 of Node's 144 roots: in
+ * a CA list OpenSSL skipped them silently (their chains came back UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+ * while our own analysis trusted them), and in one bundle it would stop reading there.
+ */
+function pemOf(b64: string): string {
+  return `-----BEGIN CERTIFICATE-----\n${(b64.match(/.{1,64}/g) ?? []).join('\n')}\n-----END CERTIFICATE-----\n`;
+}
+
 export function loadTrust(opts: TrustOptions): LoadedTrust {
   // Keyed by the DER (as base64), so a certificate two sources share — on Debian the system bundle
   // is Node's roots again — is parsed once: X.509 parsing was a third of `certs scan`'s start-up.
@@ -53,7 +63,7 @@ export function loadTrust(opts: TrustOptions): LoadedTrust {
     ders.forEach((der, i) => {
       const b64 = der.toString('base64');
       if (unique.has(b64)) return;
-      unique.set(b64, { cert: toX509(der, labelOf(i)), pem: `-----BEGIN CERTIFICATE-----\n${b64.replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n` });
+      unique.set(b64, { cert: toX509(der, labelOf(i)), pem: pemOf(b64) });
     });
     return ders.length;
   };

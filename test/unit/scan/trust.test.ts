@@ -141,6 +141,37 @@ describe('loadTrust: the secureContext', () => {
     assert.equal(r.opensslError, null);
   });
 
+  it('an anchor whose base64 fills its last PEM line exactly is in OpenSSL\'s store too', async () => {
+    // Such a PEM, written with a blank line before END, is unreadable to OpenSSL: the anchor went
+    // missing from the probe's context (9 of Node's bundled roots did). Pad the CN until the DER
+    // is a multiple of 48 bytes, i.e. its base64 a multiple of 64 characters.
+    let exact: Issued | undefined;
+    for (let pad = 0; pad < 300 && !exact; pad++) {
+      const ca = await createCA({ cn: `trust test exact-line root ${'x'.repeat(pad)}` });
+      if (ca.der.toString('base64').length % 64 === 0) exact = ca;
+    }
+    assert.ok(exact, 'found a CA whose base64 is a multiple of 64 characters');
+    const exactLeaf = await createLeaf({ dns: ['localhost'], issuer: exact });
+    const srv = tls.createServer({ key: exactLeaf.keyPem, cert: exactLeaf.pem }, (s) => {
+      s.on('error', () => s.destroy());
+      s.end();
+    });
+    srv.on('tlsClientError', () => {});
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    try {
+      // Behind another anchor in the same list: one unreadable entry must not hide the rest either.
+      const t = loadTrust({ bundled: false, system: false, caFile: file('exact-ca.pem', exact.pem + root.pem) });
+      for (const p of [(srv.address() as net.AddressInfo).port, port]) {
+        const r = await probe({ host: 'localhost', port: p }, { secureContext: t.secureContext, timeoutMs: 3000 });
+        assert.equal(r.error, undefined, r.error?.message);
+        assert.equal(r.opensslError, null);
+      }
+    } finally {
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    }
+  });
+
   it('without the private CA, OpenSSL does not verify', async () => {
     const t = loadTrust({ bundled: true, system: false });
     const r = await probe({ host: 'localhost', port }, { secureContext: t.secureContext, timeoutMs: 3000 });
