@@ -1,12 +1,28 @@
 /**
- * One handshake attempt of a TLS probe, at one offered version: dial, put a RecordingDuplex
- * between TCP and node:tls so the ServerFlightParser sees the server's bytes first, and settle
+ * One handshake attempt of a TLS probe, at one offered version: dial, handshake, and settle
  * exactly once, with the chain or a classified failure (probe-problems.ts). Every socket and
  * timer is released whichever way it ends. Rejects only on programming errors.
+ *
+ * Two ways to run it:
+ * - recording: a RecordingDuplex between TCP and node:tls, so the ServerFlightParser sees the
+ *   server's bytes first. It names every failure precisely (alerts, non-TLS data, cut records,
+ *   oversized announcements), but node:tls then drives OpenSSL from JavaScript
+ *   (js_stream_socket), which cost ~0.3-0.4 ms of CPU per handshake over a native socket: on
+ *   loopback a third of the whole handshake (issue 12 §6).
+ * - native: node:tls directly on the TCP socket. The served chain comes from OpenSSL's peer
+ *   chain (SSL_get_peer_cert_chain), which holds the Certificate message's entries as sent —
+ *   order, duplicates and unrelated extras included, under TLS 1.2 and 1.3 alike. Node hands it
+ *   over through getPeerX509Certificate(), whose issuerCertificate links follow that stack
+ *   entry by entry (Node 20 through 24); getPeerCertificate(true), by contrast, rebuilds the
+ *   chain by issuer matching. A handshake that completes, a timeout and a fatal alert from the
+ *   server are reported from here exactly as the recording path reports them; every other
+ *   failure is 'unsure' and the attempt is run again recording, so failures read as before.
+ * Plain TLS goes native first; the STARTTLS family records (the upgrade owns the socket's reads).
  */
+import type { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { DEFAULT_MAX_CERT_BYTES, ServerFlightParser, type TlsAlert } from './tls-records.js';
+import { alertName, DEFAULT_MAX_CERT_BYTES, ServerFlightParser, type TlsAlert } from './tls-records.js';
 import { parseKeylogLine } from './tls13-decrypt.js';
 import { RecordingDuplex } from './recording-duplex.js';
 import { upgrade, UpgradeFailure, UPGRADE_COMMAND, type UpgradeProgress } from './starttls.js';
@@ -49,9 +65,24 @@ export interface Failed {
 
 export type Attempt = Succeeded | Failed;
 
-export function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: ProbeOptions, offered: OfferedVersion): Promise<Attempt> {
-  return new Promise<Attempt>((resolve, reject) => {
-    new ProbeAttempt(target, secureContext, opts, offered, resolve, reject).start();
+/** A native attempt that cannot say what the recording one would: run it again, recording. */
+interface Unsure {
+  kind: 'unsure';
+}
+
+type Mode = 'native' | 'recording';
+
+export async function attempt(target: ProbeTarget, secureContext: tls.SecureContext, opts: ProbeOptions, offered: OfferedVersion): Promise<Attempt> {
+  if ((target.protocol ?? 'tls') === 'tls') {
+    const fast = await run(target, secureContext, opts, offered, 'native');
+    if (fast.kind !== 'unsure') return fast;
+  }
+  return (await run(target, secureContext, opts, offered, 'recording')) as Attempt;
+}
+
+function run(target: ProbeTarget, secureContext: tls.SecureContext, opts: ProbeOptions, offered: OfferedVersion, mode: Mode): Promise<Attempt | Unsure> {
+  return new Promise<Attempt | Unsure>((resolve, reject) => {
+    new ProbeAttempt(target, secureContext, opts, offered, mode, resolve, reject).start();
   });
 }
 
@@ -60,7 +91,8 @@ class ProbeAttempt {
   private readonly secureContext: tls.SecureContext;
   private readonly opts: ProbeOptions;
   private readonly offered: OfferedVersion;
-  private readonly resolve: (result: Attempt) => void;
+  private readonly native: boolean;
+  private readonly resolve: (result: Attempt | Unsure) => void;
   private readonly reject: (err: Error) => void;
 
   private readonly dial: string;
@@ -85,13 +117,15 @@ class ProbeAttempt {
     secureContext: tls.SecureContext,
     opts: ProbeOptions,
     offered: OfferedVersion,
-    resolve: (result: Attempt) => void,
+    mode: Mode,
+    resolve: (result: Attempt | Unsure) => void,
     reject: (err: Error) => void,
   ) {
     this.target = target;
     this.secureContext = secureContext;
     this.opts = opts;
     this.offered = offered;
+    this.native = mode === 'native';
     this.resolve = resolve;
     this.reject = reject;
     this.dial = target.address ?? target.host;
@@ -143,10 +177,15 @@ class ProbeAttempt {
     else this.release();
   }
 
-  private finish(result: Attempt): void {
+  private finish(result: Attempt | Unsure, afterHandshake = result.kind === 'ok'): void {
     if (this.settled) return;
-    this.teardown(result.kind === 'ok');
+    this.teardown(afterHandshake);
     this.resolve(result);
+  }
+
+  /** Native mode only: this outcome needs the recording path to be named as before. */
+  private unsure(afterHandshake = false): void {
+    this.finish({ kind: 'unsure' }, afterHandshake);
   }
 
   /** A bug or bad argument (not a network outcome): still release everything, then reject. */
@@ -193,6 +232,10 @@ class ProbeAttempt {
     }
     // The upgrade reports its own socket errors, with what it was waiting for.
     if (this.upgrading) return;
+    if (this.native) {
+      this.unsure();
+      return;
+    }
     if (this.parserVerdict()) return;
     this.handshakeFailed(failedDuringHandshake(errnoOf(err), this.parser.bytesSeen));
   };
@@ -209,7 +252,9 @@ class ProbeAttempt {
         return;
       }
       if (this.parserVerdict()) return;
-      this.failWith(handshakeTimeout(parser.bytesSeen, opts.timeoutMs));
+      // Natively nothing parses the flight, but the TCP handle counts what it read: for plain TLS
+      // (the only native case) that is the server's handshake bytes the parser would have counted.
+      this.failWith(handshakeTimeout(this.native ? raw.bytesRead : parser.bytesSeen, opts.timeoutMs));
     }, opts.timeoutMs);
     const protocol = target.protocol ?? 'tls';
     if (protocol === 'tls') {
@@ -244,24 +289,10 @@ class ProbeAttempt {
   /** The TLS handshake, over the socket as connected (or as the upgrade left it). */
   private startTls(): void {
     const { raw, parser, target } = this;
-
-    this.duplex = new RecordingDuplex(raw, (chunk) => {
-      parser.push(chunk);
-      // Node enables key logging on the whole SecureContext once a socket listens for it, at a
-      // cost on every later handshake: listen only when a TLS 1.3 flight needs it. The parser
-      // sees the ServerHello before node:tls does, so the secret cannot be missed.
-      const sock = this.tlsSocket;
-      if (parser.wantsServerHandshakeSecret && sock && sock.listenerCount('keylog') === 0) sock.on('keylog', this.onKeylog);
-      // Refuse before node:tls sees the bytes: an oversized announcement must not be buffered anywhere.
-      return !this.parserVerdict();
-    });
-    this.duplex.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.settled || this.parserVerdict()) return;
-      this.handshakeFailed(`the connection failed during the TLS handshake: ${err.code ?? err.message}`);
-    });
-
+    // A connected net.Socket: node:tls takes over its native handle (no JavaScript in between).
+    const transport = this.native ? raw : this.recordingDuplex(raw, parser);
     const sock = tls.connect({
-      socket: this.duplex,
+      socket: transport,
       secureContext: this.secureContext,
       // SNI carries no IP literals and no trailing dot (RFC 6066 §3).
       ...(net.isIP(target.host) === 0 ? { servername: target.host.replace(/\.$/, '') } : {}),
@@ -270,6 +301,12 @@ class ProbeAttempt {
       checkServerIdentity: () => undefined,
     });
     this.tlsSocket = sock;
+    // node:tls calls getPeerCertificate(true) for checkServerIdentity whenever OpenSSL trusts the
+    // chain, and ours ignores it: that object tree (every certificate decoded, three fingerprints
+    // each, the issuer looked up in the trust store) was ~0.2-0.4 ms of CPU per handshake, a
+    // fifth of a scan's client time on loopback (issue 12 §6). The instance gets an empty answer
+    // until 'secureConnect'; onSecure removes it before anything of ours can ask.
+    Object.defineProperty(sock, 'getPeerCertificate', { value: skippedPeerCertificate, configurable: true, writable: true });
     sock.on('error', this.onTlsError);
     sock.once('secureConnect', () => {
       try {
@@ -280,8 +317,33 @@ class ProbeAttempt {
     });
   }
 
+  private recordingDuplex(raw: net.Socket, parser: ServerFlightParser): RecordingDuplex {
+
+    const duplex = new RecordingDuplex(raw, (chunk) => {
+      parser.push(chunk);
+      // Node enables key logging on the whole SecureContext once a socket listens for it, at a
+      // cost on every later handshake: listen only when a TLS 1.3 flight needs it. The parser
+      // sees the ServerHello before node:tls does, so the secret cannot be missed.
+      const sock = this.tlsSocket;
+      if (parser.wantsServerHandshakeSecret && sock && sock.listenerCount('keylog') === 0) sock.on('keylog', this.onKeylog);
+      // Refuse before node:tls sees the bytes: an oversized announcement must not be buffered anywhere.
+      return !this.parserVerdict();
+    });
+    duplex.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.settled || this.parserVerdict()) return;
+      this.handshakeFailed(`the connection failed during the TLS handshake: ${err.code ?? err.message}`);
+    });
+    this.duplex = duplex;
+    return duplex;
+  }
+
   private readonly onTlsError = (err: NodeJS.ErrnoException): void => {
-    if (this.settled || this.parserVerdict()) return;
+    if (this.settled) return;
+    if (this.native) {
+      this.nativeFailure(err);
+      return;
+    }
+    if (this.parserVerdict()) return;
     const code = err.code ?? '';
     if (isPeerClose(code, err.message)) {
       // Only an end of stream can cut a record short; asking earlier would mislabel OpenSSL's own errors.
@@ -313,9 +375,30 @@ class ProbeAttempt {
     }
   };
 
+  /**
+   * A fatal alert from the server is named as the parser names it: OpenSSL reports the received
+   * alert's number ("SSL alert number 40"), and the parser would have stopped on that same alert
+   * before OpenSSL saw it. Anything else (non-TLS data, a cut record, a reset) is for the parser.
+   */
+  private nativeFailure(err: NodeJS.ErrnoException): void {
+    const m = /SSL alert number (\d+)/.exec(err.message);
+    const description = m ? Number(m[1]) : NaN;
+    if (!(description >= 0 && description <= 255)) {
+      this.unsure();
+      return;
+    }
+    const alert: TlsAlert = { level: 'fatal', levelCode: 2, description, name: alertName(description) };
+    this.handshakeFailed(alertMessage(alert, this.offered), alert);
+  }
+
   private onSecure(): void {
     const sock = this.tlsSocket;
     if (this.settled || !sock) return;
+    Reflect.deleteProperty(sock, 'getPeerCertificate');
+    if (this.native) {
+      this.onSecureNative(sock);
+      return;
+    }
     // The TLS 1.3 flight is opened during the handshake: a refusal may already be waiting.
     if (this.parserVerdict()) return;
     const protocol = sock.getProtocol() ?? 'unknown';
@@ -329,6 +412,49 @@ class ProbeAttempt {
     const note = unorderedChainNote(protocol, parser.tls13Failure, this.sawSecret);
     this.finish({ kind: 'ok', remoteAddress, protocol, orderKnown: false, chain: chainFromPeer(sock), opensslError, note });
   }
+
+  /**
+   * No peer chain (a suite without certificates) or one over maxCertBytes: the recording path
+   * says what it says about those. OpenSSL's own limit on the message (100 KiB by default) holds
+   * while the handshake runs, so nothing larger was buffered here either.
+   */
+  private onSecureNative(sock: tls.TLSSocket): void {
+    const protocol = sock.getProtocol() ?? 'unknown';
+    const opensslError = sock.authorized ? null : authorizationCode(sock.authorizationError as unknown);
+    const chain = servedChain(sock);
+    if (chain.length === 0 || certificateMessageBytes(chain, protocol) > (this.opts.maxCertBytes ?? DEFAULT_MAX_CERT_BYTES)) {
+      this.unsure(true);
+      return;
+    }
+    this.finish({ kind: 'ok', remoteAddress: this.remoteAddress ?? this.dial, protocol, orderKnown: true, chain, opensslError });
+  }
+}
+
+/**
+ * The served chain from OpenSSL's peer chain (see the top of this file): the leaf, then each
+ * issuerCertificate link, which is the next entry of the Certificate message. Read once: Node
+ * takes the entries out of the SSL's stack as it links them.
+ */
+function servedChain(sock: tls.TLSSocket): Buffer[] {
+  const chain: Buffer[] = [];
+  for (let cert: X509Certificate | undefined = sock.getPeerX509Certificate(); cert; cert = cert.issuerCertificate) chain.push(cert.raw);
+  return chain;
+}
+
+/** What node:tls hands checkServerIdentity during our handshakes (see startTls): nothing. */
+function skippedPeerCertificate(): tls.DetailedPeerCertificate {
+  return {} as tls.DetailedPeerCertificate;
+}
+
+/**
+ * The Certificate message's body size, as the parser measures it against maxCertBytes: the list
+ * length, then per entry a 3-byte length and the DER, plus under TLS 1.3 the request context
+ * length byte and each entry's (empty: our ClientHello asks for no per-certificate extension)
+ * extension block.
+ */
+function certificateMessageBytes(chain: readonly Buffer[], protocol: string): number {
+  const perEntry = protocol === 'TLSv1.3' ? 5 : 3;
+  return chain.reduce((n, der) => n + perEntry + der.length, protocol === 'TLSv1.3' ? 4 : 3);
 }
 
 /** The budget ran out during the plaintext upgrade: name what the server was last asked. */
