@@ -25,8 +25,9 @@ function cacheDir(env: NodeJS.ProcessEnv): string {
   return join(env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'certs');
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+/** The bytes of the file, or the text (hashed as its UTF-8, the same bytes for a UTF-8 file). */
+function sha256(content: string | Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
 }
 
 function jsonSafe(value: unknown): boolean {
@@ -57,10 +58,11 @@ export class ConfigCache {
   private readonly path: string | null;
   private readonly digest: string;
 
-  constructor(private readonly file: string, text: string, env: NodeJS.ProcessEnv = process.env) {
-    const enabled = text.length >= MIN_BYTES && !env['CERTS_NO_CACHE'];
+  /** `content`: the config text, or the file's bytes. */
+  constructor(private readonly file: string, content: string | Buffer, env: NodeJS.ProcessEnv = process.env) {
+    const enabled = content.length >= MIN_BYTES && !env['CERTS_NO_CACHE'];
     this.path = enabled ? join(cacheDir(env), `config-${sha256(file).slice(0, 24)}.json`) : null;
-    this.digest = enabled ? sha256(text) : '';
+    this.digest = enabled ? sha256(content) : '';
   }
 
   /** The cached tree for this text, or undefined. */

@@ -15,8 +15,9 @@ const MANAGED_ONLY = ['challenge', 'keyType', 'profile', 'renewBeforeDays', 'hoo
 const normalizeEndpointHost = (s: string): string => normalizeHost(s, { label: 'host' });
 
 export function formatEndpoint(e: Endpoint): string {
-  const h = (s: string): string => (s.includes(':') ? `[${s}]` : s);
-  return `${h(e.host)}:${e.port}${e.address === undefined ? '' : `@${h(e.address)}`}`;
+  const host = e.host.includes(':') ? `[${e.host}]` : e.host;
+  if (e.address === undefined) return `${host}:${e.port}`;
+  return `${host}:${e.port}@${e.address.includes(':') ? `[${e.address}]` : e.address}`;
 }
 
 /** A certificate name: managed names need two labels (no CA issues for "intranet"), monitored ones may be single. */
@@ -51,7 +52,8 @@ function endpoint(c: Checker, v: unknown, path: KeyPath, name: string): Endpoint
   return out;
 }
 
-function domain(c: Checker, v: unknown, path: KeyPath, acme: AcmeConfig | undefined): { domain: DomainConfig; endpointPaths: KeyPath[] } {
+/** One domain entry, any shape, with every message (exported so a test can compare plainDomain with it). */
+export function domain(c: Checker, v: unknown, path: KeyPath, acme: AcmeConfig | undefined): DomainConfig {
   const o = c.mapping(v, path, DOMAIN_KEYS);
   const managed = c.field(o, 'managed', path, (x, p) => c.boolean(x, p)) ?? true;
   const name = c.required(o.name, child(path, 'name'), NAME_WHAT, (x, p) => certName(c, x, p, managed));
@@ -71,21 +73,14 @@ function domain(c: Checker, v: unknown, path: KeyPath, acme: AcmeConfig | undefi
   }
 
   let endpoints: Endpoint[];
-  let endpointPaths: KeyPath[];
   const epPath = child(path, 'endpoints');
   if (o.endpoints === undefined || o.endpoints === null) {
     // A wildcard cannot be dialled, so it only gets checked through its files.
     endpoints = name.startsWith('*.') ? [] : [{ host: name, port: 443 }];
-    endpointPaths = endpoints.map(() => epPath);
   } else {
     const items = c.list(o.endpoints, epPath, 'a list of endpoints like [{host: example.com, port: 443}]');
     endpoints = new Array<Endpoint>(items.length);
-    endpointPaths = new Array<KeyPath>(items.length);
-    for (let i = 0; i < items.length; i++) {
-      const p = child(epPath, i);
-      endpointPaths[i] = p;
-      endpoints[i] = endpoint(c, items[i], p, name);
-    }
+    for (let i = 0; i < items.length; i++) endpoints[i] = endpoint(c, items[i], child(epPath, i), name);
   }
 
   const out: DomainConfig = { name, altNames, managed, endpoints, nginx: c.field(o, 'nginx', path, (x, p) => c.boolean(x, p)) ?? managed };
@@ -142,7 +137,7 @@ function domain(c: Checker, v: unknown, path: KeyPath, acme: AcmeConfig | undefi
   if (!managed && endpoints.length === 0 && !out.files) {
     c.fail(path, `monitor-only domain ${JSON.stringify(name)} has nothing to check${name.startsWith('*.') ? ' (a wildcard gets no default endpoint)' : ''}; add endpoints or files`);
   }
-  return { domain: out, endpointPaths };
+  return out;
 }
 
 /** Where an endpoint was listed, for "already listed at …". */
@@ -150,24 +145,127 @@ function listedAt(p: KeyPath): string {
   return `${formatKeyPath(p)}${typeof p[p.length - 1] === 'number' ? '' : ' (the default endpoint)'}`;
 }
 
+/** The key path of endpoint `j` of domain `i`: its list entry, or the `endpoints` key of a default one. */
+function endpointPath(raw: unknown, i: number, j: number): KeyPath {
+  const listed = (raw as Record<string, unknown> | null)?.endpoints;
+  return listed === undefined || listed === null ? ['domains', i, 'endpoints'] : ['domains', i, 'endpoints', j];
+}
+
+// The fast path below must accept only what `domain` accepts and give what it gives.
+// Same as core/names.ts's canonical plain name: lower-case LDH labels, a last label starting
+// with a letter (never an IP literal), no trailing dot; "xn--" and length are checked apart.
+const PLAIN_NAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const HOST_OPTS = { label: 'host' } as const;
+const ADDRESS_OPTS = { label: 'address' } as const;
+
+function plainName(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= 253 && PLAIN_NAME.test(v) && !v.includes('xn--');
+}
+
+/** `normalizeHost` for a value `endpoint` would pass to it, or undefined where `endpoint` would fail or must decide. */
+function plainHost(v: unknown, opts: { label: string }): string | undefined {
+  if (typeof v !== 'string' || v.trim() === '') return undefined;
+  try {
+    return normalizeHost(v, opts);
+  } catch (err) {
+    void err; // `endpoint` reports it, with its key path
+    return undefined;
+  }
+}
+
+/**
+ * The common domain — a plain name, `managed`/`nginx` flags, endpoints of host, port and
+ * optionally address and protocol — validated without building a key path (paths are only
+ * read by error messages; at 100,000 domains building them was most of what validation
+ * allocated). Anything else, and anything wrong, returns undefined: `domain` then decides,
+ * with its messages. The result is exactly what `domain` returns for the same input.
+ */
+export function plainDomain(v: unknown): DomainConfig | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) return undefined;
+  const o = v as Record<string, unknown>;
+  // for…in also sees inherited keys, which only sends such an object to `domain` (it allocates no key list).
+  for (const key in o) {
+    if (key !== 'name' && key !== 'managed' && key !== 'endpoints' && key !== 'nginx' && key !== 'altNames') return undefined;
+  }
+  const name = o.name;
+  if (!plainName(name)) return undefined;
+  const m = o.managed;
+  if (m !== undefined && m !== null && typeof m !== 'boolean') return undefined;
+  const managed = m ?? true;
+  // certName: an ACME-managed name needs two labels.
+  if (managed && !name.includes('.')) return undefined;
+  const alt = o.altNames;
+  if (alt !== undefined && alt !== null && !(Array.isArray(alt) && alt.length === 0)) return undefined;
+  const ng = o.nginx;
+  if (ng !== undefined && ng !== null && typeof ng !== 'boolean') return undefined;
+  const nginx = ng ?? managed;
+  // A monitor-only domain with nginx needs files, which the fast path does not take.
+  if (!managed && nginx) return undefined;
+  let endpoints: Endpoint[];
+  const eps = o.endpoints;
+  if (eps === undefined || eps === null) {
+    endpoints = [{ host: name, port: 443 }];
+  } else {
+    if (!Array.isArray(eps) || (eps.length === 0 && !managed)) return undefined;
+    endpoints = new Array<Endpoint>(eps.length);
+    for (let j = 0; j < eps.length; j++) {
+      const e = plainEndpoint(eps[j], name);
+      if (e === undefined) return undefined;
+      endpoints[j] = e;
+    }
+  }
+  return { name, altNames: [], managed, endpoints, nginx };
+}
+
+function plainEndpoint(v: unknown, name: string): Endpoint | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) return undefined;
+  const o = v as Record<string, unknown>;
+  for (const key in o) {
+    if (key !== 'host' && key !== 'port' && key !== 'address' && key !== 'protocol') return undefined;
+  }
+  // The domain's own (plain) name is a plain host too: normalizeHost returns it as it is.
+  const host = o.host === undefined || o.host === null || o.host === name ? name : plainHost(o.host, HOST_OPTS);
+  if (host === undefined) return undefined;
+  const p = o.port;
+  let port = 443;
+  if (p !== undefined && p !== null) {
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > 65535) return undefined;
+    port = p;
+  }
+  const out: Endpoint = { host, port };
+  if (o.address !== undefined && o.address !== null) {
+    const address = plainHost(o.address, ADDRESS_OPTS);
+    if (address === undefined) return undefined;
+    out.address = address;
+  }
+  const protocol = o.protocol;
+  if (protocol !== undefined && protocol !== null) {
+    if (typeof protocol !== 'string' || !(ENDPOINT_PROTOCOLS as readonly string[]).includes(protocol)) return undefined;
+    if (protocol !== 'tls') out.protocol = protocol as Endpoint['protocol'];
+  }
+  return out;
+}
+
 export function checkDomains(c: Checker, v: unknown, acme: AcmeConfig | undefined): DomainConfig[] {
   const items = c.optional(v, ['domains'], (x, p) => c.list(x, p, 'a list of domains like [{name: example.com}]')) ?? [];
-  // First place of each name and endpoint; a domain's paths are kept (not rebuilt) for the message.
+  // First place of each name and endpoint, as indexes: the key paths for a message are built
+  // when one is needed.
   const names = new Map<string, number>();
-  const endpoints = new Map<string, KeyPath>();
+  const endpoints = new Map<string, number>();
   const out = new Array<DomainConfig>(items.length);
   for (let i = 0; i < items.length; i++) {
-    const path: KeyPath = ['domains', i];
-    const { domain: d, endpointPaths } = domain(c, items[i], path, acme);
+    const d = plainDomain(items[i]) ?? domain(c, items[i], ['domains', i], acme);
     const first = names.get(d.name);
-    if (first !== undefined) c.fail(child(path, 'name'), `domain ${JSON.stringify(d.name)} is already defined at ${formatKeyPath(['domains', first, 'name'])}`);
+    if (first !== undefined) c.fail(['domains', i, 'name'], `domain ${JSON.stringify(d.name)} is already defined at ${formatKeyPath(['domains', first, 'name'])}`);
     names.set(d.name, i);
     for (let j = 0; j < d.endpoints.length; j++) {
       const key = formatEndpoint(d.endpoints[j]!);
-      const here = endpointPaths[j] ?? path;
       const other = endpoints.get(key);
-      if (other) c.fail(here, `endpoint ${key} is already listed at ${listedAt(other)}; scan each endpoint once`);
-      endpoints.set(key, here);
+      if (other !== undefined) {
+        const firstJ = (other === i ? d : out[other]!).endpoints.findIndex((e) => formatEndpoint(e) === key);
+        c.fail(endpointPath(items[i], i, j), `endpoint ${key} is already listed at ${listedAt(endpointPath(items[other], other, firstJ))}; scan each endpoint once`);
+      }
+      endpoints.set(key, i);
     }
     out[i] = d;
   }
