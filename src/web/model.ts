@@ -4,7 +4,8 @@
  * from the config and the store, rendered by src/web/ (pure: data in, HTML out). The same data is
  * `certs report --json`. Issue 13.
  */
-import type { CertInfo, Status } from '../core/model.js';
+import type { CertInfo } from '../core/model.js';
+import type { Status } from '../core/problems.js';
 
 /** One row of the endpoint table: one stored endpoint (per address), or a configured one never scanned. */
 export interface DashboardRow {
