@@ -15,6 +15,20 @@ export interface ReportDocument {
   endpoints: EndpointReport[];
 }
 
+/**
+ * An endpoint's report already serialised, as JSON.stringify(doc, null, 2) prints it as an
+ * element of a list under a top-level key (see ScanRepository.latestStatusRows), with the status
+ * it carries. cli/json-out.ts writes it as it is.
+ */
+export class RenderedReport {
+  constructor(readonly json: string, readonly status: Status) {}
+
+  /** Only the slice writer knows where the text goes; JSON.stringify would print this wrapper. */
+  toJSON(): never {
+    throw new Error('a RenderedReport is written by cli/json-out.ts writeJsonDocument, not JSON.stringify');
+  }
+}
+
 export function summarise(endpoints: readonly EndpointReport[]): ReportSummary {
   const summary: ReportSummary = { ok: 0, warning: 0, critical: 0, unknown: 0 };
   for (const e of endpoints) summary[e.status]++;

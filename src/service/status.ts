@@ -4,11 +4,14 @@
  */
 import type { Config } from '../config/types.js';
 import type { Domain, EndpointReport } from '../core/model.js';
-import { endpointKey, reportDocument, targetsOf, unknownReport, type ReportDocument } from '../core/report.js';
+import { endpointKey, RenderedReport, reportDocument, targetsOf, unknownReport, type ReportDocument, type ReportSummary, type ScanTarget } from '../core/report.js';
 import { withRenewalFailures, withStaleDeployments, type IssuedSummary, type RenewalFailure } from '../core/renewal-status.js';
-import { withDeployFailures } from '../core/deploy-status.js';
+import { withDeployFailures, type DeployFailure } from '../core/deploy-status.js';
+import { worstStatus, type Status } from '../core/problems.js';
+import type { CriticalSetting } from '../core/thresholds.js';
 import type { Store } from '../store/index.js';
-import { configuredAddresses, storedRowsFor } from '../core/addresses.js';
+import type { StatusRow } from '../store/scans.js';
+import { configuredAddresses, needsResolution, storedRowsFor, type AddressMode } from '../core/addresses.js';
 
 export interface StatusReportOptions {
   /** Only these domains (default: every configured one). */
@@ -60,15 +63,141 @@ export function renewalFailures(store: Store): Map<string, RenewalFailure> {
   return failing;
 }
 
-/** renewal-failing, stale-deployment and deploy-failed laid over scan reports, from what the store recorded. */
-export function withLifecycle(config: Config, store: Store, scanned: EndpointReport[]): EndpointReport[] {
+/** What the store recorded about renewals and deploys, to lay over scan reports. */
+interface Lifecycle {
+  failing: Map<string, RenewalFailure>;
+  latest: Map<string, IssuedSummary>;
+  deployFailures: ReadonlyMap<string, DeployFailure>;
+  window: CriticalSetting;
+}
+
+function lifecycleOf(config: Config, store: Store): Lifecycle {
   const managed = new Set(config.domains.filter((d) => d.managed).map((d) => d.name));
   const latest = new Map<string, IssuedSummary>();
   for (const [lineage, c] of store.issued.latestAll()) if (managed.has(lineage) && !c.revokedAt) latest.set(lineage, { version: c.version, fingerprint256: c.fingerprint256, notAfter: c.notAfter });
   // Critical near expiry, in the window scaled to each certificate's lifetime (issue 12 §4).
   const window = { warningDays: config.scan.warningDays, criticalDays: config.scan.criticalDays };
-  const stale = withStaleDeployments(withRenewalFailures(scanned, renewalFailures(store), window), latest, window);
-  return withDeployFailures(stale, store.deployments.failures(), window);
+  return { failing: renewalFailures(store), latest, deployFailures: store.deployments.failures(), window };
+}
+
+/** Each report on its own: a report the lifecycle does not touch comes back as it was (see `touches`). */
+function applyLifecycle(l: Lifecycle, scanned: EndpointReport[]): EndpointReport[] {
+  return withDeployFailures(withStaleDeployments(withRenewalFailures(scanned, l.failing, l.window), l.latest, l.window), l.deployFailures, l.window);
+}
+
+/** renewal-failing, stale-deployment and deploy-failed laid over scan reports, from what the store recorded. */
+export function withLifecycle(config: Config, store: Store, scanned: EndpointReport[]): EndpointReport[] {
+  return applyLifecycle(lifecycleOf(config, store), scanned);
+}
+
+/** Targets asked of the store at a time (statusRows): the rows of a batch are written before the next is read. */
+const TARGETS_PER_BATCH = 500;
+
+/** `certs status --json` of the whole inventory, for cli/json-out.ts writeJsonDocumentAfter. */
+export interface StatusJson {
+  /** The endpoints in document order, a batch at a time: reports, or reports the store serialised. */
+  batches: Iterable<(EndpointReport | RenderedReport)[]>;
+  /** Complete once `batches` has been read to the end. */
+  summary: ReportSummary;
+}
+
+/**
+ * The endpoints of `statusDocument(config, store, now)`, byte for byte the same once written,
+ * built for fleets: the store serialises each report it can (ScanRepository.statusRows), a few
+ * hundred targets at a time, and only the rest — scans with problems, rows the lifecycle
+ * touches, never-scanned targets — become report objects. At 100,000 endpoints the reports,
+ * their copies and the garbage they left were most of `status --json`'s time (issue 12 §6).
+ */
+export function statusJson(config: Config, store: Store | null): StatusJson {
+  const summary: ReportSummary = { ok: 0, warning: 0, critical: 0, unknown: 0 };
+  return { batches: statusBatches(config, store, summary), summary };
+}
+
+function* statusBatches(config: Config, store: Store | null, summary: ReportSummary): Generator<(EndpointReport | RenderedReport)[]> {
+  const targets = targetsOf(config.domains);
+  if (!store) {
+    const reports = targets.map(unknownReport);
+    for (const r of reports) summary[r.status]++;
+    yield reports;
+    return;
+  }
+  const lifecycle = lifecycleOf(config, store);
+  const mode = config.scan.addresses ?? 'all';
+  const configured = configuredAddresses(targets);
+  for (let from = 0; from < targets.length; from += TARGETS_PER_BATCH) {
+    const batch = targets.slice(from, from + TARGETS_PER_BATCH);
+    // `issued`: a row serving another certificate than the newest issued one is `touched`, the
+    // stale-deployment check (withStaleDeployments leaves every other row as it is).
+    const rows = store.scans.statusRows(batch.map((t) => ({
+      domain: t.domain.name, host: t.host, port: t.port, source: t.source, issued: lifecycle.latest.get(t.domain.name)?.fingerprint256 ?? null,
+    })));
+    // Each shown place: a serialised row, or a row or never-scanned target to make a report of.
+    const shown: (EndpointReport | RenderedReport | StatusRow)[] = [];
+    const wanted: number[] = [];
+    let next = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const t = batch[i]!;
+      let end = next;
+      while (end < rows.length && rows[end]!.target === i) end++;
+      const picked = end === next ? [] : rowsOf(t, rows, next, end, mode, configured);
+      next = end;
+      if (picked.length === 0) shown.push(unknownReport(t));
+      // Renewal and deploy failures change every report of their domain.
+      const failing = lifecycle.failing.has(t.domain.name) || lifecycle.deployFailures.has(t.domain.name);
+      for (const row of picked) {
+        if (row.json !== null && !row.touched && !failing) {
+          shown.push(new RenderedReport(row.json, row.status));
+        } else {
+          wanted.push(row.id);
+          shown.push(row);
+        }
+      }
+    }
+    const reports = store.scans.reportsById(wanted);
+    // Reports in document order, with the lifecycle laid over them as statusReports does
+    // (report by report, so a batch at a time gives the same).
+    const objects: EndpointReport[] = [];
+    for (const e of shown) if (!(e instanceof RenderedReport)) objects.push(isRow(e) ? reports.get(e.id)! : e);
+    const laid = applyLifecycle(lifecycle, objects);
+    const out = new Array<EndpointReport | RenderedReport>(shown.length);
+    let o = 0;
+    for (let i = 0; i < shown.length; i++) {
+      const e = shown[i]!;
+      const r = e instanceof RenderedReport ? e : laid[o++]!;
+      summary[r.status]++;
+      out[i] = r;
+    }
+    yield out;
+  }
+}
+
+/**
+ * The rows `status` shows of one target, of its stored rows rows[from..end) (every address of
+ * the endpoint): core/addresses.ts storedRowsFor decides, and one row with the target's own
+ * address, the common case, is decided here the way it would.
+ */
+function rowsOf(t: ScanTarget, rows: readonly StatusRow[], from: number, end: number, mode: AddressMode, configured: ReadonlySet<string>): readonly StatusRow[] {
+  if (end - from === 1) {
+    const row = rows[from]!;
+    // Exactly the row of that key, in every mode (for a name: the plain row, and the newest).
+    if ((row.address ?? '') === (t.address ?? '')) return [row];
+    // The one address row of a name scanned at every address, when the config names no address.
+    if (mode === 'all' && !t.address && row.address && configured.size === 0 && needsResolution(t)) return [row];
+  }
+  // storedRowsFor reads `address` and `scannedAt` of each row and returns some of the rows it was given.
+  const shims = rows.slice(from, end).map((row) => ({ row, address: row.address, scannedAt: new Date(row.scannedAtMs).toISOString() }));
+  const picked = storedRowsFor(t, shims as unknown as EndpointReport[], mode, configured) as unknown as typeof shims;
+  return picked.map((p) => p.row);
+}
+
+function isRow(e: EndpointReport | StatusRow): e is StatusRow {
+  return 'json' in e;
+}
+
+/** The Nagios verdict of a document: the worst status shown, unknown when nothing is. */
+export function overallOf(summary: ReportSummary): Status {
+  const shown = (['ok', 'warning', 'unknown', 'critical'] as const).filter((s) => summary[s] > 0);
+  return shown.length === 0 ? 'unknown' : shown.reduce<Status>((acc, s) => worstStatus(acc, s), 'ok');
 }
 
 function stripChain(r: EndpointReport): EndpointReport {

@@ -3,14 +3,14 @@ import { nagiosExitCode } from '../../core/problems.js';
 import { overallStatus, reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
-import { statusReports, withLifecycle } from '../../service/status.js';
+import { overallOf, statusJson, statusReports, withLifecycle } from '../../service/status.js';
 import type { Store } from '../../store/index.js';
 import { createProgress } from '../progress.js';
 import { renderDetail, renderNagios, renderSummary, renderTable } from '../render.js';
 import { useColour } from '../style.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { compose, type Composition } from '../compose.js';
-import { writeJsonDocument } from '../json-out.js';
+import { writeJsonDocument, writeJsonDocumentAfter } from '../json-out.js';
 import { reportLifetime, thresholdsInForce, thresholdsJson, type ThresholdSettings, type ThresholdsJson } from '../../core/thresholds.js';
 
 export interface ReportOptions {
@@ -124,7 +124,20 @@ export async function statusCommand(names: string[], opts: ReportOptions & Globa
   const domains = selectDomains(config.domains, names);
   const detail = names.length > 0;
   if (opts.refresh) return scanReportNotify(config, domains, detail, opts, io);
+  if (opts.json && !detail) return wholeInventoryJson(config, io);
   return output(config, storedReports(config, domains, detail).map(stripChainUnlessDetail(detail)), detail, opts, io);
+}
+
+/** `certs status --json` without names: the document written as the store serialised most of it. */
+function wholeInventoryJson(config: Config, io: Io): number {
+  const store = compose().readStore(config);
+  try {
+    const { batches, summary } = statusJson(config, store);
+    writeJsonDocumentAfter(io.stdout, batches, 'endpoints', () => ({ generatedAt: io.now().toISOString(), summary, endpoints: [] }));
+    return nagiosExitCode(overallOf(summary));
+  } finally {
+    store?.close();
+  }
 }
 
 /** The last stored scan of each configured target; no network. Never-scanned targets are unknown. */
