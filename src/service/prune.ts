@@ -1,13 +1,14 @@
 /**
- * Retention at the end of every cycle (`certs run`, the daemon): scan history older than
- * `store.retention.scanDays` (each endpoint's latest scan stays) and archive versions beyond
+ * Retention at the end of every cycle (`certs run`, the daemon): scan history and run history
+ * older than `store.retention.scanDays` (each endpoint's latest scan and the last finished run
+ * stay) and archive versions beyond
  * `store.retention.keepVersions`. A failure is reported, never thrown: the cycle's own work is done
  * by then, and the next cycle tries again.
  */
 import { errorMessage } from '../core/errors.js';
 import type { Config } from '../config/types.js';
 import type { Store } from '../store/index.js';
-import { compactDatabase, pruneArchive, truncateWal } from '../store/prune.js';
+import { compactDatabase, pruneArchive, pruneRuns, truncateWal } from '../store/prune.js';
 import { tryLease } from './lease.js';
 
 const DAY_MS = 86_400_000;
@@ -21,6 +22,8 @@ export interface PruneReport {
   certificates: number;
   /** Archive versions removed, keys included. */
   versions: number;
+  /** Recorded runs (the `runs` table) removed. */
+  runs: number;
   /** Whether the database file was rebuilt (VACUUM) this time: at most weekly. */
   vacuumed: boolean;
   /** Lineages left alone this time because another process held their `cert:<name>` lock. */
@@ -30,13 +33,18 @@ export interface PruneReport {
 
 export function pruneStore(config: Config, store: Store, opts: { now: Date; owner: string }): PruneReport {
   const { scanDays, keepVersions } = config.store.retention;
-  const out: PruneReport = { scans: 0, certificates: 0, versions: 0, vacuumed: false, skipped: [], errors: [] };
+  const out: PruneReport = { scans: 0, certificates: 0, versions: 0, runs: 0, vacuumed: false, skipped: [], errors: [] };
   try {
     const counts = store.scans.pruneBefore(new Date(opts.now.getTime() - scanDays * DAY_MS));
     out.scans = counts.scans;
     out.certificates = counts.certificates;
   } catch (err) {
     out.errors.push(`scan history: ${errorMessage(err)}`);
+  }
+  try {
+    out.runs = pruneRuns(store.db, new Date(opts.now.getTime() - scanDays * DAY_MS));
+  } catch (err) {
+    out.errors.push(`run history: ${errorMessage(err)}`);
   }
 
   // Lineages of the inventory and those removed from it: their archives hold keys too.

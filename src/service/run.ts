@@ -9,7 +9,7 @@ import { nagiosExitCode, worstStatus, type Status } from '../core/problems.js';
 import { overallStatus } from '../core/report.js';
 import type { LastRun } from '../core/metrics.js';
 import type { Config, DomainConfig } from '../config/types.js';
-import type { Store } from '../store/index.js';
+import type { RunSummary, Store } from '../store/index.js';
 import { renewDomains, type RenewOutcome } from './renew.js';
 import { deployDomains, needsDeploy, type DeployOutcome } from './deploy.js';
 import { notifyAfterRun, type ChannelFactory, type ChannelSet, type NotifyRunResult } from './notify.js';
@@ -114,9 +114,52 @@ export async function runLocked(config: Config, store: Store, deps: Omit<RunDeps
   }
 }
 
-/** Runs one cycle with the run lock already held by the caller. */
+/**
+ * Runs one cycle with the run lock already held by the caller. The run is recorded in the `runs`
+ * table (the dashboard's "last run") when it starts and when it ends; a cycle that throws is
+ * finished there as outcome `error` before the error goes on. Recording never fails the cycle.
+ */
 export async function runCycle(config: Config, store: Store, deps: RunDeps, opts: RunOptions): Promise<RunResult> {
   const startedAt = deps.now().toISOString();
+  const runId = recordRun(deps, () => store.runs.start(startedAt));
+  let result: RunResult;
+  try {
+    result = await cycleSteps(config, store, deps, opts, startedAt);
+  } catch (err) {
+    if (runId !== null) {
+      recordRun(deps, () => store.runs.finish(runId, { finishedAt: deps.now().toISOString(), outcome: 'error', exitCode: null, summary: { renewed: [], deployed: [], failed: [], notified: 0 } }));
+    }
+    throw err;
+  }
+  if (runId !== null) {
+    const { run } = result;
+    recordRun(deps, () => store.runs.finish(runId, { finishedAt: run.finishedAt ?? deps.now().toISOString(), outcome: run.outcome, exitCode: run.exitCode, summary: runSummary(result) }));
+  }
+  return result;
+}
+
+/** What a finished cycle did, as the `runs` table keeps it: domains and a count, no messages. */
+export function runSummary(result: Pick<RunResult, 'renew' | 'deploy' | 'notify' | 'failures'>): RunSummary {
+  const unique = (xs: string[]): string[] => [...new Set(xs)];
+  return {
+    renewed: unique(result.renew.filter((o) => o.action === 'issued').map((o) => o.domain)),
+    deployed: unique(result.deploy.filter((o) => o.action === 'deployed').map((o) => o.domain)),
+    failed: unique(result.failures.flatMap((f) => (f.domain ? [f.domain] : []))),
+    notified: result.notify?.queued ?? 0,
+  };
+}
+
+/** A write to the `runs` table; a failure (a locked or read-only store) is logged, not thrown. */
+function recordRun<T>(deps: Pick<RunDeps, 'log'>, write: () => T): T | null {
+  try {
+    return write();
+  } catch (err) {
+    deps.log('run.record-error', { error: errorMessage(err) });
+    return null;
+  }
+}
+
+async function cycleSteps(config: Config, store: Store, deps: RunDeps, opts: RunOptions, startedAt: string): Promise<RunResult> {
   const errors: string[] = [];
   const failures: RunFailure[] = [];
   const steps: RunSteps = { ...REAL_STEPS, ...deps.steps };

@@ -8,6 +8,7 @@ import { RenewalRepository } from './renewals.js';
 import { DeploymentRepository } from './deployments.js';
 import { NotificationRepository } from './notifications.js';
 import { MetaRepository } from './meta.js';
+import { RunRepository } from './runs.js';
 
 export { openDatabase, applyMigrations, wrapSqliteError, type Db, type ErrorContext, type OpenDatabaseOptions, type StoreErrorCode } from './db.js';
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
@@ -26,6 +27,7 @@ export { IssuedRepository, type IssuedCert } from './issued.js';
 export { LockRepository, type LockHolder } from './locks.js';
 export { DeploymentRepository, type DeployFailureRow, type DeploymentRow } from './deployments.js';
 export { MetaRepository } from './meta.js';
+export { RunRepository, type RunOutcome, type RunRow, type RunSummary } from './runs.js';
 export { NotificationRepository, type ActiveRow, type NewOutboxMessage, type OutboxRow } from './notifications.js';
 export { RenewalRepository, type AriState, type AttemptOutcome, type RenewalState } from './renewals.js';
 
@@ -41,6 +43,7 @@ export interface Store {
   readonly deployments: DeploymentRepository;
   readonly notifications: NotificationRepository;
   readonly meta: MetaRepository;
+  readonly runs: RunRepository;
   /**
    * Takes and releases the write lock, waiting up to the busy timeout: a database another
    * process is writing is reported before a long scan, not after its results are thrown away.
@@ -74,6 +77,7 @@ export function openStore(dataDir: string, opts: OpenDatabaseOptions = {}): Stor
     deployments: new DeploymentRepository(db),
     notifications: new NotificationRepository(db),
     meta: new MetaRepository(db),
+    runs: new RunRepository(db),
     assertWritable() {
       try {
         db.exec('BEGIN IMMEDIATE; ROLLBACK');

@@ -344,6 +344,25 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP TABLE temp.m7_latest;
     `,
   },
+  {
+    version: 8,
+    name: 'runs',
+    sql: `
+      -- One row per cycle (\`certs run\`, the daemon's runs): the dashboard's "last run" and a
+      -- history of outcomes. A row without finished_at is a run in progress, or one that was
+      -- killed (the next run does not finish it: it records its own). summary_json holds
+      -- {renewed: [domain], deployed: [domain], failed: [domain], notified: n}.
+      CREATE TABLE runs (
+        id           INTEGER PRIMARY KEY,
+        started_at   TEXT NOT NULL,
+        finished_at  TEXT,
+        outcome      TEXT CHECK (outcome IN ('ok', 'warning', 'critical', 'failed', 'error')),
+        exit_code    INTEGER,
+        summary_json TEXT
+      );
+      CREATE INDEX runs_started ON runs(started_at);
+    `,
+  },
 ];
 
 /** The schema version this build writes and expects. */

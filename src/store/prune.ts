@@ -115,3 +115,19 @@ export function compactDatabase(db: Db): { bytesBefore: number; bytesAfter: numb
 export function truncateWal(db: Db): void {
   db.pragma('wal_checkpoint(TRUNCATE)');
 }
+
+/**
+ * Run history by age: deletes runs started before `cutoff`, except the newest finished one (the
+ * dashboard's "last run" of a daemon that has not run for months still says when it last did).
+ * Returns the number of runs deleted. ISO 8601 strings from toISOString compare as their times.
+ */
+export function pruneRuns(db: Db, cutoff: Date): number {
+  const cutoffMs = cutoff.getTime();
+  if (!Number.isFinite(cutoffMs)) throw new StoreError('invalid-argument', `pruneRuns: cutoff must be a valid date, got ${String(cutoff)}`);
+  return db
+    .prepare(
+      `DELETE FROM runs WHERE started_at < ?
+         AND id IS NOT (SELECT id FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1)`,
+    )
+    .run(cutoff.toISOString()).changes;
+}

@@ -68,7 +68,7 @@ function deps(steps: Partial<RunSteps>, calls: Calls): RunDeps {
       },
       prune: () => {
         calls.prune++;
-        return { scans: 0, certificates: 0, versions: 0, vacuumed: false, skipped: [], errors: [] };
+        return { scans: 0, certificates: 0, versions: 0, runs: 0, vacuumed: false, skipped: [], errors: [] };
       },
       ...steps,
     },
@@ -209,6 +209,63 @@ describe('runLocked', () => {
       const { owner: _o, ...d } = deps({}, newCalls());
       await assert.rejects(runLocked(config, store, { ...d, scan: async () => { throw new Error('scanner broke'); } }, { renew: true, notify: true, waitMs: 0 }), /scanner broke/);
       assert.ok(tryLease(store.locks, 'run', newOwnerId()), 'the run lock is free');
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('runCycle records its run (the runs table, issue 13)', () => {
+  it('start and finish: when, the outcome, the exit code, what was renewed, deployed, failed and queued', async () => {
+    const { config, store } = setup();
+    try {
+      // A clock that moves a minute per call: started and finished differ.
+      let t = NOW.getTime();
+      const d = deps({
+        renew: async () => [
+          { domain: 'a.test', action: 'failed', reason: 'the CA refused', error: new AcmeError('acme-ca', 'domain "a.test": refused', { domain: 'a.test', retryable: true }) },
+          issued('b.test'),
+        ],
+        notify: async () => ({ events: [], queued: 2, delivered: 2, failed: [], pending: 0 }),
+      }, newCalls());
+      const result = await runCycle(config, store, { ...d, now: () => new Date((t += 60_000)) }, { renew: true, notify: true });
+      const [row, ...rest] = store.runs.list();
+      assert.equal(rest.length, 0, 'one row per run');
+      assert.equal(row!.startedAt, new Date(NOW.getTime() + 60_000).toISOString());
+      assert.equal(row!.finishedAt, result.run.finishedAt);
+      assert.ok(row!.finishedAt! > row!.startedAt);
+      assert.equal(row!.outcome, result.run.outcome);
+      assert.equal(row!.exitCode, 1);
+      assert.deepEqual(row!.summary, { renewed: ['b.test'], deployed: ['b.test'], failed: ['a.test'], notified: 2 });
+      assert.deepEqual(store.runs.latestFinished(), row);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a cycle that throws is finished as outcome error, and the error still reaches the caller', async () => {
+    const { config, store } = setup();
+    try {
+      const d = deps({}, newCalls());
+      await assert.rejects(runCycle(config, store, { ...d, scan: async () => { throw new Error('scanner broke'); } }, { renew: true, notify: true }), /scanner broke/);
+      const row = store.runs.latestFinished();
+      assert.equal(row?.outcome, 'error');
+      assert.equal(row?.exitCode, null);
+      assert.equal(row?.finishedAt, NOW.toISOString());
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a store that cannot record the run does not fail the cycle: the failure is logged', async () => {
+    const { config, store } = setup();
+    try {
+      store.db.exec('DROP TABLE runs');
+      const events: string[] = [];
+      const d = deps({}, newCalls());
+      const result = await runCycle(config, store, { ...d, log: (e) => events.push(e) }, { renew: true, notify: true });
+      assert.equal(result.run.exitCode, 0);
+      assert.deepEqual(events.filter((e) => e === 'run.record-error'), ['run.record-error'], 'the start failed; there is no row to finish');
     } finally {
       store.close();
     }
