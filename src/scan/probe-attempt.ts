@@ -13,8 +13,9 @@
  *   chain (SSL_get_peer_cert_chain), which holds the Certificate message's entries as sent —
  *   order, duplicates and unrelated extras included, under TLS 1.2 and 1.3 alike. Node hands it
  *   over through getPeerX509Certificate(), whose issuerCertificate links follow that stack
- *   entry by entry (Node 20 through 24); getPeerCertificate(true), by contrast, rebuilds the
- *   chain by issuer matching. A handshake that completes, a timeout and a fatal alert from the
+ *   entry by entry (so in Node 20's code and in the current ncrypto-based one; the unit tests
+ *   compare the result with the bytes on the wire); getPeerCertificate(true), by contrast,
+ *   rebuilds the chain by issuer matching. A handshake that completes, a timeout and a fatal alert from the
  *   server are reported from here exactly as the recording path reports them; every other
  *   failure is 'unsure' and the attempt is run again recording, so failures read as before.
  * Plain TLS goes native first; the STARTTLS family records (the upgrade owns the socket's reads).
