@@ -15,9 +15,11 @@
  *   over through getPeerX509Certificate(), whose issuerCertificate links follow that stack
  *   entry by entry (so in Node 20's code and in the current ncrypto-based one; the unit tests
  *   compare the result with the bytes on the wire); getPeerCertificate(true), by contrast,
- *   rebuilds the chain by issuer matching. A handshake that completes, a timeout and a fatal alert from the
- *   server are reported from here exactly as the recording path reports them; every other
- *   failure is 'unsure' and the attempt is run again recording, so failures read as before.
+ *   rebuilds the chain by issuer matching. A handshake that completes, a timeout and a fatal
+ *   alert from the server are reported from here exactly as the recording path reports them;
+ *   every other failure is 'unsure' and the attempt is run again recording, so failures read
+ *   as before (at the price of a second connection, and of a second budget if the first
+ *   failure came late).
  * Plain TLS goes native first; the STARTTLS family records (the upgrade owns the socket's reads).
  */
 import type { X509Certificate } from 'node:crypto';
