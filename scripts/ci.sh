@@ -11,13 +11,15 @@ on_exit=()
 trap 'for cmd in "${on_exit[@]}"; do eval "$cmd"; done' EXIT
 
 # Debian packages: the real servers the tests drive (nginx, Pebble + challtestsrv, BIND, and for
-# STARTTLS Postfix, Dovecot IMAP/POP3 and PostgreSQL 15), and the tools the benchmarks compare
-# with (ssl-cert-check, certbot). A key is a command name or an absolute path.
+# STARTTLS Postfix, Dovecot IMAP/POP3 and PostgreSQL 15), the tools the benchmarks compare
+# with (ssl-cert-check, certbot), and Debian's Chromium, the browser the dashboard tests drive
+# through playwright-core (never a browser build Playwright downloads). A key is a command name
+# or an absolute path.
 declare -A want=(
   [nginx]=nginx-light [openssl]=openssl [ssl-cert-check]=ssl-cert-check
   [pebble]=pebble [pebble-challtestsrv]=pebble [named]=bind9 [nsupdate]=bind9-dnsutils [certbot]=certbot
   [postfix]=postfix [/usr/lib/dovecot/imap]=dovecot-imapd [/usr/lib/dovecot/pop3]=dovecot-pop3d
-  [/usr/lib/postgresql/15/bin/postgres]=postgresql
+  [/usr/lib/postgresql/15/bin/postgres]=postgresql [/usr/bin/chromium]=chromium
 )
 missing=()
 for bin in "${!want[@]}"; do
@@ -37,6 +39,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${missing[@]}" | sort -u) >/dev/null
 fi
 
+# playwright-core downloads nothing on install; should a playwright package ever come in, this
+# keeps it from fetching a browser of its own: the tests use /usr/bin/chromium.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 npm ci --no-fund --no-audit
 npm run lint
 npm run typecheck
