@@ -1,0 +1,224 @@
+/**
+ * The data of the dashboard (`GET /`, `GET /endpoint/<id>`), the static report (`certs report`,
+ * `certs run --report`) and `certs report --json` (src/web/model.ts), from the config and the
+ * store alone: the rows are what `certs status` shows (statusReports: the last stored scan with
+ * the renewal and deploy lifecycle laid over it), each with its stored endpoint's id; the cards
+ * and the timeline are counted from the rows (core/dashboard.ts).
+ *
+ * Nothing from the config but domain names and endpoints reaches the data (the config holds
+ * secrets): no paths, hooks, URLs or recipients. Renewal, deploy and notification details are
+ * what the store recorded, shown as `certs status <name>`, `certs certificates` and `certs notify
+ * list` show them.
+ */
+import type { Config } from '../config/types.js';
+import type { EndpointReport } from '../core/model.js';
+import { endpointLabel } from '../core/notify-policy.js';
+import { endpointKey } from '../core/report.js';
+import type { Store, RunRow } from '../store/index.js';
+import { storedEndpoint, storedEndpoints, type StoredEndpoint } from '../store/endpoint-ids.js';
+import type { Status } from '../core/problems.js';
+import type { DashboardData, DashboardRow, DashboardSummary, EndpointDetail, HistoryPoint, RunView, TimelineWeek } from '../web/model.js';
+import { statusReports } from './status.js';
+
+export interface DashboardOptions {
+  /** The last run to show; default: the newest finished run the store recorded. */
+  lastRun?: RunView | null;
+  /** The certs version shown in the footer (the CLI knows it). */
+  version?: string;
+}
+
+/** Scans of one endpoint its sparkline shows, newest kept: ~3 months of twice-daily runs. */
+const HISTORY_POINTS = 180;
+/** Outbox messages searched for those about one endpoint, newest first. */
+const OUTBOX_SCAN = 1000;
+const DEFAULT_VERSION = '0.1.0';
+
+/** Everything the dashboard's `/` shows. `store` null (nothing stored yet): every endpoint unknown, no run. */
+export function dashboardData(config: Config, store: Store | null, now: Date, opts: DashboardOptions = {}): DashboardData {
+  const reports = statusReports(config, store);
+  const stored = store ? storedEndpoints(store.db) : new Map<string, StoredEndpoint>();
+  const managed = managedNames(config);
+  const rows = byUrgency(reports.map((r) => rowOf(r, stored.get(endpointKey(r)) ?? null, managed, now)));
+  const lastRun = opts.lastRun !== undefined ? opts.lastRun : store ? lastRunView(store) : null;
+  return {
+    generatedAt: now.toISOString(),
+    version: opts.version ?? DEFAULT_VERSION,
+    summary: summarise(rows),
+    timeline: timeline(rows, now),
+    rows,
+    lastRun,
+  };
+}
+
+/**
+ * The detail of stored endpoint `id` as the dashboard shows it, or null when there is no such
+ * endpoint, or it is not (any more) one the inventory shows: its domain was removed, or the
+ * address row is no longer among those `status` shows for its name.
+ */
+export function endpointDetail(config: Config, store: Store, id: number, now: Date, opts: Pick<DashboardOptions, 'version'> = {}): EndpointDetail | null {
+  if (!Number.isSafeInteger(id) || id < 1) return null;
+  const ep = storedEndpoint(store.db, id);
+  if (!ep) return null;
+  const domain = config.domains.find((d) => d.name === ep.domain);
+  if (!domain) return null;
+  const key = endpointKey(ep);
+  const report = statusReports(config, store, { domains: [domain], withChain: true }).find((r) => endpointKey(r) === key);
+  if (!report) return null;
+  const row = rowOf(report, ep, managedNames(config), now);
+  const hints = report.problems;
+  const history: HistoryPoint[] = store.scans
+    .history({ domain: ep.domain, host: ep.host, port: ep.port, address: ep.address ?? '', source: ep.source }, HISTORY_POINTS)
+    .reverse()
+    .map((h) => ({ scannedAt: h.scannedAt ?? '', daysLeft: h.daysLeft, status: h.status }));
+  return {
+    generatedAt: now.toISOString(),
+    version: opts.version ?? DEFAULT_VERSION,
+    row,
+    chain: report.chain ?? [],
+    servedCount: report.servedCount ?? report.chain?.length ?? 0,
+    problems: hints.map((p) => ({ code: p.code, severity: p.severity, message: p.message, hint: p.hint ?? '' })),
+    history,
+    renewals: domain.managed ? renewalsOf(store, domain.name) : [],
+    deployments: deploymentsOf(store, domain.name),
+    notifications: notificationsOf(store, report),
+  };
+}
+
+/** The `runs` row as the dashboard shows it; null before the first finished run. */
+export function runView(run: RunRow | null): RunView | null {
+  if (!run || run.finishedAt === null || run.outcome === null) return null;
+  const s = run.summary ?? { renewed: [], deployed: [], failed: [], notified: 0 };
+  return { startedAt: run.startedAt, finishedAt: run.finishedAt, outcome: run.outcome, renewed: s.renewed, deployed: s.deployed, notified: s.notified, failed: s.failed };
+}
+
+/** The newest finished run in the store; null before one (or in a store too old to have `runs`). */
+export function lastRunView(store: Store): RunView | null {
+  return runView(store.runs.latestFinished());
+}
+
+function managedNames(config: Config): Set<string> {
+  const out = new Set<string>();
+  for (const d of config.domains) if (d.managed) out.add(d.name);
+  return out;
+}
+
+function rowOf(r: EndpointReport, ep: StoredEndpoint | null, managed: ReadonlySet<string>, now: Date): DashboardRow {
+  const notBefore = r.notBefore ?? ep?.leafNotBefore ?? null;
+  // The lifetime bar is the leaf's own lifetime, even when an intermediate expires first.
+  const leafNotAfter = r.leafNotAfter ?? r.notAfter;
+  const row: DashboardRow = {
+    id: ep?.id ?? null,
+    domain: r.domain,
+    host: r.host,
+    port: r.port,
+    endpoint: r.source === 'file' ? r.file ?? r.host : endpointLabel(r),
+    source: r.source,
+    managed: managed.has(r.domain),
+    status: r.status,
+    daysLeft: r.daysLeft,
+    notBefore,
+    notAfter: r.notAfter,
+    lifetimeLeft: lifetimeLeft(notBefore, leafNotAfter, now),
+    issuer: r.issuer,
+    subject: r.subject,
+    problems: r.problems.map((p) => ({ code: p.code, severity: p.severity })),
+    scannedAt: r.scannedAt,
+  };
+  if (r.address !== undefined) row.address = r.address;
+  return row;
+}
+
+function renewalsOf(store: Store, lineage: string): EndpointDetail['renewals'] {
+  const issued = store.issued.list(lineage);
+  return store.renewals.attempts(lineage).map((a) => {
+    // The version an attempt produced: the one issued between its start and end.
+    const v = a.outcome === 'issued' ? issued.find((c) => c.issuedAt >= a.startedAt && (a.finishedAt === null || c.issuedAt <= a.finishedAt)) : undefined;
+    const detail = a.outcome === 'failed' ? a.error ?? 'failed' : a.outcome === null ? 'did not finish' : a.reason ?? '';
+    return { at: a.startedAt, ok: a.outcome === 'issued', version: v?.version ?? null, detail };
+  });
+}
+
+/** The last deployment of the domain and its failed deploy waiting for a retry (the store keeps one of each). */
+function deploymentsOf(store: Store, lineage: string): EndpointDetail['deployments'] {
+  const out: EndpointDetail['deployments'] = [];
+  const d = store.deployments.get(lineage);
+  // Not the snippet path: it comes from the config (nginx.snippetDir).
+  if (d) out.push({ at: d.deployedAt, version: d.version ?? null, state: d.staleSince ? 'stale' : d.verifiedAt ? 'verified' : 'deployed', detail: d.staleDetail ?? '' });
+  const f = store.deployments.failure(lineage);
+  if (f) out.push({ at: f.lastAt, version: f.version, state: 'failed', detail: `${f.code}: ${f.detail}${f.failures > 1 ? ` (${f.failures} attempts since ${f.since})` : ''}` });
+  return out.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+}
+
+/**
+ * Outbox messages about this endpoint, newest first: a webhook message lists its events (domain
+ * and endpoint), an email names the endpoint in its text. Subjects and states only: recipients
+ * and server responses stay out.
+ */
+function notificationsOf(store: Store, r: EndpointReport): EndpointDetail['notifications'] {
+  const label = endpointLabel(r);
+  const out: EndpointDetail['notifications'] = [];
+  for (const m of store.notifications.list({ limit: OUTBOX_SCAN })) {
+    if (!mentions(m.payload, m.text, r.domain, label)) continue;
+    const state = m.deliveredAt ? 'delivered' : m.lastError ? `failed ${m.attempts}×, retrying` : 'pending';
+    out.push({ at: m.createdAt, subject: m.subject, state });
+  }
+  return out;
+}
+
+function mentions(payload: unknown, text: string, domain: string, label: string): boolean {
+  const events = (payload as { events?: unknown } | null)?.events;
+  if (Array.isArray(events)) return events.some((e) => (e as { domain?: unknown }).domain === domain && (e as { endpoint?: unknown }).endpoint === label);
+  // In text, the label must end there: host:443 is not host:4430.
+  for (let at = text.indexOf(label); at !== -1; at = text.indexOf(label, at + 1)) {
+    const next = text.charAt(at + label.length);
+    if (!/[0-9A-Za-z.@-]/.test(next) && !(next === ' ' && text.charAt(at + label.length + 1) === '@')) return true;
+  }
+  return false;
+}
+
+// ---- Until core/dashboard.ts (the web helper's, pure) lands: the same rules, to be replaced by it.
+const DAY_MS = 86_400_000;
+const URGENCY: Record<Status, number> = { critical: 0, warning: 1, unknown: 2, ok: 3 };
+
+function byUrgency(rows: DashboardRow[]): DashboardRow[] {
+  return rows.sort((a, b) => URGENCY[a.status] - URGENCY[b.status] || (a.daysLeft ?? Infinity) - (b.daysLeft ?? Infinity) || (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0) || (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
+}
+
+function lifetimeLeft(notBefore: string | null, notAfter: string | null, now: Date): number | null {
+  if (notBefore === null || notAfter === null) return null;
+  const from = Date.parse(notBefore);
+  const to = Date.parse(notAfter);
+  if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) return null;
+  return Math.min(1, Math.max(0, (to - now.getTime()) / (to - from)));
+}
+
+function summarise(rows: readonly DashboardRow[]): DashboardSummary {
+  const s: DashboardSummary = { ok: 0, warning: 0, critical: 0, unknown: 0, within7: 0, within30: 0, total: rows.length };
+  for (const r of rows) {
+    s[r.status]++;
+    if (r.daysLeft !== null && r.daysLeft <= 30) {
+      s.within30++;
+      if (r.daysLeft <= 7) s.within7++;
+    }
+  }
+  return s;
+}
+
+function timeline(rows: readonly DashboardRow[], now: Date): TimelineWeek[] {
+  const zero = (): Record<Status, number> => ({ ok: 0, warning: 0, critical: 0, unknown: 0 });
+  const t0 = now.getTime();
+  const weeks: TimelineWeek[] = Array.from({ length: 13 }, (_, i) => ({
+    start: new Date(t0 + i * 7 * DAY_MS).toISOString(),
+    end: new Date(t0 + (i + 1) * 7 * DAY_MS).toISOString(),
+    managed: zero(),
+    monitored: zero(),
+  }));
+  for (const r of rows) {
+    if (r.notAfter === null) continue;
+    const at = Date.parse(r.notAfter) - t0;
+    if (!(at >= 0)) continue;
+    const week = weeks[Math.floor(at / (7 * DAY_MS))];
+    if (week) (r.managed ? week.managed : week.monitored)[r.status]++;
+  }
+  return weeks;
+}
