@@ -40,9 +40,9 @@ export function writeJsonDocument(out: TextSink, doc: object, key: string): void
  * serialised as it comes and kept as bytes, off the JS heap, until `finish()` gives the rest of
  * the document (its `key` is ignored). Rows therefore never live longer than their batch.
  */
-export function writeJsonDocumentAfter(out: ByteSink, batches: Iterable<readonly unknown[]>, key: string, finish: () => object): void {
+export async function writeJsonDocumentAfter(out: ByteSink, batches: AsyncIterable<readonly unknown[]> | Iterable<readonly unknown[]>, key: string, finish: () => object): Promise<void> {
   const parts: Buffer[] = [];
-  for (const batch of batches) if (batch.length > 0) parts.push(Buffer.from(sliceText(batch, key)));
+  for await (const batch of batches) if (batch.length > 0) parts.push(Buffer.from(sliceText(batch, key)));
   const doc = { ...finish(), [key]: [] };
   if (parts.length === 0) {
     out.write(`${JSON.stringify(doc, null, 2)}\n`);

@@ -10,7 +10,8 @@ import { withDeployFailures, type DeployFailure } from '../core/deploy-status.js
 import { worstStatus, type Status } from '../core/problems.js';
 import type { CriticalSetting } from '../core/thresholds.js';
 import type { Store } from '../store/index.js';
-import type { StatusRow } from '../store/scans.js';
+import { parseStatusRows, type StatusRow } from '../store/scans.js';
+import { statusTexts } from '../store/status-reader.js';
 import { configuredAddresses, needsResolution, storedRowsFor, type AddressMode } from '../core/addresses.js';
 
 export interface StatusReportOptions {
@@ -96,7 +97,7 @@ const TARGETS_PER_BATCH = 500;
 /** `certs status --json` of the whole inventory, for cli/json-out.ts writeJsonDocumentAfter. */
 export interface StatusJson {
   /** The endpoints in document order, a batch at a time: reports, or reports the store serialised. */
-  batches: Iterable<(EndpointReport | RenderedReport)[]>;
+  batches: AsyncIterable<(EndpointReport | RenderedReport)[]>;
   /** Complete once `batches` has been read to the end. */
   summary: ReportSummary;
 }
@@ -113,7 +114,7 @@ export function statusJson(config: Config, store: Store | null): StatusJson {
   return { batches: statusBatches(config, store, summary), summary };
 }
 
-function* statusBatches(config: Config, store: Store | null, summary: ReportSummary): Generator<(EndpointReport | RenderedReport)[]> {
+async function* statusBatches(config: Config, store: Store | null, summary: ReportSummary): AsyncGenerator<(EndpointReport | RenderedReport)[]> {
   const targets = targetsOf(config.domains);
   if (!store) {
     const reports = targets.map(unknownReport);
@@ -124,13 +125,17 @@ function* statusBatches(config: Config, store: Store | null, summary: ReportSumm
   const lifecycle = lifecycleOf(config, store);
   const mode = config.scan.addresses ?? 'all';
   const configured = configuredAddresses(targets);
-  for (let from = 0; from < targets.length; from += TARGETS_PER_BATCH) {
-    const batch = targets.slice(from, from + TARGETS_PER_BATCH);
-    // `issued`: a row serving another certificate than the newest issued one is `touched`, the
-    // stale-deployment check (withStaleDeployments leaves every other row as it is).
-    const rows = store.scans.statusRows(batch.map((t) => ({
-      domain: t.domain.name, host: t.host, port: t.port, source: t.source, issued: lifecycle.latest.get(t.domain.name)?.fingerprint256 ?? null,
-    })));
+  const batches: ScanTarget[][] = [];
+  for (let from = 0; from < targets.length; from += TARGETS_PER_BATCH) batches.push(targets.slice(from, from + TARGETS_PER_BATCH));
+  // `issued`: a row serving another certificate than the newest issued one is `touched`, the
+  // stale-deployment check (withStaleDeployments leaves every other row as it is).
+  const asked = batches.map((batch) => batch.map((t) => ({
+    domain: t.domain.name, host: t.host, port: t.port, source: t.source, issued: lifecycle.latest.get(t.domain.name)?.fingerprint256 ?? null,
+  })));
+  let b = 0;
+  for await (const text of statusTexts(store, asked)) {
+    const batch = batches[b++]!;
+    const rows = parseStatusRows(text);
     // Each shown place: a serialised row, or a row or never-scanned target to make a report of.
     const shown: (EndpointReport | RenderedReport | StatusRow)[] = [];
     const wanted: number[] = [];

@@ -179,47 +179,18 @@ export class ScanRepository {
    * `json` is null are read with `reportsById`.
    */
   statusRows(targets: readonly StatusTarget[]): StatusRow[] {
-    if (targets.length === 0) return [];
-    let text: string | null;
+    return parseStatusRows(this.statusText(targets));
+  }
+
+  /** statusRows as SQLite's one string (null: no rows), for parseStatusRows; the half a worker thread can do. */
+  statusText(targets: readonly StatusTarget[]): string | null {
+    if (targets.length === 0) return null;
     try {
       const param = JSON.stringify(targets.map((t) => [t.domain, t.host, t.port, t.source, t.issued ?? null]));
-      text = this.stmt('statusRows', STATUS_ROWS_SQL).pluck().get(param) as string | null;
+      return this.stmt('statusRows', STATUS_ROWS_SQL).pluck().get(param) as string | null;
     } catch (err) {
       throw this.wrap(err, 'reading the latest scans');
     }
-    const out: StatusRow[] = [];
-    if (text === null) return out;
-    // target US id US status US touched US scanned_at US address (JSON) US json, rows split by RS.
-    let at = 0;
-    while (at < text.length) {
-      let end = text.indexOf(ROW_SEPARATOR, at);
-      if (end === -1) end = text.length;
-      const f1 = text.indexOf(FIELD_SEPARATOR, at);
-      const f2 = text.indexOf(FIELD_SEPARATOR, f1 + 1);
-      const f3 = text.indexOf(FIELD_SEPARATOR, f2 + 1);
-      const f4 = text.indexOf(FIELD_SEPARATOR, f3 + 1);
-      const f5 = text.indexOf(FIELD_SEPARATOR, f4 + 1);
-      const f6 = text.indexOf(FIELD_SEPARATOR, f5 + 1);
-      const address = text.slice(f5 + 1, f6);
-      const row: StatusRow = {
-        target: Number(text.slice(at, f1)),
-        id: Number(text.slice(f1 + 1, f2)),
-        scannedAtMs: Number(text.slice(f4 + 1, f5)),
-        status: text.slice(f2 + 1, f3) as Status,
-        touched: text.charCodeAt(f3 + 1) === 0x31,
-        json: f6 + 1 === end ? null : text.slice(f6 + 1, end),
-      };
-      if (address !== '""') row.address = JSON.parse(address) as string;
-      // toISOString writes years outside 0000–9999 differently from strftime.
-      if (!(row.scannedAtMs >= 0 && row.scannedAtMs <= MAX_ISO_YEAR_MS)) row.json = null;
-      out.push(row);
-      at = end + 1;
-    }
-    // By target, as the caller reads them (stable: the order of one target's rows does not matter).
-    for (let i = 1; i < out.length; i++) {
-      if (out[i]!.target < out[i - 1]!.target) return out.sort((a, b) => a.target - b.target);
-    }
-    return out;
   }
 
   /** The newest scan of each of these endpoints (ids from `statusRows`), as `latest()` reads it. */
@@ -477,6 +448,43 @@ export class ScanRepository {
     const busyTimeoutMs = this.db.open ? (this.db.pragma('busy_timeout', { simple: true }) as number) : 0;
     return wrapSqliteError(err, { path: this.db.name, busyTimeoutMs }, doing);
   }
+}
+
+/** The rows of statusText's string, grouped by target. */
+export function parseStatusRows(text: string | null): StatusRow[] {
+  const out: StatusRow[] = [];
+  if (text === null) return out;
+  // target US id US status US touched US scanned_at US address (JSON) US json, rows split by RS.
+  let at = 0;
+  while (at < text.length) {
+    let end = text.indexOf(ROW_SEPARATOR, at);
+    if (end === -1) end = text.length;
+    const f1 = text.indexOf(FIELD_SEPARATOR, at);
+    const f2 = text.indexOf(FIELD_SEPARATOR, f1 + 1);
+    const f3 = text.indexOf(FIELD_SEPARATOR, f2 + 1);
+    const f4 = text.indexOf(FIELD_SEPARATOR, f3 + 1);
+    const f5 = text.indexOf(FIELD_SEPARATOR, f4 + 1);
+    const f6 = text.indexOf(FIELD_SEPARATOR, f5 + 1);
+    const address = text.slice(f5 + 1, f6);
+    const row: StatusRow = {
+      target: Number(text.slice(at, f1)),
+      id: Number(text.slice(f1 + 1, f2)),
+      scannedAtMs: Number(text.slice(f4 + 1, f5)),
+      status: text.slice(f2 + 1, f3) as Status,
+      touched: text.charCodeAt(f3 + 1) === 0x31,
+      json: f6 + 1 === end ? null : text.slice(f6 + 1, end),
+    };
+    if (address !== '""') row.address = JSON.parse(address) as string;
+    // toISOString writes years outside 0000–9999 differently from strftime.
+    if (!(row.scannedAtMs >= 0 && row.scannedAtMs <= MAX_ISO_YEAR_MS)) row.json = null;
+    out.push(row);
+    at = end + 1;
+  }
+  // By target, as the caller reads them (stable: the order of one target's rows does not matter).
+  for (let i = 1; i < out.length; i++) {
+    if (out[i]!.target < out[i - 1]!.target) return out.sort((a, b) => a.target - b.target);
+  }
+  return out;
 }
 
 const HAS_DER = 1;

@@ -124,16 +124,16 @@ export async function statusCommand(names: string[], opts: ReportOptions & Globa
   const domains = selectDomains(config.domains, names);
   const detail = names.length > 0;
   if (opts.refresh) return scanReportNotify(config, domains, detail, opts, io);
-  if (opts.json && !detail) return wholeInventoryJson(config, io);
+  if (opts.json && !detail) return await wholeInventoryJson(config, io);
   return output(config, storedReports(config, domains, detail).map(stripChainUnlessDetail(detail)), detail, opts, io);
 }
 
 /** `certs status --json` without names: the document written as the store serialised most of it. */
-function wholeInventoryJson(config: Config, io: Io): number {
+async function wholeInventoryJson(config: Config, io: Io): Promise<number> {
   const store = compose().readStore(config);
   try {
     const { batches, summary } = statusJson(config, store);
-    writeJsonDocumentAfter(io.stdout, batches, 'endpoints', () => ({ generatedAt: io.now().toISOString(), summary, endpoints: [] }));
+    await writeJsonDocumentAfter(io.stdout, batches, 'endpoints', () => ({ generatedAt: io.now().toISOString(), summary, endpoints: [] }));
     return nagiosExitCode(overallOf(summary));
   } finally {
     store?.close();

@@ -24,14 +24,14 @@ function sink(): { write(c: string | Uint8Array): boolean; text(): string } {
   return { write: (c) => (parts.push(typeof c === 'string' ? c : Buffer.from(c).toString('utf8')), true), text: () => parts.join('') };
 }
 
-function both(configText: string, dir: string, store: Store | null): { old: string; now: string; oldStatus: string; nowStatus: string } {
+async function both(configText: string, dir: string, store: Store | null): Promise<{ old: string; now: string; oldStatus: string; nowStatus: string }> {
   const config = parseConfigText(configText, join(dir, 'certs.yaml'), { env: {} });
   const a = sink();
   const doc = statusDocument(config, store, NOW);
   writeJsonDocument(a, doc, 'endpoints');
   const b = sink();
   const { batches, summary } = statusJson(config, store);
-  writeJsonDocumentAfter(b, batches, 'endpoints', () => ({ generatedAt: NOW.toISOString(), summary, endpoints: [] }));
+  await writeJsonDocumentAfter(b, batches, 'endpoints', () => ({ generatedAt: NOW.toISOString(), summary, endpoints: [] }));
   return { old: a.text(), now: b.text(), oldStatus: overallStatus(doc.endpoints), nowStatus: overallOf(summary) };
 }
 
@@ -101,7 +101,7 @@ function issued(lineage: string, fingerprint256: string, notAfter: string): Issu
 }
 
 describe('status --json from serialised rows', () => {
-  it('is byte for byte the document of the report objects, for every kind of stored field, address and lifecycle state', () => {
+  it('is byte for byte the document of the report objects, for every kind of stored field, address and lifecycle state', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'certs-status-json-'));
     try {
       const items = scans();
@@ -119,11 +119,11 @@ describe('status --json from serialised rows', () => {
       const ro = openStore(join(dir, 'data'), { readonly: true })!;
       try {
         for (const mode of ['all', 'first']) {
-          const r = both(`scan: {addresses: ${mode}}\n${CONFIG}`, dir, ro);
+          const r = await both(`scan: {addresses: ${mode}}\n${CONFIG}`, dir, ro);
           assert.equal(r.now, r.old, `scan.addresses ${mode}`);
           assert.equal(r.nowStatus, r.oldStatus);
         }
-        const r = both(CONFIG, dir, ro);
+        const r = await both(CONFIG, dir, ro);
         // Not vacuous: which rows SQLite serialised, and which it left to the report objects.
         const target = (domain: string) => ({ domain, host: domain, port: 443, source: 'tls' as const });
         const serialised = ['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'days', 'days-null', 'epoch', 'late', 'odd0', 'odd2', 'odd3'];
@@ -142,13 +142,13 @@ describe('status --json from serialised rows', () => {
     }
   });
 
-  it('with nothing stored, every target is unknown, as before', () => {
+  it('with nothing stored, every target is unknown, as before', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'certs-status-json-'));
     try {
-      const r = both(CONFIG, dir, null);
+      const r = await both(CONFIG, dir, null);
       assert.equal(r.now, r.old);
       assert.equal(r.nowStatus, 'unknown');
-      const empty = both('domains: []\n', dir, null);
+      const empty = await both('domains: []\n', dir, null);
       assert.equal(empty.now, empty.old);
     } finally {
       rmSync(dir, { recursive: true, force: true });
