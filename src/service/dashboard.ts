@@ -14,10 +14,10 @@ import type { Config } from '../config/types.js';
 import type { EndpointReport } from '../core/model.js';
 import { endpointLabel } from '../core/notify-policy.js';
 import { endpointKey } from '../core/report.js';
+import { byUrgency, dashboardSummary, expiryTimeline, lifetimeLeft } from '../core/dashboard.js';
 import type { Store, RunRow } from '../store/index.js';
 import { storedEndpoint, storedEndpoints, type StoredEndpoint } from '../store/endpoint-ids.js';
-import type { Status } from '../core/problems.js';
-import type { DashboardData, DashboardRow, DashboardSummary, EndpointDetail, HistoryPoint, RunView, TimelineWeek } from '../web/model.js';
+import type { DashboardData, DashboardRow, EndpointDetail, HistoryPoint, RunView } from '../web/model.js';
 import { statusReports } from './status.js';
 
 export interface DashboardOptions {
@@ -43,8 +43,8 @@ export function dashboardData(config: Config, store: Store | null, now: Date, op
   return {
     generatedAt: now.toISOString(),
     version: opts.version ?? DEFAULT_VERSION,
-    summary: summarise(rows),
-    timeline: timeline(rows, now),
+    summary: dashboardSummary(rows),
+    timeline: expiryTimeline(rows, now),
     rows,
     lastRun,
   };
@@ -176,49 +176,3 @@ function mentions(payload: unknown, text: string, domain: string, label: string)
   return false;
 }
 
-// ---- Until core/dashboard.ts (the web helper's, pure) lands: the same rules, to be replaced by it.
-const DAY_MS = 86_400_000;
-const URGENCY: Record<Status, number> = { critical: 0, warning: 1, unknown: 2, ok: 3 };
-
-function byUrgency(rows: DashboardRow[]): DashboardRow[] {
-  return rows.sort((a, b) => URGENCY[a.status] - URGENCY[b.status] || (a.daysLeft ?? Infinity) - (b.daysLeft ?? Infinity) || (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0) || (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
-}
-
-function lifetimeLeft(notBefore: string | null, notAfter: string | null, now: Date): number | null {
-  if (notBefore === null || notAfter === null) return null;
-  const from = Date.parse(notBefore);
-  const to = Date.parse(notAfter);
-  if (!Number.isFinite(from) || !Number.isFinite(to) || to <= from) return null;
-  return Math.min(1, Math.max(0, (to - now.getTime()) / (to - from)));
-}
-
-function summarise(rows: readonly DashboardRow[]): DashboardSummary {
-  const s: DashboardSummary = { ok: 0, warning: 0, critical: 0, unknown: 0, within7: 0, within30: 0, total: rows.length };
-  for (const r of rows) {
-    s[r.status]++;
-    if (r.daysLeft !== null && r.daysLeft <= 30) {
-      s.within30++;
-      if (r.daysLeft <= 7) s.within7++;
-    }
-  }
-  return s;
-}
-
-function timeline(rows: readonly DashboardRow[], now: Date): TimelineWeek[] {
-  const zero = (): Record<Status, number> => ({ ok: 0, warning: 0, critical: 0, unknown: 0 });
-  const t0 = now.getTime();
-  const weeks: TimelineWeek[] = Array.from({ length: 13 }, (_, i) => ({
-    start: new Date(t0 + i * 7 * DAY_MS).toISOString(),
-    end: new Date(t0 + (i + 1) * 7 * DAY_MS).toISOString(),
-    managed: zero(),
-    monitored: zero(),
-  }));
-  for (const r of rows) {
-    if (r.notAfter === null) continue;
-    const at = Date.parse(r.notAfter) - t0;
-    if (!(at >= 0)) continue;
-    const week = weeks[Math.floor(at / (7 * DAY_MS))];
-    if (week) (r.managed ? week.managed : week.monitored)[r.status]++;
-  }
-  return weeks;
-}
