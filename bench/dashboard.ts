@@ -27,7 +27,6 @@
 //                        The budget (300 ms) is for `rendered`, gzip as a browser asks.
 // Exit 0 with the figures (a report; `withinBudget` says whether each was met); non-zero only
 // when the benchmark could not run.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -35,7 +34,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { openStore } from '../src/store/index.js';
-import { seedDashboardWorld, TOKEN_ENV, type DashboardWorld } from '../test/helpers/dashboard-world.js';
+import { seedDashboardWorld, startWorldDaemon, TOKEN_ENV, type DashboardWorld, type WorldDaemon } from '../test/helpers/dashboard-world.js';
 import { freePort } from '../test/helpers/ports.js';
 import { fakeCert, reportFor } from '../test/helpers/store-fixtures.js';
 import { cliProblem, intEnv } from './_common.js';
@@ -59,38 +58,6 @@ function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function startDaemon(world: DashboardWorld, dir: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'daemon', '--config', world.configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1', CERTS_CACHE_DIR: join(dir, 'cache'), [TOKEN_ENV]: TOKEN },
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  return new Promise((resolveStart, reject) => {
-    let buf = '';
-    const onData = (d: string): void => {
-      buf += d;
-      if (/"event":"http\.listening"/.test(buf)) {
-        child.stdout!.off('data', onData);
-        child.stdout!.resume();
-        child.removeAllListeners('exit');
-        resolveStart(child);
-      }
-    };
-    child.stdout!.setEncoding('utf8').on('data', onData);
-    child.once('exit', (code) => reject(new Error(`the daemon exited (${code}) before listening: ${stderr.trim()}`)));
-  });
-}
-
-async function stopDaemon(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 interface Response {
@@ -154,16 +121,16 @@ function decoded(r: Response): Buffer {
 
 async function withWorld<T>(n: number, fn: (port: number, world: DashboardWorld) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'certs-bench-dashboard-'));
-  let daemon: ChildProcess | undefined;
+  let daemon: WorldDaemon | undefined;
   try {
     const port = await freePort();
     const t0 = performance.now();
     const world = seedDashboardWorld(dir, { endpoints: n, http: { port, token: true } });
     log(`${n} endpoints seeded in ${Math.round(performance.now() - t0)} ms`);
-    daemon = await startDaemon(world, dir);
+    daemon = await startWorldDaemon(CLI, world, { CERTS_CACHE_DIR: join(dir, 'cache'), [TOKEN_ENV]: TOKEN });
     return await fn(port, world);
   } finally {
-    if (daemon) await stopDaemon(daemon);
+    await daemon?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

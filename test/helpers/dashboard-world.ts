@@ -14,8 +14,10 @@
  *   ~14 % critical   expired (-1..-30), 0..7 days left, incomplete chain, hostname mismatch
  *   ~6 %  unknown    configured but never scanned (no stored row, no detail page)
  * Every 4th scanned domain is managed (an `acme` section is configured; nothing ever renews:
- * the daemon's schedule never fires). Every 25th endpoint is dialled at a fixed address.
+ * the daemon's schedule never fires). Every 25th endpoint is dialled at a fixed address. One
+ * finished run is recorded an hour before `now` (the page's "last run").
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -218,6 +220,15 @@ export function seedDashboardWorld(dir: string, opts: WorldOptions = {}): Dashbo
   const store = openStore(dataDir);
   try {
     for (let i = 0; i < items.length; i += 500) store.scans.recordMany(items.slice(i, i + 500));
+    // The last run the page shows: an hour ago, two managed certificates renewed and deployed.
+    const managedNames = endpoints.filter((e) => e.managed).map((e) => e.domain);
+    const run = store.runs.start(new Date(now.getTime() - 3_600_000).toISOString());
+    store.runs.finish(run, {
+      finishedAt: new Date(now.getTime() - 3_600_000 + 42_000).toISOString(),
+      outcome: byStatusOf(endpoints).critical > 0 ? 'critical' : 'ok',
+      exitCode: byStatusOf(endpoints).critical > 0 ? 2 : 0,
+      summary: { renewed: managedNames.slice(0, 2), deployed: managedNames.slice(0, 2), failed: [], notified: 3 },
+    });
   } finally {
     store.close();
   }
@@ -236,7 +247,70 @@ export function seedDashboardWorld(dir: string, opts: WorldOptions = {}): Dashbo
   };
   const configFile = join(dir, 'certs.yaml');
   writeFileSync(configFile, stringify(config));
+  return { now, configFile, dataDir, endpoints, byStatus: byStatusOf(endpoints) };
+}
+
+function byStatusOf(endpoints: readonly WorldEndpoint[]): Record<Status, number> {
   const byStatus: Record<Status, number> = { ok: 0, warning: 0, critical: 0, unknown: 0 };
   for (const e of endpoints) byStatus[e.status]++;
-  return { now, configFile, dataDir, endpoints, byStatus };
+  return byStatus;
+}
+
+export interface WorldDaemon {
+  child: ChildProcess;
+  /** What the daemon wrote to stderr so far (for failure messages). */
+  stderr(): string;
+  /** SIGTERM, SIGKILL after 10 s; resolves once it exited. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `certs daemon --config <world>` from the built CLI `cli` (dist/cli/main.js), resolved once it
+ * logged `http.listening`; `env` is added to the test's environment (the token, CERTS_CACHE_DIR).
+ */
+export function startWorldDaemon(cli: string, world: Pick<DashboardWorld, 'configFile'>, env: Record<string, string>, timeoutMs = 20_000): Promise<WorldDaemon> {
+  const child = spawn(process.execPath, [cli, 'daemon', '--config', world.configFile], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let stopping: Promise<void> | undefined;
+  const daemon: WorldDaemon = {
+    child,
+    stderr: () => stderr,
+    stop() {
+      stopping ??= (async () => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      })();
+      return stopping;
+    },
+  };
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => {
+      void daemon.stop();
+      reject(new Error(`certs daemon did not listen within ${timeoutMs} ms: ${stderr.trim()}`));
+    }, timeoutMs);
+    const onData = (d: string): void => {
+      buf += d;
+      if (/"event":"http\.listening"/.test(buf)) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        // Keep reading its log so a full pipe never blocks it.
+        child.stdout!.resume();
+        resolve(daemon);
+      }
+    };
+    child.stdout!.setEncoding('utf8').on('data', onData);
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`certs daemon exited (${child.exitCode ?? child.signalCode}) before listening: ${stderr.trim()}`));
+    });
+  });
 }
