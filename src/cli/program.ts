@@ -9,6 +9,7 @@ const nginxCommands = () => import('./commands/nginx.js');
 const notifyCommands = () => import('./commands/notify.js');
 const runCommands = () => import('./commands/run.js');
 const importCommands = () => import('./commands/import.js');
+const demoCommands = () => import('./commands/demo.js');
 import { exitCodeFor, formatFailure, type CommandKind } from './failure.js';
 import { defaultIo, type GlobalOptions, type Io } from './context.js';
 
@@ -59,6 +60,17 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addHelpText('after', '\nExit codes (Nagios): 0 ok, 1 warning, 2 critical, 3 unknown or could not run.')
     .action((names: string[], opts: { json?: boolean; nagios?: boolean; refresh?: boolean }) =>
       run('nagios', async (g) => (await scanCommands()).statusCommand(names, { ...g, ...opts }, io))());
+
+  program
+    .command('demo')
+    .description('see what certs catches: start TLS servers on 127.0.0.1 with planted problems (throwaway CA), scan them for real, print the table and write the HTML report')
+    .option('--data-dir <dir>', 'keep the demo\'s state (store, inventory) here; default: a temporary dir removed on exit')
+    .option('--report <file>', 'write the HTML report here (default: <data-dir>/report.html, or a new temporary folder)')
+    .option('--serve', 'keep the servers up and serve the dashboard on 127.0.0.1 until Ctrl-C')
+    .option('--port <n>', 'the dashboard\'s port with --serve (default: a free one)')
+    .option('--json', 'print the scan\'s report (as status --json, plus what was planted) on stdout')
+    .addHelpText('after', '\nExit codes: 0 every planted problem was found, 1 one was missed or the demo could not run, 2 usage error. The global --config is not used: the demo writes its own inventory.')
+    .action((opts: Record<string, unknown>) => run('plain', async (g) => (await demoCommands()).demoCommand({ ...g, ...opts }, io))());
 
   program
     .command('init')
