@@ -16,7 +16,7 @@ import { endpointLabel } from '../core/notify-policy.js';
 import { endpointKey } from '../core/report.js';
 import { byUrgency, dashboardSummary, expiryTimeline, lifetimeLeft } from '../core/dashboard.js';
 import type { Store, RunRow } from '../store/index.js';
-import { storedEndpoint, storedEndpoints, type StoredEndpoint } from '../store/endpoint-ids.js';
+import { certificateNotBefore, storedEndpoint, storedEndpoints, type StoredEndpoint } from '../store/endpoint-ids.js';
 import type { DashboardData, DashboardRow, EndpointDetail, HistoryPoint, RunView } from '../web/model.js';
 import { statusReports } from './status.js';
 
@@ -37,8 +37,9 @@ const DEFAULT_VERSION = '0.1.0';
 export function dashboardData(config: Config, store: Store | null, now: Date, opts: DashboardOptions = {}): DashboardData {
   const reports = statusReports(config, store);
   const stored = store ? storedEndpoints(store.db) : new Map<string, StoredEndpoint>();
+  const notBefore = store ? missingNotBefore(store, reports) : new Map<string, string>();
   const managed = managedNames(config);
-  const rows = byUrgency(reports.map((r) => rowOf(r, stored.get(endpointKey(r)) ?? null, managed, now)));
+  const rows = byUrgency(reports.map((r) => rowOf(r, stored.get(endpointKey(r))?.id ?? null, managed, now, notBefore)));
   const lastRun = opts.lastRun !== undefined ? opts.lastRun : store ? lastRunView(store) : null;
   return {
     generatedAt: now.toISOString(),
@@ -64,7 +65,7 @@ export function endpointDetail(config: Config, store: Store, id: number, now: Da
   const key = endpointKey(ep);
   const report = statusReports(config, store, { domains: [domain], withChain: true }).find((r) => endpointKey(r) === key);
   if (!report) return null;
-  const row = rowOf(report, ep, managedNames(config), now);
+  const row = rowOf(report, ep.id, managedNames(config), now, missingNotBefore(store, [report]));
   const hints = report.problems;
   const history: HistoryPoint[] = store.scans
     .history({ domain: ep.domain, host: ep.host, port: ep.port, address: ep.address ?? '', source: ep.source }, HISTORY_POINTS)
@@ -102,12 +103,19 @@ function managedNames(config: Config): Set<string> {
   return out;
 }
 
-function rowOf(r: EndpointReport, ep: StoredEndpoint | null, managed: ReadonlySet<string>, now: Date): DashboardRow {
-  const notBefore = r.notBefore ?? ep?.leafNotBefore ?? null;
+/** The leaf's notBefore for reports stored without it, from the stored certificate. */
+function missingNotBefore(store: Store, reports: readonly EndpointReport[]): Map<string, string> {
+  const wanted: string[] = [];
+  for (const r of reports) if (r.notBefore == null && r.fingerprint256) wanted.push(r.fingerprint256);
+  return certificateNotBefore(store.db, [...new Set(wanted)]);
+}
+
+function rowOf(r: EndpointReport, id: number | null, managed: ReadonlySet<string>, now: Date, storedNotBefore: ReadonlyMap<string, string>): DashboardRow {
+  const notBefore = r.notBefore ?? (r.fingerprint256 ? storedNotBefore.get(r.fingerprint256) : undefined) ?? null;
   // The lifetime bar is the leaf's own lifetime, even when an intermediate expires first.
   const leafNotAfter = r.leafNotAfter ?? r.notAfter;
   const row: DashboardRow = {
-    id: ep?.id ?? null,
+    id,
     domain: r.domain,
     host: r.host,
     port: r.port,

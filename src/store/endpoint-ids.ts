@@ -13,20 +13,14 @@ export interface StoredEndpoint {
   /** Absent when the endpoint has no address (stored as ''). */
   address?: string;
   source: 'tls' | 'file';
-  /** notBefore of the leaf its latest scan saw, when that certificate's info is stored. */
-  leafNotBefore: string | null;
 }
 
-type Raw = [number, string, string, number, string, 'tls' | 'file', string | null];
+type Raw = [number, string, string, number, string, 'tls' | 'file'];
 
-const SELECT = `SELECT e.id, e.domain, e.host, e.port, e.address, e.source, c.not_before
-  FROM endpoints e
-  LEFT JOIN scans s ON s.id = e.last_scan_id
-  LEFT JOIN scan_results r ON r.id = s.result_id
-  LEFT JOIN certificates c ON c.fingerprint256 = r.fingerprint256`;
+const SELECT = 'SELECT e.id, e.domain, e.host, e.port, e.address, e.source FROM endpoints e';
 
 function fromRaw(r: Raw): StoredEndpoint {
-  const e: StoredEndpoint = { id: r[0], domain: r[1], host: r[2], port: r[3], source: r[5], leafNotBefore: r[6] };
+  const e: StoredEndpoint = { id: r[0], domain: r[1], host: r[2], port: r[3], source: r[5] };
   if (r[4] !== '') e.address = r[4];
   return e;
 }
@@ -42,6 +36,26 @@ export function storedEndpoints(db: Db): Map<string, StoredEndpoint> {
   const out = new Map<string, StoredEndpoint>();
   for (const r of rows) out.set(`${r[5]}|${r[1]}|${r[2]}|${r[3]}|${r[4]}`, fromRaw(r));
   return out;
+}
+
+/**
+ * notBefore of stored certificates by fingerprint, for reports stored without their leaf's
+ * notBefore (scans recorded before reports carried it). Asked only for those: a certificate row
+ * holds its DER before the dates, so reading them costs a page or two per certificate.
+ */
+export function certificateNotBefore(db: Db, fingerprints: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  if (fingerprints.length === 0) return out;
+  try {
+    const rows = db
+      .prepare('SELECT fingerprint256, not_before FROM certificates WHERE fingerprint256 IN (SELECT value FROM json_each(?)) AND not_before IS NOT NULL')
+      .raw()
+      .all(JSON.stringify(fingerprints)) as [string, string][];
+    for (const [fp, nb] of rows) out.set(fp, nb);
+    return out;
+  } catch (err) {
+    throw wrapSqliteError(err, { path: db.name, busyTimeoutMs: 0 }, 'reading stored certificates');
+  }
 }
 
 /** One stored endpoint by id; null when there is none. */
