@@ -246,12 +246,22 @@ function plainEndpoint(v: unknown, name: string): Endpoint | undefined {
   return out;
 }
 
+/** An endpoint already listed: its port and address, and the domain (index) listing it. */
+interface Listed {
+  port: number;
+  address: string | undefined;
+  domain: number;
+}
+
+const sameEndpoint = (l: Listed, e: Endpoint): boolean => l.port === e.port && l.address === e.address;
+
 export function checkDomains(c: Checker, v: unknown, acme: AcmeConfig | undefined): DomainConfig[] {
   const items = c.optional(v, ['domains'], (x, p) => c.list(x, p, 'a list of domains like [{name: example.com}]')) ?? [];
   // First place of each name and endpoint, as indexes: the key paths for a message are built
-  // when one is needed.
+  // when one is needed. Endpoints are found by host, then port and address (the same test as
+  // formatEndpoint's text, without building that text for every endpoint).
   const names = new Map<string, number>();
-  const endpoints = new Map<string, number>();
+  const byHost = new Map<string, Listed | Listed[]>();
   const out = new Array<DomainConfig>(items.length);
   for (let i = 0; i < items.length; i++) {
     const d = plainDomain(items[i]) ?? domain(c, items[i], ['domains', i], acme);
@@ -259,13 +269,18 @@ export function checkDomains(c: Checker, v: unknown, acme: AcmeConfig | undefine
     if (first !== undefined) c.fail(['domains', i, 'name'], `domain ${JSON.stringify(d.name)} is already defined at ${formatKeyPath(['domains', first, 'name'])}`);
     names.set(d.name, i);
     for (let j = 0; j < d.endpoints.length; j++) {
-      const key = formatEndpoint(d.endpoints[j]!);
-      const other = endpoints.get(key);
+      const e = d.endpoints[j]!;
+      const listed = byHost.get(e.host);
+      const other = listed === undefined ? undefined : Array.isArray(listed) ? listed.find((l) => sameEndpoint(l, e)) : sameEndpoint(listed, e) ? listed : undefined;
       if (other !== undefined) {
-        const firstJ = (other === i ? d : out[other]!).endpoints.findIndex((e) => formatEndpoint(e) === key);
-        c.fail(endpointPath(items[i], i, j), `endpoint ${key} is already listed at ${listedAt(endpointPath(items[other], other, firstJ))}; scan each endpoint once`);
+        const key = formatEndpoint(e);
+        const firstJ = (other.domain === i ? d : out[other.domain]!).endpoints.findIndex((x) => formatEndpoint(x) === key);
+        c.fail(endpointPath(items[i], i, j), `endpoint ${key} is already listed at ${listedAt(endpointPath(items[other.domain], other.domain, firstJ))}; scan each endpoint once`);
       }
-      endpoints.set(key, i);
+      const entry: Listed = { port: e.port, address: e.address, domain: i };
+      if (listed === undefined) byHost.set(e.host, entry);
+      else if (Array.isArray(listed)) listed.push(entry);
+      else byHost.set(e.host, [listed, entry]);
     }
     out[i] = d;
   }

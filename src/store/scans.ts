@@ -182,11 +182,13 @@ export class ScanRepository {
     return parseStatusRows(this.statusText(targets));
   }
 
-  /** statusRows as SQLite's one string (null: no rows), for parseStatusRows; the half a worker thread can do. */
-  statusText(targets: readonly StatusTarget[]): string | null {
-    if (targets.length === 0) return null;
+  /**
+   * statusRows as SQLite's one string (null: no rows), for parseStatusRows; the half a worker
+   * thread can do. `targets` may be given as statusParam made it (a string crosses threads as is).
+   */
+  statusText(targets: readonly StatusTarget[] | string): string | null {
+    const param = typeof targets === 'string' ? targets : statusParam(targets);
     try {
-      const param = JSON.stringify(targets.map((t) => [t.domain, t.host, t.port, t.source, t.issued ?? null]));
       return this.stmt('statusRows', STATUS_ROWS_SQL).pluck().get(param) as string | null;
     } catch (err) {
       throw this.wrap(err, 'reading the latest scans');
@@ -448,6 +450,11 @@ export class ScanRepository {
     const busyTimeoutMs = this.db.open ? (this.db.pragma('busy_timeout', { simple: true }) as number) : 0;
     return wrapSqliteError(err, { path: this.db.name, busyTimeoutMs }, doing);
   }
+}
+
+/** The targets as statusText's query takes them. */
+export function statusParam(targets: readonly StatusTarget[]): string {
+  return JSON.stringify(targets.map((t) => [t.domain, t.host, t.port, t.source, t.issued ?? null]));
 }
 
 /** The rows of statusText's string, grouped by target. */

@@ -9,7 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import { StoreError, type StoreErrorCode } from '../core/errors.js';
 import type { Store } from './index.js';
-import type { StatusTarget } from './scans.js';
+import { statusParam, type StatusTarget } from './scans.js';
 import type { StatusWorkerData, StatusWorkerMessage } from './status-worker.js';
 
 /** 40 batches of 500 targets: 20,000 endpoints. */
@@ -38,6 +38,8 @@ export async function* statusTexts(store: Store, batches: StatusTarget[][], opts
     for (const b of batches) yield store.scans.statusText(b);
     return;
   }
+  // As strings, which the worker gets as they are (objects would be copied one by one).
+  const params = batches.map(statusParam);
   const claims = new SharedArrayBuffer(4 * batches.length);
   const flags = new Int32Array(claims);
   const results = new Map<number, Exclude<StatusWorkerMessage, { done: true }>>();
@@ -50,7 +52,7 @@ export async function* statusTexts(store: Store, batches: StatusTarget[][], opts
   };
   let worker: Worker | undefined;
   try {
-    worker = startWorker({ path: store.db.name, batches, claims });
+    worker = startWorker({ path: store.db.name, batches: params, claims });
     worker.on('message', (m: StatusWorkerMessage) => {
       if ('batch' in m) results.set(m.batch, m);
       else gone = true;
@@ -66,14 +68,14 @@ export async function* statusTexts(store: Store, batches: StatusTarget[][], opts
     if (opts.workerFirst) while (results.size === 0 && !gone) await new Promise<void>((resolve) => { waiting = resolve; });
     for (let i = 0; i < batches.length; i++) {
       if (Atomics.compareExchange(flags, i, 0, 1) === 0) {
-        yield store.scans.statusText(batches[i]!);
+        yield store.scans.statusText(params[i]!);
         continue;
       }
       // The worker's: wait for it, unless it is gone without answering.
       while (!results.has(i) && !gone) await new Promise<void>((resolve) => { waiting = resolve; });
       const m = results.get(i);
       results.delete(i);
-      if (m === undefined) yield store.scans.statusText(batches[i]!);
+      if (m === undefined) yield store.scans.statusText(params[i]!);
       else if ('error' in m) throw new StoreError(m.error.code as StoreErrorCode, m.error.message, m.error.hint ? { hint: m.error.hint } : {});
       else {
         if (opts.stats) opts.stats.fromWorker++;

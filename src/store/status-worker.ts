@@ -6,12 +6,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CertsError, errorMessage } from '../core/errors.js';
 import { openDatabase } from './db.js';
-import { ScanRepository, type StatusTarget } from './scans.js';
+import { ScanRepository } from './scans.js';
 
 export interface StatusWorkerData {
   /** The database file of the caller's store (better-sqlite3's `name`). */
   path: string;
-  batches: StatusTarget[][];
+  /** Each batch's targets, as statusParam writes them. */
+  batches: string[];
   /** One Int32 per batch: 0 free, 1 the main thread's, 2 this worker's. */
   claims: SharedArrayBuffer;
 }
