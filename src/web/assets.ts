@@ -1,0 +1,175 @@
+/**
+ * The dashboard's stylesheet and script, as string constants: they ship in dist/ inside this
+ * module and go inline into every page (no CDN, no external font or file; a saved page is
+ * complete). Each page has exactly one <style> (STYLE) and at most one <script> (SCRIPT), so the
+ * daemon can allow them by hash under a strict Content-Security-Policy (CONTENT_SECURITY_POLICY):
+ * no inline event handlers, no style attributes (bars are SVG attributes), no eval.
+ */
+import { createHash } from 'node:crypto';
+
+export const STYLE = `
+:root{color-scheme:light dark;--bg:#fff;--fg:#1b1f24;--muted:#57606a;--line:#d0d7de;--card:#f6f8fa;--link:#0550ae;
+--ok:#1a7f37;--warning:#9a6700;--critical:#cf222e;--unknown:#6e7781;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
+@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--muted:#9da7b3;--line:#30363d;--card:#161b22;--link:#58a6ff;
+--ok:#3fb950;--warning:#d29922;--critical:#f85149;--unknown:#8b949e}}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg)}
+a{color:var(--link)}
+:focus-visible{outline:2px solid var(--link);outline-offset:2px}
+header,main,footer{max-width:1200px;margin:0 auto;padding:0 16px}
+header{padding-top:12px}
+h1{font-size:1.4rem;margin:.4rem 0}
+h2{font-size:1.1rem;margin:1.6rem 0 .6rem}
+h3{font-size:1rem;margin:1rem 0 .4rem}
+.sub,.muted,footer{color:var(--muted)}
+.sub{margin:.2rem 0 1rem}
+footer{font-size:.85rem;padding:24px 16px}
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+.skip{position:absolute;left:-999px}.skip:focus{left:8px;top:8px;background:var(--bg);padding:4px 8px;z-index:2}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:10px;list-style:none;padding:0;margin:0}
+.card{background:var(--card);border:1px solid var(--line);border-left-width:5px;border-radius:6px;padding:8px 12px}
+.card strong{display:block;font-size:1.7rem;line-height:1.2}
+.card.c-ok{border-left-color:var(--ok)}.card.c-warning{border-left-color:var(--warning)}
+.card.c-critical{border-left-color:var(--critical)}.card.c-unknown{border-left-color:var(--unknown)}
+.card.c-soon{border-left-color:var(--line)}
+.st{white-space:nowrap;font-weight:600}
+.st.s-ok,.ico.s-ok{color:var(--ok)}.st.s-warning,.ico.s-warning{color:var(--warning)}
+.st.s-critical,.ico.s-critical{color:var(--critical)}.st.s-unknown,.ico.s-unknown{color:var(--unknown)}
+svg .s-ok{fill:var(--ok);stroke:var(--ok)}svg .s-warning{fill:var(--warning);stroke:var(--warning)}
+svg .s-critical{fill:var(--critical);stroke:var(--critical)}svg .s-unknown{fill:var(--unknown);stroke:var(--unknown)}
+.timeline{width:100%;max-width:760px;height:auto;display:block}
+.timeline .seg{stroke-width:0}.timeline .seg.mon{fill-opacity:.55;stroke-width:1.5}
+.timeline .hatch{fill:var(--bg);fill-opacity:.6}.timeline .hit{fill:transparent}
+.timeline .axis,.timeline .grid{stroke:var(--line)}.timeline .grid{stroke-dasharray:2 3}
+.timeline .tick{fill:var(--muted);font-size:11px}
+.legend{display:flex;flex-wrap:wrap;gap:4px 14px;list-style:none;padding:0;margin:.4rem 0;font-size:.9rem}
+.legend svg{width:14px;height:14px;vertical-align:-2px;margin-right:4px}
+.legend .seg.mon{fill-opacity:.55;stroke-width:1.5}.legend .hatch{fill:var(--bg);fill-opacity:.6}
+.spark{width:100%;max-width:420px;height:auto;display:block}
+.spark .line{fill:none;stroke:var(--fg);stroke-width:1.5}.spark .zero{stroke:var(--critical);stroke-dasharray:3 3}
+.life{width:80px;height:8px;display:block}dd .life{display:inline-block;vertical-align:middle}.life-bg{fill:var(--line)}
+.filters{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:end;margin:.4rem 0 .8rem}
+.filters label{display:flex;flex-direction:column;font-size:.85rem;color:var(--muted)}
+select,input,button{font:inherit;color:inherit;background:var(--bg);border:1px solid var(--line);border-radius:4px;padding:4px 8px}
+button{cursor:pointer}button:disabled{opacity:.5;cursor:default}
+input[type=search]{min-width:14em}
+.table-wrap{overflow-x:auto;border:1px solid var(--line);border-radius:6px}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);vertical-align:top}
+tbody tr:last-child td{border-bottom:0}
+thead th{background:var(--card);white-space:nowrap;font-size:.9rem}
+th button{border:0;background:none;padding:0;font-weight:600}
+th button::after{content:" \\2195";color:var(--muted)}
+th[aria-sort=ascending] button::after{content:" \\2191";color:var(--fg)}th[aria-sort=descending] button::after{content:" \\2193";color:var(--fg)}
+td.c-days{text-align:right;font-variant-numeric:tabular-nums}
+td.c-ep,td.c-issuer{word-break:break-word}
+td.c-life{vertical-align:middle}
+code{font:.85em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--card);border:1px solid var(--line);border-radius:3px;padding:0 3px}
+.codes code{margin-right:3px;white-space:nowrap}
+.tag{font-size:.75rem;border:1px solid var(--line);border-radius:8px;padding:0 6px;color:var(--muted);white-space:nowrap}
+.pager{display:flex;gap:12px;align-items:center;margin:.6rem 0}
+dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:.4rem 0}
+dl.kv dt{color:var(--muted)}dl.kv dd{margin:0;word-break:break-word}
+.chain{list-style:none;padding:0;margin:0;display:grid;gap:10px}
+.chain>li{border:1px solid var(--line);border-radius:6px;padding:8px 12px;background:var(--card)}
+.fp{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.8rem;word-break:break-all}
+.problems{padding-left:1.2em}.problems li{margin:.3rem 0}
+.hint{color:var(--muted)}
+@media (max-width:640px){header,main,footer{padding:0 10px}th,td{padding:5px 6px}.life{width:50px}
+dl.kv{grid-template-columns:1fr}dl.kv dd{margin-bottom:6px}.hide-sm{display:none}}
+`.trim();
+
+/**
+ * The rows table's client side: sorting (header buttons; Enter and Space work as on any button),
+ * filtering (status, problem code, text) and paging (100 rows a page) over the rows the page
+ * embeds as JSON in <script type="application/json" id="rows"> (src/web/page.ts documents its
+ * keys). ROW_JS renders one row and must produce byte for byte what page.ts's rowHtml does
+ * (test/unit/web/pages.test.ts runs both): change them together.
+ */
+export const ROW_JS = `
+var ICON={critical:"\\u2716",warning:"\\u25B2",unknown:"?",ok:"\\u2713"};
+var ESC={"&":"&amp;","<":"&lt;",">":"&gt;","\\"":"&quot;","'":"&#39;"};
+function esc(s){return String(s).replace(/[&<>"']/g,function(c){return ESC[c];});}
+function lifeBar(p,s){return p===null||p===undefined?'<span class="muted">\\u2013</span>':'<svg class="life" viewBox="0 0 100 8" role="img" aria-label="'+p+'% of lifetime left"><rect class="life-bg" width="100" height="8"/><rect class="s-'+s+'" width="'+p+'" height="8"/></svg>';}
+function rowHtml(r){
+var n=r.n===null||r.n===undefined?null:r.n;
+var h='<tr data-testid="endpoint-row" data-status="'+r.s+'" data-days="'+(n===null?'':n)+'" data-id="'+(r.i===null?'':r.i)+'"><td class="c-domain">';
+h+=r.h?'<a href="'+esc(r.h)+'">'+esc(r.d)+'</a>':esc(r.d);
+if(r.m)h+=' <span class="tag">managed</span>';
+h+='</td><td class="c-ep">'+esc(r.e)+'</td><td class="c-days">'+(n===null?'\\u2013':n)+'</td><td class="c-life">'+lifeBar(r.l,r.s)+'</td><td class="c-issuer">'+(r.u===null||r.u===undefined?'\\u2013':esc(r.u))+'</td>';
+h+='<td class="c-status"><span class="st s-'+r.s+'"><span aria-hidden="true">'+ICON[r.s]+'</span> '+r.s+'</span>';
+if(r.p&&r.p.length){h+=' <span class="codes">';for(var i=0;i<r.p.length;i++)h+='<code>'+esc(r.p[i])+'</code>';h+='</span>';}
+return h+'</td></tr>';}
+`.trim();
+
+const MAIN_JS = `
+(function(){"use strict";
+var src=document.getElementById("rows");if(!src)return;
+var all=JSON.parse(src.textContent||"[]");
+var body=document.getElementById("rows-body"),info=document.getElementById("page-info"),prev=document.getElementById("page-prev"),next=document.getElementById("page-next");
+var fStatus=document.getElementById("filter-status"),fCode=document.getElementById("filter-code"),fText=document.getElementById("filter-text");
+var PAGE=100,RANK={critical:0,warning:1,unknown:2,ok:3};
+var state={sort:null,dir:1,page:0},view=all;
+for(var k=0;k<all.length;k++)all[k].o=k;
+function hay(r){if(r.t===undefined)r.t=(r.d+" "+r.e+" "+(r.u||"")+" "+(r.p?r.p.join(" "):"")+" "+r.s).toLowerCase();return r.t;}
+var KEY={
+domain:function(r){return r.d;},endpoint:function(r){return r.e;},issuer:function(r){return r.u===null||r.u===undefined?null:r.u.toLowerCase();},
+days:function(r){return r.n===null||r.n===undefined?null:r.n;},status:function(r){return RANK[r.s];}};
+function compare(a,b){
+var f=KEY[state.sort],x=f(a),y=f(b);
+if(x===null||y===null){if(x===y)return a.o-b.o;return x===null?1:-1;}
+var c=x<y?-1:x>y?1:0;
+return c*state.dir||a.o-b.o;}
+function apply(){
+var s=fStatus.value,c=fCode.value,t=fText.value.trim().toLowerCase();
+var out=[];
+for(var i=0;i<all.length;i++){var r=all[i];
+if(s&&r.s!==s)continue;
+if(c&&!(r.p&&r.p.indexOf(c)>=0))continue;
+if(t&&hay(r).indexOf(t)<0)continue;
+out.push(r);}
+if(state.sort)out.sort(compare);
+view=out;render();}
+function fmt(n){return String(n).replace(/\\B(?=(\\d{3})+(?!\\d))/g,",");}
+function render(){
+var pages=Math.max(1,Math.ceil(view.length/PAGE));
+if(state.page>=pages)state.page=pages-1;
+var from=state.page*PAGE,to=Math.min(view.length,from+PAGE),h=[];
+for(var i=from;i<to;i++)h.push(rowHtml(view[i]));
+if(!h.length)h.push('<tr class="none"><td colspan="6">No endpoint matches these filters.</td></tr>');
+body.innerHTML=h.join("");
+info.textContent=view.length?(fmt(from+1)+"\\u2013"+fmt(to)+" of "+fmt(view.length)+(view.length<all.length?" (filtered from "+fmt(all.length)+")":"")):"0 of "+fmt(all.length);
+prev.disabled=state.page===0;next.disabled=state.page>=pages-1;}
+var heads=document.querySelectorAll("th[data-col]");
+function sortBy(key){
+if(state.sort===key)state.dir=-state.dir;else{state.sort=key;state.dir=1;}
+for(var i=0;i<heads.length;i++){var th=heads[i];th.setAttribute("aria-sort",th.getAttribute("data-col")===key?(state.dir>0?"ascending":"descending"):"none");}
+state.page=0;apply();}
+var buttons=document.querySelectorAll("button[data-sort]");
+for(var b=0;b<buttons.length;b++)buttons[b].addEventListener("click",function(e){sortBy(e.currentTarget.getAttribute("data-sort"));});
+function refilter(){state.page=0;apply();}
+fStatus.addEventListener("change",refilter);fCode.addEventListener("change",refilter);fText.addEventListener("input",refilter);
+prev.addEventListener("click",function(){if(state.page>0){state.page--;render();}});
+next.addEventListener("click",function(){state.page++;render();});
+fStatus.disabled=fCode.disabled=fText.disabled=false;
+var nojs=document.getElementById("nojs");if(nojs)nojs.hidden=true;
+apply();
+})();
+`.trim();
+
+/** The one inline script of the dashboard page. */
+export const SCRIPT = `${ROW_JS}\n${MAIN_JS}`;
+
+const sha256 = (s: string): string => createHash('sha256').update(s, 'utf8').digest('base64');
+
+/** base64 SHA-256 of SCRIPT, for `script-src 'sha256-…'`. */
+export const SCRIPT_SHA256 = sha256(SCRIPT);
+/** base64 SHA-256 of STYLE, for `style-src 'sha256-…'`. */
+export const STYLE_SHA256 = sha256(STYLE);
+
+/**
+ * The policy the pages are written for: only our one script and one stylesheet, SVG inline, no
+ * request anywhere (default-src 'none' covers fetch, fonts, frames). The pages also carry it in
+ * a <meta> tag, so a saved report opened from disk is held to it too.
+ */
+export const CONTENT_SECURITY_POLICY = `default-src 'none'; script-src 'sha256-${SCRIPT_SHA256}'; style-src 'sha256-${STYLE_SHA256}'; img-src data:; base-uri 'none'; form-action 'none'`;

@@ -1,0 +1,260 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import vm from 'node:vm';
+import { renderDashboard, rowHtml, compactRow, scriptJson, PAGE_SIZE, type CompactRow } from '../../../src/web/page.js';
+import { renderEndpointPage } from '../../../src/web/endpoint-page.js';
+import { CONTENT_SECURITY_POLICY, ROW_JS, SCRIPT, SCRIPT_SHA256, STYLE, STYLE_SHA256 } from '../../../src/web/assets.js';
+import { esc, num } from '../../../src/web/html.js';
+import { byUrgency, dashboardSummary, expiryTimeline, lifetimeLeft } from '../../../src/core/dashboard.js';
+import type { DashboardData, DashboardRow, EndpointDetail, RunView } from '../../../src/web/model.js';
+import type { CertInfo } from '../../../src/core/model.js';
+import type { Status } from '../../../src/core/problems.js';
+
+const NOW = new Date('2026-12-04T09:00:00.000Z');
+const DAY = 86_400_000;
+const at = (d: number): string => new Date(NOW.getTime() + d * DAY).toISOString();
+const HOSTILE = '<script>alert("x")</script>&\'';
+
+function row(i: number, over: Partial<DashboardRow> = {}): DashboardRow {
+  const status: Status = (['ok', 'warning', 'critical', 'unknown'] as const)[i % 4]!;
+  const daysLeft = status === 'unknown' ? null : (i * 13) % 100 - 5;
+  const notBefore = daysLeft === null ? null : at(daysLeft - 90);
+  const notAfter = daysLeft === null ? null : at(daysLeft);
+  return {
+    id: i + 1, domain: `d${i}.example`, host: `d${i}.example`, port: 443, endpoint: `d${i}.example:443`, source: 'tls',
+    managed: i % 2 === 0, status, daysLeft, notBefore, notAfter, lifetimeLeft: lifetimeLeft(notBefore, notAfter, NOW),
+    issuer: status === 'unknown' ? null : 'R11', subject: `CN=d${i}.example`,
+    problems: status === 'ok' || status === 'unknown' ? [] : [{ code: status === 'critical' ? 'expired' : 'expiring-soon', severity: status === 'critical' ? 'critical' : 'warning' }],
+    scannedAt: status === 'unknown' ? null : NOW.toISOString(),
+    ...over,
+  };
+}
+
+function data(rows: DashboardRow[], lastRun: RunView | null = null): DashboardData {
+  byUrgency(rows);
+  return { generatedAt: NOW.toISOString(), version: '0.1.0', summary: dashboardSummary(rows), timeline: expiryTimeline(rows, NOW), rows, lastRun };
+}
+
+const count = (html: string, needle: string): number => html.split(needle).length - 1;
+const testid = (html: string, id: string): string | undefined => html.match(new RegExp(`data-testid="${id}"[^>]*>([^<]*)<`))?.[1];
+const rowsJson = (html: string): CompactRow[] => JSON.parse(html.match(/<script type="application\/json" id="rows">([^]*?)<\/script>/)![1]!);
+
+describe('dashboard page', () => {
+  const rows = Array.from({ length: 10 }, (_, i) => row(i));
+  const html = renderDashboard(data(rows), { mode: 'daemon' });
+
+  test('the cards show the summary as bare counts', () => {
+    const s = dashboardSummary(rows);
+    for (const k of ['ok', 'warning', 'critical', 'unknown', 'within7', 'within30'] as const) assert.equal(testid(html, `card-${k}`), String(s[k]), k);
+  });
+
+  test('the timeline bars add up to the endpoints expiring within 13 weeks', () => {
+    const counts = [...html.matchAll(/data-testid="timeline-bar" data-count="(\d+)"/g)].map((m) => Number(m[1]));
+    assert.equal(counts.length, 13);
+    const want = rows.filter((r) => r.daysLeft !== null && r.daysLeft >= 0 && r.daysLeft < 91).length;
+    assert.equal(counts.reduce((a, b) => a + b, 0), want);
+    assert.ok(want > 0);
+  });
+
+  test('one row per endpoint in urgency order, with the hooks the browser tests use', () => {
+    const trs = [...html.matchAll(/<tr data-testid="endpoint-row" data-status="(\w+)" data-days="(-?\d*)" data-id="(\d*)">/g)];
+    assert.equal(trs.length, 10);
+    assert.deepEqual(trs.map((m) => m[1]), ['critical', 'critical', 'warning', 'warning', 'warning', 'unknown', 'unknown', 'ok', 'ok', 'ok']);
+    const unknown = trs.find((m) => m[1] === 'unknown')!;
+    assert.equal(unknown[2], '');
+    for (const k of ['days', 'domain', 'status', 'issuer', 'endpoint']) assert.match(html, new RegExp(`<th scope="col" data-col="${k}" aria-sort="none"><button type="button" data-sort="${k}">`));
+    for (const id of ['filter-status', 'filter-code', 'filter-text', 'page-next', 'page-prev', 'page-info', 'rows-body']) assert.match(html, new RegExp(`id="${id}"`));
+  });
+
+  test('detail links: endpointHref in daemon mode, none in a file report', () => {
+    assert.match(html, /<a href="endpoint\/1">d0\.example<\/a>/);
+    const custom = renderDashboard(data(rows.slice()), { mode: 'daemon', endpointHref: (id) => (id === 1 ? null : `/x/${id}?a=1&b=2`) });
+    assert.match(custom, /<a href="\/x\/2\?a=1&amp;b=2">d1\.example<\/a>/);
+    assert.doesNotMatch(custom, /<a href="[^"]*">d0\.example</);
+    const file = renderDashboard(data(rows.slice()), { mode: 'file' });
+    assert.doesNotMatch(file, /<a href="endpoint/);
+    assert.equal(rowsJson(file).filter((r) => r.h !== undefined).length, 0);
+    assert.match(file, /saved report/);
+  });
+
+  test('the problem-code filter offers the codes present, with counts', () => {
+    assert.match(html, /<option value="expired">expired \(2\)<\/option>/);
+    assert.match(html, /<option value="expiring-soon">expiring-soon \(3\)<\/option>/);
+    assert.doesNotMatch(html, /<option value="hostname-mismatch">/);
+  });
+
+  test('the page is self-contained and fits the CSP: one style and one script, by hash; no handlers, no style attributes, nothing external', () => {
+    const styles = [...html.matchAll(/<style>([^]*?)<\/style>/g)];
+    const scripts = [...html.matchAll(/<script>([^]*?)<\/script>/g)];
+    assert.equal(styles.length, 1);
+    assert.equal(scripts.length, 1);
+    const sha = (s: string): string => createHash('sha256').update(s).digest('base64');
+    assert.equal(sha(styles[0]![1]!), STYLE_SHA256);
+    assert.equal(sha(scripts[0]![1]!), SCRIPT_SHA256);
+    assert.ok(CONTENT_SECURITY_POLICY.includes(`'sha256-${SCRIPT_SHA256}'`) && CONTENT_SECURITY_POLICY.includes(`'sha256-${STYLE_SHA256}'`));
+    assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src &#39;none&#39;; script-src &#39;sha256-/);
+    assert.doesNotMatch(html, /\son[a-z]+=/i);
+    assert.doesNotMatch(html, /\sstyle=/i);
+    assert.doesNotMatch(html, /(src|href)="(https?:)?\/\//i);
+    assert.doesNotMatch(html, /@import|url\(http/i);
+    assert.doesNotMatch(SCRIPT + STYLE, /\beval\(|new Function|fetch\(|XMLHttpRequest/);
+  });
+
+  test('a nonce, when given, goes on the style and the script', () => {
+    const n = renderDashboard(data(rows.slice()), { mode: 'daemon', cspNonce: 'abc"123' });
+    assert.match(n, /<style nonce="abc&quot;123">/);
+    assert.match(n, /<script nonce="abc&quot;123">/);
+  });
+
+  test('the last run, and "no run recorded yet" without one', () => {
+    assert.match(html, /No run recorded yet\./);
+    const run: RunView = { startedAt: at(-1), finishedAt: at(-0.99), outcome: 'failed', renewed: ['a.example', HOSTILE], deployed: [], notified: 3, failed: ['b.example'] };
+    const withRun = renderDashboard(data(rows.slice(), run));
+    const section = withRun.match(/<section id="last-run"[^]*?<\/section>/)![0];
+    assert.match(section, /2026-12-03 09:00 UTC/);
+    assert.match(section, /✖<\/span> failed/);
+    assert.match(section, /a\.example, &lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt;&amp;&#39;/);
+    assert.match(section, /<dt>Deployed<\/dt><dd>none<\/dd>/);
+    assert.match(section, /<dt>Failed<\/dt><dd>b\.example<\/dd>/);
+    assert.match(section, /3 notifications/);
+  });
+
+  test('0 endpoints: zero cards and bars, a hint instead of the table, no script', () => {
+    const empty = renderDashboard(data([]));
+    for (const k of ['ok', 'warning', 'critical', 'unknown', 'within7', 'within30']) assert.equal(testid(empty, `card-${k}`), '0');
+    assert.equal(count(empty, 'data-testid="timeline-bar" data-count="0"'), 13);
+    assert.equal(count(empty, 'data-testid="endpoint-row"'), 0);
+    assert.match(empty, /No endpoints yet/);
+    assert.doesNotMatch(empty, /<script/);
+  });
+
+  test('more rows than a page: the first page as HTML, every row as JSON', () => {
+    const many = Array.from({ length: 250 }, (_, i) => row(i));
+    const page = renderDashboard(data(many));
+    // The page script holds the same markup: count in what precedes it.
+    assert.equal(count(page.slice(0, page.indexOf('<script')), 'data-testid="endpoint-row"'), PAGE_SIZE);
+    assert.equal(rowsJson(page).length, 250);
+    assert.match(page, /<span id="page-info" aria-live="polite">1–100 of 250<\/span>/);
+    assert.match(page, /<button type="button" id="page-next">/);
+    assert.match(page, /id="nojs"/);
+  });
+});
+
+describe('hostile names are escaped everywhere', () => {
+  const evil = row(0, { domain: HOSTILE, endpoint: `${HOSTILE}:443 @::1`, issuer: `CN=${HOSTILE}`, subject: HOSTILE, status: 'critical', problems: [{ code: 'expired', severity: 'critical' }] });
+  const html = renderDashboard(data([evil, row(1)]), { mode: 'daemon' });
+
+  test('no raw markup from a name reaches the page', () => {
+    assert.equal(count(html, '<script>alert'), 0);
+    assert.equal(count(html, '</script>'), 2, 'only the JSON and the page script close');
+    assert.ok(html.includes('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;'));
+  });
+
+  test('the JSON cannot close its element, and still parses to the same names', () => {
+    const json = html.match(/<script type="application\/json" id="rows">([^]*?)<\/script>/)![1]!;
+    assert.ok(!json.includes('<'));
+    const back = JSON.parse(json) as CompactRow[];
+    assert.equal(back.find((r) => r.i === 1)!.d, HOSTILE);
+    assert.equal(scriptJson(['</script><!--']), '["\\u003c/script>\\u003c!--"]');
+  });
+
+  test('the page title and the timeline id are escaped too', () => {
+    assert.match(html, /<title>certs: 2 endpoints, [^<]*<\/title>/);
+  });
+});
+
+describe('the page script renders rows exactly as the server does', () => {
+  const cases: DashboardRow[] = [
+    row(0), row(1), row(2), row(3),
+    row(4, { domain: HOSTILE, endpoint: `${HOSTILE}:443`, issuer: HOSTILE, problems: [{ code: 'expired', severity: 'critical' }, { code: 'weak-key', severity: 'warning' }] }),
+    row(5, { id: null, lifetimeLeft: null, issuer: null, daysLeft: null }),
+    row(6, { lifetimeLeft: 0 }),
+    row(7, { lifetimeLeft: 1, managed: true }),
+    row(8, { daysLeft: -17 }),
+  ];
+  const sandbox: { rowHtml?: (r: unknown) => string } = {};
+  vm.runInNewContext(`${ROW_JS}\nthis.rowHtml = rowHtml;`, sandbox);
+  for (const mode of ['daemon', 'file'] as const) {
+    test(mode, () => {
+      for (const r of cases) {
+        // Through JSON, as the browser gets it.
+        const c = JSON.parse(scriptJson(compactRow(r, { mode }))) as CompactRow;
+        assert.equal(sandbox.rowHtml!(c), rowHtml(c), r.domain);
+      }
+    });
+  }
+});
+
+function cert(over: Partial<CertInfo> = {}): CertInfo {
+  return {
+    subject: 'CN=leaf.example\nO=Example', issuer: 'CN=Example CA', serialNumber: '01AB', notBefore: at(-60), notAfter: at(30),
+    fingerprint256: 'AA:BB:CC', keyType: 'ec', keyBits: 256, curve: 'prime256v1', signatureAlgorithm: 'ecdsa-with-SHA256',
+    selfSigned: false, isCA: false, dnsNames: ['leaf.example'], ipAddresses: [], aiaIssuers: [], ...over,
+  };
+}
+
+describe('endpoint page', () => {
+  const base: EndpointDetail = {
+    generatedAt: NOW.toISOString(), version: '0.1.0', row: row(1, { status: 'critical' }),
+    chain: [
+      cert(),
+      cert({ subject: '', dnsNames: ['empty.example'], fingerprint256: 'DD:EE', isCA: true, keyType: 'rsa', keyBits: 2048, curve: undefined, signatureAlgorithm: 'sha256WithRSAEncryption' }),
+      cert({ subject: 'CN=Root', issuer: 'CN=Root', fingerprint256: '11:22', selfSigned: true, isCA: true, notAfter: at(-2) }),
+    ],
+    servedCount: 2,
+    problems: [{ code: 'hostname-mismatch', severity: 'critical', message: `Not valid for ${HOSTILE}`, hint: 'Reissue with the name <b>' }],
+    history: [{ scannedAt: at(-2), daysLeft: 32, status: 'ok' }, { scannedAt: at(-1), daysLeft: 31, status: 'critical' }],
+    renewals: [{ at: at(-3), ok: false, version: null, detail: `rate limited ${HOSTILE}` }, { at: at(-60), ok: true, version: 2, detail: '' }],
+    deployments: [{ at: at(-59), version: 2, state: 'stale', detail: 'nginx serves v1' }],
+    notifications: [{ at: at(-1), subject: `[certs] ${HOSTILE}`, state: 'delivered' }],
+  };
+  const html = renderEndpointPage(base, { mode: 'daemon' });
+
+  test('the chain, certificate by certificate, served first, then the trust store', () => {
+    const certs = [...html.matchAll(/<li data-testid="chain-cert" data-fingerprint="([^"]*)" data-source="([^"]*)">/g)];
+    assert.deepEqual(certs.map((m) => `${m[1]}/${m[2]}`), ['AA:BB:CC/served', 'DD:EE/served', '11:22/trust-store']);
+    assert.match(html, /CN=leaf\.example, O=Example/);
+    assert.match(html, /\(empty subject\) empty\.example/);
+    assert.match(html, /ECDSA prime256v1 256 bits/);
+    assert.match(html, /RSA 2048 bits/);
+    assert.match(html, /sha256WithRSAEncryption/);
+    assert.match(html, /<strong>expired<\/strong> 2 days ago/);
+    assert.match(html, /expires in 30 days/);
+    assert.match(html, /2 certificates served, 1 added from the trust store/);
+  });
+
+  test('problems with message and fix, escaped', () => {
+    assert.match(html, /<code>hostname-mismatch<\/code> Not valid for &lt;script&gt;/);
+    assert.match(html, /Fix: Reissue with the name &lt;b&gt;/);
+  });
+
+  test('history, renewals, deployments and notifications', () => {
+    assert.match(html, /<svg class="spark"/);
+    assert.match(html, /2 scans from/);
+    assert.match(html, /✖<\/span> failed<\/span><\/td><td>–<\/td><td>rate limited &lt;script&gt;/);
+    assert.match(html, /✓<\/span> issued<\/span><\/td><td>2<\/td>/);
+    assert.match(html, /<td>stale<\/td><td>2<\/td><td>nginx serves v1<\/td>/);
+    assert.match(html, /\[certs\] &lt;script&gt;/);
+    assert.equal(count(html, '<script'), 0, 'no script, no raw markup from names');
+    assert.match(html, /<a href="\.\.\/">/);
+  });
+
+  test('a never-scanned endpoint with nothing recorded', () => {
+    const bare = renderEndpointPage({ ...base, row: row(3), chain: [], servedCount: 0, problems: [], history: [], renewals: [], deployments: [], notifications: [] }, { mode: 'file' });
+    assert.match(bare, /Not scanned yet\./);
+    assert.match(bare, /No certificate was read/);
+    assert.match(bare, /No scans recorded yet\./);
+    assert.match(bare, /Monitor-only: certs does not renew this domain\./);
+    assert.match(bare, /No deployment recorded\./);
+    assert.match(bare, /No notification sent/);
+    assert.doesNotMatch(bare, /All endpoints/);
+  });
+});
+
+describe('html helpers', () => {
+  test('num groups thousands without a locale', () => {
+    assert.deepEqual([0, 7, 999, 1000, 12345, 1234567, -4321].map(num), ['0', '7', '999', '1,000', '12,345', '1,234,567', '-4,321']);
+  });
+  test('esc is the charts escaper', () => assert.equal(esc('<a href="x">'), '&lt;a href=&quot;x&quot;&gt;'));
+});
