@@ -62,7 +62,7 @@ th button{border:0;background:none;padding:0;font-weight:600}
 th button::after{content:" \\2195";color:var(--muted)}
 th[aria-sort=ascending] button::after{content:" \\2191";color:var(--fg)}th[aria-sort=descending] button::after{content:" \\2193";color:var(--fg)}
 td.c-days{text-align:right;font-variant-numeric:tabular-nums}
-td.c-ep,td.c-issuer{word-break:break-word}
+td.c-ep,td.c-issuer{overflow-wrap:anywhere}
 td.c-life{vertical-align:middle}
 code{font:.85em ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:var(--card);border:1px solid var(--line);border-radius:3px;padding:0 3px}
 .codes code{margin-right:3px;white-space:nowrap}
@@ -75,8 +75,18 @@ dl.kv dt{color:var(--muted)}dl.kv dd{margin:0;word-break:break-word}
 .fp{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.8rem;word-break:break-all}
 .problems{padding-left:1.2em}.problems li{margin:.3rem 0}
 .hint{color:var(--muted)}
-@media (max-width:640px){header,main,footer{padding:0 10px}th,td{padding:5px 6px}.life{width:50px}
-dl.kv{grid-template-columns:1fr}dl.kv dd{margin-bottom:6px}.hide-sm{display:none}}
+@media (max-width:640px){header,main,footer{padding:0 10px}th,td{padding:5px 6px}
+dl.kv{grid-template-columns:1fr}dl.kv dd{margin-bottom:6px}
+table.endpoints,table.endpoints tbody,table.endpoints td{display:block}
+table.endpoints thead tr{display:flex;flex-wrap:wrap;gap:4px 12px;padding:6px}
+table.endpoints thead th{border:0;padding:2px 0;background:none}table.endpoints th.c-life{display:none}
+table.endpoints thead{display:block;background:var(--card);border-bottom:1px solid var(--line)}
+table.endpoints tbody tr{display:grid;grid-template-columns:1fr auto;gap:2px 8px;padding:8px 10px;border-bottom:1px solid var(--line)}
+table.endpoints td{border:0;padding:0;overflow-wrap:anywhere}
+table.endpoints td.c-days{grid-column:2;grid-row:1}table.endpoints td.c-days::after{content:" days"}
+table.endpoints td.c-ep,table.endpoints td.c-issuer,table.endpoints td.c-status,table.endpoints td.c-life{grid-column:1/3}
+table.endpoints td.c-ep,table.endpoints td.c-issuer{color:var(--muted);font-size:.9rem}
+table.endpoints tr.none{display:block}}
 `.trim();
 
 /**

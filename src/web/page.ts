@@ -190,7 +190,7 @@ function tableSection(d: DashboardData, rows: CompactRow[]): string {
   const first = rows.slice(0, PAGE_SIZE);
   if (rows.length > PAGE_SIZE) out.push(`<p id="nojs" class="muted">Showing the ${PAGE_SIZE} most urgent endpoints: sorting, filters and the other pages need JavaScript.</p>`);
   out.push('<div class="table-wrap"><table class="endpoints"><caption class="sr">Endpoints, most urgent first; the column buttons sort.</caption><thead><tr>');
-  out.push(sortHead('domain', 'Domain'), sortHead('endpoint', 'Endpoint'), sortHead('days', 'Days left'), '<th scope="col">Lifetime left</th>', sortHead('issuer', 'Issuer'), sortHead('status', 'Status'));
+  out.push(sortHead('domain', 'Domain'), sortHead('endpoint', 'Endpoint'), sortHead('days', 'Days left'), '<th scope="col" class="c-life">Lifetime left</th>', sortHead('issuer', 'Issuer'), sortHead('status', 'Status'));
   out.push('</tr></thead><tbody id="rows-body">');
   for (const r of first) out.push(rowHtml(r));
   out.push('</tbody></table></div>');
