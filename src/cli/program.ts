@@ -10,6 +10,7 @@ const notifyCommands = () => import('./commands/notify.js');
 const runCommands = () => import('./commands/run.js');
 const importCommands = () => import('./commands/import.js');
 const demoCommands = () => import('./commands/demo.js');
+const reportCommands = () => import('./commands/report.js');
 import { exitCodeFor, formatFailure, type CommandKind } from './failure.js';
 import { defaultIo, type GlobalOptions, type Io } from './context.js';
 
@@ -186,8 +187,17 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--json', 'print the report, with what was renewed, deployed and sent, on stdout')
     .option('--no-renew', 'scan and notify only')
     .option('--wait <seconds>', 'how long to wait for another certs run to finish', '600')
-    .addHelpText('after', '\nExit codes (Nagios, after the run): 0 ok, 1 warning (or a renewal, deploy or delivery failed), 2 critical, 3 could not run.\nCron: 17 3,15 * * *  certs run --config /etc/certs/certs.yaml')
-    .action((opts: { json?: boolean; renew?: boolean; wait?: string }) => run('nagios', async (g) => (await runCommands()).runCommand({ ...g, ...opts }, io))());
+    .option('--report <file>', 'then write the dashboard as one HTML file (as certs report --html), also when the run failed')
+    .addHelpText('after', '\nExit codes (Nagios, after the run): 0 ok, 1 warning (or a renewal, deploy or delivery failed, or the report could not be written), 2 critical, 3 could not run.\nCron: 17 3,15 * * *  certs run --config /etc/certs/certs.yaml --report /var/www/certs/index.html')
+    .action((opts: { json?: boolean; renew?: boolean; wait?: string; report?: string }) => run('nagios', async (g) => (await runCommands()).runCommand({ ...g, ...opts }, io))());
+
+  program
+    .command('report')
+    .description('write the dashboard as one self-contained HTML file (styles, script and charts inline; opens offline), or its data as JSON, from the last stored scans')
+    .option('--html <file>', 'the HTML report, written atomically (mode 0644)')
+    .option('--json [file]', 'the same data as JSON (DashboardData, see README); on stdout without a file')
+    .addHelpText('after', '\nNo network: what `certs status` shows, the expiry timeline and the last run. Cron after a run: certs run --report FILE.\nExit codes: 0 written, 1 could not read the store or write the file, 2 usage or config error (e.g. FILE is a directory).')
+    .action((opts: { html?: string; json?: string | boolean }) => run('plain', async (g) => (await reportCommands()).reportCommand({ ...g, ...opts }, io))());
 
   program
     .command('daemon')

@@ -7,6 +7,12 @@
  *   certificates is warning or critical still ran: that is what /metrics and /status tell).
  * - `GET /metrics`: Prometheus text format 0.0.4 (src/core/metrics.ts).
  * - `GET /status`: the document of `certs status --json`.
+ * - `GET /`: the dashboard (src/web/page.ts over service/dashboard.ts dashboardData), and
+ *   `GET /endpoint/<id>` one stored endpoint's detail (404 for an id that is not digits, not
+ *   stored, or not shown by the inventory). HTML under a strict Content-Security-Policy (the
+ *   page's one script and one style by their SHA-256, nothing else loads), gzip when the client
+ *   accepts it. A 401 there also challenges with Basic on its own header line, which browsers
+ *   parse (Chromium takes one challenge per header) to show their login prompt.
  *
  * GET and HEAD only (405 with `Allow` on a known path, 404 elsewhere). The store is opened
  * read-only per request, so the endpoint never holds a lock the run needs and always shows what
@@ -27,6 +33,7 @@
 import { statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { isLoopbackHost } from '../config/schema-extras.js';
 import type { Config } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
@@ -34,6 +41,10 @@ import { METRICS_CONTENT_TYPE, renderMetrics, type LastRun } from '../core/metri
 import { databasePath, type Store } from '../store/index.js';
 import { authorized, hostAllowed, WWW_AUTHENTICATE } from './http-access.js';
 import { statusDocument, statusReports } from './status.js';
+import { dashboardData, endpointDetail } from './dashboard.js';
+import { renderDashboard } from '../web/page.js';
+import { renderEndpointPage } from '../web/endpoint-page.js';
+import { SCRIPT_SHA256, STYLE_SHA256 } from '../web/assets.js';
 
 export type { LastRun } from '../core/metrics.js';
 
@@ -50,8 +61,10 @@ export interface HttpLimits {
   maxConnections: number;
   /** Requests waiting on one connection (pipelined ahead of the one being answered); one more and it is destroyed. */
   maxPipelined: number;
-  /** A cached `/status` or `/metrics` body is rendered again after this long even if nothing changed (days left move). */
+  /** A cached `/status` or `/metrics` body (or page) is rendered again after this long even if nothing changed (days left move). */
   cacheMaxAgeMs: number;
+  /** Endpoint detail pages kept rendered at once (least recently used goes first). */
+  cachedPages: number;
 }
 
 /**
@@ -66,6 +79,7 @@ export const HTTP_LIMITS: Readonly<HttpLimits> = {
   maxConnections: 128,
   maxPipelined: 16,
   cacheMaxAgeMs: 10_000,
+  cachedPages: 64,
 };
 
 export interface StatusServerOptions {
@@ -92,7 +106,7 @@ export interface StatusServer {
   port: number;
   /** The Node server, to watch connections (tests, benchmarks). */
   server: Server;
-  /** How many times a `/status` or `/metrics` body was rendered (the rest came from the cache). */
+  /** How many times a `/status`, `/metrics` or page body was rendered (the rest came from the cache). */
   renders(): number;
   /** Stops listening and closes open connections; resolves once the server is closed. */
   close(): Promise<void>;
@@ -112,9 +126,26 @@ export function healthOf(lastRun: LastRun | null, version: string): { code: 200 
   return { code: run?.outcome === 'error' ? 503 : 200, body: { status, lastRun: run, version } };
 }
 
-const ROUTES = new Set(['/healthz', '/metrics', '/status']);
+const ROUTES = new Set(['/healthz', '/metrics', '/status', '/']);
+const ENDPOINT_PREFIX = '/endpoint/';
 const TEXT = 'text/plain; charset=utf-8';
 const JSON_TYPE = 'application/json; charset=utf-8';
+const HTML_TYPE = 'text/html; charset=utf-8';
+
+/**
+ * The pages load nothing but their own inline script and style (by hash: no nonce to mint per
+ * response, so one cached body serves every client) and data: images; no frames, forms or base.
+ */
+export const PAGE_CSP = `default-src 'none'; script-src 'sha256-${SCRIPT_SHA256}'; style-src 'sha256-${STYLE_SHA256}'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+
+/** The challenges of a 401 on a page: Basic first and alone on its line (what browsers prompt for), then Bearer. */
+const PAGE_CHALLENGES = ['Basic realm="certs", charset="UTF-8"', 'Bearer realm="certs"'];
+
+/** A rendered page: its bytes, and their gzip once a client asked for it. */
+interface Page {
+  body: Buffer;
+  gz?: Buffer;
+}
 
 export async function startStatusServer(opts: StatusServerOptions): Promise<StatusServer> {
   const now = opts.now ?? (() => new Date());
@@ -150,6 +181,8 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
   let loopback = isLoopbackHost(boundAddress);
   const waiting = new WeakMap<Socket, number>();
   const cache = new Map<string, { key: string; config: Config; at: number; body: Buffer }>();
+  // Pages by path (`/`, `/endpoint/<id>`); null: that endpoint has no page (404), decided once per change too.
+  const pages = new Map<string, { key: string; config: Config; at: number; page: Page | null }>();
   let renders = 0;
 
   /** Counts the request against its connection; false (and the connection destroyed) past maxPipelined. */
@@ -182,6 +215,59 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
     return body;
   }
 
+  /**
+   * Like `cached`, for pages: at most `cachedPages` detail pages are kept (each hit moves its page
+   * to the back of the Map, the front one goes first), so a crawler walking every id holds a few.
+   */
+  function cachedPage(path: string, config: Config, render: () => string | null): Page | null {
+    const key = storeSignature(config.dataDir);
+    const t = now().getTime();
+    const hit = pages.get(path);
+    if (hit) pages.delete(path);
+    if (hit && hit.config === config && hit.key === key && t - hit.at >= 0 && t - hit.at < limits.cacheMaxAgeMs) {
+      pages.set(path, hit);
+      return hit.page;
+    }
+    renders++;
+    const html = render();
+    const page = html === null ? null : { body: Buffer.from(html) };
+    pages.set(path, { key, config, at: t, page });
+    // The dashboard itself counts as one of them; it is requested most and stays near the back.
+    while (pages.size > Math.max(1, limits.cachedPages)) pages.delete(pages.keys().next().value as string);
+    return page;
+  }
+
+  /** `/` and `/endpoint/<id>`: the page, or 404. */
+  function servePage(req: IncomingMessage, res: ServerResponse, path: string, config: Config): void {
+    let page: Page | null;
+    if (path === '/') {
+      page = cachedPage(path, config, () =>
+        withStore(opts, config, (store) => renderDashboard(dashboardData(config, store, now(), { version: opts.version }), { mode: 'daemon', endpointHref: (id) => `${ENDPOINT_PREFIX}${id}` })),
+      );
+    } else {
+      const id = endpointIdOf(path);
+      if (id === null) return send(req, res, 404, TEXT, 'not found\n');
+      page = cachedPage(`${ENDPOINT_PREFIX}${id}`, config, () =>
+        withStore(opts, config, (store) => {
+          const detail = store ? endpointDetail(config, store, id, now(), { version: opts.version }) : null;
+          return detail ? renderEndpointPage(detail, { mode: 'daemon', endpointHref: (n) => `${ENDPOINT_PREFIX}${n}` }) : null;
+        }),
+      );
+    }
+    if (!page) return send(req, res, 404, TEXT, 'not found\n');
+    res.setHeader('Content-Security-Policy', PAGE_CSP);
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    // One body per path whatever the client: caches must still keep the encodings apart.
+    res.setHeader('Vary', 'Accept-Encoding');
+    if (acceptsGzip(req.headers['accept-encoding'])) {
+      // Compressed once per rendered page, on the first request that wants it.
+      page.gz ??= gzipSync(page.body);
+      res.setHeader('Content-Encoding', 'gzip');
+      return send(req, res, 200, HTML_TYPE, page.gz);
+    }
+    return send(req, res, 200, HTML_TYPE, page.body);
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
     // No request here has a body: drain whatever came so the connection stays usable.
     req.resume();
@@ -193,15 +279,16 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
       // A reload that drops the token does not open a non-loopback listener: the starting token stays in force.
       const token = config.daemon?.http?.token ?? (loopback ? undefined : startToken);
       if (token !== undefined && !authorized(req.headers.authorization, token)) {
-        res.setHeader('WWW-Authenticate', WWW_AUTHENTICATE);
+        res.setHeader('WWW-Authenticate', isPage(path) ? PAGE_CHALLENGES : WWW_AUTHENTICATE);
         return send(req, res, 401, TEXT, 'unauthorized: send the daemon.http.token as a Bearer token (or as the Basic password)\n');
       }
     }
-    if (!ROUTES.has(path)) return send(req, res, 404, TEXT, 'not found\n');
+    if (!ROUTES.has(path) && !path.startsWith(ENDPOINT_PREFIX)) return send(req, res, 404, TEXT, 'not found\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return send(req, res, 405, TEXT, 'method not allowed\n');
     }
+    if (isPage(path)) return servePage(req, res, path, config);
     if (path === '/healthz') {
       const h = healthOf(opts.lastRun(), opts.version);
       return send(req, res, h.code, JSON_TYPE, `${JSON.stringify(h.body)}\n`);
@@ -278,6 +365,34 @@ function storeSignature(dataDir: string): string {
       return s && s.size > 0n ? `${s.ino}:${s.size}:${s.mtimeNs}` : '-';
     })
     .join('|');
+}
+
+function isPage(path: string): boolean {
+  return path === '/' || path.startsWith(ENDPOINT_PREFIX);
+}
+
+/** The id of `/endpoint/<id>`: digits only, no leading zero, a safe integer; null for anything else. */
+export function endpointIdOf(path: string): number | null {
+  const m = /^\/endpoint\/([1-9][0-9]{0,14})$/.exec(path);
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Whether an `Accept-Encoding` header accepts gzip (RFC 9110 §12.5.3): `gzip` or `x-gzip` with a
+ * non-zero weight, or `*` when gzip is not named.
+ */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  if (header === undefined) return false;
+  let star = false;
+  for (const part of (Array.isArray(header) ? header.join(',') : header).split(',')) {
+    const [name = '', ...params] = part.split(';');
+    const coding = name.trim().toLowerCase();
+    const q = params.map((p) => /^\s*q\s*=\s*([0-9.]+)\s*$/i.exec(p)).find((m) => m)?.[1];
+    const weight = q === undefined ? 1 : Number(q);
+    if (coding === 'gzip' || coding === 'x-gzip') return weight > 0;
+    if (coding === '*') star = weight > 0;
+  }
+  return star;
 }
 
 function pathOf(req: IncomingMessage): string {

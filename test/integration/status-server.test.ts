@@ -217,7 +217,7 @@ describe('status server (daemon.http)', () => {
   });
 
   it('404 for other paths, 405 (with Allow) for other methods on known paths', async () => {
-    for (const path of ['/', '/nope', '/status/x', '/../etc/passwd']) assert.equal((await call('GET', path)).status, 404, path);
+    for (const path of ['/index.html', '/nope', '/endpoint', '/endpoint/x', '/status/x', '/../etc/passwd']) assert.equal((await call('GET', path)).status, 404, path);
     assert.equal((await call('POST', '/nope')).status, 404);
     for (const method of ['POST', 'PUT', 'DELETE']) {
       const r = await call(method, '/status');

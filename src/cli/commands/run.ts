@@ -1,5 +1,5 @@
 /** certs run (one cycle, for cron) and certs daemon. */
-import { UsageError } from '../../core/errors.js';
+import { UsageError, errorMessage } from '../../core/errors.js';
 import { reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import type { Store } from '../../store/index.js';
@@ -14,6 +14,8 @@ export interface RunCliOptions extends GlobalOptions {
   json?: boolean;
   wait?: string;
   renew?: boolean;
+  /** Write the HTML report (certs report --html) here after the run, whatever its outcome. */
+  report?: string;
 }
 
 function waitSeconds(v: string | undefined): number {
@@ -37,14 +39,37 @@ export async function cycle(config: Config, store: Store, io: Io, opts: { renew:
 }
 
 export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
+  const waitMs = waitSeconds(opts.wait) * 1000;
+  // Loaded only for --report: a plain run does not pay for the page renderer.
+  const reporting = opts.report !== undefined ? await import('./report.js') : null;
+  // A path that cannot be a report file is refused before the run, not after it.
+  if (reporting) reporting.checkReportPath('--report', opts.report!);
   const config = configFrom(opts);
   const store = compose().openStore(config);
+  /** The report of what the store holds after the run (it records the run, failed or not); false when it could not be written. */
+  const writeReport = (): boolean => {
+    if (!reporting) return true;
+    try {
+      reporting.writeHtmlReport(opts.report!, config, store, io.now());
+      return true;
+    } catch (err) {
+      io.stderr.write(`certs: --report: ${errorMessage(err)}\n`);
+      return false;
+    }
+  };
   try {
-    const result = await cycle(config, store, io, {
-      renew: opts.renew !== false,
-      waitMs: waitSeconds(opts.wait) * 1000,
-      log: (event, fields) => io.stderr.write(`certs: ${event}${fields ? ` ${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}` : ''}\n`),
-    });
+    let result: RunResult;
+    try {
+      result = await cycle(config, store, io, {
+        renew: opts.renew !== false,
+        waitMs,
+        log: (event, fields) => io.stderr.write(`certs: ${event}${fields ? ` ${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}` : ''}\n`),
+      });
+    } catch (err) {
+      writeReport();
+      throw err;
+    }
+    const reported = writeReport();
     if (opts.json) {
       const strip = <T extends { error?: { code: string; message: string } }>(o: T) => ({ ...o, ...(o.error ? { error: { code: o.error.code, message: o.error.message } } : {}) });
       io.stdout.write(`${JSON.stringify({
@@ -70,7 +95,9 @@ export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
       for (const f of result.failures) if (f.domain) lines.push(`failed: ${f.domain}: ${f.step} [${f.code}]: ${f.message}${f.hint ? ` (${f.hint})` : ''}`);
       io.stdout.write(`${lines.join('\n')}\n`);
     }
-    return result.run.exitCode ?? 3;
+    const code = result.run.exitCode ?? 3;
+    // A report that could not be written fails an otherwise clean run, as a failed step does.
+    return !reported && code === 0 ? 1 : code;
   } finally {
     store.close();
   }
