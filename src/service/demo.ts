@@ -22,7 +22,7 @@ import type { LastRun } from '../core/metrics.js';
 import { DEMO_ADDRESS, startDemoWorld, type DemoSite, type DemoWorld } from '../demo/world.js';
 import { writeFileAtomic } from '../lib/atomic-write.js';
 import type { Store } from '../store/index.js';
-import type { DashboardData } from '../web/model.js';
+import { renderDashboard } from '../web/page.js';
 import { dashboardData } from './dashboard.js';
 import { loadScanDeps, scanAndRecord } from './scan-record.js';
 import { withLifecycle } from './status.js';
@@ -169,15 +169,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSession> {
     await close();
     throw err;
   }
-}
-
-/**
- * TODO(issue 13, "web" helper): replace with `import { renderDashboard } from '../web/page.js'` once
- * src/web/page.ts lands. Until then `certs demo` fails here on purpose, after the scan, rather
- * than write a report that is not the dashboard.
- */
-function renderDashboard(_data: DashboardData, _opts: { mode: 'daemon' | 'file' }): string {
-  throw new Error('TODO: src/web/page.ts (renderDashboard) has not landed yet, so certs demo cannot write its report');
 }
 
 /**

@@ -25,31 +25,60 @@ export async function demoCommand(opts: DemoCommandOptions, io: Io): Promise<num
   const port = opts.port === undefined ? 0 : parsePort(opts.port);
   if (opts.port !== undefined && !opts.serve) throw new UsageError('--port is for --serve: the dashboard\'s port');
   const c = compose(io.now);
-  io.stderr.write('certs demo: starting servers on 127.0.0.1 with a throwaway CA, then scanning them…\n');
-  const session = await runDemo({
-    ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
-    ...(opts.report !== undefined ? { reportFile: opts.report } : {}),
-    now: c.now,
-    version: VERSION,
-    openStore: c.openStore,
-  });
+  // Taken from the start: Ctrl-C during the scan still stops the servers and removes the
+  // temporary data dir (the scan takes a second or two; it finishes, then nothing is served).
+  const signal = stopSignal();
   try {
-    const missed = session.planted.filter((p) => !p.ok);
-    if (opts.json) {
-      const doc = { ...reportDocument(session.reports, io.now()), demo: { report: session.reportFile, planted: session.planted } };
-      io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-      io.stderr.write(`report: ${session.reportFile}\n`);
-    } else {
-      io.stdout.write(`${humanOutput(session, useColour(io.stdout))}\n`);
+    io.stderr.write('certs demo: starting servers on 127.0.0.1 with a throwaway CA, then scanning them…\n');
+    const session = await runDemo({
+      ...(opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {}),
+      ...(opts.report !== undefined ? { reportFile: opts.report } : {}),
+      now: c.now,
+      version: VERSION,
+      openStore: c.openStore,
+    });
+    try {
+      const missed = session.planted.filter((p) => !p.ok);
+      if (opts.json) {
+        const doc = { ...reportDocument(session.reports, io.now()), demo: { report: session.reportFile, planted: session.planted } };
+        io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+        io.stderr.write(`report: ${session.reportFile}\n`);
+      } else {
+        io.stdout.write(`${humanOutput(session, useColour(io.stdout))}\n`);
+      }
+      for (const m of missed) {
+        io.stderr.write(`certs demo: ${m.domain} (${m.planted}): expected ${m.expect ?? 'no problems'}, the scan reported ${m.found.join(', ') || m.status}\n`);
+      }
+      // With --json, stdout holds the document alone: the URL goes to stderr.
+      if (opts.serve && !signal.fired()) await serve(session, port, opts.json ? io.stderr : io.stdout, io, c.readStore, signal.wait);
+      return missed.length === 0 ? 0 : 1;
+    } finally {
+      await session.close();
     }
-    for (const m of missed) {
-      io.stderr.write(`certs demo: ${m.domain} (${m.planted}): expected ${m.expect ?? 'no problems'}, the scan reported ${m.found.join(', ') || m.status}\n`);
-    }
-    if (opts.serve) await serve(session, port, io, c.readStore);
-    return missed.length === 0 ? 0 : 1;
   } finally {
-    await session.close();
+    signal.dispose();
   }
+}
+
+/** SIGINT/SIGTERM caught for the command's lifetime (instead of Node's default: die at once). */
+function stopSignal(): { fired(): boolean; wait: Promise<void>; dispose(): void } {
+  let fired = false;
+  let resolve!: () => void;
+  const wait = new Promise<void>((r) => (resolve = r));
+  const on = (): void => {
+    fired = true;
+    resolve();
+  };
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return {
+    fired: () => fired,
+    wait,
+    dispose() {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+    },
+  };
 }
 
 function parsePort(text: string): number {
@@ -72,13 +101,15 @@ function humanOutput(s: DemoSession, colour: boolean): string {
     '',
     planted,
     '',
-    `report: ${s.reportFile}`,
-    s.temporary ? 'state: a temporary data dir, removed on exit (--data-dir DIR keeps it)' : `state: ${s.dataDir} (inventory ${s.configPath})`,
+    `report: ${s.reportFile} (open it in a browser)`,
+    s.temporary
+      ? `state: ${s.dataDir}, a temporary data dir removed on exit\nnext: demo --serve for the live dashboard; demo --data-dir DIR keeps the state, then status --config DIR/demo.yaml <name> shows a row's chain and how to fix it`
+      : `state: ${s.dataDir}: status --config ${s.configPath} <name> shows a row's chain and how to fix it`,
   ].join('\n');
 }
 
-/** Serves the dashboard over the demo's store on loopback until SIGINT or SIGTERM. */
-async function serve(s: DemoSession, port: number, io: Io, readStore: ReturnType<typeof compose>['readStore']): Promise<void> {
+/** Serves the dashboard over the demo's store on loopback until `stop` (SIGINT or SIGTERM). */
+async function serve(s: DemoSession, port: number, out: NodeJS.WriteStream, io: Io, readStore: ReturnType<typeof compose>['readStore'], stop: Promise<void>): Promise<void> {
   const { startStatusServer } = await import('../../service/http.js');
   const server = await startStatusServer({
     config: () => s.config,
@@ -90,16 +121,8 @@ async function serve(s: DemoSession, port: number, io: Io, readStore: ReturnType
     log: (m) => io.stderr.write(`certs demo: ${m}\n`),
   });
   try {
-    await new Promise<void>((resolve) => {
-      const stop = (): void => {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        resolve();
-      };
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-      io.stdout.write(`dashboard: http://127.0.0.1:${server.port}/  (Ctrl-C stops it and the demo's servers)\n`);
-    });
+    out.write(`dashboard: http://127.0.0.1:${server.port}/  (Ctrl-C stops it and the demo's servers)\n`);
+    await stop;
     io.stderr.write('certs demo: stopping\n');
   } finally {
     await server.close();
