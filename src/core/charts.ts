@@ -241,6 +241,8 @@ export function sparklineSvg(points: readonly SparkInput[]): string {
       + (known.length ? `: now ${last!.daysLeft ?? 'unknown'}, lowest ${Math.min(...known.map((p) => p.daysLeft!))}, highest ${Math.max(...known.map((p) => p.daysLeft!))}.` : ': none had a certificate date.');
   const out: string[] = [`<svg class="spark" viewBox="0 0 ${L.width} ${L.height}" role="img" aria-label="${escapeText(label)}" xmlns="http://www.w3.org/2000/svg"><title>${escapeText(label)}</title>`];
   out.push(`<line class="zero" x1="0" y1="${L.zeroY}" x2="${L.width}" y2="${L.zeroY}"/>`);
+  // The scale: the top of the range, and 0 (where the certificate expires).
+  if (known.length) out.push(`<text class="tick" x="${L.width - 2}" y="${SP.pad + 8}" text-anchor="end">${L.max} d</text>`, `<text class="tick" x="${L.width - 2}" y="${r2(L.zeroY - 2)}" text-anchor="end">0</text>`);
   // One polyline per run of known points: a scan without days left breaks the line.
   let run: string[] = [];
   const flush = (): void => {

@@ -46,7 +46,7 @@ svg .s-critical{fill:var(--critical);stroke:var(--critical)}svg .s-unknown{fill:
 .legend svg{width:14px;height:14px;vertical-align:-2px;margin-right:4px}
 .legend .seg.mon{fill-opacity:.55;stroke-width:1.5}.legend .hatch{fill:var(--bg);fill-opacity:.6}
 .spark{width:100%;max-width:420px;height:auto;display:block}
-.spark .line{fill:none;stroke:var(--fg);stroke-width:1.5}.spark .zero{stroke:var(--critical);stroke-dasharray:3 3}
+.spark .line{fill:none;stroke:var(--fg);stroke-width:1.5}.spark .tick{fill:var(--muted);font-size:10px}.spark .zero{stroke:var(--critical);stroke-dasharray:3 3}
 .life{width:80px;height:8px;display:block}dd .life{display:inline-block;vertical-align:middle}.life-bg{fill:var(--line)}
 .filters{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:end;margin:.4rem 0 .8rem}
 .filters label{display:flex;flex-direction:column;font-size:.85rem;color:var(--muted)}
