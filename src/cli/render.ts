@@ -1,5 +1,6 @@
 import type { CertInfo, EndpointReport } from '../core/model.js';
 import type { ReportSummary } from '../core/report.js';
+import type { TableRow } from '../service/status.js';
 import type { Status } from '../core/problems.js';
 import { paint, statusColour, table } from './style.js';
 import { EMPTY_ISSUER, issuerLabel, subjectLabel } from '../core/x509.js';
@@ -17,7 +18,7 @@ export function oneLineDn(dn: string | null | undefined): string {
   return (dn ?? '').split('\n').join(', ');
 }
 
-export function endpointLabel(e: EndpointReport): string {
+export function endpointLabel(e: Pick<EndpointReport, 'source' | 'file' | 'host' | 'port' | 'address'>): string {
   if (e.source === 'file') return `file:${e.file ?? e.host}`;
   const host = e.host.includes(':') ? `[${e.host}]` : e.host;
   return `${host}:${e.port}${e.address ? ` @${e.address}` : ''}`;
@@ -27,16 +28,70 @@ function day(iso: string | null): string {
   return iso ? iso.slice(0, 10) : '-';
 }
 
+/** What one line of the status table shows, before formatting. */
+export interface TableFields {
+  domain: string;
+  /** endpointLabel() */
+  endpoint: string;
+  daysLeft: number | null;
+  notAfter: string | null;
+  /** shortName() of the issuer */
+  issuer: string;
+  status: Status;
+  /** The error, else the problem codes, else '' */
+  problems: string;
+}
+
+export function tableFields(e: EndpointReport): TableFields {
+  return {
+    domain: e.domain,
+    endpoint: endpointLabel(e),
+    daysLeft: e.daysLeft,
+    notAfter: e.notAfter,
+    issuer: shortName(e.issuer),
+    status: e.status,
+    problems: e.error ? e.error : e.problems.map((p) => p.code).join(', '),
+  };
+}
+
+/**
+ * tableFields of a report the store wrote the fields of (service/status.ts statusTable): the
+ * report's domain, host, port and source are its target's. `issuers` remembers shortName()s
+ * (a fleet has a few issuers).
+ */
+export function storedTableFields(r: TableRow, issuers: Map<string | null, string>): TableFields {
+  const [daysLeft, notAfter, issuer, error, file, codes] = r.fields;
+  let short = issuers.get(issuer);
+  if (short === undefined) issuers.set(issuer, (short = shortName(issuer)));
+  const t = r.target;
+  return {
+    domain: t.domain.name,
+    endpoint: endpointLabel({ source: t.source, ...(file !== null ? { file } : {}), host: t.host, port: t.port, ...(r.row.address !== undefined ? { address: r.row.address } : {}) }),
+    daysLeft,
+    notAfter,
+    issuer: short,
+    status: r.row.status,
+    problems: error ? error : codes,
+  };
+}
+
+export function tableCells(f: TableFields, colour: boolean): string[] {
+  return [
+    f.domain,
+    f.endpoint,
+    f.daysLeft === null ? '-' : String(f.daysLeft),
+    day(f.notAfter),
+    f.issuer,
+    paint(colour, statusColour(f.status), f.status.toUpperCase()),
+    f.problems || '-',
+  ];
+}
+
 export function renderTable(endpoints: readonly EndpointReport[], colour: boolean): string {
-  const rows = endpoints.map((e) => [
-    e.domain,
-    endpointLabel(e),
-    e.daysLeft === null ? '-' : String(e.daysLeft),
-    day(e.notAfter),
-    shortName(e.issuer),
-    paint(colour, statusColour(e.status), e.status.toUpperCase()),
-    e.error ? e.error : e.problems.map((p) => p.code).join(', ') || '-',
-  ]);
+  return renderTableCells(endpoints.map((e) => tableCells(tableFields(e), colour)));
+}
+
+export function renderTableCells(rows: string[][]): string {
   return table(rows, ['DOMAIN', 'ENDPOINT', 'DAYS', 'EXPIRES', 'ISSUER', 'STATUS', 'PROBLEMS']);
 }
 

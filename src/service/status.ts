@@ -10,7 +10,7 @@ import { withDeployFailures, type DeployFailure } from '../core/deploy-status.js
 import { worstStatus, type Status } from '../core/problems.js';
 import type { CriticalSetting } from '../core/thresholds.js';
 import type { Store } from '../store/index.js';
-import { parseStatusRows, type StatusRow } from '../store/scans.js';
+import { parseStatusRows, type StatusForm, type StatusRow } from '../store/scans.js';
 import { statusTexts } from '../store/status-reader.js';
 import { configuredAddresses, needsResolution, storedRowsFor, type AddressMode } from '../core/addresses.js';
 
@@ -94,13 +94,16 @@ export function withLifecycle(config: Config, store: Store, scanned: EndpointRep
 /** Targets asked of the store at a time (statusRows): the rows of a batch are written before the next is read. */
 const TARGETS_PER_BATCH = 500;
 
-/** `certs status --json` of the whole inventory, for cli/json-out.ts writeJsonDocumentAfter. */
-export interface StatusJson {
-  /** The endpoints in document order, a batch at a time: reports, or reports the store serialised. */
-  batches: AsyncIterable<(EndpointReport | RenderedReport)[]>;
+/** `certs status` of the whole inventory, a batch of endpoints at a time (see statusJson, statusTable). */
+export interface StatusBatches<T> {
+  /** The endpoints in document order, a batch at a time: reports, or rows the store wrote. */
+  batches: AsyncIterable<(EndpointReport | T)[]>;
   /** Complete once `batches` has been read to the end. */
   summary: ReportSummary;
 }
+
+/** `certs status --json` of the whole inventory, for cli/json-out.ts writeJsonDocumentAfter. */
+export type StatusJson = StatusBatches<RenderedReport>;
 
 /**
  * The endpoints of `statusDocument(config, store, now)`, byte for byte the same once written,
@@ -111,10 +114,23 @@ export interface StatusJson {
  */
 export function statusJson(config: Config, store: Store | null): StatusJson {
   const summary: ReportSummary = { ok: 0, warning: 0, critical: 0, unknown: 0 };
-  return { batches: statusBatches(config, store, summary), summary };
+  return { batches: statusBatches(config, store, summary, 'json', (t, row, text) => new RenderedReport(text, row.status)), summary };
 }
 
-async function* statusBatches(config: Config, store: Store | null, summary: ReportSummary): AsyncGenerator<(EndpointReport | RenderedReport)[]> {
+/** A status table line the store wrote: the JSON array of ScanRepository.StatusRow.text ('table'), with its row. */
+export interface TableRow {
+  target: ScanTarget;
+  row: StatusRow;
+  fields: [daysLeft: number | null, notAfter: string | null, issuer: string | null, error: string | null, file: string | null, codes: string];
+}
+
+/** The reports `statusReports(config, store)` gives, as statusJson does it: the table's fields where the store wrote them. */
+export function statusTable(config: Config, store: Store | null): StatusBatches<TableRow> {
+  const summary: ReportSummary = { ok: 0, warning: 0, critical: 0, unknown: 0 };
+  return { batches: statusBatches(config, store, summary, 'table', (target, row, text) => ({ target, row, fields: JSON.parse(text) as TableRow['fields'] })), summary };
+}
+
+async function* statusBatches<T>(config: Config, store: Store | null, summary: ReportSummary, form: StatusForm, wrap: (target: ScanTarget, row: StatusRow, text: string) => T): AsyncGenerator<(EndpointReport | T)[]> {
   const targets = targetsOf(config.domains);
   if (!store) {
     const reports = targets.map(unknownReport);
@@ -133,11 +149,12 @@ async function* statusBatches(config: Config, store: Store | null, summary: Repo
     domain: t.domain.name, host: t.host, port: t.port, source: t.source, issued: lifecycle.latest.get(t.domain.name)?.fingerprint256 ?? null,
   })));
   let b = 0;
-  for await (const text of statusTexts(store, asked)) {
+  for await (const text of statusTexts(store, asked, { form })) {
     const batch = batches[b++]!;
     const rows = parseStatusRows(text);
-    // Each shown place: a serialised row, or a row or never-scanned target to make a report of.
-    const shown: (EndpointReport | RenderedReport | StatusRow)[] = [];
+    // Each shown place: a row the store wrote, or a row or never-scanned target to make a report of.
+    const shown: (EndpointReport | StatusRow)[] = [];
+    const written = new Map<StatusRow, ScanTarget>();
     const wanted: number[] = [];
     let next = 0;
     for (let i = 0; i < batch.length; i++) {
@@ -150,27 +167,30 @@ async function* statusBatches(config: Config, store: Store | null, summary: Repo
       // Renewal and deploy failures change every report of their domain.
       const failing = lifecycle.failing.has(t.domain.name) || lifecycle.deployFailures.has(t.domain.name);
       for (const row of picked) {
-        if (row.json !== null && !row.touched && !failing) {
-          shown.push(new RenderedReport(row.json, row.status));
-        } else {
-          wanted.push(row.id);
-          shown.push(row);
-        }
+        if (row.text !== null && !row.touched && !failing) written.set(row, t);
+        else wanted.push(row.id);
+        shown.push(row);
       }
     }
     const reports = store.scans.reportsById(wanted);
     // Reports in document order, with the lifecycle laid over them as statusReports does
     // (report by report, so a batch at a time gives the same).
     const objects: EndpointReport[] = [];
-    for (const e of shown) if (!(e instanceof RenderedReport)) objects.push(isRow(e) ? reports.get(e.id)! : e);
+    for (const e of shown) if (!isRow(e) || !written.has(e)) objects.push(isRow(e) ? reports.get(e.id)! : e);
     const laid = applyLifecycle(lifecycle, objects);
-    const out = new Array<EndpointReport | RenderedReport>(shown.length);
+    const out = new Array<EndpointReport | T>(shown.length);
     let o = 0;
     for (let i = 0; i < shown.length; i++) {
       const e = shown[i]!;
-      const r = e instanceof RenderedReport ? e : laid[o++]!;
-      summary[r.status]++;
-      out[i] = r;
+      const t = isRow(e) ? written.get(e) : undefined;
+      if (isRow(e) && t !== undefined) {
+        summary[e.status]++;
+        out[i] = wrap(t, e, e.text!);
+      } else {
+        const r = laid[o++]!;
+        summary[r.status]++;
+        out[i] = r;
+      }
     }
     yield out;
   }
@@ -196,7 +216,7 @@ function rowsOf(t: ScanTarget, rows: readonly StatusRow[], from: number, end: nu
 }
 
 function isRow(e: EndpointReport | StatusRow): e is StatusRow {
-  return 'json' in e;
+  return 'touched' in e;
 }
 
 /** The Nagios verdict of a document: the worst status shown, unknown when nothing is. */

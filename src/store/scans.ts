@@ -90,13 +90,18 @@ export interface StatusRow {
   /** It serves a certificate other than the target's `issued` one. */
   touched: boolean;
   /**
-   * The report `latest()` would return, without its chain, as `JSON.stringify(doc, null, 2)`
-   * prints it as an element of a list under a key of the top-level object (its `{` after four
-   * spaces, no comma, no newline at either end); null when only the report itself can say
-   * (it has problems, or a field SQLite cannot write the way JSON.stringify does).
+   * The row as the form asked for, or null when only the report itself can say (problems, or a
+   * field SQLite cannot write the way JS would): for 'json' the report `latest()` would return,
+   * without its chain, as `JSON.stringify(doc, null, 2)` prints it as an element of a list under
+   * a key of the top-level object (its `{` after four spaces, no comma, no newline at either
+   * end); for 'table' a JSON array [daysLeft, notAfter, issuer, error, file, problem codes
+   * joined by ", "], the report's fields the status table shows.
    */
-  json: string | null;
+  text: string | null;
 }
+
+/** What statusRows writes of each row: the `--json` report, or the status table's fields. */
+export type StatusForm = 'json' | 'table';
 
 const PROBE_ERROR_CODES: ReadonlySet<string> = new Set(['unreachable', 'timeout', 'handshake-failed']);
 
@@ -178,18 +183,18 @@ export class ScanRepository {
    * `status --json` with the garbage. Ask for a few hundred targets at a time. Rows whose
    * `json` is null are read with `reportsById`.
    */
-  statusRows(targets: readonly StatusTarget[]): StatusRow[] {
-    return parseStatusRows(this.statusText(targets));
+  statusRows(targets: readonly StatusTarget[], form: StatusForm = 'json'): StatusRow[] {
+    return parseStatusRows(this.statusText(targets, form));
   }
 
   /**
    * statusRows as SQLite's one string (null: no rows), for parseStatusRows; the half a worker
    * thread can do. `targets` may be given as statusParam made it (a string crosses threads as is).
    */
-  statusText(targets: readonly StatusTarget[] | string): string | null {
+  statusText(targets: readonly StatusTarget[] | string, form: StatusForm = 'json'): string | null {
     const param = typeof targets === 'string' ? targets : statusParam(targets);
     try {
-      return this.stmt('statusRows', STATUS_ROWS_SQL).pluck().get(param) as string | null;
+      return this.stmt(`statusRows:${form}`, form === 'json' ? STATUS_ROWS_SQL : STATUS_TABLE_SQL).pluck().get(param) as string | null;
     } catch (err) {
       throw this.wrap(err, 'reading the latest scans');
     }
@@ -461,7 +466,7 @@ export function statusParam(targets: readonly StatusTarget[]): string {
 export function parseStatusRows(text: string | null): StatusRow[] {
   const out: StatusRow[] = [];
   if (text === null) return out;
-  // target US id US status US touched US scanned_at US address (JSON) US json, rows split by RS.
+  // target US id US status US touched US scanned_at US address (JSON) US text, rows split by RS.
   let at = 0;
   while (at < text.length) {
     let end = text.indexOf(ROW_SEPARATOR, at);
@@ -479,11 +484,11 @@ export function parseStatusRows(text: string | null): StatusRow[] {
       scannedAtMs: Number(text.slice(f4 + 1, f5)),
       status: text.slice(f2 + 1, f3) as Status,
       touched: text.charCodeAt(f3 + 1) === 0x31,
-      json: f6 + 1 === end ? null : text.slice(f6 + 1, end),
+      text: f6 + 1 === end ? null : text.slice(f6 + 1, end),
     };
     if (address !== '""') row.address = JSON.parse(address) as string;
     // toISOString writes years outside 0000–9999 differently from strftime.
-    if (!(row.scannedAtMs >= 0 && row.scannedAtMs <= MAX_ISO_YEAR_MS)) row.json = null;
+    if (!(row.scannedAtMs >= 0 && row.scannedAtMs <= MAX_ISO_YEAR_MS)) row.text = null;
     out.push(row);
     at = end + 1;
   }
@@ -599,11 +604,32 @@ const STATUS_JSON = `CASE WHEN r.problems_json = '[]' AND typeof(e.port) = 'inte
 // concat() (SQLite 3.44) writes the pieces once; a chain of || copies the growing text at each
 // step. The targets are the outer loop (CROSS JOIN), each looked up by the endpoints' UNIQUE
 // index. No ORDER BY (its sorter was a fifth of the query): statusRows groups the rows by target.
-const STATUS_ROWS_SQL = `SELECT group_concat(concat(t.key, char(31), e.id, char(31), r.status, char(31),
+const statusRowsSql = (text: string): string => `SELECT group_concat(concat(t.key, char(31), e.id, char(31), r.status, char(31),
     iif(t.value ->> 4 IS NOT NULL AND r.fingerprint256 IS NOT NULL AND r.fingerprint256 <> t.value ->> 4, 1, 0), char(31),
-    s.scanned_at, char(31), json_quote(e.address), char(31), ${STATUS_JSON}), char(30))
+    s.scanned_at, char(31), json_quote(e.address), char(31), ${text}), char(30))
   FROM json_each(?) t CROSS JOIN endpoints e JOIN scans s ON s.id = e.last_scan_id JOIN scan_results r ON r.id = s.result_id
   WHERE e.domain = t.value ->> 0 AND e.host = t.value ->> 1 AND e.port = t.value ->> 2 AND e.source = t.value ->> 3`;
+
+/**
+ * The status table's fields of a report (cli/render.ts tableFields), or NULL where JS must read
+ * them: a daysLeft that is not a whole number, extra fields that are not an object or whose
+ * `error` or `file` is not a string (or that could set the report's prototype), problems whose
+ * codes are not all strings. The error and file are the extra fields' (`->>` of the stored JSON,
+ * which JSON.stringify wrote with each key once).
+ */
+const STATUS_TABLE = `CASE WHEN (s.days_left IS NULL OR (typeof(s.days_left) IN ('integer', 'real') AND abs(s.days_left) < 9007199254740992 AND s.days_left = CAST(s.days_left AS INTEGER)))
+    AND (r.report_extra_json IS NULL OR (json_valid(r.report_extra_json) AND json_type(r.report_extra_json) = 'object'
+      AND json_type(r.report_extra_json, '$."__proto__"') IS NULL
+      AND ifnull(json_type(r.report_extra_json, '$.error'), 'text') IN ('text', 'null')
+      AND ifnull(json_type(r.report_extra_json, '$.file'), 'text') IN ('text', 'null')))
+    AND (r.problems_json = '[]' OR (json_valid(r.problems_json) AND json_type(r.problems_json) = 'array'
+      AND NOT EXISTS (SELECT 1 FROM json_each(r.problems_json) j WHERE json_type(j.value, '$.code') IS NOT 'text')))
+  THEN json_array(CAST(s.days_left AS INTEGER), r.not_after, r.issuer, r.report_extra_json ->> '$.error', r.report_extra_json ->> '$.file',
+    iif(r.problems_json = '[]', '', (SELECT group_concat(j.value ->> '$.code', ', ' ORDER BY j.id) FROM json_each(r.problems_json) j)))
+  END`;
+
+const STATUS_ROWS_SQL = statusRowsSql(STATUS_JSON);
+const STATUS_TABLE_SQL = statusRowsSql(STATUS_TABLE);
 
 const KEY_WHERE = `e.domain = @domain AND e.host = @host AND e.port = @port
   AND (@address IS NULL OR e.address = @address) AND (@source IS NULL OR e.source = @source)`;

@@ -9,7 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import { StoreError, type StoreErrorCode } from '../core/errors.js';
 import type { Store } from './index.js';
-import { statusParam, type StatusTarget } from './scans.js';
+import { statusParam, type StatusForm, type StatusTarget } from './scans.js';
 import type { StatusWorkerData, StatusWorkerMessage } from './status-worker.js';
 
 /** 40 batches of 500 targets: 20,000 endpoints. */
@@ -24,6 +24,8 @@ function startWorker(data: StatusWorkerData): Worker {
 }
 
 export interface StatusTextsOptions {
+  /** What each row carries (default 'json'). */
+  form?: StatusForm;
   /** Fewest batches for which the worker is started (tests lower it). */
   workerMinBatches?: number;
   /** Counts the batches the worker read (tests read it). */
@@ -33,9 +35,10 @@ export interface StatusTextsOptions {
 }
 
 export async function* statusTexts(store: Store, batches: StatusTarget[][], opts: StatusTextsOptions = {}): AsyncGenerator<string | null> {
+  const form = opts.form ?? 'json';
   // An in-memory database cannot be opened a second time.
   if (batches.length < (opts.workerMinBatches ?? WORKER_MIN_BATCHES) || store.db.memory) {
-    for (const b of batches) yield store.scans.statusText(b);
+    for (const b of batches) yield store.scans.statusText(b, form);
     return;
   }
   // As strings, which the worker gets as they are (objects would be copied one by one).
@@ -52,7 +55,7 @@ export async function* statusTexts(store: Store, batches: StatusTarget[][], opts
   };
   let worker: Worker | undefined;
   try {
-    worker = startWorker({ path: store.db.name, batches: params, claims });
+    worker = startWorker({ path: store.db.name, batches: params, form, claims });
     worker.on('message', (m: StatusWorkerMessage) => {
       if ('batch' in m) results.set(m.batch, m);
       else gone = true;
@@ -68,14 +71,14 @@ export async function* statusTexts(store: Store, batches: StatusTarget[][], opts
     if (opts.workerFirst) while (results.size === 0 && !gone) await new Promise<void>((resolve) => { waiting = resolve; });
     for (let i = 0; i < batches.length; i++) {
       if (Atomics.compareExchange(flags, i, 0, 1) === 0) {
-        yield store.scans.statusText(params[i]!);
+        yield store.scans.statusText(params[i]!, form);
         continue;
       }
       // The worker's: wait for it, unless it is gone without answering.
       while (!results.has(i) && !gone) await new Promise<void>((resolve) => { waiting = resolve; });
       const m = results.get(i);
       results.delete(i);
-      if (m === undefined) yield store.scans.statusText(params[i]!);
+      if (m === undefined) yield store.scans.statusText(params[i]!, form);
       else if ('error' in m) throw new StoreError(m.error.code as StoreErrorCode, m.error.message, m.error.hint ? { hint: m.error.hint } : {});
       else {
         if (opts.stats) opts.stats.fromWorker++;

@@ -6,13 +6,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CertsError, errorMessage } from '../core/errors.js';
 import { openDatabase } from './db.js';
-import { ScanRepository } from './scans.js';
+import { ScanRepository, type StatusForm } from './scans.js';
 
 export interface StatusWorkerData {
   /** The database file of the caller's store (better-sqlite3's `name`). */
   path: string;
   /** Each batch's targets, as statusParam writes them. */
   batches: string[];
+  form: StatusForm;
   /** One Int32 per batch: 0 free, 1 the main thread's, 2 this worker's. */
   claims: SharedArrayBuffer;
 }
@@ -22,7 +23,7 @@ export type StatusWorkerMessage =
   | { batch: number; error: { code: string; message: string; hint?: string | undefined } }
   | { done: true };
 
-const { path, batches, claims } = workerData as StatusWorkerData;
+const { path, batches, form, claims } = workerData as StatusWorkerData;
 const port = parentPort!;
 const flags = new Int32Array(claims);
 const db = openDatabase(path, { readonly: true });
@@ -32,7 +33,7 @@ try {
     if (Atomics.compareExchange(flags, i, 0, 2) !== 0) break;
     let message: StatusWorkerMessage;
     try {
-      message = { batch: i, text: scans ? scans.statusText(batches[i]!) : null };
+      message = { batch: i, text: scans ? scans.statusText(batches[i]!, form) : null };
     } catch (err) {
       message = { batch: i, error: { code: err instanceof CertsError ? err.code : 'read-failed', message: errorMessage(err), ...(err instanceof CertsError && err.hint ? { hint: err.hint } : {}) } };
     }

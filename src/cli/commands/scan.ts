@@ -3,10 +3,10 @@ import { nagiosExitCode } from '../../core/problems.js';
 import { overallStatus, reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
-import { overallOf, statusJson, statusReports, withLifecycle } from '../../service/status.js';
+import { overallOf, statusJson, statusReports, statusTable, withLifecycle } from '../../service/status.js';
 import type { Store } from '../../store/index.js';
 import { createProgress } from '../progress.js';
-import { renderDetail, renderNagios, renderSummary, renderTable } from '../render.js';
+import { renderDetail, renderNagios, renderSummary, renderTable, renderTableCells, storedTableFields, tableCells, tableFields } from '../render.js';
 import { useColour } from '../style.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { compose, type Composition } from '../compose.js';
@@ -125,6 +125,7 @@ export async function statusCommand(names: string[], opts: ReportOptions & Globa
   const detail = names.length > 0;
   if (opts.refresh) return scanReportNotify(config, domains, detail, opts, io);
   if (opts.json && !detail) return await wholeInventoryJson(config, io);
+  if (!opts.json && !opts.nagios && !detail) return await wholeInventoryTable(config, io);
   return output(config, storedReports(config, domains, detail).map(stripChainUnlessDetail(detail)), detail, opts, io);
 }
 
@@ -134,6 +135,23 @@ async function wholeInventoryJson(config: Config, io: Io): Promise<number> {
   try {
     const { batches, summary } = statusJson(config, store);
     await writeJsonDocumentAfter(io.stdout, batches, 'endpoints', () => ({ generatedAt: io.now().toISOString(), summary, endpoints: [] }));
+    return nagiosExitCode(overallOf(summary));
+  } finally {
+    store?.close();
+  }
+}
+
+/** `certs status` without names: the table, from the fields the store wrote where it could. */
+async function wholeInventoryTable(config: Config, io: Io): Promise<number> {
+  const store = compose().readStore(config);
+  try {
+    const { batches, summary } = statusTable(config, store);
+    const colour = useColour(io.stdout);
+    const issuers = new Map<string | null, string>();
+    const rows: string[][] = [];
+    for await (const batch of batches) for (const e of batch) rows.push(tableCells('fields' in e ? storedTableFields(e, issuers) : tableFields(e), colour));
+    if (rows.length === 0) io.stdout.write('No domains in the inventory: add one with `certs add <name>`.\n');
+    else io.stdout.write(`${renderTableCells(rows)}\n\n${renderSummary(summary, colour)}\n`);
     return nagiosExitCode(overallOf(summary));
   } finally {
     store?.close();

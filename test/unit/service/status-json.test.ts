@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { parseConfigText } from '../../../src/config/load.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import type { IssuedCert } from '../../../src/store/issued.js';
-import { statusDocument, statusJson, overallOf } from '../../../src/service/status.js';
+import { statusDocument, statusJson, statusReports, statusTable, overallOf } from '../../../src/service/status.js';
+import { renderTable, renderTableCells, storedTableFields, tableCells, tableFields } from '../../../src/cli/render.js';
 import { overallStatus } from '../../../src/core/report.js';
 import { writeJsonDocument, writeJsonDocumentAfter } from '../../../src/cli/json-out.js';
 import { fakeCert, reportFor } from '../../helpers/store-fixtures.js';
@@ -35,6 +36,19 @@ async function both(configText: string, dir: string, store: Store | null): Promi
   return { old: a.text(), now: b.text(), oldStatus: overallStatus(doc.endpoints), nowStatus: overallOf(summary) };
 }
 
+/** The status table both ways (colour on: the STATUS cells are painted). */
+async function tables(configText: string, dir: string, store: Store | null): Promise<{ old: string; now: string; summaries: [string, string] }> {
+  const config = parseConfigText(configText, join(dir, 'certs.yaml'), { env: {} });
+  const reports = statusReports(config, store);
+  const { batches, summary } = statusTable(config, store);
+  const issuers = new Map<string | null, string>();
+  const rows: string[][] = [];
+  for await (const batch of batches) for (const e of batch) rows.push(tableCells('fields' in e ? storedTableFields(e, issuers) : tableFields(e), true));
+  const counted = { ok: 0, warning: 0, critical: 0, unknown: 0 };
+  for (const r of reports) counted[r.status]++;
+  return { old: renderTable(reports, true), now: renderTableCells(rows), summaries: [JSON.stringify(counted), JSON.stringify(summary)] };
+}
+
 const odd = ['quote " and \\ backslash', 'tab\tnewline\ncr\r', 'nul \u0000 and \u001e\u001f separators', 'ünïcödé 😀 \u2028 \ud7ff \ue000', 'CN=a,O=b'];
 
 /** One scan per item: the plain case and every kind of field the store has to write. */
@@ -53,7 +67,7 @@ function scans(): { report: EndpointReport; chainDer: Buffer[]; extra?: { error?
   add({ domain: 'extra.example' }, { notBefore: '2025-01-01T00:00:00.000Z', servedCount: 2, leafNotAfter: '2026-02-01T00:00:00.000Z' });
   add({ domain: 'extra-null.example' }, { notBefore: null, servedCount: 0 });
   add({ domain: 'file.example', host: 'file.example', port: 0, source: 'file' }, { file: '/etc/ssl/file.pem', servedCount: 1 });
-  add({ domain: 'problems.example' }, {}, { problems: [{ code: 'expiring-soon', severity: 'warning', message: 'expires in 12 days', hint: 'renew it' }] });
+  add({ domain: 'problems.example' }, {}, { problems: [{ code: 'expiring-soon', severity: 'warning', message: 'expires in 12 days', hint: 'renew it' }, { code: 'chain-order', severity: 'warning', message: 'served out of order' }] });
   add({ domain: 'days.example' }, { daysLeft: -3 });
   add({ domain: 'days-frac.example' }, { daysLeft: 12.5 });
   add({ domain: 'days-null.example' }, { daysLeft: null, notAfter: null, fingerprint256: null, issuer: null, subject: null });
@@ -123,13 +137,22 @@ describe('status --json from serialised rows', () => {
           assert.equal(r.now, r.old, `scan.addresses ${mode}`);
           assert.equal(r.nowStatus, r.oldStatus);
         }
+        for (const mode of ['all', 'first']) {
+          const t = await tables(`scan: {addresses: ${mode}}\n${CONFIG}`, dir, ro);
+          assert.equal(t.now, t.old, `table, scan.addresses ${mode}`);
+          assert.equal(t.summaries[1], t.summaries[0]);
+        }
         const r = await both(CONFIG, dir, ro);
         // Not vacuous: which rows SQLite serialised, and which it left to the report objects.
         const target = (domain: string) => ({ domain, host: domain, port: 443, source: 'tls' as const });
         const serialised = ['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'days', 'days-null', 'epoch', 'late', 'odd0', 'odd2', 'odd3'];
         const left = ['problems', 'days-frac', 'far'];
         const rows = ro.scans.statusRows([...serialised, ...left].map((d) => target(`${d}.example`)));
-        assert.deepEqual(rows.map((x) => x.json !== null), [...serialised.map(() => true), ...left.map(() => false)]);
+        assert.deepEqual(rows.map((x) => x.text !== null), [...serialised.map(() => true), ...left.map(() => false)]);
+        // The table's fields: problems are written too; a fractional daysLeft is not (nor, as for
+        // JSON, a scan time outside years 0000-9999).
+        const cells = ro.scans.statusRows(['plain', 'problems', 'odd1', 'days-frac', 'far'].map((d) => target(`${d}.example`)), 'table');
+        assert.deepEqual(cells.map((x) => x.text !== null), [true, true, true, false, false]);
         for (const want of ['"stale-deployment"', '"renewal-failing"', '"deploy-failed"', '"never.example"', '"address": "2001:db8::1"', '\\u0000', '😀', '"servedCount": 2']) {
           assert.ok(r.now.includes(want), want);
         }
@@ -147,6 +170,8 @@ describe('status --json from serialised rows', () => {
     try {
       const r = await both(CONFIG, dir, null);
       assert.equal(r.now, r.old);
+      const t = await tables(CONFIG, dir, null);
+      assert.equal(t.now, t.old);
       assert.equal(r.nowStatus, 'unknown');
       const empty = await both('domains: []\n', dir, null);
       assert.equal(empty.now, empty.old);
