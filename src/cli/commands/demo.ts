@@ -44,7 +44,7 @@ export async function demoCommand(opts: DemoCommandOptions, io: Io): Promise<num
         io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
         io.stderr.write(`report: ${session.reportFile}\n`);
       } else {
-        io.stdout.write(`${humanOutput(session, useColour(io.stdout))}\n`);
+        io.stdout.write(`${humanOutput(session, useColour(io.stdout), opts.serve === true)}\n`);
       }
       for (const m of missed) {
         io.stderr.write(`certs demo: ${m.domain} (${m.planted}): expected ${m.expect ?? 'no problems'}, the scan reported ${m.found.join(', ') || m.status}\n`);
@@ -87,7 +87,7 @@ function parsePort(text: string): number {
   return n;
 }
 
-function humanOutput(s: DemoSession, colour: boolean): string {
+function humanOutput(s: DemoSession, colour: boolean, serving: boolean): string {
   const planted = table(
     s.planted.map((p) => [p.domain, p.planted, p.ok ? (p.expect ? `found ${p.expect}` : 'ok, as planted') : paint(colour, 'red', `MISSED (${p.found.join(', ') || p.status})`)]),
     ['DOMAIN', 'PLANTED', 'FOUND'],
@@ -103,7 +103,7 @@ function humanOutput(s: DemoSession, colour: boolean): string {
     '',
     `report: ${s.reportFile} (open it in a browser)`,
     s.temporary
-      ? `state: ${s.dataDir}, a temporary data dir removed on exit\nnext: demo --serve for the live dashboard; demo --data-dir DIR keeps the state, then status --config DIR/demo.yaml <name> shows a row's chain and how to fix it`
+      ? `state: ${s.dataDir}, a temporary data dir removed on exit${serving ? '' : '\nnext: demo --serve for the live dashboard; demo --data-dir DIR keeps the state, then status --config DIR/demo.yaml <name> shows a row\'s chain and how to fix it'}`
       : `state: ${s.dataDir}: status --config ${s.configPath} <name> shows a row's chain and how to fix it`,
   ].join('\n');
 }
@@ -119,6 +119,9 @@ async function serve(s: DemoSession, port: number, out: NodeJS.WriteStream, io: 
     port,
     version: VERSION,
     log: (m) => io.stderr.write(`certs demo: ${m}\n`),
+  }).catch((err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    throw new UsageError(`--port ${port}: something already listens on 127.0.0.1:${port}`, { hint: 'pick another port, or leave --port out for a free one' });
   });
   try {
     out.write(`dashboard: http://127.0.0.1:${server.port}/  (Ctrl-C stops it and the demo's servers)\n`);
