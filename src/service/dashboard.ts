@@ -11,14 +11,16 @@
  * list` show them.
  */
 import type { Config } from '../config/types.js';
+import { configuredAddresses, storedRowsFor, type AddressMode } from '../core/addresses.js';
 import type { EndpointReport } from '../core/model.js';
 import { endpointLabel } from '../core/notify-policy.js';
-import { endpointKey } from '../core/report.js';
+import { endpointKey, targetsOf, unknownReport, type ScanTarget } from '../core/report.js';
 import { byUrgency, dashboardSummary, expiryTimeline, lifetimeLeft } from '../core/dashboard.js';
 import type { Store, RunRow } from '../store/index.js';
-import { certificateNotBefore, storedEndpoint, storedEndpoints, type StoredEndpoint } from '../store/endpoint-ids.js';
+import { certificateNotBefore, storedEndpoint, storedEndpoints } from '../store/endpoint-ids.js';
+import { leanScanRows, type LeanScanRow } from '../store/dashboard-rows.js';
 import type { DashboardData, DashboardRow, EndpointDetail, HistoryPoint, RunView } from '../web/model.js';
-import { statusReports } from './status.js';
+import { renewalFailures, statusReports, withLifecycle } from './status.js';
 
 export interface DashboardOptions {
   /** The last run to show; default: the newest finished run the store recorded. */
@@ -35,11 +37,7 @@ const DEFAULT_VERSION = '0.1.0';
 
 /** Everything the dashboard's `/` shows. `store` null (nothing stored yet): every endpoint unknown, no run. */
 export function dashboardData(config: Config, store: Store | null, now: Date, opts: DashboardOptions = {}): DashboardData {
-  const reports = statusReports(config, store);
-  const stored = store ? storedEndpoints(store.db) : new Map<string, StoredEndpoint>();
-  const notBefore = store ? missingNotBefore(store, reports) : new Map<string, string>();
-  const managed = managedNames(config);
-  const rows = byUrgency(reports.map((r) => rowOf(r, stored.get(endpointKey(r))?.id ?? null, managed, now, notBefore)));
+  const rows = byUrgency(store ? placedRows(config, store, now) : targetsOf(config.domains).map((t) => rowOf(unknownReport(t), null, managedNames(config), now, NO_DATES)));
   const lastRun = opts.lastRun !== undefined ? opts.lastRun : store ? lastRunView(store) : null;
   return {
     generatedAt: now.toISOString(),
@@ -49,6 +47,74 @@ export function dashboardData(config: Config, store: Store | null, now: Date, op
     rows,
     lastRun,
   };
+}
+
+/**
+ * The rows `certs status` shows (statusReports), each with its stored endpoint's id, in no
+ * particular order: the reference for dashboardData's rows, built from full reports. The page
+ * uses `placedRows`, which reads only what rows show (a test holds the two equal).
+ */
+export function rowsFromReports(config: Config, store: Store | null, now: Date): DashboardRow[] {
+  const reports = statusReports(config, store);
+  const stored = store ? storedEndpoints(store.db) : new Map<string, { id: number }>();
+  const notBefore = store ? missingNotBefore(store, reports) : NO_DATES;
+  const managed = managedNames(config);
+  return reports.map((r) => rowOf(r, stored.get(endpointKey(r))?.id ?? null, managed, now, notBefore));
+}
+
+/**
+ * The rows of `rowsFromReports`, read for fleets: each stored endpoint's latest scan as a lean row
+ * (store/dashboard-rows.ts), placed on the inventory's targets the way statusReports places
+ * reports (core/addresses.ts storedRowsFor), and a full report, with renewal-failing,
+ * stale-deployment and deploy-failed laid over it (withLifecycle), only for the rows that can
+ * change: every row of a domain whose renewal or deploy is failing, and each row serving another
+ * certificate than its managed domain's newest issued one (the stale-deployment check), as
+ * statusJson decides for `status --json`.
+ */
+export function placedRows(config: Config, store: Store, now: Date): DashboardRow[] {
+  const targets = targetsOf(config.domains);
+  const byEndpoint = new Map<string, LeanScanRow[]>();
+  for (const r of leanScanRows(store.db)) {
+    // endpointKey without the address: every address row of the endpoint in one group.
+    const key = `${r.source}|${r.domain}|${r.host}|${r.port}|`;
+    const group = byEndpoint.get(key);
+    if (group) group.push(r);
+    else byEndpoint.set(key, [r]);
+  }
+  const managed = managedNames(config);
+  const failing = renewalFailures(store);
+  const deployFailures = store.deployments.failures();
+  const issued = new Map<string, string>();
+  for (const [lineage, c] of store.issued.latestAll()) if (managed.has(lineage) && !c.revokedAt) issued.set(lineage, c.fingerprint256);
+  const mode = config.scan.addresses ?? 'all';
+  const configured = configuredAddresses(targets);
+
+  const out: DashboardRow[] = [];
+  const lean: LeanScanRow[] = [];
+  const full: number[] = [];
+  for (const t of targets) {
+    const group = byEndpoint.get(`${t.source}|${t.domain.name}|${t.host}|${t.port}|`);
+    const picked = group ? pick(t, group, mode, configured) : [];
+    if (picked.length === 0) {
+      out.push(rowOf(unknownReport(t), null, managed, now, NO_DATES));
+      continue;
+    }
+    const whole = failing.has(t.domain.name) || deployFailures.has(t.domain.name);
+    const newest = issued.get(t.domain.name);
+    for (const r of picked) {
+      if (whole || (newest !== undefined && r.fingerprint256 !== newest)) full.push(r.id);
+      else lean.push(r);
+    }
+  }
+  if (full.length > 0) {
+    const reports = store.scans.reportsById(full);
+    const laid = withLifecycle(config, store, full.map((id) => reports.get(id)!));
+    const notBefore = missingNotBefore(store, laid);
+    for (let i = 0; i < full.length; i++) out.push(rowOf(laid[i]!, full[i]!, managed, now, notBefore));
+  }
+  const notBefore = missingNotBefore(store, lean);
+  for (const r of lean) out.push(rowOf(r, r.id, managed, now, notBefore));
+  return out;
 }
 
 /**
@@ -103,14 +169,45 @@ function managedNames(config: Config): Set<string> {
   return out;
 }
 
-/** The leaf's notBefore for reports stored without it, from the stored certificate. */
-function missingNotBefore(store: Store, reports: readonly EndpointReport[]): Map<string, string> {
-  const wanted: string[] = [];
-  for (const r of reports) if (r.notBefore == null && r.fingerprint256) wanted.push(r.fingerprint256);
-  return certificateNotBefore(store.db, [...new Set(wanted)]);
+/**
+ * The rows `status` shows of one target among the stored rows of its endpoint: one row with the
+ * target's own address is that row in every mode (the common case, decided here as storedRowsFor
+ * would); anything else goes to storedRowsFor, which reads `address` and `scannedAt` of each row
+ * and returns some of the rows it was given.
+ */
+function pick(t: ScanTarget, group: LeanScanRow[], mode: AddressMode, configured: ReadonlySet<string>): LeanScanRow[] {
+  if (group.length === 1 && (group[0]!.address ?? '') === (t.address ?? '')) return group;
+  return storedRowsFor(t, group as unknown as EndpointReport[], mode, configured) as unknown as LeanScanRow[];
 }
 
-function rowOf(r: EndpointReport, id: number | null, managed: ReadonlySet<string>, now: Date, storedNotBefore: ReadonlyMap<string, string>): DashboardRow {
+/** What a row is made of: a report, or a lean row of the store (the same fields). */
+type RowSource = Pick<EndpointReport, 'domain' | 'host' | 'port' | 'address' | 'source' | 'file' | 'status' | 'daysLeft' | 'notBefore' | 'leafNotAfter' | 'notAfter' | 'fingerprint256' | 'issuer' | 'subject' | 'scannedAt'> & {
+  problems: readonly { code: string; severity: 'warning' | 'critical' }[];
+};
+
+const NO_DATES: ReadonlyMap<string, string | null> = new Map();
+
+/**
+ * notBefore by certificate fingerprint, remembered across renders: a fingerprint names one
+ * certificate, whose dates never change, and reading them from the store is the costly part
+ * (certificateNotBefore). Bounded: emptied when it grows past NOT_BEFORE_CACHE entries.
+ */
+const notBeforeCache = new Map<string, string | null>();
+const NOT_BEFORE_CACHE = 200_000;
+
+/** The leaf's notBefore for rows stored without it (scans recorded before reports carried it), from the stored certificate. */
+function missingNotBefore(store: Store, rows: readonly RowSource[]): ReadonlyMap<string, string | null> {
+  const wanted = new Set<string>();
+  for (const r of rows) if (r.notBefore == null && r.fingerprint256 && !notBeforeCache.has(r.fingerprint256)) wanted.add(r.fingerprint256);
+  if (wanted.size > 0) {
+    if (notBeforeCache.size + wanted.size > NOT_BEFORE_CACHE) notBeforeCache.clear();
+    const found = certificateNotBefore(store.db, [...wanted]);
+    for (const fp of wanted) notBeforeCache.set(fp, found.get(fp) ?? null);
+  }
+  return notBeforeCache;
+}
+
+function rowOf(r: RowSource, id: number | null, managed: ReadonlySet<string>, now: Date, storedNotBefore: ReadonlyMap<string, string | null>): DashboardRow {
   const notBefore = r.notBefore ?? (r.fingerprint256 ? storedNotBefore.get(r.fingerprint256) : undefined) ?? null;
   // The lifetime bar is the leaf's own lifetime, even when an intermediate expires first.
   const leafNotAfter = r.leafNotAfter ?? r.notAfter;
