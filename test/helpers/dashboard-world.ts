@@ -98,7 +98,7 @@ interface Issuer {
 }
 
 function issuers(): Issuer[] {
-  const roots = [fakeCert('Example Trust Root X1', { isCA: true }), fakeCert('Internal Ops Root CA', { isCA: true })];
+  const roots = [fakeCert('Example Trust Root X1', { isCA: true, notAfter: '2040-01-01T00:00:00.000Z' }), fakeCert('Internal Ops Root CA', { isCA: true, notAfter: '2040-01-01T00:00:00.000Z' })];
   const names: Array<[string, number]> = [
     ['Example Trust RSA CA 2025', 0],
     ['Example Trust ECC CA E7', 0],
@@ -192,6 +192,8 @@ export function seedDashboardWorld(dir: string, opts: WorldOptions = {}): Dashbo
     const report = reportFor({ domain: name, host: name, port, ...(address ? { address } : {}) }, chain, { problems, daysLeft: days, scannedAt });
     report.subject = leaf.info.subject === '' ? `(empty subject) ${name}` : leaf.info.subject;
     report.protocol = 'TLSv1.3';
+    // As the scan reports it (service/scan-inventory.ts): the rest of `chain` came from the trust store.
+    report.servedCount = served.length;
     items.push({
       report,
       chainDer: served.map((c) => c.der),
@@ -206,6 +208,7 @@ export function seedDashboardWorld(dir: string, opts: WorldOptions = {}): Dashbo
           scannedAt: new Date(now.getTime() - back * DAY_MS).toISOString(),
         });
         earlier.subject = report.subject;
+        earlier.servedCount = served.length;
         items.push({ report: earlier, chainDer: served.map((c) => c.der), extra: items[items.length - 1]!.extra! });
       }
     }
