@@ -17,6 +17,7 @@ import { overallStatus } from '../../../src/core/report.js';
 import { writeJsonDocument, writeJsonDocumentAfter } from '../../../src/cli/json-out.js';
 import { fakeCert, reportFor } from '../../helpers/store-fixtures.js';
 import type { EndpointReport } from '../../../src/core/model.js';
+import type { Problem } from '../../../src/core/problems.js';
 
 const NOW = new Date('2025-06-03T00:00:00.000Z');
 
@@ -68,6 +69,8 @@ function scans(): { report: EndpointReport; chainDer: Buffer[]; extra?: { error?
   add({ domain: 'extra-null.example' }, { notBefore: null, servedCount: 0 });
   add({ domain: 'file.example', host: 'file.example', port: 0, source: 'file' }, { file: '/etc/ssl/file.pem', servedCount: 1 });
   add({ domain: 'problems.example' }, {}, { problems: [{ code: 'expiring-soon', severity: 'warning', message: 'expires in 12 days', hint: 'renew it' }, { code: 'chain-order', severity: 'warning', message: 'served out of order' }] });
+  add({ domain: 'problems-nested.example' }, {}, { problems: [{ code: 'odd', severity: 'warning', message: 'nested', detail: { ratio: 1.5 } } as unknown as Problem] });
+  add({ domain: 'problems-empty.example' }, {}, { problems: [{} as unknown as Problem] });
   add({ domain: 'days.example' }, { daysLeft: -3 });
   add({ domain: 'days-frac.example' }, { daysLeft: 12.5 });
   add({ domain: 'days-null.example' }, { daysLeft: null, notAfter: null, fingerprint256: null, issuer: null, subject: null });
@@ -96,7 +99,7 @@ function scans(): { report: EndpointReport; chainDer: Buffer[]; extra?: { error?
 
 const CONFIG = `dataDir: ./data
 domains:
-${['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'problems', 'days', 'days-frac', 'days-null', 'epoch', 'far', 'late', 'multi', 'one-address', 'plain-newest', ...odd.map((_, i) => `odd${i}`)]
+${['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'problems', 'problems-nested', 'problems-empty', 'days', 'days-frac', 'days-null', 'epoch', 'far', 'late', 'multi', 'one-address', 'plain-newest', ...odd.map((_, i) => `odd${i}`)]
   .map((d) => `  - {name: ${d}.example, managed: false}\n`).join('')}  - {name: file.example, managed: false, endpoints: [], files: {cert: /etc/ssl/file.pem}, nginx: false}
   - {name: fixed.example, managed: false, endpoints: [{host: fixed.example}, {host: fixed.example, address: 203.0.113.5}]}
   - {name: never.example, managed: false}
@@ -145,8 +148,8 @@ describe('status --json from serialised rows', () => {
         const r = await both(CONFIG, dir, ro);
         // Not vacuous: which rows SQLite serialised, and which it left to the report objects.
         const target = (domain: string) => ({ domain, host: domain, port: 443, source: 'tls' as const });
-        const serialised = ['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'days', 'days-null', 'epoch', 'late', 'odd0', 'odd2', 'odd3'];
-        const left = ['problems', 'days-frac', 'far'];
+        const serialised = ['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'problems', 'problems-empty', 'days', 'days-null', 'epoch', 'late', 'odd0', 'odd2', 'odd3'];
+        const left = ['problems-nested', 'days-frac', 'far'];
         const rows = ro.scans.statusRows([...serialised, ...left].map((d) => target(`${d}.example`)));
         assert.deepEqual(rows.map((x) => x.text !== null), [...serialised.map(() => true), ...left.map(() => false)]);
         // The table's fields: problems are written too; a fractional daysLeft is not (nor, as for
