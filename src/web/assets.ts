@@ -92,50 +92,53 @@ table.endpoints tr.none{display:block}}
 /**
  * The rows table's client side: sorting (header buttons; Enter and Space work as on any button),
  * filtering (status, problem code, text) and paging (100 rows a page) over the rows the page
- * embeds as JSON in <script type="application/json" id="rows"> (src/web/page.ts documents its
- * keys). ROW_JS renders one row and must produce byte for byte what page.ts's rowHtml does
+ * embeds as JSON in <script type="application/json" id="rows"> (src/web/page.ts CompactRow
+ * documents a row). ROW_JS renders one row and must produce byte for byte what page.ts's rowHtml does
  * (test/unit/web/pages.test.ts runs both): change them together.
  */
 export const ROW_JS = `
 var ICON={critical:"\\u2716",warning:"\\u25B2",unknown:"?",ok:"\\u2713"};
 var ESC={"&":"&amp;","<":"&lt;",">":"&gt;","\\"":"&quot;","'":"&#39;"};
 function esc(s){return String(s).replace(/[&<>"']/g,function(c){return ESC[c];});}
-function lifeBar(p,s){return p===null||p===undefined?'<span class="muted">\\u2013</span>':'<svg class="life" viewBox="0 0 100 8" role="img" aria-label="'+p+'% of lifetime left"><rect class="life-bg" width="100" height="8"/><rect class="s-'+s+'" width="'+p+'" height="8"/></svg>';}
-function rowHtml(r){
-var n=r.n===null||r.n===undefined?null:r.n;
-var h='<tr data-testid="endpoint-row" data-status="'+r.s+'" data-days="'+(n===null?'':n)+'" data-id="'+(r.i===null?'':r.i)+'"><td class="c-domain">';
-h+=r.h?'<a href="'+esc(r.h)+'">'+esc(r.d)+'</a>':esc(r.d);
-if(r.m)h+=' <span class="tag">managed</span>';
-h+='</td><td class="c-ep">'+esc(r.e)+'</td><td class="c-days">'+(n===null?'\\u2013':n)+'</td><td class="c-life">'+lifeBar(r.l,r.s)+'</td><td class="c-issuer">'+(r.u===null||r.u===undefined?'\\u2013':esc(r.u))+'</td>';
-h+='<td class="c-status"><span class="st s-'+r.s+'"><span aria-hidden="true">'+ICON[r.s]+'</span> '+r.s+'</span>';
-if(r.p&&r.p.length){h+=' <span class="codes">';for(var i=0;i<r.p.length;i++)h+='<code>'+esc(r.p[i])+'</code>';h+='</span>';}
+function lifeBar(p,s){return p===null?'<span class="muted">\\u2013</span>':'<svg class="life" viewBox="0 0 100 8" role="img" aria-label="'+p+'% of lifetime left"><rect class="life-bg" width="100" height="8"/><rect class="s-'+s+'" width="'+p+'" height="8"/></svg>';}
+function rowHref(r,tpl){return r.length>9?r[9]:r[0]!==null&&tpl?tpl[0]+r[0]+tpl[1]:null;}
+function rowHtml(r,tpl){
+var id=r[0],s=r[3],n=r[4],u=r[6],href=rowHref(r,tpl);
+var h='<tr data-testid="endpoint-row" data-status="'+s+'" data-days="'+(n===null?'':n)+'" data-id="'+(id===null?'':id)+'"><td class="c-domain">';
+h+=href!==null?'<a href="'+esc(href)+'">'+esc(r[1])+'</a>':esc(r[1]);
+if(r[8])h+=' <span class="tag">managed</span>';
+h+='</td><td class="c-ep">'+esc(r[2])+'</td><td class="c-days">'+(n===null?'\u2013':n)+'</td><td class="c-life">'+lifeBar(r[5],s)+'</td><td class="c-issuer">'+(u===null?'\u2013':esc(u))+'</td>';
+h+='<td class="c-status"><span class="st s-'+s+'"><span aria-hidden="true">'+ICON[s]+'</span> '+s+'</span>';
+if(r[7]){var c=r[7].split(" ");h+=' <span class="codes">';for(var i=0;i<c.length;i++)h+='<code>'+esc(c[i])+'</code>';h+='</span>';}
 return h+'</td></tr>';}
 `.trim();
 
 const MAIN_JS = `
 (function(){"use strict";
 var src=document.getElementById("rows");if(!src)return;
-var all=JSON.parse(src.textContent||"[]");
+var doc=JSON.parse(src.textContent||"{}"),all=doc.rows||[],tpl=doc.href||null;
 var body=document.getElementById("rows-body"),info=document.getElementById("page-info"),prev=document.getElementById("page-prev"),next=document.getElementById("page-next");
 var fStatus=document.getElementById("filter-status"),fCode=document.getElementById("filter-code"),fText=document.getElementById("filter-text");
 var PAGE=100,RANK={critical:0,warning:1,unknown:2,ok:3};
 var state={sort:null,dir:1,page:0},view=all;
-for(var k=0;k<all.length;k++)all[k].o=k;
-function hay(r){if(r.t===undefined)r.t=(r.d+" "+r.e+" "+(r.u||"")+" "+(r.p?r.p.join(" "):"")+" "+r.s).toLowerCase();return r.t;}
+// Per row, kept beside it: its place in the server's (urgency) order, and its search text.
+var ord=new Map(),hays=new Map();
+for(var k=0;k<all.length;k++)ord.set(all[k],k);
+function hay(r){var t=hays.get(r);if(t===undefined){t=(r[1]+" "+r[2]+" "+(r[6]||"")+" "+r[7]+" "+r[3]).toLowerCase();hays.set(r,t);}return t;}
 var KEY={
-domain:function(r){return r.d;},endpoint:function(r){return r.e;},issuer:function(r){return r.u===null||r.u===undefined?null:r.u.toLowerCase();},
-days:function(r){return r.n===null||r.n===undefined?null:r.n;},status:function(r){return RANK[r.s];}};
+domain:function(r){return r[1];},endpoint:function(r){return r[2];},issuer:function(r){return r[6]===null?null:r[6].toLowerCase();},
+days:function(r){return r[4];},status:function(r){return RANK[r[3]];}};
 function compare(a,b){
-var f=KEY[state.sort],x=f(a),y=f(b);
-if(x===null||y===null){if(x===y)return a.o-b.o;return x===null?1:-1;}
+var f=KEY[state.sort],x=f(a),y=f(b),o=ord.get(a)-ord.get(b);
+if(x===null||y===null){if(x===y)return o;return x===null?1:-1;}
 var c=x<y?-1:x>y?1:0;
-return c*state.dir||a.o-b.o;}
+return c*state.dir||o;}
 function apply(){
 var s=fStatus.value,c=fCode.value,t=fText.value.trim().toLowerCase();
 var out=[];
 for(var i=0;i<all.length;i++){var r=all[i];
-if(s&&r.s!==s)continue;
-if(c&&!(r.p&&r.p.indexOf(c)>=0))continue;
+if(s&&r[3]!==s)continue;
+if(c&&(" "+r[7]+" ").indexOf(" "+c+" ")<0)continue;
 if(t&&hay(r).indexOf(t)<0)continue;
 out.push(r);}
 if(state.sort)out.sort(compare);
@@ -145,7 +148,7 @@ function render(){
 var pages=Math.max(1,Math.ceil(view.length/PAGE));
 if(state.page>=pages)state.page=pages-1;
 var from=state.page*PAGE,to=Math.min(view.length,from+PAGE),h=[];
-for(var i=from;i<to;i++)h.push(rowHtml(view[i]));
+for(var i=from;i<to;i++)h.push(rowHtml(view[i],tpl));
 if(!h.length)h.push('<tr class="none"><td colspan="6">No endpoint matches these filters.</td></tr>');
 body.innerHTML=h.join("");
 info.textContent=view.length?(fmt(from+1)+"\\u2013"+fmt(to)+" of "+fmt(view.length)+(view.length<all.length?" (filtered from "+fmt(all.length)+")":"")):"0 of "+fmt(all.length);

@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import vm from 'node:vm';
-import { renderDashboard, rowHtml, compactRow, scriptJson, PAGE_SIZE, type CompactRow } from '../../../src/web/page.js';
+import { renderDashboard, rowHtml, compactRow, rowHref, hrefTemplate, scriptJson, PAGE_SIZE, type CompactRow, type HrefTemplate } from '../../../src/web/page.js';
 import { renderEndpointPage } from '../../../src/web/endpoint-page.js';
 import { CONTENT_SECURITY_POLICY, ROW_JS, SCRIPT, SCRIPT_SHA256, STYLE, STYLE_SHA256 } from '../../../src/web/assets.js';
 import { esc, num } from '../../../src/web/html.js';
@@ -38,7 +38,8 @@ function data(rows: DashboardRow[], lastRun: RunView | null = null): DashboardDa
 
 const count = (html: string, needle: string): number => html.split(needle).length - 1;
 const testid = (html: string, id: string): string | undefined => html.match(new RegExp(`data-testid="${id}"[^>]*>([^<]*)<`))?.[1];
-const rowsJson = (html: string): CompactRow[] => JSON.parse(html.match(/<script type="application\/json" id="rows">([^]*?)<\/script>/)![1]!);
+const pageJson = (html: string): { href: HrefTemplate; rows: CompactRow[] } => JSON.parse(html.match(/<script type="application\/json" id="rows">([^]*?)<\/script>/)![1]!);
+const rowsJson = (html: string): CompactRow[] => pageJson(html).rows;
 
 describe('dashboard page', () => {
   const rows = Array.from({ length: 10 }, (_, i) => row(i));
@@ -74,7 +75,14 @@ describe('dashboard page', () => {
     assert.doesNotMatch(custom, /<a href="[^"]*">d0\.example</);
     const file = renderDashboard(data(rows.slice()), { mode: 'file' });
     assert.doesNotMatch(file, /<a href="endpoint/);
-    assert.equal(rowsJson(file).filter((r) => r.h !== undefined).length, 0);
+    assert.equal(pageJson(file).href, null);
+    assert.ok(pageJson(file).rows.every((r) => r.length === 9 && rowHref(r, null) === null));
+    // The default daemon links travel as one template, the custom ones row by row.
+    assert.deepEqual(pageJson(html).href, ['endpoint/', '']);
+    assert.ok(pageJson(html).rows.every((r) => r.length === 9));
+    const c = pageJson(custom);
+    assert.deepEqual(c.href, ['/x/', '?a=1&b=2']);
+    assert.deepEqual(c.rows.filter((r) => r.length > 9).map((r) => [r[0], r[9]]), [[1, null]]);
     assert.match(file, /saved report/);
   });
 
@@ -154,8 +162,8 @@ describe('hostile names are escaped everywhere', () => {
   test('the JSON cannot close its element, and still parses to the same names', () => {
     const json = html.match(/<script type="application\/json" id="rows">([^]*?)<\/script>/)![1]!;
     assert.ok(!json.includes('<'));
-    const back = JSON.parse(json) as CompactRow[];
-    assert.equal(back.find((r) => r.i === 1)!.d, HOSTILE);
+    const back = (JSON.parse(json) as { rows: CompactRow[] }).rows;
+    assert.equal(back.find((r) => r[0] === 1)![1], HOSTILE);
     assert.equal(scriptJson(['</script><!--']), '["\\u003c/script>\\u003c!--"]');
   });
 
@@ -173,14 +181,25 @@ describe('the page script renders rows exactly as the server does', () => {
     row(7, { lifetimeLeft: 1, managed: true }),
     row(8, { daysLeft: -17 }),
   ];
-  const sandbox: { rowHtml?: (r: unknown) => string } = {};
+  const sandbox: { rowHtml?: (r: unknown, tpl: unknown) => string } = {};
   vm.runInNewContext(`${ROW_JS}\nthis.rowHtml = rowHtml;`, sandbox);
-  for (const mode of ['daemon', 'file'] as const) {
-    test(mode, () => {
+  const modes: Array<[string, { mode: 'daemon' | 'file'; endpointHref?: (id: number) => string | null }]> = [
+    ['daemon', { mode: 'daemon' }],
+    ['file', { mode: 'file' }],
+    ['custom links', { mode: 'daemon', endpointHref: (id) => (id % 3 === 0 ? null : id % 3 === 1 ? `/e/${id}?x="&` : `/other/${id}`) }],
+  ];
+  for (const [name, opts] of modes) {
+    test(name, () => {
+      const tpl = hrefTemplate(opts);
       for (const r of cases) {
         // Through JSON, as the browser gets it.
-        const c = JSON.parse(scriptJson(compactRow(r, { mode }))) as CompactRow;
-        assert.equal(sandbox.rowHtml!(c), rowHtml(c), r.domain);
+        const c = JSON.parse(scriptJson(compactRow(r, opts, tpl))) as CompactRow;
+        const server = rowHtml(c, tpl);
+        assert.equal(sandbox.rowHtml!(c, JSON.parse(JSON.stringify(tpl))), server, r.domain);
+        const want = r.id === null ? null : opts.endpointHref ? opts.endpointHref(r.id) : opts.mode === 'daemon' ? `endpoint/${r.id}` : null;
+        assert.equal(rowHref(c, tpl), want);
+        if (want !== null) assert.ok(server.includes(`<a href="${esc(want)}">`));
+        else assert.ok(!server.includes('<a '));
       }
     });
   }
