@@ -242,7 +242,9 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
     let page: Page | null;
     if (path === '/') {
       page = cachedPage(path, config, () =>
-        withStore(opts, config, (store) => renderDashboard(dashboardData(config, store, now(), { version: opts.version }), { mode: 'daemon', endpointHref: (id) => `${ENDPOINT_PREFIX}${id}` })),
+        // Rows link to `endpoint/<id>`, relative (the page's default in daemon mode), and the detail
+        // page back to `../`: both keep working behind a reverse proxy that serves us under a prefix.
+        withStore(opts, config, (store) => renderDashboard(dashboardData(config, store, now(), { version: opts.version }), { mode: 'daemon' })),
       );
     } else {
       const id = endpointIdOf(path);
@@ -250,7 +252,7 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
       page = cachedPage(`${ENDPOINT_PREFIX}${id}`, config, () =>
         withStore(opts, config, (store) => {
           const detail = store ? endpointDetail(config, store, id, now(), { version: opts.version }) : null;
-          return detail ? renderEndpointPage(detail, { mode: 'daemon', endpointHref: (n) => `${ENDPOINT_PREFIX}${n}` }) : null;
+          return detail ? renderEndpointPage(detail, { mode: 'daemon' }) : null;
         }),
       );
     }
