@@ -11,7 +11,6 @@ import { worstStatus, type Status } from '../core/problems.js';
 import type { CriticalSetting } from '../core/thresholds.js';
 import type { Store } from '../store/index.js';
 import { parseStatusRows, type StatusForm, type StatusRow } from '../store/scans.js';
-import { statusTexts } from '../store/status-reader.js';
 import { configuredAddresses, needsResolution, storedRowsFor, type AddressMode } from '../core/addresses.js';
 
 export interface StatusReportOptions {
@@ -148,10 +147,9 @@ async function* statusBatches<T>(config: Config, store: Store | null, summary: R
   const asked = batches.map((batch) => batch.map((t) => ({
     domain: t.domain.name, host: t.host, port: t.port, source: t.source, issued: lifecycle.latest.get(t.domain.name)?.fingerprint256 ?? null,
   })));
-  let b = 0;
-  for await (const text of statusTexts(store, asked, { form })) {
-    const batch = batches[b++]!;
-    const rows = parseStatusRows(text);
+  for (let b = 0; b < batches.length; b++) {
+    const batch = batches[b]!;
+    const rows = parseStatusRows(store.scans.statusText(asked[b]!, form));
     // Each shown place: a row the store wrote, or a row or never-scanned target to make a report of.
     const shown: (EndpointReport | StatusRow)[] = [];
     const written = new Map<StatusRow, ScanTarget>();

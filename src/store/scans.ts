@@ -187,10 +187,7 @@ export class ScanRepository {
     return parseStatusRows(this.statusText(targets, form));
   }
 
-  /**
-   * statusRows as SQLite's one string (null: no rows), for parseStatusRows; the half a worker
-   * thread can do. `targets` may be given as statusParam made it (a string crosses threads as is).
-   */
+  /** statusRows as SQLite's one string (null: no rows), for parseStatusRows; `targets` may be statusParam's string. */
   statusText(targets: readonly StatusTarget[] | string, form: StatusForm = 'json'): string | null {
     const param = typeof targets === 'string' ? targets : statusParam(targets);
     try {

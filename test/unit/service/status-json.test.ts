@@ -68,7 +68,7 @@ function scans(): { report: EndpointReport; chainDer: Buffer[]; extra?: { error?
   add({ domain: 'extra.example' }, { notBefore: '2025-01-01T00:00:00.000Z', servedCount: 2, leafNotAfter: '2026-02-01T00:00:00.000Z' });
   add({ domain: 'extra-null.example' }, { notBefore: null, servedCount: 0 });
   add({ domain: 'file.example', host: 'file.example', port: 0, source: 'file' }, { file: '/etc/ssl/file.pem', servedCount: 1 });
-  add({ domain: 'problems.example' }, {}, { problems: [{ code: 'expiring-soon', severity: 'warning', message: 'expires in 12 days', hint: 'renew it' }, { code: 'chain-order', severity: 'warning', message: 'served out of order' }] });
+  add({ domain: 'problems.example' }, {}, { problems: [{ code: 'expiring-soon', severity: 'warning', message: 'expires in 12 days', hint: 'renew it' }, { code: 'wrong-order', severity: 'warning', message: 'served out of order' }] });
   add({ domain: 'problems-nested.example' }, {}, { problems: [{ code: 'odd', severity: 'warning', message: 'nested', detail: { ratio: 1.5 } } as unknown as Problem] });
   add({ domain: 'problems-empty.example' }, {}, { problems: [{} as unknown as Problem] });
   add({ domain: 'days.example' }, { daysLeft: -3 });
