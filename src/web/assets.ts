@@ -102,12 +102,13 @@ var ESC={"&":"&amp;","<":"&lt;",">":"&gt;","\\"":"&quot;","'":"&#39;"};
 function esc(s){return String(s).replace(/[&<>"']/g,function(c){return ESC[c];});}
 function lifeBar(p,s){return p===null?'<span class="muted">\\u2013</span>':'<svg class="life" viewBox="0 0 100 8" role="img" aria-label="'+p+'% of lifetime left"><rect class="life-bg" width="100" height="8"/><rect class="s-'+s+'" width="'+p+'" height="8"/></svg>';}
 function rowHref(r,tpl){return r.length>9?r[9]:r[0]!==null&&tpl?tpl[0]+r[0]+tpl[1]:null;}
-function rowHtml(r,tpl){
-var id=r[0],s=r[3],n=r[4],u=r[6],href=rowHref(r,tpl);
+function epOf(r){return r[8]&2?r[1]+r[2]:r[2];}
+function rowHtml(r,x){
+var id=r[0],s=r[3],n=r[4],u=r[6],href=rowHref(r,x.href);
 var h='<tr data-testid="endpoint-row" data-status="'+s+'" data-days="'+(n===null?'':n)+'" data-id="'+(id===null?'':id)+'"><td class="c-domain">';
 h+=href!==null?'<a href="'+esc(href)+'">'+esc(r[1])+'</a>':esc(r[1]);
-if(r[8])h+=' <span class="tag">managed</span>';
-h+='</td><td class="c-ep">'+esc(r[2])+'</td><td class="c-days">'+(n===null?'\u2013':n)+'</td><td class="c-life">'+lifeBar(r[5],s)+'</td><td class="c-issuer">'+(u===null?'\u2013':esc(u))+'</td>';
+if(r[8]&1)h+=' <span class="tag">managed</span>';
+h+='</td><td class="c-ep">'+esc(epOf(r))+'</td><td class="c-days">'+(n===null?'\u2013':n)+'</td><td class="c-life">'+lifeBar(r[5],s)+'</td><td class="c-issuer">'+(u===null?'\u2013':esc(x.issuers[u]))+'</td>';
 h+='<td class="c-status"><span class="st s-'+s+'"><span aria-hidden="true">'+ICON[s]+'</span> '+s+'</span>';
 if(r[7]){var c=r[7].split(" ");h+=' <span class="codes">';for(var i=0;i<c.length;i++)h+='<code>'+esc(c[i])+'</code>';h+='</span>';}
 return h+'</td></tr>';}
@@ -116,7 +117,7 @@ return h+'</td></tr>';}
 const MAIN_JS = `
 (function(){"use strict";
 var src=document.getElementById("rows");if(!src)return;
-var doc=JSON.parse(src.textContent||"{}"),all=doc.rows||[],tpl=doc.href||null;
+var doc=JSON.parse(src.textContent),all=doc.rows,iss=doc.issuers;
 var body=document.getElementById("rows-body"),info=document.getElementById("page-info"),prev=document.getElementById("page-prev"),next=document.getElementById("page-next");
 var fStatus=document.getElementById("filter-status"),fCode=document.getElementById("filter-code"),fText=document.getElementById("filter-text");
 var PAGE=100,RANK={critical:0,warning:1,unknown:2,ok:3};
@@ -124,9 +125,9 @@ var state={sort:null,dir:1,page:0},view=all;
 // Per row, kept beside it: its place in the server's (urgency) order, and its search text.
 var ord=new Map(),hays=new Map();
 for(var k=0;k<all.length;k++)ord.set(all[k],k);
-function hay(r){var t=hays.get(r);if(t===undefined){t=(r[1]+" "+r[2]+" "+(r[6]||"")+" "+r[7]+" "+r[3]).toLowerCase();hays.set(r,t);}return t;}
+function hay(r){var t=hays.get(r);if(t===undefined){t=(r[1]+" "+epOf(r)+" "+(r[6]===null?"":iss[r[6]])+" "+r[7]+" "+r[3]).toLowerCase();hays.set(r,t);}return t;}
 var KEY={
-domain:function(r){return r[1];},endpoint:function(r){return r[2];},issuer:function(r){return r[6]===null?null:r[6].toLowerCase();},
+domain:function(r){return r[1];},endpoint:epOf,issuer:function(r){return r[6]===null?null:iss[r[6]].toLowerCase();},
 days:function(r){return r[4];},status:function(r){return RANK[r[3]];}};
 function compare(a,b){
 var f=KEY[state.sort],x=f(a),y=f(b),o=ord.get(a)-ord.get(b);
@@ -148,7 +149,7 @@ function render(){
 var pages=Math.max(1,Math.ceil(view.length/PAGE));
 if(state.page>=pages)state.page=pages-1;
 var from=state.page*PAGE,to=Math.min(view.length,from+PAGE),h=[];
-for(var i=from;i<to;i++)h.push(rowHtml(view[i],tpl));
+for(var i=from;i<to;i++)h.push(rowHtml(view[i],doc));
 if(!h.length)h.push('<tr class="none"><td colspan="6">No endpoint matches these filters.</td></tr>');
 body.innerHTML=h.join("");
 info.textContent=view.length?(fmt(from+1)+"\\u2013"+fmt(to)+" of "+fmt(view.length)+(view.length<all.length?" (filtered from "+fmt(all.length)+")":"")):"0 of "+fmt(all.length);

@@ -4,11 +4,10 @@
  * self-contained HTML document out (style and script inline, see assets.ts for the CSP).
  *
  * The table: every row goes into the page as compact JSON (<script type="application/json"
- * id="rows">: {"href": HrefTemplate, "rows": CompactRow[]}, see CompactRow for the order of a
- * row's fields) and ~60 lines of script sort, filter and page
+ * id="rows">: RowsDocument, see CompactRow for a row's fields) and ~60 lines of script sort, filter and page
  * through it, 100 rows a page; the server renders the first page as HTML too, so the page shows
  * something without JavaScript (the controls stay disabled then). At 10,000 rows the page is
- * the JSON (~110 bytes a row; gzip ~8×) plus 100 rendered rows: no per-row template or regex
+ * the JSON (~75 bytes a row; gzip ~7×) plus 100 rendered rows: no per-row template or regex
  * on the server.
  *
  * Stable hooks for the browser tests (test/e2e/dashboard-browser.test.ts):
@@ -40,19 +39,35 @@ export const STATUS_ICON: Record<Status, string> = { critical: '✖', warning: '
 
 /**
  * One row as the page's JSON carries it: an array, in this order (arrays of one shape stringify
- * fastest and are ~30% smaller than keyed objects): id (null: never scanned), domain, endpoint
- * label, status, days left (null), lifetime left in whole percent (null), issuer (null), problem
- * codes separated by spaces ('' for none), 1 when managed else 0, and only where the page's link
- * template does not give the row's detail link: that link, or null for none.
+ * fastest and are ~30% smaller than keyed objects):
+ *   0 id (null: never scanned) · 1 domain · 2 endpoint label, or only what follows the domain
+ *   when the label starts with it (flag 2) · 3 status · 4 days left (null) · 5 lifetime left in
+ *   whole percent (null) · 6 issuer, as an index into the page's `issuers` (null: none) ·
+ *   7 problem codes separated by spaces ('' for none) · 8 flags: 1 managed, 2 the label starts
+ *   with the domain · 9 only where the page's link template does not give the row's detail
+ *   link: that link, or null for none.
  */
 export type CompactRow = [
   id: number | null, domain: string, endpoint: string, status: Status, daysLeft: number | null,
-  lifetime: number | null, issuer: string | null, codes: string, managed: 0 | 1, href?: string | null,
+  lifetime: number | null, issuer: number | null, codes: string, flags: number, href?: string | null,
 ];
 
 /** Detail links as `pre + id + post` (null: the page has no template; rows carry their own link, if any). */
 export type HrefTemplate = [pre: string, post: string] | null;
 
+/** What the rows share, sent once: the link template and the issuers (a fleet has few). */
+export interface RowsContext {
+  href: HrefTemplate;
+  issuers: string[];
+}
+
+/** The page's JSON. */
+export interface RowsDocument extends RowsContext {
+  rows: CompactRow[];
+}
+
+const MANAGED = 1;
+const DOMAIN_PREFIX = 2;
 const PROBE_ID = 9_876_543_210;
 
 /** The link template of `opts`, read off one probe id: `endpoint/<id>` gives ['endpoint/', '']. */
@@ -69,23 +84,45 @@ export function rowHref(c: CompactRow, tpl: HrefTemplate): string | null {
   return c[0] !== null && tpl ? tpl[0] + c[0] + tpl[1] : null;
 }
 
-export function compactRow(r: DashboardRow, opts: PageOptions, tpl: HrefTemplate = hrefTemplate(opts)): CompactRow {
-  const p = r.problems;
-  const codes = p.length === 0 ? '' : p.length === 1 ? p[0]!.code : p.map((x) => x.code).join(' ');
-  const c: CompactRow = [r.id, r.domain, r.endpoint, r.status, r.daysLeft, lifetimePercent(r.lifetimeLeft), r.issuer, codes, r.managed ? 1 : 0];
-  const h = hrefFor(opts, r.id);
-  if (h !== rowHref(c, tpl)) c.push(h);
-  return c;
+/** The rows of the page's JSON, in the order given. */
+export function compactRows(rows: readonly DashboardRow[], opts: PageOptions): RowsDocument {
+  const href = hrefTemplate(opts);
+  const issuers: string[] = [];
+  const issuerIndex = new Map<string, number>();
+  const out: CompactRow[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    let issuer: number | null = null;
+    if (r.issuer !== null) {
+      issuer = issuerIndex.get(r.issuer) ?? null;
+      if (issuer === null) {
+        issuer = issuers.push(r.issuer) - 1;
+        issuerIndex.set(r.issuer, issuer);
+      }
+    }
+    const p = r.problems;
+    const codes = p.length === 0 ? '' : p.length === 1 ? p[0]!.code : p.map((x) => x.code).join(' ');
+    const prefixed = r.endpoint.startsWith(r.domain);
+    const c: CompactRow = [
+      r.id, r.domain, prefixed ? r.endpoint.slice(r.domain.length) : r.endpoint, r.status, r.daysLeft,
+      lifetimePercent(r.lifetimeLeft), issuer, codes, (r.managed ? MANAGED : 0) | (prefixed ? DOMAIN_PREFIX : 0),
+    ];
+    const h = hrefFor(opts, r.id);
+    if (h !== rowHref(c, href)) c.push(h);
+    out[i] = c;
+  }
+  return { href, issuers, rows: out };
 }
 
-/** One table row; the same markup as assets.ts's rowHtml (the page script) for the same CompactRow. */
-export function rowHtml(r: CompactRow, tpl: HrefTemplate): string {
-  const [id, domain, endpoint, s, n, l, u, codes, m] = r;
-  const href = rowHref(r, tpl);
+/** One table row; the same markup as assets.ts's rowHtml (the page script) for the same row and context. */
+export function rowHtml(r: CompactRow, ctx: RowsContext): string {
+  const [id, domain, ep, s, n, l, u, codes, flags] = r;
+  const href = rowHref(r, ctx.href);
+  const endpoint = flags & DOMAIN_PREFIX ? domain + ep : ep;
   let h = `<tr data-testid="endpoint-row" data-status="${s}" data-days="${n === null ? '' : n}" data-id="${id === null ? '' : id}"><td class="c-domain">`;
   h += href !== null ? `<a href="${esc(href)}">${esc(domain)}</a>` : esc(domain);
-  if (m) h += ' <span class="tag">managed</span>';
-  h += `</td><td class="c-ep">${esc(endpoint)}</td><td class="c-days">${n === null ? '–' : n}</td><td class="c-life">${lifetimeBarSvg(l, s)}</td><td class="c-issuer">${u === null ? '–' : esc(u)}</td>`;
+  if (flags & MANAGED) h += ' <span class="tag">managed</span>';
+  h += `</td><td class="c-ep">${esc(endpoint)}</td><td class="c-days">${n === null ? '–' : n}</td><td class="c-life">${lifetimeBarSvg(l, s)}</td><td class="c-issuer">${u === null ? '–' : esc(ctx.issuers[u] ?? '')}</td>`;
   h += `<td class="c-status"><span class="st s-${s}"><span aria-hidden="true">${STATUS_ICON[s]}</span> ${s}</span>`;
   if (codes) h += ` <span class="codes">${codes.split(' ').map((c) => `<code>${esc(c)}</code>`).join('')}</span>`;
   return `${h}</td></tr>`;
@@ -190,7 +227,8 @@ function sortHead(key: string, label: string, cls = ''): string {
   return `<th scope="col" data-col="${key}" aria-sort="none"${cls ? ` class="${cls}"` : ''}><button type="button" data-sort="${key}">${label}</button></th>`;
 }
 
-function tableSection(d: DashboardData, rows: CompactRow[], tpl: HrefTemplate): string {
+function tableSection(d: DashboardData, doc: RowsDocument): string {
+  const rows = doc.rows;
   const counts: Record<string, number> = {};
   for (const r of d.rows) for (const p of r.problems) counts[p.code] = (counts[p.code] ?? 0) + 1;
   const codes = Object.keys(counts).sort();
@@ -210,7 +248,7 @@ function tableSection(d: DashboardData, rows: CompactRow[], tpl: HrefTemplate): 
   out.push('<div class="table-wrap"><table class="endpoints"><caption class="sr">Endpoints, most urgent first; the column buttons sort.</caption><thead><tr>');
   out.push(sortHead('domain', 'Domain'), sortHead('endpoint', 'Endpoint'), sortHead('days', 'Days left'), '<th scope="col" class="c-life">Lifetime left</th>', sortHead('issuer', 'Issuer'), sortHead('status', 'Status'));
   out.push('</tr></thead><tbody id="rows-body">');
-  for (const r of first) out.push(rowHtml(r, tpl));
+  for (const r of first) out.push(rowHtml(r, doc));
   out.push('</tbody></table></div>');
   out.push(`<nav class="pager" aria-label="Table pages"><button type="button" id="page-prev" disabled>← Previous</button><span id="page-info" aria-live="polite">1–${num(first.length)} of ${num(rows.length)}</span><button type="button" id="page-next"${rows.length > PAGE_SIZE ? '' : ' disabled'}>Next →</button></nav>`);
   out.push('</section>');
@@ -219,8 +257,7 @@ function tableSection(d: DashboardData, rows: CompactRow[], tpl: HrefTemplate): 
 
 /** The whole dashboard page. */
 export function renderDashboard(data: DashboardData, opts: PageOptions = { mode: 'daemon' }): string {
-  const tpl = hrefTemplate(opts);
-  const rows = data.rows.map((r) => compactRow(r, opts, tpl));
+  const doc = compactRows(data.rows, opts);
   const s = data.summary;
   const worst = s.critical ? `${s.critical} critical` : s.warning ? `${s.warning} warning` : s.unknown ? `${s.unknown} unknown` : 'all ok';
   const out = [pageHead(`certs: ${plural(data.rows.length, 'endpoint')}, ${worst}`, opts)];
@@ -229,9 +266,9 @@ export function renderDashboard(data: DashboardData, opts: PageOptions = { mode:
   out.push(`<section aria-labelledby="h-summary"><h2 id="h-summary" class="sr">Summary</h2>${cards(data)}</section>`);
   out.push(timelineSection(data));
   out.push(lastRunSection(data.lastRun));
-  out.push(tableSection(data, rows, tpl));
+  out.push(tableSection(data, doc));
   out.push('</main>', footer(data.generatedAt, data.version, opts.mode));
-  if (rows.length) out.push(`<script type="application/json" id="rows">${scriptJson({ href: tpl, rows })}</script>`, scriptTag(opts));
+  if (doc.rows.length) out.push(`<script type="application/json" id="rows">${scriptJson(doc)}</script>`, scriptTag(opts));
   out.push('</body></html>\n');
   return out.join('');
 }

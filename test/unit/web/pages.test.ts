@@ -2,7 +2,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import vm from 'node:vm';
-import { renderDashboard, rowHtml, compactRow, rowHref, hrefTemplate, scriptJson, PAGE_SIZE, type CompactRow, type HrefTemplate } from '../../../src/web/page.js';
+import { renderDashboard, rowHtml, compactRows, rowHref, scriptJson, PAGE_SIZE, type CompactRow, type RowsDocument } from '../../../src/web/page.js';
 import { renderEndpointPage } from '../../../src/web/endpoint-page.js';
 import { CONTENT_SECURITY_POLICY, ROW_JS, SCRIPT, SCRIPT_SHA256, STYLE, STYLE_SHA256 } from '../../../src/web/assets.js';
 import { esc, num } from '../../../src/web/html.js';
@@ -38,7 +38,7 @@ function data(rows: DashboardRow[], lastRun: RunView | null = null): DashboardDa
 
 const count = (html: string, needle: string): number => html.split(needle).length - 1;
 const testid = (html: string, id: string): string | undefined => html.match(new RegExp(`data-testid="${id}"[^>]*>([^<]*)<`))?.[1];
-const pageJson = (html: string): { href: HrefTemplate; rows: CompactRow[] } => JSON.parse(html.match(/<script type="application\/json" id="rows">([^]*?)<\/script>/)![1]!);
+const pageJson = (html: string): RowsDocument => JSON.parse(html.match(/<script type="application\/json" id="rows">([^]*?)<\/script>/)![1]!);
 const rowsJson = (html: string): CompactRow[] => pageJson(html).rows;
 
 describe('dashboard page', () => {
@@ -162,8 +162,10 @@ describe('hostile names are escaped everywhere', () => {
   test('the JSON cannot close its element, and still parses to the same names', () => {
     const json = html.match(/<script type="application\/json" id="rows">([^]*?)<\/script>/)![1]!;
     assert.ok(!json.includes('<'));
-    const back = (JSON.parse(json) as { rows: CompactRow[] }).rows;
+    const doc = JSON.parse(json) as RowsDocument;
+    const back = doc.rows;
     assert.equal(back.find((r) => r[0] === 1)![1], HOSTILE);
+    assert.ok(doc.issuers.includes(`CN=${HOSTILE}`));
     assert.equal(scriptJson(['</script><!--']), '["\\u003c/script>\\u003c!--"]');
   });
 
@@ -180,8 +182,9 @@ describe('the page script renders rows exactly as the server does', () => {
     row(6, { lifetimeLeft: 0 }),
     row(7, { lifetimeLeft: 1, managed: true }),
     row(8, { daysLeft: -17 }),
+    row(9, { endpoint: '/etc/ssl/<x>.pem', source: 'file', issuer: 'R11' }),
   ];
-  const sandbox: { rowHtml?: (r: unknown, tpl: unknown) => string } = {};
+  const sandbox: { rowHtml?: (r: unknown, ctx: unknown) => string } = {};
   vm.runInNewContext(`${ROW_JS}\nthis.rowHtml = rowHtml;`, sandbox);
   const modes: Array<[string, { mode: 'daemon' | 'file'; endpointHref?: (id: number) => string | null }]> = [
     ['daemon', { mode: 'daemon' }],
@@ -190,19 +193,29 @@ describe('the page script renders rows exactly as the server does', () => {
   ];
   for (const [name, opts] of modes) {
     test(name, () => {
-      const tpl = hrefTemplate(opts);
-      for (const r of cases) {
-        // Through JSON, as the browser gets it.
-        const c = JSON.parse(scriptJson(compactRow(r, opts, tpl))) as CompactRow;
-        const server = rowHtml(c, tpl);
-        assert.equal(sandbox.rowHtml!(c, JSON.parse(JSON.stringify(tpl))), server, r.domain);
+      // Through JSON, as the browser gets it.
+      const doc = JSON.parse(scriptJson(compactRows(cases, opts))) as RowsDocument;
+      assert.equal(doc.rows.length, cases.length);
+      doc.rows.forEach((c, i) => {
+        const r = cases[i]!;
+        const server = rowHtml(c, doc);
+        assert.equal(sandbox.rowHtml!(c, doc), server, r.domain);
         const want = r.id === null ? null : opts.endpointHref ? opts.endpointHref(r.id) : opts.mode === 'daemon' ? `endpoint/${r.id}` : null;
-        assert.equal(rowHref(c, tpl), want);
+        assert.equal(rowHref(c, doc.href), want);
         if (want !== null) assert.ok(server.includes(`<a href="${esc(want)}">`));
         else assert.ok(!server.includes('<a '));
-      }
+        assert.ok(server.includes(`<td class="c-ep">${esc(r.endpoint)}</td>`), 'the endpoint label whole');
+        assert.ok(server.includes(`<td class="c-issuer">${r.issuer === null ? '–' : esc(r.issuer)}</td>`));
+      });
     });
   }
+  test('issuers are sent once; labels that start with the domain carry only the rest', () => {
+    const doc = compactRows([row(0), row(1), row(2), row(4, { issuer: 'Other' }), row(5, { endpoint: '/etc/ssl/x.pem', source: 'file' })], { mode: 'daemon' });
+    assert.deepEqual(doc.issuers, ['R11', 'Other']);
+    assert.deepEqual(doc.rows.map((r) => r[6]), [0, 0, 0, 1, 0]);
+    assert.deepEqual(doc.rows.map((r) => r[2]), [':443', ':443', ':443', ':443', '/etc/ssl/x.pem']);
+    assert.deepEqual(doc.rows.map((r) => r[8]), [3, 2, 3, 3, 0]);
+  });
 });
 
 function cert(over: Partial<CertInfo> = {}): CertInfo {
