@@ -45,11 +45,12 @@ function median(xs: readonly number[]): number {
 
 /**
  * A store of n scanned endpoints and the config that names them, in `dir`. The store is written
- * by the measured build's own store code (a build reads only its own schema version read-only).
+ * by the build's own store code: a build opens only its own schema version read-only, so two
+ * builds on either side of a migration each get their own copy of the same scans.
  */
-async function makeFleet(n: number, dir: string): Promise<string> {
+async function makeFleet(n: number, dir: string, cli: string): Promise<string> {
   const t0 = performance.now();
-  const { openStore } = (await import(pathToFileURL(join(dirname(CLI), '..', 'store', 'index.js')).href)) as { openStore: typeof OpenStore };
+  const { openStore } = (await import(pathToFileURL(join(dirname(cli), '..', 'store', 'index.js')).href)) as { openStore: typeof OpenStore };
   const items = fleet(n);
   const dataDir = join(dir, 'data');
   const store = openStore(dataDir);
@@ -102,20 +103,22 @@ async function main(): Promise<void> {
     const env = { ...process.env, CERTS_CACHE_DIR: join(work, 'cache'), NO_COLOR: '1' };
     mkdirSync(env.CERTS_CACHE_DIR, { recursive: true, mode: 0o700 });
     for (const n of SIZES) {
-      const dir = join(work, String(n));
-      mkdirSync(dir);
-      const config = await makeFleet(n, dir);
+      const builds: { label: string; cli: string; config: string }[] = [];
+      for (const [label, cli] of [['current', CLI], ...(BASE ? [['base', BASE]] : [])] as [string, string][]) {
+        const dir = join(work, `${n}-${label}`);
+        mkdirSync(dir);
+        builds.push({ label, cli, config: await makeFleet(n, dir, cli) });
+      }
       for (const json of [true, false]) {
-        const args = ['status', '--config', config, ...(json ? ['--json'] : [])];
-        const builds = [{ label: 'current', cli: CLI }, ...(BASE ? [{ label: 'base', cli: BASE }] : [])];
+        const argsOf = (b: { config: string }): string[] => ['status', '--config', b.config, ...(json ? ['--json'] : [])];
         const times = new Map<string, number[]>(builds.map((b) => [b.label, []]));
         const baseline: number[] = [];
         const outputs = new Map<string, string>();
         // Untimed: fills the config parse cache, and gives the output to check.
         for (const b of builds) {
-          const r = spawnTimed([b.cli, ...args], env);
+          const r = spawnTimed([b.cli, ...argsOf(b)], env);
           const bad = checkOutput(r, json, n);
-          if (bad) throw new Error(`${b.cli} ${args.join(' ')}: ${bad}`);
+          if (bad) throw new Error(`${b.cli} ${argsOf(b).join(' ')}: ${bad}`);
           outputs.set(b.label, withoutTime(r.stdout));
         }
         if (BASE && outputs.get('base') !== outputs.get('current')) throw new Error(`status${json ? ' --json' : ''} at ${n}: the two builds print different output`);
@@ -123,12 +126,12 @@ async function main(): Promise<void> {
           baseline.push(spawnTimed(['-e', '0'], env).ms);
           // Alternate which build goes first, so neither always runs on a warmer machine.
           const order = i % 2 === 0 ? builds : [...builds].reverse();
-          for (const b of order) times.get(b.label)!.push(spawnTimed([b.cli, ...args], env).ms);
+          for (const b of order) times.get(b.label)!.push(spawnTimed([b.cli, ...argsOf(b)], env).ms);
         }
         for (const b of builds) {
           const rssFile = join(work, `rss-${n}-${b.label}`);
           rmSync(rssFile, { force: true });
-          spawnTimed(['--import', RSS_PRELOAD, b.cli, ...args], { ...env, CERTS_BENCH_RSS_FILE: rssFile });
+          spawnTimed(['--import', RSS_PRELOAD, b.cli, ...argsOf(b)], { ...env, CERTS_BENCH_RSS_FILE: rssFile });
           const ms = times.get(b.label)!;
           const budget = BUDGET_MS[n];
           emit({
