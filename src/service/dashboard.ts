@@ -19,6 +19,7 @@ import { byUrgency, dashboardSummary, expiryTimeline, lifetimeLeft } from '../co
 import type { Store, RunRow } from '../store/index.js';
 import { certificateNotBefore, storedEndpoint, storedEndpoints } from '../store/endpoint-ids.js';
 import { leanScanRows, type LeanScanRow } from '../store/dashboard-rows.js';
+import { outboxMentioning } from '../store/outbox-search.js';
 import type { DashboardData, DashboardRow, EndpointDetail, HistoryPoint, RunView } from '../web/model.js';
 import { renewalFailures, statusReports, withLifecycle } from './status.js';
 
@@ -31,8 +32,8 @@ export interface DashboardOptions {
 
 /** Scans of one endpoint its sparkline shows, newest kept: ~3 months of twice-daily runs. */
 const HISTORY_POINTS = 180;
-/** Outbox messages searched for those about one endpoint, newest first. */
-const OUTBOX_SCAN = 1000;
+/** Outbox messages about one endpoint its page lists, newest first. */
+const NOTIFICATIONS_SHOWN = 50;
 const DEFAULT_VERSION = '0.1.0';
 
 /** Everything the dashboard's `/` shows. `store` null (nothing stored yet): every endpoint unknown, no run. */
@@ -255,14 +256,14 @@ function deploymentsOf(store: Store, lineage: string): EndpointDetail['deploymen
 }
 
 /**
- * Outbox messages about this endpoint, newest first: a webhook message lists its events (domain
- * and endpoint), an email names the endpoint in its text. Subjects and states only: recipients
- * and server responses stay out.
+ * Outbox messages about this endpoint, newest first (store/outbox-search.ts finds candidates): a
+ * webhook message lists its events (domain and endpoint), an email names the endpoint in its
+ * text. Subjects and states only: recipients and server responses stay out.
  */
 function notificationsOf(store: Store, r: EndpointReport): EndpointDetail['notifications'] {
   const label = endpointLabel(r);
   const out: EndpointDetail['notifications'] = [];
-  for (const m of store.notifications.list({ limit: OUTBOX_SCAN })) {
+  for (const m of outboxMentioning(store.db, label, NOTIFICATIONS_SHOWN)) {
     if (!mentions(m.payload, m.text, r.domain, label)) continue;
     const state = m.deliveredAt ? 'delivered' : m.lastError ? `failed ${m.attempts}×, retrying` : 'pending';
     out.push({ at: m.createdAt, subject: m.subject, state });
