@@ -137,6 +137,14 @@ domains:
     assert.deepEqual(data.rows.map((row) => [row.domain, row.status]), [['files.test', 'ok']]);
   });
 
+  it('a report that cannot be written fails an otherwise clean run with exit 1, after the run', async () => {
+    const before = countRuns(dataDir);
+    const r = await runCli(['run', '--config', config, '--report', join(dir, 'no-such-dir', 'r.html')], { cwd: dir });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /certs: --report: cannot write .*no-such-dir/);
+    assert.equal(countRuns(dataDir), before + 1, 'the run itself ran and was recorded');
+  });
+
   it('a run that cannot run (the run lock held elsewhere) still writes the report, and exits 3', async () => {
     const file = join(dir, 'busy-report.html');
     const store = openStore(dataDir);
