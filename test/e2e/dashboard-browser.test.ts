@@ -254,6 +254,31 @@ describe('dashboard in Chromium against certs daemon', { skip: browserSkip() }, 
     assert.equal((await rawGet(port, '/endpoint/999999', { Authorization: `Basic ${Buffer.from(`certs:${TOKEN}`).toString('base64')}` })).status, 404);
   });
 
+  it('by keyboard: Tab reaches the days-left sort, Enter sorts; on a phone-sized screen nothing scrolls sideways', async () => {
+    await session.page.goto(`${base}/`);
+    // Tab until the days-left sort button has focus (it is a real <button>, so it is in the tab order).
+    let reached = false;
+    for (let i = 0; i < 60 && !reached; i++) {
+      await session.page.keyboard.press('Tab');
+      reached = await session.page.evaluate(() => document.activeElement?.getAttribute('data-sort') === 'days');
+    }
+    assert.ok(reached, 'Tab reaches the days-left sort');
+    await session.page.keyboard.press('Enter');
+    assert.equal(await session.page.locator('[data-sort="days"]').evaluate((el) => (el.closest('[aria-sort]') ?? el).getAttribute('aria-sort')), 'ascending');
+    const days = (await shownRows(session.page)).map((r) => r.days).filter((d): d is number => d !== null);
+    assert.deepEqual(days, [...days].sort((a, b) => a - b));
+
+    const phone = await openSession(browser!, { httpCredentials: { username: 'certs', password: TOKEN }, viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    extraSessions.push(phone);
+    await phone.page.goto(`${base}/`);
+    const { scrollWidth, innerWidth } = await phone.page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
+    assert.ok(scrollWidth <= innerWidth, `page width ${scrollWidth} fits the ${innerWidth} px screen`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await phone.page.screenshot({ path: join(ARTIFACTS, 'dashboard-phone.png') });
+    assert.deepEqual(phone.errors(), []);
+    assert.deepEqual(phone.offLoopback, []);
+  });
+
   it('light and dark screenshots (test-artifacts/), and the page follows the colour scheme', async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     const backgrounds: string[] = [];
