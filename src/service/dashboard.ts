@@ -73,6 +73,12 @@ export function rowsFromReports(config: Config, store: Store | null, now: Date):
  * statusJson decides for `status --json`.
  */
 export function placedRows(config: Config, store: Store, now: Date): DashboardRow[] {
+  // One read transaction: the lean rows, the lifecycle facts and the full reports are of the
+  // same moment even while a run writes (WAL readers keep their snapshot).
+  return store.db.transaction(() => placeRows(config, store, now)).deferred();
+}
+
+function placeRows(config: Config, store: Store, now: Date): DashboardRow[] {
   const targets = targetsOf(config.domains);
   const byEndpoint = new Map<string, LeanScanRow[]>();
   for (const r of leanScanRows(store.db)) {
@@ -109,9 +115,10 @@ export function placedRows(config: Config, store: Store, now: Date): DashboardRo
   }
   if (full.length > 0) {
     const reports = store.scans.reportsById(full);
-    const laid = withLifecycle(config, store, full.map((id) => reports.get(id)!));
+    const ids = full.filter((id) => reports.has(id));
+    const laid = withLifecycle(config, store, ids.map((id) => reports.get(id)!));
     const notBefore = missingNotBefore(store, laid);
-    for (let i = 0; i < full.length; i++) out.push(rowOf(laid[i]!, full[i]!, managed, now, notBefore));
+    for (let i = 0; i < ids.length; i++) out.push(rowOf(laid[i]!, ids[i]!, managed, now, notBefore));
   }
   const notBefore = missingNotBefore(store, lean);
   for (const r of lean) out.push(rowOf(r, r.id, managed, now, notBefore));
