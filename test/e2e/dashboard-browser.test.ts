@@ -279,6 +279,22 @@ describe('dashboard in Chromium against certs daemon', { skip: browserSkip() }, 
     assert.deepEqual(phone.offLoopback, []);
   });
 
+  it('certs report --html: the same page as one saved file works offline (file://): cards, sorting, paging, no detail links', async () => {
+    const file = join(dir, 'report.html');
+    const r = await runCli(['report', '--html', file, '--config', world.configFile], { env: { [TOKEN_ENV]: TOKEN } });
+    assert.equal(r.code, 0, describeRun(r));
+    const saved = await openSession(browser!, { viewport: { width: 1280, height: 900 } });
+    extraSessions.push(saved);
+    await saved.page.goto(`file://${file}`);
+    for (const s of ['ok', 'warning', 'critical', 'unknown'] as const) assert.equal(await cardCount(saved.page, s), world.byStatus[s], `card-${s}`);
+    await saved.page.selectOption('#filter-status', 'ok');
+    const rows = (await allPages(saved.page)).flat();
+    assert.equal(rows.length, world.byStatus.ok, 'the script pages through every ok row');
+    assert.equal(await saved.page.locator('[data-testid="endpoint-row"] a[href*="/endpoint/"]').count(), 0, 'no links to daemon pages in a file');
+    assert.deepEqual(saved.requests.filter((u) => !u.startsWith('GET file://')), [], 'nothing but the file itself is loaded');
+    assert.deepEqual(saved.errors(), []);
+  });
+
   it('light and dark screenshots (test-artifacts/), and the page follows the colour scheme', async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     const backgrounds: string[] = [];

@@ -76,7 +76,10 @@ export function launchBrowser(opts: { timeoutMs?: number } = {}): Promise<Browse
   });
 }
 
-/** 127.0.0.0/8, [::1] and localhost (with or without a trailing dot); data: and about: never reach a network. */
+/**
+ * 127.0.0.0/8, [::1] and localhost (with or without a trailing dot); data:, about:, blob: and
+ * file: (a saved report opened from disk) never reach a network.
+ */
 export function isLoopbackUrl(raw: string): boolean {
   let url: URL;
   try {
@@ -85,6 +88,7 @@ export function isLoopbackUrl(raw: string): boolean {
     return false;
   }
   if (url.protocol === 'data:' || url.protocol === 'about:' || url.protocol === 'blob:') return true;
+  if (url.protocol === 'file:') return url.hostname === '' || url.hostname === 'localhost';
   const host = url.hostname.toLowerCase().replace(/\.$/, '');
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   if (host === '[::1]') return true;
