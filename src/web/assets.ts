@@ -153,12 +153,30 @@ for(var i=from;i<to;i++)h.push(rowHtml(view[i],doc));
 if(!h.length)h.push('<tr class="none"><td colspan="6">No endpoint matches these filters.</td></tr>');
 body.innerHTML=h.join("");
 info.textContent=view.length?(fmt(from+1)+"\\u2013"+fmt(to)+" of "+fmt(view.length)+(view.length<all.length?" (filtered from "+fmt(all.length)+")":"")):"0 of "+fmt(all.length);
-prev.disabled=state.page===0;next.disabled=state.page>=pages-1;}
+prev.disabled=state.page===0;next.disabled=state.page>=pages-1;
+save();}
+// The view lives in the URL's fragment, so Back from a detail page (the daemon sends no-store,
+// which keeps pages out of the back-forward cache) comes back to the same sort, filters and page.
+function save(){
+var p=new URLSearchParams();
+if(state.sort){p.set("sort",state.sort);if(state.dir<0)p.set("dir","desc");}
+if(fStatus.value)p.set("status",fStatus.value);
+if(fCode.value)p.set("code",fCode.value);
+if(fText.value)p.set("q",fText.value);
+if(state.page)p.set("page",String(state.page+1));
+var h=p.toString();
+if(h!==location.hash.slice(1))try{history.replaceState(null,"",h?"#"+h:location.pathname+location.search);}catch(e){/* an opaque origin may refuse: the view just is not kept */}}
+function pick(el,v){for(var i=0;i<el.options.length;i++)if(el.options[i].value===v){el.value=v;return;}}
+function load(){
+var p=new URLSearchParams(location.hash.slice(1)),k=p.get("sort");
+if(k&&KEY[k]){state.sort=k;state.dir=p.get("dir")==="desc"?-1:1;aria();}
+pick(fStatus,p.get("status")||"");pick(fCode,p.get("code")||"");fText.value=p.get("q")||"";
+state.page=Math.max(0,(parseInt(p.get("page")||"1",10)||1)-1);}
 var heads=document.querySelectorAll("th[data-col]");
+function aria(){for(var i=0;i<heads.length;i++){var th=heads[i];th.setAttribute("aria-sort",th.getAttribute("data-col")===state.sort?(state.dir>0?"ascending":"descending"):"none");}}
 function sortBy(key){
 if(state.sort===key)state.dir=-state.dir;else{state.sort=key;state.dir=1;}
-for(var i=0;i<heads.length;i++){var th=heads[i];th.setAttribute("aria-sort",th.getAttribute("data-col")===key?(state.dir>0?"ascending":"descending"):"none");}
-state.page=0;apply();}
+aria();state.page=0;apply();}
 var buttons=document.querySelectorAll("button[data-sort]");
 for(var b=0;b<buttons.length;b++)buttons[b].addEventListener("click",function(e){sortBy(e.currentTarget.getAttribute("data-sort"));});
 function refilter(){state.page=0;apply();}
@@ -167,7 +185,7 @@ prev.addEventListener("click",function(){if(state.page>0){state.page--;render();
 next.addEventListener("click",function(){state.page++;render();});
 fStatus.disabled=fCode.disabled=fText.disabled=false;
 var nojs=document.getElementById("nojs");if(nojs)nojs.hidden=true;
-apply();
+load();apply();
 })();
 `.trim();
 
