@@ -318,7 +318,10 @@ describe('dashboard in Chromium against certs daemon', { skip: browserSkip() }, 
     const probe = await openSession(browser!, {});
     extraSessions.push(probe);
     await probe.page.goto('about:blank');
-    await probe.page.evaluate(() => fetch('http://192.0.2.1/probe').catch(() => null));
-    assert.deepEqual(probe.offLoopback, ['http://192.0.2.1/probe']);
+    const outside = ['http://192.0.2.1/probe', 'https://example.com/font.woff2', 'http://[2001:db8::1]/x'];
+    await probe.page.evaluate(async (urls) => {
+      for (const u of urls) await fetch(u, { mode: 'no-cors' }).catch(() => null);
+    }, [...outside, `http://localhost:${port}/healthz`, `http://127.0.0.1:${port}/healthz`]);
+    assert.deepEqual(probe.offLoopback, outside, 'exactly the three off loopback are caught; localhost and 127.0.0.1 pass');
   });
 });
