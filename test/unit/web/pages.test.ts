@@ -290,3 +290,133 @@ describe('html helpers', () => {
   });
   test('esc is the charts escaper', () => assert.equal(esc('<a href="x">'), '&lt;a href=&quot;x&quot;&gt;'));
 });
+
+// The page script against a small stand-in for the DOM it touches (the browser tests run it in
+// Chromium against the daemon; this covers its logic, including the view kept in the fragment).
+describe('the page script', () => {
+  type Listener = (e: { currentTarget: FakeEl }) => void;
+  class FakeEl {
+    value = '';
+    disabled = false;
+    hidden = false;
+    innerHTML = '';
+    textContent = '';
+    options: Array<{ value: string }> = [];
+    attrs = new Map<string, string>();
+    listeners = new Map<string, Listener[]>();
+    getAttribute(k: string): string | null { return this.attrs.get(k) ?? null; }
+    setAttribute(k: string, v: string): void { this.attrs.set(k, v); }
+    addEventListener(type: string, f: Listener): void { this.listeners.set(type, [...(this.listeners.get(type) ?? []), f]); }
+    fire(type: string): void { for (const f of this.listeners.get(type) ?? []) f({ currentTarget: this }); }
+  }
+  function select(values: string[]): FakeEl {
+    const el = new FakeEl();
+    el.options = values.map((value) => ({ value }));
+    // A <select> keeps a value only when an option has it.
+    let v = '';
+    Object.defineProperty(el, 'value', { get: () => v, set: (x: string) => { v = values.includes(x) ? x : ''; } });
+    return el;
+  }
+
+  function boot(html: string, hash = '') {
+    const json = html.match(/<script type="application\/json" id="rows">([^]*?)<\/script>/)![1]!;
+    const els: Record<string, FakeEl> = {};
+    for (const id of ['rows-body', 'page-info', 'page-prev', 'page-next', 'filter-text', 'nojs']) els[id] = new FakeEl();
+    els.rows = Object.assign(new FakeEl(), { textContent: json });
+    els['filter-status'] = select(['', 'critical', 'warning', 'unknown', 'ok']);
+    els['filter-code'] = select(['', ...[...html.matchAll(/<option value="([a-z-]+)">\1 \(/g)].map((m) => m[1]!)]);
+    for (const id of ['filter-status', 'filter-code', 'filter-text']) els[id]!.disabled = true;
+    const keys = ['domain', 'endpoint', 'days', 'issuer', 'status'];
+    const heads = keys.map((k) => { const th = new FakeEl(); th.setAttribute('data-col', k); th.setAttribute('aria-sort', 'none'); return th; });
+    const buttons = keys.map((k) => { const b = new FakeEl(); b.setAttribute('data-sort', k); return b; });
+    const location = { hash: hash ? `#${hash}` : '', pathname: '/', search: '' };
+    const history = { replaceState: (_s: unknown, _t: string, url: string) => { location.hash = url.startsWith('#') ? url : ''; } };
+    const document = {
+      getElementById: (id: string) => els[id] ?? null,
+      querySelectorAll: (sel: string) => (sel === 'th[data-col]' ? heads : sel === 'button[data-sort]' ? buttons : []),
+    };
+    vm.runInNewContext(SCRIPT, { document, location, history, URLSearchParams });
+    const shown = () => [...els['rows-body']!.innerHTML.matchAll(/data-status="(\w+)" data-days="(-?\d*)" data-id="(\d*)"><td class="c-domain">(?:<a [^>]*>)?([^<]*)/g)]
+      .map((m) => ({ status: m[1]!, days: m[2] === '' ? null : Number(m[2]), domain: m[4]! }));
+    const sortButton = (k: string) => buttons[keys.indexOf(k)]!;
+    const ariaSort = (k: string) => heads[keys.indexOf(k)]!.getAttribute('aria-sort');
+    return { els, location, shown, sortButton, ariaSort };
+  }
+
+  const rows = Array.from({ length: 250 }, (_, i) => row(i));
+  const html = renderDashboard(data(rows));
+  const all = rows.slice();
+
+  test('starts on the first page in urgency order, controls enabled', () => {
+    const p = boot(html);
+    assert.equal(p.shown().length, 100);
+    assert.deepEqual(p.shown().map((r) => r.domain), all.slice(0, 100).map((r) => r.domain));
+    assert.equal(p.els['page-info']!.textContent, '1–100 of 250');
+    assert.equal(p.els['page-prev']!.disabled, true);
+    assert.equal(p.els['page-next']!.disabled, false);
+    assert.equal(p.els['filter-status']!.disabled, false);
+    assert.equal(p.els.nojs!.hidden, true);
+    assert.equal(p.location.hash, '');
+  });
+
+  test('sorting by days both ways, rows without days last either way; the fragment follows', () => {
+    const p = boot(html);
+    p.sortButton('days').fire('click');
+    assert.equal(p.ariaSort('days'), 'ascending');
+    assert.equal(p.ariaSort('domain'), 'none');
+    assert.equal(p.location.hash, '#sort=days');
+    const days = all.map((r) => r.daysLeft).filter((d): d is number => d !== null).sort((a, b) => a - b);
+    assert.deepEqual(p.shown().map((r) => r.days), days.slice(0, 100));
+    p.els['page-next']!.fire('click');
+    p.els['page-next']!.fire('click');
+    const last = p.shown();
+    assert.equal(p.els['page-info']!.textContent, '201–250 of 250');
+    assert.ok(last.slice(-10).every((r) => r.days === null));
+    assert.equal(p.location.hash, '#sort=days&page=3');
+    p.sortButton('days').fire('click');
+    assert.equal(p.ariaSort('days'), 'descending');
+    assert.equal(p.els['page-info']!.textContent, '1–100 of 250', 'a new sort starts on page 1');
+    assert.deepEqual(p.shown().map((r) => r.days), [...days].reverse().slice(0, 100));
+    assert.equal(p.location.hash, '#sort=days&dir=desc');
+  });
+
+  test('filters: status, problem code, text', () => {
+    const p = boot(html);
+    p.els['filter-status']!.value = 'critical';
+    p.els['filter-status']!.fire('change');
+    const critical = all.filter((r) => r.status === 'critical');
+    assert.deepEqual(p.shown().map((r) => r.domain).sort(), critical.map((r) => r.domain).sort());
+    assert.equal(p.els['page-info']!.textContent, `1–${critical.length} of ${critical.length} (filtered from 250)`);
+    p.els['filter-status']!.value = '';
+    p.els['filter-status']!.fire('change');
+    p.els['filter-code']!.value = 'expiring-soon';
+    p.els['filter-code']!.fire('change');
+    assert.ok(p.shown().length > 0 && p.shown().every((r) => r.status === 'warning'));
+    p.els['filter-code']!.value = '';
+    p.els['filter-code']!.fire('change');
+    p.els['filter-text']!.value = 'D17.EXAMPLE';
+    p.els['filter-text']!.fire('input');
+    assert.deepEqual(p.shown().map((r) => r.domain), ['d17.example']);
+    assert.equal(p.location.hash, '#q=D17.EXAMPLE');
+    p.els['filter-text']!.value = 'nothing like it';
+    p.els['filter-text']!.fire('input');
+    assert.equal(p.shown().length, 0);
+    assert.match(p.els['rows-body']!.innerHTML, /No endpoint matches these filters\./);
+    assert.equal(p.els['page-info']!.textContent, '0 of 250');
+    assert.equal(p.els['page-next']!.disabled, true);
+  });
+
+  test('a fragment restores the view; values it does not know fall back', () => {
+    const p = boot(html, 'sort=domain&dir=desc&status=ok&page=2');
+    assert.equal(p.ariaSort('domain'), 'descending');
+    assert.equal(p.els['filter-status']!.value, 'ok');
+    const ok = all.filter((r) => r.status === 'ok').map((r) => r.domain).sort().reverse();
+    assert.equal(p.els['page-info']!.textContent, `1–${ok.length} of ${ok.length} (filtered from 250)`, 'page 2 of a one-page view is page 1');
+    assert.deepEqual(p.shown().map((r) => r.domain), ok);
+    const q = boot(html, 'sort=nope&status=bogus&code=%3Cx%3E&page=x');
+    assert.equal(q.els['filter-status']!.value, '');
+    assert.equal(q.els['filter-code']!.value, '');
+    assert.equal(q.els['page-info']!.textContent, '1–100 of 250');
+    assert.ok(['domain', 'endpoint', 'days', 'issuer', 'status'].every((k) => q.ariaSort(k) === 'none'));
+  });
+});
