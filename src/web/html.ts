@@ -1,26 +1,11 @@
 /**
- * Small helpers for building HTML as strings (pages are array joins, not templates: 10,000
- * rows stay cheap). Every text and attribute value goes through esc(); the escaping itself is
- * core/charts.ts's, shared with the SVG.
+ * Small helpers for building HTML as strings (pages are array joins, not templates). Every text
+ * and attribute value goes through esc(); the escaping itself is core/charts.ts's, shared with
+ * the SVG.
  */
-import { escapeText, isoDay } from '../core/charts.js';
+import { escapeText } from '../core/charts.js';
 
 export { escapeText as esc };
-
-/** `<tag attrs>inner</tag>`; attribute values are escaped, `inner` is taken as markup. Null/false attributes are left out. */
-export function el(tag: string, attrs: Record<string, string | number | boolean | null | undefined>, inner = ''): string {
-  return `<${tag}${attrsOf(attrs)}>${inner}</${tag}>`;
-}
-
-export function attrsOf(attrs: Record<string, string | number | boolean | null | undefined>): string {
-  let out = '';
-  for (const k in attrs) {
-    const v = attrs[k];
-    if (v === null || v === undefined || v === false) continue;
-    out += v === true ? ` ${k}` : ` ${k}="${escapeText(String(v))}"`;
-  }
-  return out;
-}
 
 /** "2026-12-04 08:41 UTC" from an ISO time; the raw text when unreadable, "–" for null. */
 export function when(iso: string | null | undefined): string {
@@ -36,8 +21,6 @@ export function timeEl(iso: string | null | undefined): string {
   if (!iso) return '–';
   return `<time datetime="${escapeText(iso)}">${escapeText(when(iso))}</time>`;
 }
-
-export { isoDay };
 
 /** "1,234" without depending on the server's locale. */
 export function num(n: number): string {

@@ -18,5 +18,3 @@ export function hrefFor(opts: PageOptions, id: number | null): string | null {
   if (opts.endpointHref) return opts.endpointHref(id);
   return opts.mode === 'daemon' ? `endpoint/${id}` : null;
 }
-
-export const DEFAULT_PAGE_OPTIONS: PageOptions = { mode: 'daemon' };
