@@ -26,7 +26,7 @@ h3{font-size:1rem;margin:1rem 0 .4rem}
 footer{font-size:.85rem;padding:24px 16px}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .skip{position:absolute;left:-999px}.skip:focus{left:8px;top:8px;background:var(--bg);padding:4px 8px;z-index:2}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(140px,1fr));gap:10px;list-style:none;padding:0;margin:0}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(125px,1fr));gap:10px;list-style:none;padding:0;margin:0}
 .card{background:var(--card);border:1px solid var(--line);border-left-width:5px;border-radius:6px;padding:8px 12px}
 .card strong{display:block;font-size:1.7rem;line-height:1.2}
 .card.c-ok{border-left-color:var(--ok)}.card.c-warning{border-left-color:var(--warning)}
@@ -75,6 +75,7 @@ dl.kv dt{color:var(--muted)}dl.kv dd{margin:0;word-break:break-word}
 .fp{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.8rem;word-break:break-all}
 .problems{padding-left:1.2em}.problems li{margin:.3rem 0}
 .hint{color:var(--muted)}
+@media (prefers-color-scheme:dark){.timeline .hatch,.legend .hatch{fill-opacity:.4}.timeline .seg.mon,.legend .seg.mon{fill-opacity:.75}}
 @media (max-width:640px){header,main,footer{padding:0 10px}th,td{padding:5px 6px}
 dl.kv{grid-template-columns:1fr}dl.kv dd{margin-bottom:6px}
 table.endpoints,table.endpoints tbody,table.endpoints td{display:block}
