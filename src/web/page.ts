@@ -66,6 +66,7 @@ export interface RowsDocument extends RowsContext {
   rows: CompactRow[];
 }
 
+const KNOWN_STATUS: ReadonlySet<string> = new Set(STATUS_ORDER);
 const MANAGED = 1;
 const DOMAIN_PREFIX = 2;
 const PROBE_ID = 9_876_543_210;
@@ -103,8 +104,11 @@ export function compactRows(rows: readonly DashboardRow[], opts: PageOptions): R
     const p = r.problems;
     const codes = p.length === 0 ? '' : p.length === 1 ? p[0]!.code : p.map((x) => x.code).join(' ');
     const prefixed = r.endpoint.startsWith(r.domain);
+    // Status, id and days go into markup unescaped (page script and rowHtml alike): only known
+    // values pass, whatever the store held.
     const c: CompactRow = [
-      r.id, r.domain, prefixed ? r.endpoint.slice(r.domain.length) : r.endpoint, r.status, r.daysLeft,
+      Number.isSafeInteger(r.id) ? r.id : null, r.domain, prefixed ? r.endpoint.slice(r.domain.length) : r.endpoint,
+      KNOWN_STATUS.has(r.status) ? r.status : 'unknown', Number.isFinite(r.daysLeft) ? r.daysLeft : null,
       lifetimePercent(r.lifetimeLeft), issuer, codes, (r.managed ? MANAGED : 0) | (prefixed ? DOMAIN_PREFIX : 0),
     ];
     const h = hrefFor(opts, r.id);

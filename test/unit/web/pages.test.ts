@@ -169,6 +169,14 @@ describe('hostile names are escaped everywhere', () => {
     assert.equal(scriptJson(['</script><!--']), '["\\u003c/script>\\u003c!--"]');
   });
 
+  test('a status, id or days left the types do not allow never reaches the markup', () => {
+    const odd = row(2, { status: '"><b>x' as Status, id: '1"><b>' as unknown as number, daysLeft: '<i>' as unknown as number });
+    const doc = compactRows([odd], { mode: 'daemon' });
+    assert.deepEqual([doc.rows[0]![0], doc.rows[0]![3], doc.rows[0]![4]], [null, 'unknown', null]);
+    assert.doesNotMatch(rowHtml(doc.rows[0]!, doc), /<b>|<i>/);
+    assert.equal(compactRows([row(2, { status: 'toString' as Status })], { mode: 'daemon' }).rows[0]![3], 'unknown');
+  });
+
   test('the page title and the timeline id are escaped too', () => {
     assert.match(html, /<title>certs: 2 endpoints, [^<]*<\/title>/);
   });
