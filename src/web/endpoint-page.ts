@@ -13,7 +13,7 @@ import type { CertInfo } from '../core/model.js';
 import { subjectLabel, issuerLabel } from '../core/x509.js';
 import { esc, num, plural, timeEl } from './html.js';
 import type { EndpointDetail } from './model.js';
-import { footer, pageHead, STATUS_ICON } from './page.js';
+import { footer, knownStatus, pageHead, STATUS_ICON } from './page.js';
 import type { PageOptions } from './page-options.js';
 
 const DAY_MS = 86_400_000;
@@ -80,7 +80,7 @@ function table(head: string[], rows: string[][], empty: string): string {
 /** The detail page of one endpoint. */
 export function renderEndpointPage(detail: EndpointDetail, opts: PageOptions = { mode: 'daemon' }): string {
   const r = detail.row;
-  const st = r.status;
+  const st = knownStatus(r.status);
   const out = [pageHead(`certs: ${r.endpoint} (${st})`, opts)];
   out.push('<body><header>');
   if (opts.mode === 'daemon') out.push('<p><a href="../">← All endpoints</a></p>');
@@ -103,7 +103,7 @@ export function renderEndpointPage(detail: EndpointDetail, opts: PageOptions = {
   else {
     out.push('<ul class="problems">');
     for (const p of detail.problems) {
-      const ps = p.severity;
+      const ps = p.severity === 'critical' ? 'critical' : 'warning';
       out.push(`<li data-testid="problem" data-code="${esc(p.code)}"><span class="st s-${ps}"><span aria-hidden="true">${STATUS_ICON[ps]}</span> ${ps}</span> <code>${esc(p.code)}</code> ${esc(p.message)}`
         + `${p.hint ? `<div class="hint">Fix: ${esc(p.hint)}</div>` : ''}</li>`);
     }

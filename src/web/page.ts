@@ -67,6 +67,12 @@ export interface RowsDocument extends RowsContext {
 }
 
 const KNOWN_STATUS: ReadonlySet<string> = new Set(STATUS_ORDER);
+
+/** `s` when it is a status, else 'unknown': statuses go into class names and markup unescaped. */
+export function knownStatus(s: string): Status {
+  return KNOWN_STATUS.has(s) ? (s as Status) : 'unknown';
+}
+
 const MANAGED = 1;
 const DOMAIN_PREFIX = 2;
 const PROBE_ID = 9_876_543_210;
@@ -108,7 +114,7 @@ export function compactRows(rows: readonly DashboardRow[], opts: PageOptions): R
     // values pass, whatever the store held.
     const c: CompactRow = [
       Number.isSafeInteger(r.id) ? r.id : null, r.domain, prefixed ? r.endpoint.slice(r.domain.length) : r.endpoint,
-      KNOWN_STATUS.has(r.status) ? r.status : 'unknown', Number.isFinite(r.daysLeft) ? r.daysLeft : null,
+      knownStatus(r.status), Number.isFinite(r.daysLeft) ? r.daysLeft : null,
       lifetimePercent(r.lifetimeLeft), issuer, codes, (r.managed ? MANAGED : 0) | (prefixed ? DOMAIN_PREFIX : 0),
     ];
     const h = hrefFor(opts, r.id);
