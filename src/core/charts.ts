@@ -255,7 +255,7 @@ export function sparklineSvg(points: readonly SparkInput[]): string {
   }
   flush();
   L.points.forEach((p, i) => {
-    if (p && (points[i]!.status !== 'ok' || i === L.points.length - 1)) out.push(`<circle class="dot s-${points[i]!.status}" cx="${p.x}" cy="${p.y}" r="${i === L.points.length - 1 ? 3 : 2}"/>`);
+    if (p && (points[i]!.status !== 'ok' || i === L.points.length - 1)) out.push(`<circle class="dot s-${escapeText(points[i]!.status)}" cx="${p.x}" cy="${p.y}" r="${i === L.points.length - 1 ? 3 : 2}"/>`);
   });
   out.push('</svg>');
   return out.join('');
