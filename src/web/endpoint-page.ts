@@ -133,12 +133,12 @@ export function renderEndpointPage(detail: EndpointDetail, opts: PageOptions = {
   out.push(table(['When', 'Result', 'Version', 'Detail'], detail.renewals.map((x) => [
     timeEl(x.at),
     x.ok ? '<span class="st s-ok"><span aria-hidden="true">✓</span> issued</span>' : '<span class="st s-critical"><span aria-hidden="true">✖</span> failed</span>',
-    x.version === null ? '–' : String(x.version),
+    x.version === null ? '–' : esc(String(x.version)),
     esc(x.detail),
   ]), r.managed ? 'No renewal recorded yet.' : 'Monitor-only: certs does not renew this domain.'));
   out.push('</section>');
   out.push(`<section aria-labelledby="h-deployments"><h2 id="h-deployments">Deployments of ${esc(r.domain)}</h2>`);
-  out.push(table(['When', 'State', 'Version', 'Detail'], detail.deployments.map((x) => [timeEl(x.at), esc(x.state), x.version === null ? '–' : String(x.version), esc(x.detail)]), 'No deployment recorded.'));
+  out.push(table(['When', 'State', 'Version', 'Detail'], detail.deployments.map((x) => [timeEl(x.at), esc(x.state), x.version === null ? '–' : esc(String(x.version)), esc(x.detail)]), 'No deployment recorded.'));
   out.push('</section>');
   out.push('<section aria-labelledby="h-notifications"><h2 id="h-notifications">Notifications about it</h2>');
   out.push(table(['When', 'Subject', 'State'], detail.notifications.map((x) => [timeEl(x.at), esc(x.subject), esc(x.state)]), 'No notification sent about this endpoint.'));
