@@ -90,7 +90,7 @@ export function renderEndpointPage(detail: EndpointDetail, opts: PageOptions = {
   const pct = lifetimePercent(r.lifetimeLeft);
   out.push('<section aria-labelledby="h-overview"><h2 id="h-overview">Overview</h2><dl class="kv">');
   out.push(`<dt>Endpoint</dt><dd>${esc(r.endpoint)}${r.source === 'file' ? ' <span class="tag">file</span>' : ''}</dd>`);
-  out.push(`<dt>Days left</dt><dd>${r.daysLeft === null ? '–' : r.daysLeft}${r.notAfter ? ` (until ${timeEl(r.notAfter)})` : ''}</dd>`);
+  out.push(`<dt>Days left</dt><dd>${r.daysLeft === null ? '–' : esc(String(r.daysLeft))}${r.notAfter ? ` (until ${timeEl(r.notAfter)})` : ''}</dd>`);
   out.push(`<dt>Lifetime left</dt><dd>${pct === null ? '–' : `${lifetimeBarSvg(pct, st)} ${pct}%`}</dd>`);
   out.push(`<dt>Subject</dt><dd>${r.subject === null ? '–' : esc(r.subject)}</dd>`);
   out.push(`<dt>Issuer</dt><dd>${r.issuer === null ? '–' : esc(r.issuer)}</dd>`);
