@@ -542,63 +542,30 @@ const FIELD_SEPARATOR = '\u001f';
 const MAX_ISO_YEAR_MS = 253402300799999;
 const ROW_SEPARATOR = '\u001e';
 
-/** report_extra_json's fields as `,\n      "key": value` lines in stored order; NULL when JS must write them. */
+/** report_extra_json's fields as `,\n      "key": value` lines in stored order; NULL when JS must write them (a whole number JS cannot hold exactly among them). */
 const EXTRA_FIELDS = `CASE WHEN r.report_extra_json IS NULL THEN ''
   WHEN json_valid(r.report_extra_json) AND json_type(r.report_extra_json) = 'object' THEN (
-    SELECT iif(count(*) = 0 OR sum(${unsafeMember('j')} OR j.key IN (${[...COLUMN_FIELDS].map((f) => `'${f}'`).join(', ')})) > 0
+    SELECT iif(count(*) = 0 OR sum(j.type NOT IN ('text', 'integer', 'true', 'false', 'null')
+        OR (j.type = 'integer' AND abs(j.value) >= 9007199254740992)
+        OR j.key GLOB '[0-9]*' OR j.key = '__proto__' OR j.key IN (${[...COLUMN_FIELDS].map((f) => `'${f}'`).join(', ')})) > 0
         OR count(*) <> count(DISTINCT j.key), NULL,
       group_concat(',
-      ' || json_quote(j.key) || ': ' || ${scalar('j')}, '' ORDER BY j.id))
+      ' || json_quote(j.key) || ': ' || CASE j.type WHEN 'text' THEN json_quote(j.value) WHEN 'integer' THEN j.value ELSE j.type END, '' ORDER BY j.id))
     FROM json_each(r.report_extra_json) j)
-  ELSE NULL END`;
-
-/**
- * A json_each member `j` that JSON.parse then JSON.stringify might not give back the same way:
- * a value other than a string, a whole number JS holds exactly, a boolean or null; a name JS
- * orders first (integer-like) or that sets an object's prototype.
- */
-function unsafeMember(j: string): string {
-  return `(${j}.type NOT IN ('text', 'integer', 'true', 'false', 'null')
-    OR (${j}.type = 'integer' AND abs(${j}.value) >= 9007199254740992)
-    OR ${j}.key GLOB '[0-9]*' OR ${j}.key = '__proto__')`;
-}
-
-/** A safe member's value as JSON.stringify writes it. */
-function scalar(j: string): string {
-  return `CASE ${j}.type WHEN 'text' THEN json_quote(${j}.value) WHEN 'integer' THEN ${j}.value ELSE ${j}.type END`;
-}
-
-/**
- * problems_json as JSON.stringify(report, null, 2) writes the report's \`problems\` list (a list
- * of objects of safe members), or NULL when JS must write it.
- */
-const PROBLEMS_JSON = `CASE WHEN r.problems_json = '[]' THEN '[]'
-  WHEN json_valid(r.problems_json) AND json_type(r.problems_json) = 'array' THEN (
-    SELECT iif(sum(p.text IS NULL) > 0, NULL, '[' || group_concat(p.text, ',' ORDER BY p.id) || '
-      ]')
-    FROM (SELECT j.id, iif(j.type <> 'object', NULL, (
-        SELECT iif(count(*) = 0, '
-        {}', iif(sum(${unsafeMember('m')}) > 0 OR count(*) <> count(DISTINCT m.key), NULL, '
-        {' || group_concat('
-          ' || json_quote(m.key) || ': ' || ${scalar('m')}, ',' ORDER BY m.id) || '
-        }'))
-        FROM json_each(j.value) m)) AS text
-      FROM json_each(r.problems_json) j) p)
   ELSE NULL END`;
 
 /**
  * The report serialised exactly as JSON.stringify(report, null, 2) would at list-element depth
  * (toReports gives the object: same fields, same order), or NULL when a value needs JS to be
- * written the same way: a REAL that is not a whole number; problems or extra fields that are not
- * strings, whole numbers, booleans or null, or whose names JS could order differently
- * (integer-like) or that clash with a column. A NULL from PROBLEMS_JSON or EXTRA_FIELDS makes the
- * whole text NULL through ||, which the outer concat() then writes as nothing. A scanned_at
- * outside years 0000–9999 (which toISOString writes differently) is left to parseStatusRows.
- * orderKnown and crossCheck.agrees need no check: `= 1` in SQL is `=== 1` of the number JS reads.
- * json_quote writes every character as JSON.stringify does (test/unit/service/status-json.test.ts
- * checks every code point), so no field holds a raw U+001E or U+001F.
+ * written the same way: problems (nested objects), a REAL that is not a whole number, extra fields that are not strings, whole numbers, booleans or null, or whose names could be
+ * ordered differently by JS (integer-like) or clash with a column (a NULL from EXTRA_FIELDS makes
+ * the whole text NULL, which concat() then writes as nothing). A scanned_at outside years
+ * 0000–9999 (which toISOString writes differently) is left to statusRows. orderKnown and
+ * crossCheck.agrees need no check: `= 1` in SQL is `=== 1` of the number JS would read.
+ * No status row field holds a raw U+001E or U+001F: JSON (json_quote), numbers and status words. json_quote writes every
+ * character as JSON.stringify does (test/unit/store/status-rows.test.ts checks every code point).
  */
-const STATUS_JSON = `CASE WHEN typeof(e.port) = 'integer'
+const STATUS_JSON = `CASE WHEN r.problems_json = '[]' AND typeof(e.port) = 'integer'
     AND (s.days_left IS NULL OR (typeof(s.days_left) IN ('integer', 'real') AND abs(s.days_left) < 9007199254740992 AND s.days_left = CAST(s.days_left AS INTEGER)))
   THEN concat('    {
       "domain": ', json_quote(e.domain), ',
@@ -611,8 +578,7 @@ const STATUS_JSON = `CASE WHEN typeof(e.port) = 'integer'
       "fingerprint256": ', json_quote(r.fingerprint256), ',
       "issuer": ', json_quote(r.issuer), ',
       "subject": ', json_quote(r.subject), ',
-      "problems": ')
-    || (${PROBLEMS_JSON}) || concat(',
+      "problems": [],
       "scannedAt": "', strftime('%Y-%m-%dT%H:%M:%S', s.scanned_at / 1000, 'unixepoch'), printf('.%03dZ"', s.scanned_at % 1000),
     iif(e.address = '', '', ',
       "address": ' || json_quote(e.address)),

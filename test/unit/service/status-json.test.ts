@@ -67,6 +67,7 @@ function scans(): { report: EndpointReport; chainDer: Buffer[]; extra?: { error?
   add({ domain: 'cross.example' }, { crossCheck: { openssl: 'unable to get local issuer certificate', agrees: false, note: 'OpenSSL disagrees "here"' } });
   add({ domain: 'extra.example' }, { notBefore: '2025-01-01T00:00:00.000Z', servedCount: 2, leafNotAfter: '2026-02-01T00:00:00.000Z' });
   add({ domain: 'extra-null.example' }, { notBefore: null, servedCount: 0 });
+  add({ domain: 'extra-big.example' }, { servedCount: 2 ** 53 + 2 });
   add({ domain: 'file.example', host: 'file.example', port: 0, source: 'file' }, { file: '/etc/ssl/file.pem', servedCount: 1 });
   add({ domain: 'problems.example' }, {}, { problems: [{ code: 'expiring-soon', severity: 'warning', message: 'expires in 12 days', hint: 'renew it' }, { code: 'wrong-order', severity: 'warning', message: 'served out of order' }] });
   add({ domain: 'problems-nested.example' }, {}, { problems: [{ code: 'odd', severity: 'warning', message: 'nested', detail: { ratio: 1.5 } } as unknown as Problem] });
@@ -99,7 +100,7 @@ function scans(): { report: EndpointReport; chainDer: Buffer[]; extra?: { error?
 
 const CONFIG = `dataDir: ./data
 domains:
-${['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'problems', 'problems-nested', 'problems-empty', 'days', 'days-frac', 'days-null', 'epoch', 'far', 'late', 'multi', 'one-address', 'plain-newest', ...odd.map((_, i) => `odd${i}`)]
+${['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'extra-big', 'problems', 'problems-nested', 'problems-empty', 'days', 'days-frac', 'days-null', 'epoch', 'far', 'late', 'multi', 'one-address', 'plain-newest', ...odd.map((_, i) => `odd${i}`)]
   .map((d) => `  - {name: ${d}.example, managed: false}\n`).join('')}  - {name: file.example, managed: false, endpoints: [], files: {cert: /etc/ssl/file.pem}, nginx: false}
   - {name: fixed.example, managed: false, endpoints: [{host: fixed.example}, {host: fixed.example, address: 203.0.113.5}]}
   - {name: never.example, managed: false}
@@ -148,8 +149,8 @@ describe('status --json from serialised rows', () => {
         const r = await both(CONFIG, dir, ro);
         // Not vacuous: which rows SQLite serialised, and which it left to the report objects.
         const target = (domain: string) => ({ domain, host: domain, port: 443, source: 'tls' as const });
-        const serialised = ['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'problems', 'problems-empty', 'days', 'days-null', 'epoch', 'late', 'odd0', 'odd2', 'odd3'];
-        const left = ['problems-nested', 'days-frac', 'far'];
+        const serialised = ['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'days', 'days-null', 'epoch', 'late', 'odd0', 'odd2', 'odd3'];
+        const left = ['problems', 'problems-nested', 'problems-empty', 'extra-big', 'days-frac', 'far'];
         const rows = ro.scans.statusRows([...serialised, ...left].map((d) => target(`${d}.example`)));
         assert.deepEqual(rows.map((x) => x.text !== null), [...serialised.map(() => true), ...left.map(() => false)]);
         // The table's fields: problems are written too; a fractional daysLeft is not (nor, as for
