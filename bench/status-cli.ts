@@ -11,12 +11,12 @@
 //                                                same runs, alternating with the first; its output
 //                                                must be the same bytes (generatedAt aside)
 //
-// One JSON line per case on stdout: wall time (median, min, max of the runs, `node -e 0` run
-// alternately as the baseline), peak RSS from one more run with bench/rss-preload.mjs, the budget
+// One JSON line per case on stdout: wall time with stdout to a file (median, min, max of the
+// runs, `node -e 0` run alternately as the baseline), peak RSS from one more run with bench/rss-preload.mjs, the budget
 // and whether the median met it. The first run of each config is untimed: it fills the parse
 // cache (a private CERTS_CACHE_DIR), as every run after the config changed would.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -83,6 +83,24 @@ function spawnTimed(args: string[], env: NodeJS.ProcessEnv): Run {
   return { ms, stdout: r.stdout, stderr: r.stderr, code: r.status };
 }
 
+/**
+ * Wall time of a run whose stdout goes to a file, as from cron (`> status.json`): collected
+ * through a pipe, 60 MB of JSON would also time this process decoding it.
+ */
+function spawnToFile(args: string[], env: NodeJS.ProcessEnv, file: string): number {
+  const fd = openSync(file, 'w');
+  try {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, args, { env, stdio: ['ignore', fd, 'ignore'] });
+    const ms = performance.now() - t0;
+    if (r.error) throw r.error;
+    if (r.status === null || r.status > 2) throw new Error(`${args.join(' ')}: exit ${r.status}`);
+    return ms;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Exit 0-2 are verdicts (ok, warning, critical); 3 and others mean it could not judge or run. */
 function checkOutput(r: Run, json: boolean, n: number): string | undefined {
   if (r.code === null || r.code > 2) return `exit ${r.code}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`;
@@ -126,7 +144,7 @@ async function main(): Promise<void> {
           baseline.push(spawnTimed(['-e', '0'], env).ms);
           // Alternate which build goes first, so neither always runs on a warmer machine.
           const order = i % 2 === 0 ? builds : [...builds].reverse();
-          for (const b of order) times.get(b.label)!.push(spawnTimed([b.cli, ...argsOf(b)], env).ms);
+          for (const b of order) times.get(b.label)!.push(spawnToFile([b.cli, ...argsOf(b)], env, join(work, 'out')));
         }
         for (const b of builds) {
           const rssFile = join(work, `rss-${n}-${b.label}`);
