@@ -2,10 +2,9 @@
  * The dashboard's counts (issue 13), pure: the summary cards, the 13-week expiry timeline, the
  * urgency order of the endpoint table, and the share of a certificate's lifetime still ahead.
  *
- * core imports nothing from other src folders, so the row and result types here are structural:
- * src/web/model.ts's DashboardRow satisfies DashboardRowLike, and DashboardCounts / TimelineCounts
- * have exactly the shape of its DashboardSummary / TimelineWeek (test/unit/core/dashboard.test.ts
- * assigns one to the other, so the typecheck catches a drift).
+ * core imports nothing from other src folders, so a row is structural here (src/web/model.ts's
+ * DashboardRow satisfies DashboardRowLike); DashboardCounts and TimelineCounts are the page's own
+ * DashboardSummary and TimelineWeek (web/model.ts names them).
  */
 import type { Status } from './problems.js';
 
@@ -31,7 +30,7 @@ export interface DashboardRowLike {
   endpoint: string;
 }
 
-/** = src/web/model.ts DashboardSummary. */
+/** The summary cards (src/web/model.ts DashboardSummary). `within7`/`within30`: expiring within 7 / 30 days, already expired included. */
 export interface DashboardCounts {
   ok: number;
   warning: number;
@@ -42,7 +41,7 @@ export interface DashboardCounts {
   total: number;
 }
 
-/** = src/web/model.ts TimelineWeek. */
+/** One week of the timeline (src/web/model.ts TimelineWeek): expiring in [start, end), by status, managed / monitor-only. */
 export interface TimelineCounts {
   start: string;
   end: string;

@@ -8,16 +8,10 @@
  */
 import { wrapSqliteError, type Db } from './db.js';
 import type { Status } from '../core/problems.js';
+import type { StoredEndpoint } from './endpoint-ids.js';
 
-export interface LeanScanRow {
-  /** The endpoint's id (ScanRepository.reportsById, the page /endpoint/<id>). */
-  id: number;
-  domain: string;
-  host: string;
-  port: number;
-  /** Absent when the endpoint has no address, as in its report. */
-  address?: string;
-  source: 'tls' | 'file';
+/** A stored endpoint (its id: ScanRepository.reportsById, the page /endpoint/<id>) with its latest scan. */
+export interface LeanScanRow extends StoredEndpoint {
   /** As the report has it: scanned_at as an ISO string. */
   scannedAt: string;
   status: Status;

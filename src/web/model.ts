@@ -5,6 +5,7 @@
  * `certs report --json`. Issue 13.
  */
 import type { CertInfo } from '../core/model.js';
+import type { DashboardCounts, TimelineCounts } from '../core/dashboard.js';
 import type { Status } from '../core/problems.js';
 
 /** One row of the endpoint table: one stored endpoint (per address), or a configured one never scanned. */
@@ -32,25 +33,13 @@ export interface DashboardRow {
   scannedAt: string | null;
 }
 
-export interface DashboardSummary {
-  ok: number;
-  warning: number;
-  critical: number;
-  unknown: number;
-  /** Endpoints whose certificate expires within 7 / 30 days (already expired ones included). */
-  within7: number;
-  within30: number;
-  total: number;
-}
-
-/** One week of the expiry timeline: endpoints whose certificate expires in [start, end). */
-export interface TimelineWeek {
-  start: string;
-  end: string;
-  /** Counts by status, split managed / monitor-only. */
-  managed: Record<Status, number>;
-  monitored: Record<Status, number>;
-}
+/**
+ * The cards and the timeline are counted in core (src/core/dashboard.ts, pure); web/ may import
+ * core, so the page's types are those, not a copy to keep in step.
+ */
+export type DashboardSummary = DashboardCounts;
+/** One week of the expiry timeline: endpoints whose certificate expires in [start, end), by status, managed / monitor-only. */
+export type TimelineWeek = TimelineCounts;
 
 /** What the last run did (the `runs` table; null before the first recorded run). */
 export interface RunView {
