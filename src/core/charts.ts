@@ -10,32 +10,11 @@
  * segment heights add up exactly to its own rounded height (the unit tests check the geometry).
  */
 import { STATUS_ORDER, weekTotal, TIMELINE_WEEKS } from './dashboard.js';
+import { escapeHtml } from './html-escape.js';
 import type { Status } from './problems.js';
 
-/** Escapes text for HTML/SVG content and double- or single-quoted attribute values. */
-export function escapeText(value: string): string {
-  // A scan for the five characters first: almost every name has none, and then no copy is made.
-  let i = 0;
-  const n = value.length;
-  for (; i < n; i++) {
-    const c = value.charCodeAt(i);
-    if (c === 38 || c === 60 || c === 62 || c === 34 || c === 39) break;
-  }
-  if (i === n) return value;
-  let out = value.slice(0, i);
-  for (; i < n; i++) {
-    const ch = value[i]!;
-    switch (ch) {
-      case '&': out += '&amp;'; break;
-      case '<': out += '&lt;'; break;
-      case '>': out += '&gt;'; break;
-      case '"': out += '&quot;'; break;
-      case '\'': out += '&#39;'; break;
-      default: out += ch;
-    }
-  }
-  return out;
-}
+/** The one HTML escape (also used by the notification emails); named for the SVG text it escapes here. */
+export const escapeText: (value: string) => string = escapeHtml;
 
 const r2 = (x: number): number => Math.round(x * 100) / 100;
 

@@ -8,6 +8,7 @@
  */
 import type { EmailTemplates } from '../config/email-templates.js';
 import { renderTemplate } from '../core/template.js';
+import { escapeHtml } from '../core/html-escape.js';
 
 export type DigestSeverity = 'critical' | 'warning' | 'info';
 export type DigestEventKind = 'expiry' | 'problem' | 'recovery';
@@ -49,11 +50,7 @@ export interface RenderedTestEmail {
 
 export const DEFAULT_FOOTER = 'Sent by certs. Recipients and thresholds are set under notify: in its configuration.';
 
-const HTML_ESCAPES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch] ?? ch);
-}
+export { escapeHtml };
 
 /** A header value on one line: CR/LF (and other control characters) become spaces. */
 function oneLine(s: string): string {
