@@ -363,6 +363,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX runs_started ON runs(started_at);
     `,
   },
+  {
+    version: 9,
+    name: 'rendered status rows',
+    sql: `
+      -- Derived, never the record: each endpoint's latest scan as \`certs status --json\` and its
+      -- table print it (store/status-rows.ts), rendered when a scan becomes the latest, NULL where
+      -- JS must write it. meta 'status_text_rendering' names the rendering they were made with;
+      -- texts of another rendering are not read. A later migration that changes what a latest
+      -- scan reads as must DELETE that meta row, so the next writer renders them again.
+      ALTER TABLE endpoints ADD COLUMN status_json TEXT;
+      ALTER TABLE endpoints ADD COLUMN status_table TEXT;
+    `,
+  },
 ];
 
 /** The schema version this build writes and expects. */

@@ -4,6 +4,9 @@ import { StoreError } from '../core/errors.js';
 import type { CertInfo, EndpointReport } from '../core/model.js';
 import type { Problem, Status } from '../core/problems.js';
 import { wrapSqliteError, type Db } from './db.js';
+import { COLUMN_FIELDS, RENDER_ALL_SQL, RENDER_LATEST_SET, STATUS_TEXT_META, STATUS_TEXT_RENDERING, parseStatusRows, statusParam, statusRowsSql, type StatusForm, type StatusRow, type StatusTarget } from './status-rows.js';
+
+export { parseStatusRows, statusParam, type StatusForm, type StatusRow, type StatusTarget } from './status-rows.js';
 
 /** Identifies a stored endpoint. `address` and `source` narrow the match when given. */
 export interface EndpointKey {
@@ -63,45 +66,6 @@ export interface ScanDetail {
   durationMs: number | null;
 }
 
-/** An endpoint `status` shows, without its address: every address row of it is read. */
-export interface StatusTarget {
-  domain: string;
-  host: string;
-  port: number;
-  source: 'tls' | 'file';
-  /** The fingerprint of the domain's newest issued certificate, if any: rows serving another are `touched`. */
-  issued?: string | null;
-}
-
-/**
- * What `status` needs of one stored row to place and count it, with the report already
- * serialised where SQLite can write it (`statusRows`).
- */
-export interface StatusRow {
-  /** Index of its target in the list given to `statusRows`. */
-  target: number;
-  /** The endpoint's row id: `reportsById` reads its full report. */
-  id: number;
-  /** Absent when the endpoint has no address, as in its report. */
-  address?: string;
-  /** scanned_at, milliseconds since the epoch (the report's scannedAt is its toISOString()). */
-  scannedAtMs: number;
-  status: Status;
-  /** It serves a certificate other than the target's `issued` one. */
-  touched: boolean;
-  /**
-   * The row as the form asked for, or null when only the report itself can say (problems, or a
-   * field SQLite cannot write the way JS would): for 'json' the report `latest()` would return,
-   * without its chain, as `JSON.stringify(doc, null, 2)` prints it as an element of a list under
-   * a key of the top-level object (its `{` after four spaces, no comma, no newline at either
-   * end); for 'table' a JSON array [daysLeft, notAfter, issuer, error, file, problem codes
-   * joined by ", "], the report's fields the status table shows.
-   */
-  text: string | null;
-}
-
-/** What statusRows writes of each row: the `--json` report, or the status table's fields. */
-export type StatusForm = 'json' | 'table';
 
 const PROBE_ERROR_CODES: ReadonlySet<string> = new Set(['unreachable', 'timeout', 'handshake-failed']);
 
@@ -121,6 +85,7 @@ export class ScanRepository {
   constructor(db: Db) {
     this.db = db;
     this.recordManyTx = db.transaction((items: readonly RecordItem[]) => {
+      this.ensureRendered();
       // Within one transaction an intermediate shared by many endpoints is written once;
       // the upsert still guards against rows from earlier transactions.
       const written = new Map<string, number>();
@@ -177,11 +142,11 @@ export class ScanRepository {
 
   /**
    * The newest scan of every stored endpoint of these targets, in target order (one target's
-   * rows in no particular order), for `status` at fleet size. The whole answer is one string from SQLite (per row: its
-   * key fields, then the report serialised), where `latest()` reads ~19 values a row, which
-   * better-sqlite3 turns into JS values at ~0.4 µs each: 0.8 s of a 100,000-endpoint
-   * `status --json` with the garbage. Ask for a few hundred targets at a time. Rows whose
-   * `json` is null are read with `reportsById`.
+   * rows in no particular order), for `status` at fleet size. The whole answer is one string
+   * from SQLite (per row: its key fields, then the report serialised; store/status-rows.ts),
+   * where `latest()` reads ~19 values a row, which better-sqlite3 turns into JS values at
+   * ~0.4 µs each. Ask for a few hundred targets at a time. Rows whose `text` is null are read
+   * with `reportsById`.
    */
   statusRows(targets: readonly StatusTarget[], form: StatusForm = 'json'): StatusRow[] {
     return parseStatusRows(this.statusText(targets, form));
@@ -191,10 +156,29 @@ export class ScanRepository {
   statusText(targets: readonly StatusTarget[] | string, form: StatusForm = 'json'): string | null {
     const param = typeof targets === 'string' ? targets : statusParam(targets);
     try {
-      return this.stmt(`statusRows:${form}`, form === 'json' ? STATUS_ROWS_SQL : STATUS_TABLE_SQL).pluck().get(param) as string | null;
+      const stored = this.storedRenderingCurrent();
+      return this.stmt(`statusRows:${form}:${stored}`, statusRowsSql(form, stored)).pluck().get(param) as string | null;
     } catch (err) {
       throw this.wrap(err, 'reading the latest scans');
     }
+  }
+
+  /** Whether endpoints' stored texts were made by this build's rendering (else they are not read). */
+  private storedRenderingCurrent(): boolean {
+    const v = this.stmt('renderingMeta', 'SELECT value FROM meta WHERE key = ?').pluck().get(STATUS_TEXT_META) as string | undefined;
+    return v === STATUS_TEXT_RENDERING;
+  }
+
+  /**
+   * At the start of every recording transaction, so the texts it writes and the meta row naming
+   * their rendering always agree: texts made by another rendering (another certs version sharing
+   * the store, or none yet after migration 9) are rendered again first (~1 s at 100,000 endpoints,
+   * once per store and rendering). One indexed read otherwise.
+   */
+  private ensureRendered(): void {
+    if (this.storedRenderingCurrent()) return;
+    this.stmt('renderAll', RENDER_ALL_SQL).run();
+    this.stmt('renderingSet', 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(STATUS_TEXT_META, STATUS_TEXT_RENDERING);
   }
 
   /** The newest scan of each of these endpoints (ids from `statusRows`), as `latest()` reads it. */
@@ -454,56 +438,9 @@ export class ScanRepository {
   }
 }
 
-/** The targets as statusText's query takes them. */
-export function statusParam(targets: readonly StatusTarget[]): string {
-  return JSON.stringify(targets.map((t) => [t.domain, t.host, t.port, t.source, t.issued ?? null]));
-}
-
-/** The rows of statusText's string, grouped by target. */
-export function parseStatusRows(text: string | null): StatusRow[] {
-  const out: StatusRow[] = [];
-  if (text === null) return out;
-  // target US id US status US touched US scanned_at US address (JSON) US text, rows split by RS.
-  let at = 0;
-  while (at < text.length) {
-    let end = text.indexOf(ROW_SEPARATOR, at);
-    if (end === -1) end = text.length;
-    const f1 = text.indexOf(FIELD_SEPARATOR, at);
-    const f2 = text.indexOf(FIELD_SEPARATOR, f1 + 1);
-    const f3 = text.indexOf(FIELD_SEPARATOR, f2 + 1);
-    const f4 = text.indexOf(FIELD_SEPARATOR, f3 + 1);
-    const f5 = text.indexOf(FIELD_SEPARATOR, f4 + 1);
-    const f6 = text.indexOf(FIELD_SEPARATOR, f5 + 1);
-    const address = text.slice(f5 + 1, f6);
-    const row: StatusRow = {
-      target: Number(text.slice(at, f1)),
-      id: Number(text.slice(f1 + 1, f2)),
-      scannedAtMs: Number(text.slice(f4 + 1, f5)),
-      status: text.slice(f2 + 1, f3) as Status,
-      touched: text.charCodeAt(f3 + 1) === 0x31,
-      text: f6 + 1 === end ? null : text.slice(f6 + 1, end),
-    };
-    if (address !== '""') row.address = JSON.parse(address) as string;
-    // toISOString writes years outside 0000–9999 differently from strftime.
-    if (!(row.scannedAtMs >= 0 && row.scannedAtMs <= MAX_ISO_YEAR_MS)) row.text = null;
-    out.push(row);
-    at = end + 1;
-  }
-  // By target, as the caller reads them (stable: the order of one target's rows does not matter).
-  for (let i = 1; i < out.length; i++) {
-    if (out[i]!.target < out[i - 1]!.target) return out.sort((a, b) => a.target - b.target);
-  }
-  return out;
-}
-
 const HAS_DER = 1;
 const HAS_INFO = 2;
 
-/** Fields of EndpointReport stored in columns of their own; the rest go to report_extra_json. */
-const COLUMN_FIELDS: ReadonlySet<string> = new Set([
-  'domain', 'host', 'port', 'address', 'source', 'status', 'daysLeft', 'notAfter', 'fingerprint256',
-  'issuer', 'subject', 'problems', 'scannedAt', 'protocol', 'orderKnown', 'crossCheck', 'chain',
-]);
 
 /** A result row in `.raw()` form: arrays are cheaper than objects to build at 10k rows. */
 type Row = unknown[];
@@ -536,98 +473,6 @@ function latestSql(withChain: boolean, where: string): string {
     ORDER BY e.domain, e.host, e.port, e.address, e.source`;
 }
 
-/** Between the fields of a status row, and between rows (never inside JSON text: JSON escapes them). */
-const FIELD_SEPARATOR = '\u001f';
-/** 9999-12-31T23:59:59.999Z */
-const MAX_ISO_YEAR_MS = 253402300799999;
-const ROW_SEPARATOR = '\u001e';
-
-/** report_extra_json's fields as `,\n      "key": value` lines in stored order; NULL when JS must write them (a whole number JS cannot hold exactly among them). */
-const EXTRA_FIELDS = `CASE WHEN r.report_extra_json IS NULL THEN ''
-  WHEN json_valid(r.report_extra_json) AND json_type(r.report_extra_json) = 'object' THEN (
-    SELECT iif(count(*) = 0 OR sum(j.type NOT IN ('text', 'integer', 'true', 'false', 'null')
-        OR (j.type = 'integer' AND abs(j.value) >= 9007199254740992)
-        OR j.key GLOB '[0-9]*' OR j.key = '__proto__' OR j.key IN (${[...COLUMN_FIELDS].map((f) => `'${f}'`).join(', ')})) > 0
-        OR count(*) <> count(DISTINCT j.key), NULL,
-      group_concat(',
-      ' || json_quote(j.key) || ': ' || CASE j.type WHEN 'text' THEN json_quote(j.value) WHEN 'integer' THEN j.value ELSE j.type END, '' ORDER BY j.id))
-    FROM json_each(r.report_extra_json) j)
-  ELSE NULL END`;
-
-/**
- * The report serialised exactly as JSON.stringify(report, null, 2) would at list-element depth
- * (toReports gives the object: same fields, same order), or NULL when a value needs JS to be
- * written the same way: problems (nested objects), a REAL that is not a whole number, extra fields that are not strings, whole numbers, booleans or null, or whose names could be
- * ordered differently by JS (integer-like) or clash with a column (a NULL from EXTRA_FIELDS makes
- * the whole text NULL, which concat() then writes as nothing). A scanned_at outside years
- * 0000–9999 (which toISOString writes differently) is left to statusRows. orderKnown and
- * crossCheck.agrees need no check: `= 1` in SQL is `=== 1` of the number JS would read.
- * No status row field holds a raw U+001E or U+001F: JSON (json_quote), numbers and status words. json_quote writes every
- * character as JSON.stringify does (test/unit/store/status-rows.test.ts checks every code point).
- */
-const STATUS_JSON = `CASE WHEN r.problems_json = '[]' AND typeof(e.port) = 'integer'
-    AND (s.days_left IS NULL OR (typeof(s.days_left) IN ('integer', 'real') AND abs(s.days_left) < 9007199254740992 AND s.days_left = CAST(s.days_left AS INTEGER)))
-  THEN concat('    {
-      "domain": ', json_quote(e.domain), ',
-      "host": ', json_quote(e.host), ',
-      "port": ', e.port, ',
-      "source": ', json_quote(e.source), ',
-      "status": ', json_quote(r.status), ',
-      "daysLeft": ', ifnull(CAST(s.days_left AS INTEGER), 'null'), ',
-      "notAfter": ', json_quote(r.not_after), ',
-      "fingerprint256": ', json_quote(r.fingerprint256), ',
-      "issuer": ', json_quote(r.issuer), ',
-      "subject": ', json_quote(r.subject), ',
-      "problems": [],
-      "scannedAt": "', strftime('%Y-%m-%dT%H:%M:%S', s.scanned_at / 1000, 'unixepoch'), printf('.%03dZ"', s.scanned_at % 1000),
-    iif(e.address = '', '', ',
-      "address": ' || json_quote(e.address)),
-    iif(r.protocol IS NULL, '', ',
-      "protocol": ' || json_quote(r.protocol)),
-    iif(r.order_known IS NULL, '', iif(r.order_known = 1, ',
-      "orderKnown": true', ',
-      "orderKnown": false')),
-    iif(r.cross_check_agrees IS NULL, '', concat(',
-      "crossCheck": {
-        "openssl": ', json_quote(r.openssl_error), iif(r.cross_check_agrees = 1, ',
-        "agrees": true', ',
-        "agrees": false'), iif(r.cross_check_note IS NULL, '', ',
-        "note": ' || json_quote(r.cross_check_note)), '
-      }')))
-    -- || rather than an argument of concat, which would take NULL for '' (see EXTRA_FIELDS).
-    || (${EXTRA_FIELDS}) || '
-    }'
-  END`;
-
-// concat() (SQLite 3.44) writes the pieces once; a chain of || copies the growing text at each
-// step. The targets are the outer loop (CROSS JOIN), each looked up by the endpoints' UNIQUE
-// index. No ORDER BY (its sorter was a fifth of the query): statusRows groups the rows by target.
-const statusRowsSql = (text: string): string => `SELECT group_concat(concat(t.key, char(31), e.id, char(31), r.status, char(31),
-    iif(t.value ->> 4 IS NOT NULL AND r.fingerprint256 IS NOT NULL AND r.fingerprint256 <> t.value ->> 4, 1, 0), char(31),
-    s.scanned_at, char(31), json_quote(e.address), char(31), ${text}), char(30))
-  FROM json_each(?) t CROSS JOIN endpoints e JOIN scans s ON s.id = e.last_scan_id JOIN scan_results r ON r.id = s.result_id
-  WHERE e.domain = t.value ->> 0 AND e.host = t.value ->> 1 AND e.port = t.value ->> 2 AND e.source = t.value ->> 3`;
-
-/**
- * The status table's fields of a report (cli/render.ts tableFields), or NULL where JS must read
- * them: a daysLeft that is not a whole number, extra fields that are not an object or whose
- * `error` or `file` is not a string (or that could set the report's prototype), problems whose
- * codes are not all strings. The error and file are the extra fields' (`->>` of the stored JSON,
- * which JSON.stringify wrote with each key once).
- */
-const STATUS_TABLE = `CASE WHEN (s.days_left IS NULL OR (typeof(s.days_left) IN ('integer', 'real') AND abs(s.days_left) < 9007199254740992 AND s.days_left = CAST(s.days_left AS INTEGER)))
-    AND (r.report_extra_json IS NULL OR (json_valid(r.report_extra_json) AND json_type(r.report_extra_json) = 'object'
-      AND json_type(r.report_extra_json, '$."__proto__"') IS NULL
-      AND ifnull(json_type(r.report_extra_json, '$.error'), 'text') IN ('text', 'null')
-      AND ifnull(json_type(r.report_extra_json, '$.file'), 'text') IN ('text', 'null')))
-    AND (r.problems_json = '[]' OR (json_valid(r.problems_json) AND json_type(r.problems_json) = 'array'
-      AND NOT EXISTS (SELECT 1 FROM json_each(r.problems_json) j WHERE json_type(j.value, '$.code') IS NOT 'text')))
-  THEN json_array(CAST(s.days_left AS INTEGER), r.not_after, r.issuer, r.report_extra_json ->> '$.error', r.report_extra_json ->> '$.file',
-    iif(r.problems_json = '[]', '', (SELECT group_concat(j.value ->> '$.code', ', ' ORDER BY j.id) FROM json_each(r.problems_json) j)))
-  END`;
-
-const STATUS_ROWS_SQL = statusRowsSql(STATUS_JSON);
-const STATUS_TABLE_SQL = statusRowsSql(STATUS_TABLE);
 
 const KEY_WHERE = `e.domain = @domain AND e.host = @host AND e.port = @port
   AND (@address IS NULL OR e.address = @address) AND (@source IS NULL OR e.source = @source)`;
@@ -675,7 +520,7 @@ const INSERT_SCAN_SQL = `INSERT INTO scans (endpoint_id, scanned_at, result_id, 
   VALUES (?, ?, ?, ?, ?) RETURNING id`;
 
 // Ties go to the scan recorded last, so re-recording the same instant updates "latest".
-const SET_LATEST_SQL = `UPDATE endpoints SET last_scan_id = @scanId
+const SET_LATEST_SQL = `UPDATE endpoints SET last_scan_id = @scanId, ${RENDER_LATEST_SET}
   WHERE id = @endpointId AND (last_scan_id IS NULL
     OR (SELECT scanned_at FROM scans WHERE id = endpoints.last_scan_id) <= @scannedAt)`;
 

@@ -169,6 +169,54 @@ describe('status --json from serialised rows', () => {
     }
   });
 
+  it('reads the texts stored at scan time only when this rendering made them; a writer renders them again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'certs-status-json-'));
+    try {
+      const items = scans();
+      const dataDir = join(dir, 'data');
+      // A store as migration 9 leaves one: scans recorded before it, no texts, no rendering named.
+      const seed = openStore(dataDir);
+      try {
+        seed.scans.recordMany(items.slice(0, -1));
+        seed.db.exec("UPDATE endpoints SET status_json = NULL, status_table = NULL; DELETE FROM meta WHERE key = 'status_text_rendering'");
+      } finally {
+        seed.close();
+      }
+      const stored = (db: Store) => db.db.prepare("SELECT count(*) FROM endpoints WHERE status_json IS NOT NULL").pluck().get() as number;
+      let ro = openStore(dataDir, { readonly: true })!;
+      let r = await both(CONFIG, dir, ro);
+      assert.equal(r.now, r.old, 'no texts yet: the live rendering');
+      assert.equal(stored(ro), 0);
+      ro.close();
+      // Texts of another rendering (another certs version) are never read...
+      const rw = openStore(dataDir);
+      rw.scans.recordMany(items.slice(-1));
+      assert.ok(stored(rw) > 10, 'the first write rendered every endpoint');
+      const tamper = (rendering: string) => rw.db.exec(`UPDATE endpoints SET status_json = '    {"tampered": true}' WHERE status_json IS NOT NULL; UPDATE meta SET value = '${rendering}' WHERE key = 'status_text_rendering'`);
+      const current = rw.meta.get('status_text_rendering')!;
+      tamper('another-rendering');
+      ro = openStore(dataDir, { readonly: true })!;
+      r = await both(CONFIG, dir, ro);
+      assert.equal(r.now, r.old);
+      assert.ok(!r.now.includes('tampered'));
+      // ...while those this rendering names are (the test above is not vacuous)...
+      tamper(current);
+      r = await both(CONFIG, dir, ro);
+      assert.ok(r.now.includes('"tampered": true'));
+      // ...and the next write renders them all again.
+      tamper('another-rendering');
+      rw.scans.recordMany(items.slice(-1));
+      assert.equal(rw.meta.get('status_text_rendering'), current);
+      r = await both(CONFIG, dir, ro);
+      assert.equal(r.now, r.old);
+      assert.ok(!r.now.includes('tampered'));
+      ro.close();
+      rw.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('with nothing stored, every target is unknown, as before', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'certs-status-json-'));
     try {

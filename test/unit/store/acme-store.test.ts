@@ -86,7 +86,7 @@ function cert(lineage: string, version: number, over: Partial<IssuedCert> = {}):
 describe('migration 2', () => {
   it('creates the ACME tables on a fresh database', () => {
     withStore((store) => {
-      assert.equal(SCHEMA_VERSION, 8);
+      assert.equal(SCHEMA_VERSION, 9);
       assert.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.deepEqual(tables(store.db), ['acme_accounts', 'certificates', 'deploy_failures', 'deployments', 'endpoints', 'issued', 'locks', 'meta', 'notify_active', 'notify_meta', 'notify_sent', 'outbox', 'renewal_attempts', 'renewal_state', 'runs', 'scan_results', 'scans']);
       const indexes = store.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();

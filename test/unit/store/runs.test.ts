@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from '../../../src/core/errors.js';
-import { applyMigrations, MIGRATIONS, openStore, type Store } from '../../../src/store/index.js';
+import { applyMigrations, MIGRATIONS, openStore, SCHEMA_VERSION, type Store } from '../../../src/store/index.js';
 import { pruneRuns } from '../../../src/store/prune.js';
 import { pruneStore } from '../../../src/service/prune.js';
 import type { Config } from '../../../src/config/types.js';
@@ -74,7 +74,7 @@ describe('migration 8', () => {
     raw.close();
     const store = openStore(dataDir);
     try {
-      assert.equal(store.db.pragma('user_version', { simple: true }), 8);
+      assert.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.equal(store.db.prepare('SELECT domain FROM endpoints').pluck().get(), 'old.example');
       assert.deepEqual(store.runs.list(), []);
       assert.equal(store.runs.latestFinished(), null);
