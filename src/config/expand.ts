@@ -80,18 +80,43 @@ export function expandString(text: string, path: KeyPath, opts: ExpandOptions): 
  */
 export function expandTree(tree: unknown, opts: ExpandOptions): ExpandResult {
   const expanded = new Map<string, string>();
-  const walk = (v: unknown, path: KeyPath): unknown => {
+  // One path, pushed and popped (a copy per node was most of a 100,000-domain walk), and a
+  // subtree with nothing to expand is returned as it was: the caller can tell by identity, and
+  // config/load.ts does (parse-cache keeps domains[] validated only when nothing in it expanded).
+  const path: (string | number)[] = [];
+  const walk = (v: unknown): unknown => {
     if (typeof v === 'string') {
       if (!v.includes('${')) return v;
-      const out = expandString(v, path, opts);
-      expanded.set(formatKeyPath(path), v);
+      const at = [...path];
+      const out = expandString(v, at, opts);
+      expanded.set(formatKeyPath(at), v);
       return out;
     }
-    if (Array.isArray(v)) return v.map((item, i) => walk(item, [...path, i]));
+    if (Array.isArray(v)) {
+      let copy: unknown[] | undefined;
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        const item = walk(v[i]);
+        path.pop();
+        if (item !== v[i]) (copy ??= v.slice())[i] = item;
+      }
+      return copy ?? v;
+    }
     if (typeof v === 'object' && v !== null && !(v instanceof Uint8Array)) {
-      return Object.fromEntries(Object.entries(v).map(([k, item]) => [k, walk(item, [...path, k])]));
+      const entries = Object.entries(v);
+      let changed = false;
+      for (const entry of entries) {
+        path.push(entry[0]);
+        const item = walk(entry[1]);
+        path.pop();
+        if (item !== entry[1]) {
+          entry[1] = item;
+          changed = true;
+        }
+      }
+      return changed ? Object.fromEntries(entries) : v;
     }
     return v;
   };
-  return { value: walk(tree, []), expanded };
+  return { value: walk(tree), expanded };
 }

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { ConfigError, ValidationError } from '../core/errors.js';
 import { normalizeDomainName } from '../core/names.js';
 import { nearest } from '../core/nearest.js';
+import type { DomainConfig } from './types.js';
 
 export type KeyPath = readonly (string | number)[];
 export type Obj = Record<string, unknown>;
@@ -35,6 +36,12 @@ export interface CheckContext {
   expanded?: ReadonlyMap<string, string>;
   /** A suffix like " (line 3, column 5)" for a key path, when the source is known. */
   locate?: (path: KeyPath) => string;
+  /**
+   * domains[] of this same text as validated before (config/parse-cache.ts): `validated` is used
+   * instead of validating the list again; `allPlain` is set when validation took the fast path
+   * (plainDomain) for every domain, whose result depends on nothing but the domain's own text.
+   */
+  domains?: { validated?: DomainConfig[]; allPlain?: boolean };
 }
 
 function describe(v: unknown): string {

@@ -10,7 +10,7 @@ import { expandTree } from './expand.js';
 import { rememberExpansions } from './shown.js';
 import type { KeyPath } from './kit.js';
 import { validateConfig } from './schema.js';
-import type { Config } from './types.js';
+import type { Config, DomainConfig } from './types.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/certs.yaml';
 
@@ -101,6 +101,10 @@ function locator(getParsed: () => ParsedConfigDocument): (path: KeyPath) => stri
   };
 }
 
+function domainsOf(tree: unknown): unknown {
+  return tree !== null && typeof tree === 'object' ? (tree as Record<string, unknown>)['domains'] : undefined;
+}
+
 function toTree(parsed: ParsedConfigDocument, file: string): unknown {
   try {
     return parsed.doc.toJS({ maxAliasCount: 100 });
@@ -130,7 +134,7 @@ function parseConfigSource(content: string | Buffer, text: () => string, file: s
   // and for line numbers when something is wrong.
   let parsed: ParsedConfigDocument | undefined;
   const getParsed = () => (parsed ??= parseConfigDocument(text(), file));
-  const raw = cached !== undefined ? cached : (fastTree(text()) ?? toTree(getParsed(), file));
+  const raw = cached !== undefined ? cached.tree : (fastTree(text()) ?? toTree(getParsed(), file));
   const locate = locator(getParsed);
   const baseDir = dirname(file);
   const { value, expanded } = plain ? { value: raw, expanded: new Map<string, string>() } : expandTree(raw, {
@@ -140,11 +144,14 @@ function parseConfigSource(content: string | Buffer, text: () => string, file: s
     missing: opts.missingSecrets ?? 'error',
     locate,
   });
-  const config = validateConfig(value, { file, baseDir, expanded, locate });
+  const domains: { validated?: DomainConfig[]; allPlain?: boolean } = cached?.domains ? { validated: cached.domains } : {};
+  const config = validateConfig(value, { file, baseDir, expanded, locate, domains });
   // So that showing the config prints `${env:…}` as written, never the secret (config/shown.ts).
   rememberExpansions(config, expanded);
   // Only once validation passed: a tree that fails is parsed again, for its line numbers.
-  if (cached === undefined) cache.put(raw);
+  // domains[] is kept validated when nothing in it came from ${…} (expandTree returns a subtree
+  // it changed nothing in as it was) and every domain took the fast path.
+  if (cached === undefined) cache.put(raw, domains.allPlain && domainsOf(value) === domainsOf(raw) ? config.domains : undefined);
   return config;
 }
 

@@ -4,6 +4,12 @@
  * nginx and email templates), and a hand-kept list of what to re-check on a hit had already
  * missed one. So `validateConfig` runs on every load, cached or not.
  *
+ * The one exception is domains[] when every domain took validation's fast path
+ * (schema-domains.ts plainDomain) and no ${…} expression was expanded in it: that result is a
+ * function of the list's own text and nothing else (no files, no environment, no other key), so
+ * the validated list is cached in place of its tree. At 100,000 domains it is half the load.
+ * DOMAINS_FAST_PATH (with the certs version) names the validation code that made it.
+ *
  * The cache lives in a directory other users may reach ($XDG_CACHE_HOME, $CERTS_CACHE_DIR), and
  * a planted tree would become our config. A directory or file not owned by us, or writable by
  * group or others, is neither read nor written to.
@@ -14,9 +20,17 @@ import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, typ
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../lib/atomic-write.js';
+import { DOMAINS_FAST_PATH } from './schema-domains.js';
+import type { DomainConfig } from './types.js';
+
+/** What a hit gives: the tree, and domains[] validated when they could be (then absent from the tree). */
+export interface CachedConfig {
+  tree: unknown;
+  domains?: DomainConfig[];
+}
 
 /** Bump when parsing changes what a given text loads to. */
-const VERSION = 4;
+const VERSION = 5;
 /** Small files load in a few milliseconds: not worth a cache file. */
 const MIN_BYTES = 64 * 1024;
 
@@ -66,7 +80,7 @@ export class ConfigCache {
   }
 
   /** The cached tree for this text, or undefined. */
-  get(): unknown {
+  get(): CachedConfig | undefined {
     if (!this.path || !dirTrusted(dirname(this.path))) return undefined;
     try {
       // fstat the descriptor we read, so a file swapped after a check is not trusted.
@@ -79,21 +93,31 @@ export class ConfigCache {
       } finally {
         closeSync(fd);
       }
-      const cached = JSON.parse(body) as { v?: number; sha256?: string; file?: string; tree?: unknown };
-      if (cached.v === VERSION && cached.sha256 === this.digest && cached.file === this.file) return cached.tree;
+      const cached = JSON.parse(body) as { v?: number; sha256?: string; file?: string; tree?: unknown; domains?: DomainConfig[]; validation?: string };
+      if (cached.v !== VERSION || cached.sha256 !== this.digest || cached.file !== this.file) return undefined;
+      if (cached.domains === undefined) return { tree: cached.tree };
+      // Validated by other code: its tree without domains[] is of no use either.
+      if (cached.validation !== DOMAINS_FAST_PATH || !Array.isArray(cached.domains)) return undefined;
+      return { tree: cached.tree, domains: cached.domains };
     } catch (err) {
       void err; // a missing or unreadable cache is the normal first run
     }
     return undefined;
   }
 
-  put(tree: unknown): void {
+  /** `domains`: the validated domains[] (see the top), kept in place of the tree's. */
+  put(tree: unknown, domains?: DomainConfig[]): void {
     if (!this.path || !jsonSafe(tree)) return;
+    let entry: object = { v: VERSION, sha256: this.digest, file: this.file, tree };
+    if (domains !== undefined && tree !== null && typeof tree === 'object' && !Array.isArray(tree)) {
+      const { domains: _raw, ...rest } = tree as Record<string, unknown>;
+      entry = { v: VERSION, sha256: this.digest, file: this.file, tree: rest, validation: DOMAINS_FAST_PATH, domains };
+    }
     try {
       const dir = dirname(this.path);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       if (!dirTrusted(dir)) return;
-      writeFileAtomic(this.path, JSON.stringify({ v: VERSION, sha256: this.digest, file: this.file, tree }), 0o600);
+      writeFileAtomic(this.path, JSON.stringify(entry), 0o600);
     } catch (err) {
       void err; // read-only home, full disk: the cache is an optimisation, the run goes on without it
     }

@@ -1,4 +1,6 @@
 /** The inventory: domains, their names and endpoints, with duplicate checks across all of them. */
+import { createHash } from 'node:crypto';
+import * as names from '../core/names.js';
 import { isIpLiteral, normalizeDomainName, normalizeHost } from '../core/names.js';
 import { ENDPOINT_PROTOCOLS, type Endpoint } from '../core/model.js';
 import { child, formatKeyPath, type Checker, type KeyPath } from './kit.js';
@@ -246,6 +248,17 @@ function plainEndpoint(v: unknown, name: string): Endpoint | undefined {
   return out;
 }
 
+/**
+ * Names the fast path's code for config/parse-cache.ts, which keeps domains[] as validated by it:
+ * the source text of the functions that decide it (and of core/names.ts, which normalises hosts),
+ * so any change to them makes cached lists stale without anyone remembering to bump a number.
+ */
+export const DOMAINS_FAST_PATH: string = createHash('sha256')
+  .update([plainDomain, plainEndpoint, plainName, plainHost, checkDomains, ...Object.values(names)].map(String).join('\u0000'))
+  .update(`${PLAIN_NAME.source}\u0000${ENDPOINT_PROTOCOLS.join(',')}`)
+  .digest('hex')
+  .slice(0, 24);
+
 /** An endpoint already listed: its port and address, and the domain (index) listing it. */
 interface Listed {
   port: number;
@@ -255,7 +268,9 @@ interface Listed {
 
 const sameEndpoint = (l: Listed, e: Endpoint): boolean => l.port === e.port && l.address === e.address;
 
-export function checkDomains(c: Checker, v: unknown, acme: AcmeConfig | undefined): DomainConfig[] {
+/** `seen.allPlain`: whether every domain took the fast path (plainDomain), set once the list is valid. */
+export function checkDomains(c: Checker, v: unknown, acme: AcmeConfig | undefined, seen?: { allPlain?: boolean }): DomainConfig[] {
+  let allPlain = true;
   const items = c.optional(v, ['domains'], (x, p) => c.list(x, p, 'a list of domains like [{name: example.com}]')) ?? [];
   // First place of each name and endpoint, as indexes: the key paths for a message are built
   // when one is needed. Endpoints are found by host, then port and address (the same test as
@@ -264,7 +279,11 @@ export function checkDomains(c: Checker, v: unknown, acme: AcmeConfig | undefine
   const byHost = new Map<string, Listed | Listed[]>();
   const out = new Array<DomainConfig>(items.length);
   for (let i = 0; i < items.length; i++) {
-    const d = plainDomain(items[i]) ?? domain(c, items[i], ['domains', i], acme);
+    let d = plainDomain(items[i]);
+    if (d === undefined) {
+      allPlain = false;
+      d = domain(c, items[i], ['domains', i], acme);
+    }
     const first = names.get(d.name);
     if (first !== undefined) c.fail(['domains', i, 'name'], `domain ${JSON.stringify(d.name)} is already defined at ${formatKeyPath(['domains', first, 'name'])}`);
     names.set(d.name, i);
@@ -284,5 +303,6 @@ export function checkDomains(c: Checker, v: unknown, acme: AcmeConfig | undefine
     }
     out[i] = d;
   }
+  if (seen) seen.allPlain = allPlain;
   return out;
 }

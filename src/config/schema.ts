@@ -113,7 +113,7 @@ export function validateConfig(raw: unknown, ctx: CheckContext): Config {
   const fetch = checkFetch(c, o.fetch, ['fetch']);
   const hooks = checkHooks(c, o.hooks, ['hooks']);
   const store = checkStore(c, o.store, ['store']);
-  const domains = checkDomains(c, o.domains, acme);
+  const domains = ctx.domains?.validated ?? checkDomains(c, o.domains, acme, ctx.domains);
   const config: Config = {
     file: ctx.file,
     dataDir,

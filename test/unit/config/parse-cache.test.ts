@@ -31,8 +31,9 @@ function plant(ws: ReturnType<typeof workspace>, text: string): string {
   assert.ok(name, 'the first load wrote a cache file');
   const path = join(ws.cacheDir, name);
   type Tree = { domains: Array<{ name: string }> };
-  const entry = JSON.parse(readFileSync(path, 'utf8')) as { tree: Tree; config?: Tree };
-  entry.tree.domains[0]!.name = 'planted.certs.test';
+  const entry = JSON.parse(readFileSync(path, 'utf8')) as { tree: Partial<Tree>; config?: Tree; domains?: Tree['domains'] };
+  // domains[] as validated (every domain plain) or as parsed.
+  (entry.domains ?? entry.tree.domains)![0]!.name = 'planted.certs.test';
   // Older cache formats also held the validated config: plant there too, so this test judges them alike.
   if (entry.config) entry.config.domains[0]!.name = 'planted.certs.test';
   writeFileSync(path, JSON.stringify(entry), { mode: 0o600 });
@@ -100,5 +101,61 @@ describe('the js-yaml fast path with very long lists', () => {
     const tree = fastTree(text);
     assert.ok(tree, 'the fast path took it');
     assert.equal((tree['big'] as unknown[]).length, 200_000);
+  });
+});
+
+describe('domains[] validated once per text', () => {
+  const entryOf = (ws: ReturnType<typeof workspace>) => {
+    const [name] = readdirSync(ws.cacheDir);
+    assert.ok(name, 'a cache file was written');
+    return { path: join(ws.cacheDir, name), entry: JSON.parse(readFileSync(join(ws.cacheDir, name), 'utf8')) as { tree: Record<string, unknown>; domains?: unknown[]; validation?: string } };
+  };
+
+  it('plain domains are kept validated, in place of their tree, and load to the same config', (t) => {
+    const ws = workspace(t);
+    const text = bigConfig();
+    const fresh = parseConfigText(text, ws.file, { env: { CERTS_NO_CACHE: '1' } });
+    parseConfigText(text, ws.file, { env: ws.env });
+    const { entry } = entryOf(ws);
+    assert.equal(entry.domains?.length, 700);
+    assert.equal(entry.tree['domains'], undefined);
+    assert.deepEqual(parseConfigText(text, ws.file, { env: ws.env }), fresh);
+  });
+
+  it('a domain that needs the full validation, or a ${…} inside domains[], keeps the tree instead', (t) => {
+    for (const [what, text] of [
+      ['a notify key', bigConfig().replace('  - name: d5.certs.test\n    managed: false\n', '  - name: d5.certs.test\n    managed: false\n    notify: { thresholds: [10] }\n')],
+      ['an expression', bigConfig().replace('name: d5.certs.test', 'name: "${env:D5}"')],
+    ] as const) {
+      const ws = workspace(t);
+      const env = { ...ws.env, D5: 'd5.certs.test' };
+      const fresh = parseConfigText(text, ws.file, { env: { CERTS_NO_CACHE: '1', D5: 'd5.certs.test' } });
+      parseConfigText(text, ws.file, { env });
+      const { entry } = entryOf(ws);
+      assert.equal(entry.domains, undefined, what);
+      assert.equal((entry.tree['domains'] as unknown[]).length, 700, what);
+      assert.deepEqual(parseConfigText(text, ws.file, { env }), fresh, what);
+    }
+  });
+
+  it('an expression elsewhere does not stop domains[] from being kept validated', (t) => {
+    const ws = workspace(t);
+    const text = bigConfig(`notify:\n  email:\n${SMTP.replace('smtp.example.com', '"${env:SMTP_HOST}"')}`);
+    const env = { ...ws.env, SMTP_HOST: 'smtp.example.com' };
+    parseConfigText(text, ws.file, { env });
+    assert.equal(entryOf(ws).entry.domains?.length, 700);
+    const again = parseConfigText(text, ws.file, { env: { ...env, SMTP_HOST: 'other.example.com' } });
+    assert.equal(again.notify?.email?.smtp.host, 'other.example.com', 'the expression is expanded on every load');
+    assert.equal(again.domains.length, 700);
+  });
+
+  it('a list validated by other validation code is not used', (t) => {
+    const ws = workspace(t);
+    const text = bigConfig();
+    parseConfigText(text, ws.file, { env: ws.env });
+    const { path, entry } = entryOf(ws);
+    (entry.domains as { name: string }[])[0]!.name = 'planted.certs.test';
+    writeFileSync(path, JSON.stringify({ ...entry, validation: 'older-code' }), { mode: 0o600 });
+    assert.equal(firstName(text, ws), 'd0.certs.test');
   });
 });
