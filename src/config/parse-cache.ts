@@ -20,7 +20,7 @@ import { closeSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, typ
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../lib/atomic-write.js';
-import { DOMAINS_FAST_PATH } from './schema-domains.js';
+import { DOMAINS_FAST_PATH, packPlainDomains, unpackPlainDomains } from './schema-domains.js';
 import type { DomainConfig } from './types.js';
 
 /** What a hit gives: the tree, and domains[] validated when they could be (then absent from the tree). */
@@ -93,12 +93,12 @@ export class ConfigCache {
       } finally {
         closeSync(fd);
       }
-      const cached = JSON.parse(body) as { v?: number; sha256?: string; file?: string; tree?: unknown; domains?: DomainConfig[]; validation?: string };
+      const cached = JSON.parse(body) as { v?: number; sha256?: string; file?: string; tree?: unknown; domains?: unknown; validation?: string };
       if (cached.v !== VERSION || cached.sha256 !== this.digest || cached.file !== this.file) return undefined;
       if (cached.domains === undefined) return { tree: cached.tree };
       // Validated by other code: its tree without domains[] is of no use either.
-      if (cached.validation !== DOMAINS_FAST_PATH || !Array.isArray(cached.domains)) return undefined;
-      return { tree: cached.tree, domains: cached.domains };
+      const domains = cached.validation === DOMAINS_FAST_PATH ? unpackPlainDomains(cached.domains) : undefined;
+      return domains ? { tree: cached.tree, domains } : undefined;
     } catch (err) {
       void err; // a missing or unreadable cache is the normal first run
     }
@@ -111,7 +111,7 @@ export class ConfigCache {
     let entry: object = { v: VERSION, sha256: this.digest, file: this.file, tree };
     if (domains !== undefined && tree !== null && typeof tree === 'object' && !Array.isArray(tree)) {
       const { domains: _raw, ...rest } = tree as Record<string, unknown>;
-      entry = { v: VERSION, sha256: this.digest, file: this.file, tree: rest, validation: DOMAINS_FAST_PATH, domains };
+      entry = { v: VERSION, sha256: this.digest, file: this.file, tree: rest, validation: DOMAINS_FAST_PATH, domains: packPlainDomains(domains) };
     }
     try {
       const dir = dirname(this.path);

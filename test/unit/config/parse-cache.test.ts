@@ -31,9 +31,10 @@ function plant(ws: ReturnType<typeof workspace>, text: string): string {
   assert.ok(name, 'the first load wrote a cache file');
   const path = join(ws.cacheDir, name);
   type Tree = { domains: Array<{ name: string }> };
-  const entry = JSON.parse(readFileSync(path, 'utf8')) as { tree: Partial<Tree>; config?: Tree; domains?: Tree['domains'] };
-  // domains[] as validated (every domain plain) or as parsed.
-  (entry.domains ?? entry.tree.domains)![0]!.name = 'planted.certs.test';
+  const entry = JSON.parse(readFileSync(path, 'utf8')) as { tree: Partial<Tree>; config?: Tree; domains?: { names: string[] } };
+  // domains[] as validated (every domain plain, packed) or as parsed.
+  if (entry.domains) entry.domains.names[0] = 'planted.certs.test';
+  else entry.tree.domains![0]!.name = 'planted.certs.test';
   // Older cache formats also held the validated config: plant there too, so this test judges them alike.
   if (entry.config) entry.config.domains[0]!.name = 'planted.certs.test';
   writeFileSync(path, JSON.stringify(entry), { mode: 0o600 });
@@ -108,18 +109,26 @@ describe('domains[] validated once per text', () => {
   const entryOf = (ws: ReturnType<typeof workspace>) => {
     const [name] = readdirSync(ws.cacheDir);
     assert.ok(name, 'a cache file was written');
-    return { path: join(ws.cacheDir, name), entry: JSON.parse(readFileSync(join(ws.cacheDir, name), 'utf8')) as { tree: Record<string, unknown>; domains?: unknown[]; validation?: string } };
+    return { path: join(ws.cacheDir, name), entry: JSON.parse(readFileSync(join(ws.cacheDir, name), 'utf8')) as { tree: Record<string, unknown>; domains?: { names: string[] }; validation?: string } };
   };
 
-  it('plain domains are kept validated, in place of their tree, and load to the same config', (t) => {
+  it('plain domains are kept validated, in place of their tree, and load to the same config, key order included', (t) => {
     const ws = workspace(t);
-    const text = bigConfig();
+    const text = `${bigConfig()}  - name: default.certs.test
+  - name: flags.certs.test
+    managed: true
+    nginx: false
+    endpoints: [{ host: flags.certs.test }, { host: mail.certs.test, port: 587, protocol: smtp }, { host: www.certs.test, address: "::1", protocol: tls }]
+  - { name: bare, managed: false, endpoints: [{ host: bare, port: 8443 }] }
+`;
     const fresh = parseConfigText(text, ws.file, { env: { CERTS_NO_CACHE: '1' } });
     parseConfigText(text, ws.file, { env: ws.env });
     const { entry } = entryOf(ws);
-    assert.equal(entry.domains?.length, 700);
+    assert.equal(entry.domains?.names.length, 703);
     assert.equal(entry.tree['domains'], undefined);
-    assert.deepEqual(parseConfigText(text, ws.file, { env: ws.env }), fresh);
+    const cached = parseConfigText(text, ws.file, { env: ws.env });
+    assert.deepEqual(cached, fresh);
+    assert.equal(JSON.stringify(cached.domains), JSON.stringify(fresh.domains));
   });
 
   it('a domain that needs the full validation, or a ${…} inside domains[], keeps the tree instead', (t) => {
@@ -143,7 +152,7 @@ describe('domains[] validated once per text', () => {
     const text = bigConfig(`notify:\n  email:\n${SMTP.replace('smtp.example.com', '"${env:SMTP_HOST}"')}`);
     const env = { ...ws.env, SMTP_HOST: 'smtp.example.com' };
     parseConfigText(text, ws.file, { env });
-    assert.equal(entryOf(ws).entry.domains?.length, 700);
+    assert.equal(entryOf(ws).entry.domains?.names.length, 700);
     const again = parseConfigText(text, ws.file, { env: { ...env, SMTP_HOST: 'other.example.com' } });
     assert.equal(again.notify?.email?.smtp.host, 'other.example.com', 'the expression is expanded on every load');
     assert.equal(again.domains.length, 700);
@@ -154,7 +163,7 @@ describe('domains[] validated once per text', () => {
     const text = bigConfig();
     parseConfigText(text, ws.file, { env: ws.env });
     const { path, entry } = entryOf(ws);
-    (entry.domains as { name: string }[])[0]!.name = 'planted.certs.test';
+    entry.domains!.names[0] = 'planted.certs.test';
     writeFileSync(path, JSON.stringify({ ...entry, validation: 'older-code' }), { mode: 0o600 });
     assert.equal(firstName(text, ws), 'd0.certs.test');
   });
