@@ -4,6 +4,7 @@
  * Pure: `now` is an argument; the clock is never read.
  */
 import type { X509Certificate } from 'node:crypto';
+import { hintFor } from './advice.js';
 import { ValidationError } from './errors.js';
 import type { CertInfo, ChainAnalysis, PathEntry } from './model.js';
 import type { Problem } from './problems.js';
@@ -212,7 +213,7 @@ function hostnameProblem(leaf: X509Certificate, info: CertInfo, rawName: string)
     code: 'hostname-mismatch',
     severity: 'critical',
     message: `certificate ${certLabel(leaf)} does not cover "${rawName}"; it covers ${names.length ? names.join(', ') : 'no subjectAltName names at all (the CN is ignored)'}`,
-    hint: `issue a certificate whose subjectAltName includes "${name}" (a wildcard covers exactly one left-most label), or scan the name the certificate is for`,
+    hint: hintFor('hostname-mismatch', { name }),
   };
 }
 
@@ -257,10 +258,10 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
 
   // Validity of the leaf.
   if (nowMs > leaf.notAfter) {
-    add({ code: 'expired', severity: 'critical', message: `certificate ${leafLabel} expired on ${iso(leaf.notAfter)}`, hint: 'renew the certificate and deploy it (certs run renews managed domains)' });
+    add({ code: 'expired', severity: 'critical', message: `certificate ${leafLabel} expired on ${iso(leaf.notAfter)}`, hint: hintFor('expired') });
   }
   if (nowMs < leaf.notBefore) {
-    add({ code: 'not-yet-valid', severity: 'critical', message: `certificate ${leafLabel} is not valid before ${iso(leaf.notBefore)}`, hint: "check the server's and the issuer's clocks, or deploy the certificate that is valid now" });
+    add({ code: 'not-yet-valid', severity: 'critical', message: `certificate ${leafLabel} is not valid before ${iso(leaf.notBefore)}`, hint: hintFor('not-yet-valid') });
   }
 
   // Days left run to the earliest expiry among the certs a client must check (not anchors).
@@ -278,7 +279,7 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
       code: 'expiring-soon',
       severity: expiring,
       message: `${which} expires in ${daysLeft} day${daysLeft === 1 ? '' : 's'} (${iso(first.notAfter)})${scaled}`,
-      hint: first === leaf ? 'renew the certificate now' : "renew to get the CA's current intermediate, or update the chain file with it",
+      hint: hintFor('expiring-soon', first === leaf ? {} : { variant: 'intermediate' }),
     });
   }
 
@@ -288,7 +289,7 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
       code: 'chain-cert-expired',
       severity: 'critical',
       message: `chain of ${leafLabel} has certificates outside their validity period: ${chainExpired.map((n) => `${certLabel(n.cert)} ${nowMs > n.notAfter ? `expired on ${iso(n.notAfter)}` : `is not valid before ${iso(n.notBefore)}`}`).join('; ')}`,
-      hint: "replace the chain file with the CA's current intermediates (fullchain.pem from a fresh issuance)",
+      hint: hintFor('chain-cert-expired'),
     });
   }
 
@@ -297,9 +298,9 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
 
   const top = path[path.length - 1] as Node;
   if (chosen.ending === 'self-signed') {
-    add({ code: 'self-signed', severity: 'critical', message: `certificate ${leafLabel} is self-signed and not a trusted anchor`, hint: 'replace it with a CA-issued certificate (e.g. ACME), or add it to trust.caFile if it is deliberately pinned' });
+    add({ code: 'self-signed', severity: 'critical', message: `certificate ${leafLabel} is self-signed and not a trusted anchor`, hint: hintFor('self-signed') });
   } else if (chosen.ending === 'untrusted-root') {
-    add({ code: 'untrusted-root', severity: 'critical', message: `chain of ${leafLabel} ends at root ${certLabel(top.cert)}, which is not a trusted anchor`, hint: 'for a private CA add its root to trust.caFile; otherwise serve a chain that leads to a publicly trusted root' });
+    add({ code: 'untrusted-root', severity: 'critical', message: `chain of ${leafLabel} ends at root ${certLabel(top.cert)}, which is not a trusted anchor`, hint: hintFor('untrusted-root') });
   } else if (chosen.ending === 'incomplete' || chosen.ending === 'too-long') {
     const aia = info(top.cert).aiaIssuers;
     const missing = oneLineName(top.cert.issuer) || EMPTY_ISSUER;
@@ -311,7 +312,7 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
         : `chain of ${leafLabel} is incomplete: issuer "${missing}" of ${certLabel(top.cert)} was neither served nor trusted` +
           (aia.length ? ` (its AIA caIssuers URL: ${aia.join(', ')})` : ' (the certificate has no AIA caIssuers URL)') +
           '. curl, Node, Go, Java and Android clients fail; browsers may still work because they fetch missing intermediates',
-      hint: 'serve the full chain (fullchain.pem: leaf first, then its intermediates) instead of the leaf alone (cert.pem)',
+      hint: hintFor('incomplete-chain'),
     });
   }
 
@@ -325,7 +326,7 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
       code: 'wrong-order',
       severity: 'warning',
       message: `chain of ${leafLabel} is served out of order: sent as ${servedChain.slice().sort((a, b) => (a.servedIndex as number) - (b.servedIndex as number)).map((n) => certLabel(n.cert)).join(' → ')}; expected ${servedChain.map((n) => certLabel(n.cert)).join(' → ')}`,
-      hint: 'put the leaf first, then each issuer in turn (the order of fullchain.pem)',
+      hint: hintFor('wrong-order'),
     });
   }
 
@@ -335,7 +336,7 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
       code: 'contains-anchor',
       severity: 'warning',
       message: `chain of ${leafLabel} includes the trust anchor ${servedAnchors.map((n) => certLabel(n.cert)).join(', ')}; clients already have it`,
-      hint: 'drop the root certificate from the served chain: it only adds bytes to every handshake',
+      hint: hintFor('contains-anchor'),
     });
   }
 
@@ -352,7 +353,7 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
       code: 'extra-certs',
       severity: 'warning',
       message: `served chain of ${leafLabel} has ${extras.length} certificate${extras.length === 1 ? '' : 's'} not on the path: ${extras.join(', ')}`,
-      hint: 'serve only the leaf and the intermediates it needs; remove unrelated, duplicate or outdated cross-signed certificates',
+      hint: hintFor('extra-certs'),
     });
   }
 
@@ -361,7 +362,7 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
     return isWeakSignature(alg) ? [`${certLabel(n.cert)} (${alg})`] : [];
   });
   if (weakSigs.length > 0) {
-    add({ code: 'weak-signature', severity: 'critical', message: `chain of ${leafLabel} has weak signatures: ${weakSigs.join(', ')}`, hint: 'reissue the affected certificates with SHA-256 or better' });
+    add({ code: 'weak-signature', severity: 'critical', message: `chain of ${leafLabel} has weak signatures: ${weakSigs.join(', ')}`, hint: hintFor('weak-signature') });
   }
 
   const weakKeys = path.flatMap((n) => {
@@ -369,7 +370,7 @@ export function analyseChain(input: AnalyseChainInput): ChainAnalysis {
     return why ? [`${certLabel(n.cert)}: ${why}`] : [];
   });
   if (weakKeys.length > 0) {
-    add({ code: 'weak-key', severity: 'critical', message: `chain of ${leafLabel} has weak keys: ${weakKeys.join('; ')}`, hint: 'reissue with an ECDSA P-256 (or better) or RSA 2048+ key' });
+    add({ code: 'weak-key', severity: 'critical', message: `chain of ${leafLabel} has weak keys: ${weakKeys.join('; ')}`, hint: hintFor('weak-key') });
   }
 
   const pathEntries: PathEntry[] = path.map((n) => ({ fingerprint256: n.fp, source: n.servedIndex === null ? 'trust-store' : 'served', anchor: n.anchor }));

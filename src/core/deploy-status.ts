@@ -5,6 +5,7 @@
  * renewal-failing: a warning, critical once the certificate clients see is within the critical
  * window (the new one is not reaching them).
  */
+import { hintFor } from './advice.js';
 import type { EndpointReport } from './model.js';
 import { statusOf, worstStatus, type Problem } from './problems.js';
 import { inCriticalWindow, type CriticalSetting } from './thresholds.js';
@@ -29,9 +30,7 @@ export function deployFailedProblem(domain: string, f: DeployFailure, daysLeft: 
     code: 'deploy-failed',
     severity: critical ? 'critical' : 'warning',
     message: `${what} (${when(f.lastAt)}${f.failures > 1 ? `, ${f.failures} times in a row` : ''}): ${f.detail}`,
-    hint: notRunning
-      ? `start nginx; the next \`certs run\` (or \`certs nginx write ${domain}\`) reloads and verifies`
-      : `fix what nginx or the check reported, then run \`certs nginx write ${domain}\`; the next \`certs run\` retries it too`,
+    hint: hintFor('deploy-failed', { domain, ...(notRunning ? { variant: 'nginx-not-running' } : {}) }),
   };
 }
 

@@ -21,6 +21,7 @@
  * The caller persists `markSent` (expiry keys) and `activate`/`clear` (active problems) together
  * with the outbox messages, in one transaction, so a crash never sends twice nor forgets.
  */
+import { hintFor } from './advice.js';
 import type { EndpointReport } from './model.js';
 import type { Problem, ProblemCode } from './problems.js';
 import { endpointKey } from './report.js';
@@ -134,7 +135,7 @@ function alertingProblems(r: EndpointReport): Map<ProblemCode, Problem> {
       code: 'expired',
       severity: 'critical',
       message: `certificate expired on ${day(r.notAfter)}`,
-      hint: 'renew the certificate and deploy it (certs run renews managed domains)',
+      hint: hintFor('expired'),
     });
   }
   return out;

@@ -4,6 +4,7 @@
  * tells about a failing renewal while the served certificate still looks fine: a warning, turning
  * critical once the certificate clients see is within the critical window.
  */
+import { hintFor } from './advice.js';
 import type { EndpointReport } from './model.js';
 import { statusOf, worstStatus, type Problem } from './problems.js';
 import { inCriticalWindow, type CriticalSetting } from './thresholds.js';
@@ -21,7 +22,7 @@ export function renewalFailingProblem(domain: string, f: RenewalFailure, daysLef
     code: 'renewal-failing',
     severity: critical ? 'critical' : 'warning',
     message: `the last renewal attempt${f.lastAttemptAt ? ` (${f.lastAttemptAt.slice(0, 16).replace('T', ' ')} UTC)` : ''} failed${f.failures > 1 ? ` (${f.failures} times in a row)` : ''}: ${f.lastError}`,
-    hint: `fix the cause, then run \`certs renew ${domain} --force\`${f.nextAttemptAt ? `; otherwise the next automatic attempt is after ${f.nextAttemptAt.slice(0, 16).replace('T', ' ')} UTC` : ''}`,
+    hint: hintFor('renewal-failing', { domain, ...(f.nextAttemptAt ? { nextAttemptAt: f.nextAttemptAt } : {}) }),
   };
 }
 
@@ -57,7 +58,7 @@ export function staleDeploymentProblem(r: EndpointReport, latest: IssuedSummary,
     code: 'stale-deployment',
     severity: critical ? 'critical' : 'warning',
     message: `${r.address ? `${r.address} ` : ''}serves a certificate expiring ${r.notAfter.slice(0, 10)}, but version ${latest.version} (expiring ${latest.notAfter.slice(0, 10)}) was issued for ${r.domain}: the server was not reloaded or does not use the new files`,
-    hint: `run \`certs nginx write ${r.domain}\` (tests and reloads nginx), or reload the server that answers on ${r.host}:${r.port}${r.address ? ` at ${r.address}` : ''}`,
+    hint: hintFor('stale-deployment', { domain: r.domain, endpoint: `${r.host}:${r.port}${r.address ? ` at ${r.address}` : ''}` }),
   };
 }
 

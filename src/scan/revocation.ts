@@ -16,6 +16,7 @@
  * behind one CA cost one download. Nothing is stored on disk.
  */
 import type { X509Certificate } from 'node:crypto';
+import { hintFor } from '../core/advice.js';
 import { crlDer, crlDistributionPoints, judgeCertificate, parseCrl, serialHexOf, verifyCrlSignature, type Crl } from '../core/crl.js';
 import { errorMessage } from '../core/errors.js';
 import type { Problem } from '../core/problems.js';
@@ -292,9 +293,8 @@ export class RevocationRun {
         code: 'revoked',
         severity: 'critical',
         message: `${index === 0 ? 'certificate' : `intermediate #${index}`} "${name}" (serial ${serialHexOf(cert.raw)}) was revoked on ${verdict.revocationDate.toISOString()}, reason ${verdict.reason}, according to its CRL ${url}`,
-        hint: index === 0
-          ? `Replace it now: \`certs issue <name>\` for a managed domain, otherwise a new certificate from the CA, then deploy it${verdict.reason === 'keyCompromise' ? ' with a new private key (the old key is compromised)' : ''}.`
-          : 'The CA revoked this intermediate: download the current chain from the CA (a fresh fullchain.pem) and deploy it.',
+        // The scan does not know the domain: the hint's command keeps "<name>" (fixFor names it).
+        hint: hintFor('revoked', index === 0 ? { keyCompromise: verdict.reason === 'keyCompromise' } : { variant: 'intermediate' }),
       };
     }
     const f = firstFailure ?? { text: 'has no usable CRL URL', reason: 'unsupported-url' };
@@ -307,26 +307,6 @@ function unknown(cert: X509Certificate, index: number, why: string, reason: stri
     code: 'revocation-unknown',
     severity: 'warning',
     message: `cannot tell whether ${index === 0 ? 'certificate' : `intermediate #${index}`} "${certName(cert)}" is revoked: ${why}`,
-    hint: unknownHint(reason),
+    hint: hintFor('revocation-unknown', { variant: reason }),
   };
-}
-
-function unknownHint(reason: string): string {
-  switch (reason) {
-    case 'blocked-address':
-      return 'CRL URLs come from the certificate; set fetch.allowPrivateAddresses: true only if your CA publishes its CRLs on a private network.';
-    case 'unsupported-url':
-      return 'Only http:// CRL URLs are fetched (as RFC 5280 recommends); ask the CA for an http distribution point, or set scan.revocation: false.';
-    case 'too-large':
-      return 'The CRL is larger than the 10 MB limit: a CA that big should shard its CRLs; set scan.revocation: false if you accept not checking.';
-    case 'stale':
-      return "The CA has not published a fresh CRL, or this host's clock is wrong: check the clock (timedatectl), then ask the CA.";
-    case 'bad-signature':
-    case 'not-a-crl':
-      return "The CRL at this URL is not a valid CRL signed by the certificate's issuer: check that the served intermediate is the CA's current one, then ask the CA.";
-    case 'no-issuer':
-      return 'Serve the complete chain (see incomplete-chain) or add the issuer to trust.caFile, so the CRL can be verified.';
-    default:
-      return 'Is the CRL URL reachable from this host (proxy, firewall, DNS)? The next scan tries again; scan.revocation: false turns the check off.';
-  }
 }

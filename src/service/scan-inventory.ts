@@ -1,5 +1,6 @@
 import type { SecureContext } from 'node:tls';
 import type { X509Certificate } from 'node:crypto';
+import { hintFor } from '../core/advice.js';
 import { analyseChain } from '../core/chain.js';
 import { crossCheck } from '../core/cross-check.js';
 import type { ChainAnalysis, EndpointReport, ProbeResult } from '../core/model.js';
@@ -77,7 +78,7 @@ async function planTargets(config: Config, targets: ScanTarget[], deps: ScanDeps
 
 /** A name that resolved to nothing: one unreachable row (no address) with the resolver's answer. */
 function unresolvedOutcome(target: ScanTarget, answer: string, deps: ScanDeps): ScanOutcome {
-  const problem: Problem = { code: 'unreachable', severity: 'critical', message: `${target.host}:${target.port}: ${answer}`, hint: probeHint('unreachable') };
+  const problem: Problem = { code: 'unreachable', severity: 'critical', message: `${target.host}:${target.port}: ${answer}`, hint: hintFor('unreachable') };
   return { report: { ...baseReport(target, deps.now()), status: 'critical', problems: [problem], chain: [] }, chain: [] };
 }
 
@@ -119,7 +120,7 @@ async function scanEndpoint(config: Config, target: ScanTarget, deps: ScanDeps):
   if (result.error || result.chain.length === 0) {
     const code = result.error?.code ?? 'handshake-failed';
     const message = result.error?.message ?? 'the server completed the handshake without sending a certificate';
-    const problem: Problem = { code, severity: 'critical', message: `${target.host}:${target.port}: ${message}`, hint: probeHint(code) };
+    const problem: Problem = { code, severity: 'critical', message: `${target.host}:${target.port}: ${message}`, hint: hintFor(code) };
     return { report: { ...report, status: 'critical', problems: [problem], chain: [] }, chain: [] };
   }
   try {
@@ -143,7 +144,7 @@ async function scanEndpoint(config: Config, target: ScanTarget, deps: ScanDeps):
       code: 'handshake-failed',
       severity: 'critical',
       message: `${target.host}:${target.port}: the server sent a certificate that cannot be parsed: ${errorMessage(err)}`,
-      hint: 'Check the certificate file nginx is configured with (ssl_certificate).',
+      hint: hintFor('handshake-failed', { variant: 'unparsable' }),
     };
     return { report: { ...report, status: 'critical', problems: [problem], chain: [] }, chain: result.chain };
   }
@@ -185,7 +186,7 @@ function scanFiles(config: Config, target: ScanTarget, deps: ScanDeps): ScanOutc
         code: 'hostname-mismatch',
         severity: 'critical',
         message: `${files.cert} does not cover ${missing.join(', ')}`,
-        hint: `Reissue the certificate with every configured name (${names.join(', ')}).`,
+        hint: hintFor('hostname-mismatch', { names }),
       });
     }
   }
@@ -194,16 +195,8 @@ function scanFiles(config: Config, target: ScanTarget, deps: ScanDeps): ScanOutc
       code: 'key-mismatch',
       severity: 'critical',
       message: `private key ${files.key} does not match certificate ${files.cert}`,
-      hint: 'Install the key that was generated with this certificate (nginx refuses to start with a mismatched pair).',
+      hint: hintFor('key-mismatch'),
     });
   }
   return { report: withAnalysis(report, analysis, extra), chain: chain.map((c) => c.raw), path: analysis.path };
-}
-
-function probeHint(code: string): string {
-  switch (code) {
-    case 'unreachable': return 'Check the host name, the address, the port and any firewall between this host and the server.';
-    case 'timeout': return 'The server accepted the connection but did not complete a TLS handshake in time: is TLS enabled on this port? Raise scan.timeoutMs for slow links.';
-    default: return 'Make sure this port serves TLS (nginx: "listen 443 ssl") and that the certificate is readable.';
-  }
 }

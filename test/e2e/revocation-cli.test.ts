@@ -89,7 +89,7 @@ describe('certs scan / status: a revoked certificate served by nginx', () => {
     const s = await runCli(['status', 'revoked.test', '--config', configFile, '--no-color']);
     assert.equal(s.code, 2, describeRun(s));
     assert.match(s.stdout, /CRITICAL revoked: certificate "revoked\.test" \(serial [0-9a-f]+\) was revoked on /);
-    assert.match(s.stdout, /fix: Replace it now/);
+    assert.match(s.stdout, /fix: replace it now/);
     assert.equal(hits, 1, 'status answers from the store');
   });
 

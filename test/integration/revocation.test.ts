@@ -225,7 +225,7 @@ describe('revocation through CRLs', () => {
     const { reports } = await scan({ hosts: ['ldap.test', 'to-https.test'] });
     const ldap = problem(reports.get('ldap.test'), 'revocation-unknown');
     assert.match(ldap?.message ?? '', /ldap:\/\/127\.0\.0\.1\/cn=crl is not an http:\/\/ URL/);
-    assert.match(ldap?.hint ?? '', /Only http:\/\/ CRL URLs/);
+    assert.match(ldap?.hint ?? '', /only http:\/\/ CRL URLs/);
     const https = problem(reports.get('to-https.test'), 'revocation-unknown');
     assert.match(https?.message ?? '', /redirected to https:\/\/127\.0\.0\.1:\d+\/x\.crl, which is not an http:\/\/ URL/);
   });
