@@ -113,6 +113,7 @@ const ONLY_NEEDED = 'serve only the leaf and the intermediates it needs; remove 
 const WEAK_SIG = 'reissue the affected certificates with SHA-256 or better';
 const WEAK_KEY = 'reissue with an ECDSA P-256 (or better) or RSA 2048+ key';
 const KEY_PAIR = 'install the key that was generated with this certificate (nginx refuses to start with a mismatched pair)';
+const NOT_THE_ISSUERS_CRL = "the CRL at this URL is not a valid CRL signed by the certificate's issuer: check that the served intermediate is the CA's current one, then ask the CA";
 const NOT_TLS = 'make sure this port serves TLS (nginx: "listen 443 ssl") and that the certificate is readable';
 
 /** The catalogue: one entry per topic; the compiler insists on every code. */
@@ -141,7 +142,9 @@ const CATALOGUE: Readonly<Record<AdviceTopic, Advice>> = {
     hint: (p) => p.names
       ? `reissue the certificate with every configured name (${p.names.join(', ')})`
       : `issue a certificate whose subjectAltName includes "${p.name ?? '<name>'}" (a wildcard covers exactly one left-most label), or scan the name the certificate is for`,
-    managed: (p) => p.name === p.domain
+    // The domain's own name is on every certificate certs issues for it: a mismatch there means
+    // the server serves some other certificate, and adding names would not help.
+    managed: (p) => p.name !== undefined && p.name.toLowerCase() === p.domain?.toLowerCase()
       ? `the server is not using certs' certificate for ${name(p)}: run ${nginxWrite(p)} and include its snippet in the server block`
       : p.name
       ? `add "${p.name}" to the altNames of ${name(p)} and run ${renew(p)} (a change of names reissues); if it is listed already, the server is not using certs' certificate: run ${nginxWrite(p)}`
@@ -183,7 +186,7 @@ const CATALOGUE: Readonly<Record<AdviceTopic, Advice>> = {
   },
   'weak-key': {
     hint: () => WEAK_KEY,
-    managed: (p) => `run ${issue(p)} with keyType (the domain's or acme.keyType) at ecdsa-p256 or rsa2048 or better`,
+    managed: (p) => `run ${issue(p)}: every key type certs issues with (keyType, ecdsa-p256 unless set) is strong enough`,
     monitor: replaceWith('a certificate with an ECDSA P-256 (or better) or RSA 2048+ key'),
   },
   unreachable: {
@@ -225,8 +228,8 @@ const CATALOGUE: Readonly<Record<AdviceTopic, Advice>> = {
       'unsupported-url': () => 'only http:// CRL URLs are fetched (as RFC 5280 recommends); ask the CA for an http distribution point, or set scan.revocation: false',
       'too-large': () => 'the CRL is larger than the 10 MB limit: a CA that big should shard its CRLs; set scan.revocation: false if you accept not checking',
       stale: () => "the CA has not published a fresh CRL, or this host's clock is wrong: check the clock (timedatectl), then ask the CA",
-      'bad-signature': () => "the CRL at this URL is not a valid CRL signed by the certificate's issuer: check that the served intermediate is the CA's current one, then ask the CA",
-      'not-a-crl': () => "the CRL at this URL is not a valid CRL signed by the certificate's issuer: check that the served intermediate is the CA's current one, then ask the CA",
+      'bad-signature': () => NOT_THE_ISSUERS_CRL,
+      'not-a-crl': () => NOT_THE_ISSUERS_CRL,
       'no-issuer': () => 'serve the complete chain (see incomplete-chain) or add the issuer to trust.caFile, so the CRL can be verified',
     },
   },
