@@ -26,13 +26,38 @@ export function statusColour(status: Status): Colour {
 
 /** Width of a string as a terminal shows it (ANSI escapes take no room). */
 export function visibleLength(text: string): number {
+  // Most cells have no escape: no regex, no copy (a 100,000-row table measures ~1.4 M cells twice).
+  if (!text.includes('\x1b')) return text.length;
   // eslint-disable-next-line no-control-regex
   return text.replace(/\x1b\[[0-9;]*m/g, '').length;
 }
 
+/**
+ * Columns padded to their widest cell, two spaces apart, the last one unpadded, trailing blanks
+ * trimmed. Built with loops and one string per line: at 100,000 rows the spread of every row
+ * into Math.max and the map/join per line were most of `certs status`'s table time and garbage.
+ */
 export function table(rows: string[][], header: string[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ''))));
-  const fmt = (cells: string[]) =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat((widths[i] ?? 0) - visibleLength(c)))).join('  ').trimEnd();
-  return [fmt(header), ...rows.map(fmt)].join('\n');
+  const widths = header.map((h) => h.length);
+  for (const r of rows) {
+    for (let i = 0; i < widths.length; i++) {
+      const w = visibleLength(r[i] ?? '');
+      if (w > widths[i]!) widths[i] = w;
+    }
+  }
+  const fmt = (cells: string[]): string => {
+    const last = cells.length - 1;
+    let line = '';
+    for (let i = 0; i <= last; i++) {
+      const c = cells[i]!;
+      if (i > 0) line += '  ';
+      line += c;
+      if (i < last) line += ' '.repeat((widths[i] ?? 0) - visibleLength(c));
+    }
+    return line.trimEnd();
+  };
+  const lines = new Array<string>(rows.length + 1);
+  lines[0] = fmt(header);
+  for (let i = 0; i < rows.length; i++) lines[i + 1] = fmt(rows[i]!);
+  return lines.join('\n');
 }
