@@ -21,6 +21,8 @@ import { fakeCert, reportFor } from '../helpers/store-fixtures.js';
 const { readStore } = compose();
 const SECRET = 'hunter2-webhook-secret';
 const dir = mkdtempSync(join(tmpdir(), 'certs-status-server-'));
+// After every suite of the file: the second one writes its stores under it too.
+after(() => rmSync(dir, { recursive: true, force: true }));
 const configFile = join(dir, 'certs.yaml');
 writeFileSync(configFile, `dataDir: ${join(dir, 'data')}
 trust: { bundled: true, system: false }
@@ -116,7 +118,6 @@ describe('status server (daemon.http)', () => {
   });
   after(async () => {
     await server?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('listens on loopback on the port it picked', () => {

@@ -1,4 +1,4 @@
-import { test, describe, before } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,8 @@ async function pki(opts: CrlCaOptions = {}, cn?: string): Promise<CrlCa> {
   dirs.push(dir);
   return makeCrlCa(dir, cn, opts);
 }
-process.on('exit', () => void Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+// An 'exit' listener cannot wait for an async rm: these were left in /tmp on every run.
+after(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
 const der = (p: Pem): Buffer => new X509Certificate(p.certPem).raw;
 
