@@ -74,17 +74,26 @@ const EXTRA_FIELDS = `CASE WHEN r.report_extra_json IS NULL THEN ''
   ELSE NULL END`;
 
 /**
+ * problems_json (JSON.stringify of the problems) that json_pretty writes as JSON.stringify(…,
+ * null, 2) would after JSON.parse: a valid array whose objects repeat no key (JSON.parse keeps
+ * the last, json_pretty every one). Numbers and strings keep their text, which JSON.stringify
+ * wrote canonically; lines are indented to the problems' depth in the document (six spaces).
+ */
+const PROBLEMS_AS_JS = `json_valid(r.problems_json) AND json_type(r.problems_json) = 'array'
+    AND (SELECT count(*) = count(DISTINCT j.fullkey) FROM json_tree(r.problems_json) j)`;
+
+/**
  * The report serialised exactly as JSON.stringify(report, null, 2) would at list-element depth
  * (toReports gives the object: same fields, same order), or NULL when a value needs JS to be
- * written the same way: problems (nested objects), a REAL that is not a whole number, extra fields that are not strings, whole numbers, booleans or null, or whose names could be
+ * written the same way: problems json_pretty cannot write as JS would (PROBLEMS_AS_JS), a REAL that is not a whole number, extra fields that are not strings, whole numbers, booleans or null, or whose names could be
  * ordered differently by JS (integer-like) or clash with a column (a NULL from EXTRA_FIELDS makes
  * the whole text NULL, which concat() then writes as nothing). A scanned_at outside years
  * 0000–9999 (which toISOString writes differently) is left to statusRows. orderKnown and
  * crossCheck.agrees need no check: `= 1` in SQL is `=== 1` of the number JS would read.
  * No status row field holds a raw U+001E or U+001F: JSON (json_quote), numbers and status words. json_quote writes every
- * character as JSON.stringify does (test/unit/store/status-rows.test.ts checks every code point).
+ * character as JSON.stringify does (test/unit/service/status-json.test.ts checks every code point).
  */
-const STATUS_JSON = `CASE WHEN r.problems_json = '[]' AND typeof(e.port) = 'integer'
+const STATUS_JSON = `CASE WHEN (r.problems_json = '[]' OR (${PROBLEMS_AS_JS})) AND typeof(e.port) = 'integer'
     AND (s.days_left IS NULL OR (typeof(s.days_left) IN ('integer', 'real') AND abs(s.days_left) < 9007199254740992 AND s.days_left = CAST(s.days_left AS INTEGER)))
   THEN concat('    {
       "domain": ', json_quote(e.domain), ',
@@ -97,7 +106,7 @@ const STATUS_JSON = `CASE WHEN r.problems_json = '[]' AND typeof(e.port) = 'inte
       "fingerprint256": ', json_quote(r.fingerprint256), ',
       "issuer": ', json_quote(r.issuer), ',
       "subject": ', json_quote(r.subject), ',
-      "problems": [],
+      "problems": ', iif(r.problems_json = '[]', '[]', replace(json_pretty(r.problems_json, '  '), char(10), char(10) || '      ')), ',
       "scannedAt": "', strftime('%Y-%m-%dT%H:%M:%S', s.scanned_at / 1000, 'unixepoch'), printf('.%03dZ"', s.scanned_at % 1000),
     iif(e.address = '', '', ',
       "address": ' || json_quote(e.address)),

@@ -72,6 +72,7 @@ function scans(): { report: EndpointReport; chainDer: Buffer[]; extra?: { error?
   add({ domain: 'problems.example' }, {}, { problems: [{ code: 'expiring-soon', severity: 'warning', message: 'expires in 12 days', hint: 'renew it' }, { code: 'wrong-order', severity: 'warning', message: 'served out of order' }] });
   add({ domain: 'problems-nested.example' }, {}, { problems: [{ code: 'odd', severity: 'warning', message: 'nested', detail: { ratio: 1.5 } } as unknown as Problem] });
   add({ domain: 'problems-empty.example' }, {}, { problems: [{} as unknown as Problem] });
+  add({ domain: 'problems-odd.example' }, {}, { problems: [{ code: 'odd', severity: 'critical', message: odd.join(' | '), n: [1e21, -0, 0.1 + 0.2, 2 ** 53 + 2, -1.5e-7], e: {}, a: [], deep: { a: [{ b: [[]] }] } } as unknown as Problem] });
   add({ domain: 'days.example' }, { daysLeft: -3 });
   add({ domain: 'days-frac.example' }, { daysLeft: 12.5 });
   add({ domain: 'days-null.example' }, { daysLeft: null, notAfter: null, fingerprint256: null, issuer: null, subject: null });
@@ -100,7 +101,7 @@ function scans(): { report: EndpointReport; chainDer: Buffer[]; extra?: { error?
 
 const CONFIG = `dataDir: ./data
 domains:
-${['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'extra-big', 'problems', 'problems-nested', 'problems-empty', 'days', 'days-frac', 'days-null', 'epoch', 'far', 'late', 'multi', 'one-address', 'plain-newest', ...odd.map((_, i) => `odd${i}`)]
+${['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'extra-big', 'problems', 'problems-nested', 'problems-empty', 'problems-odd', 'days', 'days-frac', 'days-null', 'epoch', 'far', 'late', 'multi', 'one-address', 'plain-newest', ...odd.map((_, i) => `odd${i}`)]
   .map((d) => `  - {name: ${d}.example, managed: false}\n`).join('')}  - {name: file.example, managed: false, endpoints: [], files: {cert: /etc/ssl/file.pem}, nginx: false}
   - {name: fixed.example, managed: false, endpoints: [{host: fixed.example}, {host: fixed.example, address: 203.0.113.5}]}
   - {name: never.example, managed: false}
@@ -149,8 +150,8 @@ describe('status --json from serialised rows', () => {
         const r = await both(CONFIG, dir, ro);
         // Not vacuous: which rows SQLite serialised, and which it left to the report objects.
         const target = (domain: string) => ({ domain, host: domain, port: 443, source: 'tls' as const });
-        const serialised = ['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'days', 'days-null', 'epoch', 'late', 'odd0', 'odd2', 'odd3'];
-        const left = ['problems', 'problems-nested', 'problems-empty', 'extra-big', 'days-frac', 'far'];
+        const serialised = ['plain', 'noproto', 'order', 'cross', 'extra', 'extra-null', 'days', 'days-null', 'epoch', 'late', 'odd0', 'odd2', 'odd3', 'problems', 'problems-nested', 'problems-empty', 'problems-odd'];
+        const left = ['extra-big', 'days-frac', 'far'];
         const rows = ro.scans.statusRows([...serialised, ...left].map((d) => target(`${d}.example`)));
         assert.deepEqual(rows.map((x) => x.text !== null), [...serialised.map(() => true), ...left.map(() => false)]);
         // The table's fields: problems are written too; a fractional daysLeft is not (nor, as for
@@ -211,6 +212,29 @@ describe('status --json from serialised rows', () => {
       assert.equal(r.now, r.old);
       assert.ok(!r.now.includes('tampered'));
       ro.close();
+      rw.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('problems json_pretty would write otherwise than JS (a repeated key) are left to the report objects', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'certs-status-json-'));
+    try {
+      const items = scans();
+      const dataDir = join(dir, 'data');
+      const rw = openStore(dataDir);
+      rw.scans.recordMany(items);
+      // Not written by certs (JSON.stringify never repeats a key): JSON.parse keeps the last one.
+      rw.db.exec(`UPDATE scan_results SET problems_json = '[{"code":"a","severity":"warning","message":"first","message":"last"}]'
+        WHERE id = (SELECT s.result_id FROM endpoints e JOIN scans s ON s.id = e.last_scan_id WHERE e.domain = 'problems.example');
+        DELETE FROM meta WHERE key = 'status_text_rendering'`);
+      rw.scans.recordMany(items.slice(0, 1));
+      const [row] = rw.scans.statusRows([{ domain: 'problems.example', host: 'problems.example', port: 443, source: 'tls' }]);
+      assert.equal(row?.text, null);
+      const r = await both(CONFIG, dir, rw);
+      assert.equal(r.now, r.old);
+      assert.ok(r.now.includes('"message": "last"') && !r.now.includes('"first"'));
       rw.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
