@@ -2,7 +2,7 @@ import type { CertInfo, EndpointReport } from '../core/model.js';
 import type { ReportSummary } from '../core/report.js';
 import type { TableRow } from '../service/status.js';
 import type { Status } from '../core/problems.js';
-import { paint, statusColour, table } from './style.js';
+import { paint, statusColour, table, TableText } from './style.js';
 import { EMPTY_ISSUER, issuerLabel, subjectLabel } from '../core/x509.js';
 import { explainNotify, explainThresholds, reportLifetime, thresholdsInForce, type ThresholdSettings } from '../core/thresholds.js';
 
@@ -91,8 +91,15 @@ export function renderTable(endpoints: readonly EndpointReport[], colour: boolea
   return renderTableCells(endpoints.map((e) => tableCells(tableFields(e), colour)));
 }
 
+const STATUS_HEADER = ['DOMAIN', 'ENDPOINT', 'DAYS', 'EXPIRES', 'ISSUER', 'STATUS', 'PROBLEMS'];
+
 export function renderTableCells(rows: string[][]): string {
-  return table(rows, ['DOMAIN', 'ENDPOINT', 'DAYS', 'EXPIRES', 'ISSUER', 'STATUS', 'PROBLEMS']);
+  return table(rows, STATUS_HEADER);
+}
+
+/** The status table built a row at a time (cli/style.ts TableText), for the whole inventory. */
+export function statusTableText(): TableText {
+  return new TableText(STATUS_HEADER);
 }
 
 export function renderSummary(summary: ReportSummary, colour: boolean): string {

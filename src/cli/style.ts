@@ -61,3 +61,74 @@ export function table(rows: string[][], header: string[]): string {
   for (let i = 0; i < rows.length; i++) lines[i + 1] = fmt(rows[i]!);
   return lines.join('\n');
 }
+
+/**
+ * table() for rows that come one at a time, laid out the same way. A row is kept as ONE string
+ * (its cells joined) and its cells' ends, and the text is given back in chunks of lines: a
+ * 100,000-row status table kept as 100,000 arrays of 7 strings, and its 100,000 lines, was
+ * garbage collection moving them all out of the young generation, ~0.2 s.
+ */
+export class TableText {
+  private readonly widths: number[];
+  private readonly rows: string[] = [];
+  /** Per row, flat: its cell count, then each cell's end in the row's string. */
+  private readonly ends: number[] = [];
+
+  constructor(private readonly header: string[]) {
+    this.widths = header.map((h) => h.length);
+  }
+
+  get size(): number {
+    return this.rows.length;
+  }
+
+  add(cells: readonly string[]): void {
+    this.ends.push(cells.length);
+    let end = 0;
+    for (let i = 0; i < cells.length; i++) {
+      const c = cells[i]!;
+      if (i < this.widths.length) {
+        const w = visibleLength(c);
+        if (w > this.widths[i]!) this.widths[i] = w;
+      }
+      end += c.length;
+      this.ends.push(end);
+    }
+    this.rows.push(cells.join(''));
+  }
+
+  /** The table's lines (header first), each ending in a newline, `linesPerChunk` at a time. */
+  *chunks(linesPerChunk = 1000): Generator<string> {
+    const fmt = (cells: readonly string[]): string => {
+      const last = cells.length - 1;
+      let line = '';
+      for (let i = 0; i <= last; i++) {
+        const c = cells[i]!;
+        if (i > 0) line += '  ';
+        line += c;
+        if (i < last) line += ' '.repeat((this.widths[i] ?? 0) - visibleLength(c));
+      }
+      return line.trimEnd();
+    };
+    let lines: string[] = [fmt(this.header)];
+    let at = 0;
+    const cells: string[] = [];
+    for (let r = 0; r < this.rows.length; r++) {
+      const text = this.rows[r]!;
+      const n = this.ends[at++]!;
+      cells.length = n;
+      let start = 0;
+      for (let i = 0; i < n; i++) {
+        const end = this.ends[at++]!;
+        cells[i] = text.slice(start, end);
+        start = end;
+      }
+      lines.push(fmt(cells));
+      if (lines.length >= linesPerChunk) {
+        yield `${lines.join('\n')}\n`;
+        lines = [];
+      }
+    }
+    if (lines.length > 0) yield `${lines.join('\n')}\n`;
+  }
+}

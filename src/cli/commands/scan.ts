@@ -6,7 +6,7 @@ import { selectDomains } from '../../service/select.js';
 import { overallOf, statusJson, statusReports, statusTable, withLifecycle } from '../../service/status.js';
 import type { Store } from '../../store/index.js';
 import { createProgress } from '../progress.js';
-import { renderDetail, renderNagios, renderSummary, renderTable, renderTableCells, storedTableFields, tableCells, tableFields } from '../render.js';
+import { renderDetail, renderNagios, renderSummary, renderTable, statusTableText, storedTableFields, tableCells, tableFields } from '../render.js';
 import { useColour } from '../style.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { compose, type Composition } from '../compose.js';
@@ -148,10 +148,13 @@ async function wholeInventoryTable(config: Config, io: Io): Promise<number> {
     const { batches, summary } = statusTable(config, store);
     const colour = useColour(io.stdout);
     const issuers = new Map<string | null, string>();
-    const rows: string[][] = [];
-    for await (const batch of batches) for (const e of batch) rows.push(tableCells('fields' in e ? storedTableFields(e, issuers) : tableFields(e), colour));
-    if (rows.length === 0) io.stdout.write('No domains in the inventory: add one with `certs add <name>`.\n');
-    else io.stdout.write(`${renderTableCells(rows)}\n\n${renderSummary(summary, colour)}\n`);
+    const text = statusTableText();
+    for await (const batch of batches) for (const e of batch) text.add(tableCells('fields' in e ? storedTableFields(e, issuers) : tableFields(e), colour));
+    if (text.size === 0) io.stdout.write('No domains in the inventory: add one with `certs add <name>`.\n');
+    else {
+      for (const chunk of text.chunks()) io.stdout.write(chunk);
+      io.stdout.write(`\n${renderSummary(summary, colour)}\n`);
+    }
     return nagiosExitCode(overallOf(summary));
   } finally {
     store?.close();

@@ -1,7 +1,7 @@
 /** cli/style.ts table(): the loop version must lay out exactly what the first (map/spread) one did. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { paint, table, visibleLength } from '../../../src/cli/style.js';
+import { paint, table, TableText, visibleLength } from '../../../src/cli/style.js';
 
 // The version before the fleet rewrite, kept here as the reference.
 function referenceVisible(text: string): number {
@@ -34,6 +34,10 @@ describe('table', () => {
         rows.push(Array.from({ length: len }, () => (rnd() < 0.3 ? paint(true, 'red', word()) : word())));
       }
       assert.equal(table(rows, header), referenceTable(rows, header), `round ${round}`);
+      // The row-at-a-time builder: the same lines, each ending in a newline, in chunks of any size.
+      const text = new TableText(header);
+      for (const r of rows) text.add(r);
+      assert.equal([...text.chunks(1 + (round % 4))].join(''), `${referenceTable(rows, header)}\n`, `TableText, round ${round}`);
     }
   });
 

@@ -12,7 +12,7 @@ import { parseConfigText } from '../../../src/config/load.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import type { IssuedCert } from '../../../src/store/issued.js';
 import { statusDocument, statusJson, statusReports, statusTable, overallOf } from '../../../src/service/status.js';
-import { renderTable, renderTableCells, storedTableFields, tableCells, tableFields } from '../../../src/cli/render.js';
+import { renderTable, statusTableText, storedTableFields, tableCells, tableFields } from '../../../src/cli/render.js';
 import { overallStatus } from '../../../src/core/report.js';
 import { writeJsonDocument, writeJsonDocumentAfter } from '../../../src/cli/json-out.js';
 import { fakeCert, reportFor } from '../../helpers/store-fixtures.js';
@@ -43,11 +43,12 @@ async function tables(configText: string, dir: string, store: Store | null): Pro
   const reports = statusReports(config, store);
   const { batches, summary } = statusTable(config, store);
   const issuers = new Map<string | null, string>();
-  const rows: string[][] = [];
-  for await (const batch of batches) for (const e of batch) rows.push(tableCells('fields' in e ? storedTableFields(e, issuers) : tableFields(e), true));
+  const text = statusTableText();
+  for await (const batch of batches) for (const e of batch) text.add(tableCells('fields' in e ? storedTableFields(e, issuers) : tableFields(e), true));
   const counted = { ok: 0, warning: 0, critical: 0, unknown: 0 };
   for (const r of reports) counted[r.status]++;
-  return { old: renderTable(reports, true), now: renderTableCells(rows), summaries: [JSON.stringify(counted), JSON.stringify(summary)] };
+  // As the CLI writes it: chunks of lines, each line ending in a newline.
+  return { old: `${renderTable(reports, true)}\n`, now: [...text.chunks(7)].join(''), summaries: [JSON.stringify(counted), JSON.stringify(summary)] };
 }
 
 const odd = ['quote " and \\ backslash', 'tab\tnewline\ncr\r', 'nul \u0000 and \u001e\u001f separators', 'ünïcödé 😀 \u2028 \ud7ff \ue000', 'CN=a,O=b'];
