@@ -280,7 +280,7 @@ function tlsEndpointYaml(name: string, port: number): string {
 
 // =============================================================================================
 
-describe('the README demo', () => {
+describe('the bundled offline example (config/demo.yaml: two certificate files)', () => {
   async function demoWorkspace(t: TestContext): Promise<{ dir: string; dataDir: string }> {
     const dir = await workspace(t);
     // Same layout as the repository (config/demo.yaml + config/demo/), so dataDir: ../data/demo
