@@ -16,7 +16,8 @@ export const BUNDLED_EMAIL_TEMPLATE_DIR = fileURLToPath(new URL('../../templates
 export const EMAIL_TEMPLATE_FILES = { digestText: 'digest.txt', digestHtml: 'digest.html', test: 'test.txt' } as const;
 export type EmailTemplateName = keyof typeof EMAIL_TEMPLATE_FILES;
 
-const DIGEST_FLAGS = { hasCritical: 'flag', hasWarning: 'flag', hasRecovered: 'flag', hasInfo: 'flag' } as const;
+/** hasRows, hasRest, hasStory and the table variables are additive (issue 14): templates written for the per-severity blocks keep working. */
+const DIGEST_FLAGS = { hasCritical: 'flag', hasWarning: 'flag', hasRecovered: 'flag', hasInfo: 'flag', hasRows: 'flag', hasRest: 'flag', hasStory: 'flag' } as const;
 
 /**
  * The variables each template may use; anything else is an error at config load. Every value is
@@ -25,7 +26,10 @@ const DIGEST_FLAGS = { hasCritical: 'flag', hasWarning: 'flag', hasRecovered: 'f
 export const KNOWN_EMAIL_VARIABLES: Readonly<Record<EmailTemplateName, Readonly<Record<string, VariableKind>>>> = {
   digestText: {
     subject: 'value',
+    story: 'value',
     summary: 'value',
+    table: 'value',
+    rest: 'value',
     criticalLines: 'value',
     warningLines: 'value',
     recoveredLines: 'value',
@@ -36,7 +40,10 @@ export const KNOWN_EMAIL_VARIABLES: Readonly<Record<EmailTemplateName, Readonly<
   },
   digestHtml: {
     subject: 'value',
+    story: 'value',
     summary: 'value',
+    tableHtml: 'value',
+    rest: 'value',
     criticalHtml: 'value',
     warningHtml: 'value',
     recoveredHtml: 'value',

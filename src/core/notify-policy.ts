@@ -21,11 +21,11 @@
  * The caller persists `markSent` (expiry keys) and `activate`/`clear` (active problems) together
  * with the outbox messages, in one transaction, so a crash never sends twice nor forgets.
  */
-import { hintFor } from './advice.js';
+import { fixFor, hintFor, type AdviceContext } from './advice.js';
 import type { EndpointReport } from './model.js';
 import type { Problem, ProblemCode } from './problems.js';
 import { endpointKey } from './report.js';
-import { DAY_MS, formatSpan, reached, reportLifetime, thresholdsInForce } from './thresholds.js';
+import { reached, reportLifetime, thresholdsInForce } from './thresholds.js';
 
 export { normaliseThresholds } from './thresholds.js';
 
@@ -53,9 +53,16 @@ export interface NotifyEvent {
   thresholdInForce?: number;
   /** Problem and recovery events: the problem code. */
   code?: ProblemCode;
-  /** One human line: what, where, days left, expiry date and how to fix it. */
+  /** One human line: what, where, days left and expiry date (the fix is `fix`, never repeated here). */
   message: string;
+  /** The problem's own hint (scan time, context-free); for an expiry, the same as `fix`. */
   hint?: string;
+  /** What is wrong, without where ("certificate expired on 2026-11-23"): the digest table's problem cell. Additive (issue 14). */
+  detail?: string;
+  /** The one fix for this domain (core/advice.ts fixFor: managed vs monitor-only). Absent for recoveries. Additive (issue 14). */
+  fix?: string;
+  /** The certificate's issuer as the report has it (one line), when known. Additive (issue 14). */
+  issuer?: string | null;
 }
 
 /** A problem that has alerted and not yet cleared (persisted by the caller). */
@@ -81,8 +88,10 @@ export interface NotifyInput {
   criticalDays?: number;
   /** scan.warningDays (default 30): thresholds scale when the lifetime is under 3 × this (core/thresholds.ts). */
   warningDays?: number;
-  /** Whether certs renews the domain (default: yes); decides the hint of an expiry message. */
+  /** Whether certs renews the domain (default: yes); decides the fix (core/advice.ts). */
   isManaged?: (domain: string) => boolean;
+  /** A monitor-only domain's certificate file (domains[].files.cert), for its fix. */
+  certFileFor?: (domain: string) => string | undefined;
 }
 
 export interface NotifyDecision {
@@ -120,10 +129,6 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
 
 function expiresIn(daysLeft: number): string {
   return daysLeft === 0 ? 'expires within a day' : `expires in ${plural(daysLeft, 'day')}`;
-}
-
-function withHint(message: string, hint: string | undefined): string {
-  return oneLine(hint ? `${message}; ${hint}` : message);
 }
 
 /** The alerting problems of a report, one per code (the first), plus `expired` when daysLeft < 0 says so. */
@@ -170,6 +175,16 @@ export function evaluateNotifications(input: NotifyInput): NotifyDecision {
       fingerprint256: r.fingerprint256,
       daysLeft: r.daysLeft,
       notAfter: r.notAfter,
+      issuer: r.issuer ?? null,
+    };
+    const certFile = input.certFileFor?.(r.domain);
+    const advice: AdviceContext = {
+      domain: r.domain,
+      managed: isManaged(r.domain),
+      endpoint,
+      ...(certFile !== undefined ? { certFile } : {}),
+      // certs issued a newer certificate than the one served: deploying it is the fix.
+      ...(r.problems.some((p) => p.code === 'stale-deployment') ? { issuedNewer: true } : {}),
     };
 
     // Problems first: appearing alerts once, clearing recovers once.
@@ -178,15 +193,16 @@ export function evaluateNotifications(input: NotifyInput): NotifyDecision {
     const activeCodes = new Set(activeHere.map((a) => a.code));
     for (const [code, p] of now_) {
       if (activeCodes.has(code)) continue;
-      const message = withHint(`${r.domain} ${endpoint}: ${code}: ${p.message}`, p.hint);
       out.events.push({
         ...base,
         key: `problem:${epKey}:${code}:${nowIso}`,
         kind: 'problem',
         severity: p.severity,
         code,
-        message,
+        message: oneLine(`${r.domain} ${endpoint}: ${code}: ${p.message}`),
+        detail: oneLine(p.message),
         ...(p.hint ? { hint: oneLine(p.hint) } : {}),
+        fix: oneLine(fixFor(code, { ...advice, ...(p.hint ? { hint: p.hint } : {}) })),
       });
       out.activate.push({ endpointKey: epKey, domain: r.domain, endpoint, code, since: nowIso, message: oneLine(p.message) });
     }
@@ -199,6 +215,7 @@ export function evaluateNotifications(input: NotifyInput): NotifyDecision {
         severity: 'info',
         code: a.code,
         message: oneLine(`${r.domain} ${endpoint}: recovered: ${a.code} no longer seen (since ${a.since.slice(0, 16).replace('T', ' ')} UTC: ${a.message})`),
+        detail: oneLine(`open since ${a.since.slice(0, 16).replace('T', ' ')} UTC: ${a.message}`),
       });
       out.clear.push(a);
     }
@@ -223,9 +240,7 @@ export function evaluateNotifications(input: NotifyInput): NotifyDecision {
     // The smallest crossed one already went out: larger ones (e.g. a threshold added to the
     // config later) are marked silently instead of sending an older, milder message.
     if (!unsent.includes(smallest)) continue;
-    const hint = isManaged(r.domain)
-      ? `renew with certs renew ${r.domain}`
-      : `replace the certificate served on ${endpoint} (monitor only: certs does not renew ${r.domain})`;
+    const fix = oneLine(fixFor('expiry', advice));
     out.events.push({
       ...base,
       key: expiryKey(epKey, fp, smallest),
@@ -233,8 +248,10 @@ export function evaluateNotifications(input: NotifyInput): NotifyDecision {
       severity: critical ? 'critical' : 'warning',
       threshold: smallest,
       ...(t.scaled ? { thresholdInForce: inForce } : {}),
-      message: withHint(`${r.domain} ${endpoint}: ${expiresIn(daysLeft)} (${day(r.notAfter)})`, hint),
-      hint,
+      message: oneLine(`${r.domain} ${endpoint}: ${expiresIn(daysLeft)} (${day(r.notAfter)})`),
+      detail: `${expiresIn(daysLeft)} (${day(r.notAfter)})`,
+      hint: fix,
+      fix,
     });
   }
   return out;
@@ -248,136 +265,7 @@ export function heartbeatDue(last: Date | null, now: Date, intervalHours: number
 }
 
 // ---------------------------------------------------------------------------------------------
-// Digest
+// The digest (subject, summary, table) lives in core/digest.ts; re-exported for existing callers.
 
-export interface DigestGroup {
-  severity: NotifySeverity;
-  title: string;
-  events: NotifyEvent[];
-}
-
-export interface Digest {
-  subject: string;
-  counts: { critical: number; warning: number; info: number };
-  groups: DigestGroup[];
-  /** Plain text body: one line per event, grouped CRITICAL / WARNING / RECOVERED. */
-  text: string;
-}
-
-const MAX_NAMES = 5;
-const GROUP_TITLES: Record<NotifySeverity, string> = { critical: 'CRITICAL', warning: 'WARNING', info: 'RECOVERED' };
-const SEVERITY_ORDER: readonly NotifySeverity[] = ['critical', 'warning', 'info'];
-
-/** At most five names, then "and N more". */
-export function nameList(names: readonly string[]): string {
-  const unique = [...new Set(names)];
-  if (unique.length <= MAX_NAMES) return unique.join(', ');
-  return `${unique.slice(0, MAX_NAMES).join(', ')} and ${unique.length - MAX_NAMES} more`;
-}
-
-const byUrgency = (a: NotifyEvent, b: NotifyEvent): number =>
-  (a.daysLeft ?? Number.POSITIVE_INFINITY) - (b.daysLeft ?? Number.POSITIVE_INFINITY) ||
-  a.domain.localeCompare(b.domain) ||
-  a.endpoint.localeCompare(b.endpoint);
-
-function expiryPart(events: NotifyEvent[]): string {
-  const sorted = [...events].sort(byUrgency);
-  const certs = new Set(sorted.map((e) => e.fingerprint256 ?? e.endpointKey)).size;
-  // A scaled threshold reads as what it is in force ("within 11 hours"), a plain one as before.
-  const inForce = (e: NotifyEvent): number => e.thresholdInForce ?? e.threshold ?? 0;
-  const label = (e: NotifyEvent): string => (e.thresholdInForce !== undefined ? formatSpan(e.thresholdInForce * DAY_MS) : plural(e.threshold ?? 0, 'day'));
-  const least = sorted.reduce((a, b) => (inForce(b) < inForce(a) ? b : a));
-  const most = sorted.reduce((a, b) => (inForce(b) > inForce(a) ? b : a));
-  const within = label(least) === label(most)
-    ? `within ${label(most)}`
-    : `within ${label(most)} (${sorted.filter((e) => label(e) === label(least)).length} within ${label(least).replace(/ days?$/, '')})`;
-  return `${certs} certificate${certs === 1 ? ' expires' : 's expire'} ${within}: ${nameList(sorted.map((e) => e.domain))}`;
-}
-
-function problemPart(events: NotifyEvent[], severity: 'critical' | 'warning'): string {
-  const n = events.length;
-  const label = severity === 'critical' ? plural(n, 'critical problem') : plural(n, 'warning');
-  // Grouped by code, so forty hosts with the same fault read as one story.
-  const byCode = new Map<string, string[]>();
-  for (const e of events) {
-    const code = e.code ?? 'problem';
-    byCode.set(code, [...(byCode.get(code) ?? []), e.domain]);
-  }
-  return `${label}: ${[...byCode].map(([code, domains]) => `${code} on ${nameList(domains)}`).join(', ')}`;
-}
-
-/** The subject of a set of events: it tells the story, leading with the worst. */
-export function digestSubject(events: readonly NotifyEvent[]): string {
-  if (events.length === 0) return '[certs] nothing new';
-  const expiry = events.filter((e) => e.kind === 'expiry');
-  const critical = events.filter((e) => e.kind === 'problem' && e.severity === 'critical');
-  const warning = events.filter((e) => e.kind === 'problem' && e.severity !== 'critical');
-  const recovered = events.filter((e) => e.kind === 'recovery');
-  const expiryCritical = expiry.some((e) => e.severity === 'critical');
-  // [rank, text]: lower rank leads.
-  const parts: Array<[number, string]> = [];
-  if (critical.length) parts.push([0, problemPart(critical, 'critical')]);
-  if (expiry.length) parts.push([expiryCritical ? 1 : 2, expiryPart(expiry)]);
-  if (warning.length) parts.push([3, problemPart(warning, 'warning')]);
-  if (recovered.length) parts.push([4, `recovered: ${nameList([...recovered].sort(byUrgency).map((e) => e.domain))}`]);
-  parts.sort((a, b) => a[0] - b[0]);
-  return `[certs] ${parts.map(([, text]) => text).join('; ')}`;
-}
-
-function digestText(headline: string, groups: readonly DigestGroup[]): string {
-  const lines = [headline];
-  for (const g of groups) {
-    lines.push('', `${g.title} (${g.events.length})`);
-    for (const e of g.events) lines.push(`- ${e.message}`);
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-const stamp = (d: Date): string => `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-
-/** One digest per run with everything new, grouped by severity (critical, warning, recovered). */
-export function buildDigest(events: readonly NotifyEvent[], opts: { now: Date; total?: number }): Digest {
-  const groups: DigestGroup[] = [];
-  for (const severity of SEVERITY_ORDER) {
-    const list = events.filter((e) => e.severity === severity).sort(byUrgency);
-    if (list.length) groups.push({ severity, title: GROUP_TITLES[severity], events: list });
-  }
-  const counts = {
-    critical: events.filter((e) => e.severity === 'critical').length,
-    warning: events.filter((e) => e.severity === 'warning').length,
-    info: events.filter((e) => e.severity === 'info').length,
-  };
-  const watching = opts.total !== undefined ? `, watching ${plural(opts.total, 'certificate')}` : '';
-  const headline = `certs report of ${stamp(opts.now)}: ${counts.critical} critical, ${plural(counts.warning, 'warning')}, ${counts.info} recovered${watching}`;
-  return { subject: digestSubject(events), counts, groups, text: digestText(headline, groups) };
-}
-
-/**
- * The scheduled "still alive" summary, so silence is never mistaken for health. With no open
- * problems: "[certs] watching 42 certificates, nothing wrong"; otherwise it names them.
- */
-export function buildHeartbeat(opts: { now: Date; total: number; worst?: readonly ActiveProblem[] }): Digest {
-  const open = [...(opts.worst ?? [])].sort((a, b) => a.domain.localeCompare(b.domain) || a.endpoint.localeCompare(b.endpoint) || a.code.localeCompare(b.code));
-  const watching = `watching ${plural(opts.total, 'certificate')}`;
-  const counts = { critical: 0, warning: 0, info: open.length };
-  if (open.length === 0) {
-    const subject = `[certs] ${watching}, nothing wrong`;
-    return { subject, counts, groups: [], text: `${subject.slice('[certs] '.length)} (${stamp(opts.now)})\n` };
-  }
-  const events: NotifyEvent[] = open.map((a) => ({
-    key: `heartbeat:${a.endpointKey}:${a.code}:${a.since}`,
-    kind: 'problem',
-    severity: 'info',
-    domain: a.domain,
-    endpoint: a.endpoint,
-    endpointKey: a.endpointKey,
-    fingerprint256: null,
-    daysLeft: null,
-    notAfter: null,
-    code: a.code,
-    message: oneLine(`${a.domain} ${a.endpoint}: ${a.code}: ${a.message} (open since ${a.since.slice(0, 16).replace('T', ' ')} UTC)`),
-  }));
-  const subject = `[certs] ${watching}, ${plural(open.length, 'open problem')}: ${nameList(open.map((a) => `${a.code} on ${a.domain}`))}`;
-  const groups: DigestGroup[] = [{ severity: 'info', title: 'STILL OPEN', events }];
-  return { subject, counts, groups, text: digestText(`${watching} (${stamp(opts.now)}), ${plural(open.length, 'open problem')}`, groups) };
-}
+export { buildDigest, buildHeartbeat, digestStory, digestSubject, nameList, MAX_ROWS, MAX_SUBJECT } from './digest.js';
+export type { Digest, DigestGroup, DigestLinks, DigestOptions, DigestRow } from './digest.js';

@@ -9,15 +9,16 @@
 import type { EmailTemplates } from '../config/email-templates.js';
 import { renderTemplate } from '../core/template.js';
 import { escapeHtml } from '../core/html-escape.js';
+import { STATUS_LABELS, tableText, type DigestRow, type RowStatus } from '../core/digest.js';
 
 export type DigestSeverity = 'critical' | 'warning' | 'info';
 export type DigestEventKind = 'expiry' | 'problem' | 'recovery';
 
 export interface DigestEvent {
   kind: DigestEventKind;
-  /** One line, e.g. "example.com (203.0.113.7:443) expires in 6 days". */
+  /** One line, e.g. "example.com (203.0.113.7:443) expires in 6 days" (without its fix). */
   message: string;
-  /** What to do about it, shown as "— fix: <hint>". */
+  /** What to do about it, shown once as "— fix: <hint>" (the legacy per-severity blocks). */
   hint?: string;
 }
 
@@ -31,9 +32,18 @@ export interface DigestInput {
   subject: string;
   /** Replaces the default footer line (plain text; escaped for the HTML part). */
   text?: string;
+  /** The legacy per-severity blocks ({{criticalLines}} …), kept for user templates that use them. */
   groups: DigestGroup[];
-  /** One sentence, e.g. "2 certificates need attention, 1 recovered." */
+  /** One line: counts by status and what changed since the last digest. */
   summary: string;
+  /** The whole story on one line (core/digest.ts digestStory); the body's first line. */
+  story?: string;
+  /** The table's rows in urgency order; only the first `shown` are rendered. */
+  rows?: readonly DigestRow[];
+  /** How many rows to render (default all). */
+  shown?: number;
+  /** The line counting the rows not shown, and where to see them. */
+  rest?: string | null;
   now: Date;
 }
 
@@ -74,23 +84,99 @@ function blockOf(group: DigestGroup, event: DigestEvent): Block {
   return group.severity;
 }
 
+/**
+ * Status badges: the word is the information, the colour only repeats it. Each badge brings its
+ * own background, with white text at a contrast of at least 4.5:1, so it reads the same on a
+ * light page, a dark one, and in clients that invert colours.
+ */
+export const BADGE_COLOURS: Readonly<Record<RowStatus, string>> = {
+  critical: '#b42318',
+  warning: '#8a4b00',
+  recovered: '#1a7f37',
+  open: '#57606a',
+};
+
+/*
+ * No colour of text or page is set except through the page's own colour scheme (Canvas and
+ * CanvasText under color-scheme: light dark): a client in dark mode paints its dark background
+ * and light text, one that does not know these keeps its defaults. Lines are grey at partial
+ * opacity, visible on either background. No <style> block: many clients strip it.
+ */
+const RULE = 'rgba(127,127,127,0.4)';
+const CELL = `padding:6px 8px;text-align:left;vertical-align:top;`;
+const NAME = 'overflow-wrap:anywhere;word-break:break-word;';
+const NOWRAP = 'white-space:nowrap;';
+
+/** `certs renew x` in a fix (already escaped) as <code>: the command stands out and copies whole. */
+function withCode(escaped: string): string {
+  return escaped.replace(/`([^`]+)`/g, '<code style="font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;">$1</code>');
+}
+
+function badge(status: RowStatus): string {
+  return `<span style="display:inline-block;padding:1px 6px;border-radius:3px;background-color:${BADGE_COLOURS[status]};color:#ffffff;font-size:11px;font-weight:700;letter-spacing:0.03em;${NOWRAP}">${STATUS_LABELS[status]}</span>`;
+}
+
+function htmlRow(r: DigestRow): string {
+  const line = `border-bottom:1px solid ${RULE};`;
+  const under = r.fix ? '' : line;
+  const cells = [
+    `<td style="${CELL}${under}">${badge(r.status)}</td>`,
+    `<td style="${CELL}${under}${NAME}">${escapeHtml(r.domain)}</td>`,
+    `<td style="${CELL}${under}${NAME}">${escapeHtml(r.endpoint)}</td>`,
+    `<td style="${CELL}${under}text-align:right;${NOWRAP}">${r.daysLeft === null ? '–' : escapeHtml(String(r.daysLeft))}</td>`,
+    `<td style="${CELL}${under}${NOWRAP}">${escapeHtml(r.expires || '–')}</td>`,
+    `<td style="${CELL}${under}">${escapeHtml(r.issuer || '–')}</td>`,
+    `<td style="${CELL}${under}${NAME}">${escapeHtml(r.problem)}</td>`,
+  ];
+  const row = `<tr>${cells.join('')}</tr>`;
+  if (!r.fix) return row;
+  return `${row}\n<tr><td style="padding:0 8px 8px 8px;${line}"></td><td colspan="6" style="padding:0 8px 8px 8px;${line}${NAME}"><strong>Fix:</strong> ${withCode(escapeHtml(r.fix))}</td></tr>`;
+}
+
+const HEADINGS = ['Status', 'Domain', 'Endpoint', 'Days left', 'Expires', 'Issuer', 'Problem'];
+
+/** The digest's table: a real <table>, inline styles only, in a box that scrolls sideways on a narrow screen instead of the page. */
+export function tableHtml(rows: readonly DigestRow[]): string {
+  if (rows.length === 0) return '';
+  const th = HEADINGS.map((h, i) => `<th scope="col" style="${CELL}${NOWRAP}border-bottom:2px solid ${RULE};font-weight:600;${i === 3 ? 'text-align:right;' : ''}">${h}</th>`).join('');
+  return [
+    '<div style="overflow-x:auto;max-width:100%;">',
+    '<table cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;width:100%;font-size:13px;line-height:1.4;">',
+    `<thead><tr>${th}</tr></thead>`,
+    '<tbody>',
+    ...rows.map(htmlRow),
+    '</tbody>',
+    '</table>',
+    '</div>',
+  ].join('\n');
+}
+
 export function renderDigestEmail(templates: EmailTemplates, digest: DigestInput): RenderedDigest {
   const blocks: Record<Block, DigestEvent[]> = { critical: [], warning: [], recovered: [], info: [] };
   for (const group of digest.groups) for (const event of group.events) blocks[blockOf(group, event)].push(event);
   const subject = oneLine(digest.subject);
   const generatedAt = digest.now.toISOString();
   const footer = digest.text ?? DEFAULT_FOOTER;
+  const rows = (digest.rows ?? []).slice(0, digest.shown ?? digest.rows?.length ?? 0);
+  const rest = digest.rest ?? '';
+  const story = digest.story ?? '';
   const flags = {
     hasCritical: blocks.critical.length > 0,
     hasWarning: blocks.warning.length > 0,
     hasRecovered: blocks.recovered.length > 0,
     hasInfo: blocks.info.length > 0,
+    hasRows: rows.length > 0,
+    hasRest: rest !== '',
+    hasStory: story !== '',
   };
   const lines = (b: Block): string => blocks[b].map(textLine).join('\n');
   const items = (b: Block): string => blocks[b].map(htmlLine).join('\n');
   const text = renderTemplate(templates.digestText, {
     subject,
+    story,
     summary: digest.summary,
+    table: tableText(rows),
+    rest,
     criticalLines: lines('critical'),
     warningLines: lines('warning'),
     recoveredLines: lines('recovered'),
@@ -101,7 +187,10 @@ export function renderDigestEmail(templates: EmailTemplates, digest: DigestInput
   });
   const html = renderTemplate(templates.digestHtml, {
     subject: escapeHtml(subject),
+    story: escapeHtml(story),
     summary: escapeHtml(digest.summary),
+    tableHtml: tableHtml(rows),
+    rest: escapeHtml(rest),
     criticalHtml: items('critical'),
     warningHtml: items('warning'),
     recoveredHtml: items('recovered'),

@@ -9,7 +9,8 @@ import { errorMessage, NotifyError } from '../core/errors.js';
 import type { EndpointReport } from '../core/model.js';
 import { endpointKey, targetsOf } from '../core/report.js';
 import { nextBackoff } from '../core/backoff.js';
-import { buildDigest, buildHeartbeat, evaluateNotifications, heartbeatDue, type Digest, type NotifyEvent } from '../core/notify-policy.js';
+import { buildDigest, buildHeartbeat, evaluateNotifications, heartbeatDue, type Digest, type DigestLinks, type NotifyEvent } from '../core/notify-policy.js';
+import { byUrgency } from '../core/digest.js';
 import type { Config, NotifyConfig } from '../config/types.js';
 import { loadEmailTemplates } from '../config/email-templates.js';
 import { renderDigestEmail } from '../notify/render.js';
@@ -28,6 +29,8 @@ export interface NotifyRunOptions {
    */
   channels: ChannelSet | ChannelFactory;
   log?: (event: string) => void;
+  /** The HTML report this run writes (`certs run --report FILE`): a long digest points to it. */
+  report?: string;
 }
 
 export interface NotifyRunResult {
@@ -44,16 +47,24 @@ function shortHash(s: string): string {
   return createHash('sha256').update(s).digest('hex').slice(0, 16);
 }
 
-/** The webhook body (documented in docs/webhook.md). */
+/**
+ * The webhook body (documented in docs/webhook.md). Version 1; `title`, `summary`, `story`,
+ * `events[].issuer`, `events[].fix` and `events[].status` were added by issue 14 (receivers ignore
+ * fields they do not know); events come in the digest's urgency order.
+ */
 function webhookPayload(digest: Digest, events: NotifyEvent[], now: Date): unknown {
   return {
     version: 1,
     generatedAt: now.toISOString(),
     subject: digest.subject,
+    title: digest.subject,
+    summary: digest.summary,
+    story: digest.story,
     counts: digest.counts,
-    events: events.map((e) => ({
+    events: [...events].sort(byUrgency).map((e) => ({
       kind: e.kind,
       severity: e.severity,
+      status: e.kind === 'recovery' ? 'recovered' : e.severity,
       domain: e.domain,
       endpoint: e.endpoint,
       daysLeft: e.daysLeft,
@@ -61,19 +72,44 @@ function webhookPayload(digest: Digest, events: NotifyEvent[], now: Date): unkno
       ...(e.threshold !== undefined ? { threshold: e.threshold } : {}),
       ...(e.thresholdInForce !== undefined ? { thresholdInForce: Math.round(e.thresholdInForce * 1000) / 1000 } : {}),
       ...(e.code !== undefined ? { code: e.code } : {}),
+      issuer: e.issuer ?? null,
       message: e.message,
       ...(e.hint !== undefined ? { hint: e.hint } : {}),
+      ...(e.fix !== undefined ? { fix: e.fix } : {}),
     })),
   };
 }
 
+/** The dashboard's address (daemon.http), for the "all of them" link of a long digest. */
+export function dashboardUrl(config: Pick<Config, 'daemon'>): string | undefined {
+  const http = config.daemon?.http;
+  if (!http) return undefined;
+  const host = http.address.includes(':') ? `[${http.address}]` : http.address;
+  return `http://${host}:${http.port}/`;
+}
+
+export function digestLinks(config: Pick<Config, 'daemon'>, report: string | undefined): DigestLinks {
+  const dashboard = dashboardUrl(config);
+  return { ...(dashboard ? { dashboard } : {}), ...(report ? { report } : {}) };
+}
+
 /** Digest messages of one run: the main recipients and the webhook get everything, extra per-domain recipients their domains. */
-export function messagesFor(config: Config, notify: NotifyConfig, events: NotifyEvent[], digest: Digest, now: Date, kind: 'digest' | 'heartbeat'): NewOutboxMessage[] {
+export function messagesFor(config: Config, notify: NotifyConfig, events: NotifyEvent[], digest: Digest, now: Date, kind: 'digest' | 'heartbeat', links: DigestLinks = {}): NewOutboxMessage[] {
   const at = now.toISOString();
   const out: NewOutboxMessage[] = [];
   const templates = notify.email || notify.webhook ? loadEmailTemplates(notify.templateDir) : undefined;
   const email = (to: string[], d: Digest): void => {
-    const r = renderDigestEmail(templates!, { subject: d.subject, groups: d.groups, summary: d.text.split('\n')[0] ?? d.subject, now });
+    const r = renderDigestEmail(templates!, {
+      subject: d.subject,
+      story: d.story,
+      summary: d.summary,
+      rows: d.rows,
+      shown: d.shown,
+      rest: d.rest,
+      // The per-severity blocks of older user templates: the fix once, after the message.
+      groups: d.groups.map((g) => ({ severity: g.severity, events: g.events.map((e) => ({ kind: e.kind, message: e.message, ...(e.fix ?? e.hint ? { hint: e.fix ?? e.hint } : {}) })) })),
+      now,
+    });
     out.push({ key: `${kind}:email:${shortHash(to.join(','))}:${at}`, channel: 'email', to, subject: r.subject, text: r.text, html: r.html, payload: null, createdAt: at, nextAttemptAt: at });
   };
   if (notify.email) email(notify.email.to, digest);
@@ -90,7 +126,7 @@ export function messagesFor(config: Config, notify: NotifyConfig, events: Notify
     }
     for (const { to, domains } of byList.values()) {
       const mine = events.filter((e) => domains.has(e.domain));
-      if (mine.length > 0) email(to, buildDigest(mine, { now }));
+      if (mine.length > 0) email(to, buildDigest(mine, { now, links }));
     }
   }
   if (notify.webhook) {
@@ -100,15 +136,20 @@ export function messagesFor(config: Config, notify: NotifyConfig, events: Notify
 }
 
 /** Decides and queues this run's notifications in one transaction. */
-export function queueNotifications(config: Config, store: Store, reports: EndpointReport[], now: Date): { events: NotifyEvent[]; queued: number } {
+export function queueNotifications(config: Config, store: Store, reports: EndpointReport[], now: Date, opts: { report?: string } = {}): { events: NotifyEvent[]; queued: number } {
   const notify = config.notify;
   if (!notify) return { events: [], queued: 0 };
   const thresholds = new Map(config.domains.map((d) => [d.name, d.notify?.thresholds ?? notify.thresholds]));
   const repo = store.notifications;
+  const active = repo.active() as Parameters<typeof evaluateNotifications>[0]['active'];
+  const domains = new Map(config.domains.map((d) => [d.name, d]));
   const decision = evaluateNotifications({
     reports,
     sentExpiry: repo.sentKeys(),
-    active: repo.active() as Parameters<typeof evaluateNotifications>[0]['active'],
+    active,
+    // The fix fits the domain: certs renew for a managed one, the operator's own for monitor-only (core/advice.ts).
+    isManaged: (domain) => domains.get(domain)?.managed ?? true,
+    certFileFor: (domain) => domains.get(domain)?.files?.cert,
     thresholdsFor: (domain: string) => thresholds.get(domain) ?? notify.thresholds,
     // The scanner's windows: notification thresholds scale with them (core/thresholds.ts).
     warningDays: config.scan.warningDays,
@@ -117,8 +158,12 @@ export function queueNotifications(config: Config, store: Store, reports: Endpoi
   });
   const messages: NewOutboxMessage[] = [];
   const meta: Record<string, string> = {};
+  const links = digestLinks(config, opts.report);
   if (decision.events.length > 0) {
-    messages.push(...messagesFor(config, notify, decision.events, buildDigest(decision.events, { now, total: reports.length }), now, 'digest'));
+    // Still open: problems alerted by an earlier digest that did not clear in this run.
+    const cleared = new Set(decision.clear.map((a) => `${a.endpointKey}\u0000${a.code}`));
+    const stillOpen = active.filter((a) => !cleared.has(`${a.endpointKey}\u0000${a.code}`)).length;
+    messages.push(...messagesFor(config, notify, decision.events, buildDigest(decision.events, { now, total: reports.length, stillOpen, links }), now, 'digest', links));
   } else if (notify.heartbeat) {
     const last = repo.meta(HEARTBEAT_META);
     if (heartbeatDue(last ? new Date(last) : null, now, notify.heartbeat.intervalHours)) {
@@ -181,7 +226,7 @@ export async function flushOutbox(config: Config, store: Store, opts: NotifyRunO
 
 /** The notify step of a run: queue what is new, then deliver what is due. */
 export async function notifyAfterRun(config: Config, store: Store, reports: EndpointReport[], opts: NotifyRunOptions): Promise<NotifyRunResult> {
-  const { events, queued } = queueNotifications(config, store, reports, opts.now);
+  const { events, queued } = queueNotifications(config, store, reports, opts.now, opts.report !== undefined ? { report: opts.report } : {});
   const flushed = await flushOutbox(config, store, opts);
   return { events, queued, ...flushed };
 }

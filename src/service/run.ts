@@ -27,6 +27,8 @@ export interface RunDeps {
   log: (event: string, fields?: Record<string, unknown>) => void;
   /** The notification channels (built by the CLI's composition root). */
   channels: ChannelSet | ChannelFactory;
+  /** The HTML report the run writes (`certs run --report FILE`): a digest too long to show whole points to it. */
+  report?: string;
   /** The cycle's steps; the real ones unless a test passes fakes. */
   steps?: Partial<RunSteps>;
 }
@@ -213,7 +215,7 @@ async function cycleSteps(config: Config, store: Store, deps: RunDeps, opts: Run
   let notify: NotifyRunResult | null = null;
   if (opts.notify && config.notify && (config.notify.email || config.notify.webhook)) {
     try {
-      notify = await steps.notify(config, store, reports, { now: deps.now(), random: deps.random, channels: deps.channels, log: (detail) => deps.log('notify', { detail }) });
+      notify = await steps.notify(config, store, reports, { now: deps.now(), random: deps.random, channels: deps.channels, log: (detail) => deps.log('notify', { detail }), ...(deps.report !== undefined ? { report: deps.report } : {}) });
     } catch (err) {
       stepFailed('notify', err);
     }

@@ -45,7 +45,11 @@ domains:
     assert.match(first.stderr, /notify: 1 new, 1 delivered, 0 pending/);
     const mails = await smtp.messages();
     assert.equal(mails.length, 1);
-    assert.match(mails[0]!.subject, /\[certs\] 1 certificate expires within 7 days: soon\.test/);
+    // Issue 14: ≤ 78 characters, the worst first; the body opens with the story and the table.
+    assert.equal(mails[0]!.subject, '[certs] CRITICAL: 1 certificate expires within 7 days: soon.test');
+    const body = mails[0]!.raw.replace(/=\r?\n/g, ''); // undo quoted-printable's soft line breaks
+    assert.match(body, /STATUS +DOMAIN +ENDPOINT +DAYS LEFT +EXPIRES +ISSUER +PROBLEM/);
+    assert.match(body, /\n +fix: obtain a renewed certificate/, 'monitor-only: the fix is the operator\'s, not certs renew');
     assert.deepEqual(mails[0]!.to, ['ops@example.com']);
     const second = await runCli(['scan', '--config', configFile]);
     assert.equal(second.code, 2);

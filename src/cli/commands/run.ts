@@ -26,7 +26,7 @@ function waitSeconds(v: string | undefined): number {
 }
 
 /** One cycle under the run lock (service/run.ts runLocked), with the scanner wired to this store. */
-export async function cycle(config: Config, store: Store, io: Io, opts: { renew: boolean; waitMs: number; log: (event: string, fields?: Record<string, unknown>) => void }, c: Composition = compose(io.now)): Promise<RunResult> {
+export async function cycle(config: Config, store: Store, io: Io, opts: { renew: boolean; waitMs: number; log: (event: string, fields?: Record<string, unknown>) => void; report?: string }, c: Composition = compose(io.now)): Promise<RunResult> {
   const scan = await c.scanner(config, store);
   return runLocked(config, store, {
     scan,
@@ -35,6 +35,7 @@ export async function cycle(config: Config, store: Store, io: Io, opts: { renew:
     random: c.random,
     channels: c.channels(config),
     log: opts.log,
+    ...(opts.report !== undefined ? { report: opts.report } : {}),
   }, { renew: opts.renew, notify: true, waitMs: opts.waitMs });
 }
 
@@ -63,6 +64,7 @@ export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
       result = await cycle(config, store, io, {
         renew: opts.renew !== false,
         waitMs,
+        ...(opts.report !== undefined ? { report: opts.report } : {}),
         log: (event, fields) => io.stderr.write(`certs: ${event}${fields ? ` ${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}` : ''}\n`),
       });
     } catch (err) {

@@ -14,6 +14,7 @@ import {
 import type { EndpointReport } from '../../../src/core/model.js';
 import { statusOf, type Problem } from '../../../src/core/problems.js';
 import { endpointKey } from '../../../src/core/report.js';
+import { fixFor } from '../../../src/core/advice.js';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-11-01T03:17:00.000Z');
@@ -138,8 +139,11 @@ describe('evaluateNotifications: expiry thresholds', () => {
     assert.equal(e.severity, 'critical');
     assert.equal(e.key, `expiry:${k}:F1:7`);
     assert.deepEqual(out.markSent.sort(), [`expiry:${k}:F1:14`, `expiry:${k}:F1:30`, `expiry:${k}:F1:7`].sort());
-    assert.equal(e.message, 'example.com example.com:443: expires in 5 days (2026-12-01); renew with certs renew example.com');
-    assert.equal(e.hint, 'renew with certs renew example.com');
+    // The message says what and where; the fix is its own field, shown once (issue 14).
+    assert.equal(e.message, 'example.com example.com:443: expires in 5 days (2026-12-01)');
+    assert.equal(e.fix, fixFor('expiry', { domain: 'example.com', managed: true, endpoint: 'example.com:443' }));
+    assert.match(e.fix!, /certs renew example\.com/);
+    assert.equal(e.hint, e.fix);
   });
 
   const cases: Array<{ name: string; daysLeft: number; sent: number[]; thresholds?: number[]; event: number | null; marks: number[]; severity?: string }> = [
@@ -206,7 +210,13 @@ describe('evaluateNotifications: expiry thresholds', () => {
 
   test('a monitor-only domain gets a replace hint, not certs renew', () => {
     const out = evaluateNotifications({ reports: [rep({ daysLeft: 2 })], sentExpiry: new Set(), active: [], thresholdsFor: defaults, now: at(0), isManaged: () => false });
-    assert.match(out.events[0]!.message, /replace the certificate served on example\.com:443 \(monitor only/);
+    const e = out.events[0]!;
+    assert.equal(e.fix, fixFor('expiry', { domain: 'example.com', managed: false, endpoint: 'example.com:443' }));
+    assert.doesNotMatch(e.fix!, /certs renew/);
+    assert.doesNotMatch(e.message, /certs renew|replace/, 'the message carries no fix');
+    // With the certificate file the config names, the fix names it.
+    const withFile = evaluateNotifications({ reports: [rep({ daysLeft: 2 })], sentExpiry: new Set(), active: [], thresholdsFor: defaults, now: at(0), isManaged: () => false, certFileFor: () => '/etc/ssl/example.pem' });
+    assert.match(withFile.events[0]!.fix!, /\/etc\/ssl\/example\.pem/);
   });
 });
 
@@ -280,7 +290,7 @@ describe('evaluateNotifications: thresholds scaled to the lifetime (core/thresho
     assert.ok(Math.abs(e.thresholdInForce! - (7 * 6) / 90) < 1e-6);
     assert.equal(e.severity, 'critical');
     assert.deepEqual(out.markSent.map((k) => k.split(':').pop()).sort(), ['14', '30', '7']);
-    assert.equal(digestSubject(out.events), '[certs] 1 certificate expires within 11 hours: example.com');
+    assert.equal(digestSubject(out.events), '[certs] CRITICAL: 1 certificate expires within 11 hours: example.com');
     // Unscaled events carry no thresholdInForce.
     const long = evaluateNotifications({ reports: [scannedLifetime(new Date(T0 + 85 * DAY), 'N', T0, 90)], sentExpiry: new Set(), active: [], thresholdsFor: defaults, now: new Date(T0 + 85 * DAY) });
     assert.equal(long.events[0]?.threshold, 7);
@@ -328,8 +338,10 @@ describe('evaluateNotifications: problems', () => {
     const first = runs[0]![0]!;
     const k = endpointKey(good());
     assert.equal(first.key, `problem:${k}:incomplete-chain:${at(0).toISOString()}`);
-    assert.equal(first.message, 'legacy.corp legacy.corp:443: incomplete-chain: incomplete-chain seen; serve the fullchain');
+    assert.equal(first.message, 'legacy.corp legacy.corp:443: incomplete-chain: incomplete-chain seen');
+    assert.equal(first.detail, 'incomplete-chain seen');
     assert.equal(first.hint, 'serve the fullchain');
+    assert.equal(first.fix, fixFor('incomplete-chain', { domain: 'legacy.corp', managed: true, endpoint: 'legacy.corp:443', hint: 'serve the fullchain' }));
     assert.equal(runs[3]![0]!.key, `recovery:${k}:incomplete-chain:${at(0).toISOString()}`);
     assert.equal(runs[3]![0]!.severity, 'info');
     assert.notEqual(runs[5]![0]!.key, first.key, 'a new occurrence has a new key');
@@ -389,7 +401,8 @@ describe('evaluateNotifications: problems', () => {
   test('messages stay on one line', () => {
     const p: Problem = { code: 'handshake-failed', severity: 'critical', message: 'first\nsecond', hint: 'a\r\nb' };
     const out = evaluateNotifications({ reports: [rep({ problems: [p] })], sentExpiry: new Set(), active: [], thresholdsFor: defaults, now: at(0) });
-    assert.equal(out.events[0]!.message, 'example.com example.com:443: handshake-failed: first second; a b');
+    assert.equal(out.events[0]!.message, 'example.com example.com:443: handshake-failed: first second');
+    assert.ok(!/[\r\n]/.test(out.events[0]!.fix!), out.events[0]!.fix);
   });
 });
 
@@ -423,35 +436,39 @@ describe('digest', () => {
   const exp = (domain: string, threshold: number, daysLeft = threshold): NotifyEvent =>
     ev({ kind: 'expiry', severity: threshold <= 7 ? 'critical' : 'warning', domain, threshold, daysLeft });
 
+  // Issue 14: at most 78 characters, the worst first; names whole or not at all.
   const subjects: Array<[string, NotifyEvent[], string]> = [
     ['nothing', [], '[certs] nothing new'],
-    ['only recoveries', [ev({ kind: 'recovery', severity: 'info', domain: 'a.com' }), ev({ kind: 'recovery', severity: 'info', domain: 'b.com' }), ev({ kind: 'recovery', severity: 'info', domain: 'a.com' })], '[certs] recovered: a.com, b.com'],
-    ['expiry only', [exp('example.com', 7, 6), exp('api.example.com', 7, 5)], '[certs] 2 certificates expire within 7 days: api.example.com, example.com'],
+    ['only recoveries', [ev({ kind: 'recovery', severity: 'info', domain: 'a.com' }), ev({ kind: 'recovery', severity: 'info', domain: 'b.com' }), ev({ kind: 'recovery', severity: 'info', domain: 'a.com' })], '[certs] 3 problems recovered: a.com, b.com'],
+    ['expiry only', [exp('example.com', 7, 6), exp('api.example.com', 7, 5)], '[certs] CRITICAL: 2 certificates expire within 7 days'],
     ['one certificate', [exp('example.com', 30)], '[certs] 1 certificate expires within 30 days: example.com'],
-    ['expiry with mixed thresholds', [exp('a.com', 30), exp('b.com', 7, 6)], '[certs] 2 certificates expire within 30 days (1 within 7): b.com, a.com'],
-    ['one critical problem', [ev({ kind: 'problem', severity: 'critical', domain: 'legacy.corp', code: 'incomplete-chain' })], '[certs] 1 critical problem: incomplete-chain on legacy.corp'],
+    ['two warnings', [exp('example.com', 30, 25), exp('api.example.com', 30, 22)], '[certs] 2 certificates expire within 30 days: api.example.com, example.com'],
+    ['expiry with mixed thresholds', [exp('a.com', 30), exp('b.com', 7, 6)], '[certs] CRITICAL: 2 certificates expire within 30 days (1 within 7)'],
+    ['one critical problem', [ev({ kind: 'problem', severity: 'critical', domain: 'legacy.corp', code: 'incomplete-chain' })], '[certs] CRITICAL: incomplete-chain on legacy.corp'],
+    ['expired leads with the name', [exp('soon.com', 30, 20), ev({ kind: 'problem', severity: 'critical', domain: 'expired.example.com', code: 'expired', daysLeft: -1 })], '[certs] CRITICAL: expired.example.com expired; 1 more problem'],
     [
-      'several critical problems, grouped by code',
+      'several critical problems: the most urgent, then a count',
       [
         ev({ kind: 'problem', severity: 'critical', domain: 'a.com', code: 'incomplete-chain' }),
         ev({ kind: 'problem', severity: 'critical', domain: 'c.com', code: 'hostname-mismatch' }),
         ev({ kind: 'problem', severity: 'critical', domain: 'b.com', code: 'incomplete-chain' }),
       ],
-      '[certs] 3 critical problems: incomplete-chain on a.com, b.com, hostname-mismatch on c.com',
+      '[certs] CRITICAL: incomplete-chain on a.com; 2 more problems',
     ],
-    ['a warning problem', [ev({ kind: 'problem', severity: 'warning', domain: 'x.com', code: 'renewal-failing' })], '[certs] 1 warning: renewal-failing on x.com'],
+    ['a warning problem', [ev({ kind: 'problem', severity: 'warning', domain: 'x.com', code: 'renewal-failing' })], '[certs] WARNING: renewal-failing on x.com'],
     [
-      'mixed, leading with the worst',
+      'mixed, leading with the worst (the recovered count does not fit and is left out whole)',
       [
         ev({ kind: 'recovery', severity: 'info', domain: 'ok.com' }),
         exp('soon.com', 14),
         ev({ kind: 'problem', severity: 'warning', domain: 'x.com', code: 'renewal-failing' }),
         ev({ kind: 'problem', severity: 'critical', domain: 'legacy.corp', code: 'incomplete-chain' }),
       ],
-      '[certs] 1 critical problem: incomplete-chain on legacy.corp; 1 certificate expires within 14 days: soon.com; 1 warning: renewal-failing on x.com; recovered: ok.com',
+      '[certs] CRITICAL: incomplete-chain on legacy.corp; 2 more problems',
     ],
-    ['critical expiry before warning problems', [ev({ kind: 'problem', severity: 'warning', domain: 'x.com', code: 'stale-deployment' }), exp('soon.com', 3, 2)], '[certs] 1 certificate expires within 3 days: soon.com; 1 warning: stale-deployment on x.com'],
-    ['at most five names', ['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((d) => exp(`${d}.com`, 7, 7)), '[certs] 7 certificates expire within 7 days: a.com, b.com, c.com, d.com, e.com and 2 more'],
+    ['a recovered count when it fits', [ev({ kind: 'recovery', severity: 'info', domain: 'ok.com' }), ev({ kind: 'problem', severity: 'critical', domain: 'a.io', code: 'revoked' })], '[certs] CRITICAL: revoked on a.io; 1 recovered'],
+    ['critical expiry before warning problems', [ev({ kind: 'problem', severity: 'warning', domain: 'x.com', code: 'stale-deployment' }), exp('soon.com', 3, 2)], '[certs] CRITICAL: soon.com expires in 2 days; 1 more problem'],
+    ['whole names while they fit, then a count', ['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((d) => exp(`${d}.com`, 7, 7)), '[certs] CRITICAL: 7 certificates expire within 7 days: a.com, b.com and 5 more'],
   ];
   for (const [name, events, subject] of subjects) test(`subject: ${name}`, () => assert.equal(digestSubject(events), subject));
 
@@ -472,17 +489,20 @@ describe('digest', () => {
     const crit = digest.groups[0]!.events;
     assert.equal(crit[0]!.daysLeft, 3);
     const lines = digest.text.trimEnd().split('\n');
-    assert.equal(lines.filter((l) => l.startsWith('- ')).length, 50, 'one line per event');
-    assert.equal(lines[0], 'certs report of 2026-11-01 03:17 UTC: 25 critical, 15 warnings, 10 recovered, watching 120 certificates');
-    const headers = lines.filter((l) => /^[A-Z]+ \(\d+\)$/.test(l));
-    assert.deepEqual(headers, ['CRITICAL (25)', 'WARNING (15)', 'RECOVERED (10)']);
+    // story, summary, blank, heading, then one line per event (these events have no fix)
+    assert.equal(lines.filter((l) => /^(CRITICAL|WARNING|RECOVERED) /.test(l)).length, 50, 'one line per event');
+    assert.equal(lines[1], '2026-11-01 03:17 UTC, watching 120 certificates: 25 critical, 15 warnings, 10 recovered. Since the last digest: 40 new, 10 recovered.');
+    assert.deepEqual(digest.rows.map((r) => r.status).filter((v, k, a) => a[k - 1] !== v), ['critical', 'warning', 'recovered'], 'one table, in urgency order');
+    assert.equal(digest.rest, null, '50 rows are all shown');
     assert.equal(
-      digest.subject,
-      '[certs] 5 critical problems: incomplete-chain on host30.example.com, host31.example.com, host32.example.com, host33.example.com, host34.example.com; ' +
+      digest.story,
+      '5 critical problems: incomplete-chain on host30.example.com, host31.example.com, host32.example.com, host33.example.com, host34.example.com; ' +
         '30 certificates expire within 30 days (20 within 7): host04.example.com, host09.example.com, host14.example.com, host19.example.com, host03.example.com and 25 more; ' +
         '5 warnings: renewal-failing on host35.example.com, host36.example.com, host37.example.com, host38.example.com, host39.example.com; ' +
         'recovered: host40.example.com, host41.example.com, host42.example.com, host43.example.com, host44.example.com and 5 more',
     );
+    assert.equal(lines[0], digest.story, 'the story opens the body');
+    assert.equal(digest.subject, '[certs] CRITICAL: host04.example.com expires in 3 days; 39 more problems');
   });
 
   test('an empty digest groups nothing', () => {
@@ -504,8 +524,11 @@ describe('digest', () => {
       { endpointKey: 'k2', domain: 'b.com', endpoint: 'b.com:443', code: 'renewal-failing', since: at(-1).toISOString(), message: 'dns-01 hook failed' },
     ];
     const hb = buildHeartbeat({ now: at(0), total: 42, worst });
-    assert.equal(hb.subject, '[certs] watching 42 certificates, 2 open problems: renewal-failing on b.com, incomplete-chain on legacy.corp');
+    assert.equal(hb.subject, '[certs] watching 42 certificates, 2 open problems');
+    assert.equal(buildHeartbeat({ now: at(0), total: 3, worst: worst.slice(1) }).subject, '[certs] watching 3 certificates, 1 open problem: renewal-failing on b.com');
+    assert.equal(hb.story, 'watching 42 certificates, 2 open problems: renewal-failing on b.com, incomplete-chain on legacy.corp');
     assert.equal(hb.groups[0]!.events.length, 2);
-    assert.match(hb.text, /legacy\.corp legacy\.corp:443: incomplete-chain: no intermediate \(open since 2026-10-29 03:17 UTC\)/);
+    assert.deepEqual(hb.rows.map((r) => [r.status, r.domain]), [['open', 'b.com'], ['open', 'legacy.corp']]);
+    assert.match(hb.text, /OPEN +legacy\.corp +legacy\.corp:443 .*incomplete-chain: open since 2026-10-29 03:17 UTC: no intermediate/);
   });
 });

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IoError, ValidationError } from '../../../src/core/errors.js';
 import { BUNDLED_EMAIL_TEMPLATE_DIR, checkEmailTemplates, loadEmailTemplates } from '../../../src/config/email-templates.js';
-import { DEFAULT_FOOTER, escapeHtml, renderDigestEmail, renderTestEmail, type DigestInput } from '../../../src/notify/render.js';
+import { BADGE_COLOURS, DEFAULT_FOOTER, escapeHtml, renderDigestEmail, renderTestEmail, type DigestInput } from '../../../src/notify/render.js';
+import type { DigestRow } from '../../../src/core/digest.js';
 
 let dir: string;
 let seq = 0;
@@ -26,10 +27,18 @@ function templateDir(files: Record<string, string>): string {
 
 const now = new Date('2026-11-25T03:17:00.000Z');
 
+const rows: DigestRow[] = [
+  { status: 'critical', domain: 'example.com', endpoint: 'example.com:443 @203.0.113.7', daysLeft: 2, expires: '2026-11-27', issuer: "R11 (Let's Encrypt)", problem: 'expires in 2 days (threshold: 3 days)', fix: 'renew now with `certs renew example.com`' },
+  { status: 'warning', domain: 'shop.example.com', endpoint: 'shop.example.com:443', daysLeft: 40, expires: '2027-01-04', issuer: '', problem: 'renewal-failing: the dns-01 hook failed', fix: 'fix the hook' },
+  { status: 'recovered', domain: 'api.example.com', endpoint: 'api.example.com:443', daysLeft: null, expires: '', issuer: '', problem: 'unreachable cleared (open since 2026-11-23 15:02 UTC: refused)' },
+];
+
 const digest: DigestInput = {
-  subject: 'certs: 1 critical, 1 warning, 1 recovered',
-  summary: '2 certificates need attention; 1 recovered.',
+  subject: '[certs] CRITICAL: example.com expires in 2 days; 1 more problem; 1 recovered',
+  story: '1 certificate expires within 3 days: example.com; 1 warning: renewal-failing on shop.example.com; recovered: api.example.com',
+  summary: '2026-11-25 03:17 UTC: 1 critical, 1 warning, 1 recovered. Since the last digest: 2 new, 1 recovered.',
   now,
+  rows,
   groups: [
     { severity: 'critical', kind: 'expiry', events: [{ kind: 'expiry', message: 'example.com (203.0.113.7:443) expires in 2 days', hint: 'certs renew example.com' }] },
     { severity: 'warning', kind: 'problem', events: [{ kind: 'problem', message: 'shop.example.com serves an incomplete chain' }] },
@@ -37,57 +46,88 @@ const digest: DigestInput = {
   ],
 };
 
+const count = (hay: string, needle: string): number => hay.split(needle).length - 1;
+
 describe('renderDigestEmail with the bundled templates', () => {
-  it('text: subject, summary, one block per non-empty severity, lines "• message — fix: hint"', () => {
+  it('text: story, summary, then one table in the given order, each fix once on the line after its row', () => {
     const out = renderDigestEmail(loadEmailTemplates(), digest);
     assert.equal(out.subject, digest.subject);
-    assert.ok(out.text.startsWith(`${digest.subject}\n\n${digest.summary}\n`), out.text);
-    assert.ok(out.text.includes('CRITICAL\n• example.com (203.0.113.7:443) expires in 2 days — fix: certs renew example.com\n'), out.text);
-    assert.ok(out.text.includes('WARNING\n• shop.example.com serves an incomplete chain\n'), out.text);
-    assert.ok(out.text.includes('RECOVERED\n• api.example.com serves a valid certificate again\n'), out.text);
-    assert.ok(!out.text.includes('INFO'), 'no empty info block');
+    assert.ok(out.text.startsWith(`${digest.story}\n${digest.summary}\n\nSTATUS `), out.text);
+    const lines = out.text.split('\n');
+    const at = (prefix: string): number => lines.findIndex((l) => l.startsWith(prefix));
+    assert.ok(at('CRITICAL ') < at('WARNING ') && at('WARNING ') < at('RECOVERED '), out.text);
+    assert.match(lines[at('CRITICAL ')]!, /^CRITICAL +example\.com +example\.com:443 @203\.0\.113\.7 +2 +2026-11-27 +R11 \(Let's Encrypt\) +expires in 2 days/);
+    assert.match(lines[at('CRITICAL ') + 1]!, /^ +fix: renew now with `certs renew example\.com`$/);
+    assert.match(lines[at('WARNING ') + 1]!, /^ +fix: fix the hook$/);
+    assert.equal(count(out.text, 'fix:'), 2, 'one fix per problem; none for the recovery');
     assert.ok(out.text.includes('Generated 2026-11-25T03:17:00.000Z'), out.text);
     assert.ok(out.text.includes(DEFAULT_FOOTER), out.text);
     assert.ok(!out.text.includes('{{'), out.text);
     assert.ok(!/\n\n\n/.test(out.text), 'sections leave no runs of blank lines');
   });
 
-  it('html: the same lines as <li>, inline styles only, no external resources', () => {
+  it('html: a real table with text badges, inline styles only, no external resources, no white background', () => {
     const { html } = renderDigestEmail(loadEmailTemplates(), digest);
-    assert.ok(html.includes('<li style="margin:0 0 4px 0;">example.com (203.0.113.7:443) expires in 2 days — <em>fix:</em> certs renew example.com</li>'), html);
-    assert.match(html, />Critical</);
-    assert.match(html, />Warning</);
-    assert.match(html, />Recovered</);
-    assert.doesNotMatch(html, />Info</);
-    assert.doesNotMatch(html, /<(link|script|img)\b|src=|url\(|https?:\/\//i);
+    assert.equal(count(html, '<table'), 1);
+    assert.equal(count(html, '<th scope="col"'), 7);
+    for (const label of ['CRITICAL', 'WARNING', 'RECOVERED']) assert.match(html, new RegExp(`<span style="[^"]*">${label}</span>`));
+    assert.equal(count(html, '<strong>Fix:</strong>'), 2);
+    assert.ok(html.includes('<code style="'), 'commands in a fix are set as code');
+    assert.doesNotMatch(html, /<(link|script|img|style)\b|src=|url\(|https?:\/\//i);
+    assert.doesNotMatch(html, /background(-color)?:\s*(#fff\b|#ffffff|white)/i, 'no hard white background (dark-mode clients invert it badly)');
     assert.ok(!html.includes('{{'));
   });
 
-  it('an info-only digest shows only the info block', () => {
-    const out = renderDigestEmail(loadEmailTemplates(), { subject: 's', summary: 'all good', now, groups: [{ severity: 'info', events: [{ kind: 'problem', message: 'heartbeat: 12 certificates fine' }] }] });
-    assert.ok(out.text.includes('INFO\n• heartbeat: 12 certificates fine'), out.text);
-    assert.ok(!out.text.includes('CRITICAL') && !out.text.includes('WARNING') && !out.text.includes('RECOVERED'));
+  it('only the first `shown` rows, then the rest line', () => {
+    const out = renderDigestEmail(loadEmailTemplates(), { ...digest, shown: 1, rest: '2 more not shown (1 warning, 1 recovered); all of them on the dashboard: http://127.0.0.1:9464/' });
+    assert.ok(!out.text.includes('shop.example.com:443'), out.text);
+    assert.ok(out.text.includes('\n\n2 more not shown (1 warning, 1 recovered); all of them on the dashboard: http://127.0.0.1:9464/\n'), out.text);
+    assert.ok(out.html.includes('2 more not shown'), out.html);
+    assert.equal(count(out.html, '<strong>Fix:</strong>'), 1);
   });
 
   it('escapes everything that goes into the HTML; the text keeps it as is', () => {
     const evil = '<script>alert(1)</script>.example.com';
     const out = renderDigestEmail(loadEmailTemplates(), {
       subject: 'certs: <b>1</b> critical\r\nBcc: victim@example.com',
+      story: 'a <i>story</i>',
       summary: 'Tom & "Jerry" <x>',
       text: "footer with <i>'quotes'</i>",
       now,
+      rows: [{ status: 'critical', domain: evil, endpoint: `${evil}:443`, daysLeft: 1, expires: '2026-11-26', issuer: '<O=Evil & Co>', problem: 'revoked: <b>bad</b>', fix: 'run <cmd> & see `x<y`' }],
       groups: [{ severity: 'critical', events: [{ kind: 'problem', message: `${evil} (203.0.113.7:443) is broken`, hint: 'run <cmd> & see' }] }],
     });
     assert.ok(!out.html.includes('<script>'), out.html);
-    assert.ok(!out.html.includes('<b>1</b>'));
+    assert.ok(!out.html.includes('<b>'));
     assert.ok(!out.html.includes('<i>'));
     assert.ok(out.html.includes('&lt;script&gt;alert(1)&lt;/script&gt;.example.com'), out.html);
-    assert.ok(out.html.includes('run &lt;cmd&gt; &amp; see'), out.html);
+    assert.ok(out.html.includes('run &lt;cmd&gt; &amp; see <code style="font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;">x&lt;y</code>'), out.html);
+    assert.ok(out.html.includes('&lt;O=Evil &amp; Co&gt;'), out.html);
     assert.ok(out.html.includes('Tom &amp; &quot;Jerry&quot; &lt;x&gt;'), out.html);
     assert.ok(out.html.includes('footer with &lt;i&gt;&#39;quotes&#39;&lt;/i&gt;'), out.html);
-    assert.ok(out.text.includes(`• ${evil} (203.0.113.7:443) is broken — fix: run <cmd> & see`), out.text);
+    assert.ok(out.text.includes(`CRITICAL  ${evil}`), out.text);
+    assert.ok(out.text.includes('fix: run <cmd> & see `x<y`'), out.text);
     assert.ok(!/[\r\n]/.test(out.subject), 'the subject stays on one line');
     assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+
+  it('badges: white text on each badge colour at 4.5:1 or more', () => {
+    const lum = (hex: string): number => {
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+    };
+    for (const [status, colour] of Object.entries(BADGE_COLOURS)) {
+      const ratio = (1 + 0.05) / (lum(colour) + 0.05);
+      assert.ok(ratio >= 4.5, `${status} ${colour}: ${ratio.toFixed(2)}`);
+    }
+  });
+});
+
+describe('renderDigestEmail: templates written for the per-severity blocks keep working', () => {
+  it('criticalLines & co. are still filled, each fix once', () => {
+    const d = templateDir({ 'digest.txt': '{{subject}}\n{{#hasCritical}}\nCRITICAL\n{{criticalLines}}\n{{/hasCritical}}\n{{#hasRecovered}}\nRECOVERED\n{{recoveredLines}}\n{{/hasRecovered}}\n' });
+    const out = renderDigestEmail(loadEmailTemplates(d), digest);
+    assert.equal(out.text, `${digest.subject}\nCRITICAL\n• example.com (203.0.113.7:443) expires in 2 days — fix: certs renew example.com\nRECOVERED\n• api.example.com serves a valid certificate again\n`);
   });
 });
 
@@ -122,7 +162,7 @@ describe('loadEmailTemplates: a user templateDir', () => {
     assert.throws(() => checkEmailTemplates(d), (err: unknown) => {
       assert.ok(err instanceof ValidationError);
       assert.ok(err.message.startsWith(`template ${file}:3: unknown variable "criticalLines"`), err.message);
-      assert.match(err.message, /this template knows: subject, summary, criticalHtml, /);
+      assert.match(err.message, /this template knows: subject, story, summary, tableHtml, rest, criticalHtml, /);
       return true;
     });
   });
