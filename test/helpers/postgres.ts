@@ -38,14 +38,30 @@ export function postgresUnavailable(): string | null {
   return null;
 }
 
-export async function startPostgres(files: CertFiles): Promise<Postgres> {
+export interface PostgresOptions {
+  /**
+   * The superuser's (postgres) password: TCP logins then need it (scram-sha-256), the Unix
+   * socket in the temp dir stays trust. Without it every login is trusted.
+   */
+  password?: string;
+}
+
+export async function startPostgres(files: CertFiles, opts: PostgresOptions = {}): Promise<Postgres> {
   const user = postgresUser();
   if (!user) throw new Error('no postgres user');
   const dir = mkdtempSync(join(tmpdir(), 'certs-pg-'));
   chownSync(dir, user.uid, user.gid);
   const data = join(dir, 'data');
   const as = { uid: user.uid, gid: user.gid, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' } };
-  await run(join(PG_BIN, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8'], { ...as, cwd: dir, timeout: 60_000 });
+  const auth = ['-A', 'trust'];
+  if (opts.password !== undefined) {
+    const pwfile = join(dir, 'pwfile');
+    writeFileSync(pwfile, `${opts.password}\n`, { mode: 0o600 });
+    chownSync(pwfile, user.uid, user.gid);
+    auth.splice(0, 2, '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`);
+  }
+  await run(join(PG_BIN, 'initdb'), ['-D', data, ...auth, '-U', 'postgres', '--no-sync', '-E', 'UTF8'], { ...as, cwd: dir, timeout: 60_000 });
+  if (opts.password !== undefined) rmSync(join(dir, 'pwfile'));
   const cert = join(data, 'server-chain.pem');
   const key = join(data, 'server.key');
   writeFileSync(cert, files.certPem);
@@ -66,8 +82,13 @@ export async function startPostgres(files: CertFiles): Promise<Postgres> {
   ];
   const proc = spawn(join(PG_BIN, 'postgres'), args, { ...as, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
+  // The port opens before the server takes logins ("the database system is starting up"):
+  // the log line that says it does is the signal.
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
   proc.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
+    if (/database system is ready to accept connections/.test(stderr)) markReady();
     if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
   });
   const exited = new Promise<void>((resolve) => {
@@ -93,6 +114,12 @@ export async function startPostgres(files: CertFiles): Promise<Postgres> {
   };
   try {
     await waitForPort('127.0.0.1', port, 20_000, { signal: early.signal });
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([
+      ready,
+      new Promise((_, reject) => early.signal.addEventListener('abort', () => reject(early.signal.reason as Error), { once: true })),
+      new Promise((_, reject) => (bound = setTimeout(() => reject(new Error('no "ready to accept connections" within 20 s')), 20_000))),
+    ]).finally(() => clearTimeout(bound));
   } catch (err) {
     const why = `postgres did not start: ${(err as Error).message}\n${stderr}`;
     await stop();

@@ -1,0 +1,177 @@
+/**
+ * Connecting to the PostgreSQL store (issue 15): the connection URL as libpq reads it, TLS as
+ * its `sslmode`/`sslrootcert` say, and errors that name the server, port, database and user,
+ * never the password (it is also scrubbed from anything the server or the driver says).
+ *
+ * sslmode, as libpq defines it:
+ *   disable      plain TCP
+ *   prefer       TLS without verification when the server offers it, plain otherwise (the
+ *                default, as in libpq; the fallback is a second connection)
+ *   require      TLS without verification; with sslrootcert, as verify-ca (libpq does the same)
+ *   verify-ca    TLS, the chain verified against sslrootcert (else the system's roots)
+ *   verify-full  verify-ca, and the certificate must name the host
+ * `allow` (plain first) is refused: it never protects anything `prefer` would not.
+ */
+import { readFileSync } from 'node:fs';
+import { checkServerIdentity, type ConnectionOptions } from 'node:tls';
+import pg from 'pg';
+import { StoreError, errorMessage } from '../../core/errors.js';
+
+export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export type SslMode = (typeof SSL_MODES)[number];
+
+/** Where the store is, from `store.url`. */
+export interface PgTarget {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string;
+  sslmode: SslMode;
+  /** A CA bundle (PEM) that the server's chain must lead to. */
+  sslrootcert?: string;
+  /** libpq's connect_timeout, in seconds (default 10). */
+  connectTimeoutS: number;
+  /** libpq's application_name (default "certs"). */
+  applicationName: string;
+}
+
+const PARAMS = ['sslmode', 'sslrootcert', 'connect_timeout', 'application_name'];
+
+/** `postgres://user:password@host:port/database?sslmode=verify-full&sslrootcert=/path/ca.pem`. */
+export function parsePgUrl(url: string): PgTarget {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch (err) {
+    // The URL may hold the password: say what is wrong without it.
+    throw new StoreError('invalid-argument', `store.url is not a URL (expected postgres://user:password@host:5432/database)`, { cause: scrubbed(err, url) });
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') {
+    throw new StoreError('invalid-argument', `store.url: expected a postgres:// or postgresql:// URL, got ${JSON.stringify(u.protocol.replace(/:$/, ''))}`);
+  }
+  const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (host === '') throw new StoreError('invalid-argument', 'store.url names no host (expected postgres://user:password@host:5432/database)');
+  const port = u.port === '' ? 5432 : Number(u.port);
+  const user = decodeURIComponent(u.username);
+  if (user === '') throw new StoreError('invalid-argument', `store.url names no user (expected postgres://user:password@${u.host}/database)`);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, '')) || user;
+  if (database.includes('/')) throw new StoreError('invalid-argument', `store.url: the database name cannot contain "/" (got ${JSON.stringify(database)})`);
+  for (const key of u.searchParams.keys()) {
+    if (!PARAMS.includes(key)) throw new StoreError('invalid-argument', `store.url: unknown parameter ${JSON.stringify(key)} (known: ${PARAMS.join(', ')})`);
+  }
+  const mode = u.searchParams.get('sslmode') ?? 'prefer';
+  if (!(SSL_MODES as readonly string[]).includes(mode)) {
+    throw new StoreError('invalid-argument', `store.url: sslmode ${JSON.stringify(mode)} is not one of ${SSL_MODES.join(', ')}${mode === 'allow' ? ' (allow tries plain first: use prefer or stronger)' : ''}`);
+  }
+  const timeout = u.searchParams.get('connect_timeout');
+  const connectTimeoutS = timeout === null ? 10 : Number(timeout);
+  if (!Number.isInteger(connectTimeoutS) || connectTimeoutS < 1 || connectTimeoutS > 600) {
+    throw new StoreError('invalid-argument', `store.url: connect_timeout must be whole seconds from 1 to 600, got ${JSON.stringify(timeout)}`);
+  }
+  const target: PgTarget = { host, port, database, user, sslmode: mode as SslMode, connectTimeoutS, applicationName: u.searchParams.get('application_name') ?? 'certs' };
+  if (u.password !== '') target.password = decodeURIComponent(u.password);
+  const root = u.searchParams.get('sslrootcert');
+  if (root !== null) target.sslrootcert = root;
+  return target;
+}
+
+/** How errors and logs name the store: server, port, database and user, never the password. */
+export function describeTarget(t: PgTarget): string {
+  const host = t.host.includes(':') ? `[${t.host}]` : t.host;
+  return `PostgreSQL at ${host}:${t.port}, database "${t.database}" as user "${t.user}"`;
+}
+
+/** The TLS options for a mode, or false for none. */
+function tlsOptions(t: PgTarget, mode: SslMode): ConnectionOptions | false {
+  if (mode === 'disable') return false;
+  let ca: string | undefined;
+  if (t.sslrootcert !== undefined) {
+    try {
+      ca = readFileSync(t.sslrootcert, 'utf8');
+    } catch (err) {
+      throw new StoreError('io', `${describeTarget(t)}: cannot read sslrootcert ${t.sslrootcert}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+  const verify = mode === 'verify-ca' || mode === 'verify-full' || (mode === 'require' && ca !== undefined);
+  if (!verify) return { rejectUnauthorized: false };
+  return {
+    rejectUnauthorized: true,
+    ...(ca !== undefined ? { ca } : {}),
+    servername: /^[\d.]+$|:/.test(t.host) ? undefined : t.host,
+    // verify-ca checks the chain only; verify-full also the name, as libpq does.
+    checkServerIdentity: mode === 'verify-full' ? (host, cert) => checkServerIdentity(t.host, cert) : () => undefined,
+  };
+}
+
+function clientConfig(t: PgTarget, mode: SslMode): pg.ClientConfig {
+  return {
+    host: t.host,
+    port: t.port,
+    database: t.database,
+    user: t.user,
+    ...(t.password !== undefined ? { password: t.password } : {}),
+    ssl: tlsOptions(t, mode),
+    connectionTimeoutMillis: t.connectTimeoutS * 1000,
+    application_name: t.applicationName,
+  };
+}
+
+/** Removes the password from a text we pass on (a server or driver could echo it). */
+function scrub(text: string, t: Pick<PgTarget, 'password'>): string {
+  return t.password && t.password.length > 0 ? text.split(t.password).join('***') : text;
+}
+
+function scrubbed(err: unknown, secret: string): Error {
+  return new Error(errorMessage(err).split(secret).join('***'));
+}
+
+interface PgDriverError extends Error {
+  code?: string;
+  severity?: string;
+}
+
+/** A driver or socket error as a StoreError naming the target; never the password. */
+export function connectionError(err: unknown, t: PgTarget, doing = 'connecting'): StoreError {
+  const e = (err ?? {}) as PgDriverError;
+  const said = scrub(errorMessage(err), t);
+  const where = describeTarget(t);
+  // SQLSTATE 28P01 invalid_password, 28000 invalid_authorization_specification.
+  if (e.code === '28P01' || e.code === '28000') {
+    return new StoreError('auth', `${where}: the server refused the login: ${said}`, { hint: 'check the user and password of store.url (or its ${env:…}/${file:…} source)', cause: new Error(said) });
+  }
+  // 3D000 invalid_catalog_name: no such database.
+  if (e.code === '3D000') return new StoreError('connection', `${where}: ${said}`, { hint: 'create the database first (createdb), or fix its name in store.url', cause: new Error(said) });
+  const tls = /certificate|self[- ]signed|SSL|TLS|UNABLE_TO|ERR_TLS|altname/i.test(`${e.code ?? ''} ${said}`);
+  return new StoreError('connection', `${where}: ${doing} failed: ${said}`, {
+    ...(tls ? { hint: 'the server\'s certificate did not verify: set sslrootcert to the CA that issued it, or check sslmode' } : {}),
+    cause: new Error(said),
+  });
+}
+
+/**
+ * One connected client. With sslmode prefer, a server that refuses TLS gets a second, plain
+ * connection, as libpq does; every other failure is final here (the caller decides on retries).
+ */
+export async function connectPg(t: PgTarget): Promise<pg.Client> {
+  const attempt = async (mode: SslMode): Promise<pg.Client> => {
+    const client = new pg.Client(clientConfig(t, mode));
+    // An error after connecting (the server restarted) must not become an uncaught exception;
+    // the next query reports it.
+    client.on('error', () => undefined);
+    await client.connect();
+    return client;
+  };
+  try {
+    return await attempt(t.sslmode === 'prefer' ? 'require' : t.sslmode);
+  } catch (err) {
+    if (t.sslmode === 'prefer' && /does not support SSL/i.test(errorMessage(err))) {
+      try {
+        return await attempt('disable');
+      } catch (plainErr) {
+        throw connectionError(plainErr, t);
+      }
+    }
+    throw connectionError(err, t);
+  }
+}
