@@ -104,7 +104,9 @@ export const BADGE_COLOURS: Readonly<Record<RowStatus, string>> = {
  */
 const RULE = 'rgba(127,127,127,0.4)';
 const CELL = `padding:6px 8px;text-align:left;vertical-align:top;`;
-const NAME = 'overflow-wrap:anywhere;word-break:break-word;';
+/* Long names wrap at their dots (the <wbr> of nameHtml()), not inside a label: the table keeps
+   readable columns and, on a narrow screen, scrolls in its own box. break-word only as a last resort. */
+const NAME = 'overflow-wrap:break-word;';
 const NOWRAP = 'white-space:nowrap;';
 
 /** `certs renew x` in a fix (already escaped) as <code>: the command stands out and copies whole. */
@@ -116,13 +118,31 @@ function badge(status: RowStatus): string {
   return `<span style="display:inline-block;padding:1px 6px;border-radius:3px;background-color:${BADGE_COLOURS[status]};color:#ffffff;font-size:11px;font-weight:700;letter-spacing:0.03em;${NOWRAP}">${STATUS_LABELS[status]}</span>`;
 }
 
+/** Names up to this long stay on one line; longer ones (up to 253) may wrap at their dots. */
+const NOWRAP_NAME = 32;
+
+/**
+ * A name, escaped: whole on one line when short ("shop.example.com"), else with a break
+ * opportunity after each dot and slash, so it wraps between labels and never inside one.
+ */
+function nameHtml(value: string): string {
+  if (value.length <= NOWRAP_NAME) return `<span style="${NOWRAP}">${escapeHtml(value)}</span>`;
+  return escapeHtml(value).replace(/([./])(?=.)/g, '$1<wbr>');
+}
+
+/** "host:443 @203.0.113.7": the address may go to its own line. */
+function endpointHtml(endpoint: string): string {
+  const at = endpoint.indexOf(' @');
+  return at < 0 ? nameHtml(endpoint) : `${nameHtml(endpoint.slice(0, at))} ${nameHtml(endpoint.slice(at + 1))}`;
+}
+
 function htmlRow(r: DigestRow): string {
   const line = `border-bottom:1px solid ${RULE};`;
   const under = r.fix ? '' : line;
   const cells = [
     `<td style="${CELL}${under}">${badge(r.status)}</td>`,
-    `<td style="${CELL}${under}${NAME}">${escapeHtml(r.domain)}</td>`,
-    `<td style="${CELL}${under}${NAME}">${escapeHtml(r.endpoint)}</td>`,
+    `<td style="${CELL}${under}${NAME}">${nameHtml(r.domain)}</td>`,
+    `<td style="${CELL}${under}${NAME}">${endpointHtml(r.endpoint)}</td>`,
     `<td style="${CELL}${under}text-align:right;${NOWRAP}">${r.daysLeft === null ? '–' : escapeHtml(String(r.daysLeft))}</td>`,
     `<td style="${CELL}${under}${NOWRAP}">${escapeHtml(r.expires || '–')}</td>`,
     `<td style="${CELL}${under}">${escapeHtml(r.issuer || '–')}</td>`,

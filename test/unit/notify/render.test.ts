@@ -100,7 +100,8 @@ describe('renderDigestEmail with the bundled templates', () => {
     assert.ok(!out.html.includes('<script>'), out.html);
     assert.ok(!out.html.includes('<b>'));
     assert.ok(!out.html.includes('<i>'));
-    assert.ok(out.html.includes('&lt;script&gt;alert(1)&lt;/script&gt;.example.com'), out.html);
+    // A long name may wrap at its dots and slashes (<wbr> after each), escaped first.
+    assert.ok(out.html.includes('&lt;script&gt;alert(1)&lt;/<wbr>script&gt;.<wbr>example.<wbr>com'), out.html);
     assert.ok(out.html.includes('run &lt;cmd&gt; &amp; see <code style="font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px;">x&lt;y</code>'), out.html);
     assert.ok(out.html.includes('&lt;O=Evil &amp; Co&gt;'), out.html);
     assert.ok(out.html.includes('Tom &amp; &quot;Jerry&quot; &lt;x&gt;'), out.html);
