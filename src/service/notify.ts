@@ -11,6 +11,7 @@ import { endpointKey, targetsOf } from '../core/report.js';
 import { nextBackoff } from '../core/backoff.js';
 import { buildDigest, buildHeartbeat, evaluateNotifications, heartbeatDue, type Digest, type DigestLinks, type NotifyEvent } from '../core/notify-policy.js';
 import { byUrgency } from '../core/digest.js';
+import { fixFor } from '../core/advice.js';
 import type { Config, NotifyConfig } from '../config/types.js';
 import { loadEmailTemplates } from '../config/email-templates.js';
 import { renderDigestEmail } from '../notify/render.js';
@@ -167,7 +168,15 @@ export function queueNotifications(config: Config, store: Store, reports: Endpoi
   } else if (notify.heartbeat) {
     const last = repo.meta(HEARTBEAT_META);
     if (heartbeatDue(last ? new Date(last) : null, now, notify.heartbeat.intervalHours)) {
-      messages.push(...messagesFor(config, notify, [], buildHeartbeat({ now, total: reports.length }), now, 'heartbeat'));
+      // Problems still open (alerted earlier, not cleared) are named, so a heartbeat never says
+      // "nothing wrong" while something is; each with its fix, as in a digest.
+      const configured = new Set(targetsOf(config.domains).map((t) => endpointKey({ ...t, domain: t.domain.name })));
+      const worst = active.filter((a) => configured.has(a.endpointKey));
+      const fixOf = (a: (typeof active)[number]): string => {
+        const d = domains.get(a.domain);
+        return fixFor(a.code, { domain: a.domain, managed: d?.managed ?? true, endpoint: a.endpoint, ...(d?.files?.cert !== undefined ? { certFile: d.files.cert } : {}) });
+      };
+      messages.push(...messagesFor(config, notify, [], buildHeartbeat({ now, total: reports.length, worst, fixOf }), now, 'heartbeat', links));
       meta[HEARTBEAT_META] = now.toISOString();
     }
   }
