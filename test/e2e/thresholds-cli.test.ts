@@ -110,7 +110,8 @@ domains:
         const mails = await mailsFor(c);
         assert.equal(mails.length, Math.max(0, i - 1), `${when}: ${mails.map((m) => m.subject).join(' | ')}`);
         const previous = i >= 2 ? crossings[i - 2]! : undefined;
-        if (previous) assert.equal(mails[mails.length - 1]!.subject, `[certs] 1 certificate expires within ${previous.label}: ${c.domain}`, when);
+        // A threshold of 7 days or less (scaled or not) is critical, and the subject leads with it (issue 14).
+        if (previous) assert.equal(mails[mails.length - 1]!.subject, `[certs] ${previous.t <= 7 ? 'CRITICAL: ' : ''}1 certificate expires within ${previous.label}: ${c.domain}`, when);
       }
       // Each threshold once; a further run sends nothing.
       const again = await scanAt(c, runs[runs.length - 1]! + 5 * MINUTE);

@@ -183,7 +183,7 @@ describe('the scanner, status, JSON, notifications and metrics', () => {
     const problem = decision.events.find((e) => e.code === 'incomplete-chain');
     assert.ok(problem, JSON.stringify(decision.events));
     const digest = buildDigest(decision.events, { now: NOW, total: 1 });
-    const mail = renderDigestEmail(loadEmailTemplates(), { subject: digest.subject, groups: digest.groups, summary: 'summary', now: NOW });
+    const mail = renderDigestEmail(loadEmailTemplates(), { subject: digest.subject, story: digest.story, summary: digest.summary, rows: digest.rows, shown: digest.shown, rest: digest.rest, groups: [], now: NOW });
     assert.match(mail.text, /chain of "\(empty subject\) www\.example\.com"/);
     assert.match(mail.html, /chain of &quot;\(empty subject\) www\.example\.com&quot;/);
     assert.doesNotMatch(mail.text + mail.html + digest.subject, /undefined/);
