@@ -333,7 +333,7 @@ domains:
     assert.equal(deployed, v1, 'the deployment record still names the old certificate');
     let mails = await smtp.messages();
     assert.equal(mails.length, 1, 'one alert');
-    assert.match(mails[0]!.subject, /critical problem: unreachable on n\.test/);
+    assert.match(mails[0]!.subject, /CRITICAL: unreachable on n\.test/);
 
     // nginx is started again (same configuration and port); the next run finishes the deploy.
     again = await startNginxAgain(ngx);
