@@ -112,15 +112,35 @@ export function byUrgency(a: NotifyEvent, b: NotifyEvent): number {
   );
 }
 
+/**
+ * byUrgency over a whole list, each key computed once (a digest of a fleet sorts 10,000 events);
+ * the same order as byUrgency.
+ */
+export function sortByUrgency(events: readonly NotifyEvent[]): NotifyEvent[] {
+  const keyed = events.map((e) => ({ e, rank: STATUS_RANK[statusOfEvent(e)], days: e.daysLeft ?? Number.POSITIVE_INFINITY }));
+  keyed.sort((a, b) => a.rank - b.rank || a.days - b.days || cmp(a.e.domain, b.e.domain) || cmp(a.e.endpoint, b.e.endpoint) || cmp(a.e.code ?? '', b.e.code ?? ''));
+  return keyed.map((k) => k.e);
+}
+
+const CN_RE = /(?:^|,\s*)CN=([^,]+)/;
+const O_RE = /(?:^|,\s*)O=([^,]+)/;
+/** A fleet has a handful of issuers: each is shortened once. */
+const issuerCache = new Map<string, string>();
+
 /** "C=US, O=Let's Encrypt, CN=R11" → "R11 (Let's Encrypt)"; anything else as it is. */
 export function shortIssuer(issuer: string | null | undefined): string {
   if (!issuer) return '';
-  const attr = (key: string): string | undefined => {
-    const m = new RegExp(`(?:^|,\\s*)${key}=([^,]+)`).exec(issuer);
-    return m?.[1]?.trim();
-  };
-  const cn = attr('CN');
-  const o = attr('O');
+  let short = issuerCache.get(issuer);
+  if (short === undefined) {
+    short = shortenIssuer(issuer);
+    if (issuerCache.size < 1000) issuerCache.set(issuer, short);
+  }
+  return short;
+}
+
+function shortenIssuer(issuer: string): string {
+  const cn = CN_RE.exec(issuer)?.[1]?.trim();
+  const o = O_RE.exec(issuer)?.[1]?.trim();
   // Both when they are short ("R11 (Let's Encrypt)"); a long CN says enough on its own.
   if (cn && o && o !== cn && cn.length + o.length <= 36) return `${cn} (${o})`;
   return cn ?? o ?? issuer;
@@ -157,8 +177,9 @@ export function rowOf(e: NotifyEvent): DigestRow {
 // ---------------------------------------------------------------------------------------------
 // The story (the long, complete line the subject used to be)
 
-function expiryPart(events: NotifyEvent[]): string {
-  const sorted = [...events].sort(byUrgency);
+// These take lists already in urgency order (sortByUrgency): a fleet's digest sorts once.
+
+function expiryPart(sorted: NotifyEvent[]): string {
   const certs = new Set(sorted.map((e) => e.fingerprint256 ?? e.endpointKey)).size;
   return `${certs} certificate${certs === 1 ? ' expires' : 's expire'} ${withinPart(sorted)}: ${nameList(sorted.map((e) => e.domain))}`;
 }
@@ -168,25 +189,33 @@ function withinPart(sorted: NotifyEvent[]): string {
   const inForce = (e: NotifyEvent): number => e.thresholdInForce ?? e.threshold ?? 0;
   const least = sorted.reduce((a, b) => (inForce(b) < inForce(a) ? b : a));
   const most = sorted.reduce((a, b) => (inForce(b) > inForce(a) ? b : a));
-  if (thresholdLabel(least) === thresholdLabel(most)) return `within ${thresholdLabel(most)}`;
-  const n = sorted.filter((e) => thresholdLabel(e) === thresholdLabel(least)).length;
-  return `within ${thresholdLabel(most)} (${n} within ${thresholdLabel(least).replace(/ days?$/, '')})`;
+  const leastLabel = thresholdLabel(least);
+  const mostLabel = thresholdLabel(most);
+  if (leastLabel === mostLabel) return `within ${mostLabel}`;
+  const n = sorted.filter((e) => thresholdLabel(e) === leastLabel).length;
+  return `within ${mostLabel} (${n} within ${leastLabel.replace(/ days?$/, '')})`;
 }
 
-function problemPart(events: NotifyEvent[], severity: 'critical' | 'warning'): string {
-  const n = events.length;
+function problemPart(sorted: NotifyEvent[], severity: 'critical' | 'warning'): string {
+  const n = sorted.length;
   const label = severity === 'critical' ? plural(n, 'critical problem') : plural(n, 'warning');
   // Grouped by code, so forty hosts with the same fault read as one story.
   const byCode = new Map<string, string[]>();
-  for (const e of [...events].sort(byUrgency)) {
+  for (const e of sorted) {
     const code = e.code ?? 'problem';
-    byCode.set(code, [...(byCode.get(code) ?? []), e.domain]);
+    const list = byCode.get(code);
+    if (list) list.push(e.domain);
+    else byCode.set(code, [e.domain]);
   }
   return `${label}: ${[...byCode].map(([code, domains]) => `${code} on ${nameList(domains)}`).join(', ')}`;
 }
 
 /** Every part of a set of events on one line, leading with the worst (the digest's first body line). */
 export function digestStory(events: readonly NotifyEvent[]): string {
+  return storyOf(sortByUrgency(events));
+}
+
+function storyOf(events: readonly NotifyEvent[]): string {
   if (events.length === 0) return 'nothing new';
   const expiry = events.filter((e) => e.kind === 'expiry');
   const critical = events.filter((e) => e.kind === 'problem' && e.severity === 'critical');
@@ -197,7 +226,7 @@ export function digestStory(events: readonly NotifyEvent[]): string {
   if (critical.length) parts.push([0, problemPart(critical, 'critical')]);
   if (expiry.length) parts.push([expiryCritical ? 1 : 2, expiryPart(expiry)]);
   if (warning.length) parts.push([3, problemPart(warning, 'warning')]);
-  if (recovered.length) parts.push([4, `recovered: ${nameList([...recovered].sort(byUrgency).map((e) => e.domain))}`]);
+  if (recovered.length) parts.push([4, `recovered: ${nameList(recovered.map((e) => e.domain))}`]);
   parts.sort((a, b) => a[0] - b[0]);
   return parts.map(([, text]) => text).join('; ');
 }
@@ -242,8 +271,7 @@ function composeSubject(lead: (room: number) => string, optional: readonly strin
   return s.length <= MAX_SUBJECT ? s : `${s.slice(0, MAX_SUBJECT - 1)}…`;
 }
 
-function expiryOnlySubject(expiry: NotifyEvent[], recovered: number): string {
-  const sorted = [...expiry].sort(byUrgency);
+function expiryOnlySubject(sorted: NotifyEvent[], recovered: number): string {
   const certs = new Set(sorted.map((e) => e.fingerprint256 ?? e.endpointKey)).size;
   const critical = sorted.some((e) => e.severity === 'critical') ? 'CRITICAL: ' : '';
   const head = `${critical}${certs} certificate${certs === 1 ? ' expires' : 's expire'} ${withinPart(sorted)}`;
@@ -256,8 +284,11 @@ function expiryOnlySubject(expiry: NotifyEvent[], recovered: number): string {
 
 /** "[certs] CRITICAL: expired.example.com expired; 3 more problems", at most 78 characters. */
 export function digestSubject(events: readonly NotifyEvent[]): string {
-  if (events.length === 0) return `${PREFIX}nothing new`;
-  const sorted = [...events].sort(byUrgency);
+  return subjectOf(sortByUrgency(events));
+}
+
+function subjectOf(sorted: readonly NotifyEvent[]): string {
+  if (sorted.length === 0) return `${PREFIX}nothing new`;
   const open = sorted.filter((e) => e.kind !== 'recovery');
   const recovered = sorted.filter((e) => e.kind === 'recovery');
   if (open.length === 0) {
@@ -347,7 +378,8 @@ function bodyText(d: Pick<Digest, 'story' | 'summary' | 'rows' | 'shown' | 'rest
 
 /** One digest per run with everything new: subject, story, summary and one table in urgency order. */
 export function buildDigest(events: readonly NotifyEvent[], opts: DigestOptions): Digest {
-  const sorted = [...events].sort(byUrgency);
+  // Sorted once, for the table, the subject and the story.
+  const sorted = sortByUrgency(events);
   const groups: DigestGroup[] = [];
   for (const severity of SEVERITY_ORDER) {
     const list = sorted.filter((e) => e.severity === severity);
@@ -365,10 +397,10 @@ export function buildDigest(events: readonly NotifyEvent[], opts: DigestOptions)
   const watching = opts.total !== undefined ? `, watching ${plural(opts.total, 'certificate')}` : '';
   const since = `Since the last digest: ${fresh} new, ${opts.stillOpen !== undefined ? `${opts.stillOpen} still open, ` : ''}${recovered} recovered.`;
   const summary = `${stamp(opts.now)}${watching}: ${countsLine(rows)}. ${since}`;
-  const story = digestStory(events);
+  const story = storyOf(sorted);
   const rest = restLine(rows, shown, opts.links);
   const base = { story, summary, rows, shown, rest };
-  return { subject: digestSubject(events), counts, groups, ...base, text: bodyText(base) };
+  return { subject: subjectOf(sorted), counts, groups, ...base, text: bodyText(base) };
 }
 
 /**

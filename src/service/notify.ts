@@ -10,7 +10,7 @@ import type { EndpointReport } from '../core/model.js';
 import { endpointKey, targetsOf } from '../core/report.js';
 import { nextBackoff } from '../core/backoff.js';
 import { buildDigest, buildHeartbeat, evaluateNotifications, heartbeatDue, type Digest, type DigestLinks, type NotifyEvent } from '../core/notify-policy.js';
-import { byUrgency } from '../core/digest.js';
+import { sortByUrgency } from '../core/digest.js';
 import { fixFor } from '../core/advice.js';
 import type { Config, NotifyConfig } from '../config/types.js';
 import { loadEmailTemplates } from '../config/email-templates.js';
@@ -62,7 +62,7 @@ function webhookPayload(digest: Digest, events: NotifyEvent[], now: Date): unkno
     summary: digest.summary,
     story: digest.story,
     counts: digest.counts,
-    events: [...events].sort(byUrgency).map((e) => ({
+    events: sortByUrgency(events).map((e) => ({
       kind: e.kind,
       severity: e.severity,
       status: e.kind === 'recovery' ? 'recovered' : e.severity,
