@@ -7,7 +7,7 @@
  * we do not control, so nothing reaches the HTML unescaped).
  */
 import type { EmailTemplates } from '../config/email-templates.js';
-import { renderTemplate } from '../core/template.js';
+import { renderTemplate, templateVariables, type Template } from '../core/template.js';
 import { escapeHtml } from '../core/html-escape.js';
 import { STATUS_LABELS, tableText, type DigestRow, type RowStatus } from '../core/digest.js';
 
@@ -171,6 +171,15 @@ export function tableHtml(rows: readonly DigestRow[]): string {
   ].join('\n');
 }
 
+const usesCache = new WeakMap<Template, Set<string>>();
+
+/** The variable names a template uses (once per loaded template). */
+function uses(template: Template): Set<string> {
+  let names = usesCache.get(template);
+  if (!names) usesCache.set(template, (names = new Set(templateVariables(template).map((v) => v.name))));
+  return names;
+}
+
 export function renderDigestEmail(templates: EmailTemplates, digest: DigestInput): RenderedDigest {
   const blocks: Record<Block, DigestEvent[]> = { critical: [], warning: [], recovered: [], info: [] };
   for (const group of digest.groups) for (const event of group.events) blocks[blockOf(group, event)].push(event);
@@ -189,8 +198,12 @@ export function renderDigestEmail(templates: EmailTemplates, digest: DigestInput
     hasRest: rest !== '',
     hasStory: story !== '',
   };
-  const lines = (b: Block): string => blocks[b].map(textLine).join('\n');
-  const items = (b: Block): string => blocks[b].map(htmlLine).join('\n');
+  // The per-severity lists only for a template that shows them: the bundled ones do not, and a
+  // fleet's digest would otherwise format every one of 10,000 events twice for nothing.
+  const textUses = uses(templates.digestText);
+  const htmlUses = uses(templates.digestHtml);
+  const lines = (b: Block): string => (textUses.has(`${b}Lines`) ? blocks[b].map(textLine).join('\n') : '');
+  const items = (b: Block): string => (htmlUses.has(`${b}Html`) ? blocks[b].map(htmlLine).join('\n') : '');
   const text = renderTemplate(templates.digestText, {
     subject,
     story,
