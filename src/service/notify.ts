@@ -5,6 +5,7 @@
  * are retried by later runs, so an SMTP outage delays mail but neither loses nor doubles it.
  */
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import { errorMessage, NotifyError } from '../core/errors.js';
 import type { EndpointReport } from '../core/model.js';
 import { endpointKey, targetsOf } from '../core/report.js';
@@ -81,11 +82,15 @@ function webhookPayload(digest: Digest, events: NotifyEvent[], now: Date): unkno
   };
 }
 
-/** The dashboard's address (daemon.http), for the "all of them" link of a long digest. */
-export function dashboardUrl(config: Pick<Config, 'daemon'>): string | undefined {
+/**
+ * The dashboard's address (daemon.http), for the "all of them" link of a long digest. A
+ * wildcard listen address (0.0.0.0, ::) is no place to browse to: the machine's name is.
+ */
+export function dashboardUrl(config: Pick<Config, 'daemon'>, machine: () => string = hostname): string | undefined {
   const http = config.daemon?.http;
   if (!http) return undefined;
-  const host = http.address.includes(':') ? `[${http.address}]` : http.address;
+  const address = http.address === '0.0.0.0' || http.address === '::' ? machine() : http.address;
+  const host = address.includes(':') ? `[${address}]` : address;
   return `http://${host}:${http.port}/`;
 }
 

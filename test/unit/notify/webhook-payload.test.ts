@@ -34,5 +34,8 @@ describe('webhook payload (docs/webhook.md)', () => {
     assert.equal(dashboardUrl({ daemon: { http: { address: '127.0.0.1', port: 9464 } } }), 'http://127.0.0.1:9464/');
     assert.equal(dashboardUrl({ daemon: { http: { address: '::1', port: 8080 } } }), 'http://[::1]:8080/');
     assert.equal(dashboardUrl({}), undefined);
+    // A wildcard listen address links to the machine by name.
+    assert.equal(dashboardUrl({ daemon: { http: { address: '0.0.0.0', port: 9464 } } }, () => 'certs1.example.net'), 'http://certs1.example.net:9464/');
+    assert.equal(dashboardUrl({ daemon: { http: { address: '::', port: 9464 } } }, () => 'certs1.example.net'), 'http://certs1.example.net:9464/');
   });
 });
