@@ -17,9 +17,7 @@ import { endpointLabel } from '../core/notify-policy.js';
 import { endpointKey, targetsOf, unknownReport, type ScanTarget } from '../core/report.js';
 import { byUrgency, dashboardSummary, expiryTimeline, lifetimeLeft } from '../core/dashboard.js';
 import type { Store, RunRow } from '../store/index.js';
-import { certificateNotBefore, storedEndpoint, storedEndpoints } from '../store/endpoint-ids.js';
-import { leanScanRows, type LeanScanRow } from '../store/dashboard-rows.js';
-import { outboxMentioning } from '../store/outbox-search.js';
+import type { LeanScanRow } from '../store/dashboard-rows.js';
 import type { DashboardData, DashboardRow, EndpointDetail, HistoryPoint, RunView } from '../web/model.js';
 import { renewalFailures, statusReports, withLifecycle } from './status.js';
 
@@ -57,7 +55,7 @@ export function dashboardData(config: Config, store: Store | null, now: Date, op
  */
 export function rowsFromReports(config: Config, store: Store | null, now: Date): DashboardRow[] {
   const reports = statusReports(config, store);
-  const stored = store ? storedEndpoints(store.db) : new Map<string, { id: number }>();
+  const stored = store ? store.views.storedEndpoints() : new Map<string, { id: number }>();
   const notBefore = store ? missingNotBefore(store, reports) : NO_DATES;
   const managed = managedNames(config);
   return reports.map((r) => rowOf(r, stored.get(endpointKey(r))?.id ?? null, managed, now, notBefore));
@@ -75,13 +73,13 @@ export function rowsFromReports(config: Config, store: Store | null, now: Date):
 export function placedRows(config: Config, store: Store, now: Date): DashboardRow[] {
   // One read transaction: the lean rows, the lifecycle facts and the full reports are of the
   // same moment even while a run writes (WAL readers keep their snapshot).
-  return store.db.transaction(() => placeRows(config, store, now)).deferred();
+  return store.snapshot(() => placeRows(config, store, now));
 }
 
 function placeRows(config: Config, store: Store, now: Date): DashboardRow[] {
   const targets = targetsOf(config.domains);
   const byEndpoint = new Map<string, LeanScanRow[]>();
-  for (const r of leanScanRows(store.db)) {
+  for (const r of store.views.leanScanRows()) {
     // endpointKey without the address: every address row of the endpoint in one group.
     const key = `${r.source}|${r.domain}|${r.host}|${r.port}|`;
     const group = byEndpoint.get(key);
@@ -132,7 +130,7 @@ function placeRows(config: Config, store: Store, now: Date): DashboardRow[] {
  */
 export function endpointDetail(config: Config, store: Store, id: number, now: Date, opts: Pick<DashboardOptions, 'version'> = {}): EndpointDetail | null {
   if (!Number.isSafeInteger(id) || id < 1) return null;
-  const ep = storedEndpoint(store.db, id);
+  const ep = store.views.storedEndpoint(id);
   if (!ep) return null;
   const domain = config.domains.find((d) => d.name === ep.domain);
   if (!domain) return null;
@@ -209,7 +207,7 @@ function missingNotBefore(store: Store, rows: readonly RowSource[]): ReadonlyMap
   for (const r of rows) if (r.notBefore == null && r.fingerprint256 && !notBeforeCache.has(r.fingerprint256)) wanted.add(r.fingerprint256);
   if (wanted.size > 0) {
     if (notBeforeCache.size + wanted.size > NOT_BEFORE_CACHE) notBeforeCache.clear();
-    const found = certificateNotBefore(store.db, [...wanted]);
+    const found = store.views.certificateNotBefore([...wanted]);
     for (const fp of wanted) notBeforeCache.set(fp, found.get(fp) ?? null);
   }
   return notBeforeCache;
@@ -270,7 +268,7 @@ function deploymentsOf(store: Store, lineage: string): EndpointDetail['deploymen
 function notificationsOf(store: Store, r: EndpointReport): EndpointDetail['notifications'] {
   const label = endpointLabel(r);
   const out: EndpointDetail['notifications'] = [];
-  for (const m of outboxMentioning(store.db, label, NOTIFICATIONS_SHOWN)) {
+  for (const m of store.views.outboxMentioning(label, NOTIFICATIONS_SHOWN)) {
     if (!mentions(m.payload, m.text, r.domain, label)) continue;
     const state = m.deliveredAt ? 'delivered' : m.lastError ? `failed ${m.attempts}×, retrying` : 'pending';
     out.push({ at: m.createdAt, subject: m.subject, state });

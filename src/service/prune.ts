@@ -8,7 +8,6 @@
 import { errorMessage } from '../core/errors.js';
 import type { Config } from '../config/types.js';
 import type { Store } from '../store/index.js';
-import { compactDatabase, pruneArchive, pruneRuns, truncateWal } from '../store/prune.js';
 import { tryLease } from './lease.js';
 
 const DAY_MS = 86_400_000;
@@ -42,7 +41,7 @@ export function pruneStore(config: Config, store: Store, opts: { now: Date; owne
     out.errors.push(`scan history: ${errorMessage(err)}`);
   }
   try {
-    out.runs = pruneRuns(store.db, new Date(opts.now.getTime() - scanDays * DAY_MS));
+    out.runs = store.maintenance.pruneRuns(new Date(opts.now.getTime() - scanDays * DAY_MS));
   } catch (err) {
     out.errors.push(`run history: ${errorMessage(err)}`);
   }
@@ -63,7 +62,7 @@ export function pruneStore(config: Config, store: Store, opts: { now: Date; owne
       continue;
     }
     try {
-      out.versions += pruneArchive(store.db, config.dataDir, lineage, keepVersions).removed.length;
+      out.versions += store.maintenance.pruneArchive(config.dataDir, lineage, keepVersions).removed.length;
     } catch (err) {
       out.errors.push(`archive of ${lineage}: ${errorMessage(err)}`);
     } finally {
@@ -82,11 +81,11 @@ function compact(store: Store, now: Date, out: PruneReport): void {
     // A clock that went backwards (last in the future) counts as due rather than never.
     const due = Number.isNaN(last) || now.getTime() - last >= VACUUM_EVERY_MS || last > now.getTime();
     if (due) {
-      compactDatabase(store.db);
+      store.maintenance.compact();
       store.meta.set(VACUUMED_AT, now.toISOString());
       out.vacuumed = true;
     }
-    truncateWal(store.db);
+    store.maintenance.truncateWal();
   } catch (err) {
     out.errors.push(`compacting the database: ${errorMessage(err)}`);
   }

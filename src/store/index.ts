@@ -9,6 +9,10 @@ import { DeploymentRepository } from './deployments.js';
 import { NotificationRepository } from './notifications.js';
 import { MetaRepository } from './meta.js';
 import { RunRepository } from './runs.js';
+import { certificateNotBefore, storedEndpoint, storedEndpoints, type StoredEndpoint } from './endpoint-ids.js';
+import { leanScanRows, type LeanScanRow } from './dashboard-rows.js';
+import { outboxMentioning, type OutboxMention } from './outbox-search.js';
+import { compactDatabase, pruneArchive, pruneRuns, truncateWal, type ArchivePruneResult } from './prune.js';
 
 export { openDatabase, applyMigrations, wrapSqliteError, type Db, type ErrorContext, type OpenDatabaseOptions, type StoreErrorCode } from './db.js';
 export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations.js';
@@ -33,6 +37,29 @@ export { RenewalRepository, type AriState, type AttemptOutcome, type RenewalStat
 
 export const DATABASE_FILE = 'certs.db';
 
+/**
+ * What the services read and maintain beyond the repositories, so that no service reaches for
+ * the SQL connection itself (issue 15: the services must not know which engine they hold).
+ */
+export interface StoreViews {
+  leanScanRows(): LeanScanRow[];
+  storedEndpoints(): Map<string, StoredEndpoint>;
+  storedEndpoint(id: number): StoredEndpoint | null;
+  certificateNotBefore(fingerprints: readonly string[]): Map<string, string>;
+  outboxMentioning(label: string, limit?: number): OutboxMention[];
+}
+
+export interface StoreMaintenance {
+  /** Deletes finished runs started before `cutoff`, keeping the newest finished one. */
+  pruneRuns(cutoff: Date): number;
+  /** Removes archive versions of a lineage beyond `keepVersions` (never the current, deployed or retry one). */
+  pruneArchive(dataDir: string, lineage: string, keepVersions: number): ArchivePruneResult;
+  /** Rebuilds the file without free pages. */
+  compact(): { bytesBefore: number; bytesAfter: number };
+  /** Empties the write-ahead log into the file. */
+  truncateWal(): void;
+}
+
 export interface Store {
   readonly db: Db;
   readonly scans: ScanRepository;
@@ -44,6 +71,12 @@ export interface Store {
   readonly notifications: NotificationRepository;
   readonly meta: MetaRepository;
   readonly runs: RunRepository;
+  /** Reads for the dashboard, shaped for fleets (see each function). */
+  readonly views: StoreViews;
+  /** Retention and upkeep of the store itself. */
+  readonly maintenance: StoreMaintenance;
+  /** Runs `read` in one read transaction: every read inside sees the same state of the store. */
+  snapshot<T>(read: () => T): T;
   /**
    * Takes and releases the write lock, waiting up to the busy timeout: a database another
    * process is writing is reported before a long scan, not after its results are thrown away.
@@ -78,6 +111,20 @@ export function openStore(dataDir: string, opts: OpenDatabaseOptions = {}): Stor
     notifications: new NotificationRepository(db),
     meta: new MetaRepository(db),
     runs: new RunRepository(db),
+    views: {
+      leanScanRows: () => leanScanRows(db),
+      storedEndpoints: () => storedEndpoints(db),
+      storedEndpoint: (id) => storedEndpoint(db, id),
+      certificateNotBefore: (fingerprints) => certificateNotBefore(db, fingerprints),
+      outboxMentioning: (label, limit) => outboxMentioning(db, label, limit),
+    },
+    maintenance: {
+      pruneRuns: (cutoff) => pruneRuns(db, cutoff),
+      pruneArchive: (dataDir, lineage, keepVersions) => pruneArchive(db, dataDir, lineage, keepVersions),
+      compact: () => compactDatabase(db),
+      truncateWal: () => truncateWal(db),
+    },
+    snapshot: (read) => db.transaction(read).deferred(),
     assertWritable() {
       try {
         db.exec('BEGIN IMMEDIATE; ROLLBACK');
