@@ -1,7 +1,7 @@
 import type { CertInfo, EndpointReport } from '../core/model.js';
 import type { ReportSummary } from '../core/report.js';
 import type { TableRow } from '../service/status.js';
-import type { Status } from '../core/problems.js';
+import type { Problem, Status } from '../core/problems.js';
 import { paint, statusColour, table, TableText } from './style.js';
 import { EMPTY_ISSUER, issuerLabel, subjectLabel } from '../core/x509.js';
 import { explainNotify, explainThresholds, reportLifetime, thresholdsInForce, type ThresholdSettings } from '../core/thresholds.js';
@@ -128,7 +128,8 @@ function certLines(c: CertInfo, label: string, now: Date): string[] {
 }
 
 /** `certs status <name>`: the served chain, the expiry thresholds in force and why, and every problem with its fix. */
-export function renderDetail(e: EndpointReport, colour: boolean, now: Date, settings?: ThresholdSettings): string {
+/** `fix`: the fix of a problem for this endpoint's domain (core/advice.ts); the problem's own hint without it. */
+export function renderDetail(e: EndpointReport, colour: boolean, now: Date, settings?: ThresholdSettings, fix?: (p: Problem) => string): string {
   const out: string[] = [];
   const head = `${e.domain}  ${endpointLabel(e)}  ${paint(colour, statusColour(e.status), e.status.toUpperCase())}`;
   out.push(paint(colour, 'bold', head));
@@ -162,7 +163,8 @@ export function renderDetail(e: EndpointReport, colour: boolean, now: Date, sett
     out.push('  problems:');
     for (const p of e.problems) {
       out.push(`    ${paint(colour, statusColour(p.severity), p.severity.toUpperCase())} ${p.code}: ${p.message}`);
-      if (p.hint) out.push(`      fix: ${p.hint}`);
+      const how = fix ? fix(p) : p.hint;
+      if (how) out.push(`      fix: ${how}`);
     }
   } else if (!e.error) {
     out.push('  no problems');

@@ -10,7 +10,8 @@
  *
  * CONTRACT (shared by the helpers of issue 14; change only additively).
  */
-import type { ProblemCode } from './problems.js';
+import type { EndpointReport } from './model.js';
+import type { Problem, ProblemCode } from './problems.js';
 
 /** A problem code, or `expiry`: a certificate crossing a notification threshold before it expires. */
 export type AdviceTopic = ProblemCode | 'expiry';
@@ -283,4 +284,25 @@ export function fixFor(topic: AdviceTopic, ctx: AdviceContext): string {
   // The same fix either way: the problem's own hint may be more specific than the context.
   const own = ctx.hint !== undefined ? sentence(ctx.hint) : '';
   return own || sentence(advice.hint(p));
+}
+
+/**
+ * The context of a report's fixes: its domain as configured, and whether the endpoint serves
+ * an older certificate than certs issued (a stale-deployment problem says so). One place, so
+ * the email, the dashboard and `certs status <name>` give the same fix.
+ */
+export function adviceContextOf(r: Pick<EndpointReport, 'domain' | 'problems'>, domain: { managed: boolean; files?: { cert: string } }, endpoint: string): AdviceContext {
+  return {
+    domain: r.domain,
+    managed: domain.managed,
+    endpoint,
+    ...(domain.files?.cert !== undefined ? { certFile: domain.files.cert } : {}),
+    // certs issued a newer certificate than the one served: deploying it is the fix.
+    ...(r.problems.some((p) => p.code === 'stale-deployment') ? { issuedNewer: true } : {}),
+  };
+}
+
+/** The fix of one problem of a report, in its context (the problem's own hint where the fix does not depend on management). */
+export function problemFix(p: Pick<Problem, 'code' | 'hint'>, ctx: AdviceContext): string {
+  return fixFor(p.code, { ...ctx, ...(p.hint ? { hint: p.hint } : {}) });
 }

@@ -21,7 +21,7 @@
  * The caller persists `markSent` (expiry keys) and `activate`/`clear` (active problems) together
  * with the outbox messages, in one transaction, so a crash never sends twice nor forgets.
  */
-import { fixFor, hintFor, type AdviceContext } from './advice.js';
+import { adviceContextOf, fixFor, hintFor, problemFix } from './advice.js';
 import type { EndpointReport } from './model.js';
 import type { Problem, ProblemCode } from './problems.js';
 import { endpointKey } from './report.js';
@@ -178,14 +178,7 @@ export function evaluateNotifications(input: NotifyInput): NotifyDecision {
       issuer: r.issuer ?? null,
     };
     const certFile = input.certFileFor?.(r.domain);
-    const advice: AdviceContext = {
-      domain: r.domain,
-      managed: isManaged(r.domain),
-      endpoint,
-      ...(certFile !== undefined ? { certFile } : {}),
-      // certs issued a newer certificate than the one served: deploying it is the fix.
-      ...(r.problems.some((p) => p.code === 'stale-deployment') ? { issuedNewer: true } : {}),
-    };
+    const advice = adviceContextOf(r, { managed: isManaged(r.domain), ...(certFile !== undefined ? { files: { cert: certFile } } : {}) }, endpoint);
 
     // Problems first: appearing alerts once, clearing recovers once.
     const now_ = alertingProblems(r);
@@ -202,7 +195,7 @@ export function evaluateNotifications(input: NotifyInput): NotifyDecision {
         message: oneLine(`${r.domain} ${endpoint}: ${code}: ${p.message}`),
         detail: oneLine(p.message),
         ...(p.hint ? { hint: oneLine(p.hint) } : {}),
-        fix: oneLine(fixFor(code, { ...advice, ...(p.hint ? { hint: p.hint } : {}) })),
+        fix: oneLine(problemFix(p, advice)),
       });
       out.activate.push({ endpointKey: epKey, domain: r.domain, endpoint, code, since: nowIso, message: oneLine(p.message) });
     }

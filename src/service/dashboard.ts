@@ -14,6 +14,7 @@ import type { Config } from '../config/types.js';
 import { configuredAddresses, storedRowsFor, type AddressMode } from '../core/addresses.js';
 import type { EndpointReport } from '../core/model.js';
 import { endpointLabel } from '../core/notify-policy.js';
+import { adviceContextOf, problemFix } from '../core/advice.js';
 import { endpointKey, targetsOf, unknownReport, type ScanTarget } from '../core/report.js';
 import { byUrgency, dashboardSummary, expiryTimeline, lifetimeLeft } from '../core/dashboard.js';
 import type { Store, RunRow } from '../store/index.js';
@@ -139,6 +140,7 @@ export function endpointDetail(config: Config, store: Store, id: number, now: Da
   if (!report) return null;
   const row = rowOf(report, ep.id, managedNames(config), now, missingNotBefore(store, [report]));
   const hints = report.problems;
+  const advice = adviceContextOf(report, domain, endpointLabel(report));
   const history: HistoryPoint[] = store.scans
     .history({ domain: ep.domain, host: ep.host, port: ep.port, address: ep.address ?? '', source: ep.source }, HISTORY_POINTS)
     .reverse()
@@ -149,7 +151,8 @@ export function endpointDetail(config: Config, store: Store, id: number, now: Da
     row,
     chain: report.chain ?? [],
     servedCount: report.servedCount ?? report.chain?.length ?? 0,
-    problems: hints.map((p) => ({ code: p.code, severity: p.severity, message: p.message, hint: p.hint ?? '' })),
+    // The fix as the email words it for this domain (managed or monitor-only; core/advice.ts).
+    problems: hints.map((p) => ({ code: p.code, severity: p.severity, message: p.message, hint: problemFix(p, advice) })),
     history,
     renewals: domain.managed ? renewalsOf(store, domain.name) : [],
     deployments: deploymentsOf(store, domain.name),

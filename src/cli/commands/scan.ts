@@ -1,5 +1,7 @@
 import { type Domain, type EndpointReport } from '../../core/model.js';
-import { nagiosExitCode } from '../../core/problems.js';
+import { nagiosExitCode, type Problem } from '../../core/problems.js';
+import { adviceContextOf, problemFix } from '../../core/advice.js';
+import { endpointLabel } from '../../core/notify-policy.js';
 import { overallStatus, reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
@@ -78,7 +80,7 @@ function output(config: Config, reports: EndpointReport[], detail: boolean, opts
   } else {
     const colour = useColour(io.stdout);
     const body = detail
-      ? reports.map((r) => renderDetail(r, colour, io.now(), thresholdSettings(config, r.domain))).join('\n\n')
+      ? reports.map((r) => renderDetail(r, colour, io.now(), thresholdSettings(config, r.domain), fixesFor(config, r))).join('\n\n')
       : renderTable(reports, colour);
     const summary = renderSummary(reportDocument(reports, io.now()).summary, colour);
     io.stdout.write(`${body}\n\n${summary}\n`);
@@ -127,6 +129,14 @@ export async function statusCommand(names: string[], opts: ReportOptions & Globa
   if (opts.json && !detail) return await wholeInventoryJson(config, io);
   if (!opts.json && !opts.nagios && !detail) return await wholeInventoryTable(config, io);
   return output(config, storedReports(config, domains, detail).map(stripChainUnlessDetail(detail)), detail, opts, io);
+}
+
+/** The fixes of a report's problems, worded for its domain as configured (managed or monitor-only). */
+function fixesFor(config: Config, r: EndpointReport): ((p: Problem) => string) | undefined {
+  const domain = config.domains.find((d) => d.name === r.domain);
+  if (!domain) return undefined;
+  const ctx = adviceContextOf(r, domain, endpointLabel(r));
+  return (p) => problemFix(p, ctx);
 }
 
 /** `certs status --json` without names: the document written as the store serialised most of it. */

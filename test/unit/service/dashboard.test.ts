@@ -162,7 +162,8 @@ describe('endpointDetail', () => {
       assert.equal(d.row.id, idOf(store, 'crit.example'));
       assert.deepEqual(d.chain.map((c) => c.subject), ['CN=crit.example leaf', 'CN=Dash Intermediate']);
       assert.equal(d.servedCount, 2);
-      assert.deepEqual(d.problems, [{ code: 'incomplete-chain', severity: 'critical', message: 'the intermediate is missing', hint: 'serve the fullchain' }]);
+      // The fix as the email words it for a monitor-only domain without files (core/advice.ts), not the scan's generic hint.
+      assert.deepEqual(d.problems, [{ code: 'incomplete-chain', severity: 'critical', message: 'the intermediate is missing', hint: 'serve the full chain (fullchain.pem: leaf first, then its intermediates) instead of the leaf alone (cert.pem)' }]);
       const m = endpointDetail(config, store, idOf(store, 'managed.example'), NOW)!;
       assert.deepEqual(m.history.map((h) => [h.scannedAt, h.daysLeft, h.status]), [[iso(-2), 62, 'ok'], [iso(-1), 61, 'ok'], [iso(-0.5), 60, 'ok']]);
     } finally {
