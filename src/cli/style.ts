@@ -32,38 +32,16 @@ export function visibleLength(text: string): number {
   return text.replace(/\x1b\[[0-9;]*m/g, '').length;
 }
 
-/**
- * Columns padded to their widest cell, two spaces apart, the last one unpadded, trailing blanks
- * trimmed. Built with loops and one string per line: at 100,000 rows the spread of every row
- * into Math.max and the map/join per line were most of `certs status`'s table time and garbage.
- */
+/** Columns padded to their widest cell, two spaces apart, the last one unpadded, trailing blanks trimmed (TableText, all at once). */
 export function table(rows: string[][], header: string[]): string {
-  const widths = header.map((h) => h.length);
-  for (const r of rows) {
-    for (let i = 0; i < widths.length; i++) {
-      const w = visibleLength(r[i] ?? '');
-      if (w > widths[i]!) widths[i] = w;
-    }
-  }
-  const fmt = (cells: string[]): string => {
-    const last = cells.length - 1;
-    let line = '';
-    for (let i = 0; i <= last; i++) {
-      const c = cells[i]!;
-      if (i > 0) line += '  ';
-      line += c;
-      if (i < last) line += ' '.repeat((widths[i] ?? 0) - visibleLength(c));
-    }
-    return line.trimEnd();
-  };
-  const lines = new Array<string>(rows.length + 1);
-  lines[0] = fmt(header);
-  for (let i = 0; i < rows.length; i++) lines[i + 1] = fmt(rows[i]!);
-  return lines.join('\n');
+  const text = new TableText(header);
+  for (const r of rows) text.add(r);
+  // Every line of the chunks ends in a newline; a table() string does not end in one.
+  return [...text.chunks(Number.MAX_SAFE_INTEGER)].join('').slice(0, -1);
 }
 
 /**
- * table() for rows that come one at a time, laid out the same way. A row is kept as ONE string
+ * A table laid out row by row (table() is this, all at once). A row is kept as ONE string
  * (its cells joined) and its cells' ends, and the text is given back in chunks of lines: a
  * 100,000-row status table kept as 100,000 arrays of 7 strings, and its 100,000 lines, was
  * garbage collection moving them all out of the young generation, ~0.2 s.

@@ -15,7 +15,7 @@ import { sortByUrgency } from '../core/digest.js';
 import { fixFor } from '../core/advice.js';
 import type { Config, NotifyConfig } from '../config/types.js';
 import { loadEmailTemplates } from '../config/email-templates.js';
-import { renderDigestEmail } from '../notify/render.js';
+import { renderDigestEmail, type DigestInput } from '../notify/render.js';
 import type { Channel, ChannelName } from '../notify/types.js';
 import type { NewOutboxMessage, Store } from '../store/index.js';
 
@@ -99,23 +99,28 @@ export function digestLinks(config: Pick<Config, 'daemon'>, report: string | und
   return { ...(dashboard ? { dashboard } : {}), ...(report ? { report } : {}) };
 }
 
+/** What the email templates are given of a digest (also the golden files' input). */
+export function digestInput(d: Digest, now: Date): DigestInput {
+  return {
+    subject: d.subject,
+    story: d.story,
+    summary: d.summary,
+    rows: d.rows,
+    shown: d.shown,
+    rest: d.rest,
+    // The per-severity blocks of older user templates: the fix once, after the message.
+    groups: d.groups.map((g) => ({ severity: g.severity, events: g.events.map((e) => ({ kind: e.kind, message: e.message, ...(e.fix ?? e.hint ? { hint: e.fix ?? e.hint } : {}) })) })),
+    now,
+  };
+}
+
 /** Digest messages of one run: the main recipients and the webhook get everything, extra per-domain recipients their domains. */
 export function messagesFor(config: Config, notify: NotifyConfig, events: NotifyEvent[], digest: Digest, now: Date, kind: 'digest' | 'heartbeat', links: DigestLinks = {}): NewOutboxMessage[] {
   const at = now.toISOString();
   const out: NewOutboxMessage[] = [];
   const templates = notify.email || notify.webhook ? loadEmailTemplates(notify.templateDir) : undefined;
   const email = (to: string[], d: Digest): void => {
-    const r = renderDigestEmail(templates!, {
-      subject: d.subject,
-      story: d.story,
-      summary: d.summary,
-      rows: d.rows,
-      shown: d.shown,
-      rest: d.rest,
-      // The per-severity blocks of older user templates: the fix once, after the message.
-      groups: d.groups.map((g) => ({ severity: g.severity, events: g.events.map((e) => ({ kind: e.kind, message: e.message, ...(e.fix ?? e.hint ? { hint: e.fix ?? e.hint } : {}) })) })),
-      now,
-    });
+    const r = renderDigestEmail(templates!, digestInput(d, now));
     out.push({ key: `${kind}:email:${shortHash(to.join(','))}:${at}`, channel: 'email', to, subject: r.subject, text: r.text, html: r.html, payload: null, createdAt: at, nextAttemptAt: at });
   };
   if (notify.email) email(notify.email.to, digest);

@@ -5,6 +5,7 @@
  * from core/advice.ts), buildDigest, renderDigestEmail with the bundled templates — so a change
  * anywhere on the way shows up in the golden files.
  */
+import { digestInput } from '../../src/service/notify.js';
 import { hintFor } from '../../src/core/advice.js';
 import type { EndpointReport } from '../../src/core/model.js';
 import { buildDigest, evaluateNotifications, type ActiveProblem, type Digest, type NotifyEvent } from '../../src/core/notify-policy.js';
@@ -101,18 +102,9 @@ export function goldenDigest(): Digest {
   return buildDigest(events, { now: GOLDEN_NOW, total: 7, stillOpen });
 }
 
-/** The email as service/notify.ts renders it (the same DigestInput). */
+/** The email as service/notify.ts renders it (its own DigestInput). */
 export function renderDigest(d: Digest): RenderedDigest {
-  return renderDigestEmail(loadEmailTemplates(), {
-    subject: d.subject,
-    story: d.story,
-    summary: d.summary,
-    rows: d.rows,
-    shown: d.shown,
-    rest: d.rest,
-    groups: [],
-    now: GOLDEN_NOW,
-  });
+  return renderDigestEmail(loadEmailTemplates(), digestInput(d, GOLDEN_NOW));
 }
 
 export function goldenEmail(): RenderedDigest {
