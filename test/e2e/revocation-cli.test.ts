@@ -89,7 +89,9 @@ describe('certs scan / status: a revoked certificate served by nginx', () => {
     const s = await runCli(['status', 'revoked.test', '--config', configFile, '--no-color']);
     assert.equal(s.code, 2, describeRun(s));
     assert.match(s.stdout, /CRITICAL revoked: certificate "revoked\.test" \(serial [0-9a-f]+\) was revoked on /);
-    assert.match(s.stdout, /fix: replace it now/);
+    // monitor-only (managed: false, no files.cert): the operator's fix, not `certs renew`
+    assert.match(s.stdout, /fix: obtain a new certificate \(and a new key, if the old one may be compromised\) where this certificate comes from .* at once; certs only monitors revoked\.test/);
+    assert.doesNotMatch(s.stdout, /certs renew/);
     assert.equal(hits, 1, 'status answers from the store');
   });
 
