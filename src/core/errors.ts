@@ -66,7 +66,8 @@ export type StoreErrorCode =
   | 'invalid-argument' // a caller passed data the store cannot record
   | 'connection' // a database server (PostgreSQL) could not be reached, refused, or its TLS did not verify
   | 'auth' // a database server refused the login
-  | 'sqlite'; // anything SQLite reported that is none of the above
+  | 'sqlite' // anything SQLite reported that is none of the above
+  | 'postgres'; // anything PostgreSQL reported that is none of the above (its SQLSTATE is in the message)
 
 /**
  * acme-ca (the CA said no), acme-unreachable, acme-protocol (the CA's answer made no sense),

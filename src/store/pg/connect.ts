@@ -104,7 +104,7 @@ function tlsOptions(t: PgTarget, mode: SslMode): ConnectionOptions | false {
   };
 }
 
-function clientConfig(t: PgTarget, mode: SslMode): pg.ClientConfig {
+export function clientConfig(t: PgTarget, mode: SslMode): pg.ClientConfig {
   return {
     host: t.host,
     port: t.port,
@@ -174,4 +174,19 @@ export async function connectPg(t: PgTarget): Promise<pg.Client> {
     }
     throw connectionError(err, t);
   }
+}
+
+/**
+ * A pool for the store. The sslmode is settled once, by a first connection (prefer may fall back
+ * to plain), and every pooled connection then uses what that one got.
+ */
+export async function openPgPool(t: PgTarget, max = 4): Promise<pg.Pool> {
+  const probe = await connectPg(t);
+  const tls = (probe as unknown as { ssl: unknown }).ssl;
+  await probe.end().catch(() => undefined);
+  const mode: SslMode = t.sslmode === 'prefer' ? (tls ? 'require' : 'disable') : t.sslmode;
+  const pool = new pg.Pool({ ...clientConfig(t, mode), max, idleTimeoutMillis: 30_000 });
+  // An idle client whose server went away must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+  return pool;
 }
