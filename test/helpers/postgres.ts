@@ -44,6 +44,8 @@ export interface PostgresOptions {
    * socket in the temp dir stays trust. Without it every login is trusted.
    */
   password?: string;
+  /** Default 40: store tests open several pools. */
+  maxConnections?: number;
 }
 
 export async function startPostgres(files: CertFiles, opts: PostgresOptions = {}): Promise<Postgres> {
@@ -77,7 +79,7 @@ export async function startPostgres(files: CertFiles, opts: PostgresOptions = {}
     '-c', `ssl_cert_file=${cert}`,
     '-c', `ssl_key_file=${key}`,
     '-c', 'fsync=off',
-    '-c', 'max_connections=10',
+    '-c', `max_connections=${opts.maxConnections ?? 40}`,
     '-c', 'shared_buffers=8MB',
   ];
   const proc = spawn(join(PG_BIN, 'postgres'), args, { ...as, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
