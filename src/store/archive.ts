@@ -10,7 +10,7 @@
  * other version's key. A crash leaves at most a hidden temp directory, removed on the next write.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { IoError, errorMessage } from '../core/errors.js';
 import { fsyncDir, writeAll } from '../lib/atomic-write.js';
@@ -58,6 +58,22 @@ export function archiveVersions(dataDir: string, lineage: string): number[] {
   } catch (err) {
     if (errno(err) === 'ENOENT') return [];
     throw err;
+  }
+}
+
+/** A version's four files, or null when the version is not (completely) in the archive. */
+export function readArchivePems(dataDir: string, lineage: string, version: number): CertPems | null {
+  const p = versionPaths(dataDir, lineage, version);
+  try {
+    return {
+      cert: readFileSync(p.cert, 'utf8'),
+      chain: readFileSync(p.chain, 'utf8'),
+      fullchain: readFileSync(p.fullchain, 'utf8'),
+      privkey: readFileSync(p.privkey, 'utf8'),
+    };
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return null;
+    throw new IoError('read-failed', `domain "${lineage}": cannot read archive version ${version}: ${errorMessage(err)}`, { cause: err, domain: lineage });
   }
 }
 
