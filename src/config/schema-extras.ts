@@ -1,6 +1,9 @@
 /** nginx, daemon and notify sections (acme is in schema-acme.ts). */
 import { cronProblem } from './cron.js';
-import type { Checker, KeyPath } from './kit.js';
+import { errorMessage } from '../core/errors.js';
+import { parseKek } from '../lib/kek.js';
+import { parsePgUrl } from '../lib/pg-url.js';
+import { formatKeyPath, type Checker, type KeyPath } from './kit.js';
 import { at, host, port, secret } from './schema-common.js';
 import type { DaemonConfig, EmailConfig, FetchConfig, HooksConfig, NginxConfig, NotifyConfig, StoreConfig } from './types.js';
 
@@ -107,11 +110,45 @@ export function checkHooks(c: Checker, v: unknown, path: KeyPath): HooksConfig {
 
 export const STORE_RETENTION_DEFAULTS = { scanDays: 90, keepVersions: 5 } as const;
 
+/** A PostgreSQL URL as store/pg/connect.ts reads it; the message never holds the URL (its password). */
+function pgUrl(c: Checker, v: unknown, path: KeyPath): string {
+  const s = secret(c, v, path);
+  try {
+    parsePgUrl(s);
+  } catch (err) {
+    return c.fail(path, errorMessage(err));
+  }
+  return s;
+}
+
+function kek(c: Checker, v: unknown, path: KeyPath): string {
+  const s = secret(c, v, path);
+  try {
+    parseKek(s, formatKeyPath(path));
+  } catch (err) {
+    return c.fail(path, errorMessage(err).replace(/^[^:]*: /, ''));
+  }
+  return s;
+}
+
 export function checkStore(c: Checker, v: unknown, path: KeyPath): StoreConfig {
-  const o = c.mapping(v ?? {}, path, ['retention']);
+  const o = c.mapping(v ?? {}, path, ['engine', 'url', 'keyEncryptionKey', 'retention']);
+  const engine = c.optional(o.engine, at(path, 'engine'), (x, q) => c.oneOf(x, q, ['sqlite', 'postgres'] as const)) ?? 'sqlite';
+  const url = c.optional(o.url, at(path, 'url'), (x, q) => pgUrl(c, x, q));
+  const keyEncryptionKey = c.optional(o.keyEncryptionKey, at(path, 'keyEncryptionKey'), (x, q) => kek(c, x, q));
+  if (engine === 'postgres') {
+    if (url === undefined) c.fail(at(path, 'url'), 'store.engine postgres needs store.url (e.g. "${env:CERTS_DATABASE_URL}")');
+    if (keyEncryptionKey === undefined) c.fail(at(path, 'keyEncryptionKey'), 'store.engine postgres needs store.keyEncryptionKey: 32 bytes in base64 that seal the private keys in the database (e.g. "${file:/etc/certs/kek}", made with `openssl rand -base64 32`)');
+  } else {
+    if (url !== undefined) c.fail(at(path, 'url'), 'store.url is for store.engine postgres; SQLite lives in <dataDir>/certs.db');
+    if (keyEncryptionKey !== undefined) c.fail(at(path, 'keyEncryptionKey'), 'store.keyEncryptionKey is for store.engine postgres (SQLite keeps keys as 0600 files)');
+  }
   const p = at(path, 'retention');
   const r = c.mapping(o.retention ?? {}, p, ['scanDays', 'keepVersions']);
   return {
+    engine,
+    ...(url !== undefined ? { url } : {}),
+    ...(keyEncryptionKey !== undefined ? { keyEncryptionKey } : {}),
     retention: {
       scanDays: c.optional(r.scanDays, at(p, 'scanDays'), (x, q) => c.integer(x, q, 1, 36_500)) ?? STORE_RETENTION_DEFAULTS.scanDays,
       keepVersions: c.optional(r.keepVersions, at(p, 'keepVersions'), (x, q) => c.integer(x, q, 1, 1000)) ?? STORE_RETENTION_DEFAULTS.keepVersions,

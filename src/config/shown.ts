@@ -11,7 +11,10 @@ import type { Config } from './types.js';
 import { formatKeyPath, type KeyPath } from './kit.js';
 
 /** Keys whose value is a secret wherever they appear (see `secret()` in schema-common.ts). */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['tsigSecret', 'hmacKey', 'pass', 'password', 'secret', 'token']);
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['tsigSecret', 'hmacKey', 'pass', 'password', 'secret', 'token', 'keyEncryptionKey']);
+
+/** Key paths whose value is a secret though their key name is not: a database URL may hold its password. */
+export const SECRET_PATHS: ReadonlySet<string> = new Set(['store.url']);
 
 export const REDACTED = '<redacted>';
 
@@ -42,7 +45,7 @@ export function shownConfig(config: Config, value: unknown, path: KeyPath): unkn
     if (typeof v === 'string') {
       const written = expanded?.get(formatKeyPath(p));
       if (written !== undefined) return written;
-      return typeof last === 'string' && SECRET_KEYS.has(last) ? REDACTED : v;
+      return (typeof last === 'string' && SECRET_KEYS.has(last)) || SECRET_PATHS.has(formatKeyPath(p)) ? REDACTED : v;
     }
     if (Array.isArray(v)) return v.map((item, i) => walk(item, [...p, i]));
     if (typeof v === 'object' && v !== null) {

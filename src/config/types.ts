@@ -50,6 +50,12 @@ export interface HooksConfig {
 }
 
 export interface StoreConfig {
+  /** sqlite (default: <dataDir>/certs.db, nothing to set up) or postgres (store.url; issue 15). */
+  engine: 'sqlite' | 'postgres';
+  /** postgres only: postgres://user[:password]@host[:port]/database[?sslmode=…&sslrootcert=…]. A secret (it may hold a password). */
+  url?: string;
+  /** postgres only, required there: 32 bytes in base64 that seal private keys in the database (AES-256-GCM). */
+  keyEncryptionKey?: string;
   retention: {
     /** Scan history older than this is pruned (the latest scan of each endpoint is always kept). Default 90. */
     scanDays: number;

@@ -76,7 +76,7 @@ describe('loadConfig: defaults', () => {
       scan: { concurrency: 64, timeoutMs: 5000, connectTimeoutMs: 5000, warningDays: 30, criticalDays: 7, revocation: true, addresses: 'all' },
       fetch: { allowPrivateAddresses: false },
       hooks: { passEnv: [] },
-      store: { retention: { scanDays: 90, keepVersions: 5 } },
+      store: { engine: 'sqlite', retention: { scanDays: 90, keepVersions: 5 } },
       domains: [],
     });
   });

@@ -53,7 +53,7 @@ function makeConfig(over: Partial<Config> = {}): Config {
     scan: { concurrency: 64, timeoutMs: 5000, connectTimeoutMs: 5000, warningDays: 30, criticalDays: 7, revocation: true },
     fetch: { allowPrivateAddresses: false },
     hooks: { passEnv: [] },
-    store: { retention: { scanDays: 90, keepVersions: 5 } },
+    store: { engine: 'sqlite', retention: { scanDays: 90, keepVersions: 5 } },
     nginx: {
       snippetDir: '/etc/nginx/snippets/certs',
       testCommand: ['nginx', '-t'],
