@@ -40,6 +40,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { loadConfig } from '../src/config/load.js';
 import { dashboardData } from '../src/service/dashboard.js';
 import { openStore } from '../src/store/index.js';
+import { asyncStore } from '../src/store/sqlite-async.js';
 import { renderDashboard } from '../src/web/page.js';
 import { seedDashboardWorld, startWorldDaemon, TOKEN_ENV, type DashboardWorld, type WorldDaemon } from '../test/helpers/dashboard-world.js';
 import { freePort } from '../test/helpers/ports.js';
@@ -262,12 +263,13 @@ async function breakdown(): Promise<void> {
     let html = '';
     for (let i = 0; i <= REQUESTS; i++) {
       const t0 = performance.now();
-      const store = openStore(world.dataDir, { readonly: true });
+      const sync = openStore(world.dataDir, { readonly: true });
+      const store = sync ? asyncStore(sync, world.dataDir) : null;
       let d;
       try {
-        d = dashboardData(config, store, new Date());
+        d = await dashboardData(config, store, new Date());
       } finally {
-        store?.close();
+        await store?.close();
       }
       const t1 = performance.now();
       html = renderDashboard(d, { mode: 'daemon', endpointHref: (id) => `/endpoint/${id}` });

@@ -27,6 +27,7 @@ import type { Config } from '../src/config/types.js';
 import type { Problem } from '../src/core/problems.js';
 import { pruneStore } from '../src/service/prune.js';
 import { openStore, type RecordItem } from '../src/store/index.js';
+import { asyncStore } from '../src/store/sqlite-async.js';
 import { fakeCert, reportFor, type FakeCert } from '../test/helpers/store-fixtures.js';
 import { intEnv } from './_common.js';
 
@@ -94,6 +95,7 @@ try {
   const dataDir = join(work, 'data');
   let clock = START;
   const store = openStore(dataDir, { clock: () => clock });
+  const async = asyncStore(store, dataDir);
   const config = { dataDir, domains: [], store: { retention: { scanDays: SCAN_DAYS, keepVersions: 5 } } } as unknown as Config;
   const db = join(dataDir, 'certs.db');
   const count = (table: string): number => store.db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
@@ -114,7 +116,7 @@ try {
       store.scans.recordMany(items);
       const recordMs = performance.now() - r0;
       const p0 = performance.now();
-      const pruned = pruneStore(config, store, { now: new Date(clock + 3_600_000), owner: 'bench' });
+      const pruned = await pruneStore(config, async, { now: new Date(clock + 3_600_000), owner: 'bench' });
       const pruneMs = performance.now() - p0;
       if (pruned.errors.length > 0) throw new Error(`prune failed on day ${day}: ${pruned.errors.join('; ')}`);
       recordTotal += recordMs;

@@ -43,12 +43,12 @@ export interface StoredAccount {
 
 /** Where accounts are kept (store/accounts.ts implements it); acme/ does not import the store. */
 export interface AccountStore {
-  get(directoryUrl: string): StoredAccount | null;
-  save(account: StoredAccount): void;
+  get(directoryUrl: string): Promise<StoredAccount | null>;
+  save(account: StoredAccount): Promise<void>;
 }
 
 export async function ensureAccount(repo: AccountStore, dataDir: string, cfg: AcmeConfig, directoryUrl: string, now: () => Date): Promise<{ account: Account; session: AcmeSession }> {
-  const stored = repo.get(directoryUrl);
+  const stored = await repo.get(directoryUrl);
   const keyFile = stored?.keyFile ?? accountKeyFile(dataDir, directoryUrl);
   let keyPem: string;
   try {
@@ -91,6 +91,6 @@ export async function ensureAccount(repo: AccountStore, dataDir: string, cfg: Ac
     }
     throw e;
   }
-  repo.save({ directoryUrl, accountUrl, keyFile, email: cfg.email ?? null, createdAt: now().toISOString() });
+  await repo.save({ directoryUrl, accountUrl, keyFile, email: cfg.email ?? null, createdAt: now().toISOString() });
   return { account: { directoryUrl, accountUrl, keyPem }, session };
 }

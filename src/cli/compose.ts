@@ -5,29 +5,31 @@
  */
 import type { Config } from '../config/types.js';
 import type { Channel, ChannelName } from '../notify/types.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore } from '../store/index.js';
+import type { AsyncStore } from '../store/contract.js';
+import { asyncStore } from '../store/sqlite-async.js';
 import type { ChannelFactory } from '../service/notify.js';
 import type { Rescanner } from '../service/scan-record.js';
 
 export interface Composition {
   now: () => Date;
   random: () => number;
-  /** The store for writing (created on first use). */
-  openStore(config: Config): Store;
+  /** The store for writing (created on first use): store.engine's. */
+  openStore(config: Config): Promise<AsyncStore>;
   /** The store for reading; null when nothing has been stored yet (nothing is created). */
-  readStore(config: Config): Store | null;
+  readStore(config: Config): Promise<AsyncStore | null>;
   /** The configured channels, built when the outbox has something to deliver. */
   channels(config: Config): ChannelFactory;
   /** A scanner recording into `store`, with the trust anchors loaded once. */
-  scanner(config: Config, store: Store): Promise<Rescanner>;
+  scanner(config: Config, store: AsyncStore): Promise<Rescanner>;
 }
 
 export function compose(now: () => Date = () => new Date()): Composition {
   return {
     now,
     random: Math.random,
-    openStore: (config) => openStore(config.dataDir),
-    readStore: (config) => openStore(config.dataDir, { readonly: true }),
+    openStore: (config) => openConfiguredStore(config, false) as Promise<AsyncStore>,
+    readStore: (config) => openConfiguredStore(config, true),
     channels: (config) => channelsOf(config),
     async scanner(config, store) {
       // Loaded here so that commands that never scan never load the TLS scanner.
@@ -35,6 +37,19 @@ export function compose(now: () => Date = () => new Date()): Composition {
       return recordingScanner(config, store, await loadScanDeps(config, now));
     },
   };
+}
+
+/**
+ * The store that store.engine names. SQLite opens at once (and read-only opens create nothing);
+ * PostgreSQL is loaded only when configured, so the embedded path never loads the pg driver.
+ */
+export async function openConfiguredStore(config: Config, readonly: boolean): Promise<AsyncStore | null> {
+  if (config.store.engine === 'postgres') {
+    const { openPgStore } = await import('../store/pg/store.js');
+    return openPgStore(config.store.url!, { keyEncryptionKey: config.store.keyEncryptionKey!, readonly });
+  }
+  const store = openStore(config.dataDir, { readonly });
+  return store ? asyncStore(store, config.dataDir) : null;
 }
 
 /** notify.email and notify.webhook as channels; each loaded only when configured. */

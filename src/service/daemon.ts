@@ -15,7 +15,7 @@ export interface DaemonDeps {
   /** Runs one cycle (lock, scan, renew?, deploy, rescan, notify); resolves with its exit code. */
   cycle: (config: Config, opts: { renew: boolean }) => Promise<number>;
   /** The installation's default schedule (a random minute chosen once, kept in the store). */
-  defaultSchedule: (config: Config) => string;
+  defaultSchedule: (config: Config) => Promise<string>;
   /** Starts the HTTP endpoint when configured; returns its closer. */
   startHttp?: (config: () => Config) => Promise<{ close(): Promise<void>; address: string; port: number } | null>;
   log: Logger;
@@ -60,10 +60,10 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
     await running;
   };
 
-  const schedule = (): void => {
+  const schedule = async (): Promise<void> => {
+    const full = config.daemon?.schedule ?? (await deps.defaultSchedule(config));
     for (const t of tasks) void t.stop();
     tasks = [];
-    const full = config.daemon?.schedule ?? deps.defaultSchedule(config);
     tasks.push(cron.schedule(full, tick(true, 'schedule'), { name: 'certs-run', noOverlap: true }));
     const scanOnly = config.daemon?.scanSchedule;
     if (scanOnly) tasks.push(cron.schedule(scanOnly, tick(false, 'scan-schedule'), { name: 'certs-scan', noOverlap: true }));
@@ -73,19 +73,23 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
   cron.setLogger({ info: () => undefined, warn: (m) => log('cron.warning', { message: m }), error: (m) => log('cron.error', { message: String(m) }), debug: () => undefined });
   const http = deps.startHttp ? await deps.startHttp(() => config) : null;
   if (http) log('http.listening', { address: http.address, port: http.port });
-  schedule();
+  await schedule();
   log('daemon.started', { pid: process.pid, config: config.file });
 
   const signals = deps.signals ?? process;
   return new Promise<number>((resolve) => {
     const onHup = (): void => {
-      try {
-        config = deps.loadConfig();
-        schedule();
-        log('config.reloaded', { config: config.file });
-      } catch (err) {
-        log('config.invalid', { error: errorMessage(err), keeping: 'the previous config' });
-      }
+      void (async () => {
+        const before = config;
+        try {
+          config = deps.loadConfig();
+          await schedule();
+          log('config.reloaded', { config: config.file });
+        } catch (err) {
+          config = before;
+          log('config.invalid', { error: errorMessage(err), keeping: 'the previous config' });
+        }
+      })();
     };
     const onStop = (signal: string) => (): void => {
       if (stopping) return;

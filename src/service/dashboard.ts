@@ -17,7 +17,8 @@ import { endpointLabel } from '../core/notify-policy.js';
 import { adviceContextOf, problemFix } from '../core/advice.js';
 import { endpointKey, targetsOf, unknownReport, type ScanTarget } from '../core/report.js';
 import { byUrgency, dashboardSummary, expiryTimeline, lifetimeLeft } from '../core/dashboard.js';
-import type { Store, RunRow } from '../store/index.js';
+import type { RunRow } from '../store/index.js';
+import type { AsyncStore, StoreReader } from '../store/contract.js';
 import type { LeanScanRow } from '../store/dashboard-rows.js';
 import type { DashboardData, DashboardRow, EndpointDetail, HistoryPoint, RunView } from '../web/model.js';
 import { renewalFailures, statusReports, withLifecycle } from './status.js';
@@ -36,9 +37,9 @@ const NOTIFICATIONS_SHOWN = 50;
 const DEFAULT_VERSION = '0.1.0';
 
 /** Everything the dashboard's `/` shows. `store` null (nothing stored yet): every endpoint unknown, no run. */
-export function dashboardData(config: Config, store: Store | null, now: Date, opts: DashboardOptions = {}): DashboardData {
-  const rows = byUrgency(store ? placedRows(config, store, now) : targetsOf(config.domains).map((t) => rowOf(unknownReport(t), null, managedNames(config), now, NO_DATES)));
-  const lastRun = opts.lastRun !== undefined ? opts.lastRun : store ? lastRunView(store) : null;
+export async function dashboardData(config: Config, store: AsyncStore | null, now: Date, opts: DashboardOptions = {}): Promise<DashboardData> {
+  const rows = byUrgency(store ? await placedRows(config, store, now) : targetsOf(config.domains).map((t) => rowOf(unknownReport(t), null, managedNames(config), now, NO_DATES)));
+  const lastRun = opts.lastRun !== undefined ? opts.lastRun : store ? await lastRunView(store) : null;
   return {
     generatedAt: now.toISOString(),
     version: opts.version ?? DEFAULT_VERSION,
@@ -54,10 +55,10 @@ export function dashboardData(config: Config, store: Store | null, now: Date, op
  * particular order: the reference for dashboardData's rows, built from full reports. The page
  * uses `placedRows`, which reads only what rows show (a test holds the two equal).
  */
-export function rowsFromReports(config: Config, store: Store | null, now: Date): DashboardRow[] {
-  const reports = statusReports(config, store);
-  const stored = store ? store.views.storedEndpoints() : new Map<string, { id: number }>();
-  const notBefore = store ? missingNotBefore(store, reports) : NO_DATES;
+export async function rowsFromReports(config: Config, store: StoreReader | null, now: Date): Promise<DashboardRow[]> {
+  const reports = await statusReports(config, store);
+  const stored = store ? await store.views.storedEndpoints() : new Map<string, { id: number }>();
+  const notBefore = store ? await missingNotBefore(store, reports) : NO_DATES;
   const managed = managedNames(config);
   return reports.map((r) => rowOf(r, stored.get(endpointKey(r))?.id ?? null, managed, now, notBefore));
 }
@@ -71,16 +72,16 @@ export function rowsFromReports(config: Config, store: Store | null, now: Date):
  * certificate than its managed domain's newest issued one (the stale-deployment check), as
  * statusJson decides for `status --json`.
  */
-export function placedRows(config: Config, store: Store, now: Date): DashboardRow[] {
+export function placedRows(config: Config, store: AsyncStore, now: Date): Promise<DashboardRow[]> {
   // One read transaction: the lean rows, the lifecycle facts and the full reports are of the
   // same moment even while a run writes (WAL readers keep their snapshot).
-  return store.snapshot(() => placeRows(config, store, now));
+  return store.snapshot((tx) => placeRows(config, tx, now));
 }
 
-function placeRows(config: Config, store: Store, now: Date): DashboardRow[] {
+async function placeRows(config: Config, store: StoreReader, now: Date): Promise<DashboardRow[]> {
   const targets = targetsOf(config.domains);
   const byEndpoint = new Map<string, LeanScanRow[]>();
-  for (const r of store.views.leanScanRows()) {
+  for (const r of await store.views.leanScanRows()) {
     // endpointKey without the address: every address row of the endpoint in one group.
     const key = `${r.source}|${r.domain}|${r.host}|${r.port}|`;
     const group = byEndpoint.get(key);
@@ -88,10 +89,10 @@ function placeRows(config: Config, store: Store, now: Date): DashboardRow[] {
     else byEndpoint.set(key, [r]);
   }
   const managed = managedNames(config);
-  const failing = renewalFailures(store);
-  const deployFailures = store.deployments.failures();
+  const failing = await renewalFailures(store);
+  const deployFailures = await store.deployments.failures();
   const issued = new Map<string, string>();
-  for (const [lineage, c] of store.issued.latestAll()) if (managed.has(lineage) && !c.revokedAt) issued.set(lineage, c.fingerprint256);
+  for (const [lineage, c] of await store.issued.latestAll()) if (managed.has(lineage) && !c.revokedAt) issued.set(lineage, c.fingerprint256);
   const mode = config.scan.addresses ?? 'all';
   const configured = configuredAddresses(targets);
 
@@ -113,13 +114,13 @@ function placeRows(config: Config, store: Store, now: Date): DashboardRow[] {
     }
   }
   if (full.length > 0) {
-    const reports = store.scans.reportsById(full);
+    const reports = await store.scans.reportsById(full);
     const ids = full.filter((id) => reports.has(id));
-    const laid = withLifecycle(config, store, ids.map((id) => reports.get(id)!));
-    const notBefore = missingNotBefore(store, laid);
+    const laid = await withLifecycle(config, store, ids.map((id) => reports.get(id)!));
+    const notBefore = await missingNotBefore(store, laid);
     for (let i = 0; i < ids.length; i++) out.push(rowOf(laid[i]!, ids[i]!, managed, now, notBefore));
   }
-  const notBefore = missingNotBefore(store, lean);
+  const notBefore = await missingNotBefore(store, lean);
   for (const r of lean) out.push(rowOf(r, r.id, managed, now, notBefore));
   return out;
 }
@@ -129,20 +130,20 @@ function placeRows(config: Config, store: Store, now: Date): DashboardRow[] {
  * endpoint, or it is not (any more) one the inventory shows: its domain was removed, or the
  * address row is no longer among those `status` shows for its name.
  */
-export function endpointDetail(config: Config, store: Store, id: number, now: Date, opts: Pick<DashboardOptions, 'version'> = {}): EndpointDetail | null {
+export async function endpointDetail(config: Config, store: StoreReader, id: number, now: Date, opts: Pick<DashboardOptions, 'version'> = {}): Promise<EndpointDetail | null> {
   if (!Number.isSafeInteger(id) || id < 1) return null;
-  const ep = store.views.storedEndpoint(id);
+  const ep = await store.views.storedEndpoint(id);
   if (!ep) return null;
   const domain = config.domains.find((d) => d.name === ep.domain);
   if (!domain) return null;
   const key = endpointKey(ep);
-  const report = statusReports(config, store, { domains: [domain], withChain: true }).find((r) => endpointKey(r) === key);
+  const report = (await statusReports(config, store, { domains: [domain], withChain: true })).find((r) => endpointKey(r) === key);
   if (!report) return null;
-  const row = rowOf(report, ep.id, managedNames(config), now, missingNotBefore(store, [report]));
+  const row = rowOf(report, ep.id, managedNames(config), now, await missingNotBefore(store, [report]));
   const hints = report.problems;
   const advice = adviceContextOf(report, domain, endpointLabel(report));
-  const history: HistoryPoint[] = store.scans
-    .history({ domain: ep.domain, host: ep.host, port: ep.port, address: ep.address ?? '', source: ep.source }, HISTORY_POINTS)
+  const history: HistoryPoint[] = (await store.scans
+    .history({ domain: ep.domain, host: ep.host, port: ep.port, address: ep.address ?? '', source: ep.source }, HISTORY_POINTS))
     .reverse()
     .map((h) => ({ scannedAt: h.scannedAt ?? '', daysLeft: h.daysLeft, status: h.status }));
   return {
@@ -154,9 +155,9 @@ export function endpointDetail(config: Config, store: Store, id: number, now: Da
     // The fix as the email words it for this domain (managed or monitor-only; core/advice.ts).
     problems: hints.map((p) => ({ code: p.code, severity: p.severity, message: p.message, hint: problemFix(p, advice) })),
     history,
-    renewals: domain.managed ? renewalsOf(store, domain.name) : [],
-    deployments: deploymentsOf(store, domain.name),
-    notifications: notificationsOf(store, report),
+    renewals: domain.managed ? await renewalsOf(store, domain.name) : [],
+    deployments: await deploymentsOf(store, domain.name),
+    notifications: await notificationsOf(store, report),
   };
 }
 
@@ -168,8 +169,8 @@ export function runView(run: RunRow | null): RunView | null {
 }
 
 /** The newest finished run in the store; null before one (or in a store too old to have `runs`). */
-export function lastRunView(store: Store): RunView | null {
-  return runView(store.runs.latestFinished());
+export async function lastRunView(store: StoreReader): Promise<RunView | null> {
+  return runView(await store.runs.latestFinished());
 }
 
 function managedNames(config: Config): Set<string> {
@@ -205,12 +206,12 @@ const notBeforeCache = new Map<string, string | null>();
 const NOT_BEFORE_CACHE = 200_000;
 
 /** The leaf's notBefore for rows stored without it (scans recorded before reports carried it), from the stored certificate. */
-function missingNotBefore(store: Store, rows: readonly RowSource[]): ReadonlyMap<string, string | null> {
+async function missingNotBefore(store: StoreReader, rows: readonly RowSource[]): Promise<ReadonlyMap<string, string | null>> {
   const wanted = new Set<string>();
   for (const r of rows) if (r.notBefore == null && r.fingerprint256 && !notBeforeCache.has(r.fingerprint256)) wanted.add(r.fingerprint256);
   if (wanted.size > 0) {
     if (notBeforeCache.size + wanted.size > NOT_BEFORE_CACHE) notBeforeCache.clear();
-    const found = store.views.certificateNotBefore([...wanted]);
+    const found = await store.views.certificateNotBefore([...wanted]);
     for (const fp of wanted) notBeforeCache.set(fp, found.get(fp) ?? null);
   }
   return notBeforeCache;
@@ -242,9 +243,9 @@ function rowOf(r: RowSource, id: number | null, managed: ReadonlySet<string>, no
   return row;
 }
 
-function renewalsOf(store: Store, lineage: string): EndpointDetail['renewals'] {
-  const issued = store.issued.list(lineage);
-  return store.renewals.attempts(lineage).map((a) => {
+async function renewalsOf(store: StoreReader, lineage: string): Promise<EndpointDetail['renewals']> {
+  const issued = await store.issued.list(lineage);
+  return (await store.renewals.attempts(lineage)).map((a) => {
     // The version an attempt produced: the one issued between its start and end.
     const v = a.outcome === 'issued' ? issued.find((c) => c.issuedAt >= a.startedAt && (a.finishedAt === null || c.issuedAt <= a.finishedAt)) : undefined;
     const detail = a.outcome === 'failed' ? a.error ?? 'failed' : a.outcome === null ? 'did not finish' : a.reason ?? '';
@@ -253,12 +254,12 @@ function renewalsOf(store: Store, lineage: string): EndpointDetail['renewals'] {
 }
 
 /** The last deployment of the domain and its failed deploy waiting for a retry (the store keeps one of each). */
-function deploymentsOf(store: Store, lineage: string): EndpointDetail['deployments'] {
+async function deploymentsOf(store: StoreReader, lineage: string): Promise<EndpointDetail['deployments']> {
   const out: EndpointDetail['deployments'] = [];
-  const d = store.deployments.get(lineage);
+  const d = await store.deployments.get(lineage);
   // Not the snippet path: it comes from the config (nginx.snippetDir).
   if (d) out.push({ at: d.deployedAt, version: d.version ?? null, state: d.staleSince ? 'stale' : d.verifiedAt ? 'verified' : 'deployed', detail: d.staleDetail ?? '' });
-  const f = store.deployments.failure(lineage);
+  const f = await store.deployments.failure(lineage);
   if (f) out.push({ at: f.lastAt, version: f.version, state: 'failed', detail: `${f.code}: ${f.detail}${f.failures > 1 ? ` (${f.failures} attempts since ${f.since})` : ''}` });
   return out.sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
 }
@@ -268,10 +269,10 @@ function deploymentsOf(store: Store, lineage: string): EndpointDetail['deploymen
  * webhook message lists its events (domain and endpoint), an email names the endpoint in its
  * text. Subjects and states only: recipients and server responses stay out.
  */
-function notificationsOf(store: Store, r: EndpointReport): EndpointDetail['notifications'] {
+async function notificationsOf(store: StoreReader, r: EndpointReport): Promise<EndpointDetail['notifications']> {
   const label = endpointLabel(r);
   const out: EndpointDetail['notifications'] = [];
-  for (const m of store.views.outboxMentioning(label, NOTIFICATIONS_SHOWN)) {
+  for (const m of await store.views.outboxMentioning(label, NOTIFICATIONS_SHOWN)) {
     if (!mentions(m.payload, m.text, r.domain, label)) continue;
     const state = m.deliveredAt ? 'delivered' : m.lastError ? `failed ${m.attempts}×, retrying` : 'pending';
     out.push({ at: m.createdAt, subject: m.subject, state });

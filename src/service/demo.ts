@@ -21,7 +21,7 @@ import { overallStatus } from '../core/report.js';
 import type { LastRun } from '../core/metrics.js';
 import { DEMO_ADDRESS, startDemoWorld, type DemoSite, type DemoWorld } from '../demo/world.js';
 import { writeFileAtomic } from '../lib/atomic-write.js';
-import type { Store } from '../store/index.js';
+import type { AsyncStore } from '../store/contract.js';
 import { renderDashboard } from '../web/page.js';
 import { dashboardData } from './dashboard.js';
 import { loadScanDeps, scanAndRecord } from './scan-record.js';
@@ -35,7 +35,7 @@ export interface DemoOptions {
   now: () => Date;
   version: string;
   /** Opens the store for writing (the CLI's composition root). */
-  openStore: (config: Config) => Store;
+  openStore: (config: Config) => Promise<AsyncStore>;
 }
 
 /** One planted situation and whether the scan found it. */
@@ -116,12 +116,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSession> {
   const dataDir = opts.dataDir !== undefined ? resolve(opts.dataDir) : mkdtempSync(join(tmpdir(), 'certs-demo-'));
   if (!temporary) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   let world: DemoWorld | null = null;
-  let store: Store | null = null;
+  let store: AsyncStore | null = null;
   let closed = false;
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
-    store?.close();
+    await store?.close();
     await world?.stop();
     if (temporary) rmSync(dataDir, { recursive: true, force: true });
   };
@@ -134,23 +134,23 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSession> {
     writeFileSync(configPath, demoConfigText(world, dataDir, rootFile), { mode: 0o600 });
     const config = loadConfig(configPath);
 
-    store = opts.openStore(config);
-    const runId = store.runs.start(startedAt.toISOString());
-    recordRenewal(store, world, dataDir);
+    store = await opts.openStore(config);
+    const runId = await store.runs.start(startedAt.toISOString());
+    await recordRenewal(store, world, dataDir);
     const deps = await loadScanDeps(config, opts.now);
     const scanned = await scanAndRecord(config, store, config.domains, deps);
-    const reports = withLifecycle(config, store, scanned);
+    const reports = await withLifecycle(config, store, scanned);
     const finishedAt = opts.now().toISOString();
     const status = overallStatus(reports);
     const exitCode = nagiosExitCode(status);
     // As service/run.ts records a cycle: an unknown verdict is a warning outcome.
     const outcome: LastRun['outcome'] = status === 'unknown' ? 'warning' : status;
-    store.runs.finish(runId, { finishedAt, outcome, exitCode, summary: { renewed: [], deployed: [], failed: [], notified: 0 } });
+    await store.runs.finish(runId, { finishedAt, outcome, exitCode, summary: { renewed: [], deployed: [], failed: [], notified: 0 } });
 
     const reportFile = opts.reportFile !== undefined
       ? resolve(opts.reportFile)
       : temporary ? join(mkdtempSync(join(tmpdir(), 'certs-demo-report-')), 'report.html') : join(dataDir, 'report.html');
-    const html = renderDashboard(dashboardData(config, store, opts.now(), { version: opts.version }), { mode: 'file' });
+    const html = renderDashboard(await dashboardData(config, store, opts.now(), { version: opts.version }), { mode: 'file' });
     writeFileAtomic(reportFile, html, 0o644);
 
     return {
@@ -175,10 +175,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoSession> {
  * Records the certificate the world issued "yesterday" for its managed domain as the next
  * version of its lineage, as a renewal does (the files are not written: nothing deploys them).
  */
-function recordRenewal(store: Store, world: DemoWorld, dataDir: string): void {
+async function recordRenewal(store: AsyncStore, world: DemoWorld, dataDir: string): Promise<void> {
   const { domain, cert, issuer } = world.renewed;
-  const version = store.issued.maxVersion(domain) + 1;
-  store.issued.record({
+  const version = (await store.issued.maxVersion(domain)) + 1;
+  await store.issued.record({
     lineage: domain,
     version,
     fingerprint256: cert.fingerprint256,

@@ -22,7 +22,8 @@ import { renderAcmeChallenge, renderSnippet, snippetPath } from '../deploy/snipp
 import { applySnippets, assertDistinctPaths, planSnippets, type PlannedSnippet } from '../deploy/transaction.js';
 import { currentVersion, switchCurrent, versionPaths } from '../store/archive.js';
 import { assertVersionUsable } from '../store/cert-check.js';
-import type { Store } from '../store/index.js';
+import type { AsyncStore, StoreReader } from '../store/contract.js';
+import { materialiseVersion } from '../store/materialise.js';
 import { newOwnerId, tryLease, type Lease } from './lease.js';
 
 /** File name (without .conf) of the http-01 location snippet. */
@@ -77,8 +78,8 @@ export function assertProgram(argv: readonly string[], key: string): void {
 }
 
 /** The certificate a domain's snippet serves: the newest issued version, or the monitored cert file. */
-export function expectedFingerprint(_config: Config, store: Store, d: DomainConfig): string | null {
-  if (d.managed) return store.issued.latest(d.name)?.fingerprint256 ?? null;
+export async function expectedFingerprint(_config: Config, store: StoreReader, d: DomainConfig): Promise<string | null> {
+  if (d.managed) return (await store.issued.latest(d.name))?.fingerprint256 ?? null;
   if (!d.files) return null;
   try {
     return new X509Certificate(readFileSync(d.files.cert)).fingerprint256;
@@ -88,12 +89,12 @@ export function expectedFingerprint(_config: Config, store: Store, d: DomainConf
 }
 
 /** Domains that get a snippet and have something to point it at. */
-export function deployable(config: Config, store: Store, domains: readonly DomainConfig[]): { ready: DomainConfig[]; skipped: DeployOutcome[] } {
+export async function deployable(config: Config, store: StoreReader, domains: readonly DomainConfig[]): Promise<{ ready: DomainConfig[]; skipped: DeployOutcome[] }> {
   const ready: DomainConfig[] = [];
   const skipped: DeployOutcome[] = [];
   for (const d of domains) {
     if (!d.nginx) continue;
-    if (d.managed && currentVersion(config.dataDir, d.name) === null && !store.issued.latest(d.name)) {
+    if (d.managed && currentVersion(config.dataDir, d.name) === null && !(await store.issued.latest(d.name))) {
       skipped.push({ domain: d.name, action: 'skipped', detail: 'no certificate yet: run certs renew first' });
       continue;
     }
@@ -107,13 +108,13 @@ export function deployable(config: Config, store: Store, domains: readonly Domai
 }
 
 /** The archive version nginx last accepted for a managed lineage, or null when none was. */
-export function acceptedVersion(store: Store, lineage: string): number | null {
-  const dep = store.deployments.get(lineage);
+export async function acceptedVersion(store: StoreReader, lineage: string): Promise<number | null> {
+  const dep = await store.deployments.get(lineage);
   if (!dep) return null;
   if (dep.version !== null && dep.version !== undefined) return dep.version;
   // A row written before versions were recorded: the newest version holding that certificate.
   if (!dep.fingerprint256) return null;
-  return store.issued.list(lineage).find((c) => c.fingerprint256 === dep.fingerprint256)?.version ?? null;
+  return (await store.issued.list(lineage)).find((c) => c.fingerprint256 === dep.fingerprint256)?.version ?? null;
 }
 
 /**
@@ -121,13 +122,13 @@ export function acceptedVersion(store: Store, lineage: string): number | null {
  * but not accepted by nginx (a crash between issue and deploy, or a deploy nginx refused), or a
  * deploy that failed (retried until it succeeds).
  */
-export function needsDeploy(store: Store, d: DomainConfig): boolean {
+export async function needsDeploy(store: StoreReader, d: DomainConfig): Promise<boolean> {
   if (!d.nginx) return false;
-  if (store.deployments.failure(d.name)) return true;
+  if (await store.deployments.failure(d.name)) return true;
   if (!d.managed) return false;
-  const latest = store.issued.latest(d.name);
+  const latest = await store.issued.latest(d.name);
   if (!latest) return false;
-  const dep = store.deployments.get(d.name);
+  const dep = await store.deployments.get(d.name);
   if (dep?.version !== null && dep?.version !== undefined) return dep.version !== latest.version;
   return dep?.fingerprint256 !== latest.fingerprint256;
 }
@@ -214,9 +215,9 @@ async function includedAnywhere(nginx: NginxConfig, ready: DomainConfig[], targe
 }
 
 /** Renders, writes, tests, reloads and verifies snippets for `domains`. Throws on a config or precheck error. */
-export async function deployDomains(config: Config, store: Store, domains: readonly DomainConfig[], opts: DeployOptions): Promise<DeployOutcome[]> {
+export async function deployDomains(config: Config, store: AsyncStore, domains: readonly DomainConfig[], opts: DeployOptions): Promise<DeployOutcome[]> {
   const nginx = nginxOf(config);
-  const found = deployable(config, store, domains);
+  const found = await deployable(config, store, domains);
   if (found.ready.length === 0) return found.skipped;
   // The certificate's lock, as renew takes it: no renew, repair or other deploy may move
   // `current` of these lineages while this transaction decides where it goes.
@@ -229,24 +230,24 @@ export async function deployDomains(config: Config, store: Store, domains: reado
       ready.push(d);
       continue;
     }
-    const lease = tryLease(store.locks, `cert:${d.name}`, owner);
+    const lease = await tryLease(store.locks, `cert:${d.name}`, owner);
     if (lease) {
       leases.push(lease);
       ready.push(d);
       continue;
     }
-    const h = store.locks.holder(`cert:${d.name}`);
+    const h = await store.locks.holder(`cert:${d.name}`);
     const e = new BusyError(`domain "${d.name}": another certs process is renewing or deploying it${h ? ` (${h.owner})` : ''}; nothing was written for it, try again when it has finished`);
     skipped.push({ domain: d.name, action: 'failed', detail: e.message, error: e });
   }
   try {
     return await deployLocked(config, store, nginx, ready, skipped, opts);
   } finally {
-    for (const l of leases) l.release();
+    for (const l of leases) await l.release();
   }
 }
 
-async function deployLocked(config: Config, store: Store, nginx: NginxConfig & { snippetDir: string }, readyIn: DomainConfig[], skipped: DeployOutcome[], opts: DeployOptions): Promise<DeployOutcome[]> {
+async function deployLocked(config: Config, store: AsyncStore, nginx: NginxConfig & { snippetDir: string }, readyIn: DomainConfig[], skipped: DeployOutcome[], opts: DeployOptions): Promise<DeployOutcome[]> {
   let ready = readyIn;
   if (ready.length === 0) return skipped;
   const templates = loadNginxTemplates(nginx.templateDir);
@@ -279,14 +280,17 @@ async function deployLocked(config: Config, store: Store, nginx: NginxConfig & {
   const versions = new Map<string, ManagedVersion>();
   for (const d of ready) {
     if (!d.managed) continue;
-    const latest = store.issued.latest(d.name);
+    const latest = await store.issued.latest(d.name);
     const cur = currentVersion(config.dataDir, d.name);
     const target = latest?.version ?? cur;
     if (target === null) continue;
-    const v: ManagedVersion = { target, accepted: acceptedVersion(store, d.name) };
+    const v: ManagedVersion = { target, accepted: await acceptedVersion(store, d.name) };
     versions.set(d.name, v);
     if (v.accepted === target && cur === target) continue;
     try {
+      // A shared store (postgres) holds versions another node issued: write this node's copy
+      // of the archive version first (atomically; nothing when it is already here).
+      if (!opts.dryRun) await materialiseVersion(config.dataDir, store.issued, d.name, target);
       assertVersionUsable(config.dataDir, d.name, target);
     } catch (err) {
       const e = err instanceof CertsError ? err : new DeployError('chain-invalid', errorMessage(err), { cause: err });
@@ -294,7 +298,7 @@ async function deployLocked(config: Config, store: Store, nginx: NginxConfig & {
       if (!opts.dryRun) {
         const note = rollBackCurrent(config, [d], versions, opts.log).get(d.name);
         if (note) detail += `; ${note}`;
-        store.deployments.recordFailure({ lineage: d.name, version: target, fingerprint256: latest?.fingerprint256 ?? null, code: e.code, detail: e.message, at: at() });
+        await store.deployments.recordFailure({ lineage: d.name, version: target, fingerprint256: latest?.fingerprint256 ?? null, code: e.code, detail: e.message, at: at() });
       }
       skipped.push({ domain: d.name, action: 'failed', detail, snippet: targets.find((t) => t.domain === d.name)?.path, error: e });
     }
@@ -322,17 +326,20 @@ async function deployLocked(config: Config, store: Store, nginx: NginxConfig & {
   const fullPlan = planSnippets([...targets, ...acmeTarget]);
   const plan = fullPlan.slice(0, targets.length);
   const extraChanged = fullPlan.slice(targets.length).some((p) => p.changed);
-  const expected = new Map(ready.map((d) => [d.name, expectedFingerprint(config, store, d)]));
+  const expected = new Map<string, string | null>();
+  for (const d of ready) expected.set(d.name, await expectedFingerprint(config, store, d));
+  const deployments = await store.deployments.all();
+  const deployFailures = await store.deployments.failures();
   const certChanged = (d: DomainConfig): boolean => {
     const v = versions.get(d.name);
-    const dep = store.deployments.get(d.name);
+    const dep = deployments.get(d.name);
     if (v && dep?.version !== null && dep?.version !== undefined) return dep.version !== v.target;
     return dep?.fingerprint256 !== expected.get(d.name);
   };
   // A domain whose last deploy failed is tried again even when nothing else changed; so is one
   // whose last reload was never seen served (stale): a run that said "unchanged" would leave it
   // recorded stale, unverified, and exit 0 while an address may still serve the old certificate.
-  const failedBefore = (d: DomainConfig): boolean => store.deployments.failure(d.name) !== null || !!store.deployments.get(d.name)?.staleSince;
+  const failedBefore = (d: DomainConfig): boolean => deployFailures.has(d.name) || !!deployments.get(d.name)?.staleSince;
   const moves = (d: DomainConfig): boolean => {
     const v = versions.get(d.name);
     return v !== undefined && currentVersion(config.dataDir, d.name) !== v.target;
@@ -367,7 +374,7 @@ async function deployLocked(config: Config, store: Store, nginx: NginxConfig & {
     // nginx is not running: the files nginx -t accepted stay, `current` included, for its start.
     const notes = e.code === 'nginx-not-running' ? new Map<string, string>() : rollBackCurrent(config, ready, versions, opts.log);
     for (const d of touched) {
-      store.deployments.recordFailure({ lineage: d.name, version: versions.get(d.name)?.target ?? null, fingerprint256: expected.get(d.name) ?? null, code: e.code, detail: e.message, at: when });
+      await store.deployments.recordFailure({ lineage: d.name, version: versions.get(d.name)?.target ?? null, fingerprint256: expected.get(d.name) ?? null, code: e.code, detail: e.message, at: when });
     }
     return [...skipped, ...ready.map((d): DeployOutcome => {
       const note = notes.get(d.name);
@@ -378,9 +385,9 @@ async function deployLocked(config: Config, store: Store, nginx: NginxConfig & {
   for (const d of ready) {
     const p = byDomain.get(d.name)!;
     // nginx now runs what is on disk for every domain of the transaction.
-    store.deployments.clearFailure(d.name);
+    await store.deployments.clearFailure(d.name);
     if (!touched.includes(d)) continue;
-    store.deployments.save({ lineage: d.name, snippetPath: p.path, snippetSha256: p.sha256, fingerprint256: expected.get(d.name) ?? null, version: versions.get(d.name)?.target ?? null, deployedAt: when, verifiedAt: null, staleSince: null, staleDetail: null });
+    await store.deployments.save({ lineage: d.name, snippetPath: p.path, snippetSha256: p.sha256, fingerprint256: expected.get(d.name) ?? null, version: versions.get(d.name)?.target ?? null, deployedAt: when, verifiedAt: null, staleSince: null, staleDetail: null });
     opts.log?.(d.name, p.changed ? `wrote ${p.path}` : 'snippet unchanged');
   }
   opts.log?.('nginx', 'configuration tested and reloaded');
@@ -467,7 +474,7 @@ export async function proveServed(
  * Rescans until every TLS endpoint of each domain serves the expected certificate, or the
  * verify budget runs out. Domains without endpoints are not judged.
  */
-async function verifyServed(config: Config, store: Store, domains: DomainConfig[], expected: Map<string, string | null>, opts: DeployOptions): Promise<Map<string, { ok: boolean; detail: string }>> {
+async function verifyServed(config: Config, store: AsyncStore, domains: DomainConfig[], expected: Map<string, string | null>, opts: DeployOptions): Promise<Map<string, { ok: boolean; detail: string }>> {
   const result = new Map<string, { ok: boolean; detail: string }>();
   const rescan = opts.rescan;
   const pending = domains.filter((d) => d.endpoints.length > 0 && expected.get(d.name));
@@ -484,10 +491,10 @@ async function verifyServed(config: Config, store: Store, domains: DomainConfig[
   for (const d of left) {
     // Every address of every endpoint is judged; each one still serving something else is named.
     const detail = `after the reload ${notServedDetail(last.get(d.name) ?? [], expected.get(d.name)!).join('; ')} instead of ${expected.get(d.name)!.slice(0, 17)}… within ${timeoutMs} ms`;
-    store.deployments.markStale(d.name, at, detail);
+    await store.deployments.markStale(d.name, at, detail);
     result.set(d.name, { ok: false, detail: `stale deployment: ${detail}` });
   }
-  for (const [name, v] of result) if (v.ok) store.deployments.markVerified(name, at);
+  for (const [name, v] of result) if (v.ok) await store.deployments.markVerified(name, at);
   return result;
 }
 

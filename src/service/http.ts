@@ -38,7 +38,8 @@ import { isLoopbackHost } from '../config/schema-extras.js';
 import type { Config } from '../config/types.js';
 import { ConfigError } from '../core/errors.js';
 import { METRICS_CONTENT_TYPE, renderMetrics, type LastRun } from '../core/metrics.js';
-import { databasePath, type Store } from '../store/index.js';
+import { databasePath } from '../store/index.js';
+import type { AsyncStore } from '../store/contract.js';
 import { authorized, hostAllowed, WWW_AUTHENTICATE } from './http-access.js';
 import { statusDocument, statusReports } from './status.js';
 import { dashboardData, endpointDetail } from './dashboard.js';
@@ -86,9 +87,9 @@ export interface StatusServerOptions {
   /** The current config (it may change on SIGHUP): called on every request, `daemon.http.token` included. */
   config: () => Config;
   /** Opens the store read-only for one render (the CLI's composition root); null when nothing is stored yet. */
-  readStore: (config: Config) => Store | null;
+  readStore: (config: Config) => Promise<AsyncStore | null>;
   /** The last finished run (the daemon keeps the previous one while a run is in progress), or null before the first. */
-  lastRun: () => LastRun | null;
+  lastRun: () => Promise<LastRun | null>;
   address: string;
   /** 0 picks a free port (see the returned `port`). */
   port: number;
@@ -163,13 +164,11 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
       connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
     },
     (req, res) => {
-      try {
-        handle(req, res);
-      } catch (err) {
+      handle(req, res).catch((err: unknown) => {
         opts.log?.(`http: ${req.method ?? '?'} ${pathOf(req)}: ${err instanceof Error ? err.message : String(err)}`);
         if (!res.headersSent) send(req, res, 500, TEXT, 'internal error\n');
         else res.destroy();
-      }
+      });
     },
   );
   server.maxHeadersCount = 50;
@@ -184,6 +183,7 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
   // Pages by path (`/`, `/endpoint/<id>`); null: that endpoint has no page (404), decided once per change too.
   const pages = new Map<string, { key: string; config: Config; at: number; page: Page | null }>();
   let renders = 0;
+  const inflight = new Map<string, { key: string; config: Config; promise: Promise<unknown> }>();
 
   /** Counts the request against its connection; false (and the connection destroyed) past maxPipelined. */
   function admit(req: IncomingMessage, res: ServerResponse): boolean {
@@ -204,23 +204,39 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
   }
 
   /** The body for `path`, rendered again only when the store, the config or the last run changed, or it grew old. */
-  function cached(path: string, config: Config, extra: string, render: () => string): Buffer {
-    const key = `${storeSignature(config.dataDir)}|${extra}`;
+  async function cached(path: string, config: Config, extra: string, render: () => Promise<string>): Promise<Buffer> {
+    const key = `${storeSignature(config)}|${extra}`;
     const t = now().getTime();
     const hit = cache.get(path);
     if (hit && hit.config === config && hit.key === key && t - hit.at >= 0 && t - hit.at < limits.cacheMaxAgeMs) return hit.body;
-    renders++;
-    const body = Buffer.from(render());
-    cache.set(path, { key, config, at: t, body });
-    return body;
+    return shared(`body ${path}`, key, config, async () => {
+      renders++;
+      const body = Buffer.from(await render());
+      cache.set(path, { key, config, at: t, body });
+      return body;
+    });
+  }
+
+  /**
+   * One render per path and store state at a time: requests that miss the cache while it renders
+   * (a burst, or a pipelining client) wait for that render instead of starting their own.
+   */
+  function shared<T>(slot: string, key: string, config: Config, render: () => Promise<T>): Promise<T> {
+    const running = inflight.get(slot);
+    if (running && running.key === key && running.config === config) return running.promise as Promise<T>;
+    const promise = render().finally(() => {
+      if (inflight.get(slot)?.promise === promise) inflight.delete(slot);
+    });
+    inflight.set(slot, { key, config, promise });
+    return promise;
   }
 
   /**
    * Like `cached`, for pages: at most `cachedPages` detail pages are kept (each hit moves its page
    * to the back of the Map, the front one goes first), so a crawler walking every id holds a few.
    */
-  function cachedPage(path: string, config: Config, render: () => string | null): Page | null {
-    const key = storeSignature(config.dataDir);
+  async function cachedPage(path: string, config: Config, render: () => Promise<string | null>): Promise<Page | null> {
+    const key = storeSignature(config);
     const t = now().getTime();
     const hit = pages.get(path);
     if (hit) pages.delete(path);
@@ -228,30 +244,32 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
       pages.set(path, hit);
       return hit.page;
     }
-    renders++;
-    const html = render();
-    const page = html === null ? null : { body: Buffer.from(html) };
-    pages.set(path, { key, config, at: t, page });
-    // The dashboard itself counts as one of them; it is requested most and stays near the back.
-    while (pages.size > Math.max(1, limits.cachedPages)) pages.delete(pages.keys().next().value as string);
-    return page;
+    return shared(`page ${path}`, key, config, async () => {
+      renders++;
+      const html = await render();
+      const page = html === null ? null : { body: Buffer.from(html) };
+      pages.set(path, { key, config, at: t, page });
+      // The dashboard itself counts as one of them; it is requested most and stays near the back.
+      while (pages.size > Math.max(1, limits.cachedPages)) pages.delete(pages.keys().next().value as string);
+      return page;
+    });
   }
 
   /** `/` and `/endpoint/<id>`: the page, or 404. */
-  function servePage(req: IncomingMessage, res: ServerResponse, path: string, config: Config): void {
+  async function servePage(req: IncomingMessage, res: ServerResponse, path: string, config: Config): Promise<void> {
     let page: Page | null;
     if (path === '/') {
-      page = cachedPage(path, config, () =>
+      page = await cachedPage(path, config, () =>
         // Rows link to `endpoint/<id>`, relative (the page's default in daemon mode), and the detail
         // page back to `../`: both keep working behind a reverse proxy that serves us under a prefix.
-        withStore(opts, config, (store) => renderDashboard(dashboardData(config, store, now(), { version: opts.version }), { mode: 'daemon' })),
+        withStore(opts, config, async (store) => renderDashboard(await dashboardData(config, store, now(), { version: opts.version }), { mode: 'daemon' })),
       );
     } else {
       const id = endpointIdOf(path);
       if (id === null) return send(req, res, 404, TEXT, 'not found\n');
-      page = cachedPage(`${ENDPOINT_PREFIX}${id}`, config, () =>
-        withStore(opts, config, (store) => {
-          const detail = store ? endpointDetail(config, store, id, now(), { version: opts.version }) : null;
+      page = await cachedPage(`${ENDPOINT_PREFIX}${id}`, config, () =>
+        withStore(opts, config, async (store) => {
+          const detail = store ? await endpointDetail(config, store, id, now(), { version: opts.version }) : null;
           return detail ? renderEndpointPage(detail, { mode: 'daemon' }) : null;
         }),
       );
@@ -270,7 +288,7 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
     return send(req, res, 200, HTML_TYPE, page.body);
   }
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // No request here has a body: drain whatever came so the connection stays usable.
     req.resume();
     if (!admit(req, res)) return;
@@ -292,24 +310,24 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
     }
     if (isPage(path)) return servePage(req, res, path, config);
     if (path === '/healthz') {
-      const h = healthOf(opts.lastRun(), opts.version);
+      const h = healthOf(await opts.lastRun(), opts.version);
       return send(req, res, h.code, JSON_TYPE, `${JSON.stringify(h.body)}\n`);
     }
     if (path === '/status') {
-      const body = cached(path, config, '', () => withStore(opts, config, (store) => `${JSON.stringify(statusDocument(config, store, now()), null, 2)}\n`));
+      const body = await cached(path, config, '', () => withStore(opts, config, async (store) => `${JSON.stringify(await statusDocument(config, store, now()), null, 2)}\n`));
       return send(req, res, 200, JSON_TYPE, body);
     }
-    const lastRun = opts.lastRun();
-    const body = cached(path, config, JSON.stringify(lastRun), () =>
-      withStore(opts, config, (store) => {
-        const reports = statusReports(config, store);
+    const lastRun = await opts.lastRun();
+    const body = await cached(path, config, JSON.stringify(lastRun), () =>
+      withStore(opts, config, async (store) => {
+        const reports = await statusReports(config, store);
         const renewalFailures = new Map<string, number>();
         if (store) {
           // Every managed domain has a series (0 when healthy), so a rate over it starts at the first scrape.
-          const states = store.renewals.all();
+          const states = await store.renewals.all();
           for (const d of config.domains) if (d.managed) renewalFailures.set(d.name, states.get(d.name)?.failures ?? 0);
         }
-        return renderMetrics({ reports, renewalFailures, lastRun, pending: store ? store.notifications.pendingCount() : 0 });
+        return renderMetrics({ reports, renewalFailures, lastRun, pending: store ? await store.notifications.pendingCount() : 0 });
       }),
     );
     return send(req, res, 200, METRICS_CONTENT_TYPE, body);
@@ -344,12 +362,12 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
   };
 }
 
-function withStore<T>(opts: Pick<StatusServerOptions, 'readStore'>, config: Config, fn: (store: Store | null) => T): T {
-  const store = opts.readStore(config);
+async function withStore<T>(opts: Pick<StatusServerOptions, 'readStore'>, config: Config, fn: (store: AsyncStore | null) => Promise<T>): Promise<T> {
+  const store = await opts.readStore(config);
   try {
-    return fn(store);
+    return await fn(store);
   } finally {
-    store?.close();
+    await store?.close();
   }
 }
 
@@ -358,8 +376,10 @@ function withStore<T>(opts: Pick<StatusServerOptions, 'readStore'>, config: Conf
  * run`, `certs scan`): a commit appends to the -wal file, a checkpoint rewrites the main file.
  * Not ctime: SQLite re-applies the database's owner and mode to the -wal at every open, reads too.
  */
-function storeSignature(dataDir: string): string {
-  const db = databasePath(dataDir);
+function storeSignature(config: Config): string {
+  // A PostgreSQL store has no file to watch: its bodies expire by age alone (cacheMaxAgeMs).
+  if (config.store?.engine === 'postgres') return 'postgres';
+  const db = databasePath(config.dataDir);
   return [db, `${db}-wal`]
     .map((p) => {
       const s = statSync(p, { bigint: true, throwIfNoEntry: false });

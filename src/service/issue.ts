@@ -19,7 +19,9 @@ import { generateKey, keyTypeOf } from '../acme/keys.js';
 import { obtainCertificate } from '../acme/order.js';
 import type { ChallengeSolver } from '../acme/types.js';
 import { currentPaths, currentVersion, switchCurrent, versionPaths, writeArchiveVersion, type ArchiveFs, type CertPaths } from '../store/archive.js';
-import type { IssuedCert, Store } from '../store/index.js';
+import type { IssuedCert } from '../store/index.js';
+import type { AsyncStore } from '../store/contract.js';
+import { materialiseVersion } from '../store/materialise.js';
 import { assertCertificateSet } from '../store/cert-check.js';
 
 export interface Wanted {
@@ -34,7 +36,7 @@ export function wantedOf(d: DomainConfig, acme: { keyType?: AcmeKeyType; profile
 
 export interface IssueInput {
   dataDir: string;
-  store: Store;
+  store: AsyncStore;
   session: AcmeSession;
   domain: DomainConfig;
   wanted: Wanted;
@@ -114,8 +116,9 @@ export async function issueCertificate(input: IssueInput): Promise<IssueResult |
   // Every certificate of the CA's chain must have signed the one below it before anything is
   // stored: a version that is recorded must be one `current` may point at.
   assertCertificateSet({ cert: result.certPem, chain: result.chainPem, fullchain: result.fullchainPem, privkey: keyPem }, `domain "${domain.name}": the certificate the CA issued`, domain.name);
-  const minVersion = store.issued.maxVersion(domain.name) + 1;
-  const { version, paths } = writeArchiveVersion(dataDir, domain.name, { cert: result.certPem, chain: result.chainPem, fullchain: result.fullchainPem, privkey: keyPem }, { minVersion, ...(input.archiveFs ? { fs: input.archiveFs } : {}) });
+  const minVersion = (await store.issued.maxVersion(domain.name)) + 1;
+  const pems = { cert: result.certPem, chain: result.chainPem, fullchain: result.fullchainPem, privkey: keyPem };
+  const { version, paths } = writeArchiveVersion(dataDir, domain.name, pems, { minVersion, ...(input.archiveFs ? { fs: input.archiveFs } : {}) });
   const issued: IssuedCert = {
     lineage: domain.name,
     version,
@@ -136,7 +139,9 @@ export async function issueCertificate(input: IssueInput): Promise<IssueResult |
     revokedAt: null,
     revokeReason: null,
   };
-  issued.id = store.issued.record(issued);
+  // The files before the row (a shared store: every node can then materialise what is recorded).
+  await store.issued.putPems(domain.name, version, pems);
+  issued.id = await store.issued.record(issued);
   switchCurrent(dataDir, domain.name, version);
   return { issued, paths: currentPaths(dataDir, domain.name) };
 }
@@ -145,11 +150,12 @@ export async function issueCertificate(input: IssueInput): Promise<IssueResult |
  * Finishes what a crash interrupted: `current` must point at the newest recorded version.
  * Returns true when it had to switch.
  */
-export function reconcileCurrent(dataDir: string, store: Store, lineage: string): boolean {
-  const latest = store.issued.latest(lineage);
+export async function reconcileCurrent(dataDir: string, store: AsyncStore, lineage: string): Promise<boolean> {
+  const latest = await store.issued.latest(lineage);
   if (!latest) return false;
   const at = currentVersion(dataDir, lineage);
   if (at === latest.version) return false;
+  await materialiseVersion(dataDir, store.issued, lineage, latest.version);
   const paths = versionPaths(dataDir, lineage, latest.version);
   if (!existsSync(paths.fullchain) || !existsSync(paths.privkey)) {
     throw new CertsError('io', 'archive-missing', `domain "${lineage}": version ${latest.version} is recorded but ${paths.dir} is incomplete; run certs renew ${lineage} --force to replace it`, { domain: lineage });

@@ -1,8 +1,8 @@
-/** Holding a leased SQLite lock while work runs: heartbeat in the background, release in `finally`. */
+/** Holding a leased store lock while work runs: heartbeat in the background, release in `finally`. */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { BusyError } from '../core/errors.js';
-import type { LockRepository } from '../store/locks.js';
+import type { LockStore } from '../store/contract.js';
 
 export const LEASE_MS = 60_000;
 
@@ -15,28 +15,36 @@ export interface Lease {
   readonly name: string;
   /** False once the lease was lost (a heartbeat found someone else holding it). */
   held(): boolean;
-  release(): void;
+  /** Stops the heartbeat and gives the lock back; never throws (an unreleased lease expires). */
+  release(): Promise<void>;
 }
 
-export function tryLease(locks: LockRepository, name: string, owner: string, leaseMs = LEASE_MS): Lease | null {
-  if (!locks.tryAcquire(name, owner, leaseMs)) return null;
+export async function tryLease(locks: LockStore, name: string, owner: string, leaseMs = LEASE_MS): Promise<Lease | null> {
+  if (!(await locks.tryAcquire(name, owner, leaseMs))) return null;
   let held = true;
+  let beating = false;
   const timer = setInterval(() => {
-    try {
-      held = locks.heartbeat(name, owner, leaseMs);
-    } catch {
-      // A busy database skips one beat; the lease is three beats long.
-    }
-    if (!held) clearInterval(timer);
+    if (beating) return;
+    beating = true;
+    locks.heartbeat(name, owner, leaseMs).then(
+      (still) => {
+        // A beat answered after release() must not bring the lease back.
+        if (held) held = still;
+        if (!held) clearInterval(timer);
+      },
+      // A busy or unreachable database skips one beat; the lease is three beats long.
+      () => undefined,
+    ).finally(() => (beating = false));
   }, Math.max(50, Math.floor(leaseMs / 3)));
   timer.unref();
   return {
     name,
     held: () => held,
-    release() {
+    async release() {
       clearInterval(timer);
-      if (held) locks.release(name, owner);
+      const was = held;
       held = false;
+      if (was) await locks.release(name, owner).catch(() => undefined);
     },
   };
 }
@@ -45,13 +53,13 @@ export function tryLease(locks: LockRepository, name: string, owner: string, lea
  * Waits for a lock (another `certs renew` or `certs run` finishing), polling until `waitMs` has
  * passed. Throws a BusyError naming the holder when it never came free.
  */
-export async function waitLease(locks: LockRepository, name: string, owner: string, waitMs: number, opts: { pollMs?: number; leaseMs?: number } = {}): Promise<Lease> {
+export async function waitLease(locks: LockStore, name: string, owner: string, waitMs: number, opts: { pollMs?: number; leaseMs?: number } = {}): Promise<Lease> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const lease = tryLease(locks, name, owner, opts.leaseMs);
+    const lease = await tryLease(locks, name, owner, opts.leaseMs);
     if (lease) return lease;
     if (Date.now() >= deadline) {
-      const h = locks.holder(name);
+      const h = await locks.holder(name);
       throw new BusyError(`another certs process holds the ${name} lock${h ? ` (${h.owner}, lease until ${new Date(h.expiresAt).toISOString()})` : ''}; try again when it has finished`, {
         hint: 'a process that was killed releases its lock when its lease expires (one minute)',
       });

@@ -17,7 +17,8 @@ import type { Config, NotifyConfig } from '../config/types.js';
 import { loadEmailTemplates } from '../config/email-templates.js';
 import { renderDigestEmail, type DigestInput } from '../notify/render.js';
 import type { Channel, ChannelName } from '../notify/types.js';
-import type { NewOutboxMessage, Store } from '../store/index.js';
+import type { NewOutboxMessage } from '../store/index.js';
+import type { AsyncStore } from '../store/contract.js';
 
 export type ChannelSet = Partial<Record<ChannelName, Channel>>;
 export type ChannelFactory = () => Promise<ChannelSet>;
@@ -146,17 +147,17 @@ export function messagesFor(config: Config, notify: NotifyConfig, events: Notify
   return out;
 }
 
-/** Decides and queues this run's notifications in one transaction. */
-export function queueNotifications(config: Config, store: Store, reports: EndpointReport[], now: Date, opts: { report?: string } = {}): { events: NotifyEvent[]; queued: number } {
+/** Decides this run's notifications, then queues them and records what was sent in one transaction (commitRun). */
+export async function queueNotifications(config: Config, store: AsyncStore, reports: EndpointReport[], now: Date, opts: { report?: string } = {}): Promise<{ events: NotifyEvent[]; queued: number }> {
   const notify = config.notify;
   if (!notify) return { events: [], queued: 0 };
   const thresholds = new Map(config.domains.map((d) => [d.name, d.notify?.thresholds ?? notify.thresholds]));
   const repo = store.notifications;
-  const active = repo.active() as Parameters<typeof evaluateNotifications>[0]['active'];
+  const active = (await repo.active()) as Parameters<typeof evaluateNotifications>[0]['active'];
   const domains = new Map(config.domains.map((d) => [d.name, d]));
   const decision = evaluateNotifications({
     reports,
-    sentExpiry: repo.sentKeys(),
+    sentExpiry: await repo.sentKeys(),
     active,
     // The fix fits the domain: certs renew for a managed one, the operator's own for monitor-only (core/advice.ts).
     isManaged: (domain) => domains.get(domain)?.managed ?? true,
@@ -176,7 +177,7 @@ export function queueNotifications(config: Config, store: Store, reports: Endpoi
     const stillOpen = active.filter((a) => !cleared.has(`${a.endpointKey}\u0000${a.code}`)).length;
     messages.push(...messagesFor(config, notify, decision.events, buildDigest(decision.events, { now, total: reports.length, stillOpen, links }), now, 'digest', links));
   } else if (notify.heartbeat) {
-    const last = repo.meta(HEARTBEAT_META);
+    const last = await repo.meta(HEARTBEAT_META);
     if (heartbeatDue(last ? new Date(last) : null, now, notify.heartbeat.intervalHours)) {
       // Problems still open (alerted earlier, not cleared) are named, so a heartbeat never says
       // "nothing wrong" while something is; each with its fix, as in a digest.
@@ -193,8 +194,8 @@ export function queueNotifications(config: Config, store: Store, reports: Endpoi
   // An alert for an endpoint no longer in the inventory (removed, or its port changed) can never
   // recover: forget it quietly, so that the endpoint alerts afresh if it comes back.
   const configured = new Set(targetsOf(config.domains).map((t) => endpointKey({ ...t, domain: t.domain.name })));
-  const orphans = repo.active().filter((a) => !configured.has(a.endpointKey));
-  const ids = repo.commitRun({
+  const orphans = (await repo.active()).filter((a) => !configured.has(a.endpointKey));
+  const ids = await repo.commitRun({
     at: now.toISOString(),
     markSent: decision.markSent,
     activate: decision.activate,
@@ -207,12 +208,12 @@ export function queueNotifications(config: Config, store: Store, reports: Endpoi
 
 
 /** Delivers every due message; each outcome is stored as it happens. */
-export async function flushOutbox(config: Config, store: Store, opts: NotifyRunOptions): Promise<Pick<NotifyRunResult, 'delivered' | 'failed' | 'pending'>> {
+export async function flushOutbox(config: Config, store: AsyncStore, opts: NotifyRunOptions): Promise<Pick<NotifyRunResult, 'delivered' | 'failed' | 'pending'>> {
   const notify = config.notify;
   const result = { delivered: 0, failed: [] as Array<{ key: string; error: string }>, pending: 0 };
   if (!notify) return result;
   const repo = store.notifications;
-  const due = repo.due(opts.now.toISOString());
+  const due = await repo.due(opts.now.toISOString());
   if (due.length > 0) {
     const channels = typeof opts.channels === 'function' ? await opts.channels() : opts.channels;
     for (const msg of due) {
@@ -220,32 +221,32 @@ export async function flushOutbox(config: Config, store: Store, opts: NotifyRunO
       const at = opts.now.toISOString();
       if (!channel) {
         // The channel was removed from the config: keep the message, say why.
-        repo.markFailed(msg.id, at, `notify.${msg.channel} is not configured any more`, nextBackoff({ failures: 10, now: opts.now, random: opts.random }).toISOString());
+        await repo.markFailed(msg.id, at, `notify.${msg.channel} is not configured any more`, nextBackoff({ failures: 10, now: opts.now, random: opts.random }).toISOString());
         result.failed.push({ key: msg.key, error: `notify.${msg.channel} is not configured` });
         continue;
       }
       try {
         const receipt = await channel.deliver(msg);
-        repo.markDelivered(msg.id, at, receipt.response);
+        await repo.markDelivered(msg.id, at, receipt.response);
         result.delivered += 1;
         opts.log?.(`delivered ${msg.channel} "${msg.subject}": ${receipt.response}`);
       } catch (err) {
         const e = err instanceof NotifyError ? err : new NotifyError('notify', errorMessage(err), true, { cause: err });
         const next = nextBackoff({ failures: Math.min(msg.attempts + 1, 30), now: opts.now, random: opts.random });
-        repo.markFailed(msg.id, at, e.message, next.toISOString());
+        await repo.markFailed(msg.id, at, e.message, next.toISOString());
         result.failed.push({ key: msg.key, error: e.message });
         opts.log?.(`not delivered (${e.retryable ? 'will retry' : 'fix the configuration; will retry'} after ${next.toISOString()}): ${e.message}`);
       }
     }
     await Promise.all(Object.values(channels).map((c) => c?.close?.()));
   }
-  result.pending = repo.pendingCount();
+  result.pending = await repo.pendingCount();
   return result;
 }
 
 /** The notify step of a run: queue what is new, then deliver what is due. */
-export async function notifyAfterRun(config: Config, store: Store, reports: EndpointReport[], opts: NotifyRunOptions): Promise<NotifyRunResult> {
-  const { events, queued } = queueNotifications(config, store, reports, opts.now, opts.report !== undefined ? { report: opts.report } : {});
+export async function notifyAfterRun(config: Config, store: AsyncStore, reports: EndpointReport[], opts: NotifyRunOptions): Promise<NotifyRunResult> {
+  const { events, queued } = await queueNotifications(config, store, reports, opts.now, opts.report !== undefined ? { report: opts.report } : {});
   const flushed = await flushOutbox(config, store, opts);
   return { events, queued, ...flushed };
 }

@@ -7,7 +7,7 @@
  */
 import { errorMessage } from '../core/errors.js';
 import type { Config } from '../config/types.js';
-import type { Store } from '../store/index.js';
+import type { AsyncStore } from '../store/contract.js';
 import { tryLease } from './lease.js';
 
 const DAY_MS = 86_400_000;
@@ -30,18 +30,18 @@ export interface PruneReport {
   errors: string[];
 }
 
-export function pruneStore(config: Config, store: Store, opts: { now: Date; owner: string }): PruneReport {
+export async function pruneStore(config: Config, store: AsyncStore, opts: { now: Date; owner: string }): Promise<PruneReport> {
   const { scanDays, keepVersions } = config.store.retention;
   const out: PruneReport = { scans: 0, certificates: 0, versions: 0, runs: 0, vacuumed: false, skipped: [], errors: [] };
   try {
-    const counts = store.scans.pruneBefore(new Date(opts.now.getTime() - scanDays * DAY_MS));
+    const counts = await store.scans.pruneBefore(new Date(opts.now.getTime() - scanDays * DAY_MS));
     out.scans = counts.scans;
     out.certificates = counts.certificates;
   } catch (err) {
     out.errors.push(`scan history: ${errorMessage(err)}`);
   }
   try {
-    out.runs = store.maintenance.pruneRuns(new Date(opts.now.getTime() - scanDays * DAY_MS));
+    out.runs = await store.maintenance.pruneRuns(new Date(opts.now.getTime() - scanDays * DAY_MS));
   } catch (err) {
     out.errors.push(`run history: ${errorMessage(err)}`);
   }
@@ -50,42 +50,42 @@ export function pruneStore(config: Config, store: Store, opts: { now: Date; owne
   let lineages: string[];
   try {
     const managed = config.domains.filter((d) => d.managed).map((d) => d.name);
-    lineages = [...new Set([...managed, ...store.issued.list().map((c) => c.lineage)])];
+    lineages = [...new Set([...managed, ...(await store.issued.list()).map((c) => c.lineage)])];
   } catch (err) {
     out.errors.push(`archive: ${errorMessage(err)}`);
     return out;
   }
   for (const lineage of lineages) {
-    const lease = tryLease(store.locks, `cert:${lineage}`, opts.owner);
+    const lease = await tryLease(store.locks, `cert:${lineage}`, opts.owner);
     if (!lease) {
       out.skipped.push(lineage);
       continue;
     }
     try {
-      out.versions += store.maintenance.pruneArchive(config.dataDir, lineage, keepVersions).removed.length;
+      out.versions += (await store.maintenance.pruneArchive(config.dataDir, lineage, keepVersions)).removed.length;
     } catch (err) {
       out.errors.push(`archive of ${lineage}: ${errorMessage(err)}`);
     } finally {
-      lease.release();
+      await lease.release();
     }
   }
-  compact(store, opts.now, out);
+  await compact(store, opts.now, out);
   return out;
 }
 
-function compact(store: Store, now: Date, out: PruneReport): void {
+async function compact(store: AsyncStore, now: Date, out: PruneReport): Promise<void> {
   try {
     // Weekly rather than only after deletions: dropping the bytes of certificates no longer
     // served (ScanRepository.pruneBefore) leaves holes from the first days on.
-    const last = Date.parse(store.meta.get(VACUUMED_AT) ?? '');
+    const last = Date.parse((await store.meta.get(VACUUMED_AT)) ?? '');
     // A clock that went backwards (last in the future) counts as due rather than never.
     const due = Number.isNaN(last) || now.getTime() - last >= VACUUM_EVERY_MS || last > now.getTime();
     if (due) {
-      store.maintenance.compact();
-      store.meta.set(VACUUMED_AT, now.toISOString());
+      await store.maintenance.compact();
+      await store.meta.set(VACUUMED_AT, now.toISOString());
       out.vacuumed = true;
     }
-    store.maintenance.truncateWal();
+    await store.maintenance.truncateWal();
   } catch (err) {
     out.errors.push(`compacting the database: ${errorMessage(err)}`);
   }

@@ -15,7 +15,8 @@ import { fetchRenewalInfo } from '../acme/ari.js';
 import { generateKey } from '../acme/keys.js';
 import { runProgram } from '../acme/program.js';
 import type { ArchiveFs, CertPaths } from '../store/archive.js';
-import type { IssuedCert, RenewalState, Store } from '../store/index.js';
+import type { IssuedCert, RenewalState } from '../store/index.js';
+import type { AsyncStore } from '../store/contract.js';
 import { tryLease } from './lease.js';
 import { SolverSet } from './solvers.js';
 import { issueCertificate, reconcileCurrent, wantedOf, type Wanted } from './issue.js';
@@ -59,7 +60,7 @@ export function directoryFor(acme: AcmeConfig, dryRun: boolean): { url: string; 
 }
 
 /** The account session: the stored account, or for a dry run without staging a throwaway one never saved. */
-async function sessionFor(config: Config, store: Store, acme: AcmeConfig, dryRun: boolean, now: () => Date): Promise<AcmeSession> {
+async function sessionFor(config: Config, store: AsyncStore, acme: AcmeConfig, dryRun: boolean, now: () => Date): Promise<AcmeSession> {
   const dir = directoryFor(acme, dryRun);
   if (!dir.throwaway) return (await ensureAccount(store.accounts, config.dataDir, acme, dir.url, now)).session;
   const session = createSession({ directoryUrl: dir.url, accountKey: await generateKey('ecdsa-p256'), ...(acme.eab ? { eab: acme.eab } : {}), http: acme });
@@ -95,7 +96,7 @@ export function decide(d: DomainConfig, wanted: Wanted, latest: IssuedCert | nul
 }
 
 /** Refreshes the stored ARI window when it is missing, for another certificate, or past its Retry-After. */
-async function refreshAri(store: Store, session: AcmeSession, latest: IssuedCert, state: RenewalState | null, opts: RenewOptions): Promise<void> {
+async function refreshAri(store: AsyncStore, session: AcmeSession, latest: IssuedCert, state: RenewalState | null, opts: RenewOptions): Promise<void> {
   if (!latest.ariCertId) return;
   const now = opts.now();
   const stored = state?.ari;
@@ -105,7 +106,7 @@ async function refreshAri(store: Store, session: AcmeSession, latest: IssuedCert
     if (!info) return;
     const sameWindow = stored && stored.certId === latest.ariCertId && stored.start === info.start.toISOString() && stored.end === info.end.toISOString();
     const chosen = sameWindow ? stored.chosen : ariRenewalTime(info, now, opts.random).toISOString();
-    store.renewals.setAri(latest.lineage, {
+    await store.renewals.setAri(latest.lineage, {
       certId: latest.ariCertId,
       start: info.start.toISOString(),
       end: info.end.toISOString(),
@@ -139,17 +140,17 @@ function asCertsError(err: unknown, domain: string): CertsError {
   return inDomain(err, domain);
 }
 
-async function renewOne(d: DomainConfig, ctx: { config: Config; store: Store; acme: AcmeConfig; solvers: SolverSet; session: () => Promise<AcmeSession>; opts: RenewOptions }): Promise<RenewOutcome> {
+async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStore; acme: AcmeConfig; solvers: SolverSet; session: () => Promise<AcmeSession>; opts: RenewOptions }): Promise<RenewOutcome> {
   const { config, store, acme, opts } = ctx;
   const log = (e: string) => opts.log?.(d.name, e);
   const wanted = wantedOf(d, acme);
   // A lineage deployed to nginx has `current` moved by the deploy, inside its transaction (a
   // version nginx refused is left behind on purpose); others catch up here after a crash.
   const deployedByNginx = d.nginx && Boolean(config.nginx?.snippetDir);
-  if (!opts.dryRun && !deployedByNginx && reconcileCurrent(config.dataDir, store, d.name)) log('current switched to the newest recorded version (an earlier run was interrupted)');
+  if (!opts.dryRun && !deployedByNginx && (await reconcileCurrent(config.dataDir, store, d.name))) log('current switched to the newest recorded version (an earlier run was interrupted)');
 
-  let latest = store.issued.latest(d.name);
-  let state = store.renewals.get(d.name);
+  let latest = await store.issued.latest(d.name);
+  let state = await store.renewals.get(d.name);
   if (latest && !opts.force && !opts.dryRun) {
     try {
       await refreshAri(store, await ctx.session(), latest, state, opts);
@@ -157,7 +158,7 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: Store; ac
       // The CA unreachable is only a failure when a renewal is due; that attempt records it.
       log(`renewal information unavailable: ${errorMessage(err)}`);
     }
-    state = store.renewals.get(d.name);
+    state = await store.renewals.get(d.name);
   }
   let decision: RenewalDecision;
   try {
@@ -170,23 +171,23 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: Store; ac
   }
 
   // Lock, then look again: another process may have renewed it while we were deciding.
-  const lease = opts.dryRun ? null : tryLease(store.locks, `cert:${d.name}`, opts.owner);
+  const lease = opts.dryRun ? null : await tryLease(store.locks, `cert:${d.name}`, opts.owner);
   if (!opts.dryRun && !lease) {
-    const h = store.locks.holder(`cert:${d.name}`);
+    const h = await store.locks.holder(`cert:${d.name}`);
     return { domain: d.name, action: 'locked', reason: `another certs process is renewing it${h ? ` (${h.owner})` : ''}` };
   }
   try {
     if (!opts.dryRun) {
       const before = latest?.version;
-      latest = store.issued.latest(d.name);
-      state = store.renewals.get(d.name);
+      latest = await store.issued.latest(d.name);
+      state = await store.renewals.get(d.name);
       if (latest?.version !== before) {
         const again = decide(d, wanted, latest, state, acme, opts.now(), opts.force === true);
         if (!again.due) return { domain: d.name, action: 'not-due', reason: `renewed by another process meanwhile; ${again.reason}` };
       }
     }
     log(`renewing: ${decision.reason}`);
-    const attempt = opts.dryRun ? null : store.renewals.attemptStarted(d.name, opts.now().toISOString(), decision.reason);
+    const attempt = opts.dryRun ? null : await store.renewals.attemptStarted(d.name, opts.now().toISOString(), decision.reason);
     try {
       await hook(d, 'pre', null);
       const session = await ctx.session();
@@ -211,8 +212,8 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: Store; ac
         return { domain: d.name, action: 'dry-run', reason: `dry run: the CA issued a test certificate for ${wanted.names.join(', ')}; nothing was stored or replaced` };
       }
       const at = opts.now().toISOString();
-      store.renewals.recordSuccess(d.name, at);
-      if (attempt !== null) store.renewals.attemptFinished(attempt, { at, outcome: 'issued' });
+      await store.renewals.recordSuccess(d.name, at);
+      if (attempt !== null) await store.renewals.attemptFinished(attempt, { at, outcome: 'issued' });
       log(`issued version ${result.issued.version}, valid until ${result.issued.notAfter}`);
       const afterHooks: string[] = [];
       for (const kind of ['deploy', 'post'] as const) {
@@ -234,10 +235,10 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: Store; ac
       const e = asCertsError(err, d.name);
       const at = opts.now();
       if (!opts.dryRun) {
-        const failures = (store.renewals.get(d.name)?.failures ?? 0) + 1;
+        const failures = ((await store.renewals.get(d.name))?.failures ?? 0) + 1;
         const next = nextBackoff({ failures, now: at, ...(e instanceof AcmeError && e.retryAfter ? { retryAfter: e.retryAfter } : {}), random: opts.random });
-        store.renewals.recordFailure(d.name, { at: at.toISOString(), error: e.message, code: e.code, nextAttemptAt: next.toISOString() });
-        if (attempt !== null) store.renewals.attemptFinished(attempt, { at: at.toISOString(), outcome: 'failed', error: e.message });
+        await store.renewals.recordFailure(d.name, { at: at.toISOString(), error: e.message, code: e.code, nextAttemptAt: next.toISOString() });
+        if (attempt !== null) await store.renewals.attemptFinished(attempt, { at: at.toISOString(), outcome: 'failed', error: e.message });
         try {
           await hook(d, 'post', null, { CERTS_OUTCOME: 'failure', CERTS_ERROR: e.message });
         } catch (hookErr) {
@@ -248,12 +249,12 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: Store; ac
       return { domain: d.name, action: 'failed', reason: e.message, error: e };
     }
   } finally {
-    lease?.release();
+    await lease?.release();
   }
 }
 
 /** Renews the given managed domains (all managed ones when `domains` is the whole inventory). */
-export async function renewDomains(config: Config, store: Store, domains: DomainConfig[], opts: RenewOptions): Promise<RenewOutcome[]> {
+export async function renewDomains(config: Config, store: AsyncStore, domains: DomainConfig[], opts: RenewOptions): Promise<RenewOutcome[]> {
   const acme = acmeOf(config);
   loadAcmeTrust(acme);
   const solvers = new SolverSet(acme);

@@ -14,7 +14,7 @@ import type { Config, DomainConfig } from '../config/types.js';
 import type { RepairedChain } from '../deploy/aia.js';
 import { currentPaths, currentVersion, switchCurrent, versionPaths, writeArchiveVersion } from '../store/archive.js';
 import { assertCertificateSet } from '../store/cert-check.js';
-import type { Store } from '../store/index.js';
+import type { AsyncStore } from '../store/contract.js';
 import { deployDomains, proveServed, type DeployOutcome, type ProofClock } from './deploy.js';
 import { newOwnerId, tryLease } from './lease.js';
 
@@ -69,21 +69,21 @@ export interface RepairResult {
 }
 
 /** Writes the repaired chain, deploys it with nginx, and verifies that clients get it. */
-export async function applyRepair(config: Config, store: Store, plan: RepairPlan, deps: RepairDeps): Promise<RepairResult> {
+export async function applyRepair(config: Config, store: AsyncStore, plan: RepairPlan, deps: RepairDeps): Promise<RepairResult> {
   const { domain, repaired } = plan;
   const withNginx = Boolean(config.nginx?.snippetDir && domain.nginx);
   // The certificate's lock, as renew takes it, from reading `current` to the end of the deploy:
   // no renew may switch `current` between the leaf we read and the version we write.
   const owner = newOwnerId();
-  const lease = domain.managed ? tryLease(store.locks, `cert:${domain.name}`, owner) : null;
+  const lease = domain.managed ? await tryLease(store.locks, `cert:${domain.name}`, owner) : null;
   try {
     if (domain.managed && !lease) {
-      const h = store.locks.holder(`cert:${domain.name}`);
+      const h = await store.locks.holder(`cert:${domain.name}`);
       throw new BusyError(`domain "${domain.name}": another certs process is renewing or deploying it${h ? ` (${h.owner})` : ''}; nothing was written, try again when it has finished`);
     }
     let version: number | undefined;
     if (domain.managed) {
-      version = writeManagedVersion(config, store, plan, deps, withNginx);
+      version = await writeManagedVersion(config, store, plan, deps, withNginx);
     } else {
       const { writeFileAtomic } = await import('../lib/atomic-write.js');
       writeFileAtomic(`${plan.chainFile}.prev`, plan.pem);
@@ -104,17 +104,17 @@ export async function applyRepair(config: Config, store: Store, plan: RepairPlan
     }
     return { ...(version !== undefined ? { version } : {}), deploy, reports, still };
   } finally {
-    lease?.release();
+    await lease?.release();
   }
 }
 
 /** The repaired chain as a new archive version of the leaf `current` points at, recorded as issued. */
-function writeManagedVersion(config: Config, store: Store, plan: RepairPlan, deps: RepairDeps, withNginx: boolean): number {
+async function writeManagedVersion(config: Config, store: AsyncStore, plan: RepairPlan, deps: RepairDeps, withNginx: boolean): Promise<number> {
   const { domain, repaired } = plan;
   // The leaf we repaired is the one `current` points at: its own version's record and key,
   // never the newest version's (current is behind it after a deploy nginx refused).
   const at = currentVersion(config.dataDir, domain.name);
-  const source = at === null ? null : store.issued.byVersion(domain.name, at);
+  const source = at === null ? null : await store.issued.byVersion(domain.name, at);
   if (at === null || !source) throw new UsageError(`domain "${domain.name}": current/ points at no recorded version; run certs renew ${domain.name} first`);
   const from = versionPaths(config.dataDir, domain.name, at);
   const certPem = readFileSync(from.cert, 'utf8');
@@ -124,9 +124,10 @@ function writeManagedVersion(config: Config, store: Store, plan: RepairPlan, dep
   const chainPem = repaired.chain.slice(1).map((c) => c.toString()).join('');
   const pems = { cert: certPem, chain: chainPem, fullchain: repaired.fullchainPem, privkey: readFileSync(from.privkey, 'utf8') };
   assertCertificateSet(pems, `domain "${domain.name}": the repaired chain`);
-  const { version, paths } = writeArchiveVersion(config.dataDir, domain.name, pems, { minVersion: store.issued.maxVersion(domain.name) + 1 });
+  const { version, paths } = writeArchiveVersion(config.dataDir, domain.name, pems, { minVersion: (await store.issued.maxVersion(domain.name)) + 1 });
   const { id: _id, ...rest } = source;
-  store.issued.record({ ...rest, version, dir: paths.dir, issuedAt: deps.now().toISOString(), reason: `repair of version ${at}: added ${plan.fetched}` });
+  await store.issued.putPems(domain.name, version, pems);
+  await store.issued.record({ ...rest, version, dir: paths.dir, issuedAt: deps.now().toISOString(), reason: `repair of version ${at}: added ${plan.fetched}` });
   // With nginx, the deploy moves current (and puts it back if nginx refuses).
   if (!withNginx) switchCurrent(config.dataDir, domain.name, version);
   deps.log(domain.name, `wrote version ${version} (version ${at} with the completed chain)`);

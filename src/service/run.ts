@@ -9,7 +9,8 @@ import { nagiosExitCode, worstStatus, type Status } from '../core/problems.js';
 import { overallStatus } from '../core/report.js';
 import type { LastRun } from '../core/metrics.js';
 import type { Config, DomainConfig } from '../config/types.js';
-import type { RunSummary, Store } from '../store/index.js';
+import type { RunSummary } from '../store/index.js';
+import type { AsyncStore, StoreReader } from '../store/contract.js';
 import { renewDomains, type RenewOutcome } from './renew.js';
 import { deployDomains, needsDeploy, type DeployOutcome } from './deploy.js';
 import { notifyAfterRun, type ChannelFactory, type ChannelSet, type NotifyRunResult } from './notify.js';
@@ -20,7 +21,7 @@ export interface RunDeps {
   /** Scans and stores (the CLI wires the scanner once). */
   scan: (domains: DomainConfig[]) => Promise<EndpointReport[]>;
   /** Lays renewal-failing and stale-deployment over reports. */
-  overlay: (reports: EndpointReport[]) => EndpointReport[];
+  overlay: (reports: EndpointReport[]) => Promise<EndpointReport[]>;
   now: () => Date;
   random: () => number;
   owner: string;
@@ -106,13 +107,13 @@ export function runExitCode(status: Status, failedSteps: number): number {
  * second daemon, cron's certs run) is waited for up to `waitMs`; it will usually have left
  * nothing to do, and this cycle decides again from what it recorded.
  */
-export async function runLocked(config: Config, store: Store, deps: Omit<RunDeps, 'owner'>, opts: RunOptions & { waitMs: number }): Promise<RunResult> {
+export async function runLocked(config: Config, store: AsyncStore, deps: Omit<RunDeps, 'owner'>, opts: RunOptions & { waitMs: number }): Promise<RunResult> {
   const owner = newOwnerId();
   const lease = await waitLease(store.locks, 'run', owner, opts.waitMs);
   try {
     return await runCycle(config, store, { ...deps, owner }, { renew: opts.renew, notify: opts.notify });
   } finally {
-    lease.release();
+    await lease.release();
   }
 }
 
@@ -121,21 +122,21 @@ export async function runLocked(config: Config, store: Store, deps: Omit<RunDeps
  * table (the dashboard's "last run") when it starts and when it ends; a cycle that throws is
  * finished there as outcome `error` before the error goes on. Recording never fails the cycle.
  */
-export async function runCycle(config: Config, store: Store, deps: RunDeps, opts: RunOptions): Promise<RunResult> {
+export async function runCycle(config: Config, store: AsyncStore, deps: RunDeps, opts: RunOptions): Promise<RunResult> {
   const startedAt = deps.now().toISOString();
-  const runId = recordRun(deps, () => store.runs.start(startedAt));
+  const runId = await recordRun(deps, () => store.runs.start(startedAt));
   let result: RunResult;
   try {
     result = await cycleSteps(config, store, deps, opts, startedAt);
   } catch (err) {
     if (runId !== null) {
-      recordRun(deps, () => store.runs.finish(runId, { finishedAt: deps.now().toISOString(), outcome: 'error', exitCode: null, summary: { renewed: [], deployed: [], failed: [], notified: 0 } }));
+      await recordRun(deps, () => store.runs.finish(runId, { finishedAt: deps.now().toISOString(), outcome: 'error', exitCode: null, summary: { renewed: [], deployed: [], failed: [], notified: 0 } }));
     }
     throw err;
   }
   if (runId !== null) {
     const { run } = result;
-    recordRun(deps, () => store.runs.finish(runId, { finishedAt: run.finishedAt ?? deps.now().toISOString(), outcome: run.outcome, exitCode: run.exitCode, summary: runSummary(result) }));
+    await recordRun(deps, () => store.runs.finish(runId, { finishedAt: run.finishedAt ?? deps.now().toISOString(), outcome: run.outcome, exitCode: run.exitCode, summary: runSummary(result) }));
   }
   return result;
 }
@@ -152,16 +153,16 @@ export function runSummary(result: Pick<RunResult, 'renew' | 'deploy' | 'notify'
 }
 
 /** A write to the `runs` table; a failure (a locked or read-only store) is logged, not thrown. */
-function recordRun<T>(deps: Pick<RunDeps, 'log'>, write: () => T): T | null {
+async function recordRun<T>(deps: Pick<RunDeps, 'log'>, write: () => Promise<T>): Promise<T | null> {
   try {
-    return write();
+    return await write();
   } catch (err) {
     deps.log('run.record-error', { error: errorMessage(err) });
     return null;
   }
 }
 
-async function cycleSteps(config: Config, store: Store, deps: RunDeps, opts: RunOptions, startedAt: string): Promise<RunResult> {
+async function cycleSteps(config: Config, store: AsyncStore, deps: RunDeps, opts: RunOptions, startedAt: string): Promise<RunResult> {
   const errors: string[] = [];
   const failures: RunFailure[] = [];
   const steps: RunSteps = { ...REAL_STEPS, ...deps.steps };
@@ -190,7 +191,10 @@ async function cycleSteps(config: Config, store: Store, deps: RunDeps, opts: Run
     const issued = new Set(renew.filter((o) => o.action === 'issued').map((o) => o.domain));
     // Deploy what was issued now, and what an earlier cycle issued but never got nginx to accept
     // (it crashed, or nginx refused it and `current` went back): retried until it succeeds.
-    const deployable = config.nginx?.snippetDir ? domains.filter((d) => d.nginx && (issued.has(d.name) || needsDeploy(store, d))) : [];
+    const deployable: DomainConfig[] = [];
+    if (config.nginx?.snippetDir) {
+      for (const d of domains) if (d.nginx && (issued.has(d.name) || (await needsDeploy(store, d)))) deployable.push(d);
+    }
     if (deployable.length > 0) {
       try {
         deploy = await steps.deploy(config, store, deployable, { now: deps.now, owner: deps.owner, rescan: deps.scan, log: (domain, detail) => deps.log('deploy', { domain, detail }) });
@@ -210,7 +214,7 @@ async function cycleSteps(config: Config, store: Store, deps: RunDeps, opts: Run
       reports = [...reports.filter((r) => !changed.has(r.domain)), ...again];
     }
   }
-  reports = deps.overlay(reports);
+  reports = await deps.overlay(reports);
 
   let notify: NotifyRunResult | null = null;
   if (opts.notify && config.notify && (config.notify.email || config.notify.webhook)) {
@@ -225,7 +229,7 @@ async function cycleSteps(config: Config, store: Store, deps: RunDeps, opts: Run
   // Last, once the cycle's own work is recorded: a failure here is reported, never fatal.
   let pruned: PruneReport | null = null;
   try {
-    pruned = steps.prune(config, store, { now: deps.now(), owner: deps.owner });
+    pruned = await steps.prune(config, store, { now: deps.now(), owner: deps.owner });
     for (const e of pruned.errors) {
       errors.push(`prune: ${e}`);
       failures.push({ step: 'prune', kind: 'io', code: 'prune', message: e });
@@ -241,14 +245,14 @@ async function cycleSteps(config: Config, store: Store, deps: RunDeps, opts: Run
   const exitCode = runExitCode(status, failedSteps);
   const outcome: LastRun['outcome'] = errors.length > 0 ? 'failed' : status === 'unknown' ? 'warning' : status;
   const run: LastRun = { startedAt, finishedAt: deps.now().toISOString(), outcome, exitCode };
-  store.meta.set('lastRun', JSON.stringify(run));
+  await store.meta.set('lastRun', JSON.stringify(run));
   deps.log('run.done', { outcome, exitCode, renewed: renew.filter((o) => o.action === 'issued').length, failed: failedSteps });
   return { run, status, reports, renew, deploy, notify, pruned, errors, failures };
 }
 
 
-export function lastRunOf(store: Store): LastRun | null {
-  const raw = store.meta.get('lastRun');
+export async function lastRunOf(store: StoreReader): Promise<LastRun | null> {
+  const raw = await store.meta.get('lastRun');
   if (!raw) return null;
   try {
     return JSON.parse(raw) as LastRun;

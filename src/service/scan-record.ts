@@ -7,7 +7,8 @@
 import type { Domain, EndpointReport } from '../core/model.js';
 import type { ScanTarget } from '../core/report.js';
 import type { Config } from '../config/types.js';
-import type { RecordItem, Store } from '../store/index.js';
+import type { RecordItem } from '../store/index.js';
+import type { AsyncStore } from '../store/contract.js';
 import { scanDomains, type ScanDeps } from './scan-inventory.js';
 
 /** Results stored per transaction. */
@@ -20,13 +21,18 @@ export interface ScanRecordOptions {
 }
 
 /** Scans `domains` and stores every result in `store`; the reports in inventory order. */
-export async function scanAndRecord(config: Config, store: Store, domains: readonly Domain[], deps: ScanDeps, opts: ScanRecordOptions = {}): Promise<EndpointReport[]> {
-  store.assertWritable();
+export async function scanAndRecord(config: Config, store: AsyncStore, domains: readonly Domain[], deps: ScanDeps, opts: ScanRecordOptions = {}): Promise<EndpointReport[]> {
+  await store.assertWritable();
   let pending: RecordItem[] = [];
+  // Batches are written one after another while the scan goes on; after a failed write no later
+  // batch is written, and the failure is thrown when the scan is done.
+  let writing: Promise<unknown> = Promise.resolve();
   const flush = (): void => {
     if (pending.length === 0) return;
-    store.scans.recordMany(pending);
+    const batch = pending;
     pending = [];
+    writing = writing.then(() => store.scans.recordMany(batch));
+    writing.catch(() => undefined);
   };
   const reports = await scanDomains(config, domains, deps, {
     ...(opts.keepChain ? { keepChain: true } : {}),
@@ -37,6 +43,7 @@ export async function scanAndRecord(config: Config, store: Store, domains: reado
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
   flush();
+  await writing;
   return reports;
 }
 
@@ -63,6 +70,6 @@ export async function loadScanDeps(config: Config, now: () => Date): Promise<Sca
 export type Rescanner = (domains: readonly Domain[]) => Promise<EndpointReport[]>;
 
 /** A scanner bound to one open store and loaded trust: the run cycle's and the deploy verify's. */
-export function recordingScanner(config: Config, store: Store, deps: ScanDeps): Rescanner {
+export function recordingScanner(config: Config, store: AsyncStore, deps: ScanDeps): Rescanner {
   return (domains) => scanAndRecord(config, store, domains, deps);
 }

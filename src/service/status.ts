@@ -9,7 +9,7 @@ import { withRenewalFailures, withStaleDeployments, type IssuedSummary, type Ren
 import { withDeployFailures, type DeployFailure } from '../core/deploy-status.js';
 import { worstStatus, type Status } from '../core/problems.js';
 import type { CriticalSetting } from '../core/thresholds.js';
-import type { Store } from '../store/index.js';
+import type { StoreReader } from '../store/contract.js';
 import { parseStatusRows, type StatusForm, type StatusRow } from '../store/scans.js';
 import { configuredAddresses, needsResolution, storedRowsFor, type AddressMode } from '../core/addresses.js';
 
@@ -24,7 +24,7 @@ export interface StatusReportOptions {
  * The last stored scan of each configured target with renewal-failing and stale-deployment laid
  * over it, in inventory order. `store` null (nothing stored yet): every target is unknown.
  */
-export function statusReports(config: Config, store: Store | null, opts: StatusReportOptions = {}): EndpointReport[] {
+export async function statusReports(config: Config, store: StoreReader | null, opts: StatusReportOptions = {}): Promise<EndpointReport[]> {
   const domains = opts.domains ?? config.domains;
   const withChain = opts.withChain ?? false;
   const targets = targetsOf(domains);
@@ -33,7 +33,7 @@ export function statusReports(config: Config, store: Store | null, opts: StatusR
   // Stored rows by endpoint without its address: a configured name (scan.addresses all) shows
   // every address row it was scanned at (core/addresses.ts storedRowsFor), a fixed address its own.
   const byEndpoint = new Map<string, EndpointReport[]>();
-  for (const r of store.scans.latest({ ...filter, withChain })) {
+  for (const r of await store.scans.latest({ ...filter, withChain })) {
     const key = endpointKey({ ...r, address: undefined });
     const group = byEndpoint.get(key);
     if (group) group.push(r);
@@ -45,19 +45,19 @@ export function statusReports(config: Config, store: Store | null, opts: StatusR
     const rows = storedRowsFor(t, byEndpoint.get(endpointKey({ ...t, domain: t.domain.name, address: undefined })) ?? [], mode, configured);
     return rows.length > 0 ? rows : [unknownReport(t)];
   });
-  const reports = withLifecycle(config, store, scanned);
+  const reports = await withLifecycle(config, store, scanned);
   return withChain ? reports : reports.map(stripChain);
 }
 
 /** `certs status --json` as one object: `{generatedAt, summary, endpoints}` (ARCHITECTURE §3). */
-export function statusDocument(config: Config, store: Store | null, now: Date, opts: StatusReportOptions = {}): ReportDocument {
-  return reportDocument(statusReports(config, store, opts), now);
+export async function statusDocument(config: Config, store: StoreReader | null, now: Date, opts: StatusReportOptions = {}): Promise<ReportDocument> {
+  return reportDocument(await statusReports(config, store, opts), now);
 }
 
 /** Consecutive renewal failures per lineage, as the store has them. */
-export function renewalFailures(store: Store): Map<string, RenewalFailure> {
+export async function renewalFailures(store: StoreReader): Promise<Map<string, RenewalFailure>> {
   const failing = new Map<string, RenewalFailure>();
-  for (const [lineage, s] of store.renewals.all()) {
+  for (const [lineage, s] of await store.renewals.all()) {
     if (s.failures > 0 && s.lastError) failing.set(lineage, { failures: s.failures, lastError: s.lastError, lastAttemptAt: s.lastAttemptAt, nextAttemptAt: s.nextAttemptAt });
   }
   return failing;
@@ -71,13 +71,13 @@ interface Lifecycle {
   window: CriticalSetting;
 }
 
-function lifecycleOf(config: Config, store: Store): Lifecycle {
+async function lifecycleOf(config: Config, store: StoreReader): Promise<Lifecycle> {
   const managed = new Set(config.domains.filter((d) => d.managed).map((d) => d.name));
   const latest = new Map<string, IssuedSummary>();
-  for (const [lineage, c] of store.issued.latestAll()) if (managed.has(lineage) && !c.revokedAt) latest.set(lineage, { version: c.version, fingerprint256: c.fingerprint256, notAfter: c.notAfter });
+  for (const [lineage, c] of await store.issued.latestAll()) if (managed.has(lineage) && !c.revokedAt) latest.set(lineage, { version: c.version, fingerprint256: c.fingerprint256, notAfter: c.notAfter });
   // Critical near expiry, in the window scaled to each certificate's lifetime (issue 12 §4).
   const window = { warningDays: config.scan.warningDays, criticalDays: config.scan.criticalDays };
-  return { failing: renewalFailures(store), latest, deployFailures: store.deployments.failures(), window };
+  return { failing: await renewalFailures(store), latest, deployFailures: await store.deployments.failures(), window };
 }
 
 /** Each report on its own: a report the lifecycle does not touch comes back as it was (see `touches`). */
@@ -86,8 +86,8 @@ function applyLifecycle(l: Lifecycle, scanned: EndpointReport[]): EndpointReport
 }
 
 /** renewal-failing, stale-deployment and deploy-failed laid over scan reports, from what the store recorded. */
-export function withLifecycle(config: Config, store: Store, scanned: EndpointReport[]): EndpointReport[] {
-  return applyLifecycle(lifecycleOf(config, store), scanned);
+export async function withLifecycle(config: Config, store: StoreReader, scanned: EndpointReport[]): Promise<EndpointReport[]> {
+  return applyLifecycle(await lifecycleOf(config, store), scanned);
 }
 
 /** Targets asked of the store at a time (statusRows): the rows of a batch are written before the next is read. */
@@ -111,7 +111,7 @@ export type StatusJson = StatusBatches<RenderedReport>;
  * touches, never-scanned targets — become report objects. At 100,000 endpoints the reports,
  * their copies and the garbage they left were most of `status --json`'s time (issue 12 §6).
  */
-export function statusJson(config: Config, store: Store | null): StatusJson {
+export function statusJson(config: Config, store: StoreReader | null): StatusJson {
   const summary: ReportSummary = { ok: 0, warning: 0, critical: 0, unknown: 0 };
   return { batches: statusBatches(config, store, summary, 'json', (t, row, text) => new RenderedReport(text, row.status)), summary };
 }
@@ -124,12 +124,12 @@ export interface TableRow {
 }
 
 /** The reports `statusReports(config, store)` gives, as statusJson does it: the table's fields where the store wrote them. */
-export function statusTable(config: Config, store: Store | null): StatusBatches<TableRow> {
+export function statusTable(config: Config, store: StoreReader | null): StatusBatches<TableRow> {
   const summary: ReportSummary = { ok: 0, warning: 0, critical: 0, unknown: 0 };
   return { batches: statusBatches(config, store, summary, 'table', (target, row, text) => ({ target, row, fields: JSON.parse(text) as TableRow['fields'] })), summary };
 }
 
-async function* statusBatches<T>(config: Config, store: Store | null, summary: ReportSummary, form: StatusForm, wrap: (target: ScanTarget, row: StatusRow, text: string) => T): AsyncGenerator<(EndpointReport | T)[]> {
+async function* statusBatches<T>(config: Config, store: StoreReader | null, summary: ReportSummary, form: StatusForm, wrap: (target: ScanTarget, row: StatusRow, text: string) => T): AsyncGenerator<(EndpointReport | T)[]> {
   const targets = targetsOf(config.domains);
   if (!store) {
     const reports = targets.map(unknownReport);
@@ -137,7 +137,7 @@ async function* statusBatches<T>(config: Config, store: Store | null, summary: R
     yield reports;
     return;
   }
-  const lifecycle = lifecycleOf(config, store);
+  const lifecycle = await lifecycleOf(config, store);
   const mode = config.scan.addresses ?? 'all';
   const configured = configuredAddresses(targets);
   const batches: ScanTarget[][] = [];
@@ -149,7 +149,7 @@ async function* statusBatches<T>(config: Config, store: Store | null, summary: R
   })));
   for (let b = 0; b < batches.length; b++) {
     const batch = batches[b]!;
-    const rows = parseStatusRows(store.scans.statusText(asked[b]!, form));
+    const rows = parseStatusRows(await store.scans.statusText(asked[b]!, form));
     // Each shown place: a row the store wrote, or a row or never-scanned target to make a report of.
     const shown: (EndpointReport | StatusRow)[] = [];
     const written = new Map<StatusRow, ScanTarget>();
@@ -170,7 +170,7 @@ async function* statusBatches<T>(config: Config, store: Store | null, summary: R
         shown.push(row);
       }
     }
-    const reports = store.scans.reportsById(wanted);
+    const reports = await store.scans.reportsById(wanted);
     // Reports in document order, with the lifecycle laid over them as statusReports does
     // (report by report, so a batch at a time gives the same).
     const objects: EndpointReport[] = [];

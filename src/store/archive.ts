@@ -90,7 +90,7 @@ function describeWriteError(path: string, err: unknown): string {
  * Writes a new archive version and returns its number (greater than every existing one and
  * than `minVersion`). Does not touch `current`. On failure nothing numbered is left behind.
  */
-export function writeArchiveVersion(dataDir: string, lineage: string, pems: CertPems, opts: { minVersion?: number; fs?: ArchiveFs } = {}): { version: number; paths: CertPaths } {
+export function writeArchiveVersion(dataDir: string, lineage: string, pems: CertPems, opts: { minVersion?: number; exact?: boolean; fs?: ArchiveFs } = {}): { version: number; paths: CertPaths } {
   const fs = opts.fs ?? defaultFs;
   const base = lineageDir(dataDir, lineage);
   const archive = join(base, 'archive');
@@ -118,7 +118,8 @@ export function writeArchiveVersion(dataDir: string, lineage: string, pems: Cert
     }
     where = tmp;
     fsyncDir(tmp);
-    let version = Math.max(opts.minVersion ?? 1, (archiveVersions(dataDir, lineage).at(-1) ?? 0) + 1);
+    // exact: this number or none (a copy of a version the store numbered, store/materialise.ts).
+    let version = opts.exact ? (opts.minVersion ?? 1) : Math.max(opts.minVersion ?? 1, (archiveVersions(dataDir, lineage).at(-1) ?? 0) + 1);
     for (;;) {
       where = join(archive, String(version));
       try {
@@ -127,6 +128,12 @@ export function writeArchiveVersion(dataDir: string, lineage: string, pems: Cert
       } catch (err) {
         // Someone else's directory with that number: take the next one, never overwrite.
         if (errno(err) !== 'EEXIST' && errno(err) !== 'ENOTEMPTY') throw err;
+        if (opts.exact) {
+          // Numbered directories are complete: another process wrote this version first.
+          rmSync(tmp, { recursive: true, force: true });
+          tmp = undefined;
+          return { version, paths: versionPaths(dataDir, lineage, version) };
+        }
         version += 1;
       }
     }

@@ -29,7 +29,7 @@ export type AsyncOf<T> = {
 export type ScanStore = AsyncOf<Pick<ScanRepository,
   'record' | 'recordMany' | 'latest' | 'statusRows' | 'statusText' | 'reportsById' | 'history' | 'detail' | 'pruneHistory' | 'pruneBefore'>>;
 export type AccountStore = AsyncOf<Pick<AccountRepository, 'get' | 'save'>>;
-export type RenewalStore = AsyncOf<Pick<RenewalRepository, 'get' | 'all' | 'recordFailure' | 'recordSuccess' | 'setAri' | 'attemptStarted' | 'attemptFinished'>>;
+export type RenewalStore = AsyncOf<Pick<RenewalRepository, 'get' | 'all' | 'recordFailure' | 'recordSuccess' | 'setAri' | 'attemptStarted' | 'attemptFinished' | 'attempts'>>;
 export type LockStore = AsyncOf<Pick<LockRepository, 'tryAcquire' | 'heartbeat' | 'release' | 'holder'>>;
 export type DeploymentStore = AsyncOf<Pick<DeploymentRepository,
   'get' | 'all' | 'save' | 'markVerified' | 'markStale' | 'recordFailure' | 'clearFailure' | 'failure' | 'failures'>>;

@@ -42,7 +42,7 @@ function readers(store: Store, gate: Gate | null, dataDir: string): StoreReader 
       putPems: async () => undefined,
       pems: async (lineage, version) => readArchivePems(dataDir, lineage, version),
     },
-    renewals: wrap(store.renewals, ['get', 'all', 'recordFailure', 'recordSuccess', 'setAri', 'attemptStarted', 'attemptFinished'], gate) as unknown as RenewalStore,
+    renewals: wrap(store.renewals, ['get', 'all', 'recordFailure', 'recordSuccess', 'setAri', 'attemptStarted', 'attemptFinished', 'attempts'], gate) as unknown as RenewalStore,
     locks: wrap(store.locks, ['tryAcquire', 'heartbeat', 'release', 'holder'], gate) as unknown as LockStore,
     deployments: wrap(store.deployments, ['get', 'all', 'save', 'markVerified', 'markStale', 'recordFailure', 'clearFailure', 'failure', 'failures'], gate) as unknown as DeploymentStore,
     notifications: wrap(store.notifications, ['sentKeys', 'active', 'meta', 'commitRun', 'due', 'list', 'pendingCount', 'markDelivered', 'markFailed'], gate) as unknown as NotificationStore,

@@ -38,6 +38,7 @@ import { runCycle, type RunResult } from '../../src/service/run.js';
 import { makeRescanner, withLifecycleProblems } from '../../src/cli/commands/scan.js';
 import { channelsOf } from '../../src/cli/compose.js';
 import type { Config } from '../../src/config/types.js';
+import { a } from '../helpers/async-store.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -375,10 +376,10 @@ describe('the system clock jumps a week forward between runs: policies act on it
   async function cycle(): Promise<RunResult> {
     const owner = newOwnerId();
     // waitMs 0: a lock that is held fails the cycle at once instead of waiting for it.
-    const lease = await waitLease(store.locks, 'run', owner, 0);
+    const lease = await waitLease(a(store).locks, 'run', owner, 0);
     try {
-      const scan = await makeRescanner(config, store, { stdout: process.stderr, stderr: process.stderr, now });
-      return await runCycle(config, store, {
+      const scan = await makeRescanner(config, a(store), { stdout: process.stderr, stderr: process.stderr, now });
+      return await runCycle(config, a(store), {
         scan,
         overlay: (reports) => withLifecycleProblems(config, reports),
         now,
@@ -446,7 +447,7 @@ domains:
     offset = MINUTE;
     assert.ok(store.locks.tryAcquire('run', 'dead-owner', 60_000));
     assert.ok(store.locks.tryAcquire('cert:due.test', 'dead-owner', 60_000));
-    await assert.rejects(waitLease(store.locks, 'run', newOwnerId(), 0), /dead-owner/, 'while its lease runs, the lock holds');
+    await assert.rejects(waitLease(a(store).locks, 'run', newOwnerId(), 0), /dead-owner/, 'while its lease runs, the lock holds');
 
     // The clock jumps a week; meanwhile the DNS was fixed.
     await env.dns.clearServfail('retry.test');

@@ -16,11 +16,12 @@ import { fleet } from '../helpers/store-fixtures.js';
 import { openStore } from '../../src/store/index.js';
 import { newOwnerId, tryLease } from '../../src/service/lease.js';
 import type { DashboardData } from '../../src/web/model.js';
+import { a } from '../helpers/async-store.js';
 
 const N = 30;
 let dir: string;
 
-before(() => {
+before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'certs-e2e-report-'));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,7 +31,7 @@ const mode = (file: string): number => statSync(file).mode & 0o777;
 describe('certs report', () => {
   let config: string;
 
-  before(() => {
+  before(async () => {
     const items = fleet(N);
     config = join(dir, 'fleet.yaml');
     const names = items.map((i) => i.report.domain);
@@ -148,7 +149,7 @@ domains:
   it('a run that cannot run (the run lock held elsewhere) still writes the report, and exits 3', async () => {
     const file = join(dir, 'busy-report.html');
     const store = openStore(dataDir);
-    const lease = tryLease(store.locks, 'run', newOwnerId());
+    const lease = await tryLease(a(store).locks, 'run', newOwnerId());
     assert.ok(lease);
     try {
       const r = await runCli(['run', '--config', config, '--report', file, '--wait', '0'], { cwd: dir });

@@ -17,6 +17,7 @@ import { renewDomains, type RenewOptions, type RenewOutcome } from '../../src/se
 import { newOwnerId } from '../../src/service/lease.js';
 import { freePort } from './ports.js';
 import { startChallTestSrv, startPebble, type ChallTestSrvInstance, type PebbleInstance, type PebbleOptions } from './pebble.js';
+import { a } from '../helpers/async-store.js';
 
 export interface AcmeEnv {
   dir: string;
@@ -90,7 +91,7 @@ ${extra}`);
         const store = openStore(config.dataDir);
         try {
           const domains = (o.names ? config.domains.filter((x) => o.names!.includes(x.name)) : config.domains).filter((x) => x.managed) as DomainConfig[];
-          return await renewDomains(config, store, domains, { now: () => new Date(), random: () => 0.5, owner: newOwnerId(), ...o });
+          return await renewDomains(config, a(store), domains, { now: () => new Date(), random: () => 0.5, owner: newOwnerId(), ...o });
         } finally {
           store.close();
         }

@@ -64,7 +64,7 @@ function ask(port: number, path: string, headers: Record<string, string> = {}, m
 }
 
 async function start(limits: Partial<HttpLimits> = {}): Promise<StatusServer> {
-  const s = await startStatusServer({ readStore, config: () => config, lastRun: () => null, address: '127.0.0.1', port: 0, version: '9.9.9-test', limits });
+  const s = await startStatusServer({ readStore, config: () => config, lastRun: async () => null, address: '127.0.0.1', port: 0, version: '9.9.9-test', limits });
   servers.push(s);
   return s;
 }
@@ -80,7 +80,7 @@ function idOf(domain: string, port = 443): number {
   }
 }
 
-before(() => {
+before(async () => {
   const good = fakeCert('good.test', { issuer: root.info.subject, notAfter: '2031-01-01T00:00:00.000Z' });
   const bad = fakeCert('bad.test <script>alert(1)</script>', { issuer: 'CN=Gone', notAfter: '2030-06-20T00:00:00.000Z' });
   const store = openStore(config.dataDir);
@@ -271,14 +271,14 @@ describe('dashboard pages (GET /, GET /endpoint/<id>)', () => {
 });
 
 describe('acceptsGzip, endpointIdOf', () => {
-  it('Accept-Encoding per RFC 9110: gzip or x-gzip with a non-zero weight, or * when gzip is not named', () => {
+  it('Accept-Encoding per RFC 9110: gzip or x-gzip with a non-zero weight, or * when gzip is not named', async () => {
     const yes = ['gzip', 'GZIP', 'x-gzip', 'deflate, gzip', 'gzip;q=0.001', 'gzip; q=1', '*', 'br, *;q=0.1', ['deflate', 'gzip']];
     const no = [undefined, '', 'identity', 'deflate, br', 'gzip;q=0', 'gzip;q=0.000', '*;q=0', 'gzip;q=0, *', 'gzipx'];
     for (const h of yes) assert.equal(acceptsGzip(h), true, JSON.stringify(h));
     for (const h of no) assert.equal(acceptsGzip(h), false, JSON.stringify(h));
   });
 
-  it('ids are digits without a leading zero, within the safe integers', () => {
+  it('ids are digits without a leading zero, within the safe integers', async () => {
     assert.equal(endpointIdOf('/endpoint/1'), 1);
     assert.equal(endpointIdOf('/endpoint/123456789012345'), 123456789012345);
     for (const p of ['/endpoint/0', '/endpoint/007', '/endpoint/1e3', '/endpoint/+1', '/endpoint/1.0', '/endpoint/ 1', '/endpoint/1234567890123456', '/endpoint/%31', '/endpoint']) {

@@ -20,6 +20,7 @@ import { scanDomains } from '../../src/service/scan-inventory.js';
 import { notifyAfterRun } from '../../src/service/notify.js';
 import { channelsOf } from '../../src/cli/compose.js';
 import { openStore } from '../../src/store/index.js';
+import { a } from '../helpers/async-store.js';
 
 const DAY = 86_400_000;
 const T0 = new Date(Date.UTC(2031, 0, 1, 3, 17));
@@ -98,7 +99,7 @@ ${domains.join('\n')}
     const reports = await scanDomains(w.config, w.config.domains, { anchors: trust.anchors, secureContext: trust.secureContext, now: () => day(d) });
     const store = openStore(w.config.dataDir);
     try {
-      return await notifyAfterRun(w.config, store, reports, { now: day(d), random: () => 0.5, channels: channelsOf(w.config) });
+      return await notifyAfterRun(w.config, a(store), reports, { now: day(d), random: () => 0.5, channels: channelsOf(w.config) });
     } finally {
       store.close();
     }

@@ -14,6 +14,7 @@ import { openStore } from '../../src/store/index.js';
 import type { Config } from '../../src/config/types.js';
 import type { OutboxMessage } from '../../src/notify/types.js';
 import type { WebhookConfig } from '../../src/config/types.js';
+import { a } from '../helpers/async-store.js';
 
 type Verify = (secret: string, headers: IncomingHttpHeaders, rawBody: Buffer, toleranceSeconds?: number) => boolean;
 
@@ -65,7 +66,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-beforeEach(() => {
+beforeEach(async () => {
   received = [];
   handler = (_req, res) => {
     res.writeHead(204).end();
@@ -247,7 +248,7 @@ describe('webhook: secrets in the URL path, and Slack escaping', () => {
   // Slack, Discord and Teams incoming webhooks authenticate by the path alone.
   const SLACK_PATH = '/services/T0000000/B0000000/XXXXslackSECRETxxxx';
 
-  it('redactUrl keeps scheme and host only', () => {
+  it('redactUrl keeps scheme and host only', async () => {
     assert.equal(redactUrl('https://hooks.slack.com/services/T0/B0/SECRET'), 'https://hooks.slack.com/…');
     assert.equal(redactUrl('https://discord.com/api/webhooks/123/tok?wait=true'), 'https://discord.com/…');
     assert.equal(redactUrl('https://u:p@example.com:8443/'), 'https://example.com:8443/');
@@ -286,7 +287,7 @@ describe('webhook: secrets in the URL path, and Slack escaping', () => {
       store.notifications.commitRun({ at, markSent: [], activate: [], clear: [], messages: [{ ...msg, nextAttemptAt: at }] });
       const config = { notify: { thresholds: [7], webhook: { url, format: 'json', timeoutMs: 5000 } } } as unknown as Config;
       const logged: string[] = [];
-      const result = await flushOutbox(config, store, { now: new Date(at), random: () => 0.5, channels: channelsOf(config), log: (e) => logged.push(e) });
+      const result = await flushOutbox(config, a(store), { now: new Date(at), random: () => 0.5, channels: channelsOf(config), log: (e) => logged.push(e) });
       assert.equal(result.failed.length, 1);
       const [row] = store.notifications.list();
       assert.ok(row?.lastError?.includes(`${base}/…`), row?.lastError ?? 'no error stored');

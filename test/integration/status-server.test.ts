@@ -113,14 +113,14 @@ describe('status server (daemon.http)', () => {
     // `http: {}` means loopback, 127.0.0.1:9464; the test takes a free port on the same address.
     const http = config.daemon!.http!;
     assert.deepEqual(http, { address: '127.0.0.1', port: 9464 });
-    server = await startStatusServer({ readStore, config: () => config, lastRun: () => lastRun, address: http.address, port: 0, version: '9.9.9-test' });
+    server = await startStatusServer({ readStore, config: () => config, lastRun: async () => lastRun, address: http.address, port: 0, version: '9.9.9-test' });
     base = `http://${server.address}:${server.port}`;
   });
   after(async () => {
     await server?.close();
   });
 
-  it('listens on loopback on the port it picked', () => {
+  it('listens on loopback on the port it picked', async () => {
     assert.equal(server.address, '127.0.0.1');
     assert.ok(server.port > 0);
   });
@@ -241,7 +241,7 @@ describe('status server (daemon.http)', () => {
   });
 
   it('closes cleanly, with a keep-alive connection open, and stops answering', async () => {
-    const other = await startStatusServer({ readStore, config: () => config, lastRun: () => null, address: '127.0.0.1', port: 0, version: 'x' });
+    const other = await startStatusServer({ readStore, config: () => config, lastRun: async () => null, address: '127.0.0.1', port: 0, version: 'x' });
     const url = `http://127.0.0.1:${other.port}/healthz`;
     // fetch keeps its connection alive: close() must not wait for it to time out.
     assert.equal((await fetch(url)).status, 200);
@@ -290,12 +290,12 @@ describe('status server: token, Host header, connection limits', () => {
   let current: Config;
 
   async function start(limits: Partial<HttpLimits> = {}, address = '127.0.0.1'): Promise<StatusServer> {
-    const s = await startStatusServer({ readStore, config: () => current, lastRun: () => null, address, port: 0, version: 'x', limits });
+    const s = await startStatusServer({ readStore, config: () => current, lastRun: async () => null, address, port: 0, version: 'x', limits });
     servers.push(s);
     return s;
   }
 
-  before(() => {
+  before(async () => {
     current = withToken();
   });
   after(async () => {
@@ -352,7 +352,7 @@ describe('status server: token, Host header, connection limits', () => {
     current = { ...config };
     try {
       await assert.rejects(
-        startStatusServer({ readStore, config: () => current, lastRun: () => null, address: '0.0.0.0', port: 0, version: 'x' }),
+        startStatusServer({ readStore, config: () => current, lastRun: async () => null, address: '0.0.0.0', port: 0, version: 'x' }),
         (err: unknown) => err instanceof ConfigError && /daemon\.http\.address: 0\.0\.0\.0 is not a loopback address and daemon\.http\.token is not set/.test(err.message),
       );
     } finally {
@@ -419,7 +419,7 @@ describe('status server: token, Host header, connection limits', () => {
 
   it('/status and /metrics are rendered once per change of the store, config or clock, not per request', async () => {
     let clock = Date.parse('2025-06-02T00:00:00.000Z');
-    const s = await startStatusServer({ readStore, config: () => current, lastRun: () => null, address: '127.0.0.1', port: 0, version: 'x', now: () => new Date(clock), limits: { cacheMaxAgeMs: 60_000 } });
+    const s = await startStatusServer({ readStore, config: () => current, lastRun: async () => null, address: '127.0.0.1', port: 0, version: 'x', now: () => new Date(clock), limits: { cacheMaxAgeMs: 60_000 } });
     servers.push(s);
     const auth = { authorization: `Bearer ${TOKEN}` };
     const statusDoc = async (): Promise<ReportDocument> => JSON.parse((await ask(s.port, '/status', auth)).body) as ReportDocument;

@@ -2,7 +2,7 @@
 import { UsageError } from '../../core/errors.js';
 import type { Config, DomainConfig } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
-import type { Store } from '../../store/index.js';
+import type { AsyncStore } from '../../store/contract.js';
 import { compose } from '../compose.js';
 import { newOwnerId, waitLease } from '../../service/lease.js';
 import { acmeOf, decide, renewDomains, type RenewOutcome } from '../../service/renew.js';
@@ -45,12 +45,12 @@ function waitSeconds(v: string | undefined): number {
   return n;
 }
 
-async function withRunLock<T>(store: Store, owner: string, waitS: number, fn: () => Promise<T>): Promise<T> {
+async function withRunLock<T>(store: AsyncStore, owner: string, waitS: number, fn: () => Promise<T>): Promise<T> {
   const lease = await waitLease(store.locks, 'run', owner, waitS * 1000);
   try {
     return await fn();
   } finally {
-    lease.release();
+    await lease.release();
   }
 }
 
@@ -59,7 +59,7 @@ async function runRenew(names: string[], opts: RenewCliOptions, io: Io, force: b
   acmeOf(config);
   const domains = managedOf(config, names);
   const waitS = waitSeconds(opts.wait);
-  const store = compose().openStore(config);
+  const store = await compose().openStore(config);
   const owner = newOwnerId();
   try {
     const outcomes = await withRunLock(store, owner, waitS, () => renewDomains(config, store, domains, {
@@ -74,7 +74,8 @@ async function runRenew(names: string[], opts: RenewCliOptions, io: Io, force: b
     const issued = new Set(outcomes.filter((o) => o.action === 'issued').map((o) => o.domain));
     // Also what an earlier run issued and nginx refused (or a crash left undeployed): retried.
     const { needsDeploy } = await import('../../service/deploy.js');
-    const toDeploy = domains.filter((d) => d.nginx && (issued.has(d.name) || (!opts.dryRun && needsDeploy(store, d))));
+    const toDeploy: DomainConfig[] = [];
+    for (const d of domains) if (d.nginx && (issued.has(d.name) || (!opts.dryRun && (await needsDeploy(store, d))))) toDeploy.push(d);
     let deployed: DeployOutcome[] = [];
     if (config.nginx?.snippetDir && toDeploy.length > 0 && !opts.dryRun) {
       const { deployWith } = await import('./nginx.js');
@@ -94,7 +95,7 @@ async function runRenew(names: string[], opts: RenewCliOptions, io: Io, force: b
     const deployBad = deployed.some((o) => o.action === 'failed' || o.action === 'stale' || o.action === 'not-included');
     return outcomes.some((o) => o.action === 'failed' || o.action === 'locked') || deployBad ? 1 : 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -114,34 +115,37 @@ export async function revokeCommand(name: string, opts: GlobalOptions & { reason
   const { REVOCATION_REASONS, revokeCertificate } = await import('../../acme/order.js');
   const reason = (opts.reason ?? 'unspecified') as keyof typeof REVOCATION_REASONS;
   if (!(reason in REVOCATION_REASONS)) throw new UsageError(`--reason: expected one of ${Object.keys(REVOCATION_REASONS).join(', ')}, got ${JSON.stringify(opts.reason)}`);
-  const store = compose().openStore(config);
+  const store = await compose().openStore(config);
   try {
-    const latest = store.issued.latest(domain.name);
+    const latest = await store.issued.latest(domain.name);
     if (!latest) throw new UsageError(`domain "${domain.name}" has no certificate issued by certs to revoke`);
     if (latest.revokedAt) throw new UsageError(`domain "${domain.name}": version ${latest.version} was already revoked at ${latest.revokedAt}`);
-    const { readFileSync } = await import('node:fs');
-    const certPem = readFileSync(versionPaths(config.dataDir, domain.name, latest.version).cert, 'utf8');
+    // From the store: with a shared one the version may never have been written on this machine.
+    const pems = await store.issued.pems(domain.name, latest.version);
+    if (!pems) throw new UsageError(`domain "${domain.name}": version ${latest.version} is recorded but its certificate is missing (${versionPaths(config.dataDir, domain.name, latest.version).dir})`);
+    const certPem = pems.cert;
     const { ensureAccount } = await import('../../acme/account.js');
     const { session } = await ensureAccount(store.accounts, config.dataDir, { ...acme }, latest.directoryUrl, io.now);
     await revokeCertificate(session, domain.name, certPem, reason);
-    store.issued.markRevoked(latest.id!, io.now().toISOString(), REVOCATION_REASONS[reason]);
+    await store.issued.markRevoked(latest.id!, io.now().toISOString(), REVOCATION_REASONS[reason]);
     io.stdout.write(`Revoked ${domain.name} version ${latest.version} (serial ${latest.serial}, reason ${reason}). The next \`certs renew\` issues a replacement.\n`);
     return 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
-export function certificatesCommand(names: string[], opts: GlobalOptions & { json?: boolean }, io: Io): number {
+export async function certificatesCommand(names: string[], opts: GlobalOptions & { json?: boolean }, io: Io): Promise<number> {
   const config = configFrom(opts);
   const domains = (selectDomains(config.domains, names) as DomainConfig[]).filter((d) => d.managed);
-  const store = compose().readStore(config);
+  const store = await compose().readStore(config);
   const now = io.now();
   try {
     const acme = config.acme;
-    const lineages = domains.map((d) => {
-      const versions = store?.issued.list(d.name) ?? [];
-      const state = store?.renewals.get(d.name) ?? null;
+    const lineages = [];
+    for (const d of domains) {
+      const versions = (await store?.issued.list(d.name)) ?? [];
+      const state = (await store?.renewals.get(d.name)) ?? null;
       const latest = versions[0] ?? null;
       let next: string;
       try {
@@ -150,9 +154,9 @@ export function certificatesCommand(names: string[], opts: GlobalOptions & { jso
         next = err instanceof Error ? err.message : String(err);
       }
       const current = currentVersion(config.dataDir, d.name);
-      const deployment = store?.deployments.get(d.name) ?? null;
-      const failure = store?.deployments.failure(d.name) ?? null;
-      return {
+      const deployment = (await store?.deployments.get(d.name)) ?? null;
+      const failure = (await store?.deployments.failure(d.name)) ?? null;
+      lineages.push({
         domain: d.name,
         names: [d.name, ...d.altNames],
         current,
@@ -180,8 +184,8 @@ export function certificatesCommand(names: string[], opts: GlobalOptions & { jso
           revokedAt: v.revokedAt,
           dir: v.dir,
         })),
-      };
-    });
+      });
+    }
     if (opts.json) {
       io.stdout.write(`${JSON.stringify({ generatedAt: now.toISOString(), certificates: lineages }, null, 2)}\n`);
       return 0;
@@ -208,6 +212,6 @@ export function certificatesCommand(names: string[], opts: GlobalOptions & { jso
     io.stdout.write(`${blocks.join('\n\n')}\n`);
     return 0;
   } finally {
-    store?.close();
+    await store?.close();
   }
 }

@@ -114,7 +114,7 @@ async function serve(s: DemoSession, port: number, out: NodeJS.WriteStream, io: 
   const server = await startStatusServer({
     config: () => s.config,
     readStore,
-    lastRun: () => s.lastRun,
+    lastRun: async () => s.lastRun,
     address: '127.0.0.1',
     port,
     version: VERSION,

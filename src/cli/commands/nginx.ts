@@ -2,7 +2,7 @@
 import { UsageError } from '../../core/errors.js';
 import type { Config, DomainConfig } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
-import type { Store } from '../../store/index.js';
+import type { AsyncStore } from '../../store/contract.js';
 import { compose } from '../compose.js';
 import { deployDomains, nginxOf, type DeployOutcome } from '../../service/deploy.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
@@ -49,7 +49,7 @@ export async function snippetCommand(name: string | undefined, opts: GlobalOptio
 }
 
 /** Deploys with an open store: rescans through the same store for verification. */
-export async function deployWith(config: Config, store: Store, domains: DomainConfig[], io: Io, opts: { dryRun?: boolean; force?: boolean; owner?: string; locksHeld?: boolean }): Promise<DeployOutcome[]> {
+export async function deployWith(config: Config, store: AsyncStore, domains: DomainConfig[], io: Io, opts: { dryRun?: boolean; force?: boolean; owner?: string; locksHeld?: boolean }): Promise<DeployOutcome[]> {
   const rescan = await makeRescanner(config, store, io);
   return deployDomains(config, store, domains, {
     ...opts,
@@ -63,7 +63,7 @@ export async function writeCommand(names: string[], opts: GlobalOptions & { dryR
   const config = configFrom(opts);
   nginxOf(config);
   const domains = pick(config, names);
-  const store = compose().openStore(config);
+  const store = await compose().openStore(config);
   try {
     const outcomes = await deployWith(config, store, domains, io, { ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.force ? { force: true } : {}) });
     if (opts.json) {
@@ -74,7 +74,7 @@ export async function writeCommand(names: string[], opts: GlobalOptions & { dryR
     }
     return deployFailed(outcomes) ? 1 : 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -95,7 +95,7 @@ export async function repairCommand(name: string, opts: GlobalOptions & { dryRun
     io.stdout.write(`${domain.name}: would write a fullchain with ${plan.repaired.chain.length} certificates (fetched ${plan.fetched}); nothing written.\n`);
     return 0;
   }
-  const store = compose().openStore(config);
+  const store = await compose().openStore(config);
   try {
     const rescan = await makeRescanner(config, store, io);
     const result = await applyRepair(config, store, plan, { now: io.now, rescan, log: (d, event) => io.stderr.write(`certs: ${d}: ${event}\n`) });
@@ -107,7 +107,7 @@ export async function repairCommand(name: string, opts: GlobalOptions & { dryRun
     }
     return deployFailed(result.deploy) ? 1 : 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -45,11 +45,15 @@ export async function testCommand(opts: GlobalOptions & { channel?: string }, io
   return failed ? 1 : 0;
 }
 
-export function listCommand(opts: GlobalOptions & { pending?: boolean; json?: boolean }, io: Io): number {
+export async function listCommand(opts: GlobalOptions & { pending?: boolean; json?: boolean }, io: Io): Promise<number> {
   const config = configFrom(opts);
-  const store = compose().readStore(config);
-  const rows = store ? store.notifications.list({ ...(opts.pending ? { pending: true } : {}), limit: 200 }) : [];
-  store?.close();
+  const store = await compose().readStore(config);
+  let rows: Awaited<ReturnType<NonNullable<typeof store>['notifications']['list']>> = [];
+  try {
+    if (store) rows = await store.notifications.list({ ...(opts.pending ? { pending: true } : {}), limit: 200 });
+  } finally {
+    await store?.close();
+  }
   if (opts.json) {
     io.stdout.write(`${JSON.stringify({ generatedAt: io.now().toISOString(), messages: rows.map(({ text: _t, html: _h, payload: _p, ...r }) => r) }, null, 2)}\n`);
     return 0;
@@ -73,12 +77,12 @@ export function listCommand(opts: GlobalOptions & { pending?: boolean; json?: bo
 export async function flushCommand(opts: GlobalOptions, io: Io): Promise<number> {
   const config = configFrom(opts);
   notifyOf(config);
-  const store = compose().openStore(config);
+  const store = await compose().openStore(config);
   try {
     const r = await flushOutbox(config, store, { now: io.now(), random: Math.random, channels: channelsOf(config), log: (e) => io.stderr.write(`certs: notify: ${e}\n`) });
     io.stdout.write(`${r.delivered} delivered, ${r.failed.length} failed, ${r.pending} still pending.\n`);
     return r.failed.length > 0 ? 1 : 0;
   } finally {
-    store.close();
+    await store.close();
   }
 }

@@ -7,7 +7,8 @@ import { statSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
 import type { Config } from '../../config/types.js';
 import { writeFileAtomic } from '../../lib/atomic-write.js';
-import { openStore, type Store } from '../../store/index.js';
+import type { AsyncStore } from '../../store/contract.js';
+import { compose } from '../compose.js';
 import { dashboardData } from '../../service/dashboard.js';
 import { renderDashboard } from '../../web/page.js';
 import type { DashboardData } from '../../web/model.js';
@@ -42,20 +43,20 @@ export function renderReport(data: DashboardData): string {
 }
 
 /** Writes the HTML report of what `store` holds now (atomically, 0644). */
-export function writeHtmlReport(file: string, config: Config, store: Store | null, now: Date): void {
-  writeFileAtomic(file, renderReport(dashboardData(config, store, now, { version: version() })), REPORT_MODE);
+export async function writeHtmlReport(file: string, config: Config, store: AsyncStore | null, now: Date): Promise<void> {
+  writeFileAtomic(file, renderReport(await dashboardData(config, store, now, { version: version() })), REPORT_MODE);
 }
 
-export function reportCommand(opts: ReportCliOptions, io: Io): number {
+export async function reportCommand(opts: ReportCliOptions, io: Io): Promise<number> {
   const jsonFile = typeof opts.json === 'string' ? opts.json : null;
   if (opts.html === undefined && opts.json === undefined) throw new UsageError('give --html FILE, --json [FILE], or both');
   if (opts.html !== undefined) checkReportPath('--html', opts.html);
   if (jsonFile !== null) checkReportPath('--json', jsonFile);
   const config = configFrom(opts);
   // Read-only, as `certs status`: nothing stored yet is a report of unknown endpoints, not an error.
-  const store = openStore(config.dataDir, { readonly: true });
+  const store = await compose(io.now).readStore(config);
   try {
-    const data = dashboardData(config, store, io.now(), { version: version() });
+    const data = await dashboardData(config, store, io.now(), { version: version() });
     if (opts.html !== undefined) writeFileAtomic(opts.html, renderReport(data), REPORT_MODE);
     if (opts.json !== undefined) {
       const text = `${JSON.stringify(data, null, 2)}\n`;
@@ -64,6 +65,6 @@ export function reportCommand(opts: ReportCliOptions, io: Io): number {
     }
     return 0;
   } finally {
-    store?.close();
+    await store?.close();
   }
 }

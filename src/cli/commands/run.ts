@@ -2,7 +2,7 @@
 import { UsageError, errorMessage } from '../../core/errors.js';
 import { reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
-import type { Store } from '../../store/index.js';
+import type { AsyncStore } from '../../store/contract.js';
 import { runLocked, type RunResult } from '../../service/run.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { compose, type Composition } from '../compose.js';
@@ -26,7 +26,7 @@ function waitSeconds(v: string | undefined): number {
 }
 
 /** One cycle under the run lock (service/run.ts runLocked), with the scanner wired to this store. */
-export async function cycle(config: Config, store: Store, io: Io, opts: { renew: boolean; waitMs: number; log: (event: string, fields?: Record<string, unknown>) => void; report?: string }, c: Composition = compose(io.now)): Promise<RunResult> {
+export async function cycle(config: Config, store: AsyncStore, io: Io, opts: { renew: boolean; waitMs: number; log: (event: string, fields?: Record<string, unknown>) => void; report?: string }, c: Composition = compose(io.now)): Promise<RunResult> {
   const scan = await c.scanner(config, store);
   return runLocked(config, store, {
     scan,
@@ -46,12 +46,12 @@ export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
   // A path that cannot be a report file is refused before the run, not after it.
   if (reporting) reporting.checkReportPath('--report', opts.report!);
   const config = configFrom(opts);
-  const store = compose().openStore(config);
+  const store = await compose().openStore(config);
   /** The report of what the store holds after the run (it records the run, failed or not); false when it could not be written. */
-  const writeReport = (): boolean => {
+  const writeReport = async (): Promise<boolean> => {
     if (!reporting) return true;
     try {
-      reporting.writeHtmlReport(opts.report!, config, store, io.now());
+      await reporting.writeHtmlReport(opts.report!, config, store, io.now());
       return true;
     } catch (err) {
       io.stderr.write(`certs: --report: ${errorMessage(err)}\n`);
@@ -68,10 +68,10 @@ export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
         log: (event, fields) => io.stderr.write(`certs: ${event}${fields ? ` ${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}` : ''}\n`),
       });
     } catch (err) {
-      writeReport();
+      await writeReport();
       throw err;
     }
-    const reported = writeReport();
+    const reported = await writeReport();
     if (opts.json) {
       const strip = <T extends { error?: { code: string; message: string } }>(o: T) => ({ ...o, ...(o.error ? { error: { code: o.error.code, message: o.error.message } } : {}) });
       io.stdout.write(`${JSON.stringify({
@@ -101,7 +101,7 @@ export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
     // A report that could not be written fails an otherwise clean run, as a failed step does.
     return !reported && code === 0 ? 1 : code;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -128,26 +128,26 @@ export async function daemonCommand(opts: GlobalOptions & { runNow?: boolean; sh
     log,
     runNow: opts.runNow === true,
     shutdownTimeoutMs,
-    defaultSchedule: (config) => {
-      const store = c.openStore(config);
+    defaultSchedule: async (config) => {
+      const store = await c.openStore(config);
       try {
         // Chosen once per installation: CAs ask clients not to all renew at the top of the hour.
-        const minute = Number(store.meta.getOrSet('daemon.minute', String(Math.floor(Math.random() * 60))));
-        const hour = Number(store.meta.getOrSet('daemon.hour', String(Math.floor(Math.random() * 12))));
+        const minute = Number(await store.meta.getOrSet('daemon.minute', String(Math.floor(Math.random() * 60))));
+        const hour = Number(await store.meta.getOrSet('daemon.hour', String(Math.floor(Math.random() * 12))));
         return installationSchedule(minute, hour);
       } finally {
-        store.close();
+        await store.close();
       }
     },
     cycle: async (config, { renew }) => {
-      const store = c.openStore(config);
+      const store = await c.openStore(config);
       try {
         // Another process (a second daemon, cron's certs run) holding the run lock: wait for it,
         // then decide again; it will usually have left nothing to do.
         const result = await cycle(config, store, io, { renew, waitMs: 10 * 60_000, log }, c);
         return result.run.exitCode ?? 3;
       } finally {
-        store.close();
+        await store.close();
       }
     },
     startHttp: async (config) => {
@@ -160,12 +160,12 @@ export async function daemonCommand(opts: GlobalOptions & { runNow?: boolean; sh
         version: process.env['npm_package_version'] ?? '0.1.0',
         log: (m) => log('http.error', { message: m }),
         readStore: c.readStore,
-        lastRun: () => {
-          const store = c.readStore(config());
+        lastRun: async () => {
+          const store = await c.readStore(config());
           try {
-            return store ? lastRunOf(store) : null;
+            return store ? await lastRunOf(store) : null;
           } finally {
-            store?.close();
+            await store?.close();
           }
         },
       });

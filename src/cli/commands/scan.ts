@@ -6,7 +6,7 @@ import { overallStatus, reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
 import { overallOf, statusJson, statusReports, statusTable, withLifecycle } from '../../service/status.js';
-import type { Store } from '../../store/index.js';
+import type { AsyncStore } from '../../store/contract.js';
 import { createProgress } from '../progress.js';
 import { renderDetail, renderNagios, renderSummary, renderTable, statusTableText, storedTableFields, tableCells, tableFields } from '../render.js';
 import { useColour } from '../style.js';
@@ -30,7 +30,7 @@ async function scanReportNotify(config: Config, domains: Domain[], detail: boole
   const { loadScanDeps, scanAndRecord } = await import('../../service/scan-record.js');
   // Everything that can fail without the network fails before the database is created.
   const deps = await loadScanDeps(config, c.now);
-  const store = c.openStore(config);
+  const store = await c.openStore(config);
   try {
     const progress = createProgress(io.stderr);
     const scanned = await scanAndRecord(config, store, domains, deps, {
@@ -38,12 +38,12 @@ async function scanReportNotify(config: Config, domains: Domain[], detail: boole
       onProgress: (done, total, t) => progress.update(done, total, t.source === 'file' ? t.domain.name : `${t.host}:${t.port}`),
     });
     progress.finish();
-    const reports = withLifecycle(config, store, scanned);
+    const reports = await withLifecycle(config, store, scanned);
     const code = output(config, reports.map(stripChainUnlessDetail(detail)), detail, opts, io);
     await notifyAfterScan(config, store, reports, c, io);
     return code;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -51,18 +51,18 @@ async function scanReportNotify(config: Config, domains: Domain[], detail: boole
  * What `certs renew` and deploys recorded, laid over the scan reports: renewal-failing, and
  * stale-deployment (an endpoint serving an older certificate than the newest issued one).
  */
-export function withLifecycleProblems(config: Config, scanned: EndpointReport[]): EndpointReport[] {
-  const store = compose().readStore(config);
+export async function withLifecycleProblems(config: Config, scanned: EndpointReport[]): Promise<EndpointReport[]> {
+  const store = await compose().readStore(config);
   if (!store) return scanned;
   try {
-    return withLifecycle(config, store, scanned);
+    return await withLifecycle(config, store, scanned);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
 /** A scanner that records into an open store; for the verify step after a deploy (trust loaded once). */
-export async function makeRescanner(config: Config, store: Store, io: Io): Promise<(domains: Domain[]) => Promise<EndpointReport[]>> {
+export async function makeRescanner(config: Config, store: AsyncStore, io: Io): Promise<(domains: Domain[]) => Promise<EndpointReport[]>> {
   return compose(io.now).scanner(config, store);
 }
 
@@ -110,7 +110,7 @@ export async function scanCommand(names: string[], opts: ReportOptions & GlobalO
  * Warnings go out after the scan has judged what clients see. A delivery problem never changes
  * the scan's exit code (a Nagios verdict): it is reported on stderr and stays in the outbox.
  */
-async function notifyAfterScan(config: Config, store: Store, reports: EndpointReport[], c: Composition, io: Io): Promise<void> {
+async function notifyAfterScan(config: Config, store: AsyncStore, reports: EndpointReport[], c: Composition, io: Io): Promise<void> {
   if (!config.notify || (!config.notify.email && !config.notify.webhook)) return;
   const { notifyAfterRun } = await import('../../service/notify.js');
   try {
@@ -128,7 +128,7 @@ export async function statusCommand(names: string[], opts: ReportOptions & Globa
   if (opts.refresh) return scanReportNotify(config, domains, detail, opts, io);
   if (opts.json && !detail) return await wholeInventoryJson(config, io);
   if (!opts.json && !opts.nagios && !detail) return await wholeInventoryTable(config, io);
-  return output(config, storedReports(config, domains, detail).map(stripChainUnlessDetail(detail)), detail, opts, io);
+  return output(config, (await storedReports(config, domains, detail)).map(stripChainUnlessDetail(detail)), detail, opts, io);
 }
 
 /** The fixes of a report's problems, worded for its domain as configured (managed or monitor-only). */
@@ -141,19 +141,19 @@ function fixesFor(config: Config, r: EndpointReport): ((p: Problem) => string) |
 
 /** `certs status --json` without names: the document written as the store serialised most of it. */
 async function wholeInventoryJson(config: Config, io: Io): Promise<number> {
-  const store = compose().readStore(config);
+  const store = await compose().readStore(config);
   try {
     const { batches, summary } = statusJson(config, store);
     await writeJsonDocumentAfter(io.stdout, batches, 'endpoints', () => ({ generatedAt: io.now().toISOString(), summary, endpoints: [] }));
     return nagiosExitCode(overallOf(summary));
   } finally {
-    store?.close();
+    await store?.close();
   }
 }
 
 /** `certs status` without names: the table, from the fields the store wrote where it could. */
 async function wholeInventoryTable(config: Config, io: Io): Promise<number> {
-  const store = compose().readStore(config);
+  const store = await compose().readStore(config);
   try {
     const { batches, summary } = statusTable(config, store);
     const colour = useColour(io.stdout);
@@ -167,17 +167,17 @@ async function wholeInventoryTable(config: Config, io: Io): Promise<number> {
     }
     return nagiosExitCode(overallOf(summary));
   } finally {
-    store?.close();
+    await store?.close();
   }
 }
 
 /** The last stored scan of each configured target; no network. Never-scanned targets are unknown. */
-function storedReports(config: Config, domains: Domain[], withChain: boolean): EndpointReport[] {
-  const store = compose().readStore(config);
+async function storedReports(config: Config, domains: Domain[], withChain: boolean): Promise<EndpointReport[]> {
+  const store = await compose().readStore(config);
   try {
-    return statusReports(config, store, { domains, withChain });
+    return await statusReports(config, store, { domains, withChain });
   } finally {
-    store?.close();
+    await store?.close();
   }
 }
 

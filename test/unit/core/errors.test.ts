@@ -13,7 +13,8 @@ import { exitCodeFor } from '../../../src/cli/failure.js';
 import { waitLease } from '../../../src/service/lease.js';
 import { renewDomains } from '../../../src/service/renew.js';
 import { openStore } from '../../../src/store/index.js';
-import type { LockRepository } from '../../../src/store/locks.js';
+import type { LockStore } from '../../../src/store/contract.js';
+import { a as asyncStoreOf } from '../../helpers/async-store.js';
 import { configFixture } from '../../helpers/config-fixture.js';
 
 const fx = configFixture('certs-errors-');
@@ -82,7 +83,7 @@ describe('error codes are a closed list per kind', () => {
 
 describe('lock contention is its own kind', () => {
   it('waitLease gives up with a BusyError (kind busy, code locked) naming the holder, exit code 1', async () => {
-    const locks = { tryAcquire: () => false, holder: () => ({ owner: 'host:42:abcd', expiresAt: Date.parse('2026-01-02T03:04:05Z') }) } as unknown as LockRepository;
+    const locks = { tryAcquire: async () => false, holder: async () => ({ owner: 'host:42:abcd', expiresAt: Date.parse('2026-01-02T03:04:05Z') }) } as unknown as LockStore;
     const err = await waitLease(locks, 'run', 'me', 0).then(() => assert.fail('expected a BusyError'), (e: unknown) => e);
     assert.ok(err instanceof BusyError, `expected BusyError, got ${String(err)}`);
     assert.equal(err.kind, 'busy');
@@ -93,7 +94,7 @@ describe('lock contention is its own kind', () => {
     assert.equal(exitCodeFor(err, 'nagios'), 3);
   });
 
-  it('exit codes per kind are unchanged: 2 for usage/config/validation, 1 otherwise, 3 for Nagios commands', () => {
+  it('exit codes per kind are unchanged: 2 for usage/config/validation, 1 otherwise, 3 for Nagios commands', async () => {
     assert.equal(exitCodeFor(new ConfigError('x'), 'plain'), 2);
     assert.equal(exitCodeFor(new CertsError('usage', 'usage', 'x'), 'plain'), 2);
     assert.equal(exitCodeFor(new CertsError('validation', 'invalid', 'x'), 'plain'), 2);
@@ -105,7 +106,7 @@ describe('lock contention is its own kind', () => {
 });
 
 describe('inDomain: the domain named once', () => {
-  it('an error built for the domain passes through as is; one for another domain is wrapped', () => {
+  it('an error built for the domain passes through as is; one for another domain is wrapped', async () => {
     const own = new IoError('write-failed', 'domain "a.test": disk full', { domain: 'a.test' });
     assert.equal(inDomain(own, 'a.test'), own);
     const other = inDomain(own, 'b.test');
@@ -114,7 +115,7 @@ describe('inDomain: the domain named once', () => {
     assert.equal(other.cause, own);
   });
 
-  it('wraps exactly once, by construction: a wrapped error is not wrapped again', () => {
+  it('wraps exactly once, by construction: a wrapped error is not wrapped again', async () => {
     const first = inDomain(new DeployError('chain-invalid', 'the chain is broken', { hint: 'ask the CA' }), 'a.test');
     assert.equal(first.message, 'domain "a.test": the chain is broken');
     assert.equal(inDomain(first, 'a.test'), first);
@@ -122,7 +123,7 @@ describe('inDomain: the domain named once', () => {
     assert.deepEqual([first.kind, first.code, first.hint], ['deploy', 'chain-invalid', 'ask the CA']);
   });
 
-  it('does not trust the text: a message that merely starts with the domain is still named (the old startsWith test returned it as is)', () => {
+  it('does not trust the text: a message that merely starts with the domain is still named (the old startsWith test returned it as is)', async () => {
     // E.g. a store error quoting a lineage name: not built for the domain, so it gets the prefix.
     const quoted = new IoError('invalid-lineage', 'domain "a.test" cannot be used as a directory name');
     const wrapped = inDomain(quoted, 'a.test');
@@ -130,7 +131,7 @@ describe('inDomain: the domain named once', () => {
     assert.equal(wrapped.message, 'domain "a.test": domain "a.test" cannot be used as a directory name');
   });
 
-  it('an AcmeError keeps the CA details, hint and Retry-After', () => {
+  it('an AcmeError keeps the CA details, hint and Retry-After', async () => {
     const retryAfter = new Date('2026-01-01T00:00:00Z');
     const ca = new AcmeError('acme-ca', 'new order: the CA refused (rateLimited, HTTP 429): slow down', {
       problemType: 'urn:ietf:params:acme:error:rateLimited', detail: 'slow down', status: 429, retryable: true, retryAfter,
@@ -142,7 +143,7 @@ describe('inDomain: the domain named once', () => {
       ['acme-ca', 'a.test', 'urn:ietf:params:acme:error:rateLimited', 'slow down', 429, true, retryAfter, 'wait', ca]);
   });
 
-  it('an error that is not ours becomes an InternalError, not an AcmeError', () => {
+  it('an error that is not ours becomes an InternalError, not an AcmeError', async () => {
     const bug = new TypeError("Cannot read properties of undefined (reading 'x')");
     const e = inDomain(bug, 'a.test');
     assert.ok(e instanceof InternalError);
@@ -160,7 +161,7 @@ describe('renew: a failure that is not the CA\'s', () => {
     try {
       const bug = new TypeError('clock broke');
       // The clock is read when deciding whether a renewal is due: a bug there is ours, not the CA's.
-      const [outcome] = await renewDomains(config, store, config.domains, { now: () => { throw bug; }, random: () => 0.5, owner: 'test' });
+      const [outcome] = await renewDomains(config, asyncStoreOf(store), config.domains, { now: () => { throw bug; }, random: () => 0.5, owner: 'test' });
       assert.equal(outcome?.action, 'failed');
       const e = outcome?.error;
       assert.ok(e instanceof InternalError, `expected InternalError, got ${e?.name}`);

@@ -13,6 +13,7 @@ import { openStore, type Store } from '../../../src/store/index.js';
 import { startStatusServer } from '../../../src/service/http.js';
 import { flushOutbox } from '../../../src/service/notify.js';
 import { configFixture } from '../../helpers/config-fixture.js';
+import { a } from '../../helpers/async-store.js';
 
 const fx = configFixture('certs-composition-');
 
@@ -43,11 +44,11 @@ describe('the composition root passes the store and the channels', () => {
     const asked: string[] = [];
     const server = await startStatusServer({
       config: () => config,
-      readStore: (c) => {
+      readStore: async (c) => {
         asked.push(c.dataDir);
         return null; // nothing stored yet: every target is unknown
       },
-      lastRun: () => null,
+      lastRun: async () => null,
       address: '127.0.0.1',
       port: 0,
       version: 'x',
@@ -85,7 +86,7 @@ describe('the composition root passes the store and the channels', () => {
         return { webhook: fake };
       };
       const now = new Date('2026-01-01T00:00:00Z');
-      const empty = await flushOutbox(config, store, { now, random: () => 0.5, channels });
+      const empty = await flushOutbox(config, a(store), { now, random: () => 0.5, channels });
       assert.deepEqual([built, empty.delivered], [0, 0], 'nothing due: no channel built');
       store.notifications.commitRun({
         at: now.toISOString(),
@@ -94,7 +95,7 @@ describe('the composition root passes the store and the channels', () => {
         clear: [],
         messages: [{ key: 'digest:webhook:1', channel: 'webhook', to: [], subject: 's', text: 't', html: null, payload: { a: 1 }, createdAt: now.toISOString(), nextAttemptAt: now.toISOString() }],
       });
-      const r = await flushOutbox(config, store, { now, random: () => 0.5, channels });
+      const r = await flushOutbox(config, a(store), { now, random: () => 0.5, channels });
       assert.deepEqual([built, r.delivered, closed], [1, 1, 1]);
       assert.deepEqual(delivered, ['digest:webhook:1'], 'delivered by the fake, not by a channel built from the config');
     } finally {

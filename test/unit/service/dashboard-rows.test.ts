@@ -15,6 +15,7 @@ import { openStore } from '../../../src/store/index.js';
 import type { IssuedCert } from '../../../src/store/issued.js';
 import { dashboardData, placedRows, rowsFromReports } from '../../../src/service/dashboard.js';
 import { fakeCert, reportFor } from '../../helpers/store-fixtures.js';
+import { a } from '../../helpers/async-store.js';
 
 const NOW = new Date('2025-06-03T00:00:00.000Z');
 const dir = mkdtempSync(join(tmpdir(), 'certs-dashboard-rows-'));
@@ -77,7 +78,7 @@ function issued(lineage: string, fingerprint256: string, notAfter: string): Issu
 }
 
 describe('dashboard rows read lean', () => {
-  it('equal the rows made from status’s reports, in both address modes, with every lifecycle state', () => {
+  it('equal the rows made from status’s reports, in both address modes, with every lifecycle state', async () => {
     const items = scans();
     const store = openStore(join(dir, 'data'));
     try {
@@ -94,8 +95,8 @@ describe('dashboard rows read lean', () => {
     try {
       for (const mode of ['all', 'first']) {
         const config = parseConfigText(`scan: {addresses: ${mode}}\n${CONFIG}`, join(dir, 'certs.yaml'), { env: {} });
-        const want = byUrgency(rowsFromReports(config, ro, NOW));
-        const got = byUrgency(placedRows(config, ro, NOW));
+        const want = byUrgency(await rowsFromReports(config, a(ro), NOW));
+        const got = byUrgency(await placedRows(config, a(ro), NOW));
         assert.deepEqual(got, want, `scan.addresses ${mode}`);
         // Not vacuous: what the world has is in the rows.
         const codes = new Set(got.flatMap((r) => r.problems.map((p) => p.code)));
@@ -104,9 +105,9 @@ describe('dashboard rows read lean', () => {
         assert.ok(got.some((r) => r.endpoint === '/etc/ssl/file.pem'));
         assert.ok(got.some((r) => r.lifetimeLeft !== null && r.notBefore === '2025-05-01T00:00:00.000Z'));
         assert.ok(!got.some((r) => r.domain === 'removed.example'));
-        assert.deepEqual(dashboardData(config, ro, NOW).rows, got);
+        assert.deepEqual((await dashboardData(config, a(ro), NOW)).rows, got);
       }
-      const all = byUrgency(placedRows(parseConfigText(CONFIG, join(dir, 'certs.yaml'), { env: {} }), ro, NOW));
+      const all = byUrgency(await placedRows(parseConfigText(CONFIG, join(dir, 'certs.yaml'), { env: {} }), a(ro), NOW));
       assert.deepEqual(all.filter((r) => r.domain === 'multi.example').map((r) => r.address).sort(), ['192.0.2.10', '192.0.2.9', '2001:db8::1'], 'an address gone from DNS is not shown');
     } finally {
       ro.close();

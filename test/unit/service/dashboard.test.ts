@@ -15,6 +15,7 @@ import { openStore, type Store } from '../../../src/store/index.js';
 import { dashboardData, endpointDetail, runView } from '../../../src/service/dashboard.js';
 import type { Problem } from '../../../src/core/problems.js';
 import { fakeCert, reportFor } from '../../helpers/store-fixtures.js';
+import { a } from '../../helpers/async-store.js';
 
 const NOW = new Date('2025-12-01T00:00:00.000Z');
 const DAY = 86_400_000;
@@ -62,10 +63,10 @@ function world(): World {
 }
 
 describe('dashboardData', () => {
-  it('one row per configured endpoint, most urgent first, each with its stored id; never scanned: no id', () => {
+  it('one row per configured endpoint, most urgent first, each with its stored id; never scanned: no id', async () => {
     const { config, store } = world();
     try {
-      const data = dashboardData(config, store, NOW, { version: '9.9.9' });
+      const data = await dashboardData(config, a(store), NOW, { version: '9.9.9' });
       assert.equal(data.generatedAt, NOW.toISOString());
       assert.equal(data.version, '9.9.9');
       assert.deepEqual(data.rows.map((r) => [r.domain, r.status]), [
@@ -85,10 +86,10 @@ describe('dashboardData', () => {
     }
   });
 
-  it('the lifetime bar is the share of the leaf’s lifetime ahead, from the stored certificate’s notBefore', () => {
+  it('the lifetime bar is the share of the leaf’s lifetime ahead, from the stored certificate’s notBefore', async () => {
     const { config, store } = world();
     try {
-      const rows = dashboardData(config, store, NOW).rows;
+      const rows = (await dashboardData(config, a(store), NOW)).rows;
       const warn = rows.find((r) => r.domain === 'warn.example')!;
       assert.equal(warn.notBefore, iso(-100));
       assert.ok(Math.abs(warn.lifetimeLeft! - 20 / 120) < 1e-9, String(warn.lifetimeLeft));
@@ -98,10 +99,10 @@ describe('dashboardData', () => {
     }
   });
 
-  it('cards and timeline are counted from the rows; a never-scanned one is not on the timeline', () => {
+  it('cards and timeline are counted from the rows; a never-scanned one is not on the timeline', async () => {
     const { config, store } = world();
     try {
-      const data = dashboardData(config, store, NOW);
+      const data = await dashboardData(config, a(store), NOW);
       assert.deepEqual(data.summary, { ok: 2, warning: 1, critical: 1, unknown: 1, within7: 1, within30: 2, total: 5 });
       assert.equal(data.timeline.length, 13);
       assert.equal(data.timeline[0]!.start, NOW.toISOString());
@@ -114,36 +115,36 @@ describe('dashboardData', () => {
     }
   });
 
-  it('the last run is the newest finished one the store recorded; a run in progress is not it; opts.lastRun overrides', () => {
+  it('the last run is the newest finished one the store recorded; a run in progress is not it; opts.lastRun overrides', async () => {
     const { config, store } = world();
     try {
-      assert.equal(dashboardData(config, store, NOW).lastRun, null, 'no run recorded yet');
+      assert.equal((await dashboardData(config, a(store), NOW)).lastRun, null, 'no run recorded yet');
       const id = store.runs.start(iso(-1));
       store.runs.finish(id, { finishedAt: iso(-0.99), outcome: 'warning', exitCode: 1, summary: { renewed: ['managed.example'], deployed: ['managed.example'], failed: [], notified: 2 } });
       store.runs.start(iso(-0.1));
-      assert.deepEqual(dashboardData(config, store, NOW).lastRun, {
+      assert.deepEqual((await dashboardData(config, a(store), NOW)).lastRun, {
         startedAt: iso(-1), finishedAt: iso(-0.99), outcome: 'warning', renewed: ['managed.example'], deployed: ['managed.example'], notified: 2, failed: [],
       });
-      assert.equal(dashboardData(config, store, NOW, { lastRun: null }).lastRun, null);
+      assert.equal((await dashboardData(config, a(store), NOW, { lastRun: null })).lastRun, null);
       assert.equal(runView({ id: 1, startedAt: iso(0), finishedAt: null, outcome: null, exitCode: null, summary: null }), null);
     } finally {
       store.close();
     }
   });
 
-  it('no store yet: every configured endpoint is unknown, no run', () => {
+  it('no store yet: every configured endpoint is unknown, no run', async () => {
     const { config, store } = world();
     store.close();
-    const data = dashboardData(config, null, NOW);
+    const data = await dashboardData(config, null, NOW);
     assert.deepEqual(data.rows.map((r) => r.status), ['unknown', 'unknown', 'unknown', 'unknown', 'unknown']);
     assert.equal(data.summary.unknown, 5);
     assert.equal(data.lastRun, null);
   });
 
-  it('nothing from the config but names and endpoints: no URL, path or e-mail address', () => {
+  it('nothing from the config but names and endpoints: no URL, path or e-mail address', async () => {
     const { config, store } = world();
     try {
-      const text = JSON.stringify(dashboardData(config, store, NOW));
+      const text = JSON.stringify(await dashboardData(config, a(store), NOW));
       for (const secret of ['T0KEN', 'snippet-dir-secret', 'acme-webroot-secret', 'ops@example.com', 'acme.test']) assert.ok(!text.includes(secret), secret);
     } finally {
       store.close();
@@ -154,24 +155,24 @@ describe('dashboardData', () => {
 describe('endpointDetail', () => {
   const idOf = (store: Store, domain: string): number => store.db.prepare('SELECT id FROM endpoints WHERE domain = ?').pluck().get(domain) as number;
 
-  it('the row, the chain in served order, each problem with its fix, the history oldest first', () => {
+  it('the row, the chain in served order, each problem with its fix, the history oldest first', async () => {
     const { config, store } = world();
     try {
-      const d = endpointDetail(config, store, idOf(store, 'crit.example'), NOW)!;
+      const d = (await endpointDetail(config, a(store), idOf(store, 'crit.example'), NOW))!;
       assert.equal(d.row.domain, 'crit.example');
       assert.equal(d.row.id, idOf(store, 'crit.example'));
       assert.deepEqual(d.chain.map((c) => c.subject), ['CN=crit.example leaf', 'CN=Dash Intermediate']);
       assert.equal(d.servedCount, 2);
       // The fix as the email words it for a monitor-only domain without files (core/advice.ts), not the scan's generic hint.
       assert.deepEqual(d.problems, [{ code: 'incomplete-chain', severity: 'critical', message: 'the intermediate is missing', hint: 'serve the full chain (fullchain.pem: leaf first, then its intermediates) instead of the leaf alone (cert.pem)' }]);
-      const m = endpointDetail(config, store, idOf(store, 'managed.example'), NOW)!;
+      const m = (await endpointDetail(config, a(store), idOf(store, 'managed.example'), NOW))!;
       assert.deepEqual(m.history.map((h) => [h.scannedAt, h.daysLeft, h.status]), [[iso(-2), 62, 'ok'], [iso(-1), 61, 'ok'], [iso(-0.5), 60, 'ok']]);
     } finally {
       store.close();
     }
   });
 
-  it('renewals, deployments and notifications of the domain; no snippet path, recipient or server response', () => {
+  it('renewals, deployments and notifications of the domain; no snippet path, recipient or server response', async () => {
     const { config, store } = world();
     try {
       const a1 = store.renewals.attemptStarted('managed.example', iso(-3), 'due: 1/3 of the lifetime left');
@@ -195,7 +196,7 @@ describe('endpointDetail', () => {
       });
       const sent = store.notifications.list({ limit: 10 });
       store.notifications.markDelivered(sent.find((m) => m.key === 'digest:webhook:1')!.id, iso(-0.99), 'HTTP 200 secret-response');
-      const d = endpointDetail(config, store, idOf(store, 'managed.example'), NOW)!;
+      const d = (await endpointDetail(config, a(store), idOf(store, 'managed.example'), NOW))!;
       assert.deepEqual(d.renewals, [
         { at: iso(-2), ok: true, version: 3, detail: 'due: 1/3 of the lifetime left' },
         { at: iso(-3), ok: false, version: null, detail: 'the CA said no' },
@@ -212,11 +213,11 @@ describe('endpointDetail', () => {
     }
   });
 
-  it('a deploy failure waiting for a retry is listed with its code; a monitor-only domain has no renewals', () => {
+  it('a deploy failure waiting for a retry is listed with its code; a monitor-only domain has no renewals', async () => {
     const { config, store } = world();
     try {
       store.deployments.recordFailure({ lineage: 'ok.example', version: null, fingerprint256: null, code: 'nginx-test', detail: 'nginx -t failed', at: iso(-1) });
-      const d = endpointDetail(config, store, idOf(store, 'ok.example'), NOW)!;
+      const d = (await endpointDetail(config, a(store), idOf(store, 'ok.example'), NOW))!;
       assert.deepEqual(d.deployments, [{ at: iso(-1), version: null, state: 'failed', detail: 'nginx-test: nginx -t failed' }]);
       assert.deepEqual(d.renewals, []);
     } finally {
@@ -224,16 +225,16 @@ describe('endpointDetail', () => {
     }
   });
 
-  it('null for an unknown id, a malformed one, and an endpoint whose domain left the inventory', () => {
+  it('null for an unknown id, a malformed one, and an endpoint whose domain left the inventory', async () => {
     const { dir, config, store } = world();
     try {
-      assert.equal(endpointDetail(config, store, 9999, NOW), null);
-      assert.equal(endpointDetail(config, store, 0, NOW), null);
-      assert.equal(endpointDetail(config, store, 1.5, NOW), null);
+      assert.equal(await endpointDetail(config, a(store), 9999, NOW), null);
+      assert.equal(await endpointDetail(config, a(store), 0, NOW), null);
+      assert.equal(await endpointDetail(config, a(store), 1.5, NOW), null);
       const fewer = parseConfigText(CONFIG.replace('  - {name: ok.example, managed: false}\n', ''), join(dir, 'certs.yaml'), { env: {} });
       const id = idOf(store, 'ok.example');
-      assert.ok(endpointDetail(config, store, id, NOW));
-      assert.equal(endpointDetail(fewer, store, id, NOW), null);
+      assert.ok(await endpointDetail(config, a(store), id, NOW));
+      assert.equal(await endpointDetail(fewer, a(store), id, NOW), null);
     } finally {
       store.close();
     }

@@ -15,6 +15,7 @@ import type { Config } from '../../../src/config/types.js';
 import { openStore, type Store } from '../../../src/store/index.js';
 import { queueNotifications } from '../../../src/service/notify.js';
 import { configFixture } from '../../helpers/config-fixture.js';
+import { a } from '../../helpers/async-store.js';
 
 const fx = configFixture('certs-notify-digest-');
 const NOW = new Date('2026-11-25T03:17:00.000Z');
@@ -50,10 +51,10 @@ const webhook = (store: Store): Array<{ subject: string; text: string; payload: 
   store.notifications.list({ limit: 100 }).filter((m) => m.channel === 'webhook').reverse().map((m) => ({ subject: m.subject, text: m.text, payload: m.payload as Payload }));
 
 describe('queued digests (service/notify.ts)', () => {
-  it('the fix fits the domain as the config has it: certs renew for a managed one, its certificate file for a monitor-only one', () => {
+  it('the fix fits the domain as the config has it: certs renew for a managed one, its certificate file for a monitor-only one', async () => {
     const { config, store } = setup();
     try {
-      queueNotifications(config, store, [report('a.test', 5), report('mon.test', 5)], NOW);
+      await queueNotifications(config, a(store), [report('a.test', 5), report('mon.test', 5)], NOW);
       const [msg] = webhook(store);
       const fix = (d: string): string => msg!.payload.events.find((e) => e.domain === d)!.fix!;
       assert.match(fix('a.test'), /certs renew a\.test/);
@@ -67,11 +68,11 @@ describe('queued digests (service/notify.ts)', () => {
     }
   });
 
-  it('the summary counts problems still open from an earlier digest', () => {
+  it('the summary counts problems still open from an earlier digest', async () => {
     const { config, store } = setup();
     try {
-      queueNotifications(config, store, [report('a.test', 60, [mismatch]), report('mon.test', 60)], NOW);
-      queueNotifications(config, store, [report('a.test', 60, [mismatch]), report('mon.test', 60, [mismatch])], new Date(NOW.getTime() + HOUR / 2));
+      await queueNotifications(config, a(store), [report('a.test', 60, [mismatch]), report('mon.test', 60)], NOW);
+      await queueNotifications(config, a(store), [report('a.test', 60, [mismatch]), report('mon.test', 60, [mismatch])], new Date(NOW.getTime() + HOUR / 2));
       const second = webhook(store)[1]!;
       assert.match(second.payload.summary, /Since the last digest: 1 new, 1 still open, 0 recovered\.$/);
       assert.equal(second.payload.events.length, 1);
@@ -80,12 +81,12 @@ describe('queued digests (service/notify.ts)', () => {
     }
   });
 
-  it('a heartbeat names what is still open, with its fix, in a subject of at most 78 characters', () => {
+  it('a heartbeat names what is still open, with its fix, in a subject of at most 78 characters', async () => {
     const { config, store } = setup();
     try {
-      queueNotifications(config, store, [report('a.test', 60, [mismatch]), report('mon.test', 60)], NOW);
+      await queueNotifications(config, a(store), [report('a.test', 60, [mismatch]), report('mon.test', 60)], NOW);
       // Nothing new two hours later: the heartbeat is due.
-      queueNotifications(config, store, [report('a.test', 60, [mismatch]), report('mon.test', 60)], new Date(NOW.getTime() + 2 * HOUR));
+      await queueNotifications(config, a(store), [report('a.test', 60, [mismatch]), report('mon.test', 60)], new Date(NOW.getTime() + 2 * HOUR));
       const beat = webhook(store)[1]!;
       assert.equal(beat.subject, '[certs] watching 2 certificates, 1 open problem: hostname-mismatch on a.test');
       assert.match(beat.text, /^OPEN +a\.test +a\.test:443 .*hostname-mismatch/m);
@@ -99,11 +100,11 @@ describe('queued digests (service/notify.ts)', () => {
     ['the dashboard (daemon.http)', { daemon: { http: { address: '127.0.0.1', port: 9464 } } }, {}, 'on the dashboard: http://127.0.0.1:9464/'],
     ['the report (certs run --report FILE)', {}, { report: '/var/www/certs/report.html' }, 'in the report: /var/www/certs/report.html'],
   ] as const) {
-    it(`over 50 rows: the 50 most urgent, the rest counted, and a link to ${name}`, () => {
+    it(`over 50 rows: the 50 most urgent, the rest counted, and a link to ${name}`, async () => {
       const { config, store } = setup(extra);
       try {
         const reports = Array.from({ length: 60 }, (_, i) => report(`h${String(i).padStart(2, '0')}.test`, 1 + (i % 20)));
-        const { events } = queueNotifications(config, store, reports, NOW, opts);
+        const { events } = await queueNotifications(config, a(store), reports, NOW, opts);
         assert.equal(events.length, 60);
         const [msg] = webhook(store);
         assert.equal(msg!.text.split('\n').filter((l) => /^(CRITICAL|WARNING) /.test(l)).length, 50);

@@ -16,6 +16,7 @@ import { openStore } from '../../../src/store/index.js';
 import { applyRepair, type RepairPlan } from '../../../src/service/repair.js';
 import type { ProofClock } from '../../../src/service/deploy.js';
 import { configFixture } from '../../helpers/config-fixture.js';
+import { a } from '../../helpers/async-store.js';
 
 const fx = configFixture('certs-repair-');
 
@@ -48,7 +49,7 @@ async function repairWith(dirtyAt: (t: number) => boolean) {
   const plan: RepairPlan = { domain, chainFile: cert, pem: 'LEAF ONLY\n', repaired: { fullchainPem: 'LEAF\nINTERMEDIATE\n' } as unknown as RepairedChain, fetched: 'CN=Intermediate from http://127.0.0.1/i.der' };
   const store = openStore(config.dataDir);
   try {
-    const result = await applyRepair(config, store, plan, { now: () => new Date(t), rescan, log: () => {}, clock });
+    const result = await applyRepair(config, a(store), plan, { now: () => new Date(t), rescan, log: () => {}, clock });
     return { result, scannedAt, cert };
   } finally {
     store.close();

@@ -17,6 +17,7 @@ import type { DeployOutcome } from '../../../src/service/deploy.js';
 import type { NotifyRunResult } from '../../../src/service/notify.js';
 import { newOwnerId, tryLease } from '../../../src/service/lease.js';
 import { configFixture } from '../../helpers/config-fixture.js';
+import { a } from '../../helpers/async-store.js';
 
 const fx = configFixture('certs-run-cycle-');
 const NOW = new Date('2026-03-01T12:00:00Z');
@@ -50,7 +51,7 @@ function deps(steps: Partial<RunSteps>, calls: Calls): RunDeps {
       calls.scans.push(domains.map((d) => d.name));
       return domains.map((d) => report(d.name));
     },
-    overlay: (r) => r,
+    overlay: async (r) => r,
     now: () => NOW,
     random: () => 0.5,
     channels: {},
@@ -66,7 +67,7 @@ function deps(steps: Partial<RunSteps>, calls: Calls): RunDeps {
         calls.notify++;
         return { events: [], queued: 0, delivered: 0, failed: [], pending: 0 };
       },
-      prune: () => {
+      prune: async () => {
         calls.prune++;
         return { scans: 0, certificates: 0, versions: 0, runs: 0, vacuumed: false, skipped: [], errors: [] };
       },
@@ -80,7 +81,7 @@ const issued = (domain: string): RenewOutcome => ({ domain, action: 'issued', re
 
 async function cycle(steps: Partial<RunSteps>, calls = newCalls()): Promise<{ result: RunResult; calls: Calls; store: Store }> {
   const { config, store } = setup();
-  const result = await runCycle(config, store, deps(steps, calls), { renew: true, notify: true });
+  const result = await runCycle(config, a(store), deps(steps, calls), { renew: true, notify: true });
   return { result, calls, store };
 }
 
@@ -100,7 +101,7 @@ describe('runCycle with fakes', () => {
       assert.deepEqual(result.failures, [{ step: 'renew', domain: 'a.test', kind: 'acme', code: 'acme-ca', message: 'domain "a.test": the CA refused: too many certificates', hint: 'wait for the rate limit window' }]);
       assert.deepEqual(result.errors, []);
       assert.equal(result.run.exitCode, 1, 'a failed renewal makes the run fail even when clients see no problem');
-      assert.deepEqual(lastRunOf(store), result.run, 'the run is recorded');
+      assert.deepEqual(await lastRunOf(a(store)), result.run, 'the run is recorded');
     } finally {
       store.close();
     }
@@ -118,7 +119,7 @@ describe('runCycle with fakes', () => {
       assert.deepEqual(result.errors, ['renew: cannot register the ACME account']);
       assert.deepEqual(result.failures, [{ step: 'renew', kind: 'acme', code: 'acme-account', message: 'cannot register the ACME account', hint: 'check acme.email' }]);
       assert.equal(result.run.outcome, 'failed');
-      assert.equal(lastRunOf(store)?.outcome, 'failed');
+      assert.equal((await lastRunOf(a(store)))?.outcome, 'failed');
     } finally {
       store.close();
     }
@@ -178,7 +179,7 @@ describe('runCycle with fakes', () => {
       assert.equal(thrown.calls.prune, 1);
       assert.deepEqual(thrown.result.errors, ['notify: notify.webhook.url: cannot be reached']);
       assert.deepEqual(thrown.result.failures.map((f) => [f.step, f.kind, f.code]), [['notify', 'notify', 'webhook']]);
-      assert.equal(lastRunOf(thrown.store)?.outcome, 'failed');
+      assert.equal((await lastRunOf(a(thrown.store)))?.outcome, 'failed');
     } finally {
       thrown.store.close();
     }
@@ -189,15 +190,15 @@ describe('runLocked', () => {
   it('waits for the run lock: held by another process it fails without scanning; afterwards the lock is free again', async () => {
     const { config, store } = setup();
     try {
-      const other = tryLease(store.locks, 'run', newOwnerId())!;
+      const other = (await tryLease(a(store).locks, 'run', newOwnerId()))!;
       const calls = newCalls();
       const { owner: _o, ...d } = deps({}, calls);
-      await assert.rejects(runLocked(config, store, d, { renew: true, notify: true, waitMs: 0 }), /run lock/);
+      await assert.rejects(runLocked(config, a(store), d, { renew: true, notify: true, waitMs: 0 }), /run lock/);
       assert.deepEqual(calls.scans, [], 'nothing was scanned');
-      other.release();
-      const result = await runLocked(config, store, d, { renew: true, notify: true, waitMs: 0 });
+      await other.release();
+      const result = await runLocked(config, a(store), d, { renew: true, notify: true, waitMs: 0 });
       assert.equal(result.run.exitCode, 0);
-      assert.ok(tryLease(store.locks, 'run', newOwnerId()), 'the cycle released the run lock');
+      assert.ok(await tryLease(a(store).locks, 'run', newOwnerId()), 'the cycle released the run lock');
     } finally {
       store.close();
     }
@@ -207,8 +208,8 @@ describe('runLocked', () => {
     const { config, store } = setup();
     try {
       const { owner: _o, ...d } = deps({}, newCalls());
-      await assert.rejects(runLocked(config, store, { ...d, scan: async () => { throw new Error('scanner broke'); } }, { renew: true, notify: true, waitMs: 0 }), /scanner broke/);
-      assert.ok(tryLease(store.locks, 'run', newOwnerId()), 'the run lock is free');
+      await assert.rejects(runLocked(config, a(store), { ...d, scan: async () => { throw new Error('scanner broke'); } }, { renew: true, notify: true, waitMs: 0 }), /scanner broke/);
+      assert.ok(await tryLease(a(store).locks, 'run', newOwnerId()), 'the run lock is free');
     } finally {
       store.close();
     }
@@ -228,7 +229,7 @@ describe('runCycle records its run (the runs table, issue 13)', () => {
         ],
         notify: async () => ({ events: [], queued: 2, delivered: 2, failed: [], pending: 0 }),
       }, newCalls());
-      const result = await runCycle(config, store, { ...d, now: () => new Date((t += 60_000)) }, { renew: true, notify: true });
+      const result = await runCycle(config, a(store), { ...d, now: () => new Date((t += 60_000)) }, { renew: true, notify: true });
       const [row, ...rest] = store.runs.list();
       assert.equal(rest.length, 0, 'one row per run');
       assert.equal(row!.startedAt, new Date(NOW.getTime() + 60_000).toISOString());
@@ -247,7 +248,7 @@ describe('runCycle records its run (the runs table, issue 13)', () => {
     const { config, store } = setup();
     try {
       const d = deps({}, newCalls());
-      await assert.rejects(runCycle(config, store, { ...d, scan: async () => { throw new Error('scanner broke'); } }, { renew: true, notify: true }), /scanner broke/);
+      await assert.rejects(runCycle(config, a(store), { ...d, scan: async () => { throw new Error('scanner broke'); } }, { renew: true, notify: true }), /scanner broke/);
       const row = store.runs.latestFinished();
       assert.equal(row?.outcome, 'error');
       assert.equal(row?.exitCode, null);
@@ -263,7 +264,7 @@ describe('runCycle records its run (the runs table, issue 13)', () => {
       store.db.exec('DROP TABLE runs');
       const events: string[] = [];
       const d = deps({}, newCalls());
-      const result = await runCycle(config, store, { ...d, log: (e) => events.push(e) }, { renew: true, notify: true });
+      const result = await runCycle(config, a(store), { ...d, log: (e) => events.push(e) }, { renew: true, notify: true });
       assert.equal(result.run.exitCode, 0);
       assert.deepEqual(events.filter((e) => e === 'run.record-error'), ['run.record-error'], 'the start failed; there is no row to finish');
     } finally {

@@ -13,6 +13,7 @@ import { databasePath, openStore } from '../../../src/store/index.js';
 import { recordingScanner, scanAndRecord, STORE_BATCH } from '../../../src/service/scan-record.js';
 import type { ScanDeps } from '../../../src/service/scan-inventory.js';
 import { configFixture } from '../../helpers/config-fixture.js';
+import { a } from '../../helpers/async-store.js';
 
 const fx = configFixture('certs-scan-record-');
 
@@ -48,7 +49,7 @@ describe('scan and record', () => {
         batches.push(items.length);
         return recordMany(items);
       };
-      const reports = await recordingScanner(config, store, deps)(config.domains);
+      const reports = await recordingScanner(config, a(store), deps)(config.domains);
       assert.equal(reports.length, n);
       assert.deepEqual(batches, [STORE_BATCH, STORE_BATCH, 7]);
       assert.equal(store.scans.latest().length, n);
@@ -63,9 +64,9 @@ describe('scan and record', () => {
     const other = new Database(databasePath(config.dataDir));
     try {
       other.exec('BEGIN IMMEDIATE');
-      await assert.rejects(recordingScanner(config, store, deps)(config.domains), /lock|busy/i);
+      await assert.rejects(recordingScanner(config, a(store), deps)(config.domains), /lock|busy/i);
       assert.equal(probes(), 0, 'no endpoint was probed');
-      await assert.rejects(scanAndRecord(config, store, config.domains, deps), /lock|busy/i);
+      await assert.rejects(scanAndRecord(config, a(store), config.domains, deps), /lock|busy/i);
       assert.equal(probes(), 0);
     } finally {
       other.exec('ROLLBACK');

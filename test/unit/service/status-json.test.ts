@@ -18,6 +18,7 @@ import { writeJsonDocument, writeJsonDocumentAfter } from '../../../src/cli/json
 import { fakeCert, reportFor } from '../../helpers/store-fixtures.js';
 import type { EndpointReport } from '../../../src/core/model.js';
 import type { Problem } from '../../../src/core/problems.js';
+import { a as asyncOf } from '../../helpers/async-store.js';
 
 const NOW = new Date('2025-06-03T00:00:00.000Z');
 
@@ -29,10 +30,10 @@ function sink(): { write(c: string | Uint8Array): boolean; text(): string } {
 async function both(configText: string, dir: string, store: Store | null): Promise<{ old: string; now: string; oldStatus: string; nowStatus: string }> {
   const config = parseConfigText(configText, join(dir, 'certs.yaml'), { env: {} });
   const a = sink();
-  const doc = statusDocument(config, store, NOW);
+  const doc = await statusDocument(config, asyncOf(store), NOW);
   writeJsonDocument(a, doc, 'endpoints');
   const b = sink();
-  const { batches, summary } = statusJson(config, store);
+  const { batches, summary } = statusJson(config, asyncOf(store));
   await writeJsonDocumentAfter(b, batches, 'endpoints', () => ({ generatedAt: NOW.toISOString(), summary, endpoints: [] }));
   return { old: a.text(), now: b.text(), oldStatus: overallStatus(doc.endpoints), nowStatus: overallOf(summary) };
 }
@@ -40,8 +41,8 @@ async function both(configText: string, dir: string, store: Store | null): Promi
 /** The status table both ways (colour on: the STATUS cells are painted). */
 async function tables(configText: string, dir: string, store: Store | null): Promise<{ old: string; now: string; summaries: [string, string] }> {
   const config = parseConfigText(configText, join(dir, 'certs.yaml'), { env: {} });
-  const reports = statusReports(config, store);
-  const { batches, summary } = statusTable(config, store);
+  const reports = await statusReports(config, asyncOf(store));
+  const { batches, summary } = statusTable(config, asyncOf(store));
   const issuers = new Map<string | null, string>();
   const text = statusTableText();
   for await (const batch of batches) for (const e of batch) text.add(tableCells('fields' in e ? storedTableFields(e, issuers) : tableFields(e), true));
@@ -257,7 +258,7 @@ describe('status --json from serialised rows', () => {
     }
   });
 
-  it('SQLite json_quote writes every character as JSON.stringify does', () => {
+  it('SQLite json_quote writes every character as JSON.stringify does', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'certs-status-json-'));
     const store = openStore(join(dir, 'data'));
     try {

@@ -1,3 +1,4 @@
+import { al } from '../../helpers/async-store.js';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -458,26 +459,26 @@ describe('LockRepository under a real race', () => {
 });
 
 describe('lease.ts', () => {
-  it('tryLease takes the lock or returns null; release frees it once', () => {
+  it('tryLease takes the lock or returns null; release frees it once', async () => {
     const clock = manualClock();
-    withStore(({ locks }) => {
-      const a = tryLease(locks, 'run', 'A');
+    await withStoreAsync(async ({ locks }) => {
+      const a = await tryLease(al(locks), 'run', 'A');
       assert.ok(a);
       try {
         assert.equal(a.name, 'run');
         assert.equal(a.held(), true);
         assert.deepEqual(locks.holder('run'), { owner: 'A', acquiredAt: clock.now(), expiresAt: clock.now() + LEASE_MS });
-        assert.equal(tryLease(locks, 'run', 'B'), null);
+        assert.equal(await tryLease(al(locks), 'run', 'B'), null);
       } finally {
-        a.release();
+        await a.release();
       }
       assert.equal(a.held(), false);
       assert.equal(locks.holder('run'), null);
-      const b = tryLease(locks, 'run', 'B');
+      const b = await tryLease(al(locks), 'run', 'B');
       assert.ok(b);
-      a.release(); // a second release must not free someone else's lock
+      await a.release(); // a second release must not free someone else's lock
       assert.equal(locks.holder('run')?.owner, 'B');
-      b.release();
+      await b.release();
     }, { clock: clock.now });
   });
 
@@ -485,7 +486,7 @@ describe('lease.ts', () => {
     const clock = manualClock();
     await withStoreAsync(async ({ locks }) => {
       // 150 ms lease: the heartbeat runs every 50 ms.
-      const a = tryLease(locks, 'cert:x', 'A', 150);
+      const a = await tryLease(al(locks), 'cert:x', 'A', 150);
       assert.ok(a);
       try {
         // Synchronously, so no heartbeat can run in between: the lease runs out and C takes it.
@@ -493,7 +494,7 @@ describe('lease.ts', () => {
         assert.equal(locks.tryAcquire('cert:x', 'C', 60_000), true);
         await until(() => !a.held(), 5000, 'the heartbeat to notice the lost lease');
       } finally {
-        a.release();
+        await a.release();
       }
       assert.equal(locks.holder('cert:x')?.owner, 'C');
     }, { clock: clock.now });
@@ -502,24 +503,24 @@ describe('lease.ts', () => {
   it('waitLease gets the lock once the holder releases it', async () => {
     const clock = manualClock();
     await withStoreAsync(async (store) => {
-      const a = tryLease(store.locks, 'run', 'A');
+      const a = await tryLease(al(store.locks), 'run', 'A');
       assert.ok(a);
       // Count B's attempts and let A go during B's third one: no timing involved.
       class Watching extends LockRepository {
         attempts = 0;
         override tryAcquire(name: string, owner: string, leaseMs: number): boolean {
-          if (owner === 'B' && ++this.attempts === 3) a!.release();
+          if (owner === 'B' && ++this.attempts === 3) void a!.release();
           return super.tryAcquire(name, owner, leaseMs);
         }
       }
       const locks = new Watching(store.db, clock.now);
-      const b = await waitLease(locks, 'run', 'B', 10_000, { pollMs: 1 });
+      const b = await waitLease(al(locks), 'run', 'B', 10_000, { pollMs: 1 });
       try {
         assert.equal(locks.attempts, 3);
         assert.equal(b.held(), true);
         assert.equal(store.locks.holder('run')?.owner, 'B');
       } finally {
-        b.release();
+        await b.release();
       }
     }, { clock: clock.now });
   });
@@ -527,23 +528,23 @@ describe('lease.ts', () => {
   it('waitLease gets the lock when a timer releases it', async () => {
     const clock = manualClock();
     await withStoreAsync(async ({ locks }) => {
-      const a = tryLease(locks, 'run', 'A');
+      const a = await tryLease(al(locks), 'run', 'A');
       assert.ok(a);
       let released = false;
       const timer = setTimeout(() => {
         released = true;
-        a.release();
+        void a.release();
       }, 20);
       try {
         const started = Date.now();
-        const b = await waitLease(locks, 'run', 'B', 10_000, { pollMs: 5 });
+        const b = await waitLease(al(locks), 'run', 'B', 10_000, { pollMs: 5 });
         assert.equal(released, true, 'not before A let go');
         assert.ok(Date.now() - started < 10_000);
         assert.equal(locks.holder('run')?.owner, 'B');
-        b.release();
+        await b.release();
       } finally {
         clearTimeout(timer);
-        a.release();
+        await a.release();
       }
     }, { clock: clock.now });
   });
@@ -551,10 +552,10 @@ describe('lease.ts', () => {
   it('waitLease with waitMs 0 on a held lock throws, naming the holder and its lease', async () => {
     const clock = manualClock();
     await withStoreAsync(async ({ locks }) => {
-      const a = tryLease(locks, 'run', 'host-1:4242:cafe');
+      const a = await tryLease(al(locks), 'run', 'host-1:4242:cafe');
       assert.ok(a);
       try {
-        await assert.rejects(waitLease(locks, 'run', 'B', 0), (err: unknown) => {
+        await assert.rejects(waitLease(al(locks), 'run', 'B', 0), (err: unknown) => {
           assert.ok(err instanceof CertsError, String(err));
           assert.equal(err.code, 'locked');
           assert.equal(
@@ -566,7 +567,7 @@ describe('lease.ts', () => {
         });
         assert.equal(locks.holder('run')?.owner, 'host-1:4242:cafe', 'the holder keeps it');
       } finally {
-        a.release();
+        await a.release();
       }
     }, { clock: clock.now });
   });

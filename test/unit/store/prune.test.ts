@@ -12,15 +12,16 @@ import { archiveVersions, currentPaths, switchCurrent, versionPaths, writeArchiv
 import { pruneArchive } from '../../../src/store/prune.js';
 import { pruneStore } from '../../../src/service/prune.js';
 import { fakeCert, reportFor, type FakeCert } from '../../helpers/store-fixtures.js';
+import { a } from '../../helpers/async-store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'certs-store-prune-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let seq = 0;
-function withStore<T>(fn: (store: Store, dataDir: string) => T): T {
+async function withStore<T>(fn: (store: Store, dataDir: string) => T | Promise<T>): Promise<T> {
   const dataDir = join(root, `t${++seq}`);
   const store = openStore(dataDir);
   try {
-    return fn(store, dataDir);
+    return await fn(store, dataDir);
   } finally {
     store.close();
   }
@@ -48,8 +49,8 @@ const hasCert = (store: Store, c: FakeCert): boolean =>
   store.db.prepare('SELECT 1 FROM certificates WHERE fingerprint256 = ?').pluck().get(c.info.fingerprint256) === 1;
 
 describe('scan history retention', () => {
-  it('100 days of daily scans: keeps the last 90 days and each endpoint’s latest; drops certificates no scan refers to', () => {
-    withStore((store, dataDir) => {
+  it('100 days of daily scans: keeps the last 90 days and each endpoint’s latest; drops certificates no scan refers to', async () => {
+    await withStore(async (store, dataDir) => {
       const oldLeaf = fakeCert('daily.example v1', { issuer: inter.info.subject });
       const newLeaf = fakeCert('daily.example v2', { issuer: inter.info.subject });
       const goneLeaf = fakeCert('gone.example', { issuer: inter.info.subject });
@@ -61,7 +62,7 @@ describe('scan history retention', () => {
       assert.equal(count(store, 'scans'), 103);
 
       const now = new Date(T0 + 99 * DAY + 3_600_000); // an hour after the 100th scan
-      const report = pruneStore(config(dataDir), store, { now, owner: 'test' });
+      const report = await pruneStore(config(dataDir), a(store), { now, owner: 'test' });
 
       // Cut-off: now - 90 days = day 9 + 1 h, so days 10..99 stay (90 scans), days 0..9 go.
       const kept = store.scans.history({ domain: 'daily.example', host: 'daily.example', port: 443 }, 1000).map((r) => r.scannedAt);
@@ -86,8 +87,8 @@ describe('scan history retention', () => {
     });
   });
 
-  it('stores what a scan found once: 30 identical daily scans share one result row', () => {
-    withStore((store) => {
+  it('stores what a scan found once: 30 identical daily scans share one result row', async () => {
+    await withStore(async (store) => {
       const leaf = fakeCert('same.example', { issuer: inter.info.subject });
       for (let d = 0; d < 30; d++) scan(store, 'same.example', leaf, day(d));
       assert.equal(count(store, 'scans'), 30);
@@ -100,8 +101,8 @@ describe('scan history retention', () => {
     });
   });
 
-  it('a certificate no endpoint serves any more keeps its decoded info, not its bytes; served again, it gets them back', () => {
-    withStore((store) => {
+  it('a certificate no endpoint serves any more keeps its decoded info, not its bytes; served again, it gets them back', async () => {
+    await withStore(async (store) => {
       const v1 = fakeCert('renewed.example v1', { issuer: inter.info.subject });
       const v2 = fakeCert('renewed.example v2', { issuer: inter.info.subject });
       scan(store, 'renewed.example', v1, day(0));
@@ -118,8 +119,8 @@ describe('scan history retention', () => {
     });
   });
 
-  it('stores the usual chain path as references into the chain and reads back the same value; any other path as it was', () => {
-    withStore((store) => {
+  it('stores the usual chain path as references into the chain and reads back the same value; any other path as it was', async () => {
+    await withStore(async (store) => {
       const leaf = fakeCert('path.example', { issuer: inter.info.subject });
       const chain = [leaf, inter];
       const path = [...chain, rootCa].map((c, j) => ({ fingerprint256: c.info.fingerprint256, source: j < 2 ? 'served' : 'trust-store', anchor: j === 2 }));
@@ -136,34 +137,34 @@ describe('scan history retention', () => {
     });
   });
 
-  it('rebuilds the file at most weekly and leaves the WAL empty after every prune', () => {
-    withStore((store, dataDir) => {
+  it('rebuilds the file at most weekly and leaves the WAL empty after every prune', async () => {
+    await withStore(async (store, dataDir) => {
       const leaf = fakeCert('wal.example', { issuer: inter.info.subject });
       for (let d = 0; d < 20; d++) scan(store, 'wal.example', leaf, day(d));
       const wal = join(dataDir, 'certs.db-wal');
       assert.ok(statSync(wal).size > 0);
-      const at = (d: number) => pruneStore(config(dataDir, { scanDays: 5 }), store, { now: new Date(T0 + d * DAY), owner: 'test' });
-      assert.equal(at(20).vacuumed, true, 'never vacuumed before');
+      const at = (d: number) => pruneStore(config(dataDir, { scanDays: 5 }), a(store), { now: new Date(T0 + d * DAY), owner: 'test' });
+      assert.equal((await at(20)).vacuumed, true, 'never vacuumed before');
       assert.equal(statSync(wal).size, 0);
       assert.equal(count(store, 'scans'), 5, 'days 15..19');
-      assert.equal(at(21).vacuumed, false);
-      assert.equal(at(26).vacuumed, false);
-      assert.equal(at(27).vacuumed, true, 'a week later');
+      assert.equal((await at(21)).vacuumed, false);
+      assert.equal((await at(26)).vacuumed, false);
+      assert.equal((await at(27)).vacuumed, true, 'a week later');
       assert.equal(store.meta.get('store.vacuumedAt'), day(27));
       assert.equal(count(store, 'scans'), 1, 'all older than 5 days: only the latest is left');
       assert.equal(statSync(wal).size, 0);
     });
   });
 
-  it('refuses a cut-off that is not a date', () => {
-    withStore((store) => {
+  it('refuses a cut-off that is not a date', async () => {
+    await withStore(async (store) => {
       assert.throws(() => store.scans.pruneBefore(new Date('nonsense')), (err: unknown) => err instanceof StoreError && err.code === 'invalid-argument');
     });
   });
 });
 
 describe('migration 7', () => {
-  it('moves the scans of a version 6 database into results, keeping times, latest pointers and reports', () => {
+  it('moves the scans of a version 6 database into results, keeping times, latest pointers and reports', async () => {
     const dataDir = join(root, `t${++seq}`);
     mkdirSync(dataDir, { recursive: true });
     const raw = new Database(join(dataDir, 'certs.db'));
@@ -210,8 +211,8 @@ function issue(store: Store, dataDir: string, lineage: string, n: number): Issue
 }
 
 describe('archive retention', () => {
-  it('8 versions, current = v3, nginx deployed v4: those survive with the newest, the rest go with their keys and rows', () => {
-    withStore((store, dataDir) => {
+  it('8 versions, current = v3, nginx deployed v4: those survive with the newest, the rest go with their keys and rows', async () => {
+    await withStore(async (store, dataDir) => {
       const lineage = 'keep.example';
       const certs = issue(store, dataDir, lineage, 8);
       switchCurrent(dataDir, lineage, 3);
@@ -240,8 +241,8 @@ describe('archive retention', () => {
     });
   });
 
-  it('a deployment known only by its certificate protects the version holding it; a pending retry is kept too', () => {
-    withStore((store, dataDir) => {
+  it('a deployment known only by its certificate protects the version holding it; a pending retry is kept too', async () => {
+    await withStore(async (store, dataDir) => {
       const lineage = 'fp.example';
       const certs = issue(store, dataDir, lineage, 6);
       switchCurrent(dataDir, lineage, 6);
@@ -252,14 +253,14 @@ describe('archive retention', () => {
     });
   });
 
-  it('the default keeps 5 versions; a lineage whose lock another process holds is skipped, not waited for', () => {
-    withStore((store, dataDir) => {
+  it('the default keeps 5 versions; a lineage whose lock another process holds is skipped, not waited for', async () => {
+    await withStore(async (store, dataDir) => {
       issue(store, dataDir, 'a.example', 7);
       switchCurrent(dataDir, 'a.example', 7);
       issue(store, dataDir, 'b.example', 7);
       switchCurrent(dataDir, 'b.example', 7);
       assert.ok(store.locks.tryAcquire('cert:b.example', 'someone-else', 60_000));
-      const report = pruneStore(config(dataDir), store, { now: new Date(T0), owner: 'test' });
+      const report = await pruneStore(config(dataDir), a(store), { now: new Date(T0), owner: 'test' });
       assert.equal(report.versions, 2);
       assert.deepEqual(report.skipped, ['b.example']);
       assert.deepEqual(archiveVersions(dataDir, 'a.example'), [3, 4, 5, 6, 7]);
@@ -268,8 +269,8 @@ describe('archive retention', () => {
     });
   });
 
-  it('forgets rows of versions whose files are already gone (a crash between the two), even without an archive directory', () => {
-    withStore((store, dataDir) => {
+  it('forgets rows of versions whose files are already gone (a crash between the two), even without an archive directory', async () => {
+    await withStore(async (store, dataDir) => {
       issue(store, dataDir, 'rows.example', 3);
       rmSync(join(dataDir, 'certs', 'rows.example'), { recursive: true });
       assert.deepEqual(pruneArchive(store.db, dataDir, 'rows.example', 1).removed, [1, 2]);
@@ -277,11 +278,11 @@ describe('archive retention', () => {
     });
   });
 
-  it('reports a failure instead of throwing, and refuses a nonsensical keepVersions', () => {
-    withStore((store, dataDir) => {
+  it('reports a failure instead of throwing, and refuses a nonsensical keepVersions', async () => {
+    await withStore(async (store, dataDir) => {
       issue(store, dataDir, 'c.example', 2);
       assert.throws(() => pruneArchive(store.db, dataDir, 'c.example', 0), (err: unknown) => err instanceof StoreError && /keepVersions must be an integer ≥ 1, got 0/.test(err.message));
-      const report = pruneStore(config(dataDir, { keepVersions: 0 }), store, { now: new Date(T0), owner: 'test' });
+      const report = await pruneStore(config(dataDir, { keepVersions: 0 }), a(store), { now: new Date(T0), owner: 'test' });
       assert.equal(report.errors.length, 1);
       assert.match(report.errors[0]!, /archive of c\.example: .*keepVersions/);
       assert.deepEqual(archiveVersions(dataDir, 'c.example'), [1, 2]);

@@ -10,15 +10,16 @@ import { applyMigrations, MIGRATIONS, openStore, SCHEMA_VERSION, type Store } fr
 import { pruneRuns } from '../../../src/store/prune.js';
 import { pruneStore } from '../../../src/service/prune.js';
 import type { Config } from '../../../src/config/types.js';
+import { a } from '../../helpers/async-store.js';
 
 const root = mkdtempSync(join(tmpdir(), 'certs-store-runs-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 let seq = 0;
-function withStore<T>(fn: (store: Store, dataDir: string) => T): T {
+async function withStore<T>(fn: (store: Store, dataDir: string) => T | Promise<T>): Promise<T> {
   const dataDir = join(root, `t${++seq}`);
   const store = openStore(dataDir);
   try {
-    return fn(store, dataDir);
+    return await fn(store, dataDir);
   } finally {
     store.close();
   }
@@ -30,8 +31,8 @@ const day = (n: number): string => new Date(T0 + n * DAY).toISOString();
 const summary = { renewed: ['a.test'], deployed: ['a.test'], failed: ['b.test'], notified: 3 };
 
 describe('RunRepository', () => {
-  it('a started run is listed unfinished; latestFinished ignores it until it finishes', () => {
-    withStore((store) => {
+  it('a started run is listed unfinished; latestFinished ignores it until it finishes', async () => {
+    await withStore(async (store) => {
       const first = store.runs.start(day(0));
       store.runs.finish(first, { finishedAt: day(0.01), outcome: 'ok', exitCode: 0, summary: { renewed: [], deployed: [], failed: [], notified: 0 } });
       const second = store.runs.start(day(1));
@@ -42,21 +43,21 @@ describe('RunRepository', () => {
     });
   });
 
-  it('finishing a run that is not recorded is an error, not a silent no-op', () => {
-    withStore((store) => {
+  it('finishing a run that is not recorded is an error, not a silent no-op', async () => {
+    await withStore(async (store) => {
       assert.throws(() => store.runs.finish(42, { finishedAt: day(0), outcome: 'ok', exitCode: 0, summary }), (e: unknown) => e instanceof StoreError && /run 42 is not recorded/.test(e.message));
     });
   });
 
-  it('an outcome outside the list is refused by the schema', () => {
-    withStore((store) => {
+  it('an outcome outside the list is refused by the schema', async () => {
+    await withStore(async (store) => {
       const id = store.runs.start(day(0));
       assert.throws(() => store.runs.finish(id, { finishedAt: day(0), outcome: 'weird' as 'ok', exitCode: 0, summary }), StoreError);
     });
   });
 
-  it('a summary written by another version is read field by field', () => {
-    withStore((store) => {
+  it('a summary written by another version is read field by field', async () => {
+    await withStore(async (store) => {
       const id = store.runs.start(day(0));
       store.db.prepare("UPDATE runs SET finished_at = ?, outcome = 'ok', summary_json = ? WHERE id = ?").run(day(0), JSON.stringify({ renewed: ['x', 7], extra: true }), id);
       assert.deepEqual(store.runs.latestFinished()?.summary, { renewed: ['x'], deployed: [], failed: [], notified: 0 });
@@ -65,7 +66,7 @@ describe('RunRepository', () => {
 });
 
 describe('migration 8', () => {
-  it('upgrades a version 7 database: its scans stay, runs is empty', () => {
+  it('upgrades a version 7 database: its scans stay, runs is empty', async () => {
     const dataDir = join(root, `m${++seq}`);
     mkdirSync(dataDir, { recursive: true });
     const raw = new Database(join(dataDir, 'certs.db'));
@@ -93,16 +94,16 @@ describe('run retention', () => {
     });
   }
 
-  it('deletes runs started before the cutoff, keeping the rest', () => {
-    withStore((store) => {
+  it('deletes runs started before the cutoff, keeping the rest', async () => {
+    await withStore(async (store) => {
       seed(store, [0, 10, 95, 100]);
       assert.equal(pruneRuns(store.db, new Date(day(100 - 90))), 1, 'day 0 goes; day 10 is exactly at the cutoff and stays');
       assert.deepEqual(store.runs.list().map((r) => r.startedAt), [day(100), day(95), day(10)]);
     });
   });
 
-  it('the last finished run stays however old (a daemon stopped for months still shows when it last ran)', () => {
-    withStore((store) => {
+  it('the last finished run stays however old (a daemon stopped for months still shows when it last ran)', async () => {
+    await withStore(async (store) => {
       const [, last] = seed(store, [0, 5]);
       // A run started later that never finished (killed) goes with the old ones.
       seed(store, [6], false);
@@ -111,19 +112,19 @@ describe('run retention', () => {
     });
   });
 
-  it('pruneStore applies it with store.retention.scanDays and reports the count', () => {
-    withStore((store, dataDir) => {
+  it('pruneStore applies it with store.retention.scanDays and reports the count', async () => {
+    await withStore(async (store, dataDir) => {
       seed(store, [0, 1, 2, 60]);
       const config = { dataDir, domains: [], store: { retention: { scanDays: 30, keepVersions: 5 } } } as unknown as Config;
-      const report = pruneStore(config, store, { now: new Date(day(61)), owner: 'test' });
+      const report = await pruneStore(config, a(store), { now: new Date(day(61)), owner: 'test' });
       assert.deepEqual(report.errors, []);
       assert.equal(report.runs, 3);
       assert.deepEqual(store.runs.list().map((r) => r.startedAt), [day(60)]);
     });
   });
 
-  it('an invalid cutoff is refused', () => {
-    withStore((store) => {
+  it('an invalid cutoff is refused', async () => {
+    await withStore(async (store) => {
       assert.throws(() => pruneRuns(store.db, new Date(Number.NaN)), StoreError);
     });
   });
