@@ -77,7 +77,7 @@ function protectedVersions(db: Db, dataDir: string, lineage: string): Set<number
  * always complete (see archive.ts), and a crash mid-delete leaves a temp directory that the next
  * archive write removes.
  */
-function removeVersionDir(archive: string, lineage: string, version: number): boolean {
+export function removeVersionDir(archive: string, lineage: string, version: number): boolean {
   const dir = join(archive, String(version));
   const doomed = join(archive, `.tmp-prune-${version}-${randomBytes(6).toString('hex')}`);
   try {

@@ -567,7 +567,7 @@ const sha256Hex: (data: Buffer) => string =
     : (data) => nodeCrypto.createHash('sha256').update(data).digest('hex');
 
 /** The form node:crypto's X509Certificate.fingerprint256 uses: upper-case hex, colon-separated. */
-function fingerprint256(der: Buffer): string {
+export function fingerprint256(der: Buffer): string {
   const hex = sha256Hex(der).toUpperCase();
   let out = hex.slice(0, 2);
   for (let i = 2; i < hex.length; i += 2) out += ':' + hex.slice(i, i + 2);
@@ -582,7 +582,7 @@ function chainFingerprints(r: Row): readonly string[] {
   return added === '[]' ? served : served.concat(JSON.parse(added) as string[]);
 }
 
-function extraFields(report: EndpointReport): string | null {
+export function extraFields(report: EndpointReport): string | null {
   let extra: Record<string, unknown> | null = null;
   for (const [k, v] of Object.entries(report)) {
     if (v !== undefined && !COLUMN_FIELDS.has(k)) (extra ??= {})[k] = v;
@@ -590,13 +590,13 @@ function extraFields(report: EndpointReport): string | null {
   return extra === null ? null : JSON.stringify(extra);
 }
 
-function probeError(problems: readonly Problem[]): { code: string; message: string } | null {
+export function probeError(problems: readonly Problem[]): { code: string; message: string } | null {
   const p = problems.find((x) => PROBE_ERROR_CODES.has(x.code));
   return p ? { code: p.code, message: p.message } : null;
 }
 
 /** Milliseconds since the epoch (migration 7): read back as canonical ISO (toISOString). */
-function scanTime(value: string | null, report: EndpointReport): number {
+export function scanTime(value: string | null, report: EndpointReport): number {
   if (value === null) return Date.now();
   const t = Date.parse(value);
   if (Number.isNaN(t)) {
@@ -606,7 +606,7 @@ function scanTime(value: string | null, report: EndpointReport): number {
 }
 
 /** Whole microseconds: an integer takes 3 bytes where a fractional REAL takes 8, on every scan row. */
-function durationUs(ms: number | null | undefined): number | null {
+export function durationUs(ms: number | null | undefined): number | null {
   return ms === null || ms === undefined || !Number.isFinite(ms) ? null : Math.round(ms * 1000);
 }
 
@@ -615,7 +615,7 @@ function durationUs(ms: number | null | undefined): number | null {
  * naming a certificate of `fps`) as [index, source, anchor] triples; anything else as plain JSON.
  * Returns [path_json, path_refs]; decodePath gives back an equal value.
  */
-function encodePath(path: unknown, fps: readonly string[]): [string | null, string | null] {
+export function encodePath(path: unknown, fps: readonly string[]): [string | null, string | null] {
   if (path === undefined) return [null, null];
   const plain: [string, null] = [JSON.stringify(path), null];
   if (!Array.isArray(path) || path.length === 0) return plain;
@@ -632,13 +632,13 @@ function encodePath(path: unknown, fps: readonly string[]): [string | null, stri
   return [null, JSON.stringify(refs)];
 }
 
-function decodePath(pathJson: string | null, pathRefs: string | null, fps: readonly string[]): unknown {
+export function decodePath(pathJson: string | null, pathRefs: string | null, fps: readonly string[]): unknown {
   if (pathRefs !== null) {
     return (JSON.parse(pathRefs) as [number, string, boolean][]).map(([i, source, anchor]) => ({ fingerprint256: fps[i], source, anchor }));
   }
   return pathJson === null ? null : (JSON.parse(pathJson) as unknown);
 }
 
-function sha256(text: string): Buffer {
+export function sha256(text: string): Buffer {
   return nodeCrypto.createHash('sha256').update(text).digest();
 }
