@@ -161,21 +161,26 @@ export class PgNotificationStore implements NotificationStore {
 }
 
 /** Queues the messages whose key is new; their ids in the order of `messages`. */
-async function insertMessages(q: PgQueryable, messages: readonly NewOutboxMessage[]): Promise<number[]> {
+async function insertMessages(q: PgQueryable, all: readonly NewOutboxMessage[]): Promise<number[]> {
+  // Of two messages with one key the first is queued (SQLite's row-by-row DO NOTHING). Keys
+  // already queued are left out before the INSERT, not only by ON CONFLICT: an identity value is
+  // drawn for every row offered, so conflicts would leave gaps and the ids would drift from what
+  // SQLite hands out for the same calls. ON CONFLICT stays for a concurrent run queueing the key.
+  const seen = new Set<string>();
+  const messages = all.filter((m) => !seen.has(m.key) && seen.add(m.key));
   const col = <T>(f: (m: NewOutboxMessage) => T): T[] => messages.map(f);
-  // ORDER BY n: ids are drawn in the order listed (ascending, as SQLite's rowids are), and of
-  // two messages with one key the first is queued.
+  // ORDER BY n: ids are drawn in the order listed (ascending, as SQLite's rowids are).
   const { rows } = await q.query<{ id: number | string; key: string }>(`INSERT INTO outbox (key, channel, recipients_json, subject, text, html, payload_json, created_at, next_attempt_at)
     SELECT key, channel, recipients_json, subject, text, html, payload_json, created_at, next_attempt_at
     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
       WITH ORDINALITY AS m(key, channel, recipients_json, subject, text, html, payload_json, created_at, next_attempt_at, n)
+    WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key = m.key)
     ORDER BY n ON CONFLICT (key) DO NOTHING RETURNING id, key`, [
     col((m) => m.key), col((m) => m.channel), col((m) => JSON.stringify(m.to)), col((m) => m.subject), col((m) => m.text), col((m) => m.html),
     col((m) => (m.payload === null ? null : JSON.stringify(m.payload))), col((m) => m.createdAt), col((m) => m.nextAttemptAt),
   ]);
   // RETURNING's order is not promised: put the ids back in the order of the messages.
-  const position = new Map<string, number>();
-  messages.forEach((m, i) => { if (!position.has(m.key)) position.set(m.key, i); });
+  const position = new Map(messages.map((m, i) => [m.key, i]));
   return rows
     .map((r) => ({ id: Number(r.id), at: position.get(r.key) ?? 0 }))
     .sort((x, y) => x.at - y.at)
