@@ -41,9 +41,11 @@ export type PgMigration = Migration;
 /**
  * The bookkeeping table, created by applyPgMigrations (under its lock) before migration 1: one row
  * per applied migration. Not a migration itself, since it has to exist to record the first one.
+ * IF NOT EXISTS: it may be there with no rows (someone emptied it); the migration lock serialises
+ * the creators, so there is no race between two of them.
  */
 export const PG_MIGRATIONS_TABLE = 'certs_schema_migrations';
-export const PG_MIGRATIONS_TABLE_DDL = `CREATE TABLE ${PG_MIGRATIONS_TABLE} (
+export const PG_MIGRATIONS_TABLE_DDL = `CREATE TABLE IF NOT EXISTS ${PG_MIGRATIONS_TABLE} (
   version    integer PRIMARY KEY,
   name       text NOT NULL,
   applied_at text NOT NULL
