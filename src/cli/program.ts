@@ -11,6 +11,9 @@ const runCommands = () => import('./commands/run.js');
 const importCommands = () => import('./commands/import.js');
 const demoCommands = () => import('./commands/demo.js');
 const reportCommands = () => import('./commands/report.js');
+const storeCommands = () => import('./commands/store.js');
+// Only the help texts (store.ts loads the pg driver and the copier when its command runs).
+import { MIGRATE_HELP, ROTATE_HELP } from './commands/store.js';
 import { exitCodeFor, formatFailure, type CommandKind } from './failure.js';
 import { defaultIo, type GlobalOptions, type Io } from './context.js';
 
@@ -231,6 +234,22 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--dry-run', 'fetch and verify the intermediate, write nothing')
     .option('--timeout <ms>', 'budget of each AIA fetch', '15000')
     .action((name: string, opts: { dryRun?: boolean; timeout?: string }) => run('plain', async (g) => (await nginxCommands()).repairCommand(name, { ...g, ...opts }, io))());
+
+  const store = program.command('store').description('the store itself: move it between SQLite and PostgreSQL, rotate the key that seals private keys');
+  store
+    .command('migrate')
+    .description('copy the SQLite store of dataDir into an empty PostgreSQL database (--to), or a PostgreSQL store into a new SQLite store at dataDir (--from); every table counted and checksummed on both sides')
+    .option('--to <url>', 'postgres://user@host:5432/database[?sslmode=verify-full&sslrootcert=…] to copy into (password: PGPASSWORD or ~/.pgpass)')
+    .option('--from <url>', 'the PostgreSQL store to copy back from')
+    .option('--json', 'print row counts and checksums per table as JSON on stdout')
+    .addHelpText('after', MIGRATE_HELP)
+    .action((opts: Record<string, unknown>) => run('plain', async (g) => (await storeCommands()).migrateCommand({ ...g, ...opts }, io))());
+  store
+    .command('rotate-key')
+    .description('re-seal every private key in the PostgreSQL store under a new key-encryption key (CERTS_NEW_KEY_ENCRYPTION_KEY)')
+    .option('--json', 'print the counts as JSON on stdout')
+    .addHelpText('after', ROTATE_HELP)
+    .action((opts: Record<string, unknown>) => run('plain', async (g) => (await storeCommands()).rotateKeyCommand({ ...g, ...opts }, io))());
 
   return program;
 }
