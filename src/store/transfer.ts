@@ -32,7 +32,7 @@ import type pg from 'pg';
 import { StoreError } from '../core/errors.js';
 import { fsyncDir } from '../lib/atomic-write.js';
 import { currentVersion, readArchivePems, switchCurrent, writeArchiveVersion, type CertPems } from './archive.js';
-import { openDatabase, type Db } from './db.js';
+import { openDatabase, wrapSqliteError, type Db } from './db.js';
 import { databasePath, DATABASE_FILE } from './index.js';
 import { openKey, sealKey, sealedWith, type Kek } from './key-crypto.js';
 import { connectPg, describeTarget, parsePgUrl, type PgTarget } from './pg/connect.js';
@@ -369,7 +369,11 @@ export async function migrateToPostgres(dataDir: string, url: string, kek: Kek, 
     await applyPgMigrations(db.client);
 
     // Holds off the source's writers until the copy is committed or abandoned.
-    sqlite.exec('BEGIN IMMEDIATE');
+    try {
+      sqlite.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      throw wrapSqliteError(err, { path: databasePath(dataDir), busyTimeoutMs: 5000 }, 'taking the write lock for the copy (is certs running? stop the daemon first)');
+    }
     let committed = false;
     await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     try {

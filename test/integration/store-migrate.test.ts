@@ -22,6 +22,7 @@ import { switchCurrent, versionPaths, writeArchiveVersion } from '../../src/stor
 import { databasePath, openStore } from '../../src/store/index.js';
 import { openKey, parseKek } from '../../src/store/key-crypto.js';
 import { connectPg, parsePgUrl } from '../../src/store/pg/connect.js';
+import { applyPgMigrations } from '../../src/store/pg/migrate.js';
 import { TRANSFER_TABLES } from '../../src/store/transfer.js';
 import { runCli as runBuiltCli } from '../helpers/cli.js';
 import { fleet } from '../helpers/store-fixtures.js';
@@ -281,6 +282,23 @@ describe('certs store migrate and rotate-key', { skip: !required && unavailable 
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /is not empty: it holds table customers/);
     assert.deepEqual(await pgTableNames(foreign), ['customers']);
+  });
+
+  it('a copy that does not verify is an error and leaves the destination empty', async () => {
+    const url = await cluster.newDatabase();
+    // The schema first (an empty schema is an empty destination), with a trigger that changes
+    // one value on its way in: the read-back checksum of meta must then differ.
+    await withPg(url, async (c) => {
+      await applyPgMigrations(c);
+      await c.query(`CREATE FUNCTION tamper() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.value := NEW.value || '!'; RETURN NEW; END $$;
+        CREATE TRIGGER tamper BEFORE INSERT ON meta FOR EACH ROW EXECUTE FUNCTION tamper()`);
+    });
+    const r = await cli(['store', 'migrate', '--config', sourceConfig, '--to', url], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /the copy does not match the source, nothing was kept: meta \(\d+ rows here, \d+ in PostgreSQL, checksums differ\)/);
+    await withPg(url, async (c) => {
+      for (const t of [...TRANSFER_TABLES, 'issued_files']) assert.equal(Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM "${t}"`)).rows[0]!.n), 0, t);
+    });
   });
 
   it('a missing or malformed key-encryption key: a clear error and nothing written', async () => {
