@@ -137,8 +137,9 @@ async function rejectsWith(p: Promise<unknown>, what: string): Promise<unknown> 
   assert.fail(`${what}: expected it to fail`);
 }
 
-export function storeContract(engine: string, factory: StoreFactory): void {
-  describe(`the store contract (${engine})`, () => {
+/** `skip`: a reason to skip the whole suite (e.g. no PostgreSQL on this machine). */
+export function storeContract(engine: string, factory: StoreFactory, opts: { skip?: string | false } = {}): void {
+  describe(`the store contract (${engine})`, { skip: opts.skip ?? false }, () => {
     let opened: AsyncStore[] = [];
     /** Opens the current database; closed after the test. */
     async function open(opts: { clock?: () => number } = {}): Promise<AsyncStore> {
@@ -805,8 +806,10 @@ export function storeContract(engine: string, factory: StoreFactory): void {
         assert.equal(new Set(keys).size, 3 * ROUNDS);
         assert.equal((await a.notifications.sentKeys()).size, 2 * ROUNDS + 1);
         assert.equal((await a.notifications.active()).length, 2 * ROUNDS);
-        assert.equal(await a.notifications.meta('w0'), String(ROUNDS - 1));
-        assert.equal(await a.notifications.meta('w1'), String(ROUNDS - 1));
+        // Calls made at once commit in no promised order (a pool runs them side by side): one of them won.
+        const rounds = new Set(Array.from({ length: ROUNDS }, (_, i) => String(i)));
+        assert.ok(rounds.has((await a.notifications.meta('w0'))!), 'meta w0 is one run\'s');
+        assert.ok(rounds.has((await b.notifications.meta('w1'))!), 'meta w1 is one run\'s');
       });
 
       it('tryAcquire: both ask each round, exactly one wins, and holder names it', async () => {
