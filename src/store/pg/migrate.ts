@@ -6,7 +6,9 @@
  * pg_advisory_xact_lock(PG_MIGRATION_LOCK), then (re)reads the recorded version: two processes
  * starting at once against a new database never both apply a migration; the second waits for the
  * first's transaction to end and then finds the work done. The lock is a transaction-level one, so
- * it is released by COMMIT or ROLLBACK, and by the server when a migrating process dies.
+ * it is released by COMMIT or ROLLBACK, and by the server when a migrating process dies. It is
+ * released between migrations too, so two processes may share the steps of a long upgrade (one
+ * applies 2, the other 3): each migration still runs once, in order, on the version before it.
  *
  * What to pass as `client`:
  * - a PgDb (pg/db.ts): each migration runs in `db.tx`, on one pooled client;
@@ -112,11 +114,27 @@ function assertMigrationList(migrations: readonly PgMigration[]): void {
 }
 
 async function recordedVersion(q: Runner): Promise<number> {
-  // to_regclass resolves the name through search_path, as the unqualified CREATE TABLE did.
-  const present = await q.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [PG_MIGRATIONS_TABLE]);
+  // Looked up in pg_class with the statement's snapshot, not with to_regclass: to_regclass answers
+  // from the session's catalog cache, which keeps "no such table" from before the lock was granted
+  // (an advisory lock processes no invalidations), so a migrator that waited for another would
+  // still see no table and apply migration 1 again. The schemas are the search_path's, where the
+  // unqualified CREATE TABLE put it.
+  const present = await q.query<{ present: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relname = $1 AND n.nspname = ANY (current_schemas(false))) AS present`,
+    [PG_MIGRATIONS_TABLE],
+  );
   if (present.rows[0]?.present !== true) return 0;
+  // Naming the table here locks it, which does process invalidations: the SELECT finds it.
   const r = await q.query<{ v: number }>(`SELECT coalesce(max(version), 0)::integer AS v FROM ${PG_MIGRATIONS_TABLE}`);
   return Number(r.rows[0]?.v ?? 0);
+}
+
+/** What the server said, with its SQLSTATE, without the target the StoreError wrapper put in front. */
+function serverMessage(err: unknown): string {
+  const e = err instanceof StoreError && err.code === 'postgres' && err.cause !== undefined ? err.cause : err;
+  const code = (e as { code?: unknown } | null)?.code;
+  return `${errorMessage(e)}${typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? ` (SQLSTATE ${code})` : ''}`;
 }
 
 function assertNotTooNew(where: string, version: number, last: number): void {
@@ -162,7 +180,7 @@ export async function applyPgMigrations(client: PgMigrationClient, migrations: r
         await q.query(next.sql);
       } catch (err) {
         if (err instanceof StoreError && (err.code === 'connection' || err.code === 'auth')) throw err;
-        throw new StoreError('migration-failed', `${q.where}: migration ${next.version} (${next.name}) failed: ${errorMessage(err)}`, {
+        throw new StoreError('migration-failed', `${q.where}: migration ${next.version} (${next.name}) failed: ${serverMessage(err)}`, {
           cause: err,
           hint: 'the database was left at the previous version; report this with the message above',
         });
