@@ -656,6 +656,81 @@ export function storeContract(engine: string, factory: StoreFactory, opts: { ski
       });
     });
 
+    describe('views and maintenance', () => {
+      it('stored endpoints by key and by id, lean rows of the latest scans, certificates\' notBefore', async () => {
+        const s = await open();
+        const items = [
+          scanItem({ domain: 'v.example' }, { problems: [{ code: 'expiring-soon', severity: 'warning', message: 'soon', hint: 'renew' }] }),
+          scanItem({ domain: 'v.example', address: '192.0.2.5' }, { scannedAt: '2030-06-02T00:00:00.000Z' }),
+        ];
+        const fileReport: EndpointReport = { ...reportFor({ domain: 'f.example', port: 0, source: 'file' }, []), file: '/etc/ssl/f.pem' };
+        await s.scans.recordMany([...items, { report: fileReport, chainDer: [] }]);
+        const endpoints = await s.views.storedEndpoints();
+        assert.deepEqual([...endpoints.keys()].sort(), ['file|f.example|f.example|0|', 'tls|v.example|v.example|443|', 'tls|v.example|v.example|443|192.0.2.5']);
+        const plain = endpoints.get('tls|v.example|v.example|443|')!;
+        assert.deepEqual(plain, { id: plain.id, domain: 'v.example', host: 'v.example', port: 443, source: 'tls' }, 'no address key without one');
+        const withAddress = endpoints.get('tls|v.example|v.example|443|192.0.2.5')!;
+        assert.equal(withAddress.address, '192.0.2.5');
+        assert.deepEqual(await s.views.storedEndpoint(withAddress.id), withAddress);
+        assert.equal(await s.views.storedEndpoint(Math.max(...[...endpoints.values()].map((e) => e.id)) + 1000), null);
+        const rows = parseStatusRows(await s.scans.statusText([target('v.example')]));
+        assert.deepEqual(rows.map((r) => r.id).sort(), [plain.id, withAddress.id].sort(), 'the same ids as statusRows');
+
+        const lean = await s.views.leanScanRows();
+        assert.equal(lean.length, 3);
+        const leanPlain = lean.find((r) => r.id === plain.id)!;
+        const report = items[0]!.report;
+        assert.equal(leanPlain.domain, 'v.example');
+        assert.equal(leanPlain.scannedAt, report.scannedAt);
+        assert.equal(leanPlain.status, report.status);
+        assert.equal(leanPlain.daysLeft, report.daysLeft);
+        assert.equal(leanPlain.notAfter, report.notAfter);
+        assert.equal(leanPlain.fingerprint256, report.fingerprint256);
+        assert.equal(leanPlain.issuer, report.issuer);
+        assert.equal(leanPlain.subject, report.subject);
+        assert.deepEqual(leanPlain.problems.map((p) => [p.code, p.severity]), [['expiring-soon', 'warning']]);
+        assert.equal(lean.find((r) => r.id === withAddress.id)!.scannedAt, '2030-06-02T00:00:00.000Z');
+        assert.equal(lean.find((r) => r.source === 'file')!.file, '/etc/ssl/f.pem');
+
+        const leafFp = report.fingerprint256!;
+        assert.deepEqual(await s.views.certificateNotBefore([leafFp, 'AA:BB', inter.info.fingerprint256]), new Map([[leafFp, '2025-01-01T00:00:00.000Z'], [inter.info.fingerprint256, '2025-01-01T00:00:00.000Z']]));
+        assert.deepEqual(await s.views.certificateNotBefore([]), new Map());
+      });
+
+      it('outboxMentioning: webhook payloads naming the endpoint and emails whose text does, newest first', async () => {
+        const s = await open();
+        await s.notifications.commitRun({
+          ...emptyRun,
+          messages: [
+            webhook('w1', { payload: { events: [{ endpoint: 'x.example:443', code: 'expired' }] } }),
+            message('e1', { text: 'x.example:443 expires soon' }),
+            webhook('w2', { payload: { events: [{ endpoint: 'y.example:443' }] }, text: 'x.example:443 in the text only' }),
+            message('e2', { text: 'nothing here' }),
+            webhook('w3', { payload: { events: [{ endpoint: 'x.example:443', code: 'weak-key' }] } }),
+          ],
+        });
+        const found = await s.views.outboxMentioning('x.example:443');
+        assert.deepEqual(found.map((m) => m.subject), ['subject of w3', 'subject of e1', 'subject of w1']);
+        assert.deepEqual(found[0], { createdAt: '2030-01-01T00:00:00.000Z', channel: 'webhook', subject: 'subject of w3', text: 'text of w3\nsecond line ünïcödé', payload: { events: [{ endpoint: 'x.example:443', code: 'weak-key' }] }, attempts: 0, lastError: null, deliveredAt: null });
+        assert.deepEqual((await s.views.outboxMentioning('x.example:443', 1)).map((m) => m.subject), ['subject of w3']);
+        assert.deepEqual(await s.views.outboxMentioning('z.example:443'), []);
+      });
+
+      it('pruneRuns deletes runs started before the cutoff, except the newest finished one', async () => {
+        const s = await open();
+        const ids: number[] = [];
+        for (let day = 1; day <= 4; day++) ids.push(await s.runs.start(`2030-01-0${day}T00:00:00.000Z`));
+        const summary = { renewed: [], deployed: [], failed: [], notified: 0 };
+        await s.runs.finish(ids[0]!, { finishedAt: '2030-01-01T00:01:00.000Z', outcome: 'ok', exitCode: 0, summary });
+        await s.runs.finish(ids[1]!, { finishedAt: '2030-01-02T00:01:00.000Z', outcome: 'ok', exitCode: 0, summary });
+        // Run 3 never finished (killed); run 4 is after the cutoff.
+        assert.equal(await s.maintenance.pruneRuns(new Date('2030-01-03T12:00:00.000Z')), 2);
+        assert.deepEqual((await s.runs.list()).map((r) => r.id), [ids[3], ids[1]]);
+        assert.equal(await s.maintenance.pruneRuns(new Date('2030-01-03T12:00:00.000Z')), 0);
+        await assert.rejects(s.maintenance.pruneRuns(new Date('nonsense')), (err) => err instanceof StoreError && err.code === 'invalid-argument');
+      });
+    });
+
     describe('locks', () => {
       it('tryAcquire, heartbeat, release and holder under an injected clock', async () => {
         const clock = manualClock();
