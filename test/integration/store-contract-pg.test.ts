@@ -130,7 +130,7 @@ describe('the PostgreSQL store when its connection is killed mid-transaction', {
     // scans is written after the certificates, endpoints and results of the first item.
     const { store, err, admin, wroteBefore } = await killedDuring('scans', (s) => s.scans.recordMany(items));
     try {
-      assert.ok(err instanceof StoreError, `rejected with a StoreError: ${String(err)}`);
+      assert.ok(err instanceof StoreError && err.code === 'connection', `rejected as a lost connection: ${String(err)}`);
       assert.ok(wroteBefore.includes('certificates'), `killed after writing: ${wroteBefore.join(', ')}`);
       assert.deepEqual((await store.scans.latest()).map((r) => r.domain), ['warm.example']);
       assert.equal(await store.scans.statusText([{ domain: items[0]!.report.domain, host: items[0]!.report.host, port: 443, source: 'tls' }]), null);
@@ -163,7 +163,7 @@ describe('the PostgreSQL store when its connection is killed mid-transaction', {
     // notify_meta is written last: everything else of the run is in when the kill lands.
     const { store, err, admin, wroteBefore } = await killedDuring('notify_meta', (s) => s.notifications.commitRun(run));
     try {
-      assert.ok(err instanceof Error, `rejected: ${String(err)}`);
+      assert.ok(err instanceof StoreError && err.code === 'connection', `rejected as a lost connection: ${String(err)}`);
       assert.ok(wroteBefore.includes('outbox') && wroteBefore.includes('notify_sent'), `killed after writing: ${wroteBefore.join(', ')}`);
       assert.deepEqual(await store.notifications.sentKeys(), new Set());
       assert.deepEqual(await store.notifications.active(), []);
