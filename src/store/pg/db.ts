@@ -73,6 +73,11 @@ export async function openPgDb(target: PgTarget, opts: { poolSize?: number } = {
       } catch (err) {
         throw pgError(err, target, 'connecting');
       }
+      // pg-pool listens for a checked-out client's errors no more: a backend killed mid-transaction
+      // (a restart, a failover) would be an uncaught 'error' event and end the process. The
+      // failed query reports it instead.
+      const onError = (): void => undefined;
+      client.on('error', onError);
       const q = new Client(client, target);
       let broken: unknown = null;
       try {
@@ -84,10 +89,12 @@ export async function openPgDb(target: PgTarget, opts: { poolSize?: number } = {
         broken = err;
         // A lost connection has rolled back on the server already; ROLLBACK is for the others.
         await client.query('ROLLBACK').catch(() => undefined);
-        throw err instanceof StoreError ? err : pgError(err, target, 'a transaction');
+        // Our queries' failures are StoreErrors already; anything else is the caller's own.
+        throw err;
       } finally {
         // A client whose connection failed is destroyed, not returned to the pool.
         const lost = broken instanceof StoreError ? broken.code === 'connection' : broken !== null && isConnectionLevel(broken);
+        client.off('error', onError);
         client.release(lost ? true : undefined);
       }
     },
