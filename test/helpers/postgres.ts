@@ -6,7 +6,7 @@
 // (fast shutdown) and awaits the exit.
 //
 //   const pg = await startPostgres({ certPem, keyPem });   // SSLRequest → 'S' on 127.0.0.1:pg.port
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,12 @@ export interface Postgres {
   port: number;
   log(): string;
   stop(): Promise<void>;
+  /**
+   * Fast shutdown (SIGINT) keeping the data directory, then `whileDown` awaited (nothing listens
+   * meanwhile), then the same server started again on the same port and data; resolves when it
+   * takes logins again. Clients' connections are gone: they must reconnect.
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
 }
 
 function postgresUser(): { uid: number; gid: number } | null {
@@ -82,39 +88,36 @@ export async function startPostgres(files: CertFiles, opts: PostgresOptions = {}
     '-c', `max_connections=${opts.maxConnections ?? 40}`,
     '-c', 'shared_buffers=8MB',
   ];
-  const proc = spawn(join(PG_BIN, 'postgres'), args, { ...as, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  // The port opens before the server takes logins ("the database system is starting up"):
-  // the log line that says it does is the signal.
-  let markReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  proc.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-    if (/database system is ready to accept connections/.test(stderr)) markReady();
-    if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
-  });
-  const exited = new Promise<void>((resolve) => {
-    proc.once('exit', () => resolve());
-    proc.once('error', (err) => {
-      stderr += String(err);
-      resolve();
+  interface Launched { proc: ChildProcess; exited: Promise<void> }
+  let current: Launched | undefined;
+  const alive = (p: ChildProcess): boolean => p.exitCode === null && p.signalCode === null;
+  /** Starts `postgres -D` on the data dir and port, resolving once it takes logins. */
+  const launch = async (): Promise<void> => {
+    const proc = spawn(join(PG_BIN, 'postgres'), args, { ...as, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    // The port opens before the server takes logins ("the database system is starting up"):
+    // the log line that says it does is the signal — this process's line, not an earlier start's.
+    let seen = '';
+    let markReady: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (markReady = resolve));
+    proc.stderr.on('data', (d: Buffer) => {
+      const text = d.toString();
+      stderr += text;
+      seen += text;
+      if (/database system is ready to accept connections/.test(seen)) markReady();
+      if (stderr.length > 100_000) stderr = stderr.slice(-50_000);
+      if (seen.length > 100_000) seen = seen.slice(-50_000);
     });
-  });
-  const early = new AbortController();
-  void exited.then(() => early.abort(new Error('postgres exited during start')));
-  const forget = atExit(() => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGINT');
-  });
-  let stopped = false;
-  const stop = async (): Promise<void> => {
-    if (stopped) return;
-    stopped = true;
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGINT');
-    await exited;
-    forget();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
+    const exited = new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve());
+      proc.once('error', (err) => {
+        stderr += String(err);
+        resolve();
+      });
+    });
+    current = { proc, exited };
+    const early = new AbortController();
+    void exited.then(() => early.abort(new Error('postgres exited during start')));
     await waitForPort('127.0.0.1', port, 20_000, { signal: early.signal });
     let bound: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -122,10 +125,40 @@ export async function startPostgres(files: CertFiles, opts: PostgresOptions = {}
       new Promise((_, reject) => early.signal.addEventListener('abort', () => reject(early.signal.reason as Error), { once: true })),
       new Promise((_, reject) => (bound = setTimeout(() => reject(new Error('no "ready to accept connections" within 20 s')), 20_000))),
     ]).finally(() => clearTimeout(bound));
+  };
+  /** Fast shutdown (SIGINT) of the running server, awaited; the data dir stays. */
+  const halt = async (): Promise<void> => {
+    if (!current) return;
+    if (alive(current.proc)) current.proc.kill('SIGINT');
+    await current.exited;
+  };
+  const forget = atExit(() => {
+    if (current && alive(current.proc)) current.proc.kill('SIGINT');
+  });
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await halt();
+    forget();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await launch();
   } catch (err) {
     const why = `postgres did not start: ${(err as Error).message}\n${stderr}`;
     await stop();
     throw new Error(why);
   }
-  return { port, log: () => stderr, stop };
+  const restart = async (whileDown?: () => Promise<void>): Promise<void> => {
+    if (stopped) throw new Error('postgres: restart() after stop()');
+    await halt();
+    await whileDown?.();
+    try {
+      await launch();
+    } catch (err) {
+      throw new Error(`postgres did not start again: ${(err as Error).message}\n${stderr.slice(-5_000)}`);
+    }
+  };
+  return { port, log: () => stderr, stop, restart };
 }
