@@ -379,7 +379,7 @@ function prepare(item: RecordItem): Prepared {
     not_after: content[1] as string | null, fingerprint256: content[2] as string | null, subject: content[3] as string | null,
     issuer: content[4] as string | null, protocol: content[5] as string | null, order_known: content[6] as number | null,
     openssl_error: content[7] as string | null, cross_check_agrees: content[8] as number | null, cross_check_note: content[9] as string | null,
-    problems_json: content[15] as string, report_extra_json: content[18] as string | null,
+    problems_json: content[14] as string, report_extra_json: content[17] as string | null,
   });
   return {
     report, served, infos, scannedAt, digest: sha256(JSON.stringify(content)), content,
