@@ -16,7 +16,8 @@
 // AsyncStore the CLI uses), so both hold the same scans; the untimed first run of each engine
 // fills the config parse cache and its output is compared across engines (`sameOutput`,
 // generatedAt aside). Wall time with stdout to a file, median/min/max of the runs, `node -e 0`
-// timed alternately as the baseline, peak RSS from one more run with bench/rss-preload.mjs.
+// timed alternately as the baseline, the CLI's own CPU time (user + system, median: what load
+// inflates least), the 1-minute load average, peak RSS from one more run with bench/rss-preload.mjs.
 // SQLite's `status --json` has the issue-15 budget of 0.3 s at 10,000 (pass true/false).
 //
 // scan: one nginx worker serving a wildcard certificate from a private CA under N SNI names on
@@ -30,7 +31,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -111,16 +112,27 @@ function spawnTimed(args: string[], env: NodeJS.ProcessEnv): Run {
   return { ms, stdout: r.stdout, stderr: r.stderr, code: r.status };
 }
 
-/** Wall time of a run whose stdout goes to a file, as from cron (a pipe would also time this reader). */
-function spawnToFile(args: string[], env: NodeJS.ProcessEnv, file: string): number {
+/**
+ * Loaded into each timed run: writes the process's own CPU time (user + system, ms) at exit. On
+ * this shared 2-core machine wall time grows with everyone else's load; CPU time much less, so
+ * it says what the run itself costs. A data: URL, so no file besides this benchmark is needed.
+ */
+const CPU_PRELOAD = `data:text/javascript,${encodeURIComponent(
+  "import{writeFileSync}from'node:fs';const f=process.env.CERTS_BENCH_CPU_FILE;if(f)process.on('exit',()=>{const u=process.cpuUsage();writeFileSync(f,String((u.user+u.system)/1000))});",
+)}`;
+
+/** Wall time of a run whose stdout goes to a file, as from cron (a pipe would also time this reader), and its CPU time. */
+function spawnToFile(args: string[], env: NodeJS.ProcessEnv, file: string): { ms: number; cpuMs: number } {
   const fd = openSync(file, 'w');
+  const cpuFile = `${file}.cpu`;
+  rmSync(cpuFile, { force: true });
   try {
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, args, { env, stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', CPU_PRELOAD, ...args], { env: { ...env, CERTS_BENCH_CPU_FILE: cpuFile }, stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
     const ms = performance.now() - t0;
     if (r.error) throw r.error;
     if (r.status === null || r.status > 2) throw new Error(`${args.join(' ')}: exit ${r.status}: ${String(r.stderr).trim().split('\n').slice(-3).join(' | ')}`);
-    return ms;
+    return { ms, cpuMs: Number(readFileSync(cpuFile, 'utf8')) };
   } finally {
     closeSync(fd);
   }
@@ -210,12 +222,17 @@ async function statusBench(work: string, baseEnv: NodeJS.ProcessEnv, cluster: St
       outputs.set(t.engine, withoutTime(r.stdout));
     }
     const times = new Map<Engine, number[]>(targets.map((t) => [t.engine, []]));
+    const cpu = new Map<Engine, number[]>(targets.map((t) => [t.engine, []]));
     const baseline: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       baseline.push(spawnTimed(['-e', '0'], baseEnv).ms);
       // Alternate which engine goes first, so neither always runs on a warmer machine.
       const order = i % 2 === 0 ? targets : [...targets].reverse();
-      for (const t of order) times.get(t.engine)!.push(spawnToFile(argsOf(t), t.env, join(work, 'out')));
+      for (const t of order) {
+        const r = spawnToFile(argsOf(t), t.env, join(work, 'out'));
+        times.get(t.engine)!.push(r.ms);
+        cpu.get(t.engine)!.push(r.cpuMs);
+      }
     }
     const same = outputs.size === 2 ? outputs.get('sqlite') === outputs.get('postgres') : null;
     for (const t of targets) {
@@ -226,6 +243,8 @@ async function statusBench(work: string, baseEnv: NodeJS.ProcessEnv, cluster: St
       const budget = t.engine === 'sqlite' && json && N === 10_000 ? { budgetMs: SQLITE_STATUS_BUDGET_MS, pass: median(ms) <= SQLITE_STATUS_BUDGET_MS } : {};
       emit({
         bench: 'store-engines', case: kase, engine: t.engine, endpoints: N, runs: RUNS, ...stats(ms),
+        cpuMs: round(median(cpu.get(t.engine)!)), cpuRangeMs: [round(Math.min(...cpu.get(t.engine)!)), round(Math.max(...cpu.get(t.engine)!))],
+        loadAvg1: round(loadavg()[0]!),
         nodeStartMs: round(median(baseline)), nodeStartRangeMs: [round(Math.min(...baseline)), round(Math.max(...baseline))],
         peakRssMB: readRssMB(rssFile), ...(same === null ? {} : { sameOutput: same }), ...budget,
       });
