@@ -139,11 +139,14 @@ describe('PostgreSQL scan store = SQLite scan store', { skip: !required && unava
     const older = { ...items[0]!, report: { ...items[0]!.report, scannedAt: '2025-05-01T00:00:00.000Z', daysLeft: 73 } };
     const newer = { ...items[0]!, report: { ...items[0]!.report, scannedAt: '2025-06-02T00:00:00.000Z', daysLeft: 41, status: 'warning' as const } };
     for (const i of [older, newer, older]) assert.equal(await p.pg.record(i.report, i.chainDer, i.extra), p.sq.scans.record(i.report, i.chainDer, i.extra));
+    // In one batch too: the newest wins, of two at the same time the later one; an older one never.
+    const tie = { ...newer, report: { ...newer.report, daysLeft: 40 } };
+    assert.deepEqual(await p.pg.recordMany([newer, older, tie, older]), p.sq.scans.recordMany([newer, older, tie, older]));
 
     const latest = await p.pg.latest();
     assert.deepEqual(latest, p.sq.scans.latest());
     assert.equal(latest.length, items.length, 'one row per endpoint');
-    assert.equal(latest.find((r) => r.domain === 'plain.example')!.daysLeft, 41, 'the newest scan is the latest');
+    assert.equal(latest.find((r) => r.domain === 'plain.example')!.daysLeft, 40, 'the newest scan is the latest, the last of a tie');
     assert.deepEqual(await p.pg.latest({ withChain: true }), p.sq.scans.latest({ withChain: true }));
     const someDomains = { domains: ['multi.example', 'odd3.example', 'nowhere.example'], withChain: true };
     assert.deepEqual(await p.pg.latest(someDomains), p.sq.scans.latest(someDomains));
@@ -200,7 +203,7 @@ describe('PostgreSQL scan store = SQLite scan store', { skip: !required && unava
       assert.deepEqual(await p.pg.history(k, 2, { withChain: true }), p.sq.scans.history(k, 2, { withChain: true }));
       assert.deepEqual(await p.pg.detail(k), p.sq.scans.detail(k), `detail ${JSON.stringify(k)}`);
     }
-    assert.deepEqual((await p.pg.history(keys[0]!)).map((r) => r.scannedAt), ['2025-06-02T00:00:00.000Z', '2025-06-01T12:00:00.000Z', '2025-05-01T00:00:00.000Z', '2025-05-01T00:00:00.000Z']);
+    assert.deepEqual((await p.pg.history(keys[0]!)).map((r) => r.scannedAt), [...Array(3).fill('2025-06-02T00:00:00.000Z'), '2025-06-01T12:00:00.000Z', ...Array(4).fill('2025-05-01T00:00:00.000Z')]);
     assert.equal((await p.pg.history(keys[1]!, 3)).length, 3);
     const detail = await p.pg.detail(keys[0]!);
     assert.deepEqual(detail?.path, [{ fingerprint256: 'X' }]);
