@@ -21,6 +21,8 @@
  *   engines. The meta row STATUS_TEXT_META names this rendering (PG_STATUS_TEXT_RENDERING): texts
  *   another rendering made (a store copied from SQLite, another certs version) are never read;
  *   statusText renders those rows live, and the next writer renders every endpoint again.
+ * - Ids: identity sequences do not give back what a rolled-back transaction drew, so after a
+ *   failed recordMany the next ids skip some (SQLite reuses them). Ids stay unique and ascending.
  * - PostgreSQL text cannot hold U+0000: a report with a NUL in a plain text column (subject,
  *   issuer, error message…) is refused as invalid-argument, where SQLite stores it. JSON columns
  *   (problems, extra fields) escape it and are not affected.
