@@ -9,6 +9,9 @@
 //   BENCH_ENGINES_SCAN=0 …          status only (no nginx, no TLS handshakes)
 //   BENCH_ENGINES_STATUS=0 …        scan only
 //   CERTS_BENCH_CLI=path/to/dist/cli/main.js …  measure another build
+//   CERTS_BENCH_CLI_BASE=path/to/dist/cli/main.js …  status also through that build on SQLite
+//                                   (e.g. the tree before issue 15), in the same alternating runs,
+//                                   on a store its own code wrote (lines with build: "base")
 //
 // status: the store is filled from test/helpers/store-fixtures.ts fleet() (one monitor-only domain
 // per endpoint, 3-certificate chains, every tenth expiring soon) through each engine's own batch
@@ -34,7 +37,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { openStore, type RecordItem } from '../src/store/index.js';
 import { openPgStore } from '../src/store/pg/store.js';
 import { startNginx, type NginxInstance } from '../test/helpers/nginx.js';
@@ -45,6 +48,7 @@ import { cliProblem, intEnv } from './_common.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = process.env.CERTS_BENCH_CLI ? resolve(process.env.CERTS_BENCH_CLI) : join(ROOT, 'dist', 'cli', 'main.js');
+const BASE = process.env.CERTS_BENCH_CLI_BASE ? resolve(process.env.CERTS_BENCH_CLI_BASE) : undefined;
 const RSS_PRELOAD = join(ROOT, 'bench', 'rss-preload.mjs');
 const N = intEnv('BENCH_ENGINES_ENDPOINTS', 10_000);
 const RUNS = intEnv('BENCH_ENGINES_RUNS', 7);
@@ -163,13 +167,21 @@ function checkStatus(r: Run, json: boolean, n: number): string | undefined {
 const withoutTime = (out: string): string => out.replace(/"generatedAt": "[^"]*"/, '');
 
 interface Target {
+  /** The engine, or `sqlite-base`: SQLite through the CERTS_BENCH_CLI_BASE build. */
+  label: Engine | 'sqlite-base';
   engine: Engine;
+  cli: string;
   config: string;
   env: NodeJS.ProcessEnv;
 }
 
-async function fillSqlite(dataDir: string, items: readonly RecordItem[]): Promise<void> {
-  const store = openStore(dataDir);
+/**
+ * Filled by the given build's own store code (the current one by default): a build opens only its
+ * own schema version read-only, so a base build on the other side of a migration gets its own copy.
+ */
+async function fillSqlite(dataDir: string, items: readonly RecordItem[], cli = CLI): Promise<void> {
+  const open = cli === CLI ? openStore : ((await import(pathToFileURL(join(dirname(cli), '..', 'store', 'index.js')).href)) as { openStore: typeof openStore }).openStore;
+  const store = open(dataDir);
   try {
     for (let i = 0; i < items.length; i += FILL_BATCH) store.scans.recordMany(items.slice(i, i + FILL_BATCH));
   } finally {
@@ -190,15 +202,15 @@ async function statusBench(work: string, baseEnv: NodeJS.ProcessEnv, cluster: St
   const items = fleet(N);
   const endpoints = items.map(({ report }) => ({ host: report.host, port: report.port }));
   const targets: Target[] = [];
-  {
-    const dir = join(work, 'status-sqlite');
+  for (const [label, cli] of [['sqlite', CLI], ...(BASE ? [['sqlite-base', BASE]] : [])] as ['sqlite' | 'sqlite-base', string][]) {
+    const dir = join(work, `status-${label}`);
     mkdirSync(dir);
     const t0 = performance.now();
-    await fillSqlite(join(dir, 'data'), items);
+    await fillSqlite(join(dir, 'data'), items, cli);
     const config = join(dir, 'certs.yaml');
     writeFileSync(config, configText('sqlite', join(dir, 'data'), endpoints));
-    log(`status: ${N} endpoints stored in SQLite in ${Math.round(performance.now() - t0)} ms`);
-    targets.push({ engine: 'sqlite', config, env: baseEnv });
+    log(`status: ${N} endpoints stored in SQLite (${label}) in ${Math.round(performance.now() - t0)} ms`);
+    targets.push({ label, engine: 'sqlite', cli, config, env: baseEnv });
   }
   if (cluster) {
     const dir = join(work, 'status-postgres');
@@ -209,20 +221,20 @@ async function statusBench(work: string, baseEnv: NodeJS.ProcessEnv, cluster: St
     const config = join(dir, 'certs.yaml');
     writeFileSync(config, configText('postgres', join(dir, 'data'), endpoints));
     log(`status: ${N} endpoints stored in PostgreSQL in ${Math.round(performance.now() - t0)} ms`);
-    targets.push({ engine: 'postgres', config, env: { ...baseEnv, CERTS_BENCH_PG_URL: url } });
+    targets.push({ label: 'postgres', engine: 'postgres', cli: CLI, config, env: { ...baseEnv, CERTS_BENCH_PG_URL: url } });
   }
   for (const json of [true, false]) {
     const kase = json ? 'status --json' : 'status';
-    const argsOf = (t: Target): string[] => [CLI, 'status', '--config', t.config, ...(json ? ['--json'] : [])];
-    const outputs = new Map<Engine, string>();
+    const argsOf = (t: Target): string[] => [t.cli, 'status', '--config', t.config, ...(json ? ['--json'] : [])];
+    const outputs = new Map<Target['label'], string>();
     for (const t of targets) {
       const r = spawnTimed(argsOf(t), t.env);
       const bad = checkStatus(r, json, N);
-      if (bad) throw new Error(`${t.engine}: certs ${argsOf(t).slice(1).join(' ')}: ${bad}`);
-      outputs.set(t.engine, withoutTime(r.stdout));
+      if (bad) throw new Error(`${t.label}: certs ${argsOf(t).slice(1).join(' ')}: ${bad}`);
+      outputs.set(t.label, withoutTime(r.stdout));
     }
-    const times = new Map<Engine, number[]>(targets.map((t) => [t.engine, []]));
-    const cpu = new Map<Engine, number[]>(targets.map((t) => [t.engine, []]));
+    const times = new Map<Target['label'], number[]>(targets.map((t) => [t.label, []]));
+    const cpu = new Map<Target['label'], number[]>(targets.map((t) => [t.label, []]));
     const baseline: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       baseline.push(spawnTimed(['-e', '0'], baseEnv).ms);
@@ -230,20 +242,21 @@ async function statusBench(work: string, baseEnv: NodeJS.ProcessEnv, cluster: St
       const order = i % 2 === 0 ? targets : [...targets].reverse();
       for (const t of order) {
         const r = spawnToFile(argsOf(t), t.env, join(work, 'out'));
-        times.get(t.engine)!.push(r.ms);
-        cpu.get(t.engine)!.push(r.cpuMs);
+        times.get(t.label)!.push(r.ms);
+        cpu.get(t.label)!.push(r.cpuMs);
       }
     }
-    const same = outputs.size === 2 ? outputs.get('sqlite') === outputs.get('postgres') : null;
+    // Every target printed the same bytes (generatedAt aside): the engines (and builds) agree.
+    const same = outputs.size > 1 ? new Set(outputs.values()).size === 1 : null;
     for (const t of targets) {
-      const rssFile = join(work, `rss-${t.engine}`);
+      const rssFile = join(work, `rss-${t.label}`);
       rmSync(rssFile, { force: true });
       spawnTimed(['--import', RSS_PRELOAD, ...argsOf(t)], { ...t.env, CERTS_BENCH_RSS_FILE: rssFile });
-      const ms = times.get(t.engine)!;
-      const budget = t.engine === 'sqlite' && json && N === 10_000 ? { budgetMs: SQLITE_STATUS_BUDGET_MS, pass: median(ms) <= SQLITE_STATUS_BUDGET_MS } : {};
+      const ms = times.get(t.label)!;
+      const budget = t.label === 'sqlite' && json && N === 10_000 ? { budgetMs: SQLITE_STATUS_BUDGET_MS, pass: median(ms) <= SQLITE_STATUS_BUDGET_MS } : {};
       emit({
-        bench: 'store-engines', case: kase, engine: t.engine, endpoints: N, runs: RUNS, ...stats(ms),
-        cpuMs: round(median(cpu.get(t.engine)!)), cpuRangeMs: [round(Math.min(...cpu.get(t.engine)!)), round(Math.max(...cpu.get(t.engine)!))],
+        bench: 'store-engines', case: kase, engine: t.engine, ...(t.label === 'sqlite-base' ? { build: 'base', cli: t.cli } : {}), endpoints: N, runs: RUNS, ...stats(ms),
+        cpuMs: round(median(cpu.get(t.label)!)), cpuRangeMs: [round(Math.min(...cpu.get(t.label)!)), round(Math.max(...cpu.get(t.label)!))],
         loadAvg1: round(loadavg()[0]!),
         nodeStartMs: round(median(baseline)), nodeStartRangeMs: [round(Math.min(...baseline)), round(Math.max(...baseline))],
         peakRssMB: readRssMB(rssFile), ...(same === null ? {} : { sameOutput: same }), ...budget,
@@ -323,8 +336,10 @@ async function scanBench(work: string, baseEnv: NodeJS.ProcessEnv, cluster: Stor
 }
 
 async function main(): Promise<void> {
-  const problem = cliProblem(CLI, ROOT, log);
-  if (problem) throw new Error(problem);
+  for (const cli of [CLI, ...(BASE ? [BASE] : [])]) {
+    const problem = cliProblem(cli, ROOT, log);
+    if (problem) throw new Error(problem);
+  }
   const pgProblem = postgresUnavailable();
   if (pgProblem) emit({ bench: 'store-engines', engine: 'postgres', skipped: pgProblem });
   const work = mkdtempSync(join(tmpdir(), 'certs-bench-engines-'));
