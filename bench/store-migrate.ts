@@ -8,17 +8,19 @@
 //   BENCH_LARGE=1 node --import tsx bench/store-migrate.ts            N = 10,000
 //   BENCH_MIGRATE_DAYS=…                                              days of history (default 90)
 //
-// One JSON line per direction: {bench, direction, endpoints, days, rows: {table: n}, ms, peakRssKiB}.
+// One JSON line per direction: {bench, direction, endpoints, days, rows: {table: n}, ms, cpuMs (the
+// CLI's own user + system time), peakRssKiB, loadAvg1, sqliteMB (certs.db + WAL), postgresMB}.
 // Skipped (a JSON line saying why) where PostgreSQL 15 is not installed.
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { writeArchiveVersion } from '../src/store/archive.js';
 import { openStore, type RecordItem } from '../src/store/index.js';
+import { connectPg, parsePgUrl } from '../src/store/pg/connect.js';
 import { fakeCert, reportFor } from '../test/helpers/store-fixtures.js';
 import { postgresUnavailable, startStoreCluster } from '../test/helpers/pg-store.js';
 import { cliProblem, intEnv } from './_common.js';
@@ -79,25 +81,61 @@ function buildSource(dataDir: string): void {
   }
 }
 
-function runCli(args: string[], env: NodeJS.ProcessEnv, rssFile: string): Promise<{ code: number; stdout: string; stderr: string; ms: number; rss: number | null }> {
+/**
+ * Writes the CLI's own CPU time (user + system, ms) at exit: on the shared 2-core machine wall time
+ * also measures everyone else's load. A data: URL, as in bench/store-engines.ts.
+ */
+const CPU_PRELOAD = `data:text/javascript,${encodeURIComponent(
+  "import{writeFileSync}from'node:fs';const f=process.env.CERTS_BENCH_CPU_FILE;if(f)process.on('exit',()=>{const u=process.cpuUsage();writeFileSync(f,String((u.user+u.system)/1000))});",
+)}`;
+
+function readNumber(file: string): number | null {
+  try {
+    return Number(readFileSync(file, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+function runCli(args: string[], env: NodeJS.ProcessEnv, rssFile: string): Promise<{ code: number; stdout: string; stderr: string; ms: number; rss: number | null; cpuMs: number | null }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, ['--import', RSS_PRELOAD, CLI, ...args], { env: { ...env, CERTS_BENCH_RSS_FILE: rssFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const cpuFile = `${rssFile}.cpu`;
+    const child = spawn(process.execPath, ['--import', RSS_PRELOAD, '--import', CPU_PRELOAD, CLI, ...args], {
+      env: { ...env, CERTS_BENCH_RSS_FILE: rssFile, CERTS_BENCH_CPU_FILE: cpuFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
     child.once('error', reject);
     child.once('exit', (code) => {
-      let rss: number | null = null;
-      try {
-        rss = Number(readFileSync(rssFile, 'utf8'));
-      } catch {
-        rss = null;
-      }
-      resolve({ code: code ?? 1, stdout, stderr, ms: performance.now() - t0, rss });
+      resolve({ code: code ?? 1, stdout, stderr, ms: performance.now() - t0, rss: readNumber(rssFile), cpuMs: readNumber(cpuFile) });
     });
   });
+}
+
+function sqliteMB(dataDir: string): number {
+  let bytes = 0;
+  for (const f of ['certs.db', 'certs.db-wal']) {
+    try {
+      bytes += statSync(join(dataDir, f)).size;
+    } catch {
+      // no WAL file: nothing to add
+    }
+  }
+  return Math.round(bytes / 1e5) / 10;
+}
+
+async function postgresMB(url: string): Promise<number> {
+  const client = await connectPg(parsePgUrl(url));
+  try {
+    const { rows } = await client.query<{ size: string }>('SELECT pg_database_size(current_database()) AS size');
+    return Math.round(Number(rows[0]!.size) / 1e5) / 10;
+  } finally {
+    await client.end();
+  }
 }
 
 const work = mkdtempSync(join(os.tmpdir(), 'certs-bench-migrate-'));
@@ -121,7 +159,9 @@ try {
     console.log(JSON.stringify({
       bench: 'store-migrate', direction, endpoints: N, days: DAYS,
       rows: Object.fromEntries(Object.entries(out.tables).map(([t, v]) => [t, v.rows])),
-      ms: Math.round(r.ms), peakRssKiB: r.rss,
+      ms: Math.round(r.ms), cpuMs: r.cpuMs === null ? null : Math.round(r.cpuMs), peakRssKiB: r.rss, loadAvg1: Math.round(os.loadavg()[0]! * 10) / 10,
+      // Sizes after the copy: the SQLite file (database + WAL) written or read, and the PostgreSQL database.
+      sqliteMB: sqliteMB(direction === 'to-postgres' ? source : join(work, 'back')), postgresMB: await postgresMB(url),
     }));
   }
 } finally {
