@@ -44,7 +44,9 @@ export function pgError(err: unknown, t: PgTarget, doing: string): StoreError {
 }
 
 function doingOf(text: string): string {
-  const verb = /^\s*(\w+)/.exec(text)?.[1]?.toUpperCase() ?? 'a query';
+  // Leading comments (a migration's SQL starts with one) are skipped to find the statement.
+  const verb = /^(?:\s|--[^\n]*\n)*(\w+)/.exec(text)?.[1]?.toUpperCase();
+  if (verb === undefined) return 'a query';
   return verb === 'SELECT' || verb === 'WITH' ? 'a read' : `an ${verb}`.replace(/^an ([^AEIOU])/, 'a $1');
 }
 
