@@ -26,10 +26,11 @@ export interface IssuedCert {
   revokeReason: number | null;
 }
 
-interface Row {
-  id: number;
+/** A row of `issued` on either engine (PostgreSQL hands bigint/integer columns over as strings). */
+export interface IssuedRow {
+  id: number | string;
   lineage: string;
-  version: number;
+  version: number | string;
   fingerprint256: string;
   serial: string;
   not_before: string;
@@ -45,14 +46,14 @@ interface Row {
   issued_at: string;
   reason: string | null;
   revoked_at: string | null;
-  revoke_reason: number | null;
+  revoke_reason: number | string | null;
 }
 
-function fromRow(r: Row): IssuedCert {
+export function issuedFromRow(r: IssuedRow): IssuedCert {
   return {
-    id: r.id,
+    id: Number(r.id),
     lineage: r.lineage,
-    version: r.version,
+    version: Number(r.version),
     fingerprint256: r.fingerprint256,
     serial: r.serial,
     notBefore: r.not_before,
@@ -68,11 +69,11 @@ function fromRow(r: Row): IssuedCert {
     issuedAt: r.issued_at,
     reason: r.reason,
     revokedAt: r.revoked_at,
-    revokeReason: r.revoke_reason,
+    revokeReason: r.revoke_reason === null ? null : Number(r.revoke_reason),
   };
 }
 
-const COLUMNS = 'id, lineage, version, fingerprint256, serial, not_before, not_after, issuer, names_json, key_type, directory_url, profile, ari_cert_id, replaced_id, dir, issued_at, reason, revoked_at, revoke_reason';
+export const ISSUED_COLUMNS = 'id, lineage, version, fingerprint256, serial, not_before, not_after, issuer, names_json, key_type, directory_url, profile, ari_cert_id, replaced_id, dir, issued_at, reason, revoked_at, revoke_reason';
 
 /** Issued certificates (the `issued` table). */
 export class IssuedRepository {
@@ -88,27 +89,27 @@ export class IssuedRepository {
 
   /** The newest version of a lineage, or null. */
   latest(lineage: string): IssuedCert | null {
-    const row = this.db.prepare(`SELECT ${COLUMNS} FROM issued WHERE lineage = ? ORDER BY version DESC LIMIT 1`).get(lineage) as Row | undefined;
-    return row ? fromRow(row) : null;
+    const row = this.db.prepare(`SELECT ${ISSUED_COLUMNS} FROM issued WHERE lineage = ? ORDER BY version DESC LIMIT 1`).get(lineage) as IssuedRow | undefined;
+    return row ? issuedFromRow(row) : null;
   }
 
   byVersion(lineage: string, version: number): IssuedCert | null {
-    const row = this.db.prepare(`SELECT ${COLUMNS} FROM issued WHERE lineage = ? AND version = ?`).get(lineage, version) as Row | undefined;
-    return row ? fromRow(row) : null;
+    const row = this.db.prepare(`SELECT ${ISSUED_COLUMNS} FROM issued WHERE lineage = ? AND version = ?`).get(lineage, version) as IssuedRow | undefined;
+    return row ? issuedFromRow(row) : null;
   }
 
   /** Every version, newest first; all lineages when none is given. */
   list(lineage?: string): IssuedCert[] {
     const rows = lineage === undefined
-      ? (this.db.prepare(`SELECT ${COLUMNS} FROM issued ORDER BY lineage, version DESC`).all() as Row[])
-      : (this.db.prepare(`SELECT ${COLUMNS} FROM issued WHERE lineage = ? ORDER BY version DESC`).all(lineage) as Row[]);
-    return rows.map(fromRow);
+      ? (this.db.prepare(`SELECT ${ISSUED_COLUMNS} FROM issued ORDER BY lineage, version DESC`).all() as IssuedRow[])
+      : (this.db.prepare(`SELECT ${ISSUED_COLUMNS} FROM issued WHERE lineage = ? ORDER BY version DESC`).all(lineage) as IssuedRow[]);
+    return rows.map(issuedFromRow);
   }
 
   /** The newest issued certificate per lineage, keyed by lineage. */
   latestAll(): Map<string, IssuedCert> {
-    const rows = this.db.prepare(`SELECT ${COLUMNS} FROM issued i WHERE version = (SELECT MAX(version) FROM issued j WHERE j.lineage = i.lineage)`).all() as Row[];
-    return new Map(rows.map((r) => [r.lineage, fromRow(r)]));
+    const rows = this.db.prepare(`SELECT ${ISSUED_COLUMNS} FROM issued i WHERE version = (SELECT MAX(version) FROM issued j WHERE j.lineage = i.lineage)`).all() as IssuedRow[];
+    return new Map(rows.map((r) => [r.lineage, issuedFromRow(r)]));
   }
 
   maxVersion(lineage: string): number {

@@ -22,9 +22,10 @@ export interface RenewalState {
   ari: AriState | null;
 }
 
-interface Row {
+/** A row of `renewal_state` on either engine (PostgreSQL hands integers over as strings). */
+export interface RenewalRow {
   lineage: string;
-  failures: number;
+  failures: number | string;
   next_attempt_at: string | null;
   last_attempt_at: string | null;
   last_success_at: string | null;
@@ -38,13 +39,13 @@ interface Row {
   ari_explanation_url: string | null;
 }
 
-function fromRow(r: Row): RenewalState {
+export function renewalFromRow(r: RenewalRow): RenewalState {
   const ari = r.ari_cert_id && r.ari_start && r.ari_end && r.ari_chosen && r.ari_retry_after
     ? { certId: r.ari_cert_id, start: r.ari_start, end: r.ari_end, chosen: r.ari_chosen, retryAfter: r.ari_retry_after, explanationUrl: r.ari_explanation_url }
     : null;
   return {
     lineage: r.lineage,
-    failures: r.failures,
+    failures: Number(r.failures),
     nextAttemptAt: r.next_attempt_at,
     lastAttemptAt: r.last_attempt_at,
     lastSuccessAt: r.last_success_at,
@@ -61,13 +62,13 @@ export class RenewalRepository {
   constructor(private readonly db: Db) {}
 
   get(lineage: string): RenewalState | null {
-    const row = this.db.prepare('SELECT * FROM renewal_state WHERE lineage = ?').get(lineage) as Row | undefined;
-    return row ? fromRow(row) : null;
+    const row = this.db.prepare('SELECT * FROM renewal_state WHERE lineage = ?').get(lineage) as RenewalRow | undefined;
+    return row ? renewalFromRow(row) : null;
   }
 
   all(): Map<string, RenewalState> {
-    const rows = this.db.prepare('SELECT * FROM renewal_state').all() as Row[];
-    return new Map(rows.map((r) => [r.lineage, fromRow(r)]));
+    const rows = this.db.prepare('SELECT * FROM renewal_state').all() as RenewalRow[];
+    return new Map(rows.map((r) => [r.lineage, renewalFromRow(r)]));
   }
 
   private ensure(lineage: string): void {

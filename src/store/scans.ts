@@ -315,28 +315,8 @@ export class ScanRepository {
     }
 
     const scannedAt = scanTime(report.scannedAt, report);
-    const error = extra?.error !== undefined ? extra.error : probeError(report.problems);
-    const cross = report.crossCheck ?? null;
     // Column order of INSERT_RESULT_SQL after the digest.
-    const content = [
-      report.status,
-      report.notAfter ?? null,
-      report.fingerprint256 ?? null,
-      report.subject ?? null,
-      report.issuer ?? null,
-      report.protocol ?? null,
-      report.orderKnown === undefined ? null : report.orderKnown ? 1 : 0,
-      cross?.openssl ?? null,
-      cross === null ? null : cross.agrees ? 1 : 0,
-      cross?.note ?? null,
-      served.length === 0 ? '[]' : JSON.stringify(served),
-      added.length === 0 ? '[]' : JSON.stringify(added),
-      ...encodePath(extra?.path, added.length === 0 ? served : served.concat(added)),
-      report.problems.length === 0 ? '[]' : JSON.stringify(report.problems),
-      error?.code ?? null,
-      error?.message ?? null,
-      extraFields(report),
-    ];
+    const content = resultContent(report, served, added, extra);
     // What a scan found is stored once: tomorrow's scan of an unchanged endpoint reuses today's row.
     const digest = sha256(JSON.stringify(content));
     let resultId = this.stmt('findResult', FIND_RESULT_SQL).pluck().get(digest) as number | undefined;
@@ -641,4 +621,32 @@ export function decodePath(pathJson: string | null, pathRefs: string | null, fps
 
 export function sha256(text: string): Buffer {
   return nodeCrypto.createHash('sha256').update(text).digest();
+}
+
+/**
+ * What a scan found, as the values of a `scan_results` row after its digest, in column order.
+ * Both engines digest exactly these values, so a store moved between them shares result rows.
+ */
+export function resultContent(report: EndpointReport, served: readonly string[], added: readonly string[], extra: RecordExtra | undefined): unknown[] {
+  const error = extra?.error !== undefined ? extra.error : probeError(report.problems);
+  const cross = report.crossCheck ?? null;
+  return [
+    report.status,
+    report.notAfter ?? null,
+    report.fingerprint256 ?? null,
+    report.subject ?? null,
+    report.issuer ?? null,
+    report.protocol ?? null,
+    report.orderKnown === undefined ? null : report.orderKnown ? 1 : 0,
+    cross?.openssl ?? null,
+    cross === null ? null : cross.agrees ? 1 : 0,
+    cross?.note ?? null,
+    served.length === 0 ? '[]' : JSON.stringify(served),
+    added.length === 0 ? '[]' : JSON.stringify(added),
+    ...encodePath(extra?.path, added.length === 0 ? served : served.concat(added)),
+    report.problems.length === 0 ? '[]' : JSON.stringify(report.problems),
+    error?.code ?? null,
+    error?.message ?? null,
+    extraFields(report),
+  ];
 }

@@ -7,58 +7,11 @@
  */
 import { StoreError } from '../../core/errors.js';
 import type { CertPems } from '../archive.js';
-import type { IssuedCert } from '../issued.js';
+import { ISSUED_COLUMNS as COLUMNS, issuedFromRow as fromRow, type IssuedCert, type IssuedRow as Row } from '../issued.js';
 import type { IssuedStore } from '../contract.js';
 import { openKey, sealKey, sealedWith, type Kek } from '../key-crypto.js';
 import type { PgQueryable } from './db.js';
 
-interface Row {
-  id: number | string;
-  lineage: string;
-  version: number | string;
-  fingerprint256: string;
-  serial: string;
-  not_before: string;
-  not_after: string;
-  issuer: string;
-  names_json: string;
-  key_type: string;
-  directory_url: string;
-  profile: string | null;
-  ari_cert_id: string | null;
-  replaced_id: string | null;
-  dir: string;
-  issued_at: string;
-  reason: string | null;
-  revoked_at: string | null;
-  revoke_reason: number | string | null;
-}
-
-function fromRow(r: Row): IssuedCert {
-  return {
-    id: Number(r.id),
-    lineage: r.lineage,
-    version: Number(r.version),
-    fingerprint256: r.fingerprint256,
-    serial: r.serial,
-    notBefore: r.not_before,
-    notAfter: r.not_after,
-    issuer: r.issuer,
-    names: JSON.parse(r.names_json) as string[],
-    keyType: r.key_type,
-    directoryUrl: r.directory_url,
-    profile: r.profile,
-    ariCertId: r.ari_cert_id,
-    replacedId: r.replaced_id,
-    dir: r.dir,
-    issuedAt: r.issued_at,
-    reason: r.reason,
-    revokedAt: r.revoked_at,
-    revokeReason: r.revoke_reason === null ? null : Number(r.revoke_reason),
-  };
-}
-
-const COLUMNS = 'id, lineage, version, fingerprint256, serial, not_before, not_after, issuer, names_json, key_type, directory_url, profile, ari_cert_id, replaced_id, dir, issued_at, reason, revoked_at, revoke_reason';
 
 export interface IssuedKeks {
   /** The key new private keys are sealed with (store.keyEncryptionKey). */

@@ -4,44 +4,12 @@
  * atomic on its own, and two nodes recording at once both count (the increment runs on the row
  * as committed, not as read).
  */
-import type { AriState, AttemptOutcome, RenewalState } from '../renewals.js';
+import { renewalFromRow as fromRow, type AriState, type AttemptOutcome, type RenewalRow as Row, type RenewalState } from '../renewals.js';
 import type { RenewalStore } from '../contract.js';
 import type { PgQueryable } from './db.js';
 
-interface Row {
-  lineage: string;
-  failures: number | string;
-  next_attempt_at: string | null;
-  last_attempt_at: string | null;
-  last_success_at: string | null;
-  last_error: string | null;
-  last_error_code: string | null;
-  ari_cert_id: string | null;
-  ari_start: string | null;
-  ari_end: string | null;
-  ari_chosen: string | null;
-  ari_retry_after: string | null;
-  ari_explanation_url: string | null;
-}
-
 const COLUMNS = 'lineage, failures, next_attempt_at, last_attempt_at, last_success_at, last_error, last_error_code, ari_cert_id, ari_start, ari_end, ari_chosen, ari_retry_after, ari_explanation_url';
 
-function fromRow(r: Row): RenewalState {
-  // As SQLite's: a window is there only when all its required parts are (an empty string is none).
-  const ari = r.ari_cert_id && r.ari_start && r.ari_end && r.ari_chosen && r.ari_retry_after
-    ? { certId: r.ari_cert_id, start: r.ari_start, end: r.ari_end, chosen: r.ari_chosen, retryAfter: r.ari_retry_after, explanationUrl: r.ari_explanation_url }
-    : null;
-  return {
-    lineage: r.lineage,
-    failures: Number(r.failures),
-    nextAttemptAt: r.next_attempt_at,
-    lastAttemptAt: r.last_attempt_at,
-    lastSuccessAt: r.last_success_at,
-    lastError: r.last_error,
-    lastErrorCode: r.last_error_code,
-    ari,
-  };
-}
 
 type Attempt = { startedAt: string; finishedAt: string | null; outcome: AttemptOutcome | null; reason: string | null; error: string | null };
 

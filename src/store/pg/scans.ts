@@ -34,10 +34,9 @@ import type { ScanStore } from '../contract.js';
 import {
   decodePath,
   durationUs,
-  encodePath,
   extraFields,
   fingerprint256,
-  probeError,
+  resultContent,
   scanTime,
   sha256,
   type EndpointKey,
@@ -349,29 +348,8 @@ function prepare(item: RecordItem): Prepared {
   for (const fp of infos.keys()) if (!servedFps.includes(fp)) added.push(fp);
 
   const scannedAt = scanTime(report.scannedAt, report);
-  const error = extra?.error !== undefined ? extra.error : probeError(report.problems);
-  const cross = report.crossCheck ?? null;
-  // The same values in the same order as store/scans.ts insertOne: the digest must match, so a
-  // store moved between engines keeps sharing result rows.
-  const content: unknown[] = [
-    report.status,
-    report.notAfter ?? null,
-    report.fingerprint256 ?? null,
-    report.subject ?? null,
-    report.issuer ?? null,
-    report.protocol ?? null,
-    report.orderKnown === undefined ? null : report.orderKnown ? 1 : 0,
-    cross?.openssl ?? null,
-    cross === null ? null : cross.agrees ? 1 : 0,
-    cross?.note ?? null,
-    servedFps.length === 0 ? '[]' : JSON.stringify(servedFps),
-    added.length === 0 ? '[]' : JSON.stringify(added),
-    ...encodePath(extra?.path, added.length === 0 ? servedFps : servedFps.concat(added)),
-    report.problems.length === 0 ? '[]' : JSON.stringify(report.problems),
-    error?.code ?? null,
-    error?.message ?? null,
-    extraFields(report),
-  ];
+  // The same values as store/scans.ts digests: a store moved between engines keeps sharing result rows.
+  const content = resultContent(report, servedFps, added, extra);
   // The report as latest() will read it back, from the values the columns will hold.
   const stored = toReport({
     domain: report.domain, host: report.host, port: report.port, address: report.address ?? '', source: report.source,
