@@ -54,7 +54,7 @@ export class DeploymentRepository {
   save(d: DeploymentRow): void {
     this.db.prepare(`INSERT INTO deployments (lineage, snippet_path, snippet_sha256, fingerprint256, version, deployed_at, verified_at, stale_since, stale_detail)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT(lineage) DO UPDATE SET snippet_path = excluded.snippet_path, snippet_sha256 = excluded.snippet_sha256, fingerprint256 = excluded.fingerprint256, version = excluded.version,
+      ON CONFLICT(node, lineage) DO UPDATE SET snippet_path = excluded.snippet_path, snippet_sha256 = excluded.snippet_sha256, fingerprint256 = excluded.fingerprint256, version = excluded.version,
         deployed_at = excluded.deployed_at, verified_at = excluded.verified_at, stale_since = excluded.stale_since, stale_detail = excluded.stale_detail`)
       .run(d.lineage, d.snippetPath, d.snippetSha256, d.fingerprint256, d.version ?? null, d.deployedAt, d.verifiedAt, d.staleSince, d.staleDetail);
   }
@@ -70,7 +70,7 @@ export class DeploymentRepository {
   /** Records a deploy nginx refused (or could not reload): counted, kept until a deploy succeeds. */
   recordFailure(f: { lineage: string; version: number | null; fingerprint256: string | null; code: string; detail: string; at: string }): void {
     this.db.prepare(`INSERT INTO deploy_failures (lineage, version, fingerprint256, code, detail, failures, since, last_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)
-      ON CONFLICT(lineage) DO UPDATE SET version = excluded.version, fingerprint256 = excluded.fingerprint256, code = excluded.code, detail = excluded.detail,
+      ON CONFLICT(node, lineage) DO UPDATE SET version = excluded.version, fingerprint256 = excluded.fingerprint256, code = excluded.code, detail = excluded.detail,
         failures = failures + 1, last_at = excluded.last_at`)
       .run(f.lineage, f.version, f.fingerprint256, f.code, f.detail, f.at, f.at);
   }

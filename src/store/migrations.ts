@@ -376,6 +376,114 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE endpoints ADD COLUMN status_table TEXT;
     `,
   },
+  {
+    version: 10,
+    name: 'a cluster of nodes: identity, fencing tokens, per-node deployments, scan batches, shared challenges',
+    sql: `
+      -- One row per daemon or certs run that ever wrote to this store (issue 16): node.name, the
+      -- build's version, when it was last seen and what its last cycle did. cycle_ms is the node's
+      -- schedule interval: a node not seen for 3 of its cycles is node-silent.
+      CREATE TABLE nodes (
+        name                 TEXT PRIMARY KEY,
+        version              TEXT NOT NULL,
+        started_at           TEXT NOT NULL,
+        last_seen_at         TEXT NOT NULL,
+        cycle_ms             INTEGER,
+        last_run_started_at  TEXT,
+        last_run_finished_at TEXT,
+        last_run_outcome     TEXT
+      );
+
+      -- Fencing: every acquisition of a lock raises its token by one, and a release keeps the row
+      -- (expires_at 0) so the token never goes back. A write made under a lock names (lock, token)
+      -- and is refused once the row holds a newer token (store/fence.ts).
+      ALTER TABLE locks ADD COLUMN token INTEGER NOT NULL DEFAULT 0;
+
+      -- Deployments and failed deploys are per (node, lineage): every node deploys to its own
+      -- nginx. Rows written before this migration have node '' and are adopted by the first node
+      -- that deploys the lineage (store/deployments.ts).
+      CREATE TABLE deployments_v10 (
+        lineage        TEXT NOT NULL,
+        snippet_path   TEXT NOT NULL,
+        snippet_sha256 TEXT NOT NULL,
+        fingerprint256 TEXT,
+        deployed_at    TEXT NOT NULL,
+        verified_at    TEXT,
+        stale_since    TEXT,
+        stale_detail   TEXT,
+        version        INTEGER,
+        node           TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (node, lineage)
+      );
+      INSERT INTO deployments_v10 (lineage, snippet_path, snippet_sha256, fingerprint256, deployed_at, verified_at, stale_since, stale_detail, version, node)
+        SELECT lineage, snippet_path, snippet_sha256, fingerprint256, deployed_at, verified_at, stale_since, stale_detail, version, '' FROM deployments;
+      DROP TABLE deployments;
+      ALTER TABLE deployments_v10 RENAME TO deployments;
+
+      CREATE TABLE deploy_failures_v10 (
+        lineage        TEXT NOT NULL,
+        version        INTEGER,
+        fingerprint256 TEXT,
+        code           TEXT NOT NULL,
+        detail         TEXT NOT NULL,
+        failures       INTEGER NOT NULL,
+        since          TEXT NOT NULL,
+        last_at        TEXT NOT NULL,
+        node           TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (node, lineage)
+      );
+      INSERT INTO deploy_failures_v10 (lineage, version, fingerprint256, code, detail, failures, since, last_at, node)
+        SELECT lineage, version, fingerprint256, code, detail, failures, since, last_at, '' FROM deploy_failures;
+      DROP TABLE deploy_failures;
+      ALTER TABLE deploy_failures_v10 RENAME TO deploy_failures;
+
+      -- Who did it: the node that ran a cycle, attempted a renewal, issued a version, sent a message.
+      ALTER TABLE runs ADD COLUMN node TEXT;
+      ALTER TABLE renewal_attempts ADD COLUMN node TEXT;
+      ALTER TABLE issued ADD COLUMN node TEXT;
+
+      -- Outbox rows are claimed by one node before it sends them (claim_until: ISO time, like
+      -- the outbox's other times), so two nodes never deliver the same message.
+      ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+      ALTER TABLE outbox ADD COLUMN claim_until TEXT;
+      ALTER TABLE outbox ADD COLUMN delivered_by TEXT;
+
+      -- A cycle's scan, sharded: the first node to start cycle <key> splits the inventory into
+      -- batches of domains; nodes claim open batches (lease_until in ms, token raised per claim)
+      -- and record their scans with the batch's token, so a batch is recorded once.
+      CREATE TABLE scan_cycles (
+        cycle      TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL,
+        batches    INTEGER NOT NULL,
+        endpoints  INTEGER NOT NULL
+      );
+      CREATE TABLE scan_batches (
+        cycle        TEXT NOT NULL REFERENCES scan_cycles(cycle) ON DELETE CASCADE,
+        batch        INTEGER NOT NULL,
+        domains_json TEXT NOT NULL,
+        endpoints    INTEGER NOT NULL,
+        claimed_by   TEXT,
+        token        INTEGER NOT NULL DEFAULT 0,
+        lease_until  INTEGER,
+        done_at      INTEGER,
+        done_by      TEXT,
+        scanned      INTEGER,
+        PRIMARY KEY (cycle, batch)
+      );
+
+      -- http-01 key authorisations of orders in flight, served by every node's daemon when
+      -- acme.challenge.shared is on (the CA may reach any node behind the load balancer).
+      CREATE TABLE acme_challenges (
+        token             TEXT PRIMARY KEY,
+        key_authorization TEXT NOT NULL,
+        domain            TEXT NOT NULL,
+        node              TEXT NOT NULL,
+        created_at        INTEGER NOT NULL,
+        expires_at        INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes and expects. */

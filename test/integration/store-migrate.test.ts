@@ -136,6 +136,13 @@ function buildSource(dataDir: string): void {
     store.runs.start('2026-01-03T15:17:00.000Z');
     store.meta.set('daemon_minute', '17');
     assert.ok(store.locks.tryAcquire('run', 'host-a:4242', 60_000));
+    // The cluster tables (issue 16), written as a node would.
+    store.db.exec(`INSERT INTO nodes (name, version, started_at, last_seen_at, cycle_ms, last_run_started_at, last_run_finished_at, last_run_outcome)
+        VALUES ('host-a', '0.1.0', '2026-01-03T00:00:00.000Z', '2026-01-03T03:18:00.000Z', 43200000, '2026-01-03T03:17:00.000Z', '2026-01-03T03:18:00.000Z', 'warning');
+      INSERT INTO scan_cycles (cycle, created_at, created_by, batches, endpoints) VALUES ('2026-01-03T03:17:00.000Z', 1767410220000, 'host-a', 1, 25);
+      INSERT INTO scan_batches (cycle, batch, domains_json, endpoints, claimed_by, token, lease_until, done_at, done_by, scanned)
+        VALUES ('2026-01-03T03:17:00.000Z', 0, '["host00001.example.com"]', 25, 'host-a', 1, 1767410280000, 1767410230000, 'host-a', 25);
+      INSERT INTO acme_challenges (token, key_authorization, domain, node, created_at, expires_at) VALUES ('tok-1', 'tok-1.thumb', 'a.example.com', 'host-a', 1767410220000, 1767410520000);`);
   } finally {
     store.close();
   }

@@ -73,7 +73,7 @@ export class PgDeploymentStore implements DeploymentStore {
 
   async save(d: DeploymentRow): Promise<void> {
     await this.db.query(`INSERT INTO deployments (${DEPLOYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-      ON CONFLICT (lineage) DO UPDATE SET snippet_path = excluded.snippet_path, snippet_sha256 = excluded.snippet_sha256, fingerprint256 = excluded.fingerprint256, version = excluded.version,
+      ON CONFLICT (node, lineage) DO UPDATE SET snippet_path = excluded.snippet_path, snippet_sha256 = excluded.snippet_sha256, fingerprint256 = excluded.fingerprint256, version = excluded.version,
         deployed_at = excluded.deployed_at, verified_at = excluded.verified_at, stale_since = excluded.stale_since, stale_detail = excluded.stale_detail`,
     [d.lineage, d.snippetPath, d.snippetSha256, d.fingerprint256, d.version ?? null, d.deployedAt, d.verifiedAt, d.staleSince, d.staleDetail]);
   }
@@ -89,7 +89,7 @@ export class PgDeploymentStore implements DeploymentStore {
   async recordFailure(f: { lineage: string; version: number | null; fingerprint256: string | null; code: string; detail: string; at: string }): Promise<void> {
     // One statement, so two nodes failing the same deploy at once both count (no read-modify-write).
     await this.db.query(`INSERT INTO deploy_failures (${FAILURE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, 1, $6, $6)
-      ON CONFLICT (lineage) DO UPDATE SET version = excluded.version, fingerprint256 = excluded.fingerprint256, code = excluded.code, detail = excluded.detail,
+      ON CONFLICT (node, lineage) DO UPDATE SET version = excluded.version, fingerprint256 = excluded.fingerprint256, code = excluded.code, detail = excluded.detail,
         failures = deploy_failures.failures + 1, last_at = excluded.last_at`,
     [f.lineage, f.version, f.fingerprint256, f.code, f.detail, f.at]);
   }

@@ -285,6 +285,72 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE INDEX runs_started ON runs(started_at);
     `,
   },
+  {
+    version: 2,
+    name: 'a cluster of nodes (SQLite version 10)',
+    sql: `
+      -- See SQLite's migration 10 for what each is for. Where SQLite rebuilds a table to change
+      -- its primary key (deployments, deploy_failures), PostgreSQL adds the column last and swaps
+      -- the key, so the columns end in the same order on both engines.
+      CREATE TABLE nodes (
+        name                 text COLLATE "C" PRIMARY KEY,
+        version              text COLLATE "C" NOT NULL,
+        started_at           text COLLATE "C" NOT NULL,
+        last_seen_at         text COLLATE "C" NOT NULL,
+        cycle_ms             bigint,
+        last_run_started_at  text COLLATE "C",
+        last_run_finished_at text COLLATE "C",
+        last_run_outcome     text COLLATE "C"
+      );
+
+      ALTER TABLE locks ADD COLUMN token bigint NOT NULL DEFAULT 0;
+
+      ALTER TABLE deployments ADD COLUMN node text COLLATE "C" NOT NULL DEFAULT '';
+      ALTER TABLE deployments DROP CONSTRAINT deployments_pkey;
+      ALTER TABLE deployments ADD PRIMARY KEY (node, lineage);
+      ALTER TABLE deploy_failures ADD COLUMN node text COLLATE "C" NOT NULL DEFAULT '';
+      ALTER TABLE deploy_failures DROP CONSTRAINT deploy_failures_pkey;
+      ALTER TABLE deploy_failures ADD PRIMARY KEY (node, lineage);
+
+      ALTER TABLE runs ADD COLUMN node text COLLATE "C";
+      ALTER TABLE renewal_attempts ADD COLUMN node text COLLATE "C";
+      ALTER TABLE issued ADD COLUMN node text COLLATE "C";
+
+      ALTER TABLE outbox ADD COLUMN claimed_by text COLLATE "C";
+      ALTER TABLE outbox ADD COLUMN claim_until text COLLATE "C";
+      ALTER TABLE outbox ADD COLUMN delivered_by text COLLATE "C";
+
+      CREATE TABLE scan_cycles (
+        cycle      text COLLATE "C" PRIMARY KEY,
+        created_at bigint NOT NULL,
+        created_by text COLLATE "C" NOT NULL,
+        batches    integer NOT NULL,
+        endpoints  integer NOT NULL
+      );
+      CREATE TABLE scan_batches (
+        cycle        text COLLATE "C" NOT NULL REFERENCES scan_cycles(cycle) ON DELETE CASCADE,
+        batch        integer NOT NULL,
+        domains_json text COLLATE "C" NOT NULL,
+        endpoints    integer NOT NULL,
+        claimed_by   text COLLATE "C",
+        token        bigint NOT NULL DEFAULT 0,
+        lease_until  bigint,
+        done_at      bigint,
+        done_by      text COLLATE "C",
+        scanned      integer,
+        PRIMARY KEY (cycle, batch)
+      );
+
+      CREATE TABLE acme_challenges (
+        token             text COLLATE "C" PRIMARY KEY,
+        key_authorization text COLLATE "C" NOT NULL,
+        domain            text COLLATE "C" NOT NULL,
+        node              text COLLATE "C" NOT NULL,
+        created_at        bigint NOT NULL,
+        expires_at        bigint NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The PostgreSQL schema version this build writes and expects. */
