@@ -5,7 +5,8 @@ import { parseKek } from '../lib/kek.js';
 import { parsePgUrl } from '../lib/pg-url.js';
 import { formatKeyPath, type Checker, type KeyPath } from './kit.js';
 import { at, host, port, secret } from './schema-common.js';
-import type { DaemonConfig, EmailConfig, FetchConfig, HooksConfig, NginxConfig, NotifyConfig, StoreConfig } from './types.js';
+import { CLUSTER_DEFAULTS, NODE_NAME_RE } from './node.js';
+import type { ClusterConfig, DaemonConfig, NodeConfig, EmailConfig, FetchConfig, HooksConfig, NginxConfig, NotifyConfig, StoreConfig } from './types.js';
 
 export const DEFAULT_THRESHOLDS = [30, 14, 7, 3, 1];
 
@@ -223,4 +224,23 @@ export function checkThresholds(c: Checker, v: unknown, path: KeyPath): number[]
     seen.set(n, i);
   }
   return [...seen.keys()].sort((a, b) => b - a);
+}
+
+/** node: {name}; the name defaults to the host name (config/node.ts) and is checked like one. */
+export function checkNode(c: Checker, v: unknown, path: KeyPath): NodeConfig | undefined {
+  const o = c.mapping(v ?? {}, path, ['name']);
+  const name = c.optional(o.name, at(path, 'name'), (x, q) => {
+    const s = c.string(x, q, 'a node name like "web-1"');
+    return NODE_NAME_RE.test(s) ? s : c.fail(q, `expected 1 to 64 letters, digits, ".", "_" or "-", got ${JSON.stringify(s)}`);
+  });
+  return name === undefined ? undefined : { name };
+}
+
+/** cluster: {leaseSeconds, scanBatchSize}: how nodes sharing a PostgreSQL store coordinate. */
+export function checkCluster(c: Checker, v: unknown, path: KeyPath): ClusterConfig {
+  const o = c.mapping(v ?? {}, path, ['leaseSeconds', 'scanBatchSize']);
+  return {
+    leaseSeconds: c.optional(o.leaseSeconds, at(path, 'leaseSeconds'), (x, q) => c.integer(x, q, 1, 3600)) ?? CLUSTER_DEFAULTS.leaseSeconds,
+    scanBatchSize: c.optional(o.scanBatchSize, at(path, 'scanBatchSize'), (x, q) => c.integer(x, q, 1, 100_000)) ?? CLUSTER_DEFAULTS.scanBatchSize,
+  };
 }

@@ -8,12 +8,12 @@ import { ADDRESS_MODES } from '../core/addresses.js';
 import { isIpLiteral } from '../core/names.js';
 import { parseHostPort } from '../lib/host-port.js';
 import { checkAcme } from './schema-acme.js';
-import { checkDaemon, checkFetch, checkHooks, checkNginx, checkNotify, checkStore } from './schema-extras.js';
+import { checkCluster, checkDaemon, checkFetch, checkHooks, checkNginx, checkNode, checkNotify, checkStore } from './schema-extras.js';
 import { checkNginxTemplates } from './nginx-templates.js';
 import { checkEmailTemplates } from './email-templates.js';
 import type { Config } from './types.js';
 
-export const TOP_KEYS = ['dataDir', 'trust', 'scan', 'acme', 'nginx', 'daemon', 'notify', 'fetch', 'hooks', 'store', 'domains'] as const;
+export const TOP_KEYS = ['dataDir', 'trust', 'scan', 'acme', 'nginx', 'daemon', 'notify', 'fetch', 'hooks', 'store', 'node', 'cluster', 'domains'] as const;
 const SCAN_KEYS = ['concurrency', 'timeoutMs', 'connectTimeoutMs', 'warningDays', 'criticalDays', 'revocation', 'addresses', 'resolver'] as const;
 
 export const SCAN_DEFAULTS = { concurrency: 64, timeoutMs: 5000, warningDays: 30, criticalDays: 7 } as const;
@@ -113,6 +113,8 @@ export function validateConfig(raw: unknown, ctx: CheckContext): Config {
   const fetch = checkFetch(c, o.fetch, ['fetch']);
   const hooks = checkHooks(c, o.hooks, ['hooks']);
   const store = checkStore(c, o.store, ['store']);
+  const node = checkNode(c, o.node, ['node']);
+  const cluster = c.optional(o.cluster, ['cluster'], (x, p) => checkCluster(c, x, p));
   const domains = ctx.domains?.validated ?? checkDomains(c, o.domains, acme, ctx.domains);
   const config: Config = {
     file: ctx.file,
@@ -126,6 +128,8 @@ export function validateConfig(raw: unknown, ctx: CheckContext): Config {
     fetch,
     hooks,
     store,
+    ...(node ? { node } : {}),
+    ...(cluster ? { cluster } : {}),
     domains,
   };
   return config;

@@ -36,6 +36,10 @@ export interface Config {
   hooks: HooksConfig;
   /** Local store settings (retention). */
   store: StoreConfig;
+  /** This process's name in a cluster of daemons sharing one store (issue 16); default: the host name. */
+  node?: NodeConfig;
+  /** How the nodes sharing a store coordinate (issue 16); defaults apply when absent. */
+  cluster?: ClusterConfig;
   domains: DomainConfig[];
 }
 
@@ -47,6 +51,18 @@ export interface FetchConfig {
 export interface HooksConfig {
   /** Names of environment variables passed to hooks and nginx commands besides PATH, HOME, LANG, TZ and CERTS_*. */
   passEnv: string[];
+}
+
+export interface NodeConfig {
+  /** 1–64 of [A-Za-z0-9._-]; recorded on what this node does (runs, renewals, deployments, scans). */
+  name: string;
+}
+
+export interface ClusterConfig {
+  /** Lease of locks, scan batch claims and outbox claims, in seconds. Default 60. */
+  leaseSeconds: number;
+  /** Domains per scan batch that a node claims at a time. Default 200. */
+  scanBatchSize: number;
 }
 
 export interface StoreConfig {

@@ -288,7 +288,7 @@ describe('loadConfig: unknown keys', () => {
     ['acme: {challenge: {type: http-01, web_root: /w}}\n', 'acme.challenge.web_root', /did you mean "webroot"\?/],
     ['notify: {email: {smtp: {hostname: x}}}\n', 'notify.email.smtp.hostname', /did you mean "host"\?/],
     ['daemon: {http: {adress: 127.0.0.1}}\n', 'daemon.http.adress', /did you mean "address"\?/],
-    ['frobnicate: 1\n', 'frobnicate', /unknown key; expected one of: dataDir, trust, scan, acme, nginx, daemon, notify, fetch, hooks, store, domains/],
+    ['frobnicate: 1\n', 'frobnicate', /unknown key; expected one of: dataDir, trust, scan, acme, nginx, daemon, notify, fetch, hooks, store, node, cluster, domains/],
   ];
   for (const [text, keyPath, message] of table) it(keyPath, () => void assertConfigError(text, keyPath, message));
 
