@@ -1,3 +1,4 @@
+import { certsVersion } from './version.js';
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError } from '../core/errors.js';
 // Command modules are imported when their command runs: `status` must not pay for loading
@@ -26,7 +27,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('certs')
     .description('Watch, renew and deploy TLS certificates: see what servers really serve and warn before anything breaks.')
-    .version(process.env['npm_package_version'] ?? '0.1.0', '-V, --version')
+    .version(certsVersion(), '-V, --version')
     .option('-c, --config <path>', 'config file (default: $CERTS_CONFIG or ./config/certs.yaml)')
     .option('--debug', 'show stack traces on errors')
     .option('--no-color', 'never colour the output')

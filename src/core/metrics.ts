@@ -29,6 +29,8 @@ export interface MetricsInput {
   lastRun: LastRun | null;
   /** Undelivered notifications in the outbox. */
   pending: number;
+  /** The nodes sharing the store and when each was last seen (issue 16); absent: none recorded. */
+  nodes?: ReadonlyArray<{ name: string; lastSeenAt: string }>;
 }
 
 /** The Content-Type a Prometheus scraper expects for this format. */
@@ -107,6 +109,8 @@ function renderFamily(f: Family): string {
  *   ended, and whether it ran (1 for outcomes ok/warning/critical, 0 for failed/error). No sample
  *   before the first run has finished.
  * - `certs_notifications_pending`: undelivered messages in the outbox.
+ * - `certs_node_last_seen_timestamp_seconds{node}`: each node's last heartbeat (issue 16), so an
+ *   alert on `time() - … > 3 * cycle` catches a node that stopped.
  */
 export function renderMetrics(input: MetricsInput): string {
   const expiration: Family = {
@@ -162,5 +166,16 @@ export function renderMetrics(input: MetricsInput): string {
     samples: [{ labels: [], value: input.pending }],
   };
 
-  return [expiration, problems, failures, lastRunTs, lastRunOk, pending].map(renderFamily).join('');
+  const nodes: Family = {
+    name: 'certs_node_last_seen_timestamp_seconds',
+    type: 'gauge',
+    help: 'When the node (a daemon or certs run sharing this store) was last seen, in unix seconds.',
+    samples: [],
+  };
+  for (const n of input.nodes ?? []) {
+    const seen = unixSeconds(n.lastSeenAt);
+    if (seen !== null) nodes.samples.push({ labels: [['node', n.name]], value: seen });
+  }
+
+  return [expiration, problems, failures, lastRunTs, lastRunOk, pending, nodes].map(renderFamily).join('');
 }

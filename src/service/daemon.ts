@@ -25,6 +25,27 @@ export interface DaemonDeps {
   runNow?: boolean;
   /** Signals to listen to; default process. */
   signals?: NodeJS.EventEmitter;
+  /** Records this node's heartbeat between cycles (issue 16), every `heartbeatMs` (default 60 s). */
+  heartbeat?: (config: Config) => Promise<void>;
+  heartbeatMs?: number;
+}
+
+/**
+ * The interval of a cron expression: the gap between its next two fire times after `from`. For
+ * an uneven schedule ("0 3,4 * * *") that is the shorter gap; node-silent then waits 3 of those,
+ * which errs on the side of saying so early rather than never.
+ */
+export function scheduleIntervalMs(expression: string, from: Date = new Date()): number | null {
+  const task = cron.createTask(expression, () => undefined);
+  try {
+    const runs = task.getNextRuns(3).filter((d) => d.getTime() > from.getTime());
+    if (runs.length < 2) return null;
+    let gap = Infinity;
+    for (let i = 1; i < runs.length; i++) gap = Math.min(gap, runs[i]!.getTime() - runs[i - 1]!.getTime());
+    return Number.isFinite(gap) && gap > 0 ? gap : null;
+  } finally {
+    void task.stop();
+  }
 }
 
 /** Twice a day, 12 hours apart, at a minute and hour chosen once per installation. */
@@ -75,6 +96,15 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
   if (http) log('http.listening', { address: http.address, port: http.port });
   await schedule();
   log('daemon.started', { pid: process.pid, config: config.file });
+  let beating = false;
+  const beater = deps.heartbeat
+    ? setInterval(() => {
+      if (beating || stopping) return;
+      beating = true;
+      deps.heartbeat!(config).catch((err: unknown) => log('node.heartbeat-error', { error: errorMessage(err) })).finally(() => (beating = false));
+    }, deps.heartbeatMs ?? 60_000)
+    : null;
+  beater?.unref();
 
   const signals = deps.signals ?? process;
   return new Promise<number>((resolve) => {
@@ -94,6 +124,7 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
     const onStop = (signal: string) => (): void => {
       if (stopping) return;
       stopping = true;
+      if (beater) clearInterval(beater);
       log('daemon.stopping', { signal });
       for (const t of tasks) void t.stop();
       const budget = deps.shutdownTimeoutMs ?? 30_000;

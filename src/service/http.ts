@@ -42,6 +42,7 @@ import { databasePath } from '../store/index.js';
 import type { AsyncStore } from '../store/contract.js';
 import { authorized, hostAllowed, WWW_AUTHENTICATE } from './http-access.js';
 import { statusDocument, statusReports } from './status.js';
+import { nodeViews } from '../core/nodes.js';
 import { dashboardData, endpointDetail } from './dashboard.js';
 import { renderDashboard } from '../web/page.js';
 import { renderEndpointPage } from '../web/endpoint-page.js';
@@ -314,7 +315,11 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
       return send(req, res, h.code, JSON_TYPE, `${JSON.stringify(h.body)}\n`);
     }
     if (path === '/status') {
-      const body = await cached(path, config, '', () => withStore(opts, config, async (store) => `${JSON.stringify(await statusDocument(config, store, now()), null, 2)}\n`));
+      const body = await cached(path, config, '', () => withStore(opts, config, async (store) => {
+        const at = now();
+        const nodes = store ? nodeViews(await store.nodes.list(), at) : [];
+        return `${JSON.stringify({ ...(await statusDocument(config, store, at)), ...(nodes.length > 0 ? { nodes } : {}) }, null, 2)}\n`;
+      }));
       return send(req, res, 200, JSON_TYPE, body);
     }
     const lastRun = await opts.lastRun();
@@ -327,7 +332,7 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
           const states = await store.renewals.all();
           for (const d of config.domains) if (d.managed) renewalFailures.set(d.name, states.get(d.name)?.failures ?? 0);
         }
-        return renderMetrics({ reports, renewalFailures, lastRun, pending: store ? await store.notifications.pendingCount() : 0 });
+        return renderMetrics({ reports, renewalFailures, lastRun, pending: store ? await store.notifications.pendingCount() : 0, nodes: store ? await store.nodes.list() : [] });
       }),
     );
     return send(req, res, 200, METRICS_CONTENT_TYPE, body);

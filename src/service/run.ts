@@ -32,6 +32,27 @@ export interface RunDeps {
   report?: string;
   /** The cycle's steps; the real ones unless a test passes fakes. */
   steps?: Partial<RunSteps>;
+  /** Who runs the cycle (issue 16): recorded in `runs.node` and as the node's heartbeat. */
+  node?: NodeIdentity;
+}
+
+export interface NodeIdentity {
+  name: string;
+  version: string;
+  /** When this process started (ISO). */
+  startedAt: string;
+  /** The node's cycle interval (its schedule), for node-silent; null when it has none (cron's certs run). */
+  cycleMs: number | null;
+}
+
+/** Records `node`'s heartbeat (with the run when given); a failure is logged, never thrown. */
+export async function beat(store: Pick<AsyncStore, 'nodes'>, node: NodeIdentity | undefined, now: Date, log: RunDeps['log'], lastRun?: { startedAt: string; finishedAt: string | null; outcome: string | null }): Promise<void> {
+  if (!node) return;
+  try {
+    await store.nodes.heartbeat({ name: node.name, version: node.version, startedAt: node.startedAt, lastSeenAt: now.toISOString(), cycleMs: node.cycleMs, lastRun: lastRun ?? null });
+  } catch (err) {
+    log('node.heartbeat-error', { error: errorMessage(err) });
+  }
 }
 
 export interface RunSteps {
@@ -124,7 +145,8 @@ export async function runLocked(config: Config, store: AsyncStore, deps: Omit<Ru
  */
 export async function runCycle(config: Config, store: AsyncStore, deps: RunDeps, opts: RunOptions): Promise<RunResult> {
   const startedAt = deps.now().toISOString();
-  const runId = await recordRun(deps, () => store.runs.start(startedAt));
+  const runId = await recordRun(deps, () => store.runs.start(startedAt, deps.node?.name ?? null));
+  await beat(store, deps.node, deps.now(), deps.log, { startedAt, finishedAt: null, outcome: null });
   let result: RunResult;
   try {
     result = await cycleSteps(config, store, deps, opts, startedAt);
@@ -132,12 +154,14 @@ export async function runCycle(config: Config, store: AsyncStore, deps: RunDeps,
     if (runId !== null) {
       await recordRun(deps, () => store.runs.finish(runId, { finishedAt: deps.now().toISOString(), outcome: 'error', exitCode: null, summary: { renewed: [], deployed: [], failed: [], notified: 0 } }));
     }
+    await beat(store, deps.node, deps.now(), deps.log, { startedAt, finishedAt: deps.now().toISOString(), outcome: 'error' });
     throw err;
   }
   if (runId !== null) {
     const { run } = result;
     await recordRun(deps, () => store.runs.finish(runId, { finishedAt: run.finishedAt ?? deps.now().toISOString(), outcome: run.outcome, exitCode: run.exitCode, summary: runSummary(result) }));
   }
+  await beat(store, deps.node, deps.now(), deps.log, { startedAt, finishedAt: result.run.finishedAt ?? deps.now().toISOString(), outcome: result.run.outcome });
   return result;
 }
 

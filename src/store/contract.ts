@@ -18,6 +18,7 @@ import type { DeploymentRepository } from './deployments.js';
 import type { NotificationRepository } from './notifications.js';
 import type { MetaRepository } from './meta.js';
 import type { RunRepository } from './runs.js';
+import type { NodeRepository } from './nodes.js';
 import type { StoreMaintenance, StoreViews } from './index.js';
 import type { CertPems } from './archive.js';
 
@@ -37,6 +38,7 @@ export type NotificationStore = AsyncOf<Pick<NotificationRepository,
   'sentKeys' | 'active' | 'meta' | 'commitRun' | 'due' | 'list' | 'pendingCount' | 'markDelivered' | 'markFailed'>>;
 export type MetaStore = AsyncOf<Pick<MetaRepository, 'get' | 'set' | 'getOrSet'>>;
 export type RunStore = AsyncOf<Pick<RunRepository, 'start' | 'finish' | 'latestFinished' | 'list'>>;
+export type NodeStore = AsyncOf<Pick<NodeRepository, 'heartbeat' | 'list'>>;
 export type ViewStore = AsyncOf<StoreViews>;
 export type MaintenanceStore = AsyncOf<StoreMaintenance>;
 
@@ -66,6 +68,7 @@ export interface StoreReader {
   readonly notifications: NotificationStore;
   readonly meta: MetaStore;
   readonly runs: RunStore;
+  readonly nodes: NodeStore;
   readonly views: ViewStore;
 }
 

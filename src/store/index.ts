@@ -9,6 +9,7 @@ import { DeploymentRepository } from './deployments.js';
 import { NotificationRepository } from './notifications.js';
 import { MetaRepository } from './meta.js';
 import { RunRepository } from './runs.js';
+import { NodeRepository } from './nodes.js';
 import { certificateNotBefore, storedEndpoint, storedEndpoints, type StoredEndpoint } from './endpoint-ids.js';
 import { leanScanRows, type LeanScanRow } from './dashboard-rows.js';
 import { outboxMentioning, type OutboxMention } from './outbox-search.js';
@@ -32,6 +33,7 @@ export { LockRepository, type LockHolder } from './locks.js';
 export { DeploymentRepository, type DeployFailureRow, type DeploymentRow } from './deployments.js';
 export { MetaRepository } from './meta.js';
 export { RunRepository, type RunOutcome, type RunRow, type RunSummary } from './runs.js';
+export { NodeRepository, type NodeRow, type NodeLastRun } from './nodes.js';
 export { NotificationRepository, type ActiveRow, type NewOutboxMessage, type OutboxRow } from './notifications.js';
 export { RenewalRepository, type AriState, type AttemptOutcome, type RenewalState } from './renewals.js';
 
@@ -71,6 +73,7 @@ export interface Store {
   readonly notifications: NotificationRepository;
   readonly meta: MetaRepository;
   readonly runs: RunRepository;
+  readonly nodes: NodeRepository;
   /** Reads for the dashboard, shaped for fleets (see each function). */
   readonly views: StoreViews;
   /** Retention and upkeep of the store itself. */
@@ -111,6 +114,7 @@ export function openStore(dataDir: string, opts: OpenDatabaseOptions = {}): Stor
     notifications: new NotificationRepository(db),
     meta: new MetaRepository(db),
     runs: new RunRepository(db),
+    nodes: new NodeRepository(db),
     views: {
       leanScanRows: () => leanScanRows(db),
       storedEndpoints: () => storedEndpoints(db),

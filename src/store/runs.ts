@@ -64,9 +64,9 @@ export class RunRepository {
   constructor(private readonly db: Db) {}
 
   /** Records a run's start; returns its id for `finish`. */
-  start(startedAt: string): number {
+  start(startedAt: string, node: string | null = null): number {
     try {
-      return Number(this.db.prepare('INSERT INTO runs (started_at) VALUES (?)').run(startedAt).lastInsertRowid);
+      return Number(this.db.prepare('INSERT INTO runs (started_at, node) VALUES (?, ?)').run(startedAt, node).lastInsertRowid);
     } catch (err) {
       throw this.wrap(err, 'recording a run');
     }

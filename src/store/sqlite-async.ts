@@ -12,7 +12,7 @@
 import type { Store } from './index.js';
 import { readArchivePems } from './archive.js';
 import type {
-  AsyncStore, AccountStore, DeploymentStore, IssuedStore, LockStore, MetaStore, NotificationStore, RenewalStore, RunStore, ScanStore, StoreReader, ViewStore, MaintenanceStore,
+  AsyncStore, AccountStore, DeploymentStore, IssuedStore, LockStore, MetaStore, NodeStore, NotificationStore, RenewalStore, RunStore, ScanStore, StoreReader, ViewStore, MaintenanceStore,
 } from './contract.js';
 
 type Gate = { held: Promise<void> | null };
@@ -48,6 +48,7 @@ function readers(store: Store, gate: Gate | null, dataDir: string): StoreReader 
     notifications: wrap(store.notifications, ['sentKeys', 'active', 'meta', 'commitRun', 'due', 'list', 'pendingCount', 'markDelivered', 'markFailed'], gate) as unknown as NotificationStore,
     meta: wrap(store.meta, ['get', 'set', 'getOrSet'], gate) as unknown as MetaStore,
     runs: wrap(store.runs, ['start', 'finish', 'latestFinished', 'list'], gate) as unknown as RunStore,
+    nodes: wrap(store.nodes, ['heartbeat', 'list'], gate) as unknown as NodeStore,
     views: wrap(store.views, ['leanScanRows', 'storedEndpoints', 'storedEndpoint', 'certificateNotBefore', 'outboxMentioning'], gate) as unknown as ViewStore,
   };
 }

@@ -541,6 +541,21 @@ export function storeContract(engine: string, factory: StoreFactory, opts: { ski
         assert.deepEqual(await s.deployments.failures(), new Map());
       });
 
+      it('nodes: a heartbeat upserts; one without a run keeps the last run; listed by name, bytewise', async () => {
+        const s = await open();
+        assert.deepEqual(await s.nodes.list(), []);
+        const b = { name: 'b-node', version: '0.1.0', startedAt: '2030-01-01T00:00:00.000Z', lastSeenAt: '2030-01-01T00:00:01.000Z', cycleMs: 43_200_000, lastRun: { startedAt: '2030-01-01T00:00:01.000Z', finishedAt: null, outcome: null } };
+        await s.nodes.heartbeat(b);
+        await s.nodes.heartbeat({ name: 'B-node', version: '0.2.0', startedAt: '2030-01-01T00:00:00.000Z', lastSeenAt: '2030-01-01T00:00:02.000Z', cycleMs: null, lastRun: null });
+        assert.deepEqual((await s.nodes.list()).map((n) => n.name), ['B-node', 'b-node'], 'bytewise: upper case first');
+        const finished = { ...b, lastSeenAt: '2030-01-01T00:05:00.000Z', lastRun: { startedAt: b.lastRun.startedAt, finishedAt: '2030-01-01T00:05:00.000Z', outcome: 'ok' } };
+        await s.nodes.heartbeat(finished);
+        await s.nodes.heartbeat({ ...b, lastSeenAt: '2030-01-01T00:06:00.000Z', cycleMs: null, lastRun: null });
+        const got = (await s.nodes.list()).find((n) => n.name === 'b-node');
+        assert.deepEqual(got, { ...finished, lastSeenAt: '2030-01-01T00:06:00.000Z' }, 'a beat without a run or cycle keeps both');
+        assert.deepEqual((await s.nodes.list()).find((n) => n.name === 'B-node'), { name: 'B-node', version: '0.2.0', startedAt: '2030-01-01T00:00:00.000Z', lastSeenAt: '2030-01-01T00:00:02.000Z', cycleMs: null, lastRun: null });
+      });
+
       it('notifications: commitRun records a run; a key is queued once; due, list, pending, delivered, failed', async () => {
         const s = await open();
         assert.deepEqual(await s.notifications.sentKeys(), new Set());

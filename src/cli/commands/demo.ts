@@ -1,3 +1,4 @@
+import { certsVersion } from '../version.js';
 import { UsageError } from '../../core/errors.js';
 import { reportDocument, summarise } from '../../core/report.js';
 import { runDemo, type DemoSession } from '../../service/demo.js';
@@ -14,7 +15,7 @@ export interface DemoCommandOptions extends GlobalOptions {
   json?: boolean;
 }
 
-const VERSION = process.env['npm_package_version'] ?? '0.1.0';
+const VERSION = certsVersion();
 
 /**
  * `certs demo`: the demo world scanned for real, its table, and the HTML report; with --serve the

@@ -3,6 +3,7 @@
  * dashboard as one self-contained file (every style, script and chart inline), for cron users
  * without a daemon (issue 13). Built from the config and the store alone, like `certs status`.
  */
+import { certsVersion } from '../version.js';
 import { statSync } from 'node:fs';
 import { UsageError } from '../../core/errors.js';
 import type { Config } from '../../config/types.js';
@@ -24,7 +25,7 @@ export interface ReportCliOptions extends GlobalOptions {
 const REPORT_MODE = 0o644;
 
 export function version(): string {
-  return process.env['npm_package_version'] ?? '0.1.0';
+  return certsVersion();
 }
 
 /**

@@ -1,9 +1,11 @@
 /** certs run (one cycle, for cron) and certs daemon. */
+import { certsVersion } from '../version.js';
 import { UsageError, errorMessage } from '../../core/errors.js';
 import { reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import type { AsyncStore } from '../../store/contract.js';
-import { runLocked, type RunResult } from '../../service/run.js';
+import { runLocked, type NodeIdentity, type RunResult } from '../../service/run.js';
+import { nodeNameOf } from '../../config/node.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { compose, type Composition } from '../compose.js';
 import { renderSummary, renderTable } from '../render.js';
@@ -25,11 +27,22 @@ function waitSeconds(v: string | undefined): number {
   return n;
 }
 
+/** The default schedule's shape (its minute and hour are chosen per installation): twice a day. */
+const DEFAULT_SHAPE = '0 0,12 * * *';
+
+/** When this process started: a node's heartbeat says how long it has been up. */
+const PROCESS_STARTED_AT = new Date(Date.now() - Math.round(process.uptime() * 1000)).toISOString();
+
+export function nodeIdentity(config: Config, cycleMs: number | null): NodeIdentity {
+  return { name: nodeNameOf(config), version: certsVersion(), startedAt: PROCESS_STARTED_AT, cycleMs };
+}
+
 /** One cycle under the run lock (service/run.ts runLocked), with the scanner wired to this store. */
-export async function cycle(config: Config, store: AsyncStore, io: Io, opts: { renew: boolean; waitMs: number; log: (event: string, fields?: Record<string, unknown>) => void; report?: string }, c: Composition = compose(io.now)): Promise<RunResult> {
+export async function cycle(config: Config, store: AsyncStore, io: Io, opts: { renew: boolean; waitMs: number; log: (event: string, fields?: Record<string, unknown>) => void; report?: string; cycleMs?: number | null }, c: Composition = compose(io.now)): Promise<RunResult> {
   const scan = await c.scanner(config, store);
   return runLocked(config, store, {
     scan,
+    node: nodeIdentity(config, opts.cycleMs ?? null),
     overlay: (reports) => withLifecycle(config, store, reports),
     now: c.now,
     random: c.random,
@@ -113,7 +126,7 @@ function jsonLogger(io: Io): (event: string, fields?: Record<string, unknown>) =
 }
 
 export async function daemonCommand(opts: GlobalOptions & { runNow?: boolean; shutdownTimeout?: string }, io: Io): Promise<number> {
-  const [{ runDaemon, installationSchedule }, { startStatusServer }, { lastRunOf }] = await Promise.all([
+  const [{ runDaemon, installationSchedule, scheduleIntervalMs }, { startStatusServer }, { lastRunOf, beat }] = await Promise.all([
     import('../../service/daemon.js'),
     import('../../service/http.js'),
     import('../../service/run.js'),
@@ -123,8 +136,19 @@ export async function daemonCommand(opts: GlobalOptions & { runNow?: boolean; sh
   const log = jsonLogger(io);
   const shutdownTimeoutMs = Number(opts.shutdownTimeout ?? 30_000);
   if (!Number.isInteger(shutdownTimeoutMs) || shutdownTimeoutMs < 100) throw new UsageError(`--shutdown-timeout: expected milliseconds ≥ 100, got ${JSON.stringify(opts.shutdownTimeout)}`);
+  /** The interval of the schedule the daemon runs `config` on, for node-silent. */
+  const cycleMsOf = (config: Config): number | null => scheduleIntervalMs(config.daemon?.schedule ?? DEFAULT_SHAPE);
   return runDaemon({
     loadConfig: () => configFrom(opts),
+    heartbeat: async (config) => {
+      const cycleMs = cycleMsOf(config);
+      const store = await c.openStore(config);
+      try {
+        await beat(store, nodeIdentity(config, cycleMs), c.now(), log);
+      } finally {
+        await store.close();
+      }
+    },
     log,
     runNow: opts.runNow === true,
     shutdownTimeoutMs,
@@ -144,7 +168,7 @@ export async function daemonCommand(opts: GlobalOptions & { runNow?: boolean; sh
       try {
         // Another process (a second daemon, cron's certs run) holding the run lock: wait for it,
         // then decide again; it will usually have left nothing to do.
-        const result = await cycle(config, store, io, { renew, waitMs: 10 * 60_000, log }, c);
+        const result = await cycle(config, store, io, { renew, waitMs: 10 * 60_000, log, cycleMs: cycleMsOf(config) }, c);
         return result.run.exitCode ?? 3;
       } finally {
         await store.close();
@@ -157,7 +181,7 @@ export async function daemonCommand(opts: GlobalOptions & { runNow?: boolean; sh
         config,
         address: http.address,
         port: http.port,
-        version: process.env['npm_package_version'] ?? '0.1.0',
+        version: certsVersion(),
         log: (m) => log('http.error', { message: m }),
         readStore: c.readStore,
         lastRun: async () => {

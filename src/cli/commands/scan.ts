@@ -1,15 +1,16 @@
 import { type Domain, type EndpointReport } from '../../core/model.js';
-import { nagiosExitCode, type Problem } from '../../core/problems.js';
+import { nagiosExitCode, worstStatus, type Problem, type Status } from '../../core/problems.js';
+import { nodeSilentLine, nodeViews, type NodeView } from '../../core/nodes.js';
 import { adviceContextOf, problemFix } from '../../core/advice.js';
 import { endpointLabel } from '../../core/notify-policy.js';
 import { overallStatus, reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
 import { overallOf, statusJson, statusReports, statusTable, withLifecycle } from '../../service/status.js';
-import type { AsyncStore } from '../../store/contract.js';
+import type { AsyncStore, StoreReader } from '../../store/contract.js';
 import { createProgress } from '../progress.js';
 import { renderDetail, renderNagios, renderSummary, renderTable, statusTableText, storedTableFields, tableCells, tableFields } from '../render.js';
-import { useColour } from '../style.js';
+import { paint, useColour } from '../style.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { compose, type Composition } from '../compose.js';
 import { writeJsonDocument, writeJsonDocumentAfter } from '../json-out.js';
@@ -144,8 +145,9 @@ async function wholeInventoryJson(config: Config, io: Io): Promise<number> {
   const store = await compose().readStore(config);
   try {
     const { batches, summary } = statusJson(config, store);
-    await writeJsonDocumentAfter(io.stdout, batches, 'endpoints', () => ({ generatedAt: io.now().toISOString(), summary, endpoints: [] }));
-    return nagiosExitCode(overallOf(summary));
+    const nodes = await nodesOf(store, io.now());
+    await writeJsonDocumentAfter(io.stdout, batches, 'endpoints', () => ({ generatedAt: io.now().toISOString(), summary, ...(nodes.length > 0 ? { nodes } : {}), endpoints: [] }));
+    return nagiosExitCode(withNodes(overallOf(summary), nodes));
   } finally {
     await store?.close();
   }
@@ -156,6 +158,7 @@ async function wholeInventoryTable(config: Config, io: Io): Promise<number> {
   const store = await compose().readStore(config);
   try {
     const { batches, summary } = statusTable(config, store);
+    const nodes = await nodesOf(store, io.now());
     const colour = useColour(io.stdout);
     const issuers = new Map<string | null, string>();
     const text = statusTableText();
@@ -165,7 +168,8 @@ async function wholeInventoryTable(config: Config, io: Io): Promise<number> {
       for (const chunk of text.chunks()) io.stdout.write(chunk);
       io.stdout.write(`\n${renderSummary(summary, colour)}\n`);
     }
-    return nagiosExitCode(overallOf(summary));
+    if (nodes.length > 1 || nodes.some((n) => n.silent)) io.stdout.write(`${nodesText(nodes, colour)}\n`);
+    return nagiosExitCode(withNodes(overallOf(summary), nodes));
   } finally {
     await store?.close();
   }
@@ -187,4 +191,21 @@ function stripChainUnlessDetail(keep: boolean): (r: EndpointReport) => EndpointR
     const { chain: _chain, ...rest } = r;
     return rest;
   };
+}
+
+/** The nodes sharing the store (issue 16); none for a store no node has recorded itself in. */
+async function nodesOf(store: StoreReader | null, now: Date): Promise<NodeView[]> {
+  return store ? nodeViews(await store.nodes.list(), now) : [];
+}
+
+/** A silent node is a warning: something that should be renewing or deploying has stopped. */
+function withNodes(status: Status, nodes: readonly NodeView[]): Status {
+  return nodes.some((n) => n.silent) ? worstStatus(status, 'warning') : status;
+}
+
+function nodesText(nodes: readonly NodeView[], colour: boolean): string {
+  const silent = nodes.filter((n) => n.silent);
+  const lines = [`nodes: ${nodes.map((n) => `${n.name}${n.silent ? ' (silent)' : ''}`).join(', ')}`];
+  for (const n of silent) lines.push(paint(colour, 'yellow', nodeSilentLine(n)));
+  return lines.join('\n');
 }

@@ -47,8 +47,8 @@ export class PgRunStore implements RunStore {
   constructor(private readonly db: PgQueryable) {}
 
   /** Records a run's start; returns its id for `finish`. */
-  async start(startedAt: string): Promise<number> {
-    const { rows } = await this.db.query<{ id: number | string }>('INSERT INTO runs (started_at) VALUES ($1) RETURNING id', [startedAt]);
+  async start(startedAt: string, node: string | null = null): Promise<number> {
+    const { rows } = await this.db.query<{ id: number | string }>('INSERT INTO runs (started_at, node) VALUES ($1, $2) RETURNING id', [startedAt, node]);
     return Number(rows[0]!.id);
   }
 

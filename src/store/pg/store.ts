@@ -26,6 +26,7 @@ import { PgMetaStore } from './meta.js';
 import { PgNotificationStore } from './notifications.js';
 import { PgRenewalStore } from './renewals.js';
 import { PgRunStore } from './runs.js';
+import { PgNodeStore } from './nodes.js';
 import { PgScanStore } from './scans.js';
 import { PgViewStore } from './views.js';
 
@@ -52,6 +53,7 @@ function readers(q: PgQueryable, db: PgDb | PgQueryable, keks: { seal: Kek; open
     notifications: new PgNotificationStore(db),
     meta: new PgMetaStore(q),
     runs: new PgRunStore(q),
+    nodes: new PgNodeStore(q),
     views: new PgViewStore(q),
   };
 }

@@ -10,6 +10,7 @@ const FAMILIES = [
   ['certs_last_run_timestamp_seconds', 'gauge'],
   ['certs_last_run_success', 'gauge'],
   ['certs_notifications_pending', 'gauge'],
+  ['certs_node_last_seen_timestamp_seconds', 'gauge'],
 ] as const;
 
 function report(over: Partial<EndpointReport> & { domain: string }): EndpointReport {
@@ -50,6 +51,16 @@ function assertWellFormed(text: string): void {
 }
 
 describe('renderMetrics', () => {
+  it('certs_node_last_seen_timestamp_seconds: one gauge per node, the label escaped', () => {
+    const text = renderMetrics(input({ nodes: [{ name: 'web-1', lastSeenAt: '2030-01-01T00:00:00.000Z' }, { name: 'odd"\\name', lastSeenAt: '2030-01-01T00:00:01.500Z' }, { name: 'broken', lastSeenAt: 'never' }] }));
+    assertWellFormed(text);
+    assert.deepEqual(samples(text, 'certs_node_last_seen_timestamp_seconds'), [
+      'certs_node_last_seen_timestamp_seconds{node="web-1"} 1893456000',
+      'certs_node_last_seen_timestamp_seconds{node="odd\\"\\\\name"} 1893456001.5',
+    ]);
+    assert.match(text, /# TYPE certs_node_last_seen_timestamp_seconds gauge/);
+  });
+
   it('empty input: every family has HELP and TYPE exactly once, only the pending gauge has a sample', () => {
     const text = renderMetrics(input());
     assertWellFormed(text);
