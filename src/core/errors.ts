@@ -64,6 +64,7 @@ export type StoreErrorCode =
   | 'read-only' // the file or its directory cannot be written
   | 'io' // the file system refused something else (disk full, not a directory, …)
   | 'invalid-argument' // a caller passed data the store cannot record
+  | 'fenced' // a write under a lock whose lease another node has taken since (a newer fencing token)
   | 'connection' // a database server (PostgreSQL) could not be reached, refused, or its TLS did not verify
   | 'auth' // a database server refused the login
   | 'sqlite' // anything SQLite reported that is none of the above

@@ -9,7 +9,7 @@
  * (`reconcileCurrent`), which switches `current` to the newest recorded version.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { AcmeError, CertsError, errorMessage } from '../core/errors.js';
 import { ariCertId } from '../core/ari.js';
 import { dnOf, extensionCritical, oneLineName, parseNameList } from '../core/x509.js';
@@ -22,6 +22,7 @@ import { currentPaths, currentVersion, switchCurrent, versionPaths, writeArchive
 import type { IssuedCert } from '../store/index.js';
 import type { AsyncStore } from '../store/contract.js';
 import { materialiseVersion } from '../store/materialise.js';
+import type { Fence } from '../store/fence.js';
 import { assertCertificateSet } from '../store/cert-check.js';
 
 export interface Wanted {
@@ -51,6 +52,10 @@ export interface IssueInput {
   dryRun: boolean;
   onEvent?: (event: string) => void;
   archiveFs?: ArchiveFs;
+  /** The `cert:<lineage>` lease's fence: the version is recorded only while it is still ours (issue 16). */
+  fence?: Fence;
+  /** The node ordering it, recorded with the version. */
+  node?: string;
 }
 
 export interface IssueResult {
@@ -138,10 +143,18 @@ export async function issueCertificate(input: IssueInput): Promise<IssueResult |
     reason: input.reason,
     revokedAt: null,
     revokeReason: null,
+    ...(input.node !== undefined ? { node: input.node } : {}),
   };
-  // The files before the row (a shared store: every node can then materialise what is recorded).
-  await store.issued.putPems(domain.name, version, pems);
-  issued.id = await store.issued.record(issued);
+  try {
+    // The files before the row (a shared store: every node can then materialise what is recorded).
+    await store.issued.putPems(domain.name, version, pems, input.fence);
+    issued.id = await store.issued.record(issued, input.fence);
+  } catch (err) {
+    // Refused by the fence: another node took the lease over and records its own version. Ours
+    // must not stay in this machine's archive, where it would shadow that one's number later.
+    if (err instanceof CertsError && err.code === 'fenced') rmSync(paths.dir, { recursive: true, force: true });
+    throw err;
+  }
   switchCurrent(dataDir, domain.name, version);
   return { issued, paths: currentPaths(dataDir, domain.name) };
 }

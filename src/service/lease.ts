@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { BusyError } from '../core/errors.js';
 import type { LockStore } from '../store/contract.js';
+import type { Fence } from '../store/fence.js';
 
 export const LEASE_MS = 60_000;
 
@@ -13,6 +14,9 @@ export function newOwnerId(): string {
 
 export interface Lease {
   readonly name: string;
+  /** The lease's fencing token: writes made under it carry `fence`, and the store refuses them once another holder took over. */
+  readonly token: number;
+  readonly fence: Fence;
   /** False once the lease was lost (a heartbeat found someone else holding it). */
   held(): boolean;
   /** Stops the heartbeat and gives the lock back; never throws (an unreleased lease expires). */
@@ -20,13 +24,14 @@ export interface Lease {
 }
 
 export async function tryLease(locks: LockStore, name: string, owner: string, leaseMs = LEASE_MS): Promise<Lease | null> {
-  if (!(await locks.tryAcquire(name, owner, leaseMs))) return null;
+  const token = await locks.tryAcquire(name, owner, leaseMs);
+  if (token === null) return null;
   let held = true;
   let beating = false;
   const timer = setInterval(() => {
     if (beating) return;
     beating = true;
-    locks.heartbeat(name, owner, leaseMs).then(
+    locks.heartbeat(name, owner, leaseMs, token).then(
       (still) => {
         // A beat answered after release() must not bring the lease back.
         if (held) held = still;
@@ -39,12 +44,14 @@ export async function tryLease(locks: LockStore, name: string, owner: string, le
   timer.unref();
   return {
     name,
+    token,
+    fence: { lock: name, token },
     held: () => held,
     async release() {
       clearInterval(timer);
       const was = held;
       held = false;
-      if (was) await locks.release(name, owner).catch(() => undefined);
+      if (was) await locks.release(name, owner, token).catch(() => undefined);
     },
   };
 }

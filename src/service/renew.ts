@@ -46,6 +46,10 @@ export interface RenewOptions {
   log?: (domain: string, event: string) => void;
   /** Test seam for disk faults. */
   archiveFs?: ArchiveFs;
+  /** This node's name (issue 16), recorded with attempts and versions. */
+  node?: string;
+  /** The `cert:<lineage>` lease (cluster.leaseSeconds); default one minute. */
+  leaseMs?: number;
 }
 
 export function acmeOf(config: Config): AcmeConfig {
@@ -171,7 +175,7 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStor
   }
 
   // Lock, then look again: another process may have renewed it while we were deciding.
-  const lease = opts.dryRun ? null : await tryLease(store.locks, `cert:${d.name}`, opts.owner);
+  const lease = opts.dryRun ? null : await tryLease(store.locks, `cert:${d.name}`, opts.owner, opts.leaseMs);
   if (!opts.dryRun && !lease) {
     const h = await store.locks.holder(`cert:${d.name}`);
     return { domain: d.name, action: 'locked', reason: `another certs process is renewing it${h ? ` (${h.owner})` : ''}` };
@@ -187,7 +191,8 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStor
       }
     }
     log(`renewing: ${decision.reason}`);
-    const attempt = opts.dryRun ? null : await store.renewals.attemptStarted(d.name, opts.now().toISOString(), decision.reason);
+    const attempt = opts.dryRun ? null : await store.renewals.attemptStarted(d.name, opts.now().toISOString(), decision.reason, opts.node ?? null);
+    const fence = lease?.fence;
     try {
       await hook(d, 'pre', null);
       const session = await ctx.session();
@@ -206,13 +211,15 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStor
         now: opts.now,
         dryRun: opts.dryRun === true,
         onEvent: log,
+        ...(fence ? { fence } : {}),
+        ...(opts.node !== undefined ? { node: opts.node } : {}),
         ...(opts.archiveFs ? { archiveFs: opts.archiveFs } : {}),
       });
       if (!result) {
         return { domain: d.name, action: 'dry-run', reason: `dry run: the CA issued a test certificate for ${wanted.names.join(', ')}; nothing was stored or replaced` };
       }
       const at = opts.now().toISOString();
-      await store.renewals.recordSuccess(d.name, at);
+      await store.renewals.recordSuccess(d.name, at, fence);
       if (attempt !== null) await store.renewals.attemptFinished(attempt, { at, outcome: 'issued' });
       log(`issued version ${result.issued.version}, valid until ${result.issued.notAfter}`);
       const afterHooks: string[] = [];
@@ -234,10 +241,18 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStor
     } catch (err) {
       const e = asCertsError(err, d.name);
       const at = opts.now();
+      if (e.code === 'fenced') {
+        // Our lease ran out (a pause, a stall) and another node took the certificate over: its
+        // version is the one recorded. Not a failure of the domain; nothing of ours was kept.
+        const h = await store.locks.holder(`cert:${d.name}`).catch(() => null);
+        log(`lease lost${h ? ` to ${h.owner}` : ''}; our late writes were refused (fencing token ${fence?.token})`);
+        if (attempt !== null) await store.renewals.attemptFinished(attempt, { at: at.toISOString(), outcome: 'failed', error: e.message }).catch(() => undefined);
+        return { domain: d.name, action: 'locked', reason: `the lease on ${d.name} ran out during the order and another certs process${h ? ` (${h.owner})` : ''} took it over; our late writes were refused and it renews the certificate` };
+      }
       if (!opts.dryRun) {
         const failures = ((await store.renewals.get(d.name))?.failures ?? 0) + 1;
         const next = nextBackoff({ failures, now: at, ...(e instanceof AcmeError && e.retryAfter ? { retryAfter: e.retryAfter } : {}), random: opts.random });
-        await store.renewals.recordFailure(d.name, { at: at.toISOString(), error: e.message, code: e.code, nextAttemptAt: next.toISOString() });
+        await store.renewals.recordFailure(d.name, { at: at.toISOString(), error: e.message, code: e.code, nextAttemptAt: next.toISOString() }, fence);
         if (attempt !== null) await store.renewals.attemptFinished(attempt, { at: at.toISOString(), outcome: 'failed', error: e.message });
         try {
           await hook(d, 'post', null, { CERTS_OUTCOME: 'failure', CERTS_ERROR: e.message });

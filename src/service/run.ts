@@ -16,6 +16,7 @@ import { deployDomains, needsDeploy, type DeployOutcome } from './deploy.js';
 import { notifyAfterRun, type ChannelFactory, type ChannelSet, type NotifyRunResult } from './notify.js';
 import { pruneStore, type PruneReport } from './prune.js';
 import { newOwnerId, waitLease } from './lease.js';
+import { leaseMsOf, nodeNameOf } from '../config/node.js';
 
 export interface RunDeps {
   /** Scans and stores (the CLI wires the scanner once). */
@@ -130,12 +131,21 @@ export function runExitCode(status: Status, failedSteps: number): number {
  */
 export async function runLocked(config: Config, store: AsyncStore, deps: Omit<RunDeps, 'owner'>, opts: RunOptions & { waitMs: number }): Promise<RunResult> {
   const owner = newOwnerId();
-  const lease = await waitLease(store.locks, 'run', owner, opts.waitMs);
+  const lease = await waitLease(store.locks, runLockName(config, store), owner, opts.waitMs, { leaseMs: leaseMsOf(config) });
   try {
     return await runCycle(config, store, { ...deps, owner }, { renew: opts.renew, notify: opts.notify });
   } finally {
     await lease.release();
   }
+}
+
+/**
+ * The run lock's name. On SQLite (one machine) `run`: one cycle at a time. On PostgreSQL, per
+ * node (`run:<node>`): the nodes of a cluster run their cycles at the same time, each certificate
+ * guarded by its own `cert:` lock, and one node never overlaps itself (daemon and cron).
+ */
+export function runLockName(config: Pick<Config, 'node'>, store: Pick<AsyncStore, 'engine'>): string {
+  return store.engine === 'postgres' ? `run:${nodeNameOf(config)}` : 'run';
 }
 
 /**
@@ -206,7 +216,7 @@ async function cycleSteps(config: Config, store: AsyncStore, deps: RunDeps, opts
   const managed = domains.filter((d) => d.managed);
   if (opts.renew && config.acme && managed.length > 0) {
     try {
-      renew = await steps.renew(config, store, managed, { now: deps.now, random: deps.random, owner: deps.owner, log: (domain, detail) => deps.log('renew', { domain, detail }) });
+      renew = await steps.renew(config, store, managed, { now: deps.now, random: deps.random, owner: deps.owner, log: (domain, detail) => deps.log('renew', { domain, detail }), node: nodeNameOf(config), leaseMs: leaseMsOf(config) });
     } catch (err) {
       stepFailed('renew', err);
     }

@@ -21,6 +21,7 @@ import type { RunRepository } from './runs.js';
 import type { NodeRepository } from './nodes.js';
 import type { StoreMaintenance, StoreViews } from './index.js';
 import type { CertPems } from './archive.js';
+import type { Fence } from './fence.js';
 
 /** `T`'s methods, each returning a promise of what it returned. */
 export type AsyncOf<T> = {
@@ -50,7 +51,7 @@ export type MaintenanceStore = AsyncOf<StoreMaintenance>;
  */
 export type IssuedStore = AsyncOf<Pick<IssuedRepository, 'record' | 'latest' | 'byVersion' | 'list' | 'latestAll' | 'maxVersion' | 'markRevoked'>> & {
   /** Stores a version's files (postgres: the key sealed under the key-encryption key). Idempotent. */
-  putPems(lineage: string, version: number, pems: CertPems): Promise<void>;
+  putPems(lineage: string, version: number, pems: CertPems, fence?: Fence): Promise<void>;
   /** A version's files, or null when the store does not hold them (sqlite: not in the archive). */
   pems(lineage: string, version: number): Promise<CertPems | null>;
 };

@@ -1,3 +1,4 @@
+import { assertFence, type Fence } from './fence.js';
 import type { Db } from './db.js';
 
 /** One certificate certs obtained: an archive version of a lineage. */
@@ -5,6 +6,8 @@ export interface IssuedCert {
   id?: number;
   lineage: string;
   version: number;
+  /** The node that ordered it (issue 16); written, not read back (null for rows from before). */
+  node?: string | null;
   fingerprint256: string;
   serial: string;
   notBefore: string;
@@ -79,12 +82,16 @@ export const ISSUED_COLUMNS = 'id, lineage, version, fingerprint256, serial, not
 export class IssuedRepository {
   constructor(private readonly db: Db) {}
 
-  record(c: IssuedCert): number {
-    const info = this.db.prepare(`INSERT INTO issued (lineage, version, fingerprint256, serial, not_before, not_after, issuer, names_json, key_type, directory_url, profile, ari_cert_id, replaced_id, dir, issued_at, reason)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-      c.lineage, c.version, c.fingerprint256, c.serial, c.notBefore, c.notAfter, c.issuer, JSON.stringify(c.names), c.keyType, c.directoryUrl, c.profile, c.ariCertId, c.replacedId, c.dir, c.issuedAt, c.reason,
-    );
-    return Number(info.lastInsertRowid);
+  /** Records a version; with a fence, only while the fence's lock still has its token (else StoreError 'fenced', nothing written). */
+  record(c: IssuedCert, fence?: Fence): number {
+    return this.db.transaction(() => {
+      assertFence(this.db, fence);
+      const info = this.db.prepare(`INSERT INTO issued (lineage, version, fingerprint256, serial, not_before, not_after, issuer, names_json, key_type, directory_url, profile, ari_cert_id, replaced_id, dir, issued_at, reason, node)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+        c.lineage, c.version, c.fingerprint256, c.serial, c.notBefore, c.notAfter, c.issuer, JSON.stringify(c.names), c.keyType, c.directoryUrl, c.profile, c.ariCertId, c.replacedId, c.dir, c.issuedAt, c.reason, c.node ?? null,
+      );
+      return Number(info.lastInsertRowid);
+    }).immediate();
   }
 
   /** The newest version of a lineage, or null. */

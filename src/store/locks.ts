@@ -4,6 +4,8 @@ export interface LockHolder {
   owner: string;
   acquiredAt: number;
   expiresAt: number;
+  /** The fencing token of the current lease. */
+  token: number;
 }
 
 /**
@@ -15,30 +17,35 @@ export interface LockHolder {
 export class LockRepository {
   constructor(private readonly db: Db, private readonly clock: () => number = Date.now) {}
 
-  tryAcquire(name: string, owner: string, leaseMs: number): boolean {
+  /** The lease's fencing token (>= 1, one more than the lock's last), or null when someone else holds it. */
+  tryAcquire(name: string, owner: string, leaseMs: number): number | null {
     return this.db.transaction(() => {
       const now = this.clock();
-      const row = this.db.prepare('SELECT owner, expires_at FROM locks WHERE name = ?').get(name) as { owner: string; expires_at: number } | undefined;
-      if (row && row.owner !== owner && row.expires_at > now) return false;
-      this.db.prepare('INSERT INTO locks (name, owner, acquired_at, expires_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at')
-        .run(name, owner, now, now + leaseMs);
-      return true;
+      const row = this.db.prepare('SELECT owner, expires_at, token FROM locks WHERE name = ?').get(name) as { owner: string; expires_at: number; token: number } | undefined;
+      if (row && row.owner !== owner && row.expires_at > now) return null;
+      const token = (row?.token ?? 0) + 1;
+      this.db.prepare('INSERT INTO locks (name, owner, acquired_at, expires_at, token) VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at, token = excluded.token')
+        .run(name, owner, now, now + leaseMs, token);
+      return token;
     }).immediate();
   }
 
-  /** Extends the lease; false when it was lost (expired and taken by someone else). */
-  heartbeat(name: string, owner: string, leaseMs: number): boolean {
+  /** Extends the lease; false when it was lost (expired and taken by someone else, or released). */
+  heartbeat(name: string, owner: string, leaseMs: number, token?: number): boolean {
     const now = this.clock();
-    return this.db.prepare('UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ?').run(now + leaseMs, name, owner).changes === 1;
+    return this.db.prepare('UPDATE locks SET expires_at = ? WHERE name = ? AND owner = ? AND (? IS NULL OR token = ?) AND expires_at > 0').run(now + leaseMs, name, owner, token ?? null, token ?? null).changes === 1;
   }
 
-  release(name: string, owner: string): void {
-    this.db.prepare('DELETE FROM locks WHERE name = ? AND owner = ?').run(name, owner);
+  /** Ends the lease; the row stays (expired) so that the token never goes back. */
+  release(name: string, owner: string, token?: number): void {
+    this.db.prepare('UPDATE locks SET expires_at = 0 WHERE name = ? AND owner = ? AND (? IS NULL OR token = ?)').run(name, owner, token ?? null, token ?? null);
   }
 
   holder(name: string): LockHolder | null {
-    const row = this.db.prepare('SELECT owner, acquired_at, expires_at FROM locks WHERE name = ?').get(name) as { owner: string; acquired_at: number; expires_at: number } | undefined;
+    const row = this.db.prepare('SELECT owner, acquired_at, expires_at, token FROM locks WHERE name = ?').get(name) as { owner: string; acquired_at: number; expires_at: number; token: number } | undefined;
     if (!row || row.expires_at <= this.clock()) return null;
-    return { owner: row.owner, acquiredAt: row.acquired_at, expiresAt: row.expires_at };
+    return { owner: row.owner, acquiredAt: row.acquired_at, expiresAt: row.expires_at, token: row.token };
   }
+
+
 }

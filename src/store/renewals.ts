@@ -1,3 +1,4 @@
+import { assertFence, type Fence } from './fence.js';
 import type { Db } from './db.js';
 
 export interface AriState {
@@ -75,8 +76,9 @@ export class RenewalRepository {
     this.db.prepare('INSERT INTO renewal_state (lineage) VALUES (?) ON CONFLICT(lineage) DO NOTHING').run(lineage);
   }
 
-  recordFailure(lineage: string, f: { at: string; error: string; code: string; nextAttemptAt: string }): void {
+  recordFailure(lineage: string, f: { at: string; error: string; code: string; nextAttemptAt: string }, fence?: Fence): void {
     this.db.transaction(() => {
+      assertFence(this.db, fence);
       this.ensure(lineage);
       this.db.prepare('UPDATE renewal_state SET failures = failures + 1, last_attempt_at = ?, last_error = ?, last_error_code = ?, next_attempt_at = ? WHERE lineage = ?')
         .run(f.at, f.error, f.code, f.nextAttemptAt, lineage);
@@ -84,8 +86,9 @@ export class RenewalRepository {
   }
 
   /** A success clears the failure count, the error and the backoff, and the ARI window of the old certificate. */
-  recordSuccess(lineage: string, at: string): void {
+  recordSuccess(lineage: string, at: string, fence?: Fence): void {
     this.db.transaction(() => {
+      assertFence(this.db, fence);
       this.ensure(lineage);
       this.db.prepare(`UPDATE renewal_state SET failures = 0, last_attempt_at = ?, last_success_at = ?, last_error = NULL, last_error_code = NULL, next_attempt_at = NULL,
         ari_cert_id = NULL, ari_start = NULL, ari_end = NULL, ari_chosen = NULL, ari_retry_after = NULL, ari_explanation_url = NULL WHERE lineage = ?`).run(at, at, lineage);
@@ -100,8 +103,8 @@ export class RenewalRepository {
     }).immediate();
   }
 
-  attemptStarted(lineage: string, at: string, reason: string): number {
-    return Number(this.db.prepare('INSERT INTO renewal_attempts (lineage, started_at, reason) VALUES (?, ?, ?)').run(lineage, at, reason).lastInsertRowid);
+  attemptStarted(lineage: string, at: string, reason: string, node: string | null = null): number {
+    return Number(this.db.prepare('INSERT INTO renewal_attempts (lineage, started_at, reason, node) VALUES (?, ?, ?, ?)').run(lineage, at, reason, node).lastInsertRowid);
   }
 
   attemptFinished(id: number, f: { at: string; outcome: AttemptOutcome; error?: string | null; orderUrl?: string | null }): void {

@@ -747,49 +747,81 @@ export function storeContract(engine: string, factory: StoreFactory, opts: { ski
     });
 
     describe('locks', () => {
-      it('tryAcquire, heartbeat, release and holder under an injected clock', async () => {
+      it('tryAcquire, heartbeat, release and holder under an injected clock; each acquisition a new token', async () => {
         const clock = manualClock();
         const t0 = clock.now();
         const s = await open({ clock: clock.now });
         assert.equal(await s.locks.holder('renew'), null);
-        assert.equal(await s.locks.tryAcquire('renew', 'node-a', 60_000), true);
-        assert.deepEqual(await s.locks.holder('renew'), { owner: 'node-a', acquiredAt: t0, expiresAt: t0 + 60_000 });
-        assert.equal(await s.locks.tryAcquire('renew', 'node-b', 60_000), false, 'held by another');
-        assert.equal(await s.locks.tryAcquire('other', 'node-b', 60_000), true, 'locks are by name');
+        assert.equal(await s.locks.tryAcquire('renew', 'node-a', 60_000), 1);
+        assert.deepEqual(await s.locks.holder('renew'), { owner: 'node-a', acquiredAt: t0, expiresAt: t0 + 60_000, token: 1 });
+        assert.equal(await s.locks.tryAcquire('renew', 'node-b', 60_000), null, 'held by another');
+        assert.equal(await s.locks.tryAcquire('other', 'node-b', 60_000), 1, 'locks are by name, tokens too');
         clock.advance(10_000);
-        assert.equal(await s.locks.tryAcquire('renew', 'node-a', 60_000), true, 'the holder may take it again');
-        assert.deepEqual(await s.locks.holder('renew'), { owner: 'node-a', acquiredAt: t0 + 10_000, expiresAt: t0 + 70_000 });
+        assert.equal(await s.locks.tryAcquire('renew', 'node-a', 60_000), 2, 'the holder may take it again, with a new token');
+        assert.deepEqual(await s.locks.holder('renew'), { owner: 'node-a', acquiredAt: t0 + 10_000, expiresAt: t0 + 70_000, token: 2 });
         clock.advance(10_000);
-        assert.equal(await s.locks.heartbeat('renew', 'node-a', 60_000), true);
-        assert.deepEqual(await s.locks.holder('renew'), { owner: 'node-a', acquiredAt: t0 + 10_000, expiresAt: t0 + 80_000 });
+        assert.equal(await s.locks.heartbeat('renew', 'node-a', 60_000, 1), false, 'a beat with the old token does not extend');
+        assert.equal(await s.locks.heartbeat('renew', 'node-a', 60_000, 2), true);
+        assert.deepEqual(await s.locks.holder('renew'), { owner: 'node-a', acquiredAt: t0 + 10_000, expiresAt: t0 + 80_000, token: 2 });
         assert.equal(await s.locks.heartbeat('renew', 'node-b', 60_000), false, 'only the holder extends');
-        assert.deepEqual(await s.locks.holder('renew'), { owner: 'node-a', acquiredAt: t0 + 10_000, expiresAt: t0 + 80_000 });
         await s.locks.release('renew', 'node-b');
         assert.equal((await s.locks.holder('renew'))!.owner, 'node-a', 'only the holder releases');
-        await s.locks.release('renew', 'node-a');
+        await s.locks.release('renew', 'node-a', 2);
         assert.equal(await s.locks.holder('renew'), null);
-        assert.equal(await s.locks.heartbeat('renew', 'node-a', 60_000), false, 'a released lock cannot be extended');
-        assert.equal(await s.locks.tryAcquire('renew', 'node-b', 60_000), true);
+        assert.equal(await s.locks.heartbeat('renew', 'node-a', 60_000, 2), false, 'a released lock cannot be extended');
+        assert.equal(await s.locks.tryAcquire('renew', 'node-b', 60_000), 3, 'the token never goes back after a release');
       });
 
-      it('a lease that ran out belongs to nobody: seen from another connection, taken by another owner', async () => {
+      it('a lease that ran out belongs to nobody: seen from another connection, taken by another owner with a newer token', async () => {
         const clock = manualClock();
         const t0 = clock.now();
         const a = await open({ clock: clock.now });
         const b = await open({ clock: clock.now });
-        assert.equal(await a.locks.tryAcquire('run', 'a', 1000), true);
-        assert.equal(await b.locks.tryAcquire('run', 'b', 1000), false);
-        assert.deepEqual(await b.locks.holder('run'), { owner: 'a', acquiredAt: t0, expiresAt: t0 + 1000 });
+        assert.equal(await a.locks.tryAcquire('run', 'a', 1000), 1);
+        assert.equal(await b.locks.tryAcquire('run', 'b', 1000), null);
+        assert.deepEqual(await b.locks.holder('run'), { owner: 'a', acquiredAt: t0, expiresAt: t0 + 1000, token: 1 });
         clock.advance(999);
-        assert.equal(await b.locks.tryAcquire('run', 'b', 1000), false, 'one millisecond left');
+        assert.equal(await b.locks.tryAcquire('run', 'b', 1000), null, 'one millisecond left');
         clock.advance(1);
         assert.equal(await b.locks.holder('run'), null, 'expired at expiresAt');
         assert.equal(await a.locks.holder('run'), null);
-        assert.equal(await b.locks.tryAcquire('run', 'b', 1000), true);
-        assert.deepEqual(await a.locks.holder('run'), { owner: 'b', acquiredAt: t0 + 1000, expiresAt: t0 + 2000 });
-        assert.equal(await a.locks.heartbeat('run', 'a', 1000), false, 'the lease was lost');
-        await a.locks.release('run', 'a');
+        assert.equal(await b.locks.tryAcquire('run', 'b', 1000), 2);
+        assert.deepEqual(await a.locks.holder('run'), { owner: 'b', acquiredAt: t0 + 1000, expiresAt: t0 + 2000, token: 2 });
+        assert.equal(await a.locks.heartbeat('run', 'a', 1000, 1), false, 'the lease was lost');
+        await a.locks.release('run', 'a', 1);
         assert.equal((await b.locks.holder('run'))!.owner, 'b', 'the old holder cannot release the new lease');
+      });
+
+      it('fencing: a write under a lease taken over since is refused and writes nothing; the current token writes', async () => {
+        const clock = manualClock();
+        const a = await open({ clock: clock.now });
+        const b = await open({ clock: clock.now });
+        const lock = 'cert:f.example';
+        const tokA = (await a.locks.tryAcquire(lock, 'a', 1000))!;
+        // A pauses past its lease; B takes the certificate over and records version 1.
+        clock.advance(1000);
+        const tokB = (await b.locks.tryAcquire(lock, 'b', 1000))!;
+        assert.equal(tokB, tokA + 1);
+        await b.issued.record(issuedCert('f.example', 1), { lock, token: tokB });
+        await b.renewals.recordSuccess('f.example', '2030-01-01T00:00:01.000Z', { lock, token: tokB });
+        // A wakes up and tries to record what it ordered: every fenced write is refused.
+        const fenced = (err: unknown) => err instanceof StoreError && err.code === 'fenced' && err.message.includes(`token ${tokB}, ours ${tokA}`);
+        await assert.rejects(a.issued.record(issuedCert('f.example', 2), { lock, token: tokA }), fenced);
+        // SQLite keeps versions' files in the archive (putPems does nothing); PostgreSQL refuses them.
+        if (a.engine === 'postgres') await assert.rejects(a.issued.putPems('f.example', 2, { cert: 'C', chain: '', fullchain: 'C', privkey: 'K' }, { lock, token: tokA }), fenced);
+        await assert.rejects(a.renewals.recordFailure('f.example', { at: '2030-01-01T00:00:02.000Z', error: 'late', code: 'acme-ca', nextAttemptAt: '2030-01-02T00:00:00.000Z' }, { lock, token: tokA }), fenced);
+        await assert.rejects(a.renewals.recordSuccess('f.example', '2030-01-01T00:00:02.000Z', { lock, token: tokA }), fenced);
+        assert.deepEqual((await a.issued.list('f.example')).map((c) => c.version), [1], 'only B\'s version');
+        assert.equal(await a.issued.pems('f.example', 2), null);
+        const state = await a.renewals.get('f.example');
+        assert.equal(state?.failures, 0);
+        assert.equal(state?.lastSuccessAt, '2030-01-01T00:00:01.000Z');
+        // A lease that ran out with nobody taking it over still writes: no newer token exists.
+        clock.advance(5000);
+        await b.issued.record(issuedCert('f.example', 2), { lock, token: tokB });
+        assert.equal(await a.issued.maxVersion('f.example'), 2);
+        // A lock never taken refuses a fence too.
+        await assert.rejects(a.issued.record(issuedCert('g.example', 1), { lock: 'cert:g.example', token: 1 }), (err) => err instanceof StoreError && err.code === 'fenced');
       });
     });
 
@@ -908,13 +940,14 @@ export function storeContract(engine: string, factory: StoreFactory, opts: { ski
         const b = await open({ clock: clock.now });
         for (let i = 0; i < ROUNDS; i++) {
           const [wa, wb] = await Promise.all([a.locks.tryAcquire(`round-${i}`, 'a', 60_000), b.locks.tryAcquire(`round-${i}`, 'b', 60_000)]);
-          assert.equal(Number(wa) + Number(wb), 1, `round ${i}: a ${wa}, b ${wb}`);
-          assert.equal((await b.locks.holder(`round-${i}`))!.owner, wa ? 'a' : 'b');
+          assert.equal(Number(wa !== null) + Number(wb !== null), 1, `round ${i}: a ${wa}, b ${wb}`);
+          assert.equal(wa ?? wb, 1, 'the first lease of a lock has token 1');
+          assert.equal((await b.locks.holder(`round-${i}`))!.owner, wa !== null ? 'a' : 'b');
         }
         // One name, asked for 2×50 times at once: one winner, all others refused.
         const asks = await Promise.all([a, b].flatMap((s, w) => Array.from({ length: ROUNDS }, (_, i) => s.locks.tryAcquire('contended', `owner-${w}-${i}`, 60_000))));
-        assert.equal(asks.filter(Boolean).length, 1);
-        const winner = asks.indexOf(true);
+        assert.equal(asks.filter((t) => t !== null).length, 1);
+        const winner = asks.findIndex((t) => t !== null);
         assert.equal((await a.locks.holder('contended'))!.owner, `owner-${Math.floor(winner / ROUNDS)}-${winner % ROUNDS}`);
       });
 

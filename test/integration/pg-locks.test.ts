@@ -67,9 +67,10 @@ describe('PostgreSQL leased locks under concurrency', { skip: !required && unava
     const asked = Promise.all([a.tryAcquire(name, 'a', LEASE), b.tryAcquire(name, 'b', LEASE)]);
     if (before) await before();
     const [gotA, gotB] = await asked;
-    assert.equal(Number(gotA) + Number(gotB), 1, `${name}: exactly one of a (${gotA}) and b (${gotB}) holds it`);
-    const winner = gotA ? 'a' : 'b';
-    assert.deepEqual(await a.holder(name), { owner: winner, acquiredAt: now, expiresAt: now + LEASE });
+    assert.equal(Number(gotA !== null) + Number(gotB !== null), 1, `${name}: exactly one of a (${gotA}) and b (${gotB}) holds it`);
+    const winner = gotA !== null ? 'a' : 'b';
+    const token = (gotA ?? gotB)!;
+    assert.deepEqual(await a.holder(name), { owner: winner, acquiredAt: now, expiresAt: now + LEASE, token });
     const rows = await admin.query('SELECT owner FROM locks WHERE name = $1', [name]);
     assert.deepEqual(rows.rows, [{ owner: winner }]);
     return winner;
@@ -82,7 +83,7 @@ describe('PostgreSQL leased locks under concurrency', { skip: !required && unava
   it(`an expired lock taken over, ${RACES} races: exactly one winner each time, never the old holder's row`, async () => {
     for (let i = 0; i < RACES; i++) {
       const name = `expired-${i}`;
-      assert.equal(await a.tryAcquire(name, 'old', 1000), true);
+      assert.equal(await a.tryAcquire(name, 'old', 1000), 1);
       now += 1000; // the lease ends exactly now: expired (expires_at <= now), as in SQLite
       assert.equal(await a.holder(name), null);
       await race(name);
@@ -120,16 +121,16 @@ describe('PostgreSQL leased locks under concurrency', { skip: !required && unava
 
   it('leases follow the injected clock, not the server: held until expiresAt, free from it', async () => {
     now = Date.parse('2001-01-01T00:00:00.000Z'); // decades before the server's own time
-    assert.equal(await a.tryAcquire('clock', 'a', 5000), true);
-    assert.deepEqual(await b.holder('clock'), { owner: 'a', acquiredAt: now, expiresAt: now + 5000 });
+    assert.equal(await a.tryAcquire('clock', 'a', 5000), 1);
+    assert.deepEqual(await b.holder('clock'), { owner: 'a', acquiredAt: now, expiresAt: now + 5000, token: 1 });
     now += 4999;
-    assert.equal(await b.tryAcquire('clock', 'b', 5000), false, 'one millisecond left');
+    assert.equal(await b.tryAcquire('clock', 'b', 5000), null, 'one millisecond left');
     assert.equal(await b.heartbeat('clock', 'b', 5000), false, 'only the holder extends');
     assert.equal(await a.heartbeat('clock', 'a', 5000), true, 'the end moves to now + 5000');
     now += 4999;
-    assert.equal(await b.tryAcquire('clock', 'b', 5000), false, 'the heartbeat kept it');
+    assert.equal(await b.tryAcquire('clock', 'b', 5000), null, 'the heartbeat kept it');
     now += 1;
-    assert.equal(await b.tryAcquire('clock', 'b', 5000), true);
+    assert.equal(await b.tryAcquire('clock', 'b', 5000), 2, 'the takeover raises the token');
     assert.equal(await a.heartbeat('clock', 'a', 5000), false, 'the lease was lost');
   });
 });

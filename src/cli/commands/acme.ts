@@ -1,4 +1,6 @@
 /** renew, issue, revoke, certificates. */
+import { runLockName } from '../../service/run.js';
+import { leaseMsOf, nodeNameOf } from '../../config/node.js';
 import { UsageError } from '../../core/errors.js';
 import type { Config, DomainConfig } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
@@ -45,8 +47,8 @@ function waitSeconds(v: string | undefined): number {
   return n;
 }
 
-async function withRunLock<T>(store: AsyncStore, owner: string, waitS: number, fn: () => Promise<T>): Promise<T> {
-  const lease = await waitLease(store.locks, 'run', owner, waitS * 1000);
+async function withRunLock<T>(config: Config, store: AsyncStore, owner: string, waitS: number, fn: () => Promise<T>): Promise<T> {
+  const lease = await waitLease(store.locks, runLockName(config, store), owner, waitS * 1000, { leaseMs: leaseMsOf(config) });
   try {
     return await fn();
   } finally {
@@ -62,7 +64,9 @@ async function runRenew(names: string[], opts: RenewCliOptions, io: Io, force: b
   const store = await compose().openStore(config);
   const owner = newOwnerId();
   try {
-    const outcomes = await withRunLock(store, owner, waitS, () => renewDomains(config, store, domains, {
+    const outcomes = await withRunLock(config, store, owner, waitS, () => renewDomains(config, store, domains, {
+      node: nodeNameOf(config),
+      leaseMs: leaseMsOf(config),
       force,
       dryRun: opts.dryRun === true,
       now: io.now,

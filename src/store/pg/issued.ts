@@ -5,6 +5,8 @@
  * sealed (store/key-crypto.ts: AES-256-GCM under the key-encryption key, bound to lineage and
  * version) — the database alone never holds a usable private key.
  */
+import { fencedWrite } from './locks.js';
+import type { Fence } from '../fence.js';
 import { StoreError } from '../../core/errors.js';
 import type { CertPems } from '../archive.js';
 import { ISSUED_COLUMNS as COLUMNS, issuedFromRow as fromRow, type IssuedCert, type IssuedRow as Row } from '../issued.js';
@@ -35,12 +37,14 @@ export class PgIssuedStore implements IssuedStore {
     this.openWith = [keks.seal, ...keks.open.filter((k) => k.id !== keks.seal.id)];
   }
 
-  async record(c: IssuedCert): Promise<number> {
-    const { rows } = await this.db.query<{ id: number | string }>(`INSERT INTO issued (lineage, version, fingerprint256, serial, not_before, not_after, issuer, names_json, key_type, directory_url, profile, ari_cert_id, replaced_id, dir, issued_at, reason)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id`, [
-      c.lineage, c.version, c.fingerprint256, c.serial, c.notBefore, c.notAfter, c.issuer, JSON.stringify(c.names), c.keyType, c.directoryUrl, c.profile, c.ariCertId, c.replacedId, c.dir, c.issuedAt, c.reason,
-    ]);
-    return Number(rows[0]!.id);
+  async record(c: IssuedCert, fence?: Fence): Promise<number> {
+    return fencedWrite(this.db, fence, async (q) => {
+      const { rows } = await q.query<{ id: number | string }>(`INSERT INTO issued (lineage, version, fingerprint256, serial, not_before, not_after, issuer, names_json, key_type, directory_url, profile, ari_cert_id, replaced_id, dir, issued_at, reason, node)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id`, [
+        c.lineage, c.version, c.fingerprint256, c.serial, c.notBefore, c.notAfter, c.issuer, JSON.stringify(c.names), c.keyType, c.directoryUrl, c.profile, c.ariCertId, c.replacedId, c.dir, c.issuedAt, c.reason, c.node ?? null,
+      ]);
+      return Number(rows[0]!.id);
+    });
   }
 
   /** The newest version of a lineage, or null. */
@@ -85,13 +89,13 @@ export class PgIssuedStore implements IssuedStore {
    * the same files again (a retried run, two nodes finishing the same issuance) is no error;
    * different files for a version already stored are refused — a version is never rewritten.
    */
-  async putPems(lineage: string, version: number, pems: CertPems): Promise<void> {
+  async putPems(lineage: string, version: number, pems: CertPems, fence?: Fence): Promise<void> {
     const to = { lineage, version };
     const sealed = sealKey(this.keks.seal, pems.privkey, to);
     // ON CONFLICT DO NOTHING waits for a concurrent insert of the same version to commit, so the
     // comparison below always sees the winner's row.
-    const { rowCount } = await this.db.query(`INSERT INTO issued_files (lineage, version, cert, chain, fullchain, privkey_sealed, kek_id) VALUES ($1, $2, $3, $4, $5, $6, $7)
-      ON CONFLICT (lineage, version) DO NOTHING`, [lineage, version, pems.cert, pems.chain, pems.fullchain, sealed, sealedWith(sealed)]);
+    const { rowCount } = await fencedWrite(this.db, fence, (q) => q.query(`INSERT INTO issued_files (lineage, version, cert, chain, fullchain, privkey_sealed, kek_id) VALUES ($1, $2, $3, $4, $5, $6, $7)
+      ON CONFLICT (lineage, version) DO NOTHING`, [lineage, version, pems.cert, pems.chain, pems.fullchain, sealed, sealedWith(sealed)]));
     if (rowCount === 1) return;
     const stored = await this.files(lineage, version);
     if (stored === null) {

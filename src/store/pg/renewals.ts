@@ -4,6 +4,8 @@
  * atomic on its own, and two nodes recording at once both count (the increment runs on the row
  * as committed, not as read).
  */
+import { fencedWrite } from './locks.js';
+import type { Fence } from '../fence.js';
 import { renewalFromRow as fromRow, type AriState, type AttemptOutcome, type RenewalRow as Row, type RenewalState } from '../renewals.js';
 import type { RenewalStore } from '../contract.js';
 import type { PgQueryable } from './db.js';
@@ -30,21 +32,21 @@ export class PgRenewalStore implements RenewalStore {
     return new Map(rows.map((r) => [r.lineage, fromRow(r)]));
   }
 
-  async recordFailure(lineage: string, f: { at: string; error: string; code: string; nextAttemptAt: string }): Promise<void> {
-    await this.db.query(`INSERT INTO renewal_state (lineage, failures, last_attempt_at, last_error, last_error_code, next_attempt_at) VALUES ($1, 1, $2, $3, $4, $5)
+  async recordFailure(lineage: string, f: { at: string; error: string; code: string; nextAttemptAt: string }, fence?: Fence): Promise<void> {
+    await fencedWrite(this.db, fence, (q) => q.query(`INSERT INTO renewal_state (lineage, failures, last_attempt_at, last_error, last_error_code, next_attempt_at) VALUES ($1, 1, $2, $3, $4, $5)
       ON CONFLICT (lineage) DO UPDATE SET failures = renewal_state.failures + 1, last_attempt_at = excluded.last_attempt_at, last_error = excluded.last_error,
         last_error_code = excluded.last_error_code, next_attempt_at = excluded.next_attempt_at`,
-    [lineage, f.at, f.error, f.code, f.nextAttemptAt]);
+    [lineage, f.at, f.error, f.code, f.nextAttemptAt]));
   }
 
   /** A success clears the failure count, the error and the backoff, and the ARI window of the old certificate. */
-  async recordSuccess(lineage: string, at: string): Promise<void> {
+  async recordSuccess(lineage: string, at: string, fence?: Fence): Promise<void> {
     // A new row has every other column at its default (0 failures, NULLs): what the update sets.
-    await this.db.query(`INSERT INTO renewal_state (lineage, failures, last_attempt_at, last_success_at) VALUES ($1, 0, $2, $2)
+    await fencedWrite(this.db, fence, (q) => q.query(`INSERT INTO renewal_state (lineage, failures, last_attempt_at, last_success_at) VALUES ($1, 0, $2, $2)
       ON CONFLICT (lineage) DO UPDATE SET failures = 0, last_attempt_at = excluded.last_attempt_at, last_success_at = excluded.last_success_at,
         last_error = NULL, last_error_code = NULL, next_attempt_at = NULL,
         ari_cert_id = NULL, ari_start = NULL, ari_end = NULL, ari_chosen = NULL, ari_retry_after = NULL, ari_explanation_url = NULL`,
-    [lineage, at]);
+    [lineage, at]));
   }
 
   async setAri(lineage: string, ari: AriState): Promise<void> {
@@ -54,8 +56,8 @@ export class PgRenewalStore implements RenewalStore {
     [lineage, ari.certId, ari.start, ari.end, ari.chosen, ari.retryAfter, ari.explanationUrl]);
   }
 
-  async attemptStarted(lineage: string, at: string, reason: string): Promise<number> {
-    const { rows } = await this.db.query<{ id: number | string }>('INSERT INTO renewal_attempts (lineage, started_at, reason) VALUES ($1, $2, $3) RETURNING id', [lineage, at, reason]);
+  async attemptStarted(lineage: string, at: string, reason: string, node: string | null = null): Promise<number> {
+    const { rows } = await this.db.query<{ id: number | string }>('INSERT INTO renewal_attempts (lineage, started_at, reason, node) VALUES ($1, $2, $3, $4) RETURNING id', [lineage, at, reason, node]);
     return Number(rows[0]!.id);
   }
 

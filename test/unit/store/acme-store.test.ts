@@ -298,15 +298,15 @@ describe('LockRepository with an injected clock', () => {
       const { locks } = store;
       const t0 = clock.now();
       assert.equal(locks.holder('run'), null);
-      assert.equal(locks.tryAcquire('run', 'A', 1000), true);
-      assert.deepEqual(locks.holder('run'), { owner: 'A', acquiredAt: t0, expiresAt: t0 + 1000 });
+      assert.equal(locks.tryAcquire('run', 'A', 1000), 1);
+      assert.deepEqual(locks.holder('run'), { owner: 'A', acquiredAt: t0, expiresAt: t0 + 1000, token: 1 });
 
       clock.advance(500);
-      assert.equal(locks.tryAcquire('run', 'B', 1000), false, 'B refused while the lease runs');
+      assert.equal(locks.tryAcquire('run', 'B', 1000), null, 'B refused while the lease runs');
       assert.equal(locks.holder('run')?.owner, 'A');
-      assert.equal(locks.tryAcquire('other-lock', 'B', 1000), true, 'locks are per name');
+      assert.equal(locks.tryAcquire('other-lock', 'B', 1000), 1, 'locks are per name');
 
-      assert.equal(locks.tryAcquire('run', 'A', 1000), true, 'the owner re-acquires');
+      assert.equal(locks.tryAcquire('run', 'A', 1000), 2, 'the owner re-acquires (a new token)');
       assert.equal(locks.holder('run')?.expiresAt, t0 + 1500);
 
       clock.advance(900);
@@ -317,12 +317,12 @@ describe('LockRepository with an injected clock', () => {
 
       clock.advance(999);
       assert.equal(locks.holder('run')?.owner, 'A', 'one millisecond before expiry');
-      assert.equal(locks.tryAcquire('run', 'B', 1000), false);
+      assert.equal(locks.tryAcquire('run', 'B', 1000), null);
       clock.advance(1);
       assert.equal(locks.holder('run'), null, 'null once expired');
 
-      assert.equal(locks.tryAcquire('run', 'B', 5000), true, 'an expired lease is taken over');
-      assert.deepEqual(locks.holder('run'), { owner: 'B', acquiredAt: t0 + 2400, expiresAt: t0 + 7400 });
+      assert.equal(locks.tryAcquire('run', 'B', 5000), 3, 'an expired lease is taken over');
+      assert.deepEqual(locks.holder('run'), { owner: 'B', acquiredAt: t0 + 2400, expiresAt: t0 + 7400, token: 3 });
       assert.equal(locks.heartbeat('run', 'A', 1000), false, "the first owner's heartbeat reports the loss");
       assert.equal(locks.holder('run')?.owner, 'B');
 
@@ -330,7 +330,7 @@ describe('LockRepository with an injected clock', () => {
       assert.equal(locks.holder('run')?.owner, 'B', 'release only by the owner');
       locks.release('run', 'B');
       assert.equal(locks.holder('run'), null);
-      assert.equal(locks.tryAcquire('run', 'A', 1000), true, 'free again');
+      assert.equal(locks.tryAcquire('run', 'A', 1000), 4, 'free again, and the token did not go back');
     }, { clock: clock.now });
   });
 
@@ -351,12 +351,12 @@ describe('LockRepository with an injected clock', () => {
     const one = openStore(dataDir, { clock: clock.now });
     const two = openStore(dataDir, { clock: clock.now });
     try {
-      assert.equal(one.locks.tryAcquire('run', 'one', 1000), true);
-      assert.equal(two.locks.tryAcquire('run', 'two', 1000), false);
+      assert.equal(one.locks.tryAcquire('run', 'one', 1000), 1);
+      assert.equal(two.locks.tryAcquire('run', 'two', 1000), null);
       assert.equal(two.locks.holder('run')?.owner, 'one');
       clock.advance(1000);
-      assert.equal(two.locks.tryAcquire('run', 'two', 1000), true);
-      assert.equal(one.locks.heartbeat('run', 'one', 1000), false);
+      assert.equal(two.locks.tryAcquire('run', 'two', 1000), 2);
+      assert.equal(one.locks.heartbeat('run', 'one', 1000, 1), false);
     } finally {
       one.close();
       two.close();
@@ -467,7 +467,7 @@ describe('lease.ts', () => {
       try {
         assert.equal(a.name, 'run');
         assert.equal(a.held(), true);
-        assert.deepEqual(locks.holder('run'), { owner: 'A', acquiredAt: clock.now(), expiresAt: clock.now() + LEASE_MS });
+        assert.deepEqual(locks.holder('run'), { owner: 'A', acquiredAt: clock.now(), expiresAt: clock.now() + LEASE_MS, token: 1 });
         assert.equal(await tryLease(al(locks), 'run', 'B'), null);
       } finally {
         await a.release();
@@ -491,7 +491,7 @@ describe('lease.ts', () => {
       try {
         // Synchronously, so no heartbeat can run in between: the lease runs out and C takes it.
         clock.advance(1000);
-        assert.equal(locks.tryAcquire('cert:x', 'C', 60_000), true);
+        assert.equal(locks.tryAcquire('cert:x', 'C', 60_000), 2);
         await until(() => !a.held(), 5000, 'the heartbeat to notice the lost lease');
       } finally {
         await a.release();
@@ -508,7 +508,7 @@ describe('lease.ts', () => {
       // Count B's attempts and let A go during B's third one: no timing involved.
       class Watching extends LockRepository {
         attempts = 0;
-        override tryAcquire(name: string, owner: string, leaseMs: number): boolean {
+        override tryAcquire(name: string, owner: string, leaseMs: number): number | null {
           if (owner === 'B' && ++this.attempts === 3) void a!.release();
           return super.tryAcquire(name, owner, leaseMs);
         }
