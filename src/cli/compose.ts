@@ -3,6 +3,7 @@
  * the store, the notification channels, the scanner and the clock. service/ never opens a store
  * or a channel itself, so a test (or, later, another store or a cluster) passes its own.
  */
+import { nodeNameOf } from '../config/node.js';
 import type { Config } from '../config/types.js';
 import type { Channel, ChannelName } from '../notify/types.js';
 import { openStore } from '../store/index.js';
@@ -46,9 +47,9 @@ export function compose(now: () => Date = () => new Date()): Composition {
 export async function openConfiguredStore(config: Config, readonly: boolean): Promise<AsyncStore | null> {
   if (config.store.engine === 'postgres') {
     const { openPgStore } = await import('../store/pg/store.js');
-    return openPgStore(config.store.url!, { keyEncryptionKey: config.store.keyEncryptionKey!, readonly });
+    return openPgStore(config.store.url!, { keyEncryptionKey: config.store.keyEncryptionKey!, readonly, node: nodeNameOf(config) });
   }
-  const store = openStore(config.dataDir, { readonly });
+  const store = openStore(config.dataDir, { readonly, node: nodeNameOf(config) });
   return store ? asyncStore(store, config.dataDir) : null;
 }
 

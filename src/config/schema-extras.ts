@@ -6,6 +6,7 @@ import { parsePgUrl } from '../lib/pg-url.js';
 import { formatKeyPath, type Checker, type KeyPath } from './kit.js';
 import { at, host, port, secret } from './schema-common.js';
 import { CLUSTER_DEFAULTS, NODE_NAME_RE } from './node.js';
+import { isIpLiteral } from '../core/names.js';
 import type { ClusterConfig, DaemonConfig, NodeConfig, EmailConfig, FetchConfig, HooksConfig, NginxConfig, NotifyConfig, StoreConfig } from './types.js';
 
 export const DEFAULT_THRESHOLDS = [30, 14, 7, 3, 1];
@@ -228,12 +229,20 @@ export function checkThresholds(c: Checker, v: unknown, path: KeyPath): number[]
 
 /** node: {name}; the name defaults to the host name (config/node.ts) and is checked like one. */
 export function checkNode(c: Checker, v: unknown, path: KeyPath): NodeConfig | undefined {
-  const o = c.mapping(v ?? {}, path, ['name']);
+  const o = c.mapping(v ?? {}, path, ['name', 'addresses']);
   const name = c.optional(o.name, at(path, 'name'), (x, q) => {
     const s = c.string(x, q, 'a node name like "web-1"');
     return NODE_NAME_RE.test(s) ? s : c.fail(q, `expected 1 to 64 letters, digits, ".", "_" or "-", got ${JSON.stringify(s)}`);
   });
-  return name === undefined ? undefined : { name };
+  const addresses = c.optional(o.addresses, at(path, 'addresses'), (x, q) => {
+    const list = c.list(x, q, 'a list of IP addresses');
+    return list.map((a, i) => {
+      const s = c.string(a, [...q, i], 'an IP address like 10.0.0.2');
+      return isIpLiteral(s) ? s : c.fail([...q, i], `expected an IP address (where this node's nginx serves), got ${JSON.stringify(s)}`);
+    });
+  });
+  if (name === undefined && addresses === undefined) return undefined;
+  return { ...(name !== undefined ? { name } : {}), ...(addresses !== undefined ? { addresses } : {}) };
 }
 
 /** cluster: {leaseSeconds, scanBatchSize}: how nodes sharing a PostgreSQL store coordinate. */

@@ -54,8 +54,10 @@ export interface HooksConfig {
 }
 
 export interface NodeConfig {
-  /** 1–64 of [A-Za-z0-9._-]; recorded on what this node does (runs, renewals, deployments, scans). */
-  name: string;
+  /** 1–64 of [A-Za-z0-9._-]; recorded on what this node does (runs, renewals, deployments, scans). Default: the host name. */
+  name?: string;
+  /** Where this node's nginx serves (IP literals): a deploy verifies only endpoints at these addresses. Absent: all. */
+  addresses?: string[];
 }
 
 export interface ClusterConfig {

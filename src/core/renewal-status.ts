@@ -50,23 +50,28 @@ export interface IssuedSummary {
  * domain — the classic "renewed, but the server was never reloaded". Older means it expires
  * before the newest issued one; a certificate that is not ours and expires later is not judged.
  */
-export function staleDeploymentProblem(r: EndpointReport, latest: IssuedSummary, criticalDays: CriticalSetting): Problem | null {
+export function staleDeploymentProblem(r: EndpointReport, latest: IssuedSummary, criticalDays: CriticalSetting, lagging: readonly string[] = []): Problem | null {
   if (r.source !== 'tls' || !r.fingerprint256 || r.fingerprint256 === latest.fingerprint256 || !r.notAfter) return null;
   if (Date.parse(r.notAfter) >= Date.parse(latest.notAfter)) return null;
   const critical = inCriticalWindow(r, criticalDays);
   return {
     code: 'stale-deployment',
     severity: critical ? 'critical' : 'warning',
-    message: `${r.address ? `${r.address} ` : ''}serves a certificate expiring ${r.notAfter.slice(0, 10)}, but version ${latest.version} (expiring ${latest.notAfter.slice(0, 10)}) was issued for ${r.domain}: the server was not reloaded or does not use the new files`,
+    message: `${r.address ? `${r.address} ` : ''}serves a certificate expiring ${r.notAfter.slice(0, 10)}, but version ${latest.version} (expiring ${latest.notAfter.slice(0, 10)}) was issued for ${r.domain}: the server was not reloaded or does not use the new files${lagging.length > 0 ? ` (not deployed on node ${lagging.join(', ')})` : ''}`,
     hint: hintFor('stale-deployment', { domain: r.domain, endpoint: `${r.host}:${r.port}${r.address ? ` at ${r.address}` : ''}` }),
   };
 }
 
-export function withStaleDeployments(reports: readonly EndpointReport[], latest: ReadonlyMap<string, IssuedSummary>, criticalDays: CriticalSetting): EndpointReport[] {
+/**
+ * `lagging`: per domain, the nodes of a cluster whose own deployment is not the newest version,
+ * or whose proof after the reload failed (issue 16): named in the message, so the operator knows
+ * which machine to look at.
+ */
+export function withStaleDeployments(reports: readonly EndpointReport[], latest: ReadonlyMap<string, IssuedSummary>, criticalDays: CriticalSetting, lagging: ReadonlyMap<string, readonly string[]> = new Map()): EndpointReport[] {
   if (latest.size === 0) return [...reports];
   return reports.map((r) => {
     const l = latest.get(r.domain);
-    const p = l ? staleDeploymentProblem(r, l, criticalDays) : null;
+    const p = l ? staleDeploymentProblem(r, l, criticalDays, lagging.get(r.domain)) : null;
     if (!p || r.problems.some((x) => x.code === 'stale-deployment')) return r;
     const problems = [...r.problems, p];
     return { ...r, problems, status: r.status === 'unknown' ? 'unknown' : statusOf(problems) };

@@ -24,7 +24,8 @@ import { currentVersion, switchCurrent, versionPaths } from '../store/archive.js
 import { assertVersionUsable } from '../store/cert-check.js';
 import type { AsyncStore, StoreReader } from '../store/contract.js';
 import { materialiseVersion } from '../store/materialise.js';
-import { newOwnerId, tryLease, type Lease } from './lease.js';
+import { localCertLock, newOwnerId, tryLease, type Lease } from './lease.js';
+import { leaseMsOf } from '../config/node.js';
 
 /** File name (without .conf) of the http-01 location snippet. */
 export const ACME_CHALLENGE_SNIPPET = '_acme-challenge';
@@ -230,13 +231,14 @@ export async function deployDomains(config: Config, store: AsyncStore, domains: 
       ready.push(d);
       continue;
     }
-    const lease = await tryLease(store.locks, `cert:${d.name}`, owner);
+    const lock = localCertLock(store, d.name);
+    const lease = await tryLease(store.locks, lock, owner, leaseMsOf(config));
     if (lease) {
       leases.push(lease);
       ready.push(d);
       continue;
     }
-    const h = await store.locks.holder(`cert:${d.name}`);
+    const h = await store.locks.holder(lock);
     const e = new BusyError(`domain "${d.name}": another certs process is renewing or deploying it${h ? ` (${h.owner})` : ''}; nothing was written for it, try again when it has finished`);
     skipped.push({ domain: d.name, action: 'failed', detail: e.message, error: e });
   }
@@ -470,6 +472,14 @@ export async function proveServed(
   return { proven, last };
 }
 
+/** Whether an address is this node's (node.addresses); every address when none are configured. */
+export function ownEndpointFilter(config: Pick<Config, 'node'>): (address: string) => boolean {
+  const mine = config.node?.addresses;
+  if (!mine || mine.length === 0) return () => true;
+  const set = new Set(mine.map((a) => a.toLowerCase()));
+  return (address) => set.has(address.toLowerCase());
+}
+
 /**
  * Rescans until every TLS endpoint of each domain serves the expected certificate, or the
  * verify budget runs out. Domains without endpoints are not judged.
@@ -477,10 +487,13 @@ export async function proveServed(
 async function verifyServed(config: Config, store: AsyncStore, domains: DomainConfig[], expected: Map<string, string | null>, opts: DeployOptions): Promise<Map<string, { ok: boolean; detail: string }>> {
   const result = new Map<string, { ok: boolean; detail: string }>();
   const rescan = opts.rescan;
-  const pending = domains.filter((d) => d.endpoints.length > 0 && expected.get(d.name));
+  const own = ownEndpointFilter(config);
+  // A node of a cluster proves its own nginx (node.addresses): the others deploy and prove theirs.
+  const pending = domains.map((d) => ({ ...d, endpoints: d.endpoints.filter((e) => e.address === undefined || own(e.address)) })).filter((d) => d.endpoints.length > 0 && expected.get(d.name));
   if (!rescan || pending.length === 0) return result;
   const { timeoutMs } = config.nginx!.verify;
-  const { proven, last } = await proveServed(pending, rescan, (d, reports) => reports.filter((r) => r.source === 'tls').every((r) => r.fingerprint256 === expected.get(d.name)), config.nginx!.verify);
+  const ownRescan = async (ds: DomainConfig[]): Promise<EndpointReport[]> => (await rescan(ds)).filter((r) => r.address === undefined || own(r.address));
+  const { proven, last } = await proveServed(pending, ownRescan, (d, reports) => reports.filter((r) => r.source === 'tls').every((r) => r.fingerprint256 === expected.get(d.name)), config.nginx!.verify);
   for (const d of pending) if (proven.has(d.name)) {
     // Every address of every endpoint (scan.addresses all) was checked: count what was scanned.
     const n = (last.get(d.name) ?? []).filter((r) => r.source === 'tls').length || d.endpoints.length;

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { BusyError } from '../core/errors.js';
-import type { LockStore } from '../store/contract.js';
+import type { AsyncStore, LockStore } from '../store/contract.js';
 import type { Fence } from '../store/fence.js';
 
 export const LEASE_MS = 60_000;
@@ -68,9 +68,20 @@ export async function waitLease(locks: LockStore, name: string, owner: string, w
     if (Date.now() >= deadline) {
       const h = await locks.holder(name);
       throw new BusyError(`another certs process holds the ${name} lock${h ? ` (${h.owner}, lease until ${new Date(h.expiresAt).toISOString()})` : ''}; try again when it has finished`, {
-        hint: 'a process that was killed releases its lock when its lease expires (one minute)',
+        hint: 'a process that was killed releases its lock when its lease expires (cluster.leaseSeconds, one minute by default)',
       });
     }
     await new Promise((r) => setTimeout(r, Math.min(opts.pollMs ?? 250, Math.max(1, deadline - Date.now()))));
   }
+}
+
+/**
+ * The lock over a lineage's files on this machine (deploy, repair's deploy, archive pruning). On
+ * SQLite, one machine, it is the certificate's own lock, so nothing moves `current` while a renewal
+ * records a version. On PostgreSQL each node deploys to its own nginx: `cert:<lineage>@<node>`, so
+ * the nodes of a cluster deploy a new version at the same time, while ordering stays one node's
+ * (`cert:<lineage>`, cluster-wide).
+ */
+export function localCertLock(store: Pick<AsyncStore, 'engine' | 'node'>, lineage: string): string {
+  return store.engine === 'postgres' ? `cert:${lineage}@${store.node}` : `cert:${lineage}`;
 }

@@ -8,7 +8,7 @@
 import { errorMessage } from '../core/errors.js';
 import type { Config } from '../config/types.js';
 import type { AsyncStore } from '../store/contract.js';
-import { tryLease } from './lease.js';
+import { localCertLock, tryLease } from './lease.js';
 
 const DAY_MS = 86_400_000;
 /** How often the file is rebuilt without holes (see compactDatabase); meta key of the last time. */
@@ -56,7 +56,7 @@ export async function pruneStore(config: Config, store: AsyncStore, opts: { now:
     return out;
   }
   for (const lineage of lineages) {
-    const lease = await tryLease(store.locks, `cert:${lineage}`, opts.owner);
+    const lease = await tryLease(store.locks, localCertLock(store, lineage), opts.owner);
     if (!lease) {
       out.skipped.push(lineage);
       continue;

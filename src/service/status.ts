@@ -63,12 +63,31 @@ export async function renewalFailures(store: StoreReader): Promise<Map<string, R
   return failing;
 }
 
+/**
+ * The nodes whose deployment of a domain is behind its newest version, or was not seen served
+ * after the reload; only for domains that more than one node deploys (one machine needs no name).
+ */
+export function laggingNodes(rows: ReadonlyArray<{ lineage: string; node: string; version?: number | null; staleSince: string | null }>, latest: ReadonlyMap<string, { version: number }>): Map<string, string[]> {
+  const byLineage = new Map<string, Array<{ node: string; version?: number | null; staleSince: string | null }>>();
+  for (const r of rows) byLineage.set(r.lineage, [...(byLineage.get(r.lineage) ?? []), r]);
+  const out = new Map<string, string[]>();
+  for (const [lineage, deps] of byLineage) {
+    const l = latest.get(lineage);
+    if (!l || new Set(deps.map((d) => d.node)).size < 2) continue;
+    const behind = deps.filter((d) => d.staleSince !== null || (d.version !== null && d.version !== undefined && d.version !== l.version)).map((d) => d.node);
+    if (behind.length > 0) out.set(lineage, [...new Set(behind)]);
+  }
+  return out;
+}
+
 /** What the store recorded about renewals and deploys, to lay over scan reports. */
 interface Lifecycle {
   failing: Map<string, RenewalFailure>;
   latest: Map<string, IssuedSummary>;
   deployFailures: ReadonlyMap<string, DeployFailure>;
   window: CriticalSetting;
+  /** Per domain, the nodes whose deployment lags the newest version (only when several nodes deploy it). */
+  lagging: Map<string, string[]>;
 }
 
 async function lifecycleOf(config: Config, store: StoreReader): Promise<Lifecycle> {
@@ -77,12 +96,12 @@ async function lifecycleOf(config: Config, store: StoreReader): Promise<Lifecycl
   for (const [lineage, c] of await store.issued.latestAll()) if (managed.has(lineage) && !c.revokedAt) latest.set(lineage, { version: c.version, fingerprint256: c.fingerprint256, notAfter: c.notAfter });
   // Critical near expiry, in the window scaled to each certificate's lifetime (issue 12 §4).
   const window = { warningDays: config.scan.warningDays, criticalDays: config.scan.criticalDays };
-  return { failing: await renewalFailures(store), latest, deployFailures: await store.deployments.failures(), window };
+  return { failing: await renewalFailures(store), latest, deployFailures: await store.deployments.failures(), window, lagging: laggingNodes(await store.deployments.everywhere(), latest) };
 }
 
 /** Each report on its own: a report the lifecycle does not touch comes back as it was (see `touches`). */
 function applyLifecycle(l: Lifecycle, scanned: EndpointReport[]): EndpointReport[] {
-  return withDeployFailures(withStaleDeployments(withRenewalFailures(scanned, l.failing, l.window), l.latest, l.window), l.deployFailures, l.window);
+  return withDeployFailures(withStaleDeployments(withRenewalFailures(scanned, l.failing, l.window), l.latest, l.window, l.lagging), l.deployFailures, l.window);
 }
 
 /** renewal-failing, stale-deployment and deploy-failed laid over scan reports, from what the store recorded. */

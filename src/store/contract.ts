@@ -34,7 +34,7 @@ export type AccountStore = AsyncOf<Pick<AccountRepository, 'get' | 'save'>>;
 export type RenewalStore = AsyncOf<Pick<RenewalRepository, 'get' | 'all' | 'recordFailure' | 'recordSuccess' | 'setAri' | 'attemptStarted' | 'attemptFinished' | 'attempts'>>;
 export type LockStore = AsyncOf<Pick<LockRepository, 'tryAcquire' | 'heartbeat' | 'release' | 'holder'>>;
 export type DeploymentStore = AsyncOf<Pick<DeploymentRepository,
-  'get' | 'all' | 'save' | 'markVerified' | 'markStale' | 'recordFailure' | 'clearFailure' | 'failure' | 'failures'>>;
+  'get' | 'all' | 'everywhere' | 'save' | 'markVerified' | 'markStale' | 'recordFailure' | 'clearFailure' | 'failure' | 'failures' | 'failuresEverywhere'>>;
 export type NotificationStore = AsyncOf<Pick<NotificationRepository,
   'sentKeys' | 'active' | 'meta' | 'commitRun' | 'due' | 'list' | 'pendingCount' | 'markDelivered' | 'markFailed'>>;
 export type MetaStore = AsyncOf<Pick<MetaRepository, 'get' | 'set' | 'getOrSet'>>;
@@ -75,6 +75,8 @@ export interface StoreReader {
 
 export interface AsyncStore extends StoreReader {
   readonly engine: StoreEngine;
+  /** This node's name (issue 16): deployments are read and written as its own. */
+  readonly node: string;
   /** Where it is, for messages: the SQLite file, or the PostgreSQL target without its password. */
   readonly location: string;
   readonly maintenance: MaintenanceStore;

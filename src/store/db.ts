@@ -16,6 +16,8 @@ export interface OpenDatabaseOptions {
   busyTimeoutMs?: number;
   /** Milliseconds since the epoch, for lock leases (tests inject a clock). Default Date.now. */
   clock?: () => number;
+  /** This node's name (issue 16): whose deployments the store reads and writes. Default: the host name. */
+  node?: string;
 }
 
 /** Stable `StoreError.code` values (their list lives with the error family in core/errors.ts). */

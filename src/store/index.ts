@@ -10,6 +10,7 @@ import { NotificationRepository } from './notifications.js';
 import { MetaRepository } from './meta.js';
 import { RunRepository } from './runs.js';
 import { NodeRepository } from './nodes.js';
+import { defaultNodeName } from '../config/node.js';
 import { certificateNotBefore, storedEndpoint, storedEndpoints, type StoredEndpoint } from './endpoint-ids.js';
 import { leanScanRows, type LeanScanRow } from './dashboard-rows.js';
 import { outboxMentioning, type OutboxMention } from './outbox-search.js';
@@ -64,6 +65,8 @@ export interface StoreMaintenance {
 
 export interface Store {
   readonly db: Db;
+  /** The node this store reads and writes deployments for (issue 16). */
+  readonly node: string;
   readonly scans: ScanRepository;
   readonly accounts: AccountRepository;
   readonly issued: IssuedRepository;
@@ -103,14 +106,16 @@ export function openStore(dataDir: string, opts?: OpenDatabaseOptions): Store | 
 export function openStore(dataDir: string, opts: OpenDatabaseOptions = {}): Store | null {
   const db = openDatabase(databasePath(dataDir), opts);
   if (!db) return null;
+  const node = opts.node ?? defaultNodeName();
   return {
     db,
+    node,
     scans: new ScanRepository(db),
     accounts: new AccountRepository(db),
     issued: new IssuedRepository(db),
     renewals: new RenewalRepository(db),
     locks: new LockRepository(db, opts.clock),
-    deployments: new DeploymentRepository(db),
+    deployments: new DeploymentRepository(db, node),
     notifications: new NotificationRepository(db),
     meta: new MetaRepository(db),
     runs: new RunRepository(db),

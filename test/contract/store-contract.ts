@@ -25,7 +25,7 @@ export interface StoreFactory {
    * Opens the current database. Two opens of the same database are two independent connections,
    * as two processes (or two nodes) would hold. `clock` drives lock leases.
    */
-  open(opts?: { clock?: () => number }): Promise<AsyncStore>;
+  open(opts?: { clock?: () => number; node?: string }): Promise<AsyncStore>;
   /** Makes a new empty database the next opens use (called before every test). */
   fresh(): Promise<void>;
   /** Removes whatever the factory made (called once, after the suite). */
@@ -142,7 +142,7 @@ export function storeContract(engine: string, factory: StoreFactory, opts: { ski
   describe(`the store contract (${engine})`, { skip: opts.skip ?? false }, () => {
     let opened: AsyncStore[] = [];
     /** Opens the current database; closed after the test. */
-    async function open(opts: { clock?: () => number } = {}): Promise<AsyncStore> {
+    async function open(opts: { clock?: () => number; node?: string } = {}): Promise<AsyncStore> {
       const s = await factory.open(opts);
       opened.push(s);
       return s;
@@ -507,6 +507,27 @@ export function storeContract(engine: string, factory: StoreFactory, opts: { ski
         ]);
         await s.renewals.attemptFinished(a2, { at: '2030-01-02T00:01:00.000Z', outcome: 'issued' });
         assert.deepEqual(await s.renewals.attempts('r.example', 1), [{ startedAt: '2030-01-02T00:00:00.000Z', finishedAt: '2030-01-02T00:01:00.000Z', outcome: 'issued', reason: 'ari', error: null }]);
+      });
+
+      it('deployments are per node: each node reads and writes its own rows; everywhere() lists every node\'s', async () => {
+        const a = await open({ node: 'web-a' });
+        const b = await open({ node: 'web-b' });
+        assert.equal(a.node, 'web-a');
+        const row: DeploymentRow = { lineage: 'n.example', snippetPath: '/etc/nginx/certs/n.conf', snippetSha256: 'ab'.repeat(32), fingerprint256: 'AA:BB', version: 3, deployedAt: '2030-01-01T00:00:00.000Z', verifiedAt: null, staleSince: null, staleDetail: null };
+        await a.deployments.save(row);
+        assert.deepEqual(await a.deployments.get('n.example'), row);
+        assert.equal(await b.deployments.get('n.example'), null, 'web-b has not deployed it');
+        assert.deepEqual(await b.deployments.all(), new Map());
+        await b.deployments.save({ ...row, version: 2 });
+        await b.deployments.markStale('n.example', '2030-01-02T00:00:00.000Z', 'old served');
+        assert.equal((await a.deployments.get('n.example'))!.staleSince, null, 'a stale mark of web-b leaves web-a alone');
+        await a.deployments.recordFailure({ lineage: 'n.example', version: 4, fingerprint256: null, code: 'reload', detail: 'reload failed', at: '2030-01-03T00:00:00.000Z' });
+        assert.equal(await b.deployments.failure('n.example'), null);
+        assert.equal((await a.deployments.failure('n.example'))!.failures, 1);
+        assert.deepEqual((await b.deployments.everywhere()).map((d) => [d.node, d.version, d.staleSince]), [['web-a', 3, null], ['web-b', 2, '2030-01-02T00:00:00.000Z']]);
+        assert.deepEqual((await b.deployments.failuresEverywhere()).map((f) => [f.node, f.version]), [['web-a', 4]]);
+        await b.deployments.clearFailure('n.example');
+        assert.equal((await a.deployments.failure('n.example'))!.failures, 1, 'web-b clears only its own');
       });
 
       it('deployments: saved and updated, verified, stale (first time kept), failures counted and cleared', async () => {

@@ -5,6 +5,7 @@
  * under the key-encryption key, round-trips, is idempotent, refuses a rewrite and names a wrong
  * KEK without showing the key. commitRun is atomic: a failure inside leaves nothing.
  */
+import { defaultNodeName } from '../../src/config/node.js';
 import { after, before, beforeEach, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -41,7 +42,7 @@ function pgRepos(db: PgDb, keks: { seal: Kek; open: readonly Kek[] } = { seal: K
     accounts: new PgAccountStore(db),
     issued: new PgIssuedStore(db, keks),
     renewals: new PgRenewalStore(db),
-    deployments: new PgDeploymentStore(db),
+    deployments: new PgDeploymentStore(db, defaultNodeName()),
     notifications: new PgNotificationStore(db),
     runs: new PgRunStore(db),
   };

@@ -49,7 +49,7 @@ after(async () => {
 let url = '';
 storeContract('postgres', {
   async open(opts = {}) {
-    return openPgStore(url, { keyEncryptionKey: KEK, ...(opts.clock ? { clock: opts.clock } : {}) });
+    return openPgStore(url, { keyEncryptionKey: KEK, ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.node ? { node: opts.node } : {}) });
   },
   async fresh() {
     url = await (await theCluster()).newDatabase('contract');

@@ -10,6 +10,7 @@
  * the store meanwhile use the rest of the pool (no gate needed, unlike SQLite's one connection).
  */
 import { StoreError } from '../../core/errors.js';
+import { defaultNodeName } from '../../config/node.js';
 import { parseKek, type Kek } from '../../lib/kek.js';
 import { parsePgUrl } from '../../lib/pg-url.js';
 import type { AsyncStore, StoreReader } from '../contract.js';
@@ -40,16 +41,18 @@ export interface PgStoreOptions {
   /** Milliseconds since the epoch, for lock leases (tests inject a clock). */
   clock?: () => number;
   poolSize?: number;
+  /** This node's name (issue 16): whose deployments the store reads and writes. Default: the host name. */
+  node?: string;
 }
 
-function readers(q: PgQueryable, db: PgDb | PgQueryable, keks: { seal: Kek; open: readonly Kek[] }, clock: () => number): StoreReader {
+function readers(q: PgQueryable, db: PgDb | PgQueryable, keks: { seal: Kek; open: readonly Kek[] }, clock: () => number, node: string): StoreReader {
   return {
     scans: new PgScanStore(db),
     accounts: new PgAccountStore(q),
     issued: new PgIssuedStore(q, keks),
     renewals: new PgRenewalStore(q),
     locks: new PgLockStore(q, clock),
-    deployments: new PgDeploymentStore(q),
+    deployments: new PgDeploymentStore(q, node),
     notifications: new PgNotificationStore(db),
     meta: new PgMetaStore(q),
     runs: new PgRunStore(q),
@@ -65,6 +68,7 @@ export async function openPgStore(url: string, opts: PgStoreOptions): Promise<As
   const kek = parseKek(opts.keyEncryptionKey, 'store.keyEncryptionKey');
   const keks = { seal: kek, open: [kek, ...(opts.previousKeys ?? [])] };
   const clock = opts.clock ?? Date.now;
+  const node = opts.node ?? defaultNodeName();
   const db = await openPgDb(target, opts.poolSize !== undefined ? { poolSize: opts.poolSize } : {});
   try {
     if (opts.readonly) {
@@ -87,10 +91,11 @@ export async function openPgStore(url: string, opts: PgStoreOptions): Promise<As
   }
   return {
     engine: 'postgres',
+    node,
     location: describeTarget(target),
-    ...readers(db, db, keks, clock),
+    ...readers(db, db, keks, clock, node),
     maintenance: new PgMaintenanceStore(db),
-    snapshot: (read) => db.tx((q) => read(readers(q, q, keks, clock)), { isolation: 'repeatable read', readOnly: true }),
+    snapshot: (read) => db.tx((q) => read(readers(q, q, keks, clock, node)), { isolation: 'repeatable read', readOnly: true }),
     async assertWritable() {
       // A standby (or default_transaction_read_only) refuses writes: say so before a long scan.
       const r = await db.query<{ ro: string }>("SELECT current_setting('transaction_read_only') AS ro");

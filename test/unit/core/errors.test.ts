@@ -83,7 +83,7 @@ describe('error codes are a closed list per kind', () => {
 
 describe('lock contention is its own kind', () => {
   it('waitLease gives up with a BusyError (kind busy, code locked) naming the holder, exit code 1', async () => {
-    const locks = { tryAcquire: async () => false, holder: async () => ({ owner: 'host:42:abcd', expiresAt: Date.parse('2026-01-02T03:04:05Z') }) } as unknown as LockStore;
+    const locks = { tryAcquire: async () => null, holder: async () => ({ owner: 'host:42:abcd', expiresAt: Date.parse('2026-01-02T03:04:05Z') }) } as unknown as LockStore;
     const err = await waitLease(locks, 'run', 'me', 0).then(() => assert.fail('expected a BusyError'), (e: unknown) => e);
     assert.ok(err instanceof BusyError, `expected BusyError, got ${String(err)}`);
     assert.equal(err.kind, 'busy');

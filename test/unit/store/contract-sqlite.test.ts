@@ -17,7 +17,7 @@ let dataDir = '';
 
 storeContract('sqlite', {
   async open(opts = {}) {
-    return asyncStore(openStore(dataDir, opts.clock ? { clock: opts.clock } : {}), dataDir);
+    return asyncStore(openStore(dataDir, { ...(opts.clock ? { clock: opts.clock } : {}), ...(opts.node ? { node: opts.node } : {}) }), dataDir);
   },
   async fresh() {
     dataDir = join(root, `t${++seq}`);
