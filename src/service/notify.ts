@@ -19,6 +19,9 @@ import { renderDigestEmail, type DigestInput } from '../notify/render.js';
 import type { Channel, ChannelName } from '../notify/types.js';
 import type { NewOutboxMessage } from '../store/index.js';
 import type { AsyncStore } from '../store/contract.js';
+import type { Fence } from '../store/fence.js';
+import { leaseMsOf } from '../config/node.js';
+import { newOwnerId, tryLease } from './lease.js';
 
 export type ChannelSet = Partial<Record<ChannelName, Channel>>;
 export type ChannelFactory = () => Promise<ChannelSet>;
@@ -148,7 +151,7 @@ export function messagesFor(config: Config, notify: NotifyConfig, events: Notify
 }
 
 /** Decides this run's notifications, then queues them and records what was sent in one transaction (commitRun). */
-export async function queueNotifications(config: Config, store: AsyncStore, reports: EndpointReport[], now: Date, opts: { report?: string } = {}): Promise<{ events: NotifyEvent[]; queued: number }> {
+export async function queueNotifications(config: Config, store: AsyncStore, reports: EndpointReport[], now: Date, opts: { report?: string; fence?: Fence } = {}): Promise<{ events: NotifyEvent[]; queued: number }> {
   const notify = config.notify;
   if (!notify) return { events: [], queued: 0 };
   const thresholds = new Map(config.domains.map((d) => [d.name, d.notify?.thresholds ?? notify.thresholds]));
@@ -202,7 +205,7 @@ export async function queueNotifications(config: Config, store: AsyncStore, repo
     clear: [...decision.clear, ...orphans],
     messages,
     meta,
-  });
+  }, opts.fence);
   return { events: decision.events, queued: ids.length };
 }
 
@@ -213,7 +216,10 @@ export async function flushOutbox(config: Config, store: AsyncStore, opts: Notif
   const result = { delivered: 0, failed: [] as Array<{ key: string; error: string }>, pending: 0 };
   if (!notify) return result;
   const repo = store.notifications;
-  const due = await repo.due(opts.now.toISOString());
+  // Claimed, not read (issue 16): every node of a cluster flushes, and each message is sent by
+  // the one node that claimed it; a claim left by a node that died runs out after one lease.
+  const claimMs = leaseMsOf(config);
+  const due = await repo.claimDue(store.node, opts.now.toISOString(), new Date(opts.now.getTime() + claimMs).toISOString());
   if (due.length > 0) {
     const channels = typeof opts.channels === 'function' ? await opts.channels() : opts.channels;
     for (const msg of due) {
@@ -221,19 +227,25 @@ export async function flushOutbox(config: Config, store: AsyncStore, opts: Notif
       const at = opts.now.toISOString();
       if (!channel) {
         // The channel was removed from the config: keep the message, say why.
-        await repo.markFailed(msg.id, at, `notify.${msg.channel} is not configured any more`, nextBackoff({ failures: 10, now: opts.now, random: opts.random }).toISOString());
+        await repo.markFailed(msg.id, at, `notify.${msg.channel} is not configured any more`, nextBackoff({ failures: 10, now: opts.now, random: opts.random }).toISOString(), store.node);
         result.failed.push({ key: msg.key, error: `notify.${msg.channel} is not configured` });
+        continue;
+      }
+      // Another node may have taken the claim over (ours ran out while earlier messages were
+      // sent) or delivered the message: then it is theirs.
+      if (!(await repo.stillClaimed(msg.id, store.node, at))) {
+        opts.log?.(`not sent "${msg.subject}": its claim ran out and another node has it`);
         continue;
       }
       try {
         const receipt = await channel.deliver(msg);
-        await repo.markDelivered(msg.id, at, receipt.response);
+        await repo.markDelivered(msg.id, at, receipt.response, store.node);
         result.delivered += 1;
         opts.log?.(`delivered ${msg.channel} "${msg.subject}": ${receipt.response}`);
       } catch (err) {
         const e = err instanceof NotifyError ? err : new NotifyError('notify', errorMessage(err), true, { cause: err });
         const next = nextBackoff({ failures: Math.min(msg.attempts + 1, 30), now: opts.now, random: opts.random });
-        await repo.markFailed(msg.id, at, e.message, next.toISOString());
+        await repo.markFailed(msg.id, at, e.message, next.toISOString(), store.node);
         result.failed.push({ key: msg.key, error: e.message });
         opts.log?.(`not delivered (${e.retryable ? 'will retry' : 'fix the configuration; will retry'} after ${next.toISOString()}): ${e.message}`);
       }
@@ -246,7 +258,20 @@ export async function flushOutbox(config: Config, store: AsyncStore, opts: Notif
 
 /** The notify step of a run: queue what is new, then deliver what is due. */
 export async function notifyAfterRun(config: Config, store: AsyncStore, reports: EndpointReport[], opts: NotifyRunOptions): Promise<NotifyRunResult> {
-  const { events, queued } = await queueNotifications(config, store, reports, opts.now, opts.report !== undefined ? { report: opts.report } : {});
+  // Deciding and queueing under the cluster-wide notify lock (issue 16): of the nodes reaching
+  // this step at once one queues, from the shared store, and its commit is fenced; the others
+  // only deliver. A node that finds the lock taken decides nothing this time (the holder does).
+  const lease = await tryLease(store.locks, 'notify', newOwnerId(), leaseMsOf(config));
+  let queued = { events: [] as NotifyEvent[], queued: 0 };
+  if (lease) {
+    try {
+      queued = await queueNotifications(config, store, reports, opts.now, { ...(opts.report !== undefined ? { report: opts.report } : {}), fence: lease.fence });
+    } finally {
+      await lease.release();
+    }
+  } else {
+    opts.log?.('another node is deciding notifications now; this one only delivers');
+  }
   const flushed = await flushOutbox(config, store, opts);
-  return { events, queued, ...flushed };
+  return { ...queued, ...flushed };
 }

@@ -1,3 +1,4 @@
+import { assertFence, type Fence } from './fence.js';
 import type { Db } from './db.js';
 import type { OutboxMessage } from '../core/outbox.js';
 
@@ -79,8 +80,9 @@ export class NotificationRepository {
    * crash either queues everything of the run or nothing (and the next run decides again).
    * Returns the ids of the messages queued (a key already queued is not queued twice).
    */
-  commitRun(run: { at: string; markSent: string[]; activate: ActiveRow[]; clear: Array<Pick<ActiveRow, 'endpointKey' | 'code'>>; messages: NewOutboxMessage[]; meta?: Record<string, string> }): number[] {
+  commitRun(run: { at: string; markSent: string[]; activate: ActiveRow[]; clear: Array<Pick<ActiveRow, 'endpointKey' | 'code'>>; messages: NewOutboxMessage[]; meta?: Record<string, string> }, fence?: Fence): number[] {
     return this.db.transaction(() => {
+      assertFence(this.db, fence);
       const sent = this.db.prepare('INSERT INTO notify_sent (key, sent_at) VALUES (?, ?) ON CONFLICT(key) DO NOTHING');
       for (const k of run.markSent) sent.run(k, run.at);
       const act = this.db.prepare('INSERT INTO notify_active (endpoint_key, code, domain, endpoint, since, message) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(endpoint_key, code) DO NOTHING');
@@ -114,11 +116,32 @@ export class NotificationRepository {
     return this.db.prepare('SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL').pluck().get() as number;
   }
 
-  markDelivered(id: number, at: string, response: string): void {
-    this.db.prepare('UPDATE outbox SET delivered_at = ?, response = ?, attempts = attempts + 1, last_attempt_at = ?, last_error = NULL WHERE id = ? AND delivered_at IS NULL').run(at, response, at, id);
+  /** Records a delivery (by `node`, issue 16); a message delivered already stays as it was. */
+  markDelivered(id: number, at: string, response: string, node: string | null = null): void {
+    this.db.prepare('UPDATE outbox SET delivered_at = ?, response = ?, attempts = attempts + 1, last_attempt_at = ?, last_error = NULL, delivered_by = ?, claim_until = NULL WHERE id = ? AND delivered_at IS NULL').run(at, response, at, node, id);
   }
 
-  markFailed(id: number, at: string, error: string, nextAttemptAt: string): void {
-    this.db.prepare('UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?, next_attempt_at = ? WHERE id = ? AND delivered_at IS NULL').run(at, error, nextAttemptAt, id);
+  /** Records a failed attempt and frees the claim (the next attempt may be any node's); with `node`, only that node's claim. */
+  markFailed(id: number, at: string, error: string, nextAttemptAt: string, node: string | null = null): void {
+    this.db.prepare('UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ?, last_error = ?, next_attempt_at = ?, claim_until = NULL WHERE id = ? AND delivered_at IS NULL AND (? IS NULL OR claimed_by = ?)').run(at, error, nextAttemptAt, id, node, node);
+  }
+
+  /**
+   * Claims up to `limit` due messages for `node` until `claimUntil` (issue 16): only messages
+   * nobody holds a live claim on. The node sends what it claimed, so no two nodes send one
+   * message; a claim that ran out (the node died) can be taken by another.
+   */
+  claimDue(node: string, now: string, claimUntil: string, limit = 100): OutboxRow[] {
+    return this.db.transaction(() => {
+      const rows = this.db.prepare('SELECT * FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ? AND (claim_until IS NULL OR claim_until <= ?) ORDER BY id LIMIT ?').all(now, now, limit) as OutboxDbRow[];
+      const claim = this.db.prepare('UPDATE outbox SET claimed_by = ?, claim_until = ? WHERE id = ?');
+      for (const r of rows) claim.run(node, claimUntil, r.id);
+      return rows.map(fromOutbox);
+    }).immediate();
+  }
+
+  /** Whether `node` still holds a live claim on an undelivered message: asked right before sending. */
+  stillClaimed(id: number, node: string, now: string): boolean {
+    return this.db.prepare('SELECT 1 FROM outbox WHERE id = ? AND delivered_at IS NULL AND claimed_by = ? AND claim_until > ?').get(id, node, now) !== undefined;
   }
 }

@@ -562,6 +562,55 @@ export function storeContract(engine: string, factory: StoreFactory, opts: { ski
         assert.deepEqual(await s.deployments.failures(), new Map());
       });
 
+      it('outbox claims: concurrent claimers each get different messages; a claim runs out; only the claimer reschedules', async () => {
+        const a = await open({ node: 'web-a' });
+        const b = await open({ node: 'web-b' });
+        const at = '2030-01-01T00:00:00.000Z';
+        const until = '2030-01-01T00:01:00.000Z';
+        await a.notifications.commitRun({ at, markSent: [], activate: [], clear: [], messages: Array.from({ length: 60 }, (_, i) => message(`claim-${i}`, { createdAt: at, nextAttemptAt: at })) });
+        // Both claim at once, in batches of 7, until nothing is left: every message exactly once.
+        const got: Record<string, number[]> = { a: [], b: [] };
+        await Promise.all([['a', a], ['b', b]].map(async ([name, s]) => {
+          for (;;) {
+            const rows = await (s as AsyncStore).notifications.claimDue((s as AsyncStore).node, at, until, 7);
+            if (rows.length === 0) break;
+            got[name as string]!.push(...rows.map((r) => r.id));
+          }
+        }));
+        const all = [...got['a']!, ...got['b']!];
+        assert.equal(all.length, 60, 'every message claimed');
+        assert.equal(new Set(all).size, 60, 'none claimed twice');
+        const one = got['a']![0] ?? got['b']![0]!;
+        const holder = got['a']!.includes(one) ? a : b;
+        const other = holder === a ? b : a;
+        assert.equal(await holder.notifications.stillClaimed(one, holder.node, at), true);
+        assert.equal(await other.notifications.stillClaimed(one, other.node, at), false);
+        // The other node cannot reschedule it; the claim runs out at claim_until and is taken over.
+        await other.notifications.markFailed(one, at, 'not mine', '2030-01-01T00:00:00.000Z', other.node);
+        assert.equal((await a.notifications.list({ limit: 100 })).find((r) => r.id === one)!.attempts, 0);
+        assert.deepEqual(await other.notifications.claimDue(other.node, '2030-01-01T00:00:59.999Z', '2030-01-01T00:02:00.000Z', 100), [], 'all claims still live');
+        const taken = await other.notifications.claimDue(other.node, until, '2030-01-01T00:02:00.000Z', 100);
+        assert.equal(taken.length, 60, 'claims run out at claim_until');
+        assert.equal(await holder.notifications.stillClaimed(one, holder.node, until), false, 'the first claimer sees it lost');
+        await other.notifications.markDelivered(one, until, '250 OK', other.node);
+        assert.equal(await other.notifications.stillClaimed(one, other.node, until), false, 'delivered: nothing to send');
+        assert.equal(await a.notifications.pendingCount(), 59);
+      });
+
+      it('commitRun under a fence: refused, writing nothing, once the notify lock was taken over', async () => {
+        const clock = manualClock();
+        const a = await open({ clock: clock.now });
+        const b = await open({ clock: clock.now });
+        const tokA = (await a.locks.tryAcquire('notify', 'a', 1000))!;
+        clock.advance(1000);
+        const tokB = (await b.locks.tryAcquire('notify', 'b', 1000))!;
+        const run = { at: '2030-01-01T00:00:00.000Z', markSent: ['expiry:x:443:FP:30'], activate: [], clear: [], messages: [message('late')] };
+        await assert.rejects(a.notifications.commitRun(run, { lock: 'notify', token: tokA }), (err) => err instanceof StoreError && err.code === 'fenced');
+        assert.equal(await a.notifications.pendingCount(), 0);
+        assert.deepEqual([...(await a.notifications.sentKeys())], []);
+        assert.equal((await b.notifications.commitRun(run, { lock: 'notify', token: tokB })).length, 1);
+      });
+
       it('nodes: a heartbeat upserts; one without a run keeps the last run; listed by name, bytewise', async () => {
         const s = await open();
         assert.deepEqual(await s.nodes.list(), []);

@@ -4,6 +4,8 @@
  * meta are all recorded or none. Each of its five parts is one statement over arrays (unnest),
  * not one round trip per row: a 10,000-endpoint fleet's first run marks 10,000 keys.
  */
+import { assertPgFence } from './locks.js';
+import type { Fence } from '../fence.js';
 import type { ActiveRow, NewOutboxMessage, OutboxRow } from '../notifications.js';
 import type { NotificationStore } from '../contract.js';
 import type { PgDb, PgQueryable } from './db.js';
@@ -101,8 +103,9 @@ export class PgNotificationStore implements NotificationStore {
    * Returns the ids of the messages queued, in the order of `run.messages` (a key already queued
    * is not queued twice, nor is a key repeated within the run).
    */
-  async commitRun(run: CommitRun): Promise<number[]> {
+  async commitRun(run: CommitRun, fence?: Fence): Promise<number[]> {
     return atomically(this.db, async (q) => {
+      await assertPgFence(q, fence);
       if (run.markSent.length > 0) {
         await q.query('INSERT INTO notify_sent (key, sent_at) SELECT k, $2 FROM unnest($1::text[]) AS k ON CONFLICT (key) DO NOTHING', [run.markSent, run.at]);
       }
@@ -149,14 +152,28 @@ export class PgNotificationStore implements NotificationStore {
     return Number(rows[0]!.n);
   }
 
-  async markDelivered(id: number, at: string, response: string): Promise<void> {
-    await this.db.query('UPDATE outbox SET delivered_at = $1, response = $2, attempts = attempts + 1, last_attempt_at = $1, last_error = NULL WHERE id = $3 AND delivered_at IS NULL',
-      [at, response, id]);
+  async markDelivered(id: number, at: string, response: string, node: string | null = null): Promise<void> {
+    await this.db.query('UPDATE outbox SET delivered_at = $1, response = $2, attempts = attempts + 1, last_attempt_at = $1, last_error = NULL, delivered_by = $4, claim_until = NULL WHERE id = $3 AND delivered_at IS NULL',
+      [at, response, id, node]);
   }
 
-  async markFailed(id: number, at: string, error: string, nextAttemptAt: string): Promise<void> {
-    await this.db.query('UPDATE outbox SET attempts = attempts + 1, last_attempt_at = $1, last_error = $2, next_attempt_at = $3 WHERE id = $4 AND delivered_at IS NULL',
-      [at, error, nextAttemptAt, id]);
+  async markFailed(id: number, at: string, error: string, nextAttemptAt: string, node: string | null = null): Promise<void> {
+    await this.db.query('UPDATE outbox SET attempts = attempts + 1, last_attempt_at = $1, last_error = $2, next_attempt_at = $3, claim_until = NULL WHERE id = $4 AND delivered_at IS NULL AND ($5::text IS NULL OR claimed_by = $5)',
+      [at, error, nextAttemptAt, id, node]);
+  }
+
+  /** store/notifications.ts claimDue: one statement; SKIP LOCKED lets claimers at the same moment take different rows. */
+  async claimDue(node: string, now: string, claimUntil: string, limit = 100): Promise<OutboxRow[]> {
+    const { rows } = await this.db.query<OutboxDbRow>(`UPDATE outbox SET claimed_by = $1, claim_until = $2
+      WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND next_attempt_at COLLATE "C" <= $3 AND (claim_until IS NULL OR claim_until COLLATE "C" <= $3)
+        ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
+      RETURNING ${OUTBOX_COLUMNS}`, [node, claimUntil, now, pgLimit(limit)]);
+    return rows.map(fromOutbox).sort((a, b) => a.id - b.id);
+  }
+
+  async stillClaimed(id: number, node: string, now: string): Promise<boolean> {
+    const { rows } = await this.db.query('SELECT 1 FROM outbox WHERE id = $1 AND delivered_at IS NULL AND claimed_by = $2 AND claim_until COLLATE "C" > $3', [id, node, now]);
+    return rows.length === 1;
   }
 }
 
