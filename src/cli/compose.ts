@@ -11,6 +11,8 @@ import type { AsyncStore } from '../store/contract.js';
 import { asyncStore } from '../store/sqlite-async.js';
 import type { ChannelFactory } from '../service/notify.js';
 import type { Rescanner } from '../service/scan-record.js';
+import type { Domain } from '../core/model.js';
+import type { RecordItem } from '../store/index.js';
 
 export interface Composition {
   now: () => Date;
@@ -23,6 +25,8 @@ export interface Composition {
   channels(config: Config): ChannelFactory;
   /** A scanner recording into `store`, with the trust anchors loaded once. */
   scanner(config: Config, store: AsyncStore): Promise<Rescanner>;
+  /** A scanner that records nothing and returns what to record (a sharded cycle's batches). */
+  collector(config: Config): Promise<(domains: readonly Domain[]) => Promise<RecordItem[]>>;
 }
 
 export function compose(now: () => Date = () => new Date()): Composition {
@@ -36,6 +40,10 @@ export function compose(now: () => Date = () => new Date()): Composition {
       // Loaded here so that commands that never scan never load the TLS scanner.
       const { loadScanDeps, recordingScanner } = await import('../service/scan-record.js');
       return recordingScanner(config, store, await loadScanDeps(config, now));
+    },
+    async collector(config) {
+      const { loadScanDeps, collectingScanner } = await import('../service/scan-record.js');
+      return collectingScanner(config, await loadScanDeps(config, now));
     },
   };
 }

@@ -192,8 +192,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--no-renew', 'scan and notify only')
     .option('--wait <seconds>', 'how long to wait for another certs run to finish', '600')
     .option('--report <file>', 'then write the dashboard as one HTML file (as certs report --html), also when the run failed')
+    .option('--cycle <key>', 'store.engine postgres: the cycle whose scan this run shares with other nodes (default: the current minute, so nodes started by the same cron minute share it)')
     .addHelpText('after', '\nExit codes (Nagios, after the run): 0 ok, 1 warning (or a renewal, deploy or delivery failed, or the report could not be written), 2 critical, 3 could not run.\nCron: 17 3,15 * * *  certs run --config /etc/certs/certs.yaml --report /var/www/certs/index.html')
-    .action((opts: { json?: boolean; renew?: boolean; wait?: string; report?: string }) => run('nagios', async (g) => (await runCommands()).runCommand({ ...g, ...opts }, io))());
+    .action((opts: { json?: boolean; renew?: boolean; wait?: string; report?: string; cycle?: string }) => run('nagios', async (g) => (await runCommands()).runCommand({ ...g, ...opts }, io))());
 
   program
     .command('report')

@@ -7,13 +7,19 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { errorMessage } from '../core/errors.js';
 import type { Config } from '../config/types.js';
+import { cycleKeyOf } from './scan-cycle.js';
+
+/** A six-field cron expression fires on seconds: its cycles are keyed to the second. */
+function hasSeconds(expression: string): boolean {
+  return expression.trim().split(/\s+/).length === 6;
+}
 
 export type Logger = (event: string, fields?: Record<string, unknown>) => void;
 
 export interface DaemonDeps {
   loadConfig: () => Config;
   /** Runs one cycle (lock, scan, renew?, deploy, rescan, notify); resolves with its exit code. */
-  cycle: (config: Config, opts: { renew: boolean }) => Promise<number>;
+  cycle: (config: Config, opts: { renew: boolean; cycleKey?: string }) => Promise<number>;
   /** The installation's default schedule (a random minute chosen once, kept in the store). */
   defaultSchedule: (config: Config) => Promise<string>;
   /** Starts the HTTP endpoint when configured; returns its closer. */
@@ -60,8 +66,10 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
   let stopping = false;
   let tasks: ScheduledTask[] = [];
 
-  const tick = (renew: boolean, reason: string) => async (): Promise<void> => {
+  const tick = (renew: boolean, reason: string, seconds = false) => async (ctx?: { date?: Date }): Promise<void> => {
     if (stopping) return;
+    // The same key on every node the schedule fired on at this moment: they share the cycle's scan.
+    const cycleKey = cycleKeyOf(renew ? 'run' : 'scan', ctx?.date instanceof Date ? ctx.date : new Date(), seconds);
     if (running) {
       log('run.skipped', { reason: 'a run is still in progress', trigger: reason });
       return;
@@ -69,7 +77,7 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
     const current = config;
     running = (async () => {
       try {
-        const code = await deps.cycle(current, { renew });
+        const code = await deps.cycle(current, { renew, cycleKey });
         log('run.finished', { trigger: reason, exitCode: code });
       } catch (err) {
         // A failed cycle never takes the daemon down: the next tick tries again.
@@ -85,9 +93,9 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
     const full = config.daemon?.schedule ?? (await deps.defaultSchedule(config));
     for (const t of tasks) void t.stop();
     tasks = [];
-    tasks.push(cron.schedule(full, tick(true, 'schedule'), { name: 'certs-run', noOverlap: true }));
+    tasks.push(cron.schedule(full, tick(true, 'schedule', hasSeconds(full)), { name: 'certs-run', noOverlap: true }));
     const scanOnly = config.daemon?.scanSchedule;
-    if (scanOnly) tasks.push(cron.schedule(scanOnly, tick(false, 'scan-schedule'), { name: 'certs-scan', noOverlap: true }));
+    if (scanOnly) tasks.push(cron.schedule(scanOnly, tick(false, 'scan-schedule', hasSeconds(scanOnly)), { name: 'certs-scan', noOverlap: true }));
     log('daemon.scheduled', { schedule: full, ...(scanOnly ? { scanSchedule: scanOnly } : {}) });
   };
 

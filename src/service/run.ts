@@ -16,7 +16,10 @@ import { deployDomains, needsDeploy, type DeployOutcome } from './deploy.js';
 import { notifyAfterRun, type ChannelFactory, type ChannelSet, type NotifyRunResult } from './notify.js';
 import { pruneStore, type PruneReport } from './prune.js';
 import { newOwnerId, waitLease } from './lease.js';
-import { leaseMsOf, nodeNameOf } from '../config/node.js';
+import { clusterOf, leaseMsOf, nodeNameOf } from '../config/node.js';
+import { scanCycle } from './scan-cycle.js';
+import { statusReports } from './status.js';
+import type { RecordItem } from '../store/index.js';
 
 export interface RunDeps {
   /** Scans and stores (the CLI wires the scanner once). */
@@ -35,6 +38,14 @@ export interface RunDeps {
   steps?: Partial<RunSteps>;
   /** Who runs the cycle (issue 16): recorded in `runs.node` and as the node's heartbeat. */
   node?: NodeIdentity;
+  /**
+   * A scanner that records nothing (issue 16). With it, a cycle with a key on PostgreSQL scans
+   * in batches shared with the other nodes (service/scan-cycle.ts) and judges every endpoint from
+   * the store afterwards.
+   */
+  collect?: (domains: DomainConfig[]) => Promise<RecordItem[]>;
+  /** Injected for tests of the sharded scan's waiting. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface NodeIdentity {
@@ -98,6 +109,8 @@ export interface RunOptions {
   /** false: a scan-only cycle (the daemon's scan schedule). */
   renew: boolean;
   notify: boolean;
+  /** The cycle's key, the same on every node for one scheduled fire (service/scan-cycle.ts cycleKeyOf). */
+  cycle?: string;
 }
 
 export interface RunResult {
@@ -133,7 +146,7 @@ export async function runLocked(config: Config, store: AsyncStore, deps: Omit<Ru
   const owner = newOwnerId();
   const lease = await waitLease(store.locks, runLockName(config, store), owner, opts.waitMs, { leaseMs: leaseMsOf(config) });
   try {
-    return await runCycle(config, store, { ...deps, owner }, { renew: opts.renew, notify: opts.notify });
+    return await runCycle(config, store, { ...deps, owner }, { renew: opts.renew, notify: opts.notify, ...(opts.cycle !== undefined ? { cycle: opts.cycle } : {}) });
   } finally {
     await lease.release();
   }
@@ -208,7 +221,23 @@ async function cycleSteps(config: Config, store: AsyncStore, deps: RunDeps, opts
   const domains = config.domains as DomainConfig[];
   deps.log('run.start', { domains: domains.length, renew: opts.renew });
 
-  let reports = await deps.scan(domains);
+  let reports: EndpointReport[];
+  if (deps.collect && opts.cycle && store.engine === 'postgres') {
+    const shard = await scanCycle(domains, store, {
+      cycle: opts.cycle,
+      node: nodeNameOf(config),
+      leaseMs: leaseMsOf(config),
+      batchSize: clusterOf(config).scanBatchSize,
+      collect: deps.collect,
+      ...(deps.sleep ? { sleep: deps.sleep } : {}),
+      log: deps.log,
+    });
+    deps.log('scan.cycle', { cycle: opts.cycle, batches: shard.batches, mine: shard.mine, scanned: shard.scanned, lost: shard.lost, complete: shard.complete, created: shard.created });
+    // Every endpoint as the cluster scanned it this cycle, whoever scanned it.
+    reports = await statusReports(config, store, { lifecycle: false });
+  } else {
+    reports = await deps.scan(domains);
+  }
   deps.log('scan.done', { endpoints: reports.length });
 
   let renew: RenewOutcome[] = [];

@@ -73,3 +73,17 @@ export type Rescanner = (domains: readonly Domain[]) => Promise<EndpointReport[]
 export function recordingScanner(config: Config, store: AsyncStore, deps: ScanDeps): Rescanner {
   return (domains) => scanAndRecord(config, store, domains, deps);
 }
+
+/**
+ * A scanner that records nothing and returns what to record: a sharded cycle's batches are
+ * recorded by ScanBatchStore.complete, with the claim's token, in one transaction (issue 16).
+ */
+export function collectingScanner(config: Config, deps: ScanDeps): (domains: readonly Domain[]) => Promise<RecordItem[]> {
+  return async (domains) => {
+    const items: RecordItem[] = [];
+    await scanDomains(config, domains, deps, {
+      onOutcome: (o) => items.push({ report: o.report, chainDer: o.chain, ...(o.path ? { extra: { path: o.path } } : {}) }),
+    });
+    return items;
+  };
+}

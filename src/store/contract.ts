@@ -19,6 +19,7 @@ import type { NotificationRepository } from './notifications.js';
 import type { MetaRepository } from './meta.js';
 import type { RunRepository } from './runs.js';
 import type { NodeRepository } from './nodes.js';
+import type { ScanBatchRepository } from './scan-batches.js';
 import type { StoreMaintenance, StoreViews } from './index.js';
 import type { CertPems } from './archive.js';
 import type { Fence } from './fence.js';
@@ -40,6 +41,7 @@ export type NotificationStore = AsyncOf<Pick<NotificationRepository,
 export type MetaStore = AsyncOf<Pick<MetaRepository, 'get' | 'set' | 'getOrSet'>>;
 export type RunStore = AsyncOf<Pick<RunRepository, 'start' | 'finish' | 'latestFinished' | 'list'>>;
 export type NodeStore = AsyncOf<Pick<NodeRepository, 'heartbeat' | 'list'>>;
+export type ScanBatchStore = AsyncOf<Pick<ScanBatchRepository, 'openCycle' | 'claim' | 'extend' | 'complete' | 'progress' | 'pruneBefore'>>;
 export type ViewStore = AsyncOf<StoreViews>;
 export type MaintenanceStore = AsyncOf<StoreMaintenance>;
 
@@ -75,6 +77,8 @@ export interface StoreReader {
 
 export interface AsyncStore extends StoreReader {
   readonly engine: StoreEngine;
+  /** A cycle's scan split into batches that the nodes of a cluster claim (issue 16). */
+  readonly scanBatches: ScanBatchStore;
   /** This node's name (issue 16): deployments are read and written as its own. */
   readonly node: string;
   /** Where it is, for messages: the SQLite file, or the PostgreSQL target without its password. */

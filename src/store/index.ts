@@ -10,6 +10,7 @@ import { NotificationRepository } from './notifications.js';
 import { MetaRepository } from './meta.js';
 import { RunRepository } from './runs.js';
 import { NodeRepository } from './nodes.js';
+import { ScanBatchRepository } from './scan-batches.js';
 import { defaultNodeName } from '../config/node.js';
 import { certificateNotBefore, storedEndpoint, storedEndpoints, type StoredEndpoint } from './endpoint-ids.js';
 import { leanScanRows, type LeanScanRow } from './dashboard-rows.js';
@@ -77,6 +78,7 @@ export interface Store {
   readonly meta: MetaRepository;
   readonly runs: RunRepository;
   readonly nodes: NodeRepository;
+  readonly scanBatches: ScanBatchRepository;
   /** Reads for the dashboard, shaped for fleets (see each function). */
   readonly views: StoreViews;
   /** Retention and upkeep of the store itself. */
@@ -107,10 +109,11 @@ export function openStore(dataDir: string, opts: OpenDatabaseOptions = {}): Stor
   const db = openDatabase(databasePath(dataDir), opts);
   if (!db) return null;
   const node = opts.node ?? defaultNodeName();
+  const scans = new ScanRepository(db);
   return {
     db,
     node,
-    scans: new ScanRepository(db),
+    scans,
     accounts: new AccountRepository(db),
     issued: new IssuedRepository(db),
     renewals: new RenewalRepository(db),
@@ -120,6 +123,7 @@ export function openStore(dataDir: string, opts: OpenDatabaseOptions = {}): Stor
     meta: new MetaRepository(db),
     runs: new RunRepository(db),
     nodes: new NodeRepository(db),
+    scanBatches: new ScanBatchRepository(db, scans),
     views: {
       leanScanRows: () => leanScanRows(db),
       storedEndpoints: () => storedEndpoints(db),

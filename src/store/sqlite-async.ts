@@ -12,7 +12,7 @@
 import type { Store } from './index.js';
 import { readArchivePems } from './archive.js';
 import type {
-  AsyncStore, AccountStore, DeploymentStore, IssuedStore, LockStore, MetaStore, NodeStore, NotificationStore, RenewalStore, RunStore, ScanStore, StoreReader, ViewStore, MaintenanceStore,
+  AsyncStore, AccountStore, DeploymentStore, IssuedStore, LockStore, MetaStore, NodeStore, NotificationStore, ScanBatchStore, RenewalStore, RunStore, ScanStore, StoreReader, ViewStore, MaintenanceStore,
 } from './contract.js';
 
 type Gate = { held: Promise<void> | null };
@@ -60,6 +60,7 @@ export function asyncStore(store: Store, dataDir: string): AsyncStore {
   return {
     engine: 'sqlite',
     node: store.node,
+    scanBatches: wrap(store.scanBatches, ['openCycle', 'claim', 'extend', 'complete', 'progress', 'pruneBefore'], gate) as unknown as ScanBatchStore,
     location: store.db.name,
     ...readers(store, gate, dataDir),
     maintenance: wrap(store.maintenance, ['pruneRuns', 'pruneArchive', 'compact', 'truncateWal'], gate) as unknown as MaintenanceStore,

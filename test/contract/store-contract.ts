@@ -611,6 +611,50 @@ export function storeContract(engine: string, factory: StoreFactory, opts: { ski
         assert.equal((await b.notifications.commitRun(run, { lock: 'notify', token: tokB })).length, 1);
       });
 
+      it('scan batches: opened once, claimed once each by concurrent claimers, completed with the claim\'s token only', async () => {
+        const a = await open({ node: 'web-a' });
+        const b = await open({ node: 'web-b' });
+        const t = 1_900_000_000_000;
+        const plan = Array.from({ length: 30 }, (_, i) => ({ domains: [`b${String(i).padStart(2, '0')}.example`], endpoints: 1 }));
+        const opened = await Promise.all([a.scanBatches.openCycle('run@x', plan, 'web-a', t), b.scanBatches.openCycle('run@x', plan, 'web-b', t)]);
+        assert.equal(opened.filter(Boolean).length, 1, 'one node stores the batches');
+        const done: Record<string, number[]> = { a: [], b: [] };
+        await Promise.all([['a', a], ['b', b]].map(async ([name, s]) => {
+          const store = s as AsyncStore;
+          for (;;) {
+            const c = await store.scanBatches.claim('run@x', store.node, 60_000, t);
+            if (!c) break;
+            assert.ok(await store.scanBatches.complete('run@x', c.batch, c.token, store.node, c.domains.map((d) => scanItem({ domain: d })), t + 1));
+            done[name as string]!.push(c.batch);
+          }
+        }));
+        const all = [...done['a']!, ...done['b']!].sort((x, y) => x - y);
+        assert.deepEqual(all, plan.map((_, i) => i), 'every batch exactly once');
+        assert.deepEqual(await a.scanBatches.progress('run@x', t + 2), { batches: 30, done: 30, claimed: 0, scanned: 30 });
+        assert.equal((await a.scans.latest()).length, 30, 'one scan per endpoint');
+      });
+
+      it('scan batches: a claim that ran out is taken over; the first claimer\'s late completion records nothing', async () => {
+        const a = await open({ node: 'web-a' });
+        const b = await open({ node: 'web-b' });
+        const t = 1_900_000_000_000;
+        await a.scanBatches.openCycle('run@y', [{ domains: ['late.example'], endpoints: 1 }], 'web-a', t);
+        const first = (await a.scanBatches.claim('run@y', 'web-a', 1000, t))!;
+        assert.equal(await b.scanBatches.claim('run@y', 'web-b', 1000, t + 999), null, 'the claim is live');
+        assert.equal(await a.scanBatches.extend('run@y', first.batch, first.token, 1000, t + 500), true, 'extended to t + 1500');
+        assert.equal(await b.scanBatches.claim('run@y', 'web-b', 1000, t + 1499), null);
+        const second = (await b.scanBatches.claim('run@y', 'web-b', 1000, t + 1500))!;
+        assert.equal(second.token, first.token + 1);
+        assert.equal(await a.scanBatches.extend('run@y', first.batch, first.token, 1000, t + 1600), false, 'the old claim cannot extend');
+        assert.equal(await a.scanBatches.complete('run@y', first.batch, first.token, 'web-a', [scanItem({ domain: 'late.example' })], t + 1700), false);
+        assert.deepEqual(await a.scans.latest(), [], 'nothing recorded for the lost claim');
+        assert.equal(await b.scanBatches.complete('run@y', second.batch, second.token, 'web-b', [scanItem({ domain: 'late.example' })], t + 1800), true);
+        assert.equal(await b.scanBatches.complete('run@y', second.batch, second.token, 'web-b', [scanItem({ domain: 'late.example' })], t + 1900), false, 'done once');
+        assert.equal((await a.scans.latest()).length, 1);
+        assert.equal(await a.scanBatches.pruneBefore(t + 1), 1);
+        assert.deepEqual(await a.scanBatches.progress('run@y', t), { batches: 0, done: 0, claimed: 0, scanned: 0 });
+      });
+
       it('nodes: a heartbeat upserts; one without a run keeps the last run; listed by name, bytewise', async () => {
         const s = await open();
         assert.deepEqual(await s.nodes.list(), []);

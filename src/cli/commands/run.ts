@@ -6,6 +6,7 @@ import type { Config } from '../../config/types.js';
 import type { AsyncStore } from '../../store/contract.js';
 import { runLocked, type NodeIdentity, type RunResult } from '../../service/run.js';
 import { nodeNameOf } from '../../config/node.js';
+import { cycleKeyOf } from '../../service/scan-cycle.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { compose, type Composition } from '../compose.js';
 import { renderSummary, renderTable } from '../render.js';
@@ -18,6 +19,15 @@ export interface RunCliOptions extends GlobalOptions {
   renew?: boolean;
   /** Write the HTML report (certs report --html) here after the run, whatever its outcome. */
   report?: string;
+  /** The cycle key shared with other nodes (store.engine postgres). */
+  cycle?: string;
+}
+
+/** --cycle: a key other nodes can name too; no spaces or slashes, so it reads back in logs. */
+function cycleOption(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  if (!/^[A-Za-z0-9:@._-]{1,64}$/.test(v)) throw new UsageError(`--cycle: expected 1 to 64 of A-Z a-z 0-9 : @ . _ -, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 function waitSeconds(v: string | undefined): number {
@@ -38,10 +48,13 @@ export function nodeIdentity(config: Config, cycleMs: number | null): NodeIdenti
 }
 
 /** One cycle under the run lock (service/run.ts runLocked), with the scanner wired to this store. */
-export async function cycle(config: Config, store: AsyncStore, io: Io, opts: { renew: boolean; waitMs: number; log: (event: string, fields?: Record<string, unknown>) => void; report?: string; cycleMs?: number | null }, c: Composition = compose(io.now)): Promise<RunResult> {
+export async function cycle(config: Config, store: AsyncStore, io: Io, opts: { renew: boolean; waitMs: number; log: (event: string, fields?: Record<string, unknown>) => void; report?: string; cycleMs?: number | null; cycleKey?: string }, c: Composition = compose(io.now)): Promise<RunResult> {
   const scan = await c.scanner(config, store);
+  // On PostgreSQL the nodes of a cluster share each cycle's scan (issue 16).
+  const collect = store.engine === 'postgres' ? await c.collector(config) : undefined;
   return runLocked(config, store, {
     scan,
+    ...(collect ? { collect } : {}),
     node: nodeIdentity(config, opts.cycleMs ?? null),
     overlay: (reports) => withLifecycle(config, store, reports),
     now: c.now,
@@ -49,11 +62,12 @@ export async function cycle(config: Config, store: AsyncStore, io: Io, opts: { r
     channels: c.channels(config),
     log: opts.log,
     ...(opts.report !== undefined ? { report: opts.report } : {}),
-  }, { renew: opts.renew, notify: true, waitMs: opts.waitMs });
+  }, { renew: opts.renew, notify: true, waitMs: opts.waitMs, cycle: opts.cycleKey ?? cycleKeyOf(opts.renew ? 'run' : 'scan', io.now()) });
 }
 
 export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
   const waitMs = waitSeconds(opts.wait) * 1000;
+  const cycleKey = cycleOption(opts.cycle);
   // Loaded only for --report: a plain run does not pay for the page renderer.
   const reporting = opts.report !== undefined ? await import('./report.js') : null;
   // A path that cannot be a report file is refused before the run, not after it.
@@ -77,6 +91,7 @@ export async function runCommand(opts: RunCliOptions, io: Io): Promise<number> {
       result = await cycle(config, store, io, {
         renew: opts.renew !== false,
         waitMs,
+        ...(cycleKey !== undefined ? { cycleKey } : {}),
         ...(opts.report !== undefined ? { report: opts.report } : {}),
         log: (event, fields) => io.stderr.write(`certs: ${event}${fields ? ` ${Object.entries(fields).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}` : ''}\n`),
       });
@@ -163,12 +178,12 @@ export async function daemonCommand(opts: GlobalOptions & { runNow?: boolean; sh
         await store.close();
       }
     },
-    cycle: async (config, { renew }) => {
+    cycle: async (config, { renew, cycleKey }) => {
       const store = await c.openStore(config);
       try {
         // Another process (a second daemon, cron's certs run) holding the run lock: wait for it,
         // then decide again; it will usually have left nothing to do.
-        const result = await cycle(config, store, io, { renew, waitMs: 10 * 60_000, log, cycleMs: cycleMsOf(config) }, c);
+        const result = await cycle(config, store, io, { renew, waitMs: 10 * 60_000, log, cycleMs: cycleMsOf(config), ...(cycleKey !== undefined ? { cycleKey } : {}) }, c);
         return result.run.exitCode ?? 3;
       } finally {
         await store.close();

@@ -28,6 +28,7 @@ import { PgNotificationStore } from './notifications.js';
 import { PgRenewalStore } from './renewals.js';
 import { PgRunStore } from './runs.js';
 import { PgNodeStore } from './nodes.js';
+import { PgScanBatchStore } from './scan-batches.js';
 import { PgScanStore } from './scans.js';
 import { PgViewStore } from './views.js';
 
@@ -92,6 +93,7 @@ export async function openPgStore(url: string, opts: PgStoreOptions): Promise<As
   return {
     engine: 'postgres',
     node,
+    scanBatches: new PgScanBatchStore(db),
     location: describeTarget(target),
     ...readers(db, db, keks, clock, node),
     maintenance: new PgMaintenanceStore(db),
