@@ -16,7 +16,7 @@ import {
 } from './types.js';
 
 export const ACME_KEYS = ['directory', 'caFile', 'email', 'agreeToTerms', 'eab', 'keyType', 'challenge', 'profile', 'renewBeforeDays', 'reuseKey', 'concurrency', 'preflight', 'timeoutMs'] as const;
-const CHALLENGE_KEYS = ['type', 'webroot', 'standalone', 'hook', 'rfc2136', 'hookTimeoutMs', 'propagation'] as const;
+const CHALLENGE_KEYS = ['type', 'webroot', 'standalone', 'shared', 'hook', 'rfc2136', 'hookTimeoutMs', 'propagation'] as const;
 const RFC2136_KEYS = ['server', 'port', 'zone', 'tsigKeyName', 'tsigSecret', 'tsigAlgorithm', 'ttl'] as const;
 const PREFLIGHT_KEYS = ['enabled', 'httpPort', 'resolver', 'timeoutMs'] as const;
 
@@ -69,7 +69,7 @@ function checkPropagation(c: Checker, v: unknown, path: KeyPath): PropagationCon
 export function checkChallenge(c: Checker, v: unknown, path: KeyPath): ChallengeConfig {
   const o = c.mapping(v, path, CHALLENGE_KEYS);
   const type = c.required(o.type, at(path, 'type'), 'http-01 or dns-01', (x, p) => c.oneOf(x, p, ['http-01', 'dns-01'] as const));
-  const own = type === 'http-01' ? (['webroot', 'standalone'] as const) : (['hook', 'rfc2136'] as const);
+  const own = type === 'http-01' ? (['webroot', 'standalone', 'shared'] as const) : (['hook', 'rfc2136'] as const);
   const dnsOnly = ['hookTimeoutMs', 'propagation'];
   for (const key of CHALLENGE_KEYS) {
     if (key === 'type' || o[key] === undefined) continue;
@@ -77,11 +77,15 @@ export function checkChallenge(c: Checker, v: unknown, path: KeyPath): Challenge
       c.fail(at(path, key), `not used by ${type}; ${type} takes ${own.join(' or ')}`);
     }
   }
-  const given = own.filter((k) => o[k] !== undefined && o[k] !== null);
+  if (o.shared !== undefined && o.shared !== null && c.boolean(o.shared, at(path, 'shared')) !== true) {
+    c.fail(at(path, 'shared'), 'only true is meaningful; leave it out and set webroot or standalone instead');
+  }
+  const given = own.filter((k) => o[k] !== undefined && o[k] !== null && !(k === 'shared' && o[k] === false));
   if (given.length !== 1) c.fail(path, `${type} needs exactly one of ${own.join(' or ')}, got ${given.length === 0 ? 'neither' : 'both'}`);
 
   const out: ChallengeConfig = { type };
   if (o.webroot != null) out.webroot = c.path(o.webroot, at(path, 'webroot'));
+  if (o.shared === true) out.shared = true;
   if (o.standalone != null) {
     const p = at(path, 'standalone');
     const s = c.mapping(o.standalone, p, ['address', 'port']);

@@ -100,6 +100,10 @@ export function validateConfig(raw: unknown, ctx: CheckContext): Config {
     }
   }
   const daemon = c.optional(o.daemon, ['daemon'], (x, p) => checkDaemon(c, x, p));
+  // Shared http-01 tokens are served by the daemon's HTTP endpoint, which must therefore listen.
+  if (acme?.challenge?.shared && !daemon?.http) {
+    c.fail(['acme', 'challenge', 'shared'], 'shared http-01 tokens are served by the daemon: set daemon.http (e.g. http: {address: 127.0.0.1, port: 9464}) and run certs daemon on every node; the acme-challenge snippet proxies to it');
+  }
   const notify = c.optional(o.notify, ['notify'], (x, p) => checkNotify(c, x, p));
   if (notify && (notify.email || notify.webhook)) {
     // Same as nginx: a broken email template is a config error now, not a failed digest later.

@@ -152,6 +152,11 @@ export interface ChallengeConfig {
   webroot?: string;
   /** Listen ourselves; address default 0.0.0.0 is left to the solver, port defaults to 80. */
   standalone?: { address?: string; port: number };
+  /**
+   * http-01 in a cluster (issue 16): key authorisations go to the store and every node's daemon
+   * serves them (daemon.http); the acme-challenge snippet proxies to the local daemon.
+   */
+  shared?: true;
   /** argv of the DNS hook program (no shell); what to do arrives in CERTS_* environment variables (see src/acme/solvers/dns-hook.ts). */
   hook?: string[];
   rfc2136?: Rfc2136Config;

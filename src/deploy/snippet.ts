@@ -82,6 +82,7 @@ export function renderSnippet(config: Config, domain: DomainConfig, templates: N
 
 /** The acme-challenge location serving acme.challenge.webroot, ending with a newline. */
 export function renderAcmeChallenge(config: Config, templates: NginxTemplates): string {
+  if (config.acme?.challenge?.shared) return sharedAcmeChallenge(config);
   const webroot = config.acme?.challenge?.webroot;
   if (webroot === undefined) {
     throw new ConfigError('not set; the acme-challenge location serves http-01 tokens from this folder', { file: config.file, keyPath: 'acme.challenge.webroot' }, {
@@ -90,4 +91,32 @@ export function renderAcmeChallenge(config: Config, templates: NginxTemplates): 
   }
   const values: TemplateValues = { generatedBy: GENERATED_BY, webroot: assertNginxSafePath(webroot, 'acme.challenge.webroot') };
   return withNewline(renderTemplate(templates.acmeChallenge, values));
+}
+
+/**
+ * acme.challenge.shared (issue 16): the location proxies to this node's daemon, which answers
+ * from the store whichever node placed the order. A wildcard listen address is reached on
+ * loopback. Not a template: there is nothing in it an operator would change but the target.
+ */
+function sharedAcmeChallenge(config: Config): string {
+  const http = config.daemon?.http;
+  if (!http) {
+    throw new ConfigError('not set; shared http-01 tokens are served by the daemon', { file: config.file, keyPath: 'daemon.http' }, { hint: 'set daemon.http: {address: 127.0.0.1, port: 9464}' });
+  }
+  const host = http.address === '0.0.0.0' ? '127.0.0.1' : http.address === '::' ? '[::1]' : http.address.includes(':') ? `[${http.address}]` : http.address;
+  if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) throw new ConfigError(`daemon.http.address ${JSON.stringify(http.address)} cannot be written into an nginx proxy_pass`, { file: config.file, keyPath: 'daemon.http.address' });
+  return [
+    `# ${GENERATED_BY}`,
+    '#',
+    '# ACME http-01, shared by the nodes of a cluster (acme.challenge.shared): the key authorisation',
+    '# is in the certs store and this node\'s daemon serves it, whichever node placed the order.',
+    '# Include this file inside the server {} block that listens on port 80 for the names being validated.',
+    'location ^~ /.well-known/acme-challenge/ {',
+    `    proxy_pass http://${host}:${http.port};`,
+    '    proxy_set_header Host $host;',
+    '    proxy_connect_timeout 5s;',
+    '    proxy_read_timeout 10s;',
+    '}',
+    '',
+  ].join('\n');
 }

@@ -271,7 +271,7 @@ async function deployLocked(config: Config, store: AsyncStore, nginx: NginxConfi
   }
   // The http-01 location for port-80 server blocks, when a webroot is configured. "_" cannot
   // start a domain's file name, so it never collides with one.
-  const acmeTarget = config.acme?.challenge?.webroot
+  const acmeTarget = config.acme?.challenge?.webroot || config.acme?.challenge?.shared
     ? [{ domain: ACME_CHALLENGE_SNIPPET, path: join(nginx.snippetDir, `${ACME_CHALLENGE_SNIPPET}.conf`), content: renderAcmeChallenge(config, templates) }]
     : [];
   assertProgram(nginx.testCommand, 'nginx.testCommand');

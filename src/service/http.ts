@@ -48,6 +48,10 @@ import { renderDashboard } from '../web/page.js';
 import { renderEndpointPage } from '../web/endpoint-page.js';
 import { SCRIPT_SHA256, STYLE_SHA256 } from '../web/assets.js';
 
+
+/** Where shared http-01 key authorisations are served (acme.challenge.shared). */
+const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
+
 export type { LastRun } from '../core/metrics.js';
 
 export interface HttpLimits {
@@ -289,12 +293,30 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
     return send(req, res, 200, HTML_TYPE, page.body);
   }
 
+  /** `/.well-known/acme-challenge/<token>`: the key authorisation from the store, or 404. */
+  async function serveChallenge(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return send(req, res, 405, TEXT, 'method not allowed\n');
+    }
+    const token = path.slice(CHALLENGE_PREFIX.length);
+    // RFC 8555 §8.3: base64url; checked before anything is looked up.
+    if (!/^[A-Za-z0-9_-]{1,256}$/.test(token)) return send(req, res, 400, TEXT, 'bad token\n');
+    const config = opts.config();
+    const keyAuth = await withStore(opts, config, async (store) => (store ? store.challenges.get(token, now().getTime()) : null));
+    if (keyAuth === null) return send(req, res, 404, TEXT, 'not found\n');
+    return send(req, res, 200, TEXT, keyAuth);
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // No request here has a body: drain whatever came so the connection stays usable.
     req.resume();
     if (!admit(req, res)) return;
-    if (!hostAllowed(boundAddress, req.headers.host)) return send(req, res, 421, TEXT, 'misdirected request: this endpoint answers to localhost and loopback addresses only\n');
     const path = pathOf(req);
+    // Shared http-01 (issue 16): the CA fetches key authorisations through nginx's proxy, with
+    // the validated name as Host and no credentials; they are public by design. Nothing else is.
+    if (path.startsWith(CHALLENGE_PREFIX)) return serveChallenge(req, res, path);
+    if (!hostAllowed(boundAddress, req.headers.host)) return send(req, res, 421, TEXT, 'misdirected request: this endpoint answers to localhost and loopback addresses only\n');
     const config = opts.config();
     if (path !== '/healthz') {
       // A reload that drops the token does not open a non-loopback listener: the starting token stays in force.

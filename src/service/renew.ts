@@ -272,7 +272,12 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStor
 export async function renewDomains(config: Config, store: AsyncStore, domains: DomainConfig[], opts: RenewOptions): Promise<RenewOutcome[]> {
   const acme = acmeOf(config);
   loadAcmeTrust(acme);
-  const solvers = new SolverSet(acme);
+  // Shared http-01 tokens live in the store for every node's daemon to serve; cleanup removes
+  // them, and an hour (longer than any order is waited for) bounds one a crash left behind.
+  const solvers = new SolverSet(acme, {
+    put: (t) => store.challenges.put({ ...t, node: opts.node ?? '', createdAt: opts.now().getTime(), expiresAt: opts.now().getTime() + 3_600_000 }),
+    remove: (token) => store.challenges.remove(token),
+  });
   // Checked up front: a domain without a challenge is a config error, not a failed renewal.
   for (const d of domains) solvers.challengeOf(d);
   let sessionPromise: Promise<AcmeSession> | undefined;

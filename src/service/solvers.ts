@@ -6,10 +6,12 @@ import { createWebrootSolver } from '../acme/solvers/http-webroot.js';
 import { createStandaloneSolver } from '../acme/solvers/http-standalone.js';
 import { createHookSolver } from '../acme/solvers/dns-hook.js';
 import { createRfc2136Solver } from '../acme/solvers/dns-rfc2136.js';
+import { createSharedSolver, type SharedTokens } from '../acme/solvers/http-shared.js';
 
 export class SolverSet {
   private readonly solvers = new Map<string, ChallengeSolver>();
-  constructor(private readonly acme: AcmeConfig) {}
+  /** `shared`: where shared http-01 tokens go (the store), for acme.challenge.shared. */
+  constructor(private readonly acme: AcmeConfig, private readonly shared?: SharedTokens) {}
 
   challengeOf(domain: DomainConfig): ChallengeConfig {
     const c = domain.challenge ?? this.acme.challenge;
@@ -22,7 +24,7 @@ export class SolverSet {
     const key = JSON.stringify(c);
     let solver = this.solvers.get(key);
     if (!solver) {
-      solver = build(c, this.acme);
+      solver = build(c, this.acme, this.shared);
       this.solvers.set(key, solver);
     }
     return solver;
@@ -34,8 +36,12 @@ export class SolverSet {
   }
 }
 
-function build(c: ChallengeConfig, acme: AcmeConfig): ChallengeSolver {
+function build(c: ChallengeConfig, acme: AcmeConfig, shared: SharedTokens | undefined): ChallengeSolver {
   const preflight = acme.preflight;
+  if (c.shared) {
+    if (!shared) throw new ConfigError('challenge http-01 shared: no store to share the tokens through');
+    return createSharedSolver({ tokens: shared, preflight });
+  }
   if (c.webroot) return createWebrootSolver({ webroot: c.webroot, preflight });
   if (c.standalone) return createStandaloneSolver({ ...(c.standalone.address ? { address: c.standalone.address } : {}), port: c.standalone.port, preflight });
   const propagation = c.propagation ?? { timeoutMs: 120_000, intervalMs: 2_000 };

@@ -20,6 +20,7 @@ import type { MetaRepository } from './meta.js';
 import type { RunRepository } from './runs.js';
 import type { NodeRepository } from './nodes.js';
 import type { ScanBatchRepository } from './scan-batches.js';
+import type { ChallengeRepository } from './challenges.js';
 import type { StoreMaintenance, StoreViews } from './index.js';
 import type { CertPems } from './archive.js';
 import type { Fence } from './fence.js';
@@ -42,6 +43,7 @@ export type MetaStore = AsyncOf<Pick<MetaRepository, 'get' | 'set' | 'getOrSet'>
 export type RunStore = AsyncOf<Pick<RunRepository, 'start' | 'finish' | 'latestFinished' | 'list'>>;
 export type NodeStore = AsyncOf<Pick<NodeRepository, 'heartbeat' | 'list'>>;
 export type ScanBatchStore = AsyncOf<Pick<ScanBatchRepository, 'openCycle' | 'claim' | 'extend' | 'complete' | 'progress' | 'pruneBefore'>>;
+export type ChallengeStore = AsyncOf<Pick<ChallengeRepository, 'put' | 'get' | 'remove' | 'pruneExpired'>>;
 export type ViewStore = AsyncOf<StoreViews>;
 export type MaintenanceStore = AsyncOf<StoreMaintenance>;
 
@@ -72,6 +74,7 @@ export interface StoreReader {
   readonly meta: MetaStore;
   readonly runs: RunStore;
   readonly nodes: NodeStore;
+  readonly challenges: ChallengeStore;
   readonly views: ViewStore;
 }
 

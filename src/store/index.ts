@@ -11,6 +11,7 @@ import { MetaRepository } from './meta.js';
 import { RunRepository } from './runs.js';
 import { NodeRepository } from './nodes.js';
 import { ScanBatchRepository } from './scan-batches.js';
+import { ChallengeRepository } from './challenges.js';
 import { defaultNodeName } from '../config/node.js';
 import { certificateNotBefore, storedEndpoint, storedEndpoints, type StoredEndpoint } from './endpoint-ids.js';
 import { leanScanRows, type LeanScanRow } from './dashboard-rows.js';
@@ -79,6 +80,7 @@ export interface Store {
   readonly runs: RunRepository;
   readonly nodes: NodeRepository;
   readonly scanBatches: ScanBatchRepository;
+  readonly challenges: ChallengeRepository;
   /** Reads for the dashboard, shaped for fleets (see each function). */
   readonly views: StoreViews;
   /** Retention and upkeep of the store itself. */
@@ -124,6 +126,7 @@ export function openStore(dataDir: string, opts: OpenDatabaseOptions = {}): Stor
     runs: new RunRepository(db),
     nodes: new NodeRepository(db),
     scanBatches: new ScanBatchRepository(db, scans),
+    challenges: new ChallengeRepository(db),
     views: {
       leanScanRows: () => leanScanRows(db),
       storedEndpoints: () => storedEndpoints(db),

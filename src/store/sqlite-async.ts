@@ -12,7 +12,7 @@
 import type { Store } from './index.js';
 import { readArchivePems } from './archive.js';
 import type {
-  AsyncStore, AccountStore, DeploymentStore, IssuedStore, LockStore, MetaStore, NodeStore, NotificationStore, ScanBatchStore, RenewalStore, RunStore, ScanStore, StoreReader, ViewStore, MaintenanceStore,
+  AsyncStore, AccountStore, DeploymentStore, IssuedStore, LockStore, ChallengeStore, MetaStore, NodeStore, NotificationStore, ScanBatchStore, RenewalStore, RunStore, ScanStore, StoreReader, ViewStore, MaintenanceStore,
 } from './contract.js';
 
 type Gate = { held: Promise<void> | null };
@@ -49,6 +49,7 @@ function readers(store: Store, gate: Gate | null, dataDir: string): StoreReader 
     meta: wrap(store.meta, ['get', 'set', 'getOrSet'], gate) as unknown as MetaStore,
     runs: wrap(store.runs, ['start', 'finish', 'latestFinished', 'list'], gate) as unknown as RunStore,
     nodes: wrap(store.nodes, ['heartbeat', 'list'], gate) as unknown as NodeStore,
+    challenges: wrap(store.challenges, ['put', 'get', 'remove', 'pruneExpired'], gate) as unknown as ChallengeStore,
     views: wrap(store.views, ['leanScanRows', 'storedEndpoints', 'storedEndpoint', 'certificateNotBefore', 'outboxMentioning'], gate) as unknown as ViewStore,
   };
 }

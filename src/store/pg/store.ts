@@ -29,6 +29,7 @@ import { PgRenewalStore } from './renewals.js';
 import { PgRunStore } from './runs.js';
 import { PgNodeStore } from './nodes.js';
 import { PgScanBatchStore } from './scan-batches.js';
+import { PgChallengeStore } from './challenges.js';
 import { PgScanStore } from './scans.js';
 import { PgViewStore } from './views.js';
 
@@ -58,6 +59,7 @@ function readers(q: PgQueryable, db: PgDb | PgQueryable, keks: { seal: Kek; open
     meta: new PgMetaStore(q),
     runs: new PgRunStore(q),
     nodes: new PgNodeStore(q),
+    challenges: new PgChallengeStore(q),
     views: new PgViewStore(q),
   };
 }

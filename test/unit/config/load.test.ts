@@ -219,7 +219,7 @@ describe('loadConfig: wrong types and values', () => {
     ['acme agreeToTerms string', 'acme: {agreeToTerms: "true"}\n', 'acme.agreeToTerms', /expected true or false, got "true"/],
     ['acme eab without hmacKey', 'acme: {eab: {kid: k}}\n', 'acme.eab.hmacKey', /missing; expected the EAB HMAC key/],
     ['acme renewBeforeDays 0', 'acme: {renewBeforeDays: 0}\n', 'acme.renewBeforeDays', /expected an integer from 1 to 3650, got 0/],
-    ['challenge without solver', 'acme: {challenge: {type: http-01}}\n', 'acme.challenge', /http-01 needs exactly one of webroot or standalone, got neither/],
+    ['challenge without solver', 'acme: {challenge: {type: http-01}}\n', 'acme.challenge', /http-01 needs exactly one of webroot or standalone or shared, got neither/],
     ['challenge type typo', 'acme: {challenge: {type: dns01, hook: [x]}}\n', 'acme.challenge.type', /did you mean "dns-01"/],
     ['dns-01 with webroot', 'acme: {challenge: {type: dns-01, webroot: /w}}\n', 'acme.challenge.webroot', /not used by dns-01; dns-01 takes hook or rfc2136/],
     ['hook as a string', 'acme: {challenge: {type: dns-01, hook: "/bin/hook add"}}\n', 'acme.challenge.hook', /expected a command as a list of strings/],
