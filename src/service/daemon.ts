@@ -5,7 +5,7 @@
  * stops on SIGTERM/SIGINT within a bound. Logs are JSON lines on stdout, one per event.
  */
 import cron, { type ScheduledTask } from 'node-cron';
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, StoreError } from '../core/errors.js';
 import type { Config } from '../config/types.js';
 import { cycleKeyOf } from './scan-cycle.js';
 
@@ -34,6 +34,8 @@ export interface DaemonDeps {
   /** Records this node's heartbeat between cycles (issue 16), every `heartbeatMs` (default 60 s). */
   heartbeat?: (config: Config) => Promise<void>;
   heartbeatMs?: number;
+  /** First retry after a cycle found the store unreachable; doubles up to 60 s. Default 1000 ms. */
+  reconnectBaseMs?: number;
 }
 
 /**
@@ -65,6 +67,8 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
   let running: Promise<void> | null = null;
   let stopping = false;
   let tasks: ScheduledTask[] = [];
+  let unreachable = 0;
+  let retry: NodeJS.Timeout | undefined;
 
   const tick = (renew: boolean, reason: string, seconds = false) => async (ctx?: { date?: Date }): Promise<void> => {
     if (stopping) return;
@@ -79,9 +83,20 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
       try {
         const code = await deps.cycle(current, { renew, cycleKey });
         log('run.finished', { trigger: reason, exitCode: code });
+        unreachable = 0;
       } catch (err) {
         // A failed cycle never takes the daemon down: the next tick tries again.
         log('run.error', { trigger: reason, error: errorMessage(err) });
+        // A store that cannot be reached (PostgreSQL restarting) is tried again sooner, with
+        // backoff: 1, 2, 4 … 60 s, until a cycle gets through (or the schedule's next tick).
+        if (err instanceof StoreError && err.code === 'connection' && !stopping) {
+          const inMs = Math.min(60_000, (deps.reconnectBaseMs ?? 1000) * 2 ** Math.min(unreachable, 6));
+          unreachable += 1;
+          log('store.reconnect', { attempt: unreachable, inMs, error: errorMessage(err) });
+          clearTimeout(retry);
+          retry = setTimeout(() => void tick(renew, 'reconnect', seconds)({ date: ctx?.date ?? new Date() }), inMs);
+          retry.unref();
+        }
       } finally {
         running = null;
       }
@@ -133,6 +148,7 @@ export async function runDaemon(deps: DaemonDeps): Promise<number> {
       if (stopping) return;
       stopping = true;
       if (beater) clearInterval(beater);
+      clearTimeout(retry);
       log('daemon.stopping', { signal });
       for (const t of tasks) void t.stop();
       const budget = deps.shutdownTimeoutMs ?? 30_000;

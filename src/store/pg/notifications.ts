@@ -107,7 +107,9 @@ export class PgNotificationStore implements NotificationStore {
     return atomically(this.db, async (q) => {
       await assertPgFence(q, fence);
       if (run.markSent.length > 0) {
-        await q.query('INSERT INTO notify_sent (key, sent_at) SELECT k, $2 FROM unnest($1::text[]) AS k ON CONFLICT (key) DO NOTHING', [run.markSent, run.at]);
+        // In key order: two nodes committing overlapping keys (a lease that ran out mid-run) then
+        // wait on each other's rows in the same order instead of deadlocking.
+        await q.query('INSERT INTO notify_sent (key, sent_at) SELECT k, $2 FROM unnest($1::text[]) AS k ORDER BY k COLLATE "C" ON CONFLICT (key) DO NOTHING', [run.markSent, run.at]);
       }
       if (run.activate.length > 0) {
         const a = run.activate;
