@@ -119,3 +119,11 @@ export function compareUrgency(a: DashboardRowLike, b: DashboardRowLike): number
 export function byUrgency<T extends DashboardRowLike>(rows: T[]): T[] {
   return rows.sort(compareUrgency);
 }
+
+/**
+ * Whether the dashboard shows its Nodes table (issue 16): on a cluster (more than one node), or
+ * when a node is silent; a single machine keeps the page it had.
+ */
+export function showNodes(nodes: readonly { silent: boolean }[]): boolean {
+  return nodes.length > 1 || nodes.some((n) => n.silent);
+}

@@ -4,6 +4,7 @@
  * from the config and the store, rendered by src/web/ (pure: data in, HTML out). The same data is
  * `certs report --json`. Issue 13.
  */
+import type { NodeView } from '../core/nodes.js';
 import type { CertInfo } from '../core/model.js';
 import type { DashboardCounts, TimelineCounts } from '../core/dashboard.js';
 import type { Status } from '../core/problems.js';
@@ -62,6 +63,8 @@ export interface DashboardData {
   /** Every endpoint, most urgent first (critical, warning, unknown, ok; then fewest days left). */
   rows: DashboardRow[];
   lastRun: RunView | null;
+  /** The nodes of a cluster (issue 16): present when there is more than one, or one is silent. */
+  nodes?: NodeView[];
 }
 
 export interface HistoryPoint {

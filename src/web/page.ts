@@ -23,6 +23,7 @@
  *   (''/a problem code), input#filter-text (substring of domain, endpoint, issuer, codes);
  * - pager: button#page-prev, button#page-next, #page-info ("1–100 of 1,234").
  * - the last run: section#last-run.
+ * - nodes (a cluster, or a silent node): section#nodes, <tr data-testid="node-row" data-silent>.
  */
 import { lifetimeBarSvg, lifetimePercent, timelineSvg } from '../core/charts.js';
 import { STATUS_ORDER, TIMELINE_WEEKS, weekTotal } from '../core/dashboard.js';
@@ -30,6 +31,7 @@ import type { Status } from '../core/problems.js';
 import { CONTENT_SECURITY_POLICY, SCRIPT, STYLE } from './assets.js';
 import { esc, num, plural, timeEl } from './html.js';
 import type { DashboardData, DashboardRow, RunView } from './model.js';
+import type { NodeView } from '../core/nodes.js';
 import { hrefFor, type PageOptions } from './page-options.js';
 
 /** Rows a page of the table shows (the script's PAGE). */
@@ -233,6 +235,19 @@ export function lastRunSection(run: RunView | null): string {
   return out.join('');
 }
 
+/** The nodes of a cluster: who runs which version, when each was last seen and how its last run went. */
+export function nodesSection(nodes: readonly NodeView[] | undefined): string {
+  if (!nodes || nodes.length === 0) return '';
+  const out = [`<section id="nodes" aria-labelledby="h-nodes"><h2 id="h-nodes">Nodes (${num(nodes.length)})</h2><div class="table-wrap"><table><thead><tr><th scope="col">Node</th><th scope="col">Version</th><th scope="col">Last seen</th><th scope="col">Last run</th><th scope="col">Status</th></tr></thead><tbody>`];
+  for (const n of nodes) {
+    const run = !n.lastRun ? '–' : n.lastRun.finishedAt ? `${esc(n.lastRun.outcome ?? 'unknown')}, ${timeEl(n.lastRun.finishedAt)}` : `started ${timeEl(n.lastRun.startedAt)}, not finished`;
+    const st = n.silent ? `<span class="st s-warning"><span aria-hidden="true">${STATUS_ICON.warning}</span> silent</span>` : `<span class="st s-ok"><span aria-hidden="true">${STATUS_ICON.ok}</span> seen</span>`;
+    out.push(`<tr data-testid="node-row" data-silent="${n.silent}"><td>${esc(n.name)}</td><td>${esc(n.version)}</td><td>${timeEl(n.lastSeenAt)}</td><td>${run}</td><td>${st}</td></tr>`);
+  }
+  out.push('</tbody></table></div></section>');
+  return out.join('');
+}
+
 function sortHead(key: string, label: string, cls = ''): string {
   return `<th scope="col" data-col="${key}" aria-sort="none"${cls ? ` class="${cls}"` : ''}><button type="button" data-sort="${key}">${label}</button></th>`;
 }
@@ -276,6 +291,7 @@ export function renderDashboard(data: DashboardData, opts: PageOptions = { mode:
   out.push(`<section aria-labelledby="h-summary"><h2 id="h-summary" class="sr">Summary</h2>${cards(data)}</section>`);
   out.push(timelineSection(data));
   out.push(lastRunSection(data.lastRun));
+  out.push(nodesSection(data.nodes));
   out.push(tableSection(data, doc));
   out.push('</main>', footer(data.generatedAt, data.version, opts.mode));
   if (doc.rows.length) out.push(`<script type="application/json" id="rows">${scriptJson(doc)}</script>`, scriptTag(opts));
