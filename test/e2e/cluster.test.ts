@@ -214,11 +214,11 @@ ${domains}
   });
 
   /** A managed domain (no nginx) whose pre hook blocks the first node that reaches it until `release` exists. */
-  const blockingDomain = (name: string) => `  - name: ${name}
+  const blockingDomain = (name: string, release = 'release') => `  - name: ${name}
     endpoints: []
     nginx: false
     hooks:
-      pre: [/bin/sh, -c, 'if mkdir ${join(env.dir, `${name}-first`)} 2>/dev/null; then while [ ! -e ${join(env.dir, 'release')} ]; do sleep 0.05; done; fi']
+      pre: [/bin/sh, -c, 'if mkdir ${join(env.dir, `${name}-first`)} 2>/dev/null; then while [ ! -e ${join(env.dir, release)} ]; do sleep 0.05; done; fi']
       timeoutMs: 600000`;
 
   /** On every given node, current/ of `lineage` holds a certificate and the key that belongs to it, the recorded one. */
@@ -278,6 +278,29 @@ ${domains}
       const local = existsSync(archive) ? readdirSync(archive) : [];
       assert.ok(local.every((v) => v === '1'), `no orphan version in node ${name}'s archive: ${local.join(',')}`);
       assert.equal((await q("SELECT 1 FROM renewal_state WHERE lineage = 'stop.test' AND failures > 0")).length, 0, 'no failure recorded by the late node');
+    } finally {
+      await stopAll();
+    }
+  });
+
+  it('PostgreSQL restarted mid-cycle: the daemons reconnect, the renewal in flight completes once, the next cycle completes everywhere', async () => {
+    const files = NODES.map((_, i) => writeNodeConfig(i, blockingDomain('pg.test', 'release-pg'), 'pg'));
+    startAll(files);
+    try {
+      const holder = await first(daemons, renewEvent('pg.test', /^renewing/), 60_000, 'renewing pg.test');
+      await until(async () => existsSync(join(env.dir, 'pg.test-first')), 30_000, 'the holder to enter its pre hook');
+      // The holder is mid-cycle (in its hook, its pool's connections open); the others cycle on.
+      await db.end();
+      await cluster.pg.restart();
+      db = await connectPg(parsePgUrl(dbUrl));
+      const marks = daemons.map((d) => d.events.length);
+      writeFileSync(join(env.dir, 'release-pg'), '');
+      await holder.waitFor(issuedEvent('pg.test'), 60_000);
+      // Every daemon completes a cycle that started after the restart.
+      await Promise.all(daemons.map((d, i) => d.waitFor((e) => e['event'] === 'run.finished' && d.events.indexOf(e) > marks[i]! && d.events.slice(marks[i]!, d.events.indexOf(e)).some((x) => x['event'] === 'run.start'), 60_000)));
+      assert.deepEqual(await q("SELECT version FROM issued WHERE lineage = 'pg.test'"), [{ version: 1 }]);
+      // Whatever failed while the server was down was logged (a cycle's error, a reconnect), never a crash.
+      for (const d of daemons) assert.equal(d.proc.exitCode, null, 'every daemon still runs');
     } finally {
       await stopAll();
     }
