@@ -45,6 +45,14 @@ export async function pruneStore(config: Config, store: AsyncStore, opts: { now:
   } catch (err) {
     out.errors.push(`run history: ${errorMessage(err)}`);
   }
+  // Cluster bookkeeping (issue 16), not history: scan cycles' batches after two days (no cycle
+  // runs that long), shared http-01 tokens a crash left after they expired.
+  try {
+    await store.scanBatches.pruneBefore(opts.now.getTime() - 2 * DAY_MS);
+    await store.challenges.pruneExpired(opts.now.getTime());
+  } catch (err) {
+    out.errors.push(`cluster bookkeeping: ${errorMessage(err)}`);
+  }
 
   // Lineages of the inventory and those removed from it: their archives hold keys too.
   let lineages: string[];
