@@ -41,3 +41,9 @@ export function nodeSilentLine(n: NodeView): string {
   const run = n.lastRun ? `last run started ${minute(n.lastRun.startedAt)}${n.lastRun.outcome ? ` (${n.lastRun.outcome})` : ', unfinished'}` : 'no run recorded';
   return `node-silent: node ${n.name} (certs ${n.version}) not seen since ${minute(n.lastSeenAt)}; ${run}`;
 }
+
+/** One line for `certs status` of a node that is not silent: `web-1 (certs 1.2.0): seen …; last run …`. */
+export function nodeLine(n: NodeView): string {
+  const run = n.lastRun ? `last run started ${minute(n.lastRun.startedAt)}${n.lastRun.outcome ? ` (${n.lastRun.outcome})` : ', in progress'}` : 'no run recorded';
+  return `${n.name} (certs ${n.version}): seen ${minute(n.lastSeenAt)}; ${run}`;
+}

@@ -71,6 +71,7 @@ domains:
     const table = await runCli(['status', '--config', config], { cwd: dir });
     assert.equal(table.code, 1);
     assert.match(table.stdout, /^nodes: web-1, web-2 \(silent\)$/m);
+    assert.match(table.stdout, /^ {2}web-1 \(certs \d+\.\d+\.\d+\): seen .* UTC; last run started .* UTC \(ok\)$/m);
     assert.match(table.stdout, /^node-silent: node web-2 \(certs 0\.0\.9\) not seen since .* UTC; last run started .* \(ok\)$/m);
   });
 });

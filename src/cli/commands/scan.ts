@@ -1,6 +1,6 @@
 import { type Domain, type EndpointReport } from '../../core/model.js';
 import { nagiosExitCode, worstStatus, type Problem, type Status } from '../../core/problems.js';
-import { nodeSilentLine, nodeViews, type NodeView } from '../../core/nodes.js';
+import { nodeLine, nodeSilentLine, nodeViews, type NodeView } from '../../core/nodes.js';
 import { adviceContextOf, problemFix } from '../../core/advice.js';
 import { endpointLabel } from '../../core/notify-policy.js';
 import { overallStatus, reportDocument } from '../../core/report.js';
@@ -203,9 +203,9 @@ function withNodes(status: Status, nodes: readonly NodeView[]): Status {
   return nodes.some((n) => n.silent) ? worstStatus(status, 'warning') : status;
 }
 
+/** One line per node (a cluster, or a silent node): name, version, last seen, last run. */
 function nodesText(nodes: readonly NodeView[], colour: boolean): string {
-  const silent = nodes.filter((n) => n.silent);
   const lines = [`nodes: ${nodes.map((n) => `${n.name}${n.silent ? ' (silent)' : ''}`).join(', ')}`];
-  for (const n of silent) lines.push(paint(colour, 'yellow', nodeSilentLine(n)));
+  for (const n of nodes) lines.push(n.silent ? paint(colour, 'yellow', nodeSilentLine(n)) : `  ${nodeLine(n)}`);
   return lines.join('\n');
 }

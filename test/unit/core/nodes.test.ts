@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_CYCLE_MS, isSilent, nodeSilentLine, nodeViews } from '../../../src/core/nodes.js';
+import { DEFAULT_CYCLE_MS, isSilent, nodeLine, nodeSilentLine, nodeViews } from '../../../src/core/nodes.js';
 
 const seen = '2030-01-01T00:00:00.000Z';
 const at = (ms: number): Date => new Date(Date.parse(seen) + ms);
@@ -31,5 +31,6 @@ describe('node-silent (issue 16)', () => {
     ]);
     assert.equal(nodeSilentLine(v[0]!), 'node-silent: node a (certs 1.0.0) not seen since 2030-01-01 00:00 UTC; last run started 2030-01-01 00:00 UTC (ok)');
     assert.match(nodeSilentLine(v[1]!), /no run recorded$/);
+    assert.equal(nodeLine(v[1]!), 'b (certs 1.0.1): seen 2030-01-01 00:00 UTC; no run recorded');
   });
 });
