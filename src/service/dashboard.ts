@@ -17,12 +17,11 @@ import { endpointLabel } from '../core/notify-policy.js';
 import { adviceContextOf, problemFix } from '../core/advice.js';
 import { endpointKey, targetsOf, unknownReport, type ScanTarget } from '../core/report.js';
 import { byUrgency, dashboardSummary, expiryTimeline, lifetimeLeft, showNodes } from '../core/dashboard.js';
-import { nodeViews } from '../core/nodes.js';
 import type { RunRow } from '../store/index.js';
 import type { AsyncStore, StoreReader } from '../store/contract.js';
 import type { LeanScanRow } from '../store/dashboard-rows.js';
 import type { DashboardData, DashboardRow, EndpointDetail, HistoryPoint, RunView } from '../web/model.js';
-import { renewalFailures, statusReports, withLifecycle } from './status.js';
+import { clusterNodes, renewalFailures, statusReports, withLifecycle } from './status.js';
 
 export interface DashboardOptions {
   /** The last run to show; default: the newest finished run the store recorded. */
@@ -41,7 +40,7 @@ const DEFAULT_VERSION = '0.1.0';
 export async function dashboardData(config: Config, store: AsyncStore | null, now: Date, opts: DashboardOptions = {}): Promise<DashboardData> {
   const rows = byUrgency(store ? await placedRows(config, store, now) : targetsOf(config.domains).map((t) => rowOf(unknownReport(t), null, managedNames(config), now, NO_DATES)));
   const lastRun = opts.lastRun !== undefined ? opts.lastRun : store ? await lastRunView(store) : null;
-  const nodes = store ? nodeViews(await store.nodes.list(), now) : [];
+  const nodes = await clusterNodes(store, now);
   return {
     generatedAt: now.toISOString(),
     version: opts.version ?? DEFAULT_VERSION,

@@ -41,8 +41,7 @@ import { METRICS_CONTENT_TYPE, renderMetrics, type LastRun } from '../core/metri
 import { databasePath } from '../store/index.js';
 import type { AsyncStore } from '../store/contract.js';
 import { authorized, hostAllowed, WWW_AUTHENTICATE } from './http-access.js';
-import { statusDocument, statusReports } from './status.js';
-import { nodeViews } from '../core/nodes.js';
+import { clusterNodes, statusDocument, statusReports } from './status.js';
 import { dashboardData, endpointDetail } from './dashboard.js';
 import { renderDashboard } from '../web/page.js';
 import { renderEndpointPage } from '../web/endpoint-page.js';
@@ -339,7 +338,7 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
     if (path === '/status') {
       const body = await cached(path, config, '', () => withStore(opts, config, async (store) => {
         const at = now();
-        const nodes = store ? nodeViews(await store.nodes.list(), at) : [];
+        const nodes = await clusterNodes(store, at);
         return `${JSON.stringify({ ...(await statusDocument(config, store, at)), ...(nodes.length > 0 ? { nodes } : {}) }, null, 2)}\n`;
       }));
       return send(req, res, 200, JSON_TYPE, body);
@@ -354,7 +353,7 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
           const states = await store.renewals.all();
           for (const d of config.domains) if (d.managed) renewalFailures.set(d.name, states.get(d.name)?.failures ?? 0);
         }
-        return renderMetrics({ reports, renewalFailures, lastRun, pending: store ? await store.notifications.pendingCount() : 0, nodes: store ? await store.nodes.list() : [] });
+        return renderMetrics({ reports, renewalFailures, lastRun, pending: store ? await store.notifications.pendingCount() : 0, nodes: await clusterNodes(store, now()) });
       }),
     );
     return send(req, res, 200, METRICS_CONTENT_TYPE, body);

@@ -2,6 +2,8 @@
  * The document of `certs status --json`, built from the config and the store alone (no network),
  * for `certs status`, the daemon's `/status` and whoever else needs it, reading one store.
  */
+import { nodeViews, type NodeView } from '../core/nodes.js';
+import type { AsyncStore } from '../store/contract.js';
 import type { Config } from '../config/types.js';
 import type { Domain, EndpointReport } from '../core/model.js';
 import { endpointKey, RenderedReport, reportDocument, targetsOf, unknownReport, type ReportDocument, type ReportSummary, type ScanTarget } from '../core/report.js';
@@ -247,4 +249,15 @@ export function overallOf(summary: ReportSummary): Status {
 function stripChain(r: EndpointReport): EndpointReport {
   const { chain: _chain, ...rest } = r;
   return rest;
+}
+
+/**
+ * The nodes of a cluster as status, /status, /metrics and the dashboard show them (issue 16):
+ * only for the PostgreSQL store, where several daemons share one. A SQLite store is one
+ * machine's, and the schedule cron gives `certs run` is not known to it: a weekly cron would
+ * otherwise read as a silent node for good (ARCHITECTURE: node-silent is PostgreSQL only).
+ */
+export async function clusterNodes(store: Pick<AsyncStore, 'engine' | 'nodes'> | null, now: Date): Promise<NodeView[]> {
+  if (!store || store.engine !== 'postgres') return [];
+  return nodeViews(await store.nodes.list(), now);
 }

@@ -1,13 +1,13 @@
 import { type Domain, type EndpointReport } from '../../core/model.js';
 import { nagiosExitCode, worstStatus, type Problem, type Status } from '../../core/problems.js';
-import { nodeLine, nodeSilentLine, nodeViews, type NodeView } from '../../core/nodes.js';
+import { nodeLine, nodeSilentLine, type NodeView } from '../../core/nodes.js';
 import { adviceContextOf, problemFix } from '../../core/advice.js';
 import { endpointLabel } from '../../core/notify-policy.js';
 import { overallStatus, reportDocument } from '../../core/report.js';
 import type { Config } from '../../config/types.js';
 import { selectDomains } from '../../service/select.js';
-import { overallOf, statusJson, statusReports, statusTable, withLifecycle } from '../../service/status.js';
-import type { AsyncStore, StoreReader } from '../../store/contract.js';
+import { clusterNodes, overallOf, statusJson, statusReports, statusTable, withLifecycle } from '../../service/status.js';
+import type { AsyncStore } from '../../store/contract.js';
 import { createProgress } from '../progress.js';
 import { renderDetail, renderNagios, renderSummary, renderTable, statusTableText, storedTableFields, tableCells, tableFields } from '../render.js';
 import { paint, useColour } from '../style.js';
@@ -194,8 +194,8 @@ function stripChainUnlessDetail(keep: boolean): (r: EndpointReport) => EndpointR
 }
 
 /** The nodes sharing the store (issue 16); none for a store no node has recorded itself in. */
-async function nodesOf(store: StoreReader | null, now: Date): Promise<NodeView[]> {
-  return store ? nodeViews(await store.nodes.list(), now) : [];
+async function nodesOf(store: AsyncStore | null, now: Date): Promise<NodeView[]> {
+  return clusterNodes(store, now);
 }
 
 /** A silent node is a warning: something that should be renewing or deploying has stopped. */

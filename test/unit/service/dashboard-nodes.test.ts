@@ -15,7 +15,9 @@ describe('dashboard: nodes', () => {
     const dir = mkdtempSync(join(tmpdir(), 'certs-dash-nodes-'));
     const config = parseConfigText(`dataDir: ${dir}\ndomains: []\n`, join(dir, 'certs.yaml'));
     const now = new Date(Date.UTC(2030, 0, 1, 12));
-    const store = asyncStore(openStore(dir), dir);
+    const sqlite = asyncStore(openStore(dir), dir);
+    // The nodes table is the PostgreSQL store's (a cluster): the same rows, read as that engine's.
+    const store = { ...sqlite, engine: 'postgres' as const };
     try {
       const at = (ms: number) => new Date(now.getTime() - ms).toISOString();
       await store.nodes.heartbeat({ name: 'web-1', version: '1.2.3', startedAt: at(86_400_000), lastSeenAt: at(60_000), cycleMs: 3_600_000, lastRun: { startedAt: at(120_000), finishedAt: at(60_000), outcome: 'ok' } });
@@ -23,6 +25,7 @@ describe('dashboard: nodes', () => {
       assert.equal(one.nodes, undefined, 'one healthy machine keeps the page it had');
       assert.doesNotMatch(renderDashboard(one, { mode: 'file' }), /id="nodes"/);
       await store.nodes.heartbeat({ name: 'web-2', version: '1.2.2', startedAt: at(86_400_000), lastSeenAt: at(4 * 3_600_000), cycleMs: 3_600_000, lastRun: null });
+      assert.equal((await dashboardData(config, sqlite, now)).nodes, undefined, 'a SQLite store (one machine) shows none');
       const two = await dashboardData(config, store, now);
       assert.deepEqual(two.nodes?.map((n) => [n.name, n.version, n.silent]), [['web-1', '1.2.3', false], ['web-2', '1.2.2', true]]);
       const html = renderDashboard(two, { mode: 'file' });
@@ -30,7 +33,7 @@ describe('dashboard: nodes', () => {
       assert.match(html, /<tr data-testid="node-row" data-silent="false"><td>web-1<\/td><td>1\.2\.3<\/td>.*?<td>ok, <time/);
       assert.match(html, /<tr data-testid="node-row" data-silent="true"><td>web-2<\/td>.*?silent<\/span>/);
     } finally {
-      await store.close();
+      await sqlite.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
