@@ -15,21 +15,18 @@
 // (fsync=off, shared_buffers=8MB). The machine has 2 cores: three daemons share them, so no
 // speed-up is expected here; see the README for what the design scales to on paper.
 // Exit 0 with a report; non-zero only when the benchmark could not run.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { createCA, createLeaf, daysFrom } from '../test/helpers/pki.js';
 import { startTlsServer } from '../test/helpers/scan-fixture.js';
 import { postgresUnavailable, startStoreCluster } from '../test/helpers/pg-store.js';
 import { connectPg } from '../src/store/pg/connect.js';
 import { parsePgUrl } from '../src/lib/pg-url.js';
 import { intEnv } from './_common.js';
+import { startDaemon } from '../test/helpers/daemon-process.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CLI = process.env.CERTS_BENCH_CLI ? resolve(process.env.CERTS_BENCH_CLI) : join(ROOT, 'dist', 'cli', 'main.js');
 const N = intEnv('BENCH_CLUSTER_ENDPOINTS', 30_000);
 const BATCH = intEnv('BENCH_CLUSTER_BATCH', 500);
 
@@ -86,31 +83,13 @@ ${domains.join('\n')}
           .then((r) => (maxConnections = Math.max(maxConnections, Number(r.rows[0]!.n))), () => undefined);
       }, 100);
       const runs = files.map((file) => {
-        const proc: ChildProcess = spawn(process.execPath, [CLI, 'daemon', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CERTS_DATABASE_URL: url, CERTS_KEK: kek, NO_COLOR: '1' } });
-        const events: Ev[] = [];
-        let buf = '';
+        const d = startDaemon(file, [], { CERTS_DATABASE_URL: url, CERTS_KEK: kek });
         let rss: number | null = null;
-        const finished = new Promise<void>((resolveFinished) => {
-          proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
-            buf += d;
-            let i;
-            while ((i = buf.indexOf('\n')) >= 0) {
-              const line = buf.slice(0, i);
-              buf = buf.slice(i + 1);
-              try {
-                const e = JSON.parse(line) as Ev;
-                events.push(e);
-                if (e.event === 'run.finished' || e.event === 'run.error') {
-                  rss = peakRssMb(proc.pid!);
-                  resolveFinished();
-                }
-              } catch {
-                // not a log line
-              }
-            }
-          });
+        // Peak RSS is read from /proc before the daemon is stopped, once its cycle ended.
+        const finished = d.waitFor((e) => e['event'] === 'run.finished' || e['event'] === 'run.error', 15 * 60_000).then(() => {
+          rss = peakRssMb(d.proc.pid!);
         });
-        return { proc, events, finished, rss: () => rss };
+        return { proc: d.proc, events: d.events as Ev[], finished, rss: () => rss };
       });
       await Promise.all(runs.map((r) => r.finished));
       clearInterval(sampler);

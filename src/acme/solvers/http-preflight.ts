@@ -21,6 +21,7 @@
  * the system configuration (/etc/resolv.conf), through DNS, never /etc/hosts: the CA does not
  * see this machine's hosts file either.
  */
+import type { PreflightConfig } from '../../config/types.js';
 import { Resolver } from 'node:dns/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -415,4 +416,15 @@ function unbracket(host: string): string {
 function sameName(a: string, b: string): boolean {
   const norm = (s: string): string => s.toLowerCase().replace(/\.$/, '');
   return norm(a) === norm(b);
+}
+
+/** The http-01 solvers' preflight under acme.preflight: nothing when it is off, else checkHttpToken. */
+export async function preflightHttp01(task: ChallengeTask, preflight: PreflightConfig, signal?: AbortSignal): Promise<void> {
+  if (!preflight.enabled) return;
+  await checkHttpToken(task, {
+    port: preflight.httpPort,
+    timeoutMs: preflight.timeoutMs,
+    ...(preflight.resolver !== undefined ? { resolver: preflight.resolver } : {}),
+    ...(signal ? { signal } : {}),
+  });
 }

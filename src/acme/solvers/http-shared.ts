@@ -8,7 +8,7 @@
 import { AcmeError, errorMessage } from '../../core/errors.js';
 import type { PreflightConfig } from '../../config/types.js';
 import type { ChallengeSolver, ChallengeTask } from '../types.js';
-import { TOKEN_PATTERN, assertValidToken, checkHttpToken } from './http-preflight.js';
+import { TOKEN_PATTERN, assertValidToken, preflightHttp01 } from './http-preflight.js';
 
 export interface SharedTokens {
   put(task: { token: string; keyAuthorization: string; domain: string }): Promise<void>;
@@ -32,13 +32,7 @@ export function createSharedSolver(opts: { tokens: SharedTokens; preflight: Pref
       }
     },
     async preflight(task: ChallengeTask, signal?: AbortSignal) {
-      if (!preflight.enabled) return;
-      await checkHttpToken(task, {
-        port: preflight.httpPort,
-        timeoutMs: preflight.timeoutMs,
-        ...(preflight.resolver !== undefined ? { resolver: preflight.resolver } : {}),
-        ...(signal ? { signal } : {}),
-      });
+      await preflightHttp01(task, preflight, signal);
     },
     async cleanup(task: ChallengeTask) {
       if (typeof task.token !== 'string' || !TOKEN_PATTERN.test(task.token)) return;

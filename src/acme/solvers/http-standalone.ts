@@ -15,7 +15,7 @@ import { isIP } from 'node:net';
 import { AcmeError, errorMessage } from '../../core/errors.js';
 import type { PreflightConfig } from '../../config/types.js';
 import type { ChallengeSolver, ChallengeTask } from '../types.js';
-import { TOKEN_PATTERN, assertValidToken, checkHttpToken } from './http-preflight.js';
+import { TOKEN_PATTERN, assertValidToken, preflightHttp01 } from './http-preflight.js';
 
 export interface StandaloneSolverOptions {
   /** Address to listen on; default all addresses (IPv6 and IPv4 where available). */
@@ -137,14 +137,8 @@ export function createStandaloneSolver(opts: StandaloneSolverOptions): Challenge
         }
       });
     },
-    async preflight(task, signal) {
-      if (!preflight.enabled) return;
-      await checkHttpToken(task, {
-        port: preflight.httpPort,
-        timeoutMs: preflight.timeoutMs,
-        ...(preflight.resolver !== undefined ? { resolver: preflight.resolver } : {}),
-        ...(signal ? { signal } : {}),
-      });
+    async preflight(task: ChallengeTask, signal?: AbortSignal) {
+      await preflightHttp01(task, preflight, signal);
     },
     cleanup(task) {
       return serial(async () => {

@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../../lib/atomic-write.js';
 import { AcmeError, CertsError, errorMessage } from '../../core/errors.js';
 import type { PreflightConfig } from '../../config/types.js';
 import type { ChallengeSolver, ChallengeTask } from '../types.js';
-import { TOKEN_PATTERN, assertValidToken, checkHttpToken } from './http-preflight.js';
+import { TOKEN_PATTERN, assertValidToken, preflightHttp01 } from './http-preflight.js';
 
 export interface WebrootSolverOptions {
   /** Absolute path of the folder the web server serves /.well-known/acme-challenge/ from. */
@@ -76,14 +76,8 @@ export function createWebrootSolver(opts: WebrootSolverOptions): ChallengeSolver
       signal?.throwIfAborted();
       writeChallengeFile(webroot, task);
     },
-    async preflight(task, signal) {
-      if (!preflight.enabled) return;
-      await checkHttpToken(task, {
-        port: preflight.httpPort,
-        timeoutMs: preflight.timeoutMs,
-        ...(preflight.resolver !== undefined ? { resolver: preflight.resolver } : {}),
-        ...(signal ? { signal } : {}),
-      });
+    async preflight(task: ChallengeTask, signal?: AbortSignal) {
+      await preflightHttp01(task, preflight, signal);
     },
     async cleanup(task) {
       removeChallengeFile(webroot, task);
