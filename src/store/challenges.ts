@@ -15,13 +15,21 @@ export interface ChallengeRow {
   expiresAt: number;
 }
 
+/** The upsert of a key authorisation for both engines, `param(i)` writing the i-th placeholder. */
+export function putChallengeSql(param: (i: number) => string): string {
+  return `INSERT INTO acme_challenges (token, key_authorization, domain, node, created_at, expires_at) VALUES (${[1, 2, 3, 4, 5, 6].map(param).join(', ')})
+    ON CONFLICT (token) DO UPDATE SET key_authorization = excluded.key_authorization, domain = excluded.domain, node = excluded.node, created_at = excluded.created_at, expires_at = excluded.expires_at`;
+}
+
+export const challengeValues = (c: ChallengeRow): unknown[] => [c.token, c.keyAuthorization, c.domain, c.node, c.createdAt, c.expiresAt];
+
+const PUT_SQL = putChallengeSql(() => '?');
+
 export class ChallengeRepository {
   constructor(private readonly db: Db) {}
 
   put(c: ChallengeRow): void {
-    this.db.prepare(`INSERT INTO acme_challenges (token, key_authorization, domain, node, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)
-      ON CONFLICT(token) DO UPDATE SET key_authorization = excluded.key_authorization, domain = excluded.domain, node = excluded.node, created_at = excluded.created_at, expires_at = excluded.expires_at`)
-      .run(c.token, c.keyAuthorization, c.domain, c.node, c.createdAt, c.expiresAt);
+    this.db.prepare(PUT_SQL).run(...challengeValues(c));
   }
 
   /** The key authorisation of a token not expired at `nowMs`, or null. */

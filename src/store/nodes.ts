@@ -44,24 +44,32 @@ export function nodeFromRow(r: NodeRowDb): NodeRow {
   };
 }
 
-/** The values of a heartbeat, in NODE_COLUMNS order; `keepRun` says whether the stored run stays. */
+/** The values of a heartbeat, in NODE_COLUMNS order. */
 export function heartbeatValues(row: NodeRow): unknown[] {
   return [row.name, row.version, row.startedAt, row.lastSeenAt, row.cycleMs, row.lastRun?.startedAt ?? null, row.lastRun?.finishedAt ?? null, row.lastRun?.outcome ?? null];
 }
+
+/**
+ * The heartbeat upsert for both engines, `param(i)` writing the i-th placeholder (`?` or `$i`).
+ * COALESCE on the run columns: a beat without a run keeps the last one; the run's own three
+ * columns move together because a beat with a run sets last_run_started_at.
+ */
+export function heartbeatSql(param: (i: number) => string): string {
+  return `INSERT INTO nodes (${NODE_COLUMNS}) VALUES (${[1, 2, 3, 4, 5, 6, 7, 8].map(param).join(', ')})
+    ON CONFLICT (name) DO UPDATE SET version = excluded.version, started_at = excluded.started_at, last_seen_at = excluded.last_seen_at,
+      cycle_ms = COALESCE(excluded.cycle_ms, nodes.cycle_ms),
+      last_run_finished_at = CASE WHEN excluded.last_run_started_at IS NULL THEN nodes.last_run_finished_at ELSE excluded.last_run_finished_at END,
+      last_run_outcome = CASE WHEN excluded.last_run_started_at IS NULL THEN nodes.last_run_outcome ELSE excluded.last_run_outcome END,
+      last_run_started_at = COALESCE(excluded.last_run_started_at, nodes.last_run_started_at)`;
+}
+
+const HEARTBEAT_SQL = heartbeatSql(() => '?');
 
 export class NodeRepository {
   constructor(private readonly db: Db) {}
 
   heartbeat(row: NodeRow): void {
-    // COALESCE on the run columns: a beat without a run keeps the last one; the run's own three
-    // columns move together because a beat with a run sets last_run_started_at.
-    this.db.prepare(`INSERT INTO nodes (${NODE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT(name) DO UPDATE SET version = excluded.version, started_at = excluded.started_at, last_seen_at = excluded.last_seen_at,
-        cycle_ms = COALESCE(excluded.cycle_ms, nodes.cycle_ms),
-        last_run_finished_at = CASE WHEN excluded.last_run_started_at IS NULL THEN nodes.last_run_finished_at ELSE excluded.last_run_finished_at END,
-        last_run_outcome = CASE WHEN excluded.last_run_started_at IS NULL THEN nodes.last_run_outcome ELSE excluded.last_run_outcome END,
-        last_run_started_at = COALESCE(excluded.last_run_started_at, nodes.last_run_started_at)`)
-      .run(...heartbeatValues(row));
+    this.db.prepare(HEARTBEAT_SQL).run(...heartbeatValues(row));
   }
 
   list(): NodeRow[] {

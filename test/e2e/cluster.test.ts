@@ -22,13 +22,12 @@ import { NGINX_BIN, startNginx, type NginxInstance } from '../helpers/nginx.js';
 import { createCA, createLeaf, daysFrom } from '../helpers/pki.js';
 import { startTlsServer, type TlsServer } from '../helpers/scan-fixture.js';
 import { startSmtpServer, type SmtpServerHandle } from '../helpers/smtp-server.js';
-import { postgresUnavailable, startStoreCluster, type StoreCluster } from '../helpers/pg-store.js';
+import { postgresSkip, startStoreCluster, type StoreCluster } from '../helpers/pg-store.js';
 import { startDaemon, type Daemon } from '../helpers/daemon-process.js';
 import { connectPg } from '../../src/store/pg/connect.js';
 import { parsePgUrl } from '../../src/lib/pg-url.js';
 
-const unavailable = postgresUnavailable();
-const skip = process.env['TEST_SERVERS_REQUIRED'] !== '1' && unavailable ? unavailable : false;
+const skip = postgresSkip();
 const NODES = [
   { name: 'a', address: '127.0.0.2' },
   { name: 'b', address: '127.0.0.3' },
@@ -145,7 +144,6 @@ ${domains}
   const issuedEvent = (domain: string) => (e: Ev): boolean => e['event'] === 'renew.result' && e['domain'] === domain && e['action'] === 'issued';
 
   before(async () => {
-    if (unavailable) throw new Error(unavailable);
     cluster = await startStoreCluster();
     dbUrl = await cluster.newDatabase('cluster');
     db = await connectPg(parsePgUrl(dbUrl));
@@ -221,6 +219,16 @@ ${domains}
       pre: [/bin/sh, -c, 'if mkdir ${join(env.dir, `${name}-first`)} 2>/dev/null; then while [ ! -e ${join(env.dir, release)} ]; do sleep 0.05; done; fi']
       timeoutMs: 600000`;
 
+  /**
+   * The daemon that took `lineage`'s lock, once it is inside its blocking pre hook: "renewing" is
+   * logged just before the hook runs, and the hook's first-caller directory says it is in.
+   */
+  async function holderInHook(lineage: string): Promise<Daemon> {
+    const holder = await first(daemons, renewEvent(lineage, /^renewing/), 60_000, `renewing ${lineage}`);
+    await until(async () => existsSync(join(env.dir, `${lineage}-first`)), 30_000, 'the holder to enter its pre hook');
+    return holder;
+  }
+
   /** On every given node, current/ of `lineage` holds a certificate and the key that belongs to it, the recorded one. */
   async function assertCurrentMatches(lineage: string, nodes: readonly string[]): Promise<void> {
     const [row] = await q<{ fingerprint256: string }>('SELECT fingerprint256 FROM issued WHERE lineage = $1 ORDER BY version DESC LIMIT 1', [lineage]);
@@ -236,9 +244,7 @@ ${domains}
     const files = NODES.map((_, i) => writeNodeConfig(i, blockingDomain('kill.test'), 'kill'));
     startAll(files);
     try {
-      const holder = await first(daemons, renewEvent('kill.test', /^renewing/), 60_000, 'renewing kill.test');
-      // "renewing" is logged just before the pre hook runs: kill it once it is inside the hook.
-      await until(async () => existsSync(join(env.dir, 'kill.test-first')), 30_000, 'the holder to enter its pre hook');
+      const holder = await holderInHook('kill.test');
       const victim = daemons.indexOf(holder);
       holder.proc.kill('SIGKILL');
       await holder.exited;
@@ -260,8 +266,7 @@ ${domains}
     const files = NODES.map((_, i) => writeNodeConfig(i, blockingDomain('stop.test'), 'stop'));
     startAll(files);
     try {
-      const holder = await first(daemons, renewEvent('stop.test', /^renewing/), 60_000, 'renewing stop.test');
-      await until(async () => existsSync(join(env.dir, 'stop.test-first')), 30_000, 'the holder to enter its pre hook');
+      const holder = await holderInHook('stop.test');
       holder.proc.kill('SIGSTOP');
       const others = daemons.filter((d) => d !== holder);
       await first(others, issuedEvent('stop.test'), 60_000, 'stop.test issued');
@@ -287,8 +292,7 @@ ${domains}
     const files = NODES.map((_, i) => writeNodeConfig(i, blockingDomain('pg.test', 'release-pg'), 'pg'));
     startAll(files);
     try {
-      const holder = await first(daemons, renewEvent('pg.test', /^renewing/), 60_000, 'renewing pg.test');
-      await until(async () => existsSync(join(env.dir, 'pg.test-first')), 30_000, 'the holder to enter its pre hook');
+      const holder = await holderInHook('pg.test');
       // The holder is mid-cycle (in its hook, its pool's connections open); the others cycle on.
       await db.end();
       await cluster.pg.restart();

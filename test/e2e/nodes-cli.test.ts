@@ -14,11 +14,10 @@ import { createCA, createLeaf, daysFrom, pemBundle } from '../helpers/pki.js';
 import { runCli } from '../helpers/cli.js';
 import { openStore } from '../../src/store/index.js';
 import { openPgStore } from '../../src/store/pg/store.js';
-import { postgresUnavailable, startStoreCluster, type StoreCluster } from '../helpers/pg-store.js';
+import { postgresSkip, startStoreCluster, type StoreCluster } from '../helpers/pg-store.js';
 
 const KEK = 'q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8w=';
-const unavailable = postgresUnavailable();
-const skip = process.env['TEST_SERVERS_REQUIRED'] !== '1' && unavailable ? unavailable : false;
+const skip = postgresSkip();
 
 describe('certs status: nodes and node-silent', { skip }, () => {
   let dir: string;

@@ -10,6 +10,15 @@ import { postgresUnavailable, startPostgres, type Postgres } from './postgres.js
 
 export { postgresUnavailable };
 
+/**
+ * The `skip` of a suite that needs PostgreSQL: why it cannot run here, or false. Under
+ * TEST_SERVERS_REQUIRED=1 (CI) it never skips: the suite runs and fails instead.
+ */
+export function postgresSkip(): string | false {
+  const unavailable = postgresUnavailable();
+  return process.env['TEST_SERVERS_REQUIRED'] !== '1' && unavailable ? unavailable : false;
+}
+
 export const STORE_PG_PASSWORD = 'store-test-Pw-7c41';
 
 export interface StoreCluster {

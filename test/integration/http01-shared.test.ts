@@ -12,7 +12,7 @@ import { startAcmeEnv, type AcmeEnv } from '../helpers/acme-env.js';
 import { startNginx, type NginxInstance } from '../helpers/nginx.js';
 import { freePort } from '../helpers/ports.js';
 import { createCA, createLeaf } from '../helpers/pki.js';
-import { postgresUnavailable, startStoreCluster, type StoreCluster } from '../helpers/pg-store.js';
+import { postgresSkip, startStoreCluster, type StoreCluster } from '../helpers/pg-store.js';
 import type { Config, DomainConfig } from '../../src/config/types.js';
 import { openPgStore } from '../../src/store/pg/store.js';
 import type { AsyncStore } from '../../src/store/contract.js';
@@ -23,8 +23,7 @@ import { renderAcmeChallenge } from '../../src/deploy/snippet.js';
 import { loadNginxTemplates } from '../../src/deploy/templates.js';
 
 const KEK = 'q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8w=';
-const unavailable = postgresUnavailable();
-const skip = process.env['TEST_SERVERS_REQUIRED'] !== '1' && unavailable ? unavailable : false;
+const skip = postgresSkip();
 
 describe('shared http-01: ordered by node A, validated through node B', { skip }, () => {
   let env: AcmeEnv;

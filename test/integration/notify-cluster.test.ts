@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createCA, createLeaf } from '../helpers/pki.js';
 import { startTlsServer, type TlsServer } from '../helpers/scan-fixture.js';
 import { startSmtpServer, type SmtpServerHandle } from '../helpers/smtp-server.js';
-import { postgresUnavailable, startStoreCluster, type StoreCluster } from '../helpers/pg-store.js';
+import { postgresSkip, startStoreCluster, type StoreCluster } from '../helpers/pg-store.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { loadTrust } from '../../src/scan/trust.js';
@@ -26,8 +26,7 @@ const KEK = 'q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8w=';
 const DAY = 86_400_000;
 const T0 = new Date(Date.UTC(2031, 0, 1, 3, 17));
 const day = (d: number): Date => new Date(T0.getTime() + d * DAY);
-const unavailable = postgresUnavailable();
-const skip = process.env['TEST_SERVERS_REQUIRED'] !== '1' && unavailable ? unavailable : false;
+const skip = postgresSkip();
 
 describe('notifications exactly once across three nodes on one PostgreSQL', { skip }, () => {
   let cluster: StoreCluster;

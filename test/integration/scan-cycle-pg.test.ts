@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createCA, createLeaf } from '../helpers/pki.js';
 import { startTlsServer, type TlsServer } from '../helpers/scan-fixture.js';
-import { postgresUnavailable, startStoreCluster, type StoreCluster } from '../helpers/pg-store.js';
+import { postgresSkip, startStoreCluster, type StoreCluster } from '../helpers/pg-store.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import { openPgStore } from '../../src/store/pg/store.js';
@@ -20,8 +20,7 @@ import { loadScanDeps, collectingScanner } from '../../src/service/scan-record.j
 import { scanCycle } from '../../src/service/scan-cycle.js';
 
 const KEK = 'q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8w=';
-const unavailable = postgresUnavailable();
-const skip = process.env['TEST_SERVERS_REQUIRED'] !== '1' && unavailable ? unavailable : false;
+const skip = postgresSkip();
 const N = 240;
 
 describe('sharded scan cycles on one PostgreSQL', { skip }, () => {

@@ -145,7 +145,7 @@ async function wholeInventoryJson(config: Config, io: Io): Promise<number> {
   const store = await compose().readStore(config);
   try {
     const { batches, summary } = statusJson(config, store);
-    const nodes = await nodesOf(store, io.now());
+    const nodes = await clusterNodes(store, io.now());
     await writeJsonDocumentAfter(io.stdout, batches, 'endpoints', () => ({ generatedAt: io.now().toISOString(), summary, ...(nodes.length > 0 ? { nodes } : {}), endpoints: [] }));
     return nagiosExitCode(withNodes(overallOf(summary), nodes));
   } finally {
@@ -158,7 +158,7 @@ async function wholeInventoryTable(config: Config, io: Io): Promise<number> {
   const store = await compose().readStore(config);
   try {
     const { batches, summary } = statusTable(config, store);
-    const nodes = await nodesOf(store, io.now());
+    const nodes = await clusterNodes(store, io.now());
     const colour = useColour(io.stdout);
     const issuers = new Map<string | null, string>();
     const text = statusTableText();
@@ -191,11 +191,6 @@ function stripChainUnlessDetail(keep: boolean): (r: EndpointReport) => EndpointR
     const { chain: _chain, ...rest } = r;
     return rest;
   };
-}
-
-/** The nodes sharing the store (issue 16); none for a store no node has recorded itself in. */
-async function nodesOf(store: AsyncStore | null, now: Date): Promise<NodeView[]> {
-  return clusterNodes(store, now);
 }
 
 /** A silent node is a warning: something that should be renewing or deploying has stopped. */

@@ -1,15 +1,15 @@
 /** Shared http-01 key authorisations on PostgreSQL (store/challenges.ts's behaviour). */
 import type { ChallengeStore } from '../contract.js';
-import type { ChallengeRow } from '../challenges.js';
+import { challengeValues, putChallengeSql, type ChallengeRow } from '../challenges.js';
 import type { PgQueryable } from './db.js';
+
+const PUT_SQL = putChallengeSql((i) => `$${i}`);
 
 export class PgChallengeStore implements ChallengeStore {
   constructor(private readonly db: PgQueryable) {}
 
   async put(c: ChallengeRow): Promise<void> {
-    await this.db.query(`INSERT INTO acme_challenges (token, key_authorization, domain, node, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
-      ON CONFLICT (token) DO UPDATE SET key_authorization = excluded.key_authorization, domain = excluded.domain, node = excluded.node, created_at = excluded.created_at, expires_at = excluded.expires_at`,
-    [c.token, c.keyAuthorization, c.domain, c.node, c.createdAt, c.expiresAt]);
+    await this.db.query(PUT_SQL, challengeValues(c));
   }
 
   async get(token: string, nowMs: number): Promise<string | null> {
