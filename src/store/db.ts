@@ -253,18 +253,24 @@ interface SchemaState {
 }
 
 function readSchemaState(db: Db, ctx: ErrorContext): SchemaState {
-  const appId = db.pragma('application_id', { simple: true }) as number;
-  const version = currentVersion(db);
+  // One statement, so one snapshot: read apart, another process could commit its first
+  // migration between the version read (0) and the table read (tables), and this one would
+  // call a fresh certs database someone else's.
+  const row = db
+    .prepare(
+      `SELECT a.application_id AS appId, v.user_version AS version,
+              (SELECT group_concat(name, ', ') FROM (SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name LIMIT 3)) AS tables
+         FROM pragma_application_id AS a, pragma_user_version AS v`,
+    )
+    .get() as { appId: number; version: number; tables: string | null };
+  const { appId, version } = row;
   if (appId !== 0 && appId !== APPLICATION_ID) {
     throw notADatabase(ctx.path, `it belongs to another program (application_id ${appId})`);
   }
   const latest = lastVersion(MIGRATIONS);
   if (version > latest) throw tooNew(ctx.path, version, latest);
-  if (version === 0) {
-    // An un-versioned SQLite file with tables is someone else's; migrating it would alter it.
-    const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name LIMIT 3").pluck().all() as string[];
-    if (tables.length > 0) throw notADatabase(ctx.path, `it already holds other tables: ${tables.join(', ')}`);
-  }
+  // An un-versioned SQLite file with tables is someone else's; migrating it would alter it.
+  if (version === 0 && row.tables) throw notADatabase(ctx.path, `it already holds other tables: ${row.tables}`);
   return { version };
 }
 
