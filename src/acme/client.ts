@@ -24,7 +24,7 @@ import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import acme from 'acme-client';
 import { AcmeError, InternalError, errorMessage } from '../core/errors.js';
-import { ACME_DIRECTORY_SHORTCUTS, type AcmeConfig } from '../config/types.js';
+import type { AcmeConfig } from '../config/types.js';
 
 /** The acme-client version whose internals this adapter uses. */
 export const ACME_CLIENT_SEAM = '5.4.0';
@@ -64,10 +64,7 @@ export interface AcmeSession {
   get(url: string, ctx: CallContext): Promise<HttpAnswer>;
 }
 
-export function resolveDirectory(directory: string | undefined): string {
-  if (directory === undefined) return ACME_DIRECTORY_SHORTCUTS.letsencrypt;
-  return (ACME_DIRECTORY_SHORTCUTS as Record<string, string>)[directory] ?? directory;
-}
+export { resolveDirectory } from '../config/types.js';
 
 // ---- acme-client's internals, as of ACME_CLIENT_SEAM --------------------------------------------
 

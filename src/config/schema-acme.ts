@@ -7,15 +7,17 @@ import {
   ACME_DIRECTORY_SHORTCUTS,
   ACME_KEY_TYPES,
   TSIG_ALGORITHMS,
+  resolveDirectory,
   type AcmeConfig,
   type ChallengeConfig,
+  type IssuerConfig,
   type DomainHooks,
   type PreflightConfig,
   type PropagationConfig,
   type Rfc2136Config,
 } from './types.js';
 
-export const ACME_KEYS = ['directory', 'caFile', 'email', 'agreeToTerms', 'eab', 'keyType', 'challenge', 'profile', 'renewBeforeDays', 'reuseKey', 'concurrency', 'preflight', 'timeoutMs'] as const;
+export const ACME_KEYS = ['directory', 'issuers', 'stickyIssuer', 'caFile', 'email', 'agreeToTerms', 'eab', 'keyType', 'challenge', 'profile', 'renewBeforeDays', 'reuseKey', 'concurrency', 'preflight', 'timeoutMs'] as const;
 const CHALLENGE_KEYS = ['type', 'webroot', 'standalone', 'shared', 'hook', 'rfc2136', 'hookTimeoutMs', 'propagation'] as const;
 const RFC2136_KEYS = ['server', 'port', 'zone', 'tsigKeyName', 'tsigSecret', 'tsigAlgorithm', 'ttl'] as const;
 const PREFLIGHT_KEYS = ['enabled', 'httpPort', 'resolver', 'timeoutMs'] as const;
@@ -153,9 +155,50 @@ function checkPreflight(c: Checker, v: unknown, path: KeyPath): PreflightConfig 
   return out;
 }
 
+function checkEab(c: Checker, v: unknown, path: KeyPath): { kid: string; hmacKey: string } {
+  const e = c.mapping(v, path, ['kid', 'hmacKey']);
+  return {
+    kid: c.required(e.kid, at(path, 'kid'), 'the EAB key identifier from the CA', (y, q) => c.string(y, q)),
+    hmacKey: c.required(e.hmacKey, at(path, 'hmacKey'), 'the EAB HMAC key from the CA', (y, q) => secret(c, y, q)),
+  };
+}
+
+const ISSUER_KEYS = ['directory', 'eab', 'profile', 'caFile', 'email', 'caaIdentities'] as const;
+
+/** `acme.issuers`: CAs in order of preference, each directory once (accounts are per directory). */
+function checkIssuers(c: Checker, v: unknown, path: KeyPath): IssuerConfig[] {
+  const items = c.list(v, path, 'a list of CAs like [{directory: letsencrypt}, {directory: zerossl, eab: {kid, hmacKey}}]');
+  if (items.length === 0) c.fail(path, 'empty; list at least one CA, or leave issuers out and set acme.directory');
+  const seen = new Map<string, number>();
+  return items.map((item, i) => {
+    const p: KeyPath = [...path, i];
+    const o = c.mapping(item, p, ISSUER_KEYS);
+    const out: IssuerConfig = { directory: c.required(o.directory, at(p, 'directory'), 'the CA\'s directory: a shortcut like letsencrypt or an https:// URL', (x, q) => directory(c, x, q)) };
+    const url = resolveDirectory(out.directory);
+    const earlier = seen.get(url);
+    if (earlier !== undefined) c.fail(at(p, 'directory'), `${out.directory} is already issuer ${earlier}; list each CA once`);
+    seen.set(url, i);
+    const eab = c.optional(o.eab, at(p, 'eab'), (x, q) => checkEab(c, x, q));
+    if (eab !== undefined) out.eab = eab;
+    const profile = checkProfile(c, o.profile, at(p, 'profile'));
+    if (profile !== undefined) out.profile = profile;
+    const caFile = c.optional(o.caFile, at(p, 'caFile'), (x, q) => c.path(x, q));
+    if (caFile !== undefined) out.caFile = caFile;
+    const email = c.optional(o.email, at(p, 'email'), (x, q) => c.email(x, q));
+    if (email !== undefined) out.email = email;
+    const ids = c.optional(o.caaIdentities, at(p, 'caaIdentities'), (x, q) => c.list(x, q, 'CAA issuer domain names like ["letsencrypt.org"]'));
+    if (ids !== undefined) {
+      out.caaIdentities = ids.map((x, j) => c.via(x, [...p, 'caaIdentities', j], 'a CAA issuer domain name like "letsencrypt.org"', (s) => normalizeDomainName(s, { label: 'CAA identity', minLabels: 1 })));
+    }
+    return out;
+  });
+}
+
 export function checkAcme(c: Checker, v: unknown, path: KeyPath): AcmeConfig {
   const o = c.mapping(v, path, ACME_KEYS);
   const out: AcmeConfig = {
+    issuers: [],
+    stickyIssuer: false,
     agreeToTerms: c.optional(o.agreeToTerms, at(path, 'agreeToTerms'), (x, p) => c.boolean(x, p)) ?? false,
     reuseKey: c.optional(o.reuseKey, at(path, 'reuseKey'), (x, p) => c.boolean(x, p)) ?? false,
     concurrency: c.optional(o.concurrency, at(path, 'concurrency'), (x, p) => c.integer(x, p, 1, 64)) ?? 4,
@@ -168,14 +211,19 @@ export function checkAcme(c: Checker, v: unknown, path: KeyPath): AcmeConfig {
   set('directory', c.optional(o.directory, at(path, 'directory'), (x, p) => directory(c, x, p)));
   set('caFile', c.optional(o.caFile, at(path, 'caFile'), (x, p) => c.path(x, p)));
   set('email', c.optional(o.email, at(path, 'email'), (x, p) => c.email(x, p)));
-  set('eab', c.optional(o.eab, at(path, 'eab'), (x, p) => {
-    const e = c.mapping(x, p, ['kid', 'hmacKey']);
-    return {
-      kid: c.required(e.kid, at(p, 'kid'), 'the EAB key identifier from the CA', (y, q) => c.string(y, q)),
-      hmacKey: c.required(e.hmacKey, at(p, 'hmacKey'), 'the EAB HMAC key from the CA', (y, q) => secret(c, y, q)),
-    };
-  }));
+  set('eab', c.optional(o.eab, at(path, 'eab'), (x, p) => checkEab(c, x, p)));
   set('keyType', checkKeyType(c, o.keyType, at(path, 'keyType')));
+  if (o.issuers != null) {
+    // One place says where to order: a directory (or eab) beside the list would be ambiguous.
+    for (const key of ['directory', 'eab'] as const) {
+      if (o[key] != null) c.fail(at(path, key), `set beside acme.issuers; give each issuer its own ${key} in the list`);
+    }
+    out.issuers = checkIssuers(c, o.issuers, at(path, 'issuers'));
+    out.directory = out.issuers[0]!.directory;
+  } else {
+    out.issuers = [{ directory: out.directory ?? 'letsencrypt', ...(out.eab ? { eab: out.eab } : {}) }];
+  }
+  out.stickyIssuer = c.optional(o.stickyIssuer, at(path, 'stickyIssuer'), (x, p) => c.boolean(x, p)) ?? false;
   set('challenge', c.optional(o.challenge, at(path, 'challenge'), (x, p) => checkChallenge(c, x, p)));
   set('profile', checkProfile(c, o.profile, at(path, 'profile')));
   set('renewBeforeDays', checkRenewBeforeDays(c, o.renewBeforeDays, at(path, 'renewBeforeDays')));

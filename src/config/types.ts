@@ -116,15 +116,46 @@ export const ACME_DIRECTORY_SHORTCUTS = {
 } as const;
 export type AcmeDirectoryShortcut = keyof typeof ACME_DIRECTORY_SHORTCUTS;
 
+/** The directory URL of a shortcut or URL as written (letsencrypt when none is given). */
+export function resolveDirectory(directory: string | undefined): string {
+  if (directory === undefined) return ACME_DIRECTORY_SHORTCUTS.letsencrypt;
+  return (ACME_DIRECTORY_SHORTCUTS as Record<string, string>)[directory] ?? directory;
+}
+
 export const ACME_KEY_TYPES = ['ecdsa-p256', 'ecdsa-p384', 'rsa2048', 'rsa3072', 'rsa4096'] as const;
 export type AcmeKeyType = (typeof ACME_KEY_TYPES)[number];
 
 export const TSIG_ALGORITHMS = ['hmac-sha1', 'hmac-sha224', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512'] as const;
 export type TsigAlgorithm = (typeof TSIG_ALGORITHMS)[number];
 
-export interface AcmeConfig {
+/**
+ * One CA of `acme.issuers` (issue 17), with its own account (accounts are per directory URL),
+ * EAB, profile and trust. Fields left out take the acme section's own.
+ */
+export interface IssuerConfig {
   /** A shortcut (see ACME_DIRECTORY_SHORTCUTS) or an https:// directory URL, as written. */
+  directory: string;
+  eab?: { kid: string; hmacKey: string };
+  profile?: string;
+  caFile?: string;
+  email?: string;
+  /**
+   * The CAA issuer domain names of this CA, for the CAA preflight; when absent, the directory's
+   * meta.caaIdentities.
+   */
+  caaIdentities?: string[];
+}
+
+export interface AcmeConfig {
+  /**
+   * The first issuer's directory as written; with `issuers`, the first one's. Code that orders
+   * goes through `issuers`; this stays for messages and older callers.
+   */
   directory?: string;
+  /** The CAs to order from, in order of preference; never empty after loading (issue 17). */
+  issuers: IssuerConfig[];
+  /** Start the next renewal at the issuer of the current version instead of the first. Default false. */
+  stickyIssuer: boolean;
   /** Extra trust for the ACME server's own HTTPS (absolute path; not checked at load). */
   caFile?: string;
   email?: string;

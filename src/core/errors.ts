@@ -74,7 +74,8 @@ export type StoreErrorCode =
  * acme-ca (the CA said no), acme-unreachable, acme-protocol (the CA's answer made no sense),
  * acme-account / acme-terms / acme-config / acme-csr (our side of the account or order),
  * challenge (a solver failed), preflight-inconclusive (our own check could not tell; the CA is
- * asked anyway), dns-wire / dns-transport (RFC 2136), hook (a hook program failed).
+ * asked anyway), dns-wire / dns-transport (RFC 2136), hook (a hook program failed), caa (the CAA
+ * preflight found no configured issuer allowed, or could not read the records).
  */
 export type AcmeErrorCode =
   | 'acme-ca'
@@ -88,7 +89,8 @@ export type AcmeErrorCode =
   | 'preflight-inconclusive'
   | 'dns-wire'
   | 'dns-transport'
-  | 'hook';
+  | 'hook'
+  | 'caa';
 
 /**
  * deploy-precheck (nothing was written), nginx-test (nginx refused the new files; the previous

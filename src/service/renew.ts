@@ -8,15 +8,17 @@ import { ariRenewalTime } from '../core/ari.js';
 import { nextBackoff } from '../core/backoff.js';
 import { checkRenewBeforeDays, renewalDecision, type RenewalDecision } from '../core/renewal.js';
 import { mapPool } from '../core/pool.js';
-import type { AcmeConfig, Config, DomainConfig } from '../config/types.js';
+import type { AcmeConfig, Config, DomainConfig, IssuerConfig } from '../config/types.js';
 import { createSession, loadAcmeTrust, resolveDirectory, type AcmeSession } from '../acme/client.js';
 import { ensureAccount } from '../acme/account.js';
 import { fetchRenewalInfo } from '../acme/ari.js';
 import { generateKey } from '../acme/keys.js';
+import { fallbackVerdict } from '../acme/fallback.js';
 import { runProgram } from '../acme/program.js';
 import type { ArchiveFs, CertPaths } from '../store/archive.js';
 import type { IssuedCert, RenewalState } from '../store/index.js';
 import type { AsyncStore } from '../store/contract.js';
+import type { Fence } from '../store/fence.js';
 import { tryLease } from './lease.js';
 import { SolverSet } from './solvers.js';
 import { issueCertificate, reconcileCurrent, wantedOf, type Wanted } from './issue.js';
@@ -34,6 +36,18 @@ export interface RenewOutcome {
   error?: CertsError;
   /** When the next automatic attempt may happen (after a failure). */
   nextAttemptAt?: string;
+  /** The directory URL of the CA that issued this version (issue 17). */
+  issuer?: string;
+  /** Set when an issuer before the one that issued (or the last one tried) failed or was skipped. */
+  fellBack?: IssuerFallback;
+}
+
+/** Issuers passed over for one order, in the order tried (issue 17). */
+export interface IssuerFallback {
+  /** Directory URLs tried before, with why each was left. */
+  skipped: Array<{ directoryUrl: string; reason: string }>;
+  /** The directory URL that issued; absent when every issuer failed. */
+  to?: string;
 }
 
 export interface RenewOptions {
@@ -50,11 +64,50 @@ export interface RenewOptions {
   node?: string;
   /** The `cert:<lineage>` lease (cluster.leaseSeconds); default one minute. */
   leaseMs?: number;
+  /** The CAA preflight run before ordering at each issuer (off when absent). */
+  caa?: CaaCheck;
 }
 
 export function acmeOf(config: Config): AcmeConfig {
   if (!config.acme) throw new ConfigError('no acme section: add acme: {directory, email, agreeToTerms, challenge} to renew certificates', { file: config.file });
   return config.acme;
+}
+
+/** One issuer's view of the acme section: its directory, account, EAB, profile and trust. */
+export function acmeForIssuer(acme: AcmeConfig, issuer: IssuerConfig): AcmeConfig {
+  const out: AcmeConfig = { ...acme, directory: issuer.directory, issuers: [issuer] };
+  delete out.eab;
+  if (issuer.eab) out.eab = issuer.eab;
+  const profile = issuer.profile ?? acme.profile;
+  if (profile !== undefined) out.profile = profile;
+  const caFile = issuer.caFile ?? acme.caFile;
+  if (caFile !== undefined) out.caFile = caFile;
+  const email = issuer.email ?? acme.email;
+  if (email !== undefined) out.email = email;
+  return out;
+}
+
+/** The configured issuer whose directory issued this version, if it is still configured. */
+export function issuerOf(acme: AcmeConfig, version: Pick<IssuedCert, 'directoryUrl'> | null): IssuerConfig | undefined {
+  if (!version) return undefined;
+  return acme.issuers.find((i) => resolveDirectory(i.directory) === version.directoryUrl);
+}
+
+/**
+ * What a renewal would ask for, judged for the current version's own CA: a profile name means
+ * something at one CA only, so a version a fallback issuer made is not "wrong profile" at once.
+ */
+export function wantedFor(d: DomainConfig, acme: AcmeConfig, latest: Pick<IssuedCert, 'directoryUrl'> | null): Wanted {
+  return wantedOf(d, acmeForIssuer(acme, issuerOf(acme, latest) ?? acme.issuers[0]!));
+}
+
+/**
+ * The issuers to try, in order: as configured, or with acme.stickyIssuer the current version's
+ * first (the rest after it, as configured).
+ */
+export function issuerOrder(acme: AcmeConfig, latest: Pick<IssuedCert, 'directoryUrl'> | null): IssuerConfig[] {
+  const sticky = acme.stickyIssuer ? issuerOf(acme, latest) : undefined;
+  return sticky ? [sticky, ...acme.issuers.filter((i) => i !== sticky)] : acme.issuers;
 }
 
 /** The directory to use; a dry run goes to the staging directory when the CA has one. */
@@ -144,10 +197,26 @@ function asCertsError(err: unknown, domain: string): CertsError {
   return inDomain(err, domain);
 }
 
-async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStore; acme: AcmeConfig; solvers: SolverSet; session: () => Promise<AcmeSession>; opts: RenewOptions }): Promise<RenewOutcome> {
+/**
+ * A CAA preflight for one issuer (issue 17): resolves when the CA may issue for every name,
+ * otherwise says why not (naming the record). Costs no CA rate limit.
+ */
+export type CaaCheck = (issuer: IssuerConfig, session: AcmeSession, names: string[]) => Promise<{ allowed: true } | { allowed: false; reason: string }>;
+
+interface RenewContext {
+  config: Config;
+  store: AsyncStore;
+  acme: AcmeConfig;
+  solvers: SolverSet;
+  /** The account session at one issuer, made once per run. */
+  session: (issuer: IssuerConfig) => Promise<AcmeSession>;
+  caa?: CaaCheck;
+  opts: RenewOptions;
+}
+
+async function renewOne(d: DomainConfig, ctx: RenewContext): Promise<RenewOutcome> {
   const { config, store, acme, opts } = ctx;
   const log = (e: string) => opts.log?.(d.name, e);
-  const wanted = wantedOf(d, acme);
   // A lineage deployed to nginx has `current` moved by the deploy, inside its transaction (a
   // version nginx refused is left behind on purpose); others catch up here after a crash.
   const deployedByNginx = d.nginx && Boolean(config.nginx?.snippetDir);
@@ -155,14 +224,22 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStor
 
   let latest = await store.issued.latest(d.name);
   let state = await store.renewals.get(d.name);
+  // The current version is judged against what its own CA would issue (a profile name means
+  // something only at one CA), and ARI is asked of that CA: it alone knows its certificates.
+  const currentIssuer = issuerOf(acme, latest);
+  const wanted = wantedFor(d, acme, latest);
   if (latest && !opts.force && !opts.dryRun) {
-    try {
-      await refreshAri(store, await ctx.session(), latest, state, opts);
-    } catch (err) {
-      // The CA unreachable is only a failure when a renewal is due; that attempt records it.
-      log(`renewal information unavailable: ${errorMessage(err)}`);
+    if (!currentIssuer) {
+      if (latest.ariCertId) log(`renewal information not asked: version ${latest.version} came from ${latest.directoryUrl}, which is not among acme.issuers any more`);
+    } else {
+      try {
+        await refreshAri(store, await ctx.session(currentIssuer), latest, state, opts);
+      } catch (err) {
+        // The CA unreachable is only a failure when a renewal is due; that attempt records it.
+        log(`renewal information unavailable: ${errorMessage(err)}`);
+      }
+      state = await store.renewals.get(d.name);
     }
-    state = await store.renewals.get(d.name);
   }
   let decision: RenewalDecision;
   try {
@@ -193,30 +270,14 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStor
     log(`renewing: ${decision.reason}`);
     const attempt = opts.dryRun ? null : await store.renewals.attemptStarted(d.name, opts.now().toISOString(), decision.reason, opts.node ?? null);
     const fence = lease?.fence;
+    let fellBack: IssuerFallback | undefined;
     try {
       await hook(d, 'pre', null);
-      const session = await ctx.session();
-      const result = await issueCertificate({
-        dataDir: config.dataDir,
-        store,
-        session,
-        domain: d,
-        wanted,
-        solver: ctx.solvers.for(d),
-        preflight: acme.preflight.enabled,
-        reuseKey: acme.reuseKey,
-        previous: latest,
-        ...(latest?.ariCertId && state?.ari ? { replaces: latest.ariCertId } : {}),
-        reason: decision.reason,
-        now: opts.now,
-        dryRun: opts.dryRun === true,
-        onEvent: log,
-        ...(fence ? { fence } : {}),
-        ...(opts.node !== undefined ? { node: opts.node } : {}),
-        ...(opts.archiveFs ? { archiveFs: opts.archiveFs } : {}),
-      });
+      const ordered = await orderAtIssuers(d, ctx, latest, state, decision.reason, fence, log);
+      fellBack = ordered.fellBack;
+      const result = ordered.result;
       if (!result) {
-        return { domain: d.name, action: 'dry-run', reason: `dry run: the CA issued a test certificate for ${wanted.names.join(', ')}; nothing was stored or replaced` };
+        return { domain: d.name, action: 'dry-run', reason: `dry run: the CA issued a test certificate for ${wanted.names.join(', ')}; nothing was stored or replaced`, issuer: resolveDirectory(ordered.issuer.directory), ...(fellBack ? { fellBack } : {}) };
       }
       const at = opts.now().toISOString();
       await store.renewals.recordSuccess(d.name, at, fence);
@@ -233,13 +294,16 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStor
       return {
         domain: d.name,
         action: 'issued',
-        reason: decision.reason + (afterHooks.length ? `; but ${afterHooks.join('; ')}` : ''),
+        reason: decision.reason + (fellBack ? `; issued by ${result.issued.directoryUrl} after ${fellBack.skipped.map((x) => `${x.directoryUrl} (${x.reason})`).join(', ')}` : '') + (afterHooks.length ? `; but ${afterHooks.join('; ')}` : ''),
         version: result.issued.version,
         notAfter: result.issued.notAfter,
         fingerprint256: result.issued.fingerprint256,
+        issuer: result.issued.directoryUrl,
+        ...(fellBack ? { fellBack } : {}),
       };
     } catch (err) {
-      const e = asCertsError(err, d.name);
+      if (err instanceof FallbackExhausted) fellBack = err.fellBack;
+      const e = err instanceof FallbackExhausted ? err.error : asCertsError(err, d.name);
       const at = opts.now();
       if (e.code === 'fenced') {
         // Our lease ran out (a pause, a stall) and another node took the certificate over: its
@@ -259,19 +323,129 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStor
         } catch (hookErr) {
           log(`post hook failed too: ${errorMessage(hookErr)}`);
         }
-        return { domain: d.name, action: 'failed', reason: e.message, error: e, nextAttemptAt: next.toISOString() };
+        return { domain: d.name, action: 'failed', reason: e.message, error: e, nextAttemptAt: next.toISOString(), ...(fellBack ? { fellBack } : {}) };
       }
-      return { domain: d.name, action: 'failed', reason: e.message, error: e };
+      return { domain: d.name, action: 'failed', reason: e.message, error: e, ...(fellBack ? { fellBack } : {}) };
     }
   } finally {
     await lease?.release();
   }
 }
 
+/** An order that failed after one or more issuers were passed over: the error, and the trail. */
+class FallbackExhausted extends Error {
+  constructor(readonly error: CertsError, readonly fellBack: IssuerFallback) {
+    super(error.message);
+  }
+}
+
+/** The failure of an order tried at several issuers names every one of them and why. */
+function exhausted(last: CertsError, skipped: IssuerFallback['skipped'], lastUrl: string, lastFellBack: boolean): FallbackExhausted {
+  const earlier = skipped.map((s) => `${s.directoryUrl}: ${s.reason}`).join('; ');
+  if (!lastFellBack) {
+    // Stopped at this issuer for a reason every CA would share: that reason first.
+    return new FallbackExhausted(rewrap(last, `${last.message} (issuers passed over before: ${earlier})`), { skipped });
+  }
+  const all = [...skipped, { directoryUrl: lastUrl, reason: last.message }];
+  return new FallbackExhausted(rewrap(last, `domain "${last.domain ?? '?'}": every issuer failed: ${all.map((s) => `${s.directoryUrl}: ${s.reason}`).join('; ')}`), { skipped: all });
+}
+
+/** The same failure (code, retry hints) with a longer message. */
+function rewrap(err: CertsError, message: string): CertsError {
+  if (err instanceof AcmeError) {
+    return new AcmeError(err.code, message, {
+      ...(err.domain !== undefined ? { domain: err.domain } : {}),
+      ...(err.problemType !== undefined ? { problemType: err.problemType } : {}),
+      ...(err.detail !== undefined ? { detail: err.detail } : {}),
+      ...(err.status !== undefined ? { status: err.status } : {}),
+      retryable: err.retryable,
+      ...(err.retryAfter !== undefined ? { retryAfter: err.retryAfter } : {}),
+    }, { cause: err });
+  }
+  return err;
+}
+
+/**
+ * Orders at the issuers in turn (issue 17): a CAA record that does not allow an issuer skips it
+ * without asking it anything; a failure another CA could fix moves on to the next one; any other
+ * failure stops here. Throws the failure (with every issuer's reason when more than one was tried).
+ */
+async function orderAtIssuers(
+  d: DomainConfig,
+  ctx: RenewContext,
+  latest: IssuedCert | null,
+  state: RenewalState | null,
+  reason: string,
+  fence: Fence | undefined,
+  log: (e: string) => void,
+): Promise<{ result: Awaited<ReturnType<typeof issueCertificate>>; issuer: IssuerConfig; fellBack?: IssuerFallback }> {
+  const { config, store, acme, opts } = ctx;
+  const issuers = issuerOrder(acme, latest);
+  const skipped: IssuerFallback['skipped'] = [];
+  const trail = (): IssuerFallback | undefined => (skipped.length > 0 ? { skipped: [...skipped] } : undefined);
+  for (const [i, issuer] of issuers.entries()) {
+    const url = directoryFor(acmeForIssuer(acme, issuer), opts.dryRun === true).url;
+    const next = issuers[i + 1];
+    const moveOn = (why: string): void => {
+      skipped.push({ directoryUrl: url, reason: why });
+      if (next) log(`issuer ${url}: ${why}; trying the next issuer, ${resolveDirectory(next.directory)}`);
+    };
+    const wanted = wantedOf(d, acmeForIssuer(acme, issuer));
+    let caught: CertsError;
+    try {
+      const session = await ctx.session(issuer);
+      if (ctx.caa) {
+        const verdict = await ctx.caa(issuer, session, wanted.names);
+        if (!verdict.allowed) {
+          moveOn(verdict.reason);
+          continue;
+        }
+      }
+      // `replaces` names a certificate of this CA only; another CA would refuse or misread it.
+      const sameCa = latest?.directoryUrl === session.directoryUrl;
+      const result = await issueCertificate({
+        dataDir: config.dataDir,
+        store,
+        session,
+        domain: d,
+        wanted,
+        solver: ctx.solvers.for(d),
+        preflight: acme.preflight.enabled,
+        reuseKey: acme.reuseKey,
+        previous: latest,
+        ...(sameCa && latest?.ariCertId && state?.ari ? { replaces: latest.ariCertId } : {}),
+        reason,
+        now: opts.now,
+        dryRun: opts.dryRun === true,
+        onEvent: (e) => log(e),
+        ...(fence ? { fence } : {}),
+        ...(opts.node !== undefined ? { node: opts.node } : {}),
+        ...(opts.archiveFs ? { archiveFs: opts.archiveFs } : {}),
+      });
+      const fellBack = trail();
+      return { result, issuer, ...(fellBack ? { fellBack: { ...fellBack, to: session.directoryUrl } } : {}) };
+    } catch (err) {
+      caught = asCertsError(err, d.name);
+    }
+    const verdict = fallbackVerdict(caught);
+    if (!verdict.fallBack || !next) {
+      if (skipped.length === 0) throw caught;
+      throw exhausted(caught, skipped, url, verdict.fallBack);
+    }
+    moveOn(`${verdict.why}: ${caught.message}`);
+  }
+  // Every issuer was skipped by its CAA check: the name cannot be issued by any configured CA.
+  throw new FallbackExhausted(
+    new AcmeError('caa', `domain "${d.name}": no configured issuer may issue for it: ${skipped.map((s) => `${s.directoryUrl}: ${s.reason}`).join('; ')}`, { domain: d.name, retryable: true }),
+    { skipped },
+  );
+}
+
 /** Renews the given managed domains (all managed ones when `domains` is the whole inventory). */
 export async function renewDomains(config: Config, store: AsyncStore, domains: DomainConfig[], opts: RenewOptions): Promise<RenewOutcome[]> {
   const acme = acmeOf(config);
-  loadAcmeTrust(acme);
+  // Every issuer's extra trust is read now: an unreadable file fails the run before any order.
+  for (const issuer of acme.issuers) loadAcmeTrust(acmeForIssuer(acme, issuer));
   // Shared http-01 tokens live in the store for every node's daemon to serve; cleanup removes
   // them, and an hour (longer than any order is waited for) bounds one a crash left behind.
   const solvers = new SolverSet(acme, {
@@ -280,12 +454,27 @@ export async function renewDomains(config: Config, store: AsyncStore, domains: D
   });
   // Checked up front: a domain without a challenge is a config error, not a failed renewal.
   for (const d of domains) solvers.challengeOf(d);
-  let sessionPromise: Promise<AcmeSession> | undefined;
-  const session = (): Promise<AcmeSession> => (sessionPromise ??= sessionFor(config, store, acme, opts.dryRun === true, opts.now));
+  // One account session per issuer and run, made when first needed: an issuer that cannot be
+  // reached fails fast for every later domain of this run, which then falls back at once.
+  const sessions = new Map<IssuerConfig, Promise<AcmeSession>>();
+  const session = (issuer: IssuerConfig): Promise<AcmeSession> => {
+    let known = sessions.get(issuer);
+    if (!known) {
+      const own = acmeForIssuer(acme, issuer);
+      known = Promise.resolve().then(() => {
+        loadAcmeTrust(own);
+        return sessionFor(config, store, own, opts.dryRun === true, opts.now);
+      });
+      // Handled by each caller that awaits it; this only keeps an unused rejection quiet.
+      known.catch(() => undefined);
+      sessions.set(issuer, known);
+    }
+    return known;
+  };
   try {
     return await mapPool(domains, acme.concurrency, async (d) => {
       try {
-        return await renewOne(d, { config, store, acme, solvers, session, opts });
+        return await renewOne(d, { config, store, acme, solvers, session, ...(opts.caa ? { caa: opts.caa } : {}), opts });
       } catch (err) {
         // An account or CA failure reached before any order: recorded like any other failure.
         const e = asCertsError(err, d.name);

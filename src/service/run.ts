@@ -249,7 +249,7 @@ async function cycleSteps(config: Config, store: AsyncStore, deps: RunDeps, opts
     } catch (err) {
       stepFailed('renew', err);
     }
-    for (const o of renew) if (o.action !== 'not-due' && o.action !== 'backoff') deps.log('renew.result', { domain: o.domain, action: o.action, reason: o.reason });
+    for (const o of renew) if (o.action !== 'not-due' && o.action !== 'backoff') deps.log('renew.result', { domain: o.domain, action: o.action, reason: o.reason, ...(o.issuer ? { issuer: o.issuer } : {}), ...(o.fellBack ? { fellBack: o.fellBack } : {}) });
     for (const o of renew) if (o.action === 'failed') failures.push(o.error ? runFailureOf('renew', o.error, o.domain) : { step: 'renew', domain: o.domain, kind: 'acme', code: 'failed', message: o.reason });
     const issued = new Set(renew.filter((o) => o.action === 'issued').map((o) => o.domain));
     // Deploy what was issued now, and what an earlier cycle issued but never got nginx to accept

@@ -7,8 +7,7 @@ import { selectDomains } from '../../service/select.js';
 import type { AsyncStore } from '../../store/contract.js';
 import { compose } from '../compose.js';
 import { newOwnerId, waitLease } from '../../service/lease.js';
-import { acmeOf, decide, renewDomains, type RenewOutcome } from '../../service/renew.js';
-import { wantedOf } from '../../service/issue.js';
+import { acmeForIssuer, acmeOf, decide, issuerOf, renewDomains, wantedFor, type RenewOutcome } from '../../service/renew.js';
 import { currentPaths, currentVersion, versionPaths } from '../../store/archive.js';
 import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import type { DeployOutcome } from '../../service/deploy.js';
@@ -129,7 +128,8 @@ export async function revokeCommand(name: string, opts: GlobalOptions & { reason
     if (!pems) throw new UsageError(`domain "${domain.name}": version ${latest.version} is recorded but its certificate is missing (${versionPaths(config.dataDir, domain.name, latest.version).dir})`);
     const certPem = pems.cert;
     const { ensureAccount } = await import('../../acme/account.js');
-    const { session } = await ensureAccount(store.accounts, config.dataDir, { ...acme }, latest.directoryUrl, io.now);
+    // At the CA that issued it, with that issuer's account settings (issue 17).
+    const { session } = await ensureAccount(store.accounts, config.dataDir, acmeForIssuer(acme, issuerOf(acme, latest) ?? acme.issuers[0]!), latest.directoryUrl, io.now);
     await revokeCertificate(session, domain.name, certPem, reason);
     await store.issued.markRevoked(latest.id!, io.now().toISOString(), REVOCATION_REASONS[reason]);
     io.stdout.write(`Revoked ${domain.name} version ${latest.version} (serial ${latest.serial}, reason ${reason}). The next \`certs renew\` issues a replacement.\n`);
@@ -153,7 +153,7 @@ export async function certificatesCommand(names: string[], opts: GlobalOptions &
       const latest = versions[0] ?? null;
       let next: string;
       try {
-        next = acme ? decide(d, wantedOf(d, acme), latest, state, acme, now, false).reason : 'no acme section: never renewed';
+        next = acme ? decide(d, wantedFor(d, acme, latest), latest, state, acme, now, false).reason : 'no acme section: never renewed';
       } catch (err) {
         next = err instanceof Error ? err.message : String(err);
       }
@@ -181,6 +181,8 @@ export async function certificatesCommand(names: string[], opts: GlobalOptions &
           notAfter: v.notAfter,
           daysLeft: Math.floor((Date.parse(v.notAfter) - now.getTime()) / 86_400_000),
           issuer: v.issuer,
+          /** The ACME directory (the CA) that issued this version (issue 17). */
+          directoryUrl: v.directoryUrl,
           keyType: v.keyType,
           profile: v.profile,
           ariCertId: v.ariCertId,
@@ -206,6 +208,7 @@ export async function certificatesCommand(names: string[], opts: GlobalOptions &
       for (const v of l.versions) {
         const mark = v.version === l.current ? '*' : ' ';
         lines.push(`  ${mark} v${v.version}  ${v.notAfter.slice(0, 10)}  ${String(v.daysLeft).padStart(4)} days  ${v.keyType}${v.profile ? ` ${v.profile}` : ''}  serial ${v.serial}${v.revokedAt ? '  REVOKED' : ''}`);
+        lines.push(`      from ${v.directoryUrl}`);
       }
       if (l.paths) lines.push(`  files: ${l.paths.fullchain}, ${l.paths.privkey}`);
       lines.push(`  next: ${l.nextRenewal}`);

@@ -20,6 +20,8 @@ const longName = (last: number): string => `${label(63, 'a')}.${label(63, 'b')}.
 describe('acme: defaults and new keys', () => {
   it('fills every default for an empty acme section', () => {
     assert.deepEqual(load('acme: {}\n').acme, {
+      issuers: [{ directory: 'letsencrypt' }],
+      stickyIssuer: false,
       agreeToTerms: false,
       reuseKey: false,
       concurrency: 4,
@@ -31,6 +33,8 @@ describe('acme: defaults and new keys', () => {
   it('takes every new key as written', () => {
     const acme = load('acme: {reuseKey: true, concurrency: 16, timeoutMs: 60000, profile: shortlived, renewBeforeDays: 3, keyType: rsa3072}\n').acme;
     assert.deepEqual(acme, {
+      issuers: [{ directory: 'letsencrypt' }],
+      stickyIssuer: false,
       agreeToTerms: false,
       reuseKey: true,
       concurrency: 16,
@@ -266,5 +270,44 @@ describe('errors name the key path', () => {
   it('sanity: the long names are as long as their titles say', () => {
     assert.equal(longName(61).length, 253);
     assert.equal(longName(62).length, 254);
+  });
+});
+
+describe('acme.issuers and stickyIssuer (issue 17)', () => {
+  it('acme.directory and eab are a list of one issuer', () => {
+    const acme = load('acme: {directory: "https://ca.test/dir", eab: {kid: k1, hmacKey: aGVsbG8}}\n').acme!;
+    assert.deepEqual(acme.issuers, [{ directory: 'https://ca.test/dir', eab: { kid: 'k1', hmacKey: 'aGVsbG8' } }]);
+    assert.equal(acme.directory, 'https://ca.test/dir');
+    assert.equal(acme.stickyIssuer, false);
+  });
+
+  it('takes an ordered list, each with its own settings; directory is the first one', () => {
+    const acme = load(
+      'acme:\n  stickyIssuer: true\n  profile: classic\n  issuers:\n' +
+        '    - {directory: letsencrypt, profile: shortlived, caaIdentities: [LetsEncrypt.org]}\n' +
+        '    - {directory: zerossl, eab: {kid: k, hmacKey: c2VjcmV0}, email: ops@example.com, caFile: /etc/certs/zerossl-extra.pem}\n',
+    ).acme!;
+    assert.deepEqual(acme.issuers, [
+      { directory: 'letsencrypt', profile: 'shortlived', caaIdentities: ['letsencrypt.org'] },
+      { directory: 'zerossl', eab: { kid: 'k', hmacKey: 'c2VjcmV0' }, email: 'ops@example.com', caFile: '/etc/certs/zerossl-extra.pem' },
+    ]);
+    assert.equal(acme.directory, 'letsencrypt');
+    assert.equal(acme.stickyIssuer, true);
+    assert.equal(acme.profile, 'classic');
+  });
+
+  it('refuses directory or eab beside issuers', () => {
+    assertConfigError('acme: {directory: letsencrypt, issuers: [{directory: zerossl}]}\n', 'acme.directory', /beside acme\.issuers/);
+    assertConfigError('acme: {eab: {kid: k, hmacKey: aGVsbG8}, issuers: [{directory: zerossl}]}\n', 'acme.eab', /beside acme\.issuers/);
+  });
+
+  it('refuses an empty list, the same CA twice (shortcut and URL alike), unknown keys and bad values', () => {
+    assertConfigError('acme: {issuers: []}\n', 'acme.issuers', /empty/);
+    assertConfigError('acme: {issuers: [{directory: letsencrypt}, {directory: "https://acme-v02.api.letsencrypt.org/directory"}]}\n', 'acme.issuers[1].directory', /already issuer 0/);
+    assertConfigError('acme: {issuers: [{directory: letsencrypt, dir: x}]}\n', 'acme.issuers[0].dir', /./);
+    assertConfigError('acme: {issuers: [{profile: classic}]}\n', 'acme.issuers[0].directory', /directory/);
+    assertConfigError('acme: {issuers: [{directory: letsencrpyt}]}\n', 'acme.issuers[0].directory', /did you mean "letsencrypt"/);
+    assertConfigError('acme: {issuers: [{directory: letsencrypt, caaIdentities: ["not a name"]}]}\n', 'acme.issuers[0].caaIdentities[0]', /CAA/);
+    assertConfigError('acme: {stickyIssuer: maybe}\n', 'acme.stickyIssuer', /./);
   });
 });

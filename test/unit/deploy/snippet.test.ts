@@ -63,6 +63,8 @@ function makeConfig(over: Partial<Config> = {}): Config {
       verify: { timeoutMs: 30_000, intervalMs: 500 },
     },
     acme: {
+      issuers: [{ directory: 'letsencrypt' }],
+      stickyIssuer: false,
       agreeToTerms: true,
       reuseKey: false,
       concurrency: 4,
