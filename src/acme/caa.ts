@@ -23,6 +23,7 @@
  *   enforced: they depend on the account and the challenge, which the CA checks anyway.
  * - IP address identifiers have no CAA (RFC 8738 §7): always allowed.
  */
+import type { PreflightConfig } from '../config/types.js';
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { errorMessage, ValidationError } from '../core/errors.js';
@@ -101,13 +102,15 @@ export interface CaaLookupOptions {
   resolver?: string;
   /** Budget of one lookup, both tries included. */
   timeoutMs: number;
-  /** Aborting cancels the lookups in flight; they reject with a CaaLookupError. */
+  /** Aborting cancels the lookups in flight; they reject with its reason (the caller cancelled). */
   signal?: AbortSignal;
 }
 
 /**
  * The CaaLookup of node:dns (c-ares): asks `resolver`, or the servers of /etc/resolv.conf. Throws
- * a ValidationError at once for a resolver spec c-ares refuses.
+ * a ValidationError at once for a resolver spec c-ares refuses. Make one per preflight: c-ares
+ * caches answers per channel, which suits one run but would hide a CAA change from the next.
+ * Each lookup is bounded by timeoutMs; a climb asks at most one name per label.
  */
 export function createCaaLookup(opts: CaaLookupOptions): CaaLookup {
   if (!Number.isInteger(opts.timeoutMs) || opts.timeoutMs < 1) throw new ValidationError(`CAA lookup: timeoutMs must be a positive integer, got ${String(opts.timeoutMs)}`);
@@ -129,6 +132,7 @@ export function createCaaLookup(opts: CaaLookupOptions): CaaLookup {
     try {
       return fromNode(await resolver.resolveCaa(name));
     } catch (err) {
+      opts.signal?.throwIfAborted();
       const code = (err as NodeJS.ErrnoException | undefined)?.code;
       if (code === 'ENODATA' || code === 'ENOTFOUND') return [];
       const why = code === 'ECANCELLED' ? 'cancelled' : code === 'ETIMEOUT' ? `${via} did not answer within ${opts.timeoutMs} ms` : dnsErrorText(err);
@@ -303,15 +307,42 @@ export interface CaaPreflightResult {
 /**
  * Checks each of `names` for a CA with `caaIdentities` (see caaIdentitiesOf; undefined when the CA
  * publishes none). Lookups are shared between names. A failed lookup fails that name only;
- * a name that is not a valid DNS name throws a ValidationError (config checks names first).
+ * a name that is not a valid DNS name throws a ValidationError (config checks names first), and
+ * an aborted `signal` rejects with its reason.
  */
-export async function caaPreflight(names: readonly string[], caaIdentities: readonly string[] | undefined, lookup: CaaLookup): Promise<CaaPreflightResult> {
+export async function caaPreflight(
+  names: readonly string[],
+  caaIdentities: readonly string[] | undefined,
+  lookup: CaaLookup,
+  opts: { signal?: AbortSignal } = {},
+): Promise<CaaPreflightResult> {
   const shared = memoizeCaaLookup(lookup);
-  const results = await Promise.all(names.map((name) => checkName(name, caaIdentities, shared)));
+  const results = await Promise.all(names.map((name) => checkName(name, caaIdentities, shared, opts.signal)));
   return { allowed: results.every((r) => r.allowed), names: results };
 }
 
-async function checkName(name: string, caaIdentities: readonly string[] | undefined, lookup: CaaLookup): Promise<CaaNameResult> {
+/**
+ * The CAA preflight under acme.preflight: null when the preflight is off, else caaPreflight through
+ * acme.preflight.resolver (the system's DNS servers without one) within acme.preflight.timeoutMs
+ * per lookup. For several issuers, call caaPreflight with one memoizeCaaLookup(createCaaLookup(…))
+ * instead, so each name is asked once.
+ */
+export async function preflightCaa(
+  names: readonly string[],
+  caaIdentities: readonly string[] | undefined,
+  preflight: PreflightConfig,
+  signal?: AbortSignal,
+): Promise<CaaPreflightResult | null> {
+  if (!preflight.enabled) return null;
+  const lookup = createCaaLookup({
+    timeoutMs: preflight.timeoutMs,
+    ...(preflight.resolver !== undefined ? { resolver: preflight.resolver } : {}),
+    ...(signal ? { signal } : {}),
+  });
+  return caaPreflight(names, caaIdentities, lookup, signal ? { signal } : {});
+}
+
+async function checkName(name: string, caaIdentities: readonly string[] | undefined, lookup: CaaLookup, signal: AbortSignal | undefined): Promise<CaaNameResult> {
   if (isIP(name.replace(/^\[(.*)\]$/, '$1'))) {
     return { name, allowed: true, outcome: 'no-caa', message: `${name} is an IP address: CAA does not apply (RFC 8738)` };
   }
@@ -321,6 +352,7 @@ async function checkName(name: string, caaIdentities: readonly string[] | undefi
     relevant = await findRelevantCaa(start, lookup);
   } catch (err) {
     if (err instanceof ValidationError) throw err;
+    signal?.throwIfAborted();
     return {
       name,
       allowed: false,

@@ -3,8 +3,9 @@
 // failed lookups. The two issuers stand for the two Pebbles of the e2e setup; Pebble's directory
 // lists no meta.caaIdentities, so their identities here are what config would give.
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
-import { caaPreflight, createCaaLookup, findRelevantCaa, memoizeCaaLookup, type CaaLookup } from '../../src/acme/caa.js';
+import { caaPreflight, createCaaLookup, findRelevantCaa, memoizeCaaLookup, preflightCaa, type CaaLookup } from '../../src/acme/caa.js';
 import { randomSecret, startBind, type BindInstance } from '../helpers/bind.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -142,6 +143,27 @@ describe('CAA preflight against a real BIND', () => {
     assert.equal(r.allowed, false);
     const message = r.names[0]?.message ?? '';
     assert.ok(message.startsWith(`cannot read CAA for a.example.com: CAA lookup for a.example.com at DNS server 127.0.0.1:${dns.port} failed: the DNS server refused the query`), message);
+  });
+
+  it('runs under acme.preflight: its resolver and budget, nothing when it is off', async () => {
+    const preflight = { enabled: true, httpPort: 80, resolver: `${dns.host}:${dns.port}`, timeoutMs: 3000 };
+    const r = await preflightCaa(['two.test', 'none.test'], PEBBLE_TWO, preflight);
+    assert.deepEqual(r?.names.map((n) => n.outcome), ['authorized', 'forbidden']);
+    assert.equal(await preflightCaa(['none.test'], PEBBLE_TWO, { ...preflight, enabled: false }), null);
+  });
+
+  it('rejects with the reason when aborted while a silent server holds the query', async () => {
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => silent.bind(0, '127.0.0.1', resolve));
+    try {
+      const controller = new AbortController();
+      const reason = new Error('operator stopped the run');
+      silent.once('message', () => controller.abort(reason));
+      const preflight = { enabled: true, httpPort: 80, resolver: `127.0.0.1:${silent.address().port}`, timeoutMs: 60_000 };
+      await assert.rejects(preflightCaa(['two.test'], PEBBLE_TWO, preflight, controller.signal), (err) => err === reason);
+    } finally {
+      silent.close();
+    }
   });
 
   it('fails the name when nothing answers at the resolver address', async () => {

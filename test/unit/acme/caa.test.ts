@@ -275,6 +275,16 @@ describe('caaPreflight', () => {
     assert.match(r.names[0]?.message ?? '', /^CAA at example\.com \(0 issue "ca\.test"\) names issuers, but this CA's directory lists no CAA identities/);
   });
 
+  it('rejects with the reason of an aborted signal instead of reporting a lookup failure', async () => {
+    const controller = new AbortController();
+    const reason = new Error('shutting down');
+    const lookup: CaaLookup = async () => {
+      controller.abort(reason);
+      throw new CaaLookupError('CAA lookup for a.test at the system DNS servers failed: cancelled', 'a.test', 'ECANCELLED');
+    };
+    await assert.rejects(caaPreflight(['a.test'], ['ca.test'], lookup, { signal: controller.signal }), (err) => err === reason);
+  });
+
   it('lets a ValidationError for a bad name through', async () => {
     const { lookup } = fakeDns({});
     await assert.rejects(caaPreflight(['bad_name.test'], ['ca.test'], lookup), ValidationError);
