@@ -321,6 +321,55 @@ export async function caaPreflight(
   return { allowed: results.every((r) => r.allowed), names: results };
 }
 
+export interface CaaIssuer {
+  /** How the operator knows it (config name or directory URL), for messages. */
+  id: string;
+  /** From caaIdentitiesOf(directory), or config; undefined: unknown. */
+  caaIdentities: readonly string[] | undefined;
+}
+
+export interface CaaIssuerChoice {
+  /** Ids of the issuers every name allows, in the order given. */
+  allowed: string[];
+  /** Each issuer's preflight; `skipped` says why an issuer some name refuses is not used. */
+  issuers: Array<{ id: string; result: CaaPreflightResult; skipped?: string }>;
+  /** Names no issuer may issue for, each with every issuer's reason: these names fail. */
+  unservable: Array<{ name: string; messages: string[] }>;
+}
+
+/**
+ * The issue's rule: an issuer that some name's CAA refuses is skipped (an order covers every name
+ * of the certificate); a name that every issuer is refused for fails. One DNS question per name
+ * for all issuers.
+ */
+export async function chooseIssuersByCaa(
+  names: readonly string[],
+  issuers: readonly CaaIssuer[],
+  lookup: CaaLookup,
+  opts: { signal?: AbortSignal } = {},
+): Promise<CaaIssuerChoice> {
+  if (issuers.length === 0) throw new ValidationError('chooseIssuersByCaa: no issuers to choose from');
+  const shared = memoizeCaaLookup(lookup);
+  const results = await Promise.all(issuers.map(async (issuer) => ({ id: issuer.id, result: await caaPreflight(names, issuer.caaIdentities, shared, opts) })));
+  const out: CaaIssuerChoice = { allowed: [], issuers: [], unservable: [] };
+  for (const { id, result } of results) {
+    if (result.allowed) {
+      out.allowed.push(id);
+      out.issuers.push({ id, result });
+    } else {
+      const refused = result.names.filter((n) => !n.allowed).map((n) => n.message);
+      out.issuers.push({ id, result, skipped: `issuer ${JSON.stringify(id)} skipped: ${refused.join('; ')}` });
+    }
+  }
+  names.forEach((name, i) => {
+    const verdicts = results.map(({ id, result }) => ({ id, r: result.names[i] as CaaNameResult }));
+    if (verdicts.every((v) => !v.r.allowed)) {
+      out.unservable.push({ name, messages: verdicts.map((v) => `issuer ${JSON.stringify(v.id)}: ${v.r.message}`) });
+    }
+  });
+  return out;
+}
+
 /**
  * The CAA preflight under acme.preflight: null when the preflight is off, else caaPreflight through
  * acme.preflight.resolver (the system's DNS servers without one) within acme.preflight.timeoutMs

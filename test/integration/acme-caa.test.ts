@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
-import { caaPreflight, createCaaLookup, findRelevantCaa, memoizeCaaLookup, preflightCaa, type CaaLookup } from '../../src/acme/caa.js';
+import { caaPreflight, chooseIssuersByCaa, createCaaLookup, findRelevantCaa, memoizeCaaLookup, preflightCaa, type CaaLookup } from '../../src/acme/caa.js';
 import { randomSecret, startBind, type BindInstance } from '../helpers/bind.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -72,6 +72,37 @@ describe('CAA preflight against a real BIND', () => {
     assert.equal(one.names[0]?.message, 'CAA at two.test (0 issue "ca-two.test") does not allow this CA (its CAA identities: ca-one.test)');
     assert.equal(two.allowed, true);
     assert.equal(two.names[0]?.outcome, 'authorized');
+  });
+
+  it('chooses the second Pebble for names where CAA allows only it, and fails a name neither may have', async () => {
+    let asked = 0;
+    const counting: CaaLookup = (name) => {
+      asked++;
+      return lookup(name);
+    };
+    const issuers = [
+      { id: 'pebble-one', caaIdentities: PEBBLE_ONE },
+      { id: 'pebble-two', caaIdentities: PEBBLE_TWO },
+    ];
+    const fine = await chooseIssuersByCaa(['two.test', 'www.site.test', 'nothing.here.test'], issuers, counting);
+    assert.deepEqual(fine.allowed, ['pebble-two']);
+    assert.deepEqual(fine.unservable, []);
+    assert.equal(fine.issuers[0]?.skipped, 'issuer "pebble-one" skipped: CAA at two.test (0 issue "ca-two.test") does not allow this CA (its CAA identities: ca-one.test); CAA at www.site.test (0 issue "ca-two.test") does not allow this CA (its CAA identities: ca-one.test)');
+    assert.equal(fine.issuers[1]?.skipped, undefined);
+    // two.test, www.site.test, nothing.here.test, here.test, test: once each for both issuers.
+    assert.equal(asked, 5);
+
+    const blocked = await chooseIssuersByCaa(['two.test', 'none.test'], issuers, lookup);
+    assert.deepEqual(blocked.allowed, []);
+    assert.deepEqual(blocked.unservable, [
+      {
+        name: 'none.test',
+        messages: [
+          'issuer "pebble-one": CAA at none.test (0 issue ";") names no issuer: no CA may issue',
+          'issuer "pebble-two": CAA at none.test (0 issue ";") names no issuer: no CA may issue',
+        ],
+      },
+    ]);
   });
 
   it('allows no Pebble under 0 issue ";"', async () => {
