@@ -209,7 +209,8 @@ async function resolveAddresses(ctx: Ctx, name: string): Promise<Resolved> {
   return { failure: { kind: 'dns', text: `${name} has no address (${why(v4, 'A')}; ${why(v6, 'AAAA')})` } };
 }
 
-function dnsErrorText(err: unknown): string {
+/** A node:dns failure in words; the CAA preflight (acme/caa.ts) words its failures the same way. */
+export function dnsErrorText(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
     case 'ENOTFOUND':
