@@ -21,6 +21,7 @@ import type { AsyncStore } from '../store/contract.js';
 import type { Fence } from '../store/fence.js';
 import { tryLease } from './lease.js';
 import { SolverSet } from './solvers.js';
+import { caaCheckFor } from './caa-check.js';
 import { issueCertificate, reconcileCurrent, wantedOf, type Wanted } from './issue.js';
 
 export type RenewAction = 'issued' | 'not-due' | 'failed' | 'locked' | 'dry-run' | 'backoff';
@@ -64,7 +65,7 @@ export interface RenewOptions {
   node?: string;
   /** The `cert:<lineage>` lease (cluster.leaseSeconds); default one minute. */
   leaseMs?: number;
-  /** The CAA preflight run before ordering at each issuer (off when absent). */
+  /** The CAA preflight run before ordering at each issuer (default: caaCheckFor, with acme.preflight). */
   caa?: CaaCheck;
 }
 
@@ -454,6 +455,7 @@ export async function renewDomains(config: Config, store: AsyncStore, domains: D
   });
   // Checked up front: a domain without a challenge is a config error, not a failed renewal.
   for (const d of domains) solvers.challengeOf(d);
+  const caa = opts.caa ?? caaCheckFor(acme, opts.log);
   // One account session per issuer and run, made when first needed: an issuer that cannot be
   // reached fails fast for every later domain of this run, which then falls back at once.
   const sessions = new Map<IssuerConfig, Promise<AcmeSession>>();
@@ -474,7 +476,7 @@ export async function renewDomains(config: Config, store: AsyncStore, domains: D
   try {
     return await mapPool(domains, acme.concurrency, async (d) => {
       try {
-        return await renewOne(d, { config, store, acme, solvers, session, ...(opts.caa ? { caa: opts.caa } : {}), opts });
+        return await renewOne(d, { config, store, acme, solvers, session, ...(caa ? { caa } : {}), opts });
       } catch (err) {
         // An account or CA failure reached before any order: recorded like any other failure.
         const e = asCertsError(err, d.name);
