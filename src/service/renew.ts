@@ -3,6 +3,8 @@
  * order, store, switch, run hooks. One domain's failure never stops the others; each failure is
  * persisted with its backoff so `certs status` shows renewal-failing and the next run waits.
  */
+import { createHash } from 'node:crypto';
+import type { RunEvent } from '../core/notify-policy.js';
 import { AcmeError, ConfigError, errorMessage, inDomain, type CertsError } from '../core/errors.js';
 import { ariRenewalTime } from '../core/ari.js';
 import { nextBackoff } from '../core/backoff.js';
@@ -34,6 +36,21 @@ export interface RenewOutcome {
   error?: CertsError;
   /** When the next automatic attempt may happen (after a failure). */
   nextAttemptAt?: string;
+  /**
+   * What operators asked to hear about (issue 17), handed to notify by the run: hook-failed here;
+   * issuer-fallback when the renewal had to use a CA other than the first.
+   */
+  events?: RunEvent[];
+}
+
+/**
+ * A failed hook as a notification. After an issuance the key holds the version (one alert per
+ * version); before one (pre, or post after a failed order) the last version and the error, so the
+ * same failure retried by the backoff alerts once and a different one alerts again.
+ */
+export function hookFailed(domain: string, kind: 'pre' | 'deploy' | 'post', message: string, version: { issued: number } | { after: number }): RunEvent {
+  const key = 'issued' in version ? `${domain}:${kind}:v${version.issued}` : `${domain}:${kind}:after-v${version.after}:${createHash('sha256').update(message).digest('hex').slice(0, 12)}`;
+  return { type: 'hook-failed', domain, key, message: `${kind} hook failed`, detail: message };
 }
 
 export interface RenewOptions {
@@ -193,8 +210,15 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStor
     log(`renewing: ${decision.reason}`);
     const attempt = opts.dryRun ? null : await store.renewals.attemptStarted(d.name, opts.now().toISOString(), decision.reason, opts.node ?? null);
     const fence = lease?.fence;
+    const events: RunEvent[] = [];
+    const before = { after: latest?.version ?? 0 };
     try {
-      await hook(d, 'pre', null);
+      try {
+        await hook(d, 'pre', null);
+      } catch (err) {
+        events.push(hookFailed(d.name, 'pre', errorMessage(err), before));
+        throw err;
+      }
       const session = await ctx.session();
       const result = await issueCertificate({
         dataDir: config.dataDir,
@@ -228,6 +252,7 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStor
           await hook(d, kind, result.paths, { CERTS_OUTCOME: 'success' });
         } catch (err) {
           afterHooks.push(errorMessage(err));
+          events.push(hookFailed(d.name, kind, errorMessage(err), { issued: result.issued.version }));
         }
       }
       return {
@@ -237,6 +262,7 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStor
         version: result.issued.version,
         notAfter: result.issued.notAfter,
         fingerprint256: result.issued.fingerprint256,
+        ...(events.length > 0 ? { events } : {}),
       };
     } catch (err) {
       const e = asCertsError(err, d.name);
@@ -258,10 +284,11 @@ async function renewOne(d: DomainConfig, ctx: { config: Config; store: AsyncStor
           await hook(d, 'post', null, { CERTS_OUTCOME: 'failure', CERTS_ERROR: e.message });
         } catch (hookErr) {
           log(`post hook failed too: ${errorMessage(hookErr)}`);
+          events.push(hookFailed(d.name, 'post', errorMessage(hookErr), before));
         }
-        return { domain: d.name, action: 'failed', reason: e.message, error: e, nextAttemptAt: next.toISOString() };
+        return { domain: d.name, action: 'failed', reason: e.message, error: e, nextAttemptAt: next.toISOString(), ...(events.length > 0 ? { events } : {}) };
       }
-      return { domain: d.name, action: 'failed', reason: e.message, error: e };
+      return { domain: d.name, action: 'failed', reason: e.message, error: e, ...(events.length > 0 ? { events } : {}) };
     }
   } finally {
     await lease?.release();
