@@ -5,6 +5,7 @@
  * is the secret) are never quoted in a message, even when written inline.
  */
 import { at, secret } from './schema-common.js';
+import { isLoopbackHost } from './schema-extras.js';
 import type { Checker, KeyPath } from './kit.js';
 import { CHANNEL_FORMATS, NOTIFY_EVENT_TYPES, type ChannelConfig, type ChannelFormat, type NotifyEventType } from './types.js';
 
@@ -101,7 +102,11 @@ function checkChannel(c: Checker, v: unknown, path: KeyPath, checkThresholds: (v
       });
       break;
     case 'matrix':
-      out.homeserver = need('homeserver', 'the homeserver URL, like https://matrix.example.org', (x, q) => secretUrl(c, x, q, ['https'])).replace(/\/+$/, '');
+      out.homeserver = need('homeserver', 'the homeserver URL, like https://matrix.example.org', (x, q) => {
+        // The access token travels with every request: https, except to this machine (a local proxy, tests).
+        const u = secretUrl(c, x, q, ['https', 'http']);
+        return u.startsWith('http:') && !isLoopbackHost(new URL(u).hostname) ? c.fail(q, 'expected an https:// URL (http:// only on a loopback address): the access token is sent with every request') : u;
+      }).replace(/\/+$/, '');
       out.url = out.homeserver;
       out.roomId = need('roomId', 'a room id like "!abc:example.org"', (x, q) => {
         const s = c.string(x, q, 'a room id');

@@ -14,7 +14,7 @@ export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8');
 export const chars = (s: string): number => s.length;
 
 export function rowLines(r: DigestRow): string {
-  const days = r.daysLeft === null ? '' : ` (${r.daysLeft} days left)`;
+  const days = r.daysLeft === null || r.daysLeft < 0 ? '' : ` (${r.daysLeft} days left)`;
   const line = `${STATUS_LABELS[r.status]} ${r.domain} ${r.endpoint}: ${r.problem}${r.problem.includes('days') ? '' : days}`;
   return r.fix ? `${line}\n  fix: ${r.fix}` : line;
 }
