@@ -61,13 +61,17 @@ export async function openConfiguredStore(config: Config, readonly: boolean): Pr
   return store ? asyncStore(store, config.dataDir) : null;
 }
 
-/** notify.email and notify.webhook as channels; each loaded only when configured. */
+/** notify.email, notify.webhook and notify.channels as channels; each loaded only when configured. */
 export function channelsOf(config: Config): ChannelFactory {
   return async () => {
-    const out: Partial<Record<ChannelName, Channel>> = {};
+    const out: Partial<Record<ChannelName | (string & {}), Channel>> = {};
     const notify = config.notify;
     if (notify?.email) out.email = (await import('../notify/email.js')).createEmailChannel(notify.email);
     if (notify?.webhook) out.webhook = (await import('../notify/webhook.js')).createWebhookChannel(notify.webhook);
+    if (notify?.channels?.length) {
+      const { createHttpChannel } = await import('../notify/channel.js');
+      for (const ch of notify.channels) out[ch.name] = createHttpChannel(ch);
+    }
     return out;
   };
 }

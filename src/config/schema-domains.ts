@@ -104,10 +104,15 @@ export function domain(c: Checker, v: unknown, path: KeyPath, acme: AcmeConfig |
   if (o.hooks != null) out.hooks = checkHooks(c, o.hooks, child(path, 'hooks'));
   if (o.notify != null) {
     const p = child(path, 'notify');
-    const n = c.mapping(o.notify, p, ['to', 'thresholds']);
+    const n = c.mapping(o.notify, p, ['to', 'thresholds', 'channels']);
     out.notify = {};
     if (n.to != null) out.notify.to = emailList(c, n.to, [...p, 'to'], false);
     if (n.thresholds != null) out.notify.thresholds = checkThresholds(c, n.thresholds, [...p, 'thresholds']);
+    // Names only here: whether each is configured is checked with notify (config/schema.ts).
+    if (n.channels != null) {
+      const q = [...p, 'channels'];
+      out.notify.channels = [...new Set(c.list(n.channels, q, 'a list of channel names, like [email, ops-ntfy]').map((x, i) => c.string(x, [...q, i], 'a channel name')))];
+    }
   }
   const acmeChallenge = acme?.challenge;
   if (!managed) {

@@ -5,6 +5,7 @@ import { parseKek } from '../lib/kek.js';
 import { parsePgUrl } from '../lib/pg-url.js';
 import { formatKeyPath, type Checker, type KeyPath } from './kit.js';
 import { at, host, port, secret } from './schema-common.js';
+import { checkChannels } from './schema-channels.js';
 import { CLUSTER_DEFAULTS, NODE_NAME_RE } from './node.js';
 import { isIpLiteral } from '../core/names.js';
 import type { ClusterConfig, DaemonConfig, NodeConfig, EmailConfig, FetchConfig, HooksConfig, NginxConfig, NotifyConfig, StoreConfig } from './types.js';
@@ -159,7 +160,7 @@ export function checkStore(c: Checker, v: unknown, path: KeyPath): StoreConfig {
 }
 
 export function checkNotify(c: Checker, v: unknown, path: KeyPath): NotifyConfig {
-  const o = c.mapping(v, path, ['thresholds', 'email', 'webhook', 'templateDir', 'heartbeat']);
+  const o = c.mapping(v, path, ['thresholds', 'email', 'webhook', 'templateDir', 'heartbeat', 'channels']);
   const out: NotifyConfig = {
     thresholds: c.optional(o.thresholds, at(path, 'thresholds'), (x, p) => checkThresholds(c, x, p)) ?? [...DEFAULT_THRESHOLDS],
   };
@@ -182,6 +183,7 @@ export function checkNotify(c: Checker, v: unknown, path: KeyPath): NotifyConfig
     const h = c.mapping(o.heartbeat, p, ['intervalHours']);
     out.heartbeat = { intervalHours: c.required(h.intervalHours, at(p, 'intervalHours'), 'hours between two summaries, like 168', (x, q) => c.integer(x, q, 1, 8760)) };
   }
+  if (o.channels != null) out.channels = checkChannels(c, o.channels, at(path, 'channels'), (x, q) => checkThresholds(c, x, q));
   return out;
 }
 

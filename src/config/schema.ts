@@ -11,7 +11,21 @@ import { checkAcme } from './schema-acme.js';
 import { checkCluster, checkDaemon, checkFetch, checkHooks, checkNginx, checkNode, checkNotify, checkStore } from './schema-extras.js';
 import { checkNginxTemplates } from './nginx-templates.js';
 import { checkEmailTemplates } from './email-templates.js';
-import type { Config } from './types.js';
+import type { Config, DomainConfig, NotifyConfig } from './types.js';
+import { channelNames } from './schema-channels.js';
+import { nearest } from '../core/nearest.js';
+
+/** domains[].notify.channels name configured channels only: a typo would silently drop a domain's alerts. */
+function checkDomainChannels(c: Checker, domains: readonly DomainConfig[], notify: NotifyConfig | undefined): void {
+  const known = channelNames(notify);
+  domains.forEach((d, i) => {
+    d.notify?.channels?.forEach((name, j) => {
+      if (known.includes(name)) return;
+      const near = nearest(name, known);
+      c.fail(['domains', i, 'notify', 'channels', j], `no channel named ${JSON.stringify(name)}; ${known.length === 0 ? 'no channel is configured under notify' : `configured: ${known.join(', ')}`}${near ? ` (did you mean "${near}"?)` : ''}`);
+    });
+  });
+}
 
 export const TOP_KEYS = ['dataDir', 'trust', 'scan', 'acme', 'nginx', 'daemon', 'notify', 'fetch', 'hooks', 'store', 'node', 'cluster', 'domains'] as const;
 const SCAN_KEYS = ['concurrency', 'timeoutMs', 'connectTimeoutMs', 'warningDays', 'criticalDays', 'revocation', 'addresses', 'resolver'] as const;
@@ -120,6 +134,7 @@ export function validateConfig(raw: unknown, ctx: CheckContext): Config {
   const node = checkNode(c, o.node, ['node']);
   const cluster = c.optional(o.cluster, ['cluster'], (x, p) => checkCluster(c, x, p));
   const domains = ctx.domains?.validated ?? checkDomains(c, o.domains, acme, ctx.domains);
+  checkDomainChannels(c, domains, notify);
   const config: Config = {
     file: ctx.file,
     dataDir,

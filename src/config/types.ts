@@ -271,6 +271,46 @@ export interface NotifyConfig {
   templateDir?: string;
   /** A summary even when nothing is wrong, at most this often; off when absent. */
   heartbeat?: { intervalHours: number };
+  /** HTTP channels beyond email and the generic webhook (notify.channels). */
+  channels?: ChannelConfig[];
+}
+
+export const CHANNEL_FORMATS = ['ntfy', 'gotify', 'discord', 'teams', 'telegram', 'matrix', 'pagerduty'] as const;
+export type ChannelFormat = (typeof CHANNEL_FORMATS)[number];
+
+/** What a channel can be told about; each can be turned off per channel (events.off). */
+export const NOTIFY_EVENT_TYPES = ['expiry', 'problem', 'recovery', 'unexpected-change', 'hook-failed', 'issuer-fallback', 'node-silent', 'heartbeat'] as const;
+export type NotifyEventType = (typeof NOTIFY_EVENT_TYPES)[number];
+
+/**
+ * One notify.channels entry. Which fields a format needs is checked at load
+ * (config/schema-extras.ts); secrets (token, accessToken, routingKey, and the url of discord and
+ * teams, whose path is the credential) come from ${env:}/${file:} and are never shown.
+ */
+export interface ChannelConfig {
+  /** [a-z0-9-]{1,32}, unique; "email" and "webhook" are the legacy sections'. */
+  name: string;
+  format: ChannelFormat;
+  /**
+   * ntfy: the topic URL (https://ntfy.sh/mytopic); gotify: the server; discord, teams: the
+   * webhook URL; telegram: the Bot API base (default https://api.telegram.org); pagerduty: the
+   * Events API v2 endpoint (default https://events.pagerduty.com/v2/enqueue).
+   */
+  url: string;
+  /** ntfy: bearer token (optional); gotify: application token; telegram: bot token. */
+  token?: string;
+  /** telegram: the chat (a number, or @channelname). */
+  chatId?: string;
+  /** matrix: the homeserver (https URL), room and access token. */
+  homeserver?: string;
+  roomId?: string;
+  accessToken?: string;
+  /** pagerduty: the Events API v2 integration key. */
+  routingKey?: string;
+  /** Overrides notify.thresholds (and a domain's own) for this channel's expiry events. */
+  thresholds?: number[];
+  events: { off: NotifyEventType[] };
+  timeoutMs: number;
 }
 
 export interface EmailConfig {
@@ -307,4 +347,6 @@ export interface DomainNotify {
   /** Extra recipients for this domain's lines (they get a digest of their domains only). */
   to?: string[];
   thresholds?: number[];
+  /** Channel names (notify.channels[].name, or email / webhook): this domain's events go only to these. */
+  channels?: string[];
 }

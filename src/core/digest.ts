@@ -154,11 +154,16 @@ function expiresIn(daysLeft: number | null): string {
   return daysLeft <= 0 ? 'expires within a day' : `expires in ${plural(daysLeft, 'day')}`;
 }
 
+/** What an event is called in lists: its problem code, or for run and store events (issue 17) its kind. */
+export function eventLabel(e: Pick<NotifyEvent, 'kind' | 'code'>): string {
+  return e.code ?? (e.kind === 'problem' || e.kind === 'recovery' ? 'problem' : e.kind);
+}
+
 function problemText(e: NotifyEvent): string {
   if (e.kind === 'expiry') return `${expiresIn(e.daysLeft)} (threshold: ${thresholdLabel(e)})`;
   const detail = e.detail ?? e.message;
-  if (e.kind === 'recovery') return `${e.code ?? 'problem'} cleared (${detail})`;
-  return `${e.code ?? 'problem'}: ${detail}`;
+  if (e.kind === 'recovery') return `${eventLabel(e)} cleared (${detail})`;
+  return `${eventLabel(e)}: ${detail}`;
 }
 
 export function rowOf(e: NotifyEvent): DigestRow {
@@ -202,7 +207,7 @@ function problemPart(sorted: NotifyEvent[], severity: 'critical' | 'warning'): s
   // Grouped by code, so forty hosts with the same fault read as one story.
   const byCode = new Map<string, string[]>();
   for (const e of sorted) {
-    const code = e.code ?? 'problem';
+    const code = eventLabel(e);
     const list = byCode.get(code);
     if (list) list.push(e.domain);
     else byCode.set(code, [e.domain]);
@@ -218,8 +223,10 @@ export function digestStory(events: readonly NotifyEvent[]): string {
 function storyOf(events: readonly NotifyEvent[]): string {
   if (events.length === 0) return 'nothing new';
   const expiry = events.filter((e) => e.kind === 'expiry');
-  const critical = events.filter((e) => e.kind === 'problem' && e.severity === 'critical');
-  const warning = events.filter((e) => e.kind === 'problem' && e.severity !== 'critical');
+  // Run and store events (issue 17) read as problems: each names its kind.
+  const isProblem = (e: NotifyEvent): boolean => e.kind !== 'expiry' && e.kind !== 'recovery';
+  const critical = events.filter((e) => isProblem(e) && e.severity === 'critical');
+  const warning = events.filter((e) => isProblem(e) && e.severity !== 'critical');
   const recovered = events.filter((e) => e.kind === 'recovery');
   const expiryCritical = expiry.some((e) => e.severity === 'critical');
   const parts: Array<[number, string]> = [];
@@ -304,7 +311,7 @@ function subjectOf(sorted: readonly NotifyEvent[]): string {
   const what = (name: string): string => {
     if (worst.kind === 'expiry') return `${name} ${expiresIn(worst.daysLeft)}`;
     if (worst.code === 'expired') return `${name} expired`;
-    return `${worst.code ?? 'problem'} on ${name}`;
+    return `${eventLabel(worst)} on ${name}`;
   };
   const more = open.length > 1 ? `; ${plural(open.length - 1, 'more problem')}` : '';
   const rec = recovered.length > 0 ? `; ${recovered.length} recovered` : '';

@@ -31,10 +31,60 @@ export { normaliseThresholds } from './thresholds.js';
 
 export type NotifySeverity = 'critical' | 'warning' | 'info';
 
+/**
+ * What an event is about. expiry, problem and recovery come from the scan (evaluateNotifications);
+ * the others from the run and the store (issue 17): a served certificate certs did not issue
+ * (unexpected-change), a hook that failed, a CA that was not the first choice (issuer-fallback),
+ * a cluster node that stopped reporting (node-silent).
+ */
+export type NotifyEventKind = 'expiry' | 'problem' | 'recovery' | 'unexpected-change' | 'hook-failed' | 'issuer-fallback' | 'node-silent';
+
+/**
+ * Something a run did that operators asked to hear about (issue 17), handed to the notify step.
+ * `key` is stable for one occurrence (the same failure on the next run has the same key), so it
+ * alerts once: it is recorded as sent like an expiry threshold.
+ */
+export interface RunEvent {
+  type: 'hook-failed' | 'issuer-fallback';
+  /** The domain (inventory name) it happened to. */
+  domain: string;
+  /** Stable dedupe key of this occurrence, e.g. "example.com:deploy:v7". */
+  key: string;
+  /** One line for people: what happened, where. */
+  message: string;
+  /** More, e.g. the hook's stderr tail or the CA's error (one line in the digest). */
+  detail?: string;
+}
+
+/** The sent key of a run event or other non-scan event: recorded in notify_sent so it alerts once. */
+export function eventSentKey(kind: Exclude<NotifyEventKind, 'expiry' | 'problem' | 'recovery'>, key: string): string {
+  return `event:${kind}:${key}`;
+}
+
+/** A RunEvent as a digest event (warning: the certificate itself is fine, or the problem scan shows it). */
+export function runEventToNotify(e: RunEvent): NotifyEvent {
+  // The digest's problem cell shows only `detail`: it must say what happened as well as why.
+  const detail = oneLine(e.detail ? `${e.message}: ${e.detail}` : e.message);
+  return {
+    key: eventSentKey(e.type, e.key),
+    kind: e.type,
+    severity: 'warning',
+    domain: e.domain,
+    endpoint: e.type === 'hook-failed' ? 'hook' : 'acme',
+    endpointKey: `${e.type}:${e.domain}`,
+    fingerprint256: null,
+    daysLeft: null,
+    notAfter: null,
+    message: oneLine(`${e.domain}: ${e.type}: ${e.message}`),
+    detail,
+    issuer: null,
+  };
+}
+
 export interface NotifyEvent {
   /** Unique and stable: the outbox de-duplicates on it. */
   key: string;
-  kind: 'expiry' | 'problem' | 'recovery';
+  kind: NotifyEventKind;
   severity: NotifySeverity;
   domain: string;
   /** "host:port" or "file:/path", as shown to people. */
@@ -92,6 +142,13 @@ export interface NotifyInput {
   isManaged?: (domain: string) => boolean;
   /** A monitor-only domain's certificate file (domains[].files.cert), for its fix. */
   certFileFor?: (domain: string) => string | undefined;
+  /**
+   * Expiry only (problems neither alert nor clear): a channel with thresholds of its own gets its
+   * own crossings, recorded under its own sent keys (expiryKeyOf), issue 17.
+   */
+  expiryOnly?: boolean;
+  /** The sent key of (endpoint, fingerprint, threshold); default expiryKey. */
+  expiryKeyOf?: (epKey: string, fingerprint: string, threshold: number) => string;
 }
 
 export interface NotifyDecision {
@@ -123,6 +180,15 @@ export function expiryKey(epKey: string, fingerprint: string, threshold: number)
   return `expiry:${epKey}:${fingerprint}:${threshold}`;
 }
 
+/**
+ * The sent key of a channel with its own thresholds: "expiry@<channel>:" cannot be the start of
+ * a default key ("expiry:"), so the default stream's keys (kept from before channels) and each
+ * channel's never collide, and each channel gets each of its crossings once.
+ */
+export function channelExpiryKey(channel: string, epKey: string, fingerprint: string, threshold: number): string {
+  return `expiry@${channel}:${epKey}:${fingerprint}:${threshold}`;
+}
+
 const oneLine = (s: string): string => s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
 const day = (iso: string | null): string => (iso ? iso.slice(0, 10) : 'unknown date');
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -151,6 +217,7 @@ export function evaluateNotifications(input: NotifyInput): NotifyDecision {
   const criticalDays = input.criticalDays ?? DEFAULT_CRITICAL_DAYS;
   const warningDays = input.warningDays ?? DEFAULT_WARNING_DAYS;
   const isManaged = input.isManaged ?? (() => true);
+  const keyOf = input.expiryKeyOf ?? expiryKey;
   const nowIso = now.toISOString();
   const out: NotifyDecision = { events: [], markSent: [], activate: [], clear: [] };
 
@@ -181,8 +248,8 @@ export function evaluateNotifications(input: NotifyInput): NotifyDecision {
     const advice = adviceContextOf(r, { managed: isManaged(r.domain), ...(certFile !== undefined ? { files: { cert: certFile } } : {}) }, endpoint);
 
     // Problems first: appearing alerts once, clearing recovers once.
-    const now_ = alertingProblems(r);
-    const activeHere = activeByKey.get(epKey) ?? [];
+    const now_ = input.expiryOnly ? new Map<ProblemCode, Problem>() : alertingProblems(r);
+    const activeHere = input.expiryOnly ? [] : (activeByKey.get(epKey) ?? []);
     const activeCodes = new Set(activeHere.map((a) => a.code));
     for (const [code, p] of now_) {
       if (activeCodes.has(code)) continue;
@@ -228,15 +295,15 @@ export function evaluateNotifications(input: NotifyInput): NotifyDecision {
     const smallest = crossed[crossed.length - 1] as number;
     const inForce = smallest * t.factor;
     const critical = smallest <= criticalDays || (t.scaled ? msLeft <= t.critical.ms : daysLeft <= criticalDays);
-    const unsent = crossed.filter((x) => !sentExpiry.has(expiryKey(epKey, fp, x)));
-    out.markSent.push(...unsent.map((x) => expiryKey(epKey, fp, x)));
+    const unsent = crossed.filter((x) => !sentExpiry.has(keyOf(epKey, fp, x)));
+    out.markSent.push(...unsent.map((x) => keyOf(epKey, fp, x)));
     // The smallest crossed one already went out: larger ones (e.g. a threshold added to the
     // config later) are marked silently instead of sending an older, milder message.
     if (!unsent.includes(smallest)) continue;
     const fix = oneLine(fixFor('expiry', advice));
     out.events.push({
       ...base,
-      key: expiryKey(epKey, fp, smallest),
+      key: keyOf(epKey, fp, smallest),
       kind: 'expiry',
       severity: critical ? 'critical' : 'warning',
       threshold: smallest,

@@ -8,6 +8,11 @@ export interface OutboxMessage {
   /** Unique key of the message (e.g. "digest:email:ops@example.com:2026-11-25T03:17:00.000Z"); also the idempotency key sent along. */
   key: string;
   channel: ChannelName;
+  /**
+   * The configured channel (notify.channels[].name) an HTTP message is for; absent for the
+   * messages of notify.email and notify.webhook, which `channel` alone dispatches.
+   */
+  target?: string;
   /** Email recipients (empty for webhooks). */
   to: string[];
   subject: string;

@@ -12,7 +12,7 @@ import { escapeHtml } from '../core/html-escape.js';
 import { STATUS_LABELS, tableText, type DigestRow, type RowStatus } from '../core/digest.js';
 
 export type DigestSeverity = 'critical' | 'warning' | 'info';
-export type DigestEventKind = 'expiry' | 'problem' | 'recovery';
+export type DigestEventKind = 'expiry' | 'problem' | 'recovery' | 'unexpected-change' | 'hook-failed' | 'issuer-fallback' | 'node-silent';
 
 export interface DigestEvent {
   kind: DigestEventKind;

@@ -9,7 +9,8 @@ export interface DeliveryReceipt {
 }
 
 export interface Channel {
-  readonly name: ChannelName;
+  /** email, webhook, or a notify.channels name. */
+  readonly name: ChannelName | (string & {});
   /** Throws NotifyError (retryable or not) when the message was not accepted. */
   deliver(msg: OutboxMessage): Promise<DeliveryReceipt>;
   close?(): Promise<void>;

@@ -107,6 +107,63 @@ function networkReason(err: unknown): string {
   return errorMessage(err);
 }
 
+/** How one HTTP delivery is named in its errors, and what to say about a redirect. */
+export interface SendContext {
+  /** "webhook", or 'channel "ops" (discord)'. */
+  label: string;
+  /** The URL as errors may show it (redactUrl). */
+  shown: string;
+  timeoutMs: number;
+  /** The config key of the URL, for the redirect hint (e.g. notify.webhook.url). */
+  urlKey: string;
+  /**
+   * Credentials of this channel: any that shows up in a message anyway (an answer quoting the
+   * request, a library putting the URL in an error) is replaced by "***" before the message leaves.
+   */
+  secrets?: readonly string[];
+  /** Keep the underlying error as `cause` (the legacy webhook does; channels do not, so no secret travels in it). */
+  keepCause?: boolean;
+}
+
+/** `text` with every secret (and its URL-encoded form) replaced by "***"; short ones (< 4) are not secrets worth the noise. */
+export function scrubSecrets(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const s of secrets) {
+    if (s.length < 4) continue;
+    for (const form of new Set([s, encodeURIComponent(s)])) out = out.split(form).join('***');
+  }
+  return out;
+}
+
+/**
+ * One HTTP request, judged as docs/webhook.md says: 2xx delivered; 408, 429, 5xx, a network error
+ * or the timeout retryable; anything else (a redirect included: not followed) not.
+ */
+export async function sendHttp(req: { method: string; url: string; headers: Record<string, string>; body: string }, ctx: SendContext): Promise<DeliveryReceipt> {
+  const fail = (message: string, retryable: boolean, cause?: unknown): NotifyError =>
+    new NotifyError('webhook', scrubSecrets(message, ctx.secrets), retryable, ctx.keepCause && cause !== undefined ? { cause } : {});
+  const signal = AbortSignal.timeout(ctx.timeoutMs);
+  let res: Response;
+  try {
+    res = await fetch(req.url, { method: req.method, headers: req.headers, body: req.body, redirect: 'manual', signal });
+  } catch (err) {
+    if (isTimeout(err)) throw fail(`${ctx.label} ${ctx.shown}: no answer within ${ctx.timeoutMs} ms`, true, err);
+    throw fail(`${ctx.label} ${ctx.shown} unreachable: ${networkReason(err)}`, true, err);
+  }
+  if (res.status >= 200 && res.status < 300) {
+    res.body?.cancel().catch(() => undefined);
+    return { response: `HTTP ${res.status}` };
+  }
+  const quoted = await quoteBody(res);
+  const answer = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${quoted ? `: ${quoted}` : ''}`;
+  if (res.status >= 300 && res.status < 400) {
+    const location = res.headers.get('location');
+    const to = location === null ? '' : ` (redirect to ${redactUrl(URL.canParse(location, req.url) ? new URL(location, req.url).toString() : location)})`;
+    throw fail(`${ctx.label} ${ctx.shown} answered ${answer}${to}; redirects are not followed, set ${ctx.urlKey} to the final URL`, false);
+  }
+  throw fail(`${ctx.label} ${ctx.shown} answered ${answer}`, retryableStatus(res.status));
+}
+
 export function createWebhookChannel(cfg: WebhookConfig, options: WebhookOptions = {}): Channel {
   const now = options.now ?? ((): Date => new Date());
   const shown = redactUrl(cfg.url);
@@ -136,26 +193,7 @@ export function createWebhookChannel(cfg: WebhookConfig, options: WebhookOptions
         headers['X-Certs-Timestamp'] = timestamp;
         headers['X-Certs-Signature'] = signWebhookBody(cfg.secret, timestamp, body);
       }
-      const signal = AbortSignal.timeout(cfg.timeoutMs);
-      let res: Response;
-      try {
-        res = await fetch(requestUrl, { method: 'POST', headers, body, redirect: 'manual', signal });
-      } catch (err) {
-        if (isTimeout(err)) throw new NotifyError('webhook', `webhook ${shown}: no answer within ${cfg.timeoutMs} ms`, true, { cause: err });
-        throw new NotifyError('webhook', `webhook ${shown} unreachable: ${networkReason(err)}`, true, { cause: err });
-      }
-      if (res.status >= 200 && res.status < 300) {
-        res.body?.cancel().catch(() => undefined);
-        return { response: `HTTP ${res.status}` };
-      }
-      const quoted = await quoteBody(res);
-      const answer = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}${quoted ? `: ${quoted}` : ''}`;
-      if (res.status >= 300 && res.status < 400) {
-        const location = res.headers.get('location');
-        const to = location === null ? '' : ` (redirect to ${redactUrl(URL.canParse(location, requestUrl) ? new URL(location, requestUrl).toString() : location)})`;
-        throw new NotifyError('webhook', `webhook ${shown} answered ${answer}${to}; redirects are not followed, set notify.webhook.url to the final URL`, false);
-      }
-      throw new NotifyError('webhook', `webhook ${shown} answered ${answer}`, retryableStatus(res.status));
+      return sendHttp({ method: 'POST', url: requestUrl, headers, body }, { label: 'webhook', shown, timeoutMs: cfg.timeoutMs, urlKey: 'notify.webhook.url', keepCause: true });
     },
   };
 }

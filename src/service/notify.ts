@@ -9,11 +9,15 @@ import { hostname } from 'node:os';
 import { errorMessage, NotifyError } from '../core/errors.js';
 import type { EndpointReport } from '../core/model.js';
 import { endpointKey, targetsOf } from '../core/report.js';
+import { endpointLabel } from '../core/notify-policy.js';
 import { nextBackoff } from '../core/backoff.js';
-import { buildDigest, buildHeartbeat, evaluateNotifications, heartbeatDue, type Digest, type DigestLinks, type NotifyEvent } from '../core/notify-policy.js';
+import { buildDigest, buildHeartbeat, channelExpiryKey, evaluateNotifications, eventSentKey, heartbeatDue, runEventToNotify, type Digest, type DigestLinks, type NotifyEvent, type RunEvent } from '../core/notify-policy.js';
+import { nodeSilentLine } from '../core/nodes.js';
+import { FORMATTERS, type ChannelPayload } from '../notify/formats/index.js';
+import { clusterNodes } from './status.js';
 import { sortByUrgency } from '../core/digest.js';
 import { fixFor } from '../core/advice.js';
-import type { Config, NotifyConfig } from '../config/types.js';
+import type { ChannelConfig, Config, NotifyConfig, NotifyEventType } from '../config/types.js';
 import { loadEmailTemplates } from '../config/email-templates.js';
 import { renderDigestEmail, type DigestInput } from '../notify/render.js';
 import type { Channel, ChannelName } from '../notify/types.js';
@@ -23,7 +27,8 @@ import type { Fence } from '../store/fence.js';
 import { leaseMsOf } from '../config/node.js';
 import { newOwnerId, tryLease } from './lease.js';
 
-export type ChannelSet = Partial<Record<ChannelName, Channel>>;
+/** email, webhook and notify.channels names → their channel. */
+export type ChannelSet = Partial<Record<ChannelName | (string & {}), Channel>>;
 export type ChannelFactory = () => Promise<ChannelSet>;
 
 export interface NotifyRunOptions {
@@ -37,6 +42,17 @@ export interface NotifyRunOptions {
   log?: (event: string) => void;
   /** The HTML report this run writes (`certs run --report FILE`): a long digest points to it. */
   report?: string;
+  /**
+   * What the run did that operators asked to hear about (issue 17): hook-failed from the renew
+   * step (RenewOutcome.events), issuer-fallback from the renewal's CA fallback. Each alerts once
+   * per RunEvent.key.
+   */
+  runEvents?: readonly RunEvent[];
+}
+
+/** Whether notify has anywhere to deliver: email, webhook or a channel. */
+export function hasDelivery(notify: NotifyConfig | undefined): boolean {
+  return Boolean(notify && (notify.email || notify.webhook || (notify.channels?.length ?? 0) > 0));
 }
 
 export interface NotifyRunResult {
@@ -118,8 +134,17 @@ export function digestInput(d: Digest, now: Date): DigestInput {
   };
 }
 
-/** Digest messages of one run: the main recipients and the webhook get everything, extra per-domain recipients their domains. */
-export function messagesFor(config: Config, notify: NotifyConfig, events: NotifyEvent[], digest: Digest, now: Date, kind: 'digest' | 'heartbeat', links: DigestLinks = {}): NewOutboxMessage[] {
+/** Per target events and digest when routing (domains[].notify.channels) or opt-out made them differ from the whole run's; null: nothing for it. */
+export interface LegacyRoute {
+  email?: { events: NotifyEvent[]; digest: Digest } | null;
+  webhook?: { events: NotifyEvent[]; digest: Digest } | null;
+}
+
+/**
+ * Digest messages of one run: the main recipients and the webhook get everything (or what
+ * `route` gives them), extra per-domain recipients their domains (of all `events`, routing or not).
+ */
+export function messagesFor(config: Config, notify: NotifyConfig, events: NotifyEvent[], digest: Digest, now: Date, kind: 'digest' | 'heartbeat', links: DigestLinks = {}, route: LegacyRoute = {}): NewOutboxMessage[] {
   const at = now.toISOString();
   const out: NewOutboxMessage[] = [];
   const templates = notify.email || notify.webhook ? loadEmailTemplates(notify.templateDir) : undefined;
@@ -127,7 +152,8 @@ export function messagesFor(config: Config, notify: NotifyConfig, events: Notify
     const r = renderDigestEmail(templates!, digestInput(d, now));
     out.push({ key: `${kind}:email:${shortHash(to.join(','))}:${at}`, channel: 'email', to, subject: r.subject, text: r.text, html: r.html, payload: null, createdAt: at, nextAttemptAt: at });
   };
-  if (notify.email) email(notify.email.to, digest);
+  const mainEmail = route.email === undefined ? { events, digest } : route.email;
+  if (notify.email && mainEmail) email(notify.email.to, mainEmail.digest);
   if (notify.email && kind === 'digest') {
     // Extra recipients of a domain: one digest per distinct list, with only their domains' lines.
     const byList = new Map<string, { to: string[]; domains: Set<string> }>();
@@ -144,41 +170,190 @@ export function messagesFor(config: Config, notify: NotifyConfig, events: Notify
       if (mine.length > 0) email(to, buildDigest(mine, { now, links }));
     }
   }
-  if (notify.webhook) {
-    out.push({ key: `${kind}:webhook:${at}`, channel: 'webhook', to: [], subject: digest.subject, text: digest.text, html: null, payload: webhookPayload(digest, events, now), createdAt: at, nextAttemptAt: at });
+  const hook = route.webhook === undefined ? { events, digest } : route.webhook;
+  if (notify.webhook && hook) {
+    out.push({ key: `${kind}:webhook:${at}`, channel: 'webhook', to: [], subject: hook.digest.subject, text: hook.digest.text, html: null, payload: webhookPayload(hook.digest, hook.events, now), createdAt: at, nextAttemptAt: at });
   }
   return out;
 }
 
-/** Decides this run's notifications, then queues them and records what was sent in one transaction (commitRun). */
-export async function queueNotifications(config: Config, store: AsyncStore, reports: EndpointReport[], now: Date, opts: { report?: string; fence?: Fence } = {}): Promise<{ events: NotifyEvent[]; queued: number }> {
+/** The outbox rows of one channel: one per part its format rendered (formats/), each with its own key. */
+export function channelMessages(ch: ChannelConfig, events: readonly NotifyEvent[], digest: Digest, now: Date, kind: 'digest' | 'heartbeat'): NewOutboxMessage[] {
+  const at = now.toISOString();
+  const parts = FORMATTERS[ch.format].render({ kind, digest, events: sortByUrgency(events), now }, ch);
+  return parts.map((part, i) => {
+    const payload: ChannelPayload = { format: ch.format, body: part.body };
+    return { key: `${kind}:${ch.name}:${at}:${i + 1}`, channel: 'webhook', target: ch.name, to: [], subject: part.subject, text: part.text, html: null, payload, createdAt: at, nextAttemptAt: at };
+  });
+}
+
+/** Whether a domain's events go to `target` (domains[].notify.channels; events of no domain, like node-silent, go everywhere). */
+function routedTo(config: Config, target: string): (e: NotifyEvent) => boolean {
+  const routes = new Map(config.domains.filter((d) => d.notify?.channels).map((d) => [d.name, new Set(d.notify!.channels)]));
+  return (e) => {
+    const r = routes.get(e.domain);
+    return r === undefined || r.has(target);
+  };
+}
+
+/**
+ * Events of the run that a scan does not show (issue 17): run events (hook-failed,
+ * issuer-fallback), a served certificate that changed to one certs never issued
+ * (unexpected-change; the first sighting of an endpoint is not a change), and cluster nodes gone
+ * silent (PostgreSQL only, once per silence: the key holds the last time it was seen).
+ */
+async function storeEvents(config: Config, store: AsyncStore, reports: readonly EndpointReport[], sent: ReadonlySet<string>, runEvents: readonly RunEvent[], now: Date): Promise<{ events: NotifyEvent[]; markSent: string[]; seen: Array<{ endpointKey: string; fingerprint256: string }> }> {
+  const events: NotifyEvent[] = [];
+  const add = (e: NotifyEvent): void => {
+    if (sent.has(e.key) || events.some((x) => x.key === e.key)) return;
+    events.push(e);
+  };
+  for (const r of runEvents) add(runEventToNotify(r));
+
+  const before = await store.notifications.seen();
+  const seen: Array<{ endpointKey: string; fingerprint256: string }> = [];
+  let issued: Map<string, Set<string>> | undefined;
+  const managed = new Map(config.domains.map((d) => [d.name, d.managed]));
+  const done = new Set<string>();
+  for (const r of reports) {
+    if (!r.fingerprint256) continue;
+    const ep = endpointKey(r);
+    if (done.has(ep)) continue;
+    done.add(ep);
+    seen.push({ endpointKey: ep, fingerprint256: r.fingerprint256 });
+    const prev = before.get(ep);
+    // Monitor-only domains are renewed by someone else by definition: only a managed domain's
+    // certificate has one source, certs, so only there is a change unexpected.
+    if (prev === undefined || prev === r.fingerprint256 || managed.get(r.domain) !== true) continue;
+    if (!issued) {
+      // Read once, only when something changed: most runs change nothing.
+      issued = new Map();
+      for (const v of await store.issued.list()) {
+        const set = issued.get(v.lineage) ?? new Set<string>();
+        set.add(v.fingerprint256);
+        issued.set(v.lineage, set);
+      }
+    }
+    if (issued.get(r.domain)?.has(r.fingerprint256)) continue;
+    const endpoint = endpointLabel(r);
+    add({
+      key: eventSentKey('unexpected-change', `${ep}:${r.fingerprint256}`),
+      kind: 'unexpected-change',
+      severity: 'warning',
+      domain: r.domain,
+      endpoint,
+      endpointKey: ep,
+      fingerprint256: r.fingerprint256,
+      daysLeft: r.daysLeft,
+      notAfter: r.notAfter,
+      issuer: r.issuer ?? null,
+      message: `${r.domain} ${endpoint}: unexpected-change: serves a certificate certs did not issue (SHA-256 ${r.fingerprint256.slice(0, 23)}…, was ${prev.slice(0, 23)}…)`,
+      detail: `serves a certificate certs did not issue (was ${prev.slice(0, 23)}…, now ${r.fingerprint256.slice(0, 23)}…)`,
+      fix: `find out who replaced it; \`certs status ${r.domain}\` shows what is served, \`certs nginx write ${r.domain}\` deploys certs' own`,
+    });
+  }
+
+  for (const n of await clusterNodes(store, now)) {
+    if (!n.silent) continue;
+    add({
+      key: eventSentKey('node-silent', `${n.name}:${n.lastSeenAt}`),
+      kind: 'node-silent',
+      severity: 'warning',
+      domain: '',
+      endpoint: `node ${n.name}`,
+      endpointKey: `node:${n.name}`,
+      fingerprint256: null,
+      daysLeft: null,
+      notAfter: null,
+      message: nodeSilentLine(n),
+      detail: nodeSilentLine(n).replace(/^node-silent: /, ''),
+      fix: `check certs daemon on ${n.name} (its log, its cron or systemd unit, its connection to PostgreSQL)`,
+    });
+  }
+  return { events, markSent: events.map((e) => e.key), seen };
+}
+
+interface Target {
+  name: string;
+  off: ReadonlySet<NotifyEventType>;
+  channel?: ChannelConfig;
+}
+
+/**
+ * Decides this run's notifications, then queues them and records what was sent in one transaction (commitRun).
+ *
+ * Each target (email, webhook, each notify.channels entry) gets the run's events that its
+ * domains route to it and that it did not turn off; a channel with thresholds of its own gets its
+ * own expiry crossings (sent keys expiry@<channel>:…) instead of the shared ones.
+ */
+export async function queueNotifications(config: Config, store: AsyncStore, reports: EndpointReport[], now: Date, opts: { report?: string; fence?: Fence; runEvents?: readonly RunEvent[] } = {}): Promise<{ events: NotifyEvent[]; queued: number }> {
   const notify = config.notify;
   if (!notify) return { events: [], queued: 0 };
   const thresholds = new Map(config.domains.map((d) => [d.name, d.notify?.thresholds ?? notify.thresholds]));
   const repo = store.notifications;
   const active = (await repo.active()) as Parameters<typeof evaluateNotifications>[0]['active'];
   const domains = new Map(config.domains.map((d) => [d.name, d]));
-  const decision = evaluateNotifications({
+  const sent = await repo.sentKeys();
+  const common = {
     reports,
-    sentExpiry: await repo.sentKeys(),
-    active,
+    sentExpiry: sent,
     // The fix fits the domain: certs renew for a managed one, the operator's own for monitor-only (core/advice.ts).
-    isManaged: (domain) => domains.get(domain)?.managed ?? true,
-    certFileFor: (domain) => domains.get(domain)?.files?.cert,
-    thresholdsFor: (domain: string) => thresholds.get(domain) ?? notify.thresholds,
+    isManaged: (domain: string) => domains.get(domain)?.managed ?? true,
+    certFileFor: (domain: string) => domains.get(domain)?.files?.cert,
     // The scanner's windows: notification thresholds scale with them (core/thresholds.ts).
     warningDays: config.scan.warningDays,
     criticalDays: config.scan.criticalDays,
     now,
-  });
+  };
+  const decision = evaluateNotifications({ ...common, active, thresholdsFor: (domain: string) => thresholds.get(domain) ?? notify.thresholds });
+  const extra = await storeEvents(config, store, reports, sent, opts.runEvents ?? [], now);
+  const all = [...decision.events, ...extra.events];
+  const markSent = [...decision.markSent, ...extra.markSent];
+
+  const targets: Target[] = [
+    ...(notify.email ? [{ name: 'email', off: new Set<NotifyEventType>() }] : []),
+    ...(notify.webhook ? [{ name: 'webhook', off: new Set<NotifyEventType>() }] : []),
+    ...(notify.channels ?? []).map((ch) => ({ name: ch.name, off: new Set(ch.events.off), channel: ch })),
+  ];
+  const own = new Map<string, NotifyEvent[]>();
+  for (const t of targets) {
+    const th = t.channel?.thresholds;
+    if (!th) continue;
+    const mine = evaluateNotifications({ ...common, active: [], expiryOnly: true, thresholdsFor: () => th, expiryKeyOf: (ep, fp, x) => channelExpiryKey(t.name, ep, fp, x) });
+    own.set(t.name, mine.events);
+    markSent.push(...mine.markSent);
+  }
+  const eventsOf = (t: Target): NotifyEvent[] => {
+    const base = own.has(t.name) ? [...all.filter((e) => e.kind !== 'expiry'), ...own.get(t.name)!] : all;
+    const routed = routedTo(config, t.name);
+    return base.filter((e) => routed(e) && !t.off.has(e.kind));
+  };
+
   const messages: NewOutboxMessage[] = [];
   const meta: Record<string, string> = {};
   const links = digestLinks(config, opts.report);
-  if (decision.events.length > 0) {
+  const anything = all.length > 0 || [...own.values()].some((x) => x.length > 0);
+  if (anything) {
     // Still open: problems alerted by an earlier digest that did not clear in this run.
     const cleared = new Set(decision.clear.map((a) => `${a.endpointKey}\u0000${a.code}`));
     const stillOpen = active.filter((a) => !cleared.has(`${a.endpointKey}\u0000${a.code}`)).length;
-    messages.push(...messagesFor(config, notify, decision.events, buildDigest(decision.events, { now, total: reports.length, stillOpen, links }), now, 'digest', links));
+    const digestOf = (events: NotifyEvent[]): Digest => buildDigest(events, { now, total: reports.length, stillOpen, links });
+    const whole = all.length > 0 ? digestOf(all) : null;
+    const routeOf = (name: 'email' | 'webhook'): LegacyRoute['email'] => {
+      const t = targets.find((x) => x.name === name);
+      if (!t) return null;
+      const events = eventsOf(t);
+      if (events.length === 0) return null;
+      return { events, digest: events.length === all.length && whole ? whole : digestOf(events) };
+    };
+    if (notify.email || notify.webhook) {
+      messages.push(...messagesFor(config, notify, all, whole ?? digestOf([]), now, 'digest', links, { email: routeOf('email'), webhook: routeOf('webhook') }));
+    }
+    for (const t of targets) {
+      if (!t.channel) continue;
+      const events = eventsOf(t);
+      if (events.length > 0) messages.push(...channelMessages(t.channel, events, events.length === all.length && whole && !own.has(t.name) ? whole : digestOf(events), now, 'digest'));
+    }
   } else if (notify.heartbeat) {
     const last = await repo.meta(HEARTBEAT_META);
     if (heartbeatDue(last ? new Date(last) : null, now, notify.heartbeat.intervalHours)) {
@@ -190,7 +365,9 @@ export async function queueNotifications(config: Config, store: AsyncStore, repo
         const d = domains.get(a.domain);
         return fixFor(a.code, { domain: a.domain, managed: d?.managed ?? true, endpoint: a.endpoint, ...(d?.files?.cert !== undefined ? { certFile: d.files.cert } : {}) });
       };
-      messages.push(...messagesFor(config, notify, [], buildHeartbeat({ now, total: reports.length, worst, fixOf }), now, 'heartbeat', links));
+      const heartbeat = buildHeartbeat({ now, total: reports.length, worst, fixOf });
+      if (notify.email || notify.webhook) messages.push(...messagesFor(config, notify, [], heartbeat, now, 'heartbeat', links));
+      for (const t of targets) if (t.channel && !t.off.has('heartbeat')) messages.push(...channelMessages(t.channel, [], heartbeat, now, 'heartbeat'));
       meta[HEARTBEAT_META] = now.toISOString();
     }
   }
@@ -200,13 +377,14 @@ export async function queueNotifications(config: Config, store: AsyncStore, repo
   const orphans = (await repo.active()).filter((a) => !configured.has(a.endpointKey));
   const ids = await repo.commitRun({
     at: now.toISOString(),
-    markSent: decision.markSent,
+    markSent,
     activate: decision.activate,
     clear: [...decision.clear, ...orphans],
     messages,
     meta,
+    seen: extra.seen,
   }, opts.fence);
-  return { events: decision.events, queued: ids.length };
+  return { events: all, queued: ids.length };
 }
 
 
@@ -223,12 +401,14 @@ export async function flushOutbox(config: Config, store: AsyncStore, opts: Notif
   if (due.length > 0) {
     const channels = typeof opts.channels === 'function' ? await opts.channels() : opts.channels;
     for (const msg of due) {
-      const channel = channels[msg.channel];
+      // A channel's message goes to its target (notify.channels name); legacy ones by channel.
+      const channel = channels[msg.target ?? msg.channel];
       const at = opts.now.toISOString();
       if (!channel) {
         // The channel was removed from the config: keep the message, say why.
-        await repo.markFailed(msg.id, at, `notify.${msg.channel} is not configured any more`, nextBackoff({ failures: 10, now: opts.now, random: opts.random }).toISOString(), store.node);
-        result.failed.push({ key: msg.key, error: `notify.${msg.channel} is not configured` });
+        const what = msg.target !== undefined ? `notify.channels "${msg.target}"` : `notify.${msg.channel}`;
+        await repo.markFailed(msg.id, at, `${what} is not configured any more`, nextBackoff({ failures: 10, now: opts.now, random: opts.random }).toISOString(), store.node);
+        result.failed.push({ key: msg.key, error: `${what} is not configured` });
         continue;
       }
       // Another node may have taken the claim over (ours ran out while earlier messages were
@@ -241,7 +421,7 @@ export async function flushOutbox(config: Config, store: AsyncStore, opts: Notif
         const receipt = await channel.deliver(msg);
         await repo.markDelivered(msg.id, at, receipt.response, store.node);
         result.delivered += 1;
-        opts.log?.(`delivered ${msg.channel} "${msg.subject}": ${receipt.response}`);
+        opts.log?.(`delivered ${msg.target ?? msg.channel} "${msg.subject}": ${receipt.response}`);
       } catch (err) {
         const e = err instanceof NotifyError ? err : new NotifyError('notify', errorMessage(err), true, { cause: err });
         const next = nextBackoff({ failures: Math.min(msg.attempts + 1, 30), now: opts.now, random: opts.random });
@@ -265,7 +445,7 @@ export async function notifyAfterRun(config: Config, store: AsyncStore, reports:
   let queued = { events: [] as NotifyEvent[], queued: 0 };
   if (lease) {
     try {
-      queued = await queueNotifications(config, store, reports, opts.now, { ...(opts.report !== undefined ? { report: opts.report } : {}), fence: lease.fence });
+      queued = await queueNotifications(config, store, reports, opts.now, { ...(opts.report !== undefined ? { report: opts.report } : {}), fence: lease.fence, ...(opts.runEvents ? { runEvents: opts.runEvents } : {}) });
     } finally {
       await lease.release();
     }

@@ -3,6 +3,8 @@
  * order, store, switch, run hooks. One domain's failure never stops the others; each failure is
  * persisted with its backoff so `certs status` shows renewal-failing and the next run waits.
  */
+import { createHash } from 'node:crypto';
+import type { RunEvent } from '../core/notify-policy.js';
 import { AcmeError, ConfigError, errorMessage, inDomain, type CertsError } from '../core/errors.js';
 import { ariRenewalTime } from '../core/ari.js';
 import { nextBackoff } from '../core/backoff.js';
@@ -41,6 +43,11 @@ export interface RenewOutcome {
   issuer?: string;
   /** Set when an issuer before the one that issued (or the last one tried) failed or was skipped. */
   fellBack?: IssuerFallback;
+  /**
+   * What operators asked to hear about (issue 17), handed to notify by the run: hook-failed here;
+   * issuer-fallback when the renewal had to use a CA other than the first.
+   */
+  events?: RunEvent[];
 }
 
 /** Issuers passed over for one order, in the order tried (issue 17). */
@@ -49,6 +56,32 @@ export interface IssuerFallback {
   skipped: Array<{ directoryUrl: string; reason: string }>;
   /** The directory URL that issued; absent when every issuer failed. */
   to?: string;
+}
+
+/**
+ * A renewal that had to use another CA than the first as a notification (issue 17): once per
+ * version. The CA passed over may be down, rate-limited or refusing by policy; the operator
+ * decides whether that is a fluke or a reason to change acme.issuers.
+ */
+export function issuerFellBack(domain: string, version: number, to: string, fellBack: IssuerFallback): RunEvent {
+  const from = fellBack.skipped.map((s) => s.directoryUrl).join(', ');
+  return {
+    type: 'issuer-fallback',
+    domain,
+    key: `${domain}:v${version}`,
+    message: `version ${version} issued by ${to} because ${from} could not`,
+    detail: fellBack.skipped.map((s) => `${s.directoryUrl}: ${s.reason}`).join('; '),
+  };
+}
+
+/**
+ * A failed hook as a notification. After an issuance the key holds the version (one alert per
+ * version); before one (pre, or post after a failed order) the last version and the error, so the
+ * same failure retried by the backoff alerts once and a different one alerts again.
+ */
+export function hookFailed(domain: string, kind: 'pre' | 'deploy' | 'post', message: string, version: { issued: number } | { after: number }): RunEvent {
+  const key = 'issued' in version ? `${domain}:${kind}:v${version.issued}` : `${domain}:${kind}:after-v${version.after}:${createHash('sha256').update(message).digest('hex').slice(0, 12)}`;
+  return { type: 'hook-failed', domain, key, message: `${kind} hook failed`, detail: message };
 }
 
 export interface RenewOptions {
@@ -272,8 +305,15 @@ async function renewOne(d: DomainConfig, ctx: RenewContext): Promise<RenewOutcom
     const attempt = opts.dryRun ? null : await store.renewals.attemptStarted(d.name, opts.now().toISOString(), decision.reason, opts.node ?? null);
     const fence = lease?.fence;
     let fellBack: IssuerFallback | undefined;
+    const events: RunEvent[] = [];
+    const before = { after: latest?.version ?? 0 };
     try {
-      await hook(d, 'pre', null);
+      try {
+        await hook(d, 'pre', null);
+      } catch (err) {
+        events.push(hookFailed(d.name, 'pre', errorMessage(err), before));
+        throw err;
+      }
       const ordered = await orderAtIssuers(d, ctx, latest, state, decision.reason, fence, log);
       fellBack = ordered.fellBack;
       const result = ordered.result;
@@ -284,12 +324,14 @@ async function renewOne(d: DomainConfig, ctx: RenewContext): Promise<RenewOutcom
       await store.renewals.recordSuccess(d.name, at, fence);
       if (attempt !== null) await store.renewals.attemptFinished(attempt, { at, outcome: 'issued' });
       log(`issued version ${result.issued.version}, valid until ${result.issued.notAfter}`);
+      if (fellBack) events.push(issuerFellBack(d.name, result.issued.version, result.issued.directoryUrl, fellBack));
       const afterHooks: string[] = [];
       for (const kind of ['deploy', 'post'] as const) {
         try {
           await hook(d, kind, result.paths, { CERTS_OUTCOME: 'success' });
         } catch (err) {
           afterHooks.push(errorMessage(err));
+          events.push(hookFailed(d.name, kind, errorMessage(err), { issued: result.issued.version }));
         }
       }
       return {
@@ -301,6 +343,7 @@ async function renewOne(d: DomainConfig, ctx: RenewContext): Promise<RenewOutcom
         fingerprint256: result.issued.fingerprint256,
         issuer: result.issued.directoryUrl,
         ...(fellBack ? { fellBack } : {}),
+        ...(events.length > 0 ? { events } : {}),
       };
     } catch (err) {
       if (err instanceof FallbackExhausted) fellBack = err.fellBack;
@@ -323,10 +366,11 @@ async function renewOne(d: DomainConfig, ctx: RenewContext): Promise<RenewOutcom
           await hook(d, 'post', null, { CERTS_OUTCOME: 'failure', CERTS_ERROR: e.message });
         } catch (hookErr) {
           log(`post hook failed too: ${errorMessage(hookErr)}`);
+          events.push(hookFailed(d.name, 'post', errorMessage(hookErr), before));
         }
-        return { domain: d.name, action: 'failed', reason: e.message, error: e, nextAttemptAt: next.toISOString(), ...(fellBack ? { fellBack } : {}) };
+        return { domain: d.name, action: 'failed', reason: e.message, error: e, nextAttemptAt: next.toISOString(), ...(fellBack ? { fellBack } : {}), ...(events.length > 0 ? { events } : {}) };
       }
-      return { domain: d.name, action: 'failed', reason: e.message, error: e, ...(fellBack ? { fellBack } : {}) };
+      return { domain: d.name, action: 'failed', reason: e.message, error: e, ...(fellBack ? { fellBack } : {}), ...(events.length > 0 ? { events } : {}) };
     }
   } finally {
     await lease?.release();

@@ -13,7 +13,7 @@ import type { RunSummary } from '../store/index.js';
 import type { AsyncStore, StoreReader } from '../store/contract.js';
 import { renewDomains, type RenewOutcome } from './renew.js';
 import { deployDomains, needsDeploy, type DeployOutcome } from './deploy.js';
-import { notifyAfterRun, type ChannelFactory, type ChannelSet, type NotifyRunResult } from './notify.js';
+import { hasDelivery, notifyAfterRun, type ChannelFactory, type ChannelSet, type NotifyRunResult } from './notify.js';
 import { pruneStore, type PruneReport } from './prune.js';
 import { newOwnerId, waitLease } from './lease.js';
 import { clusterOf, leaseMsOf, nodeNameOf } from '../config/node.js';
@@ -280,9 +280,11 @@ async function cycleSteps(config: Config, store: AsyncStore, deps: RunDeps, opts
   reports = await deps.overlay(reports);
 
   let notify: NotifyRunResult | null = null;
-  if (opts.notify && config.notify && (config.notify.email || config.notify.webhook)) {
+  if (opts.notify && hasDelivery(config.notify)) {
+    // hook-failed (and the lead's issuer-fallback) travel on each renewal's outcome.
+    const runEvents = renew.flatMap((o) => o.events ?? []);
     try {
-      notify = await steps.notify(config, store, reports, { now: deps.now(), random: deps.random, channels: deps.channels, log: (detail) => deps.log('notify', { detail }), ...(deps.report !== undefined ? { report: deps.report } : {}) });
+      notify = await steps.notify(config, store, reports, { now: deps.now(), random: deps.random, channels: deps.channels, log: (detail) => deps.log('notify', { detail }), ...(deps.report !== undefined ? { report: deps.report } : {}), ...(runEvents.length > 0 ? { runEvents } : {}) });
     } catch (err) {
       stepFailed('notify', err);
     }

@@ -38,7 +38,7 @@ export type LockStore = AsyncOf<Pick<LockRepository, 'tryAcquire' | 'heartbeat' 
 export type DeploymentStore = AsyncOf<Pick<DeploymentRepository,
   'get' | 'all' | 'everywhere' | 'save' | 'markVerified' | 'markStale' | 'recordFailure' | 'clearFailure' | 'failure' | 'failures' | 'failuresEverywhere'>>;
 export type NotificationStore = AsyncOf<Pick<NotificationRepository,
-  'sentKeys' | 'active' | 'meta' | 'commitRun' | 'due' | 'list' | 'pendingCount' | 'markDelivered' | 'markFailed' | 'claimDue' | 'stillClaimed'>>;
+  'sentKeys' | 'seen' | 'active' | 'meta' | 'commitRun' | 'due' | 'list' | 'pendingCount' | 'markDelivered' | 'markFailed' | 'claimDue' | 'stillClaimed'>>;
 export type MetaStore = AsyncOf<Pick<MetaRepository, 'get' | 'set' | 'getOrSet'>>;
 export type RunStore = AsyncOf<Pick<RunRepository, 'start' | 'finish' | 'latestFinished' | 'list'>>;
 export type NodeStore = AsyncOf<Pick<NodeRepository, 'heartbeat' | 'list'>>;

@@ -484,6 +484,24 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 11,
+    name: 'notification channels: outbox target, fingerprints seen',
+    sql: `
+      -- The configured channel a message is for (notify.channels[].name); NULL for the messages
+      -- of notify.email and notify.webhook, which are dispatched by \`channel\` as before. An
+      -- HTTP channel's messages keep channel = 'webhook', so the CHECK needs no rebuild.
+      ALTER TABLE outbox ADD COLUMN target TEXT;
+
+      -- The fingerprint each endpoint served when notifications were last decided: a change to
+      -- one certs never issued is an unexpected-change event; the first sighting is not.
+      CREATE TABLE notify_seen (
+        endpoint_key   TEXT PRIMARY KEY,
+        fingerprint256 TEXT NOT NULL,
+        seen_at        TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build writes and expects. */

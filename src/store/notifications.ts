@@ -22,6 +22,24 @@ export interface OutboxRow extends OutboxMessage {
 
 export type NewOutboxMessage = Omit<OutboxMessage, 'id'> & { nextAttemptAt: string };
 
+/** The fingerprint an endpoint served when notifications were last decided (unexpected-change). */
+export interface SeenRow {
+  endpointKey: string;
+  fingerprint256: string;
+}
+
+/** What one run decided: commitRun's argument. */
+export interface CommitRunInput {
+  at: string;
+  markSent: string[];
+  activate: ActiveRow[];
+  clear: Array<Pick<ActiveRow, 'endpointKey' | 'code'>>;
+  messages: NewOutboxMessage[];
+  meta?: Record<string, string>;
+  /** Fingerprints served now, recorded (replacing the previous one) with the run. */
+  seen?: SeenRow[];
+}
+
 interface OutboxDbRow {
   id: number;
   key: string;
@@ -38,12 +56,14 @@ interface OutboxDbRow {
   last_error: string | null;
   delivered_at: string | null;
   response: string | null;
+  target: string | null;
 }
 
 const fromOutbox = (r: OutboxDbRow): OutboxRow => ({
   id: r.id,
   key: r.key,
   channel: r.channel,
+  ...(r.target !== null && r.target !== undefined ? { target: r.target } : {}),
   to: JSON.parse(r.recipients_json) as string[],
   subject: r.subject,
   text: r.text,
@@ -71,6 +91,12 @@ export class NotificationRepository {
       .map((r) => ({ endpointKey: r.endpoint_key, domain: r.domain, endpoint: r.endpoint, code: r.code, since: r.since, message: r.message }));
   }
 
+  /** endpointKey → the fingerprint it served when notifications were last decided. */
+  seen(): Map<string, string> {
+    const rows = this.db.prepare('SELECT endpoint_key, fingerprint256 FROM notify_seen').raw(true).all() as Array<[string, string]>;
+    return new Map(rows);
+  }
+
   meta(key: string): string | null {
     return (this.db.prepare('SELECT value FROM notify_meta WHERE key = ?').pluck().get(key) as string | undefined) ?? null;
   }
@@ -80,7 +106,7 @@ export class NotificationRepository {
    * crash either queues everything of the run or nothing (and the next run decides again).
    * Returns the ids of the messages queued (a key already queued is not queued twice).
    */
-  commitRun(run: { at: string; markSent: string[]; activate: ActiveRow[]; clear: Array<Pick<ActiveRow, 'endpointKey' | 'code'>>; messages: NewOutboxMessage[]; meta?: Record<string, string> }, fence?: Fence): number[] {
+  commitRun(run: CommitRunInput, fence?: Fence): number[] {
     return this.db.transaction(() => {
       assertFence(this.db, fence);
       const sent = this.db.prepare('INSERT INTO notify_sent (key, sent_at) VALUES (?, ?) ON CONFLICT(key) DO NOTHING');
@@ -89,11 +115,13 @@ export class NotificationRepository {
       for (const a of run.activate) act.run(a.endpointKey, a.code, a.domain, a.endpoint, a.since, a.message);
       const clr = this.db.prepare('DELETE FROM notify_active WHERE endpoint_key = ? AND code = ?');
       for (const c of run.clear) clr.run(c.endpointKey, c.code);
-      const ins = this.db.prepare(`INSERT INTO outbox (key, channel, recipients_json, subject, text, html, payload_json, created_at, next_attempt_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`);
+      const seen = this.db.prepare('INSERT INTO notify_seen (endpoint_key, fingerprint256, seen_at) VALUES (?, ?, ?) ON CONFLICT(endpoint_key) DO UPDATE SET fingerprint256 = excluded.fingerprint256, seen_at = excluded.seen_at');
+      for (const x of run.seen ?? []) seen.run(x.endpointKey, x.fingerprint256, run.at);
+      const ins = this.db.prepare(`INSERT INTO outbox (key, channel, recipients_json, subject, text, html, payload_json, created_at, next_attempt_at, target)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`);
       const ids: number[] = [];
       for (const m of run.messages) {
-        const info = ins.run(m.key, m.channel, JSON.stringify(m.to), m.subject, m.text, m.html, m.payload === null ? null : JSON.stringify(m.payload), m.createdAt, m.nextAttemptAt);
+        const info = ins.run(m.key, m.channel, JSON.stringify(m.to), m.subject, m.text, m.html, m.payload === null ? null : JSON.stringify(m.payload), m.createdAt, m.nextAttemptAt, m.target ?? null);
         if (info.changes === 1) ids.push(Number(info.lastInsertRowid));
       }
       const meta = this.db.prepare('INSERT INTO notify_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value');

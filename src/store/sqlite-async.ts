@@ -45,7 +45,7 @@ function readers(store: Store, gate: Gate | null, dataDir: string): StoreReader 
     renewals: wrap(store.renewals, ['get', 'all', 'recordFailure', 'recordSuccess', 'setAri', 'attemptStarted', 'attemptFinished', 'attempts'], gate) as unknown as RenewalStore,
     locks: wrap(store.locks, ['tryAcquire', 'heartbeat', 'release', 'holder'], gate) as unknown as LockStore,
     deployments: wrap(store.deployments, ['get', 'all', 'everywhere', 'save', 'markVerified', 'markStale', 'recordFailure', 'clearFailure', 'failure', 'failures', 'failuresEverywhere'], gate) as unknown as DeploymentStore,
-    notifications: wrap(store.notifications, ['sentKeys', 'active', 'meta', 'commitRun', 'due', 'list', 'pendingCount', 'markDelivered', 'markFailed', 'claimDue', 'stillClaimed'], gate) as unknown as NotificationStore,
+    notifications: wrap(store.notifications, ['sentKeys', 'seen', 'active', 'meta', 'commitRun', 'due', 'list', 'pendingCount', 'markDelivered', 'markFailed', 'claimDue', 'stillClaimed'], gate) as unknown as NotificationStore,
     meta: wrap(store.meta, ['get', 'set', 'getOrSet'], gate) as unknown as MetaStore,
     runs: wrap(store.runs, ['start', 'finish', 'latestFinished', 'list'], gate) as unknown as RunStore,
     nodes: wrap(store.nodes, ['heartbeat', 'list'], gate) as unknown as NodeStore,

@@ -47,7 +47,7 @@ import { applyPgMigrations } from './pg/migrate.js';
 export const TRANSFER_TABLES: readonly string[] = [
   'certificates', 'endpoints', 'scan_results', 'scans', 'acme_accounts', 'issued', 'renewal_state', 'renewal_attempts',
   'locks', 'deployments', 'deploy_failures', 'notify_sent', 'notify_active', 'outbox', 'notify_meta', 'meta', 'runs',
-  'nodes', 'scan_cycles', 'scan_batches', 'acme_challenges',
+  'nodes', 'notify_seen', 'scan_cycles', 'scan_batches', 'acme_challenges',
 ];
 const DEFERRED: Readonly<Record<string, readonly string[]>> = { endpoints: ['last_scan_id'] };
 /** Tables only PostgreSQL has. */

@@ -737,6 +737,30 @@ export function storeContract(engine: string, factory: StoreFactory, opts: { ski
         assert.deepEqual(await s.notifications.commitRun(emptyRun), []);
       });
 
+      it('notifications: a channel message keeps its target through due, claim and list; legacy ones have none', async () => {
+        const s = await open();
+        const at = '2030-01-01T00:00:00.000Z';
+        const ids = await s.notifications.commitRun({ ...emptyRun, at, messages: [webhook('t-legacy'), webhook('t-ntfy', { target: 'ops-ntfy' }), webhook('t-pd', { target: 'pager' })] });
+        assert.equal(ids.length, 3);
+        const due = await s.notifications.due(at);
+        assert.deepEqual(due.map((m) => [m.key, m.target]), [['t-legacy', undefined], ['t-ntfy', 'ops-ntfy'], ['t-pd', 'pager']]);
+        assert.ok(!('target' in due[0]!), 'a legacy message has no target key at all');
+        const claimed = await s.notifications.claimDue('n1', at, '2030-01-01T00:05:00.000Z');
+        assert.deepEqual(claimed.map((m) => m.target ?? null), [null, 'ops-ntfy', 'pager']);
+        assert.deepEqual((await s.notifications.list()).map((m) => m.target ?? null), ['pager', 'ops-ntfy', null]);
+      });
+
+      it('notifications: fingerprints seen are recorded with a run, replaced per endpoint, and kept when a run names none', async () => {
+        const s = await open();
+        assert.deepEqual(await s.notifications.seen(), new Map());
+        await s.notifications.commitRun({ ...emptyRun, at: '2030-01-01T00:00:00.000Z', seen: [{ endpointKey: 'a:443', fingerprint256: 'AA' }, { endpointKey: 'b:443', fingerprint256: 'BB' }] });
+        assert.deepEqual(await s.notifications.seen(), new Map([['a:443', 'AA'], ['b:443', 'BB']]));
+        await s.notifications.commitRun({ ...emptyRun, at: '2030-01-02T00:00:00.000Z', seen: [{ endpointKey: 'a:443', fingerprint256: 'A1' }, { endpointKey: 'a:443', fingerprint256: 'A2' }] });
+        assert.deepEqual(await s.notifications.seen(), new Map([['a:443', 'A2'], ['b:443', 'BB']]), 'the last of two rows for one endpoint wins');
+        await s.notifications.commitRun(emptyRun);
+        assert.equal((await s.notifications.seen()).size, 2);
+      });
+
       it('notifications: list gives 50 by default, due 100', async () => {
         const s = await open();
         const messages = Array.from({ length: 120 }, (_, i) => message(`bulk-${String(i).padStart(3, '0')}`));

@@ -95,7 +95,9 @@ describe('acme.issuers: fallback between two real Pebbles', () => {
       assert.equal(o.fellBack?.skipped.length, 1);
       assert.equal(o.fellBack?.skipped[0]!.directoryUrl, first);
       assert.match(o.fellBack!.skipped[0]!.reason, /CA unreachable: .*connection refused/);
-      assert.match(o.reason, new RegExp(`issued by ${b.url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} after`));
+      assert.match(o.reason, new RegExp(`issued by ${b.url.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} after`));      // The run hands this to notify: one issuer-fallback event per version.
+      assert.deepEqual(o.events?.map((e) => [e.type, e.key]), [['issuer-fallback', `${o.domain}:v1`]]);
+      assert.match(o.events![0]!.detail!, /CA unreachable/);
     }
     assert.equal(newOrders(b) - before, 2, 'one order each at the second CA');
     const store = env.openStore();
@@ -126,6 +128,7 @@ describe('acme.issuers: fallback between two real Pebbles', () => {
     assert.equal(one!.action, 'issued', one!.reason);
     assert.equal(one!.issuer, first);
     assert.equal(one!.fellBack, undefined);
+    assert.equal(one!.events, undefined, 'no fallback, nothing to tell');
     assert.equal(newOrders(b), before, 'the second CA was not asked');
     const [st] = await env.renew(sticky, { force: true });
     assert.equal(st!.action, 'issued', st!.reason);

@@ -126,8 +126,10 @@ function buildSource(dataDir: string): void {
       messages: [
         { key: 'digest:email:ops@example.com:1', channel: 'email', to: ['ops@example.com', 'oncall@example.com'], subject: 'certs: 2 problems — Zertifikat läuft ab', text: 'line 1\nline "2", {3}\\4\tNULL', html: '<p>ok</p>', payload: null, createdAt: '2026-01-03T03:17:00.000Z', nextAttemptAt: '2026-01-03T03:17:00.000Z' },
         { key: 'webhook:1', channel: 'webhook', to: [], subject: 'certs digest', text: 'x', html: null, payload: { events: [{ n: 1.5, ok: true }] }, createdAt: '2026-01-03T03:17:00.000Z', nextAttemptAt: '2026-01-03T03:17:00.000Z' },
+        { key: 'digest:ops-ntfy:1', channel: 'webhook', target: 'ops-ntfy', to: [], subject: 'certs digest', text: 'y', html: null, payload: { format: 'ntfy', body: { message: 'y' } }, createdAt: '2026-01-03T03:17:00.000Z', nextAttemptAt: '2026-01-03T03:17:00.000Z' },
       ],
       meta: { last_digest_at: '2026-01-03T03:17:00.000Z' },
+      seen: [{ endpointKey: 'host00001.example.com:443', fingerprint256: 'FP:host00001' }],
     });
     const [first] = store.notifications.list({});
     store.notifications.markDelivered(first!.id, '2026-01-03T03:17:02.000Z', '250 2.0.0 OK');

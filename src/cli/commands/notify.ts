@@ -7,8 +7,8 @@ import { configFrom, type GlobalOptions, type Io } from '../context.js';
 import { paint, table, useColour } from '../style.js';
 
 function notifyOf(config: ReturnType<typeof configFrom>) {
-  if (!config.notify || (!config.notify.email && !config.notify.webhook)) {
-    throw new ConfigError('no notification channel: add notify.email {smtp, from, to} or notify.webhook {url}', { file: config.file, keyPath: 'notify' });
+  if (!config.notify || (!config.notify.email && !config.notify.webhook && !config.notify.channels?.length)) {
+    throw new ConfigError('no notification channel: add notify.email {smtp, from, to}, notify.webhook {url} or notify.channels [{name, format, …}]', { file: config.file, keyPath: 'notify' });
   }
   return config.notify;
 }

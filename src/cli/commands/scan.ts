@@ -112,7 +112,7 @@ export async function scanCommand(names: string[], opts: ReportOptions & GlobalO
  * the scan's exit code (a Nagios verdict): it is reported on stderr and stays in the outbox.
  */
 async function notifyAfterScan(config: Config, store: AsyncStore, reports: EndpointReport[], c: Composition, io: Io): Promise<void> {
-  if (!config.notify || (!config.notify.email && !config.notify.webhook)) return;
+  if (!config.notify || (!config.notify.email && !config.notify.webhook && !config.notify.channels?.length)) return;
   const { notifyAfterRun } = await import('../../service/notify.js');
   try {
     const r = await notifyAfterRun(config, store, reports, { now: c.now(), random: c.random, channels: c.channels(config), log: (e) => io.stderr.write(`certs: notify: ${e}\n`) });

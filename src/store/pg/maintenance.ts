@@ -33,7 +33,7 @@ import { asStoreError } from './scans.js';
 const CERTS_TABLES = [
   'certificates', 'endpoints', 'scans', 'scan_results', 'acme_accounts', 'issued', 'issued_files', 'renewal_state',
   'renewal_attempts', 'locks', 'deployments', 'deploy_failures', 'notify_sent', 'notify_active', 'outbox', 'notify_meta',
-  'meta', 'runs',
+  'meta', 'runs', 'notify_seen',
 ];
 
 export class PgMaintenanceStore implements MaintenanceStore {

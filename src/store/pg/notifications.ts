@@ -6,7 +6,7 @@
  */
 import { assertPgFence } from './locks.js';
 import type { Fence } from '../fence.js';
-import type { ActiveRow, NewOutboxMessage, OutboxRow } from '../notifications.js';
+import type { ActiveRow, NewOutboxMessage, OutboxRow, SeenRow } from '../notifications.js';
 import type { NotificationStore } from '../contract.js';
 import type { PgDb, PgQueryable } from './db.js';
 import { pgLimit } from './renewals.js';
@@ -27,14 +27,16 @@ interface OutboxDbRow {
   last_error: string | null;
   delivered_at: string | null;
   response: string | null;
+  target: string | null;
 }
 
-const OUTBOX_COLUMNS = 'id, key, channel, recipients_json, subject, text, html, payload_json, created_at, attempts, next_attempt_at, last_attempt_at, last_error, delivered_at, response';
+const OUTBOX_COLUMNS = 'id, key, channel, recipients_json, subject, text, html, payload_json, created_at, attempts, next_attempt_at, last_attempt_at, last_error, delivered_at, response, target';
 
 const fromOutbox = (r: OutboxDbRow): OutboxRow => ({
   id: Number(r.id),
   key: r.key,
   channel: r.channel,
+  ...(r.target !== null ? { target: r.target } : {}),
   to: JSON.parse(r.recipients_json) as string[],
   subject: r.subject,
   text: r.text,
@@ -92,6 +94,11 @@ export class PgNotificationStore implements NotificationStore {
     return rows.map((r) => ({ endpointKey: r.endpoint_key, domain: r.domain, endpoint: r.endpoint, code: r.code, since: r.since, message: r.message }));
   }
 
+  async seen(): Promise<Map<string, string>> {
+    const { rows } = await this.db.query<{ endpoint_key: string; fingerprint256: string }>('SELECT endpoint_key, fingerprint256 FROM notify_seen');
+    return new Map(rows.map((r) => [r.endpoint_key, r.fingerprint256]));
+  }
+
   async meta(key: string): Promise<string | null> {
     const { rows } = await this.db.query<{ value: string }>('SELECT value FROM notify_meta WHERE key = $1', [key]);
     return rows[0]?.value ?? null;
@@ -124,6 +131,14 @@ export class PgNotificationStore implements NotificationStore {
       if (run.clear.length > 0) {
         await q.query(`DELETE FROM notify_active a USING unnest($1::text[], $2::text[]) AS c(endpoint_key, code)
           WHERE a.endpoint_key = c.endpoint_key AND a.code = c.code`, [run.clear.map((c) => c.endpointKey), run.clear.map((c) => c.code)]);
+      }
+      const seen = dedupeSeen(run.seen ?? []);
+      if (seen.length > 0) {
+        // Key order, as notify_sent's: concurrent committers lock rows in one order.
+        await q.query(`INSERT INTO notify_seen (endpoint_key, fingerprint256, seen_at)
+          SELECT k, f, $3 FROM unnest($1::text[], $2::text[]) AS s(k, f) ORDER BY k COLLATE "C"
+          ON CONFLICT (endpoint_key) DO UPDATE SET fingerprint256 = excluded.fingerprint256, seen_at = excluded.seen_at`,
+        [seen.map((x) => x.endpointKey), seen.map((x) => x.fingerprint256), run.at]);
       }
       const ids = run.messages.length > 0 ? await insertMessages(q, run.messages) : [];
       const meta = Object.entries(run.meta ?? {});
@@ -179,6 +194,14 @@ export class PgNotificationStore implements NotificationStore {
   }
 }
 
+/**
+ * One row per endpoint, the last given winning (as SQLite's row-by-row upsert leaves it):
+ * PostgreSQL refuses to upsert one key twice in a statement.
+ */
+function dedupeSeen(rows: readonly SeenRow[]): SeenRow[] {
+  return [...new Map(rows.map((r) => [r.endpointKey, r])).values()];
+}
+
 /** Queues the messages whose key is new; their ids in the order of `messages`. */
 async function insertMessages(q: PgQueryable, all: readonly NewOutboxMessage[]): Promise<number[]> {
   // Of two messages with one key the first is queued (SQLite's row-by-row DO NOTHING). Keys
@@ -189,14 +212,14 @@ async function insertMessages(q: PgQueryable, all: readonly NewOutboxMessage[]):
   const messages = all.filter((m) => !seen.has(m.key) && seen.add(m.key));
   const col = <T>(f: (m: NewOutboxMessage) => T): T[] => messages.map(f);
   // ORDER BY n: ids are drawn in the order listed (ascending, as SQLite's rowids are).
-  const { rows } = await q.query<{ id: number | string; key: string }>(`INSERT INTO outbox (key, channel, recipients_json, subject, text, html, payload_json, created_at, next_attempt_at)
-    SELECT key, channel, recipients_json, subject, text, html, payload_json, created_at, next_attempt_at
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-      WITH ORDINALITY AS m(key, channel, recipients_json, subject, text, html, payload_json, created_at, next_attempt_at, n)
+  const { rows } = await q.query<{ id: number | string; key: string }>(`INSERT INTO outbox (key, channel, recipients_json, subject, text, html, payload_json, created_at, next_attempt_at, target)
+    SELECT key, channel, recipients_json, subject, text, html, payload_json, created_at, next_attempt_at, target
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+      WITH ORDINALITY AS m(key, channel, recipients_json, subject, text, html, payload_json, created_at, next_attempt_at, target, n)
     WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.key = m.key)
     ORDER BY n ON CONFLICT (key) DO NOTHING RETURNING id, key`, [
     col((m) => m.key), col((m) => m.channel), col((m) => JSON.stringify(m.to)), col((m) => m.subject), col((m) => m.text), col((m) => m.html),
-    col((m) => (m.payload === null ? null : JSON.stringify(m.payload))), col((m) => m.createdAt), col((m) => m.nextAttemptAt),
+    col((m) => (m.payload === null ? null : JSON.stringify(m.payload))), col((m) => m.createdAt), col((m) => m.nextAttemptAt), col((m) => m.target ?? null),
   ]);
   // RETURNING's order is not promised: put the ids back in the order of the messages.
   const position = new Map(messages.map((m, i) => [m.key, i]));

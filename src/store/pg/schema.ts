@@ -351,6 +351,19 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'notification channels (SQLite version 11)',
+    sql: `
+      -- See SQLite's migration 11.
+      ALTER TABLE outbox ADD COLUMN target text COLLATE "C";
+      CREATE TABLE notify_seen (
+        endpoint_key   text COLLATE "C" PRIMARY KEY,
+        fingerprint256 text COLLATE "C" NOT NULL,
+        seen_at        text COLLATE "C" NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The PostgreSQL schema version this build writes and expects. */

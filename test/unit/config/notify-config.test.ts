@@ -76,3 +76,56 @@ describe('notify.webhook and notify.email', () => {
     assertConfigError(file, 'domains[0].notify.to[1]', /expected an email address/);
   });
 });
+
+describe('notify.channels (issue 17)', () => {
+  const ch = (body: string): string => `notify:\n  channels:\n${body}`;
+
+  it('each format with what it needs loads, with defaults', () => {
+    const channels = load(ch([
+      '    - { name: phone, format: ntfy, url: "https://ntfy.sh/certs-alerts", token: tk_abc }',
+      '    - { name: got, format: gotify, url: "https://gotify.example.com", token: AbC.1 }',
+      '    - { name: disc, format: discord, url: "https://discord.com/api/webhooks/1/xyz" }',
+      '    - { name: teams-ops, format: teams, url: "https://prod.westeurope.logic.azure.com/workflows/abc/triggers/manual/paths/invoke?sig=s" }',
+      '    - { name: tg, format: telegram, token: "123:ABC", chatId: -1001234567890, thresholds: [7, 1] }',
+      '    - { name: mx, format: matrix, homeserver: "https://matrix.example.org/", roomId: "!room:example.org", accessToken: syt_x, events: { off: [recovery, heartbeat] } }',
+      '    - { name: pd, format: pagerduty, routingKey: R0UT1NG }',
+      '',
+    ].join('\n'))).notify?.channels;
+    assert.equal(channels?.length, 7);
+    assert.deepEqual(channels?.[4], { name: 'tg', format: 'telegram', url: 'https://api.telegram.org', token: '123:ABC', chatId: '-1001234567890', thresholds: [7, 1], events: { off: [] }, timeoutMs: 10_000 });
+    assert.deepEqual(channels?.[5], { name: 'mx', format: 'matrix', url: 'https://matrix.example.org', homeserver: 'https://matrix.example.org', roomId: '!room:example.org', accessToken: 'syt_x', events: { off: ['recovery', 'heartbeat'] }, timeoutMs: 10_000 });
+    assert.equal(channels?.[6]?.url, 'https://events.pagerduty.com/v2/enqueue');
+  });
+
+  it('a missing format field names its path and the format', () => {
+    assertConfigError(write(caseDir(), ch('    - { name: tg, format: telegram, token: "1:A" }\n')), 'notify.channels[0].chatId', /chat id .*format telegram needs it/);
+    assertConfigError(write(caseDir(), ch('    - { name: mx, format: matrix, homeserver: "https://m.example.org", roomId: "!r:example.org" }\n')), 'notify.channels[0].accessToken', /missing/);
+    assertConfigError(write(caseDir(), ch('    - { name: pd, format: pagerduty }\n')), 'notify.channels[0].routingKey', /integration key/);
+    assertConfigError(write(caseDir(), ch('    - { name: g, format: gotify, url: "https://g.example.com" }\n')), 'notify.channels[0].token', /application token/);
+  });
+
+  it('a key of another format, a bad name, a duplicate, a reserved name, an unknown format or event', () => {
+    assertConfigError(write(caseDir(), ch('    - { name: d, format: discord, url: "https://discord.com/api/webhooks/1/x", chatId: 5 }\n')), 'notify.channels[0].chatId', /unknown key/);
+    assertConfigError(write(caseDir(), ch('    - { name: Ops_1, format: discord, url: "https://discord.com/api/webhooks/1/x" }\n')), 'notify.channels[0].name', /lower-case letters/);
+    assertConfigError(write(caseDir(), ch('    - { name: a, format: discord, url: "https://d.example/1" }\n    - { name: a, format: teams, url: "https://t.example/1" }\n')), 'notify.channels[1].name', /already the name of notify.channels\[0\]/);
+    assertConfigError(write(caseDir(), ch('    - { name: webhook, format: discord, url: "https://d.example/1" }\n')), 'notify.channels[0].name', /name of notify.webhook/);
+    assertConfigError(write(caseDir(), ch('    - { name: a, format: slack, url: "https://d.example/1" }\n')), 'notify.channels[0].format', /ntfy/);
+    assertConfigError(write(caseDir(), ch('    - { name: a, format: discord, url: "https://d.example/1", events: { off: [expiring] } }\n')), 'notify.channels[0].events.off[0]', /expiry/);
+    assertConfigError(write(caseDir(), ch('    - { name: m, format: matrix, homeserver: "http://m.example.org", roomId: "!r:example.org", accessToken: t }\n')), 'notify.channels[0].homeserver', /https:\/\//);
+    assertConfigError(write(caseDir(), ch('    - { name: m, format: matrix, homeserver: "https://m.example.org", roomId: "#alias:example.org", accessToken: t }\n')), 'notify.channels[0].roomId', /not an alias/);
+    assertConfigError(write(caseDir(), ch('    - { name: n, format: ntfy, url: "https://ntfy.sh/" }\n')), 'notify.channels[0].url', /topic/);
+  });
+
+  it('a bad secret URL is refused without quoting it', () => {
+    const err = assertConfigError(write(caseDir(), ch('    - { name: d, format: discord, url: "ftp://discord.com/api/webhooks/1/SECRETPART" }\n')), 'notify.channels[0].url', /expected a URL/);
+    assert.ok(!err.message.includes('SECRETPART'), err.message);
+  });
+
+  it('domains[].notify.channels: configured names (and email/webhook when set) only; an unknown one names its path', () => {
+    const base = ch('    - { name: ops, format: discord, url: "https://discord.com/api/webhooks/1/x" }\n') + '  webhook: { url: "https://hooks.example.com/x" }\n';
+    const ok = load(`${base}domains:\n  - { name: a.example, managed: false, notify: { channels: [ops, webhook] } }\n`);
+    assert.deepEqual(ok.domains[0]?.notify?.channels, ['ops', 'webhook']);
+    assertConfigError(write(caseDir(), `${base}domains:\n  - { name: a.example, managed: false, notify: { channels: [ops, opps] } }\n`), 'domains[0].notify.channels[1]', /no channel named "opps"; configured: webhook, ops/);
+    assertConfigError(write(caseDir(), `${base}domains:\n  - { name: a.example, managed: false, notify: { channels: [email] } }\n`), 'domains[0].notify.channels[0]', /no channel named "email"/);
+  });
+});

@@ -87,9 +87,9 @@ function cert(lineage: string, version: number, over: Partial<IssuedCert> = {}):
 describe('migration 2', () => {
   it('creates the ACME tables on a fresh database', () => {
     withStore((store) => {
-      assert.equal(SCHEMA_VERSION, 10);
+      assert.equal(SCHEMA_VERSION, 11);
       assert.equal(store.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-      assert.deepEqual(tables(store.db), ['acme_accounts', 'acme_challenges', 'certificates', 'deploy_failures', 'deployments', 'endpoints', 'issued', 'locks', 'meta', 'nodes', 'notify_active', 'notify_meta', 'notify_sent', 'outbox', 'renewal_attempts', 'renewal_state', 'runs', 'scan_batches', 'scan_cycles', 'scan_results', 'scans']);
+      assert.deepEqual(tables(store.db), ['acme_accounts', 'acme_challenges', 'certificates', 'deploy_failures', 'deployments', 'endpoints', 'issued', 'locks', 'meta', 'nodes', 'notify_active', 'notify_meta', 'notify_seen', 'notify_sent', 'outbox', 'renewal_attempts', 'renewal_state', 'runs', 'scan_batches', 'scan_cycles', 'scan_results', 'scans']);
       const indexes = store.db.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
       assert.deepEqual(indexes, ['endpoints_last_scan', 'issued_fingerprint', 'outbox_pending', 'renewal_attempts_lineage', 'runs_started', 'scans_endpoint']);
     });

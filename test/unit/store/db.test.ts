@@ -54,7 +54,7 @@ describe('openDatabase', () => {
       assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       assert.equal(db.pragma('application_id', { simple: true }), APPLICATION_ID);
       const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
-      assert.deepEqual(tables, ['acme_accounts', 'acme_challenges', 'certificates', 'deploy_failures', 'deployments', 'endpoints', 'issued', 'locks', 'meta', 'nodes', 'notify_active', 'notify_meta', 'notify_sent', 'outbox', 'renewal_attempts', 'renewal_state', 'runs', 'scan_batches', 'scan_cycles', 'scan_results', 'scans']);
+      assert.deepEqual(tables, ['acme_accounts', 'acme_challenges', 'certificates', 'deploy_failures', 'deployments', 'endpoints', 'issued', 'locks', 'meta', 'nodes', 'notify_active', 'notify_meta', 'notify_seen', 'notify_sent', 'outbox', 'renewal_attempts', 'renewal_state', 'runs', 'scan_batches', 'scan_cycles', 'scan_results', 'scans']);
       db.exec("INSERT INTO endpoints (domain, host, port, source) VALUES ('a', 'a', 443, 'tls')");
       // SQLite gives -wal/-shm the main file's mode; both exist while the connection is open.
       assert.equal(mode(`${path}-wal`), 0o600);
