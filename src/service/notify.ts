@@ -13,6 +13,7 @@ import { endpointLabel } from '../core/notify-policy.js';
 import { nextBackoff } from '../core/backoff.js';
 import { buildDigest, buildHeartbeat, channelExpiryKey, evaluateNotifications, eventSentKey, heartbeatDue, runEventToNotify, type Digest, type DigestLinks, type NotifyEvent, type RunEvent } from '../core/notify-policy.js';
 import { nodeSilentLine } from '../core/nodes.js';
+import { unexpectedChange } from '../core/cert-change.js';
 import { FORMATTERS, type ChannelPayload } from '../notify/formats/index.js';
 import { clusterNodes } from './status.js';
 import { sortByUrgency } from '../core/digest.js';
@@ -21,7 +22,7 @@ import type { ChannelConfig, Config, NotifyConfig, NotifyEventType } from '../co
 import { loadEmailTemplates } from '../config/email-templates.js';
 import { renderDigestEmail, type DigestInput } from '../notify/render.js';
 import type { Channel, ChannelName } from '../notify/types.js';
-import type { NewOutboxMessage } from '../store/index.js';
+import type { NewOutboxMessage, SeenRow } from '../store/index.js';
 import type { AsyncStore } from '../store/contract.js';
 import type { Fence } from '../store/fence.js';
 import { leaseMsOf } from '../config/node.js';
@@ -202,7 +203,7 @@ function routedTo(config: Config, target: string): (e: NotifyEvent) => boolean {
  * (unexpected-change; the first sighting of an endpoint is not a change), and cluster nodes gone
  * silent (PostgreSQL only, once per silence: the key holds the last time it was seen).
  */
-async function storeEvents(config: Config, store: AsyncStore, reports: readonly EndpointReport[], sent: ReadonlySet<string>, runEvents: readonly RunEvent[], now: Date): Promise<{ events: NotifyEvent[]; markSent: string[]; seen: Array<{ endpointKey: string; fingerprint256: string }> }> {
+async function storeEvents(config: Config, store: AsyncStore, reports: readonly EndpointReport[], sent: ReadonlySet<string>, runEvents: readonly RunEvent[], now: Date): Promise<{ events: NotifyEvent[]; markSent: string[]; seen: SeenRow[] }> {
   const events: NotifyEvent[] = [];
   const add = (e: NotifyEvent): void => {
     if (sent.has(e.key) || events.some((x) => x.key === e.key)) return;
@@ -211,7 +212,7 @@ async function storeEvents(config: Config, store: AsyncStore, reports: readonly 
   for (const r of runEvents) add(runEventToNotify(r));
 
   const before = await store.notifications.seen();
-  const seen: Array<{ endpointKey: string; fingerprint256: string }> = [];
+  const seen: SeenRow[] = [];
   let issued: Map<string, Set<string>> | undefined;
   const managed = new Map(config.domains.map((d) => [d.name, d.managed]));
   const done = new Set<string>();
@@ -220,13 +221,12 @@ async function storeEvents(config: Config, store: AsyncStore, reports: readonly 
     const ep = endpointKey(r);
     if (done.has(ep)) continue;
     done.add(ep);
-    seen.push({ endpointKey: ep, fingerprint256: r.fingerprint256 });
+    seen.push({ endpointKey: ep, fingerprint256: r.fingerprint256, notBefore: r.notBefore ?? null, notAfter: r.notAfter ?? null });
     const prev = before.get(ep);
-    // Monitor-only domains are renewed by someone else by definition: only a managed domain's
-    // certificate has one source, certs, so only there is a change unexpected.
-    if (prev === undefined || prev === r.fingerprint256 || managed.get(r.domain) !== true) continue;
-    if (!issued) {
-      // Read once, only when something changed: most runs change nothing.
+    if (prev === undefined || prev.fingerprint256 === r.fingerprint256) continue;
+    const isManaged = managed.get(r.domain) === true;
+    if (isManaged && !issued) {
+      // Read once, only when a managed endpoint changed: most runs change nothing.
       issued = new Map();
       for (const v of await store.issued.list()) {
         const set = issued.get(v.lineage) ?? new Set<string>();
@@ -234,7 +234,8 @@ async function storeEvents(config: Config, store: AsyncStore, reports: readonly 
         issued.set(v.lineage, set);
       }
     }
-    if (issued.get(r.domain)?.has(r.fingerprint256)) continue;
+    const what = unexpectedChange({ managed: isManaged, previous: prev, fingerprint256: r.fingerprint256, issuedByCerts: issued?.get(r.domain) ?? new Set(), now });
+    if (what === null) continue;
     const endpoint = endpointLabel(r);
     add({
       key: eventSentKey('unexpected-change', `${ep}:${r.fingerprint256}`),
@@ -247,9 +248,11 @@ async function storeEvents(config: Config, store: AsyncStore, reports: readonly 
       daysLeft: r.daysLeft,
       notAfter: r.notAfter,
       issuer: r.issuer ?? null,
-      message: `${r.domain} ${endpoint}: unexpected-change: serves a certificate certs did not issue (SHA-256 ${r.fingerprint256.slice(0, 23)}…, was ${prev.slice(0, 23)}…)`,
-      detail: `serves a certificate certs did not issue (was ${prev.slice(0, 23)}…, now ${r.fingerprint256.slice(0, 23)}…)`,
-      fix: `find out who replaced it; \`certs status ${r.domain}\` shows what is served, \`certs nginx write ${r.domain}\` deploys certs' own`,
+      message: `${r.domain} ${endpoint}: unexpected-change: ${what}`,
+      detail: what,
+      fix: isManaged
+        ? `find out who replaced it; \`certs status ${r.domain}\` shows what is served, \`certs nginx write ${r.domain}\` deploys certs' own`
+        : `if nobody renewed it early on purpose, find out who replaced it (a load balancer or CDN serving another certificate, a manual swap); \`certs status ${r.domain}\` shows what is served`,
     });
   }
 

@@ -81,9 +81,14 @@ export function openDatabase(path: string, opts: OpenDatabaseOptions = {}): Db |
     }
     secureModes(path);
     // Before the first migration: changing the journal mode cannot happen inside a transaction.
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    applyMigrations(db, MIGRATIONS, path);
+    // SQLite answers BUSY at once, without its busy handler, where waiting could deadlock (the
+    // switch to WAL while another process holds the file, a read lock meeting a writer's): so
+    // when several processes open a new store together, the losers wait here and try again.
+    untilNotBusy(busyTimeoutMs, () => {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      applyMigrations(db, MIGRATIONS, path);
+    });
     return db;
   } catch (err) {
     db.close();
@@ -313,6 +318,22 @@ function sqliteCode(err: unknown): string {
 function sqliteMessage(err: unknown): string {
   // First line only: some drivers append context lines, and stacks never belong in a message.
   return errorMessage(err).split('\n', 1)[0] ?? '';
+}
+
+/** Runs `fn` again while it fails with BUSY, for up to `budgetMs`; then throws the last failure. */
+function untilNotBusy(budgetMs: number, fn: () => void): void {
+  const deadline = Date.now() + budgetMs;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    try {
+      fn();
+      return;
+    } catch (err) {
+      if (!isBusy(err) || Date.now() + wait > deadline) throw err;
+      // openDatabase is synchronous (better-sqlite3 is); a short blocking pause, not a spin.
+      Atomics.wait(pause, 0, 0, wait);
+    }
+  }
 }
 
 function isBusy(err: unknown): boolean {

@@ -37,7 +37,7 @@ export { DeploymentRepository, type DeployFailureRow, type DeploymentRow } from 
 export { MetaRepository } from './meta.js';
 export { RunRepository, type RunOutcome, type RunRow, type RunSummary } from './runs.js';
 export { NodeRepository, type NodeRow, type NodeLastRun } from './nodes.js';
-export { NotificationRepository, type ActiveRow, type CommitRunInput, type NewOutboxMessage, type OutboxRow, type SeenRow } from './notifications.js';
+export { NotificationRepository, type ActiveRow, type CommitRunInput, type NewOutboxMessage, type OutboxRow, type SeenCert, type SeenRow } from './notifications.js';
 export { RenewalRepository, type AriState, type AttemptOutcome, type RenewalState } from './renewals.js';
 
 export const DATABASE_FILE = 'certs.db';

@@ -498,7 +498,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TABLE notify_seen (
         endpoint_key   TEXT PRIMARY KEY,
         fingerprint256 TEXT NOT NULL,
-        seen_at        TEXT NOT NULL
+        seen_at        TEXT NOT NULL,
+        -- Its validity: a monitor-only certificate replaced in the first half of its life was not
+        -- renewed on schedule (unexpected-change).
+        not_before     TEXT,
+        not_after      TEXT
       );
     `,
   },

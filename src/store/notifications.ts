@@ -26,6 +26,16 @@ export type NewOutboxMessage = Omit<OutboxMessage, 'id'> & { nextAttemptAt: stri
 export interface SeenRow {
   endpointKey: string;
   fingerprint256: string;
+  /** The certificate's validity (ISO), when the report had it. */
+  notBefore?: string | null;
+  notAfter?: string | null;
+}
+
+/** What seen() gives per endpoint. */
+export interface SeenCert {
+  fingerprint256: string;
+  notBefore: string | null;
+  notAfter: string | null;
 }
 
 /** What one run decided: commitRun's argument. */
@@ -91,10 +101,10 @@ export class NotificationRepository {
       .map((r) => ({ endpointKey: r.endpoint_key, domain: r.domain, endpoint: r.endpoint, code: r.code, since: r.since, message: r.message }));
   }
 
-  /** endpointKey → the fingerprint it served when notifications were last decided. */
-  seen(): Map<string, string> {
-    const rows = this.db.prepare('SELECT endpoint_key, fingerprint256 FROM notify_seen').raw(true).all() as Array<[string, string]>;
-    return new Map(rows);
+  /** endpointKey → the certificate it served when notifications were last decided. */
+  seen(): Map<string, SeenCert> {
+    const rows = this.db.prepare('SELECT endpoint_key, fingerprint256, not_before, not_after FROM notify_seen').raw(true).all() as Array<[string, string, string | null, string | null]>;
+    return new Map(rows.map(([k, fingerprint256, notBefore, notAfter]) => [k, { fingerprint256, notBefore, notAfter }]));
   }
 
   meta(key: string): string | null {
@@ -115,8 +125,9 @@ export class NotificationRepository {
       for (const a of run.activate) act.run(a.endpointKey, a.code, a.domain, a.endpoint, a.since, a.message);
       const clr = this.db.prepare('DELETE FROM notify_active WHERE endpoint_key = ? AND code = ?');
       for (const c of run.clear) clr.run(c.endpointKey, c.code);
-      const seen = this.db.prepare('INSERT INTO notify_seen (endpoint_key, fingerprint256, seen_at) VALUES (?, ?, ?) ON CONFLICT(endpoint_key) DO UPDATE SET fingerprint256 = excluded.fingerprint256, seen_at = excluded.seen_at');
-      for (const x of run.seen ?? []) seen.run(x.endpointKey, x.fingerprint256, run.at);
+      const seen = this.db.prepare(`INSERT INTO notify_seen (endpoint_key, fingerprint256, seen_at, not_before, not_after) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT(endpoint_key) DO UPDATE SET fingerprint256 = excluded.fingerprint256, seen_at = excluded.seen_at, not_before = excluded.not_before, not_after = excluded.not_after`);
+      for (const x of run.seen ?? []) seen.run(x.endpointKey, x.fingerprint256, run.at, x.notBefore ?? null, x.notAfter ?? null);
       const ins = this.db.prepare(`INSERT INTO outbox (key, channel, recipients_json, subject, text, html, payload_json, created_at, next_attempt_at, target)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING`);
       const ids: number[] = [];

@@ -750,13 +750,15 @@ export function storeContract(engine: string, factory: StoreFactory, opts: { ski
         assert.deepEqual((await s.notifications.list()).map((m) => m.target ?? null), ['pager', 'ops-ntfy', null]);
       });
 
-      it('notifications: fingerprints seen are recorded with a run, replaced per endpoint, and kept when a run names none', async () => {
+      it('notifications: certificates seen are recorded with a run (fingerprint and validity), replaced per endpoint, and kept when a run names none', async () => {
         const s = await open();
         assert.deepEqual(await s.notifications.seen(), new Map());
-        await s.notifications.commitRun({ ...emptyRun, at: '2030-01-01T00:00:00.000Z', seen: [{ endpointKey: 'a:443', fingerprint256: 'AA' }, { endpointKey: 'b:443', fingerprint256: 'BB' }] });
-        assert.deepEqual(await s.notifications.seen(), new Map([['a:443', 'AA'], ['b:443', 'BB']]));
-        await s.notifications.commitRun({ ...emptyRun, at: '2030-01-02T00:00:00.000Z', seen: [{ endpointKey: 'a:443', fingerprint256: 'A1' }, { endpointKey: 'a:443', fingerprint256: 'A2' }] });
-        assert.deepEqual(await s.notifications.seen(), new Map([['a:443', 'A2'], ['b:443', 'BB']]), 'the last of two rows for one endpoint wins');
+        const nb = '2029-12-01T00:00:00.000Z';
+        const na = '2030-03-01T00:00:00.000Z';
+        await s.notifications.commitRun({ ...emptyRun, at: '2030-01-01T00:00:00.000Z', seen: [{ endpointKey: 'a:443', fingerprint256: 'AA', notBefore: nb, notAfter: na }, { endpointKey: 'b:443', fingerprint256: 'BB' }] });
+        assert.deepEqual(await s.notifications.seen(), new Map([['a:443', { fingerprint256: 'AA', notBefore: nb, notAfter: na }], ['b:443', { fingerprint256: 'BB', notBefore: null, notAfter: null }]]));
+        await s.notifications.commitRun({ ...emptyRun, at: '2030-01-02T00:00:00.000Z', seen: [{ endpointKey: 'a:443', fingerprint256: 'A1' }, { endpointKey: 'a:443', fingerprint256: 'A2', notBefore: na, notAfter: nb }] });
+        assert.deepEqual((await s.notifications.seen()).get('a:443'), { fingerprint256: 'A2', notBefore: na, notAfter: nb }, 'the last of two rows for one endpoint wins');
         await s.notifications.commitRun(emptyRun);
         assert.equal((await s.notifications.seen()).size, 2);
       });

@@ -6,7 +6,7 @@
  */
 import { assertPgFence } from './locks.js';
 import type { Fence } from '../fence.js';
-import type { ActiveRow, NewOutboxMessage, OutboxRow, SeenRow } from '../notifications.js';
+import type { ActiveRow, NewOutboxMessage, OutboxRow, SeenCert, SeenRow } from '../notifications.js';
 import type { NotificationStore } from '../contract.js';
 import type { PgDb, PgQueryable } from './db.js';
 import { pgLimit } from './renewals.js';
@@ -94,9 +94,9 @@ export class PgNotificationStore implements NotificationStore {
     return rows.map((r) => ({ endpointKey: r.endpoint_key, domain: r.domain, endpoint: r.endpoint, code: r.code, since: r.since, message: r.message }));
   }
 
-  async seen(): Promise<Map<string, string>> {
-    const { rows } = await this.db.query<{ endpoint_key: string; fingerprint256: string }>('SELECT endpoint_key, fingerprint256 FROM notify_seen');
-    return new Map(rows.map((r) => [r.endpoint_key, r.fingerprint256]));
+  async seen(): Promise<Map<string, SeenCert>> {
+    const { rows } = await this.db.query<{ endpoint_key: string; fingerprint256: string; not_before: string | null; not_after: string | null }>('SELECT endpoint_key, fingerprint256, not_before, not_after FROM notify_seen');
+    return new Map(rows.map((r) => [r.endpoint_key, { fingerprint256: r.fingerprint256, notBefore: r.not_before, notAfter: r.not_after }]));
   }
 
   async meta(key: string): Promise<string | null> {
@@ -135,10 +135,10 @@ export class PgNotificationStore implements NotificationStore {
       const seen = dedupeSeen(run.seen ?? []);
       if (seen.length > 0) {
         // Key order, as notify_sent's: concurrent committers lock rows in one order.
-        await q.query(`INSERT INTO notify_seen (endpoint_key, fingerprint256, seen_at)
-          SELECT k, f, $3 FROM unnest($1::text[], $2::text[]) AS s(k, f) ORDER BY k COLLATE "C"
-          ON CONFLICT (endpoint_key) DO UPDATE SET fingerprint256 = excluded.fingerprint256, seen_at = excluded.seen_at`,
-        [seen.map((x) => x.endpointKey), seen.map((x) => x.fingerprint256), run.at]);
+        await q.query(`INSERT INTO notify_seen (endpoint_key, fingerprint256, seen_at, not_before, not_after)
+          SELECT k, f, $3, nb, na FROM unnest($1::text[], $2::text[], $4::text[], $5::text[]) AS s(k, f, nb, na) ORDER BY k COLLATE "C"
+          ON CONFLICT (endpoint_key) DO UPDATE SET fingerprint256 = excluded.fingerprint256, seen_at = excluded.seen_at, not_before = excluded.not_before, not_after = excluded.not_after`,
+        [seen.map((x) => x.endpointKey), seen.map((x) => x.fingerprint256), run.at, seen.map((x) => x.notBefore ?? null), seen.map((x) => x.notAfter ?? null)]);
       }
       const ids = run.messages.length > 0 ? await insertMessages(q, run.messages) : [];
       const meta = Object.entries(run.meta ?? {});

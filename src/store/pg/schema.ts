@@ -360,7 +360,9 @@ export const PG_MIGRATIONS: readonly PgMigration[] = [
       CREATE TABLE notify_seen (
         endpoint_key   text COLLATE "C" PRIMARY KEY,
         fingerprint256 text COLLATE "C" NOT NULL,
-        seen_at        text COLLATE "C" NOT NULL
+        seen_at        text COLLATE "C" NOT NULL,
+        not_before     text COLLATE "C",
+        not_after      text COLLATE "C"
       );
     `,
   },

@@ -108,10 +108,13 @@ describe('queueNotifications with channels', () => {
 
   it('unexpected-change: not on first sighting nor for certs\' own versions; once for a foreign one; hook-failed once per key', async () => {
     const { config, store } = setup([{ name: 'm.test', endpoints: [{ host: 'm.test', port: 443 }] }, { name: 'mon.test', managed: false }]);
+    // mon.test's 90-day certificates: X1 replaced by X2 with 39 days left (a renewal on
+    // schedule), X2 by X3 with 83 of its 90 days left (not a renewal: unexpected).
+    const MON_NOT_AFTER: Record<string, Date> = { X1: day(40), X2: day(91), X3: day(98) };
     try {
       const run = async (at: Date, fpM: string, fpMon: string, runEvents: Parameters<typeof queueNotifications>[4] = {}): Promise<string[]> => {
         const since = maxId(store);
-        const { events } = await queueNotifications(config, a(store), [report('m.test', at, day(300), [], fpM), report('mon.test', at, day(300), [], fpMon)], at, runEvents);
+        const { events } = await queueNotifications(config, a(store), [report('m.test', at, day(300), [], fpM), report('mon.test', at, MON_NOT_AFTER[fpMon]!, [], fpMon)], at, runEvents);
         assert.ok(maxId(store) >= since);
         return events.map((e) => `${e.kind} ${e.domain}`);
       };
@@ -122,7 +125,7 @@ describe('queueNotifications with channels', () => {
         dir: '/tmp/none', issuedAt: day(0).toISOString(), reason: 'test', revokedAt: null, revokeReason: null,
       };
       store.issued.record(cert);
-      assert.deepEqual(await run(day(1), 'FP2', 'X2'), [], 'certs issued FP2; mon.test is renewed by others');
+      assert.deepEqual(await run(day(1), 'FP2', 'X2'), [], 'certs issued FP2; mon.test was renewed by others on schedule');
       assert.deepEqual(await run(day(2), 'EVIL', 'X2'), ['unexpected-change m.test']);
       assert.deepEqual(await run(day(3), 'EVIL', 'X2'), [], 'once');
       const hook = hookFailed('m.test', 'deploy', 'exit 1', { issued: 2 });
@@ -132,6 +135,8 @@ describe('queueNotifications with channels', () => {
       assert.deepEqual(await run(day(6), 'EVIL', 'X2', { runEvents: [fell] }), ['issuer-fallback m.test']);
       assert.deepEqual(await run(day(7), 'EVIL', 'X2', { runEvents: [fell] }), [], 'once per version');
       assert.ok((told(store, 0).get('all') ?? []).some((t) => t.includes('issuer-fallback: version 3 issued by https://ca2.example/dir because https://ca1.example/dir could not: https://ca1.example/dir: CA unreachable: connection refused')), 'the channel says which CA and why');
+      assert.deepEqual(await run(day(8), 'EVIL', 'X3'), ['unexpected-change mon.test'], 'monitor-only: replaced in the first half of its life');
+      assert.ok((told(store, 0).get('all') ?? []).some((t) => t.includes('mon.test mon.test:443: unexpected-change: the certificate was replaced with 83 of its 90 days left, not on a renewal schedule')));
       const quiet = told(store, 0).get('quiet') ?? [];
       assert.ok(quiet.every((t) => !t.includes('unexpected-change')), 'quiet turned unexpected-change off');
     } finally {
