@@ -15,6 +15,7 @@ import { buildDigest, buildHeartbeat, channelExpiryKey, evaluateNotifications, e
 import { nodeSilentLine } from '../core/nodes.js';
 import { unexpectedChange } from '../core/cert-change.js';
 import { FORMATTERS, type ChannelPayload } from '../notify/formats/index.js';
+import { pagerdutyDedupKey } from '../notify/formats/pagerduty.js';
 import { clusterNodes } from './status.js';
 import { sortByUrgency } from '../core/digest.js';
 import { fixFor } from '../core/advice.js';
@@ -203,7 +204,7 @@ function routedTo(config: Config, target: string): (e: NotifyEvent) => boolean {
  * (unexpected-change; the first sighting of an endpoint is not a change), and cluster nodes gone
  * silent (PostgreSQL only, once per silence: the key holds the last time it was seen).
  */
-async function storeEvents(config: Config, store: AsyncStore, reports: readonly EndpointReport[], sent: ReadonlySet<string>, runEvents: readonly RunEvent[], now: Date): Promise<{ events: NotifyEvent[]; markSent: string[]; seen: SeenRow[] }> {
+async function storeEvents(config: Config, store: AsyncStore, reports: readonly EndpointReport[], sent: ReadonlySet<string>, runEvents: readonly RunEvent[], now: Date): Promise<{ events: NotifyEvent[]; markSent: string[]; seen: SeenRow[]; changed: Array<{ endpointKey: string; domain: string; from: string }> }> {
   const events: NotifyEvent[] = [];
   const add = (e: NotifyEvent): void => {
     if (sent.has(e.key) || events.some((x) => x.key === e.key)) return;
@@ -213,6 +214,7 @@ async function storeEvents(config: Config, store: AsyncStore, reports: readonly 
 
   const before = await store.notifications.seen();
   const seen: SeenRow[] = [];
+  const changed: Array<{ endpointKey: string; domain: string; from: string }> = [];
   let issued: Map<string, Set<string>> | undefined;
   const managed = new Map(config.domains.map((d) => [d.name, d.managed]));
   const done = new Set<string>();
@@ -224,6 +226,7 @@ async function storeEvents(config: Config, store: AsyncStore, reports: readonly 
     seen.push({ endpointKey: ep, fingerprint256: r.fingerprint256, notBefore: r.notBefore ?? null, notAfter: r.notAfter ?? null });
     const prev = before.get(ep);
     if (prev === undefined || prev.fingerprint256 === r.fingerprint256) continue;
+    changed.push({ endpointKey: ep, domain: r.domain, from: prev.fingerprint256 });
     const isManaged = managed.get(r.domain) === true;
     if (isManaged && !issued) {
       // Read once, only when a managed endpoint changed: most runs change nothing.
@@ -273,7 +276,32 @@ async function storeEvents(config: Config, store: AsyncStore, reports: readonly 
       fix: `check certs daemon on ${n.name} (its log, its cron or systemd unit, its connection to PostgreSQL)`,
     });
   }
-  return { events, markSent: events.map((e) => e.key), seen };
+  return { events, markSent: events.map((e) => e.key), seen, changed };
+}
+
+/**
+ * PagerDuty alerts for an expiring certificate close when the endpoint serves another one (a
+ * renewal, by certs or anyone): a resolve with the expiry alert's dedup_key, for each certificate
+ * replaced whose expiry was alerted (its sent keys). Once per (channel, endpoint, certificate):
+ * the outbox key is unique.
+ */
+function expiryResolves(targets: readonly Target[], changed: ReadonlyArray<{ endpointKey: string; domain: string; from: string }>, sent: ReadonlySet<string>, config: Config, now: Date): NewOutboxMessage[] {
+  const at = now.toISOString();
+  const out: NewOutboxMessage[] = [];
+  for (const t of targets) {
+    if (t.channel?.format !== 'pagerduty' || t.off.has('expiry')) continue;
+    const routed = routedTo(config, t.name);
+    for (const c of changed) {
+      if (!routed({ domain: c.domain } as NotifyEvent)) continue;
+      const prefixes = [`expiry:${c.endpointKey}:${c.from}:`, `expiry@${t.name}:${c.endpointKey}:${c.from}:`];
+      if (![...sent].some((k) => prefixes.some((p) => k.startsWith(p)))) continue;
+      const dedup_key = pagerdutyDedupKey({ kind: 'expiry', key: '', endpointKey: c.endpointKey, fingerprint256: c.from });
+      const text = `${c.domain} ${c.endpointKey}: the certificate that was expiring has been replaced`;
+      const payload: ChannelPayload = { format: 'pagerduty', body: { event_action: 'resolve', dedup_key } };
+      out.push({ key: `resolve:${t.name}:${c.endpointKey}:${c.from}`, channel: 'webhook', target: t.name, to: [], subject: text, text, html: null, payload, createdAt: at, nextAttemptAt: at });
+    }
+  }
+  return out;
 }
 
 interface Target {
@@ -357,7 +385,9 @@ export async function queueNotifications(config: Config, store: AsyncStore, repo
       const events = eventsOf(t);
       if (events.length > 0) messages.push(...channelMessages(t.channel, events, events.length === all.length && whole && !own.has(t.name) ? whole : digestOf(events), now, 'digest'));
     }
-  } else if (notify.heartbeat) {
+  }
+  messages.push(...expiryResolves(targets, extra.changed, sent, config, now));
+  if (messages.length === 0 && !anything && notify.heartbeat) {
     const last = await repo.meta(HEARTBEAT_META);
     if (heartbeatDue(last ? new Date(last) : null, now, notify.heartbeat.intervalHours)) {
       // Problems still open (alerted earlier, not cleared) are named, so a heartbeat never says

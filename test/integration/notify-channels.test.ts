@@ -266,6 +266,25 @@ describe('notify channels against a loopback sink', () => {
     });
   });
 
+  it('PagerDuty: an expiry alert is resolved, with its dedup_key, once the endpoint serves a renewed certificate', async () => {
+    const base = sink.base;
+    const config = loadYaml(caseDir(), `notify:\n  channels:\n    - { name: pd, format: pagerduty, url: "${base}/v2/enqueue", routingKey: "\${env:PD_KEY}" }\ndomains:\n  - { name: e.example, managed: false }\n`);
+    await withStore(async (store) => {
+      sink.answer = () => ({ status: 202, body: '{"status":"success"}' });
+      const from = sink.seen.length;
+      const run = (r: EndpointReport, days: number) => notifyAfterRun(config, a(store), [r], { now: new Date(T0.getTime() + days * DAY), random: () => 0.5, channels: channelsOf(config) });
+      await run(report('e.example', [], 10), 0);
+      // Renewed by whoever runs it: another certificate, 89 days left.
+      const renewed = { ...report('e.example', [], 89), fingerprint256: 'FP:renewed' };
+      await run(renewed, 1);
+      await run(renewed, 2);
+      const bodies = sink.seen.slice(from).map((r) => JSON.parse(r.body) as { event_action: string; dedup_key: string });
+      assert.deepEqual(bodies.map((b) => b.event_action), ['trigger', 'resolve'], 'one trigger, one resolve, nothing on the third run');
+      assert.equal(bodies[0]!.dedup_key, 'certs:tls|e.example|e.example|443|:expiry:FP:e.example');
+      assert.equal(bodies[1]!.dedup_key, bodies[0]!.dedup_key);
+    });
+  });
+
   it('no credential in any error: 500, 400 echoing the request, and a refused connection', async () => {
     const { events, stillOpen } = goldenInput();
     const digest = buildDigest(events, { now: GOLDEN_NOW, total: 7, stillOpen });
