@@ -216,7 +216,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   notify
     .command('test')
     .description('send a test message through every configured channel and show what the server answered')
-    .option('--channel <name>', 'only email or webhook')
+    .option('--channel <name>', 'only this one: email, webhook or the name of one of notify.channels')
     .action((opts: { channel?: string }) => run('plain', async (g) => (await notifyCommands()).testCommand({ ...g, ...opts }, io))());
   notify
     .command('list')

@@ -189,6 +189,23 @@ export function channelMessages(ch: ChannelConfig, events: readonly NotifyEvent[
   });
 }
 
+/**
+ * The messages of `certs notify test` for one channel: its format's rendering of a one-line test
+ * digest; PagerDuty, which pages rather than posts, gets an info trigger and at once its resolve.
+ */
+export function channelTestMessages(ch: ChannelConfig, now: Date, machine: string): NewOutboxMessage[] {
+  const at = now.toISOString();
+  const subject = '[certs] test message';
+  const text = `certs on ${machine}: test message`;
+  if (ch.format === 'pagerduty') {
+    const dedup_key = `certs:test:${machine}:${at}`;
+    const trigger = { event_action: 'trigger', dedup_key, payload: { summary: text, source: machine, severity: 'info', timestamp: at, component: 'certs', group: 'certs', class: 'test' }, client: 'certs' };
+    return [trigger, { event_action: 'resolve', dedup_key }].map((body, i) => ({ key: `test:${ch.name}:${at}:${i + 1}`, channel: 'webhook', target: ch.name, to: [], subject, text, html: null, payload: { format: ch.format, body } satisfies ChannelPayload, createdAt: at, nextAttemptAt: at }));
+  }
+  const digest: Digest = { subject, story: text, summary: '', counts: { critical: 0, warning: 0, info: 0 }, groups: [], rows: [], shown: 0, rest: null, text };
+  return channelMessages(ch, [], digest, now, 'heartbeat').map((m) => ({ ...m, key: m.key.replace(/^heartbeat:/, 'test:') }));
+}
+
 /** Whether a domain's events go to `target` (domains[].notify.channels; events of no domain, like node-silent, go everywhere). */
 function routedTo(config: Config, target: string): (e: NotifyEvent) => boolean {
   const routes = new Map(config.domains.filter((d) => d.notify?.channels).map((d) => [d.name, new Set(d.notify!.channels)]));

@@ -22,7 +22,7 @@ import { buildDigest, runEventToNotify, type NotifyEvent } from '../../src/core/
 import type { EndpointReport } from '../../src/core/model.js';
 import { statusOf, type Problem } from '../../src/core/problems.js';
 import { createHttpChannel } from '../../src/notify/channel.js';
-import { channelMessages, notifyAfterRun } from '../../src/service/notify.js';
+import { channelMessages, channelTestMessages, notifyAfterRun } from '../../src/service/notify.js';
 import { channelsOf } from '../../src/cli/compose.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { a } from '../helpers/async-store.js';
@@ -283,6 +283,22 @@ describe('notify channels against a loopback sink', () => {
       assert.equal(bodies[0]!.dedup_key, 'certs:tls|e.example|e.example|443|:expiry:FP:e.example');
       assert.equal(bodies[1]!.dedup_key, bodies[0]!.dedup_key);
     });
+  });
+
+  it('certs notify test: every channel gets a test message it accepts; PagerDuty a trigger and its resolve', async () => {
+    const config = loadYaml(caseDir(), channelsYaml(sink.base));
+    sink.answer = () => ({ status: 200, body: '{}' });
+    const from = sink.seen.length;
+    for (const ch of config.notify!.channels! as ChannelConfig[]) {
+      for (const m of channelTestMessages(ch, T0, 'host1')) await createHttpChannel(ch).deliver({ ...m, id: 0 });
+    }
+    const got = sink.seen.slice(from);
+    assert.equal(got.length, 8, 'one request per channel, two for PagerDuty');
+    for (const r of got.filter((x) => !x.path.startsWith('/v2/'))) assert.ok(r.body.includes('certs on host1: test message'), `${r.path}: ${r.body}`);
+    const pd = got.filter((x) => x.path === '/v2/enqueue').map((r) => JSON.parse(r.body) as { event_action: string; dedup_key: string; payload?: { severity: string } });
+    assert.deepEqual(pd.map((b) => b.event_action), ['trigger', 'resolve']);
+    assert.equal(pd[0]!.payload?.severity, 'info');
+    assert.equal(pd[0]!.dedup_key, pd[1]!.dedup_key);
   });
 
   it('no credential in any error: 500, 400 echoing the request, and a refused connection', async () => {

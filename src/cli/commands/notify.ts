@@ -17,10 +17,12 @@ export async function testCommand(opts: GlobalOptions & { channel?: string }, io
   const config = configFrom(opts);
   const notify = notifyOf(config);
   const want = opts.channel;
-  if (want !== undefined && want !== 'email' && want !== 'webhook') throw new UsageError(`--channel: expected email or webhook, got ${JSON.stringify(want)}`);
+  const names = [...(notify.email ? ['email'] : []), ...(notify.webhook ? ['webhook'] : []), ...(notify.channels ?? []).map((c) => c.name)];
+  if (want !== undefined && !names.includes(want)) throw new UsageError(`--channel: expected one of ${names.join(', ')} (the configured channels), got ${JSON.stringify(want)}`);
+  const wanted = (name: string): boolean => want === undefined || want === name;
   let failed = false;
   const now = io.now();
-  if (notify.email && want !== 'webhook') {
+  if (notify.email && wanted('email')) {
     const { sendTestEmail } = await import('../../notify/email.js');
     try {
       const r = await sendTestEmail(notify.email, now);
@@ -30,7 +32,7 @@ export async function testCommand(opts: GlobalOptions & { channel?: string }, io
       io.stdout.write(`email to ${notify.email.to.join(', ')} via ${notify.email.smtp.host}:${notify.email.smtp.port}: FAILED — ${err instanceof Error ? err.message : String(err)}\n`);
     }
   }
-  if (notify.webhook && want !== 'email') {
+  if (notify.webhook && wanted('webhook')) {
     const { createWebhookChannel } = await import('../../notify/webhook.js');
     const at = now.toISOString();
     const text = `certs on ${hostname()}: test message`;
@@ -40,6 +42,23 @@ export async function testCommand(opts: GlobalOptions & { channel?: string }, io
     } catch (err) {
       failed = true;
       io.stdout.write(`webhook ${new URL(notify.webhook.url).origin}: FAILED — ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  }
+  const channels = (notify.channels ?? []).filter((c) => wanted(c.name));
+  if (channels.length > 0) {
+    const { createHttpChannel } = await import('../../notify/channel.js');
+    const { channelTestMessages } = await import('../../service/notify.js');
+    for (const ch of channels) {
+      const label = `channel ${ch.name} (${ch.format})`;
+      try {
+        const answers: string[] = [];
+        // Each part as the outbox would hold it; PagerDuty gets a trigger and its resolve.
+        for (const m of channelTestMessages(ch, now, hostname())) answers.push((await createHttpChannel(ch).deliver({ ...m, id: 0 })).response);
+        io.stdout.write(`${label}: accepted — ${answers.join(', ')}\n`);
+      } catch (err) {
+        failed = true;
+        io.stdout.write(`${label}: FAILED — ${err instanceof Error ? err.message : String(err)}\n`);
+      }
     }
   }
   return failed ? 1 : 0;
