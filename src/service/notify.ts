@@ -27,7 +27,7 @@ import type { NewOutboxMessage, SeenRow } from '../store/index.js';
 import type { AsyncStore } from '../store/contract.js';
 import type { Fence } from '../store/fence.js';
 import { leaseMsOf } from '../config/node.js';
-import { newOwnerId, tryLease } from './lease.js';
+import { newOwnerId, tryLease, waitLease } from './lease.js';
 
 /** email, webhook and notify.channels names → their channel. */
 export type ChannelSet = Partial<Record<ChannelName | (string & {}), Channel>>;
@@ -491,7 +491,15 @@ export async function notifyAfterRun(config: Config, store: AsyncStore, reports:
   // Deciding and queueing under the cluster-wide notify lock (issue 16): of the nodes reaching
   // this step at once one queues, from the shared store, and its commit is fenced; the others
   // only deliver. A node that finds the lock taken decides nothing this time (the holder does).
-  const lease = await tryLease(store.locks, 'notify', newOwnerId(), leaseMsOf(config));
+  const owner = newOwnerId();
+  let lease = await tryLease(store.locks, 'notify', owner, leaseMsOf(config));
+  if (!lease && (opts.runEvents?.length ?? 0) > 0) {
+    // What happened on this node (a hook that failed, a fallback to another CA) is known here
+    // only: wait for the holder's decision (one lease at most), then decide again. Every sent
+    // key is cluster-wide, so what the holder queued is not queued twice.
+    opts.log?.('another node is deciding notifications now; waiting to queue what happened on this one');
+    lease = await waitLease(store.locks, 'notify', owner, leaseMsOf(config), { leaseMs: leaseMsOf(config) }).catch(() => null);
+  }
   let queued = { events: [] as NotifyEvent[], queued: 0 };
   if (lease) {
     try {
@@ -500,7 +508,7 @@ export async function notifyAfterRun(config: Config, store: AsyncStore, reports:
       await lease.release();
     }
   } else {
-    opts.log?.('another node is deciding notifications now; this one only delivers');
+    opts.log?.(`another node is deciding notifications now; this one only delivers${opts.runEvents?.length ? ` (${opts.runEvents.length} event(s) of this run not queued: ${opts.runEvents.map((e) => `${e.type} ${e.domain}`).join(', ')})` : ''}`);
   }
   const flushed = await flushOutbox(config, store, opts);
   return { ...queued, ...flushed };

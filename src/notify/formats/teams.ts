@@ -14,6 +14,16 @@ const COLOUR = { critical: 'Attention', warning: 'Warning', recovered: 'Good', o
 
 type Block = Record<string, unknown>;
 
+/**
+ * Adaptive Cards render a CommonMark subset (bold, italics, lists, links) and expand
+ * {{DATE(…)}}/{{TIME(…)}}: a certificate field or banner must stay text, so the characters that
+ * open those (and the backslash itself) are backslash-escaped, CommonMark's own escape; nothing
+ * else, since every escape shows where a client renders less than CommonMark.
+ */
+export function escapeTeams(s: string): string {
+  return s.replace(/[\\*_[\]{}]/g, (c) => `\\${c}`);
+}
+
 function payload(blocks: Block[]): unknown {
   return {
     type: 'message',
@@ -30,23 +40,23 @@ export const teams: ChannelFormatter = {
     const d = input.digest;
     const level = d.counts.critical > 0 ? 'critical' : d.counts.warning > 0 ? 'warning' : 'recovered';
     const head: Block[] = [
-      { type: 'TextBlock', text: d.subject, weight: 'Bolder', size: 'Medium', wrap: true, color: COLOUR[level] },
-      { type: 'TextBlock', text: d.story, wrap: true },
-      { type: 'TextBlock', text: d.summary, wrap: true, isSubtle: true, spacing: 'None' },
+      { type: 'TextBlock', text: escapeTeams(d.subject), weight: 'Bolder', size: 'Medium', wrap: true, color: COLOUR[level] },
+      { type: 'TextBlock', text: escapeTeams(d.story), wrap: true },
+      { type: 'TextBlock', text: escapeTeams(d.summary), wrap: true, isSubtle: true, spacing: 'None' },
     ];
     const blocks = [...head];
     const size = (b: Block[]): number => utf8Bytes(JSON.stringify(payload(b)));
     const more = moreLineOf(input);
     let shown = 0;
     for (const r of d.rows) {
-      const line: Block = { type: 'TextBlock', text: cut(`**${STATUS_LABELS[r.status]}** ${r.domain} ${r.endpoint}: ${r.problem}`, 2000, chars), wrap: true, color: COLOUR[r.status], separator: true };
-      const fix: Block[] = r.fix ? [{ type: 'TextBlock', text: cut(`fix: ${r.fix}`, 2000, chars), wrap: true, isSubtle: true, spacing: 'None' }] : [];
+      const line: Block = { type: 'TextBlock', text: cut(`**${STATUS_LABELS[r.status]}** ${escapeTeams(`${r.domain} ${r.endpoint}: ${r.problem}`)}`, 2000, chars), wrap: true, color: COLOUR[r.status], separator: true };
+      const fix: Block[] = r.fix ? [{ type: 'TextBlock', text: cut(`fix: ${escapeTeams(r.fix)}`, 2000, chars), wrap: true, isSubtle: true, spacing: 'None' }] : [];
       // Room is kept for the count line whenever something may still follow.
-      if (size([...blocks, line, ...fix, { type: 'TextBlock', text: more(d.rows.length), wrap: true }]) > TEAMS_PAYLOAD_BYTES) break;
+      if (size([...blocks, line, ...fix, { type: 'TextBlock', text: escapeTeams(more(d.rows.length)), wrap: true }]) > TEAMS_PAYLOAD_BYTES) break;
       blocks.push(line, ...fix);
       shown += 1;
     }
-    if (shown < d.rows.length) blocks.push({ type: 'TextBlock', text: more(d.rows.length - shown), wrap: true, isSubtle: true });
+    if (shown < d.rows.length) blocks.push({ type: 'TextBlock', text: escapeTeams(more(d.rows.length - shown)), wrap: true, isSubtle: true });
     const text = [d.story, d.summary, ...d.rows.slice(0, shown).map((r) => `${STATUS_LABELS[r.status]} ${r.domain} ${r.endpoint}: ${r.problem}`)].join('\n');
     return [{ subject: d.subject, text, body: payload(blocks) }];
   },

@@ -130,3 +130,11 @@ describe('channel formats: size limits', () => {
     assert.ok(req.url.endsWith(`/send/m.room.message/${matrixTxnId('digest:mx:2031:1')}`));
   });
 });
+
+describe('teams: certificate text stays text', () => {
+  it('escapes the CommonMark subset and the {{DATE()}} functions Adaptive Cards expand', async () => {
+    const { escapeTeams } = await import('../../../src/notify/formats/teams.js');
+    assert.equal(escapeTeams('CN=*.example.com [click](http://x) {{DATE(2017-02-14T06:00:00Z)}} _a_'), 'CN=\\*.example.com \\[click\\](http://x) \\{\\{DATE(2017-02-14T06:00:00Z)\\}\\} \\_a\\_');
+    assert.equal(escapeTeams('plain text (42 days): `ok`.'), 'plain text (42 days): `ok`.');
+  });
+});

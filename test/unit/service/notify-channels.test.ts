@@ -10,7 +10,7 @@ import type { EndpointReport } from '../../../src/core/model.js';
 import { statusOf, type Problem } from '../../../src/core/problems.js';
 import type { Config } from '../../../src/config/types.js';
 import { openStore, type IssuedCert, type OutboxRow, type Store } from '../../../src/store/index.js';
-import { queueNotifications } from '../../../src/service/notify.js';
+import { notifyAfterRun, queueNotifications } from '../../../src/service/notify.js';
 import { hookFailed, issuerFellBack } from '../../../src/service/renew.js';
 import { configFixture } from '../../helpers/config-fixture.js';
 import { a } from '../../helpers/async-store.js';
@@ -139,6 +139,33 @@ describe('queueNotifications with channels', () => {
       assert.ok((told(store, 0).get('all') ?? []).some((t) => t.includes('mon.test mon.test:443: unexpected-change: the certificate was replaced with 83 of its 90 days left, not on a renewal schedule')));
       const quiet = told(store, 0).get('quiet') ?? [];
       assert.ok(quiet.every((t) => !t.includes('unexpected-change')), 'quiet turned unexpected-change off');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('run events are not lost when another node holds the notify lock: this one waits for it, then queues them', async () => {
+    const { config, store } = setup([{ name: 'm.test', endpoints: [{ host: 'm.test', port: 443 }] }]);
+    try {
+      const s = a(store);
+      const other = await s.locks.tryAcquire('notify', 'other-node', 60_000);
+      assert.notEqual(other, null);
+      const hook = hookFailed('m.test', 'deploy', 'exit 1', { issued: 1 });
+      const logs: string[] = [];
+      const result = await notifyAfterRun(config, s, [report('m.test', T0, day(300))], {
+        now: T0,
+        random: () => 0.5,
+        channels: {},
+        runEvents: [hook],
+        // The holder finishes as soon as this node says it waits: no timing involved.
+        log: (e) => {
+          logs.push(e);
+          if (e.includes('waiting to queue')) void s.locks.release('notify', 'other-node', other!);
+        },
+      });
+      assert.ok(logs.some((e) => e.includes('waiting to queue what happened on this one')), logs.join('\n'));
+      assert.deepEqual(result.events.map((e) => `${e.kind} ${e.domain}`), ['hook-failed m.test']);
+      assert.ok(result.queued > 0);
     } finally {
       store.close();
     }
