@@ -122,4 +122,31 @@ ${domains.join('\n')}
       await b!.close();
     }
   });
+
+  it('a node gone silent is told once per silence, to every channel, by whichever node decides', async () => {
+    const [a] = await stores();
+    try {
+      const hour = 3_600_000;
+      const seen = new Date(T0.getTime() + 10 * DAY - 4 * hour);
+      // web-9 runs hourly and was last seen 4 hours before: silent (more than 3 of its cycles).
+      await a!.nodes.heartbeat({ name: 'web-9', version: '0.0.9', startedAt: new Date(seen.getTime() - DAY).toISOString(), lastSeenAt: seen.toISOString(), cycleMs: hour, lastRun: { startedAt: seen.toISOString(), finishedAt: seen.toISOString(), outcome: 'ok' } });
+      const at = new Date(T0.getTime() + 10 * DAY);
+      const before = (await smtp.messages()).length;
+      const first = await notifyAfterRun(configs[0]!, a!, [], { now: at, random: () => 0.5, channels: channelsOf(configs[0]!) });
+      assert.deepEqual(first.events.map((e) => `${e.kind} ${e.endpoint}`), ['node-silent node web-9']);
+      assert.match(first.events[0]!.message, /web-9/);
+      const again = await notifyAfterRun(configs[0]!, a!, [], { now: new Date(at.getTime() + hour), random: () => 0.5, channels: channelsOf(configs[0]!) });
+      assert.deepEqual(again.events, [], 'once per silence');
+      const mails = (await smtp.messages()).slice(before);
+      assert.equal(mails.length, 1);
+      assert.match(mails[0]!.subject, /node-silent/);
+      // Back, then silent again: a new silence is told again.
+      const back = new Date(at.getTime() + 2 * hour);
+      await a!.nodes.heartbeat({ name: 'web-9', version: '0.0.9', startedAt: back.toISOString(), lastSeenAt: back.toISOString(), cycleMs: hour, lastRun: null });
+      const later = await notifyAfterRun(configs[0]!, a!, [], { now: new Date(back.getTime() + 5 * hour), random: () => 0.5, channels: channelsOf(configs[0]!) });
+      assert.deepEqual(later.events.map((e) => e.kind), ['node-silent']);
+    } finally {
+      await a!.close();
+    }
+  });
 });
