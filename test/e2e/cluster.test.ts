@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import type pg from 'pg';
 import { startAcmeEnv, type AcmeEnv } from '../helpers/acme-env.js';
-import { startProxy, type Proxy } from '../helpers/acme-proxy.js';
+import { ordersCreated, startProxy, type Proxy } from '../helpers/acme-proxy.js';
 import { NGINX_BIN, startNginx, type NginxInstance } from '../helpers/nginx.js';
 import { createCA, createLeaf, daysFrom } from '../helpers/pki.js';
 import { startTlsServer, type TlsServer } from '../helpers/scan-fixture.js';
@@ -137,9 +137,8 @@ ${domains}
   }
 
   const q = async <T extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<T[]> => (await db.query<T>(sql, values)).rows;
-  // Orders the CA created (201): a POST Pebble refused for a bad nonce on purpose is retried, not a second order.
-  const newOrders = (): number => proxy.exchanges.filter((e) => e.method === 'POST' && e.path === proxy.newOrderPath && e.status === 201).length;
-  const ordersFor = (name: string): number => proxy.exchanges.filter((e) => e.method === 'POST' && e.path === proxy.newOrderPath && e.status === 201 && e.payload.includes(`"${name}"`)).length;
+  const newOrders = (): number => ordersCreated(proxy);
+  const ordersFor = (name: string): number => ordersCreated(proxy, name);
   const renewEvent = (domain: string, re: RegExp) => (e: Ev): boolean => e['event'] === 'renew' && e['domain'] === domain && re.test(String(e['detail']));
   const issuedEvent = (domain: string) => (e: Ev): boolean => e['event'] === 'renew.result' && e['domain'] === domain && e['action'] === 'issued';
 

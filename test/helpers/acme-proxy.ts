@@ -144,3 +144,16 @@ export async function startProxy(pebble: PebbleInstance, fault?: Fault): Promise
     },
   };
 }
+
+/**
+ * Orders the CA behind `proxy` created (201 to newOrder). A POST Pebble refused for a bad nonce on
+ * purpose (PEBBLE_WFE_NONCEREJECT) is retried by the client: that is not a second order.
+ */
+export function ordersCreated(proxy: Proxy, name?: string): number {
+  return proxy.exchanges.filter((e) => e.method === 'POST' && e.path === proxy.newOrderPath && e.status === 201 && (name === undefined || e.payload.includes(`"${name}"`))).length;
+}
+
+/** Every newOrder POST the CA behind `proxy` received, accepted or not: "never asked" means none. */
+export function newOrderPosts(proxy: Proxy): number {
+  return proxy.exchanges.filter((e) => e.method === 'POST' && e.path === proxy.newOrderPath).length;
+}

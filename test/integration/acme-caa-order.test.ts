@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { startAcmeEnv, type AcmeEnv } from '../helpers/acme-env.js';
 import { randomSecret, startBind, type BindInstance } from '../helpers/bind.js';
 import { startPebble, type PebbleInstance } from '../helpers/pebble.js';
-import { startProxy, type Proxy } from '../helpers/acme-proxy.js';
+import { newOrderPosts, ordersCreated, startProxy, type Proxy } from '../helpers/acme-proxy.js';
 import type { Config } from '../../src/config/types.js';
 
 let bind: BindInstance;
@@ -22,7 +22,8 @@ let a: Proxy;
 let b: Proxy;
 let caFile: string;
 
-const newOrders = (p: Proxy): number => p.exchanges.filter((e) => e.method === 'POST' && e.path === p.newOrderPath).length;
+const newOrders = (p: Proxy): number => ordersCreated(p);
+const asked = (p: Proxy): number => newOrderPosts(p);
 
 function config(name: string): Config {
   const yaml = env
@@ -66,13 +67,13 @@ after(async () => {
 
 describe('CAA preflight before each issuer (real BIND, two real Pebbles)', () => {
   it('CAA allowing only the second Pebble: the first is skipped unasked, the second issues', async () => {
-    const [ordersA, ordersB] = [newOrders(a), newOrders(b)];
+    const [askedA, ordersB] = [asked(a), newOrders(b)];
     const [o] = await env.renew(config('two.test'));
     assert.equal(o!.action, 'issued', o!.reason);
     assert.equal(o!.issuer, b.url);
     assert.equal(o!.fellBack?.skipped[0]?.directoryUrl, a.url);
     assert.equal(o!.fellBack?.skipped[0]?.reason, 'CAA: CAA at two.test (0 issue "ca-two.test") does not allow this CA (its CAA identities: ca-one.test)');
-    assert.equal(newOrders(a), ordersA, 'no order at the first CA');
+    assert.equal(asked(a), askedA, 'no order at the first CA');
     assert.equal(newOrders(b), ordersB + 1);
   });
 
@@ -84,23 +85,23 @@ describe('CAA preflight before each issuer (real BIND, two real Pebbles)', () =>
   });
 
   it('CAA allowing neither: the name fails naming the record, and no CA saw an order', async () => {
-    const [ordersA, ordersB] = [newOrders(a), newOrders(b)];
+    const [askedA, askedB] = [asked(a), asked(b)];
     const [o] = await env.renew(config('elsewhere.test'));
     assert.equal(o!.action, 'failed');
     assert.equal(o!.error?.code, 'caa');
     assert.match(o!.reason, /^domain "elsewhere\.test": no configured issuer may issue for it: /);
     assert.ok(o!.reason.includes(`${a.url}: CAA: CAA at elsewhere.test (0 issue "other-ca.example") does not allow this CA (its CAA identities: ca-one.test)`), o!.reason);
     assert.ok(o!.reason.includes(`${b.url}: CAA: CAA at elsewhere.test (0 issue "other-ca.example") does not allow this CA (its CAA identities: ca-two.test)`), o!.reason);
-    assert.deepEqual([newOrders(a), newOrders(b)], [ordersA, ordersB]);
+    assert.deepEqual([asked(a), asked(b)], [askedA, askedB]);
     assert.ok(o!.nextAttemptAt, 'a failure with its backoff, like any other');
   });
 
   it('0 issue ";": no CA may issue, said so', async () => {
-    const [ordersA, ordersB] = [newOrders(a), newOrders(b)];
+    const [askedA, askedB] = [asked(a), asked(b)];
     const [o] = await env.renew(config('none.test'));
     assert.equal(o!.action, 'failed');
     assert.equal(o!.error?.code, 'caa');
     assert.match(o!.reason, /CAA at none\.test \(0 issue ";"\) names no issuer: no CA may issue/);
-    assert.deepEqual([newOrders(a), newOrders(b)], [ordersA, ordersB]);
+    assert.deepEqual([asked(a), asked(b)], [askedA, askedB]);
   });
 });
