@@ -143,14 +143,15 @@ export function createCaaLookup(opts: CaaLookupOptions): CaaLookup {
   };
 }
 
-/** node gives `{ critical: <flags octet>, <tag as sent>: value }` per record. */
+/** node gives `{ critical: <flags octet>, <tag as sent>: value }` per record (Node 24: and `type: 'CAA'`). */
 function fromNode(records: ReadonlyArray<object>): CaaRecord[] {
   const out: CaaRecord[] = [];
   for (const r of records) {
     const entries = Object.entries(r);
     const flags = entries.find(([k]) => k === 'critical')?.[1];
     for (const [key, value] of entries) {
-      if (key === 'critical' || typeof value !== 'string') continue;
+      // Node 24 adds `type: 'CAA'` to each record (as resolveAny always did): the RR type, not a tag.
+      if (key === 'critical' || (key === 'type' && value === 'CAA') || typeof value !== 'string') continue;
       out.push({ flags: typeof flags === 'number' ? flags : 0, tag: key.toLowerCase(), value });
     }
   }
