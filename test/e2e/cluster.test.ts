@@ -315,10 +315,17 @@ ${domains}
     for (let i = 0; i < N; i++) lines.push(`  - { name: e${i}.fleet.test, managed: false, endpoints: [{ host: e${i}.fleet.test, port: ${expiring.port}, address: 127.0.0.1 }] }`);
     const files = NODES.map((_, i) => writeNodeConfig(i, lines.join('\n'), 'fleet', ''));
     // No notifications for this one (30,000 warnings), and batches of 500 domains.
-    for (const f of files) writeFileSync(f, readFileSync(f, 'utf8').replace(/^notify:\n {2}email: .*\n/m, '').replace('scanBatchSize: 1', 'scanBatchSize: 500').replace('leaseSeconds: 3', 'leaseSeconds: 30').replace('"*/6 * * * * *"', '"*/20 * * * * *"'));
+    // One fire, 30 s ahead, for all three: a repeating schedule lets a daemon that loaded its
+    // 30,000 domains a little later (a loaded CI machine) miss the first fire and run the next
+    // one alone, while the others are busy with theirs. Local time, as node-cron reads it.
+    const fire = new Date(Math.ceil((Date.now() + 30_000) / 1000) * 1000);
+    const once = `"${fire.getSeconds()} ${fire.getMinutes()} ${fire.getHours()} ${fire.getDate()} ${fire.getMonth() + 1} *"`;
+    for (const f of files) writeFileSync(f, readFileSync(f, 'utf8').replace(/^notify:\n {2}email: .*\n/m, '').replace('scanBatchSize: 1', 'scanBatchSize: 500').replace('leaseSeconds: 3', 'leaseSeconds: 30').replace('"*/6 * * * * *"', once));
     const since = Date.now();
     startAll(files);
     try {
+      await Promise.all(daemons.map((d) => d.waitFor((e) => e['event'] === 'daemon.started', 25_000)));
+      assert.ok(Date.now() < fire.getTime() - 1000, `the three daemons were scheduled before their one fire at ${fire.toISOString()}`);
       const cycles = await Promise.all(daemons.map((d) => d.waitFor((e) => e['event'] === 'scan.cycle' && (e['batches'] as number) === 60, 240_000)));
       const key = cycles[0]!['cycle'];
       assert.ok(cycles.every((c) => c['cycle'] === key && c['complete'] === true), `all three on one cycle: ${JSON.stringify(cycles)}`);

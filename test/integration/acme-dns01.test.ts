@@ -89,12 +89,20 @@ function writeScript(env: AcmeEnv, name: string, text: string): string[] {
 }
 
 /** The env's acme section with its http-01 challenge replaced by `challenge` (a YAML flow mapping). */
-function acmeWith(env: AcmeEnv, challenge: string): string {
+function acmeWith(env: AcmeEnv, challenge: string, opts: { freshAccount?: boolean } = {}): string {
   const yaml = env.acmeYaml();
-  const out = yaml.replace(/^ {2}challenge: .*$/m, () => `  challenge: ${challenge}`);
+  let out = yaml.replace(/^ {2}challenge: .*$/m, () => `  challenge: ${challenge}`);
   assert.notEqual(out, yaml, 'acmeYaml() has a challenge line to replace');
+  if (opts.freshAccount) {
+    // A directory URL certs has not seen is a new account, and Pebble reuses authorizations only
+    // within an account: it checks `rand.Intn(100) > PEBBLE_AUTHZREUSE` before making a new one, so
+    // even at 0 it reuses a valid authorization 1 time in 100, and an order expected to need a
+    // proof would come back ready. (Pebble serves /dir whatever the query.)
+    out = out.replace(/^ {2}directory: (.*)$/m, (_l, url: string) => `  directory: "${url}?account=${++accounts}"`);
+  }
   return out;
 }
+let accounts = 0;
 
 function hookChallenge(argv: string[], extra = ''): string {
   return `{ type: dns-01, hook: ${JSON.stringify(argv)}${extra}, propagation: { servers: ["{{DNS}}"], timeoutMs: 5000, intervalMs: 100 } }`;
@@ -200,7 +208,7 @@ describe('dns-01 hook against Pebble, publishing through challtestsrv', () => {
 
     it('(a) the hook exits 3: failed, naming the domain, the exit code and the hook\'s stderr', async () => {
       const failing = writeScript(env, 'failing-hook.mjs', FAILING_HOOK);
-      const { config } = env.writeConfig(`${acmeWith(env, hookChallenge(failing))}${domainYaml}`);
+      const { config } = env.writeConfig(`${acmeWith(env, hookChallenge(failing), { freshAccount: true })}${domainYaml}`);
       const events: string[] = [];
       const o = only(await env.renew(config, { force: true, log: (_d, e) => events.push(e) }));
       assert.equal(o.action, 'failed', o.reason);
@@ -225,7 +233,7 @@ describe('dns-01 hook against Pebble, publishing through challtestsrv', () => {
       const pidFile = join(env.dir, 'hanging-hook.pids');
       process.env[PID_VAR] = pidFile;
       const hanging = writeScript(env, 'hanging-hook.mjs', HANGING_HOOK);
-      const { config } = env.writeConfig(`${acmeWith(env, hookChallenge(hanging, ', hookTimeoutMs: 500'))}${domainYaml}`);
+      const { config } = env.writeConfig(`${acmeWith(env, hookChallenge(hanging, ', hookTimeoutMs: 500'), { freshAccount: true })}${domainYaml}`);
       const t0 = performance.now();
       const o = only(await env.renew(config, { force: true }));
       const elapsed = performance.now() - t0;
@@ -250,7 +258,7 @@ describe('dns-01 hook against Pebble, publishing through challtestsrv', () => {
         other = await startChallTestSrv();
         const silent = writeScript(env, 'silent-hook.mjs', SILENT_HOOK);
         const challenge = `{ type: dns-01, hook: ${JSON.stringify(silent)}, propagation: { servers: ["${other.dnsServer}"], timeoutMs: 1000, intervalMs: 100 } }`;
-        const { config } = env.writeConfig(`${acmeWith(env, challenge)}${domainYaml}`);
+        const { config } = env.writeConfig(`${acmeWith(env, challenge, { freshAccount: true })}${domainYaml}`);
         const caQueriesBefore = (await env.dns.dnsRequestHistory('_acme-challenge.h.test')).length;
         const o = only(await env.renew(config, { force: true }));
         assert.equal(o.action, 'failed', o.reason);
