@@ -11,12 +11,20 @@ import type { Config } from './types.js';
 import { formatKeyPath, type KeyPath } from './kit.js';
 
 /** Keys whose value is a secret wherever they appear (see `secret()` in schema-common.ts). */
-export const SECRET_KEYS: ReadonlySet<string> = new Set(['tsigSecret', 'hmacKey', 'pass', 'password', 'secret', 'token', 'keyEncryptionKey']);
+export const SECRET_KEYS: ReadonlySet<string> = new Set(['tsigSecret', 'hmacKey', 'pass', 'password', 'secret', 'token', 'accessToken', 'routingKey', 'keyEncryptionKey']);
 
 /** Key paths whose value is a secret though their key name is not: a database URL may hold its password. */
 export const SECRET_PATHS: ReadonlySet<string> = new Set(['store.url']);
 
 export const REDACTED = '<redacted>';
+
+/**
+ * A notify.channels URL written inline: Discord and Teams put the credential in the path, ntfy
+ * the topic (which is the only access control of a public ntfy server).
+ */
+function isChannelUrl(p: KeyPath): boolean {
+  return p.length === 4 && p[0] === 'notify' && p[1] === 'channels' && typeof p[2] === 'number' && p[3] === 'url';
+}
 
 const expansions = new WeakMap<Config, ReadonlyMap<string, string>>();
 
@@ -45,7 +53,7 @@ export function shownConfig(config: Config, value: unknown, path: KeyPath): unkn
     if (typeof v === 'string') {
       const written = expanded?.get(formatKeyPath(p));
       if (written !== undefined) return written;
-      return (typeof last === 'string' && SECRET_KEYS.has(last)) || SECRET_PATHS.has(formatKeyPath(p)) ? REDACTED : v;
+      return (typeof last === 'string' && SECRET_KEYS.has(last)) || SECRET_PATHS.has(formatKeyPath(p)) || isChannelUrl(p) ? REDACTED : v;
     }
     if (Array.isArray(v)) return v.map((item, i) => walk(item, [...p, i]));
     if (typeof v === 'object' && v !== null) {

@@ -44,3 +44,20 @@ describe('config: store.engine, store.url, store.keyEncryptionKey', () => {
     });
   }
 });
+
+describe('config shown: channel credentials written inline (issue 17)', () => {
+  it('are redacted: tokens, the Matrix access token, the PagerDuty routing key, channel URLs', () => {
+    const c = parse([
+      'notify:',
+      '  channels:',
+      '    - { name: chat, format: discord, url: "https://discord.com/api/webhooks/1/DISCORDSECRETPATH" }',
+      '    - { name: tg, format: telegram, token: "123:TELEGRAMSECRET", chatId: 42 }',
+      '    - { name: room, format: matrix, homeserver: "https://matrix.example.org", roomId: "!a:example.org", accessToken: "MATRIXSECRET" }',
+      '    - { name: pager, format: pagerduty, routingKey: "PDSECRETROUTINGKEY0000000000000" }',
+      '',
+    ].join('\n'));
+    const shown = JSON.stringify(shownConfig(c, c.notify, ['notify']));
+    for (const secret of ['DISCORDSECRETPATH', 'TELEGRAMSECRET', 'MATRIXSECRET', 'PDSECRETROUTINGKEY']) assert.ok(!shown.includes(secret), `${secret} in ${shown}`);
+    assert.ok(shown.includes('"homeserver":"https://matrix.example.org"'), 'what is not a credential stays readable');
+  });
+});
