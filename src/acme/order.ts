@@ -127,6 +127,9 @@ async function authorize(session: AcmeSession, req: OrderRequest, order: Order):
       try {
         await session.call({ domain: req.domain, doing: `waiting for the CA to validate ${name}` }, (c) => c.waitForValidStatus(authz));
       } catch (err) {
+        // The CA gone or failing while we wait is about the CA, not the proof: passed on as it is,
+        // so the run can try the next issuer (acme/fallback.ts), not told as a failed validation.
+        if (err instanceof AcmeError && (err.code === 'acme-unreachable' || (err.code === 'acme-ca' && (err.status ?? 0) >= 500))) throw err;
         throw await authzFailure(session, req.domain, authz, type, err);
       }
       req.onEvent?.(`validated ${name}`);

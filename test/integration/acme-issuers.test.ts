@@ -24,6 +24,9 @@ let b: Proxy;
 /** A front on the first CA that can answer newOrder with a rate limit. */
 let aFront: Proxy;
 let rateLimitA = false;
+/** After the first CA was asked to validate, it fails every later request (it went down mid-order). */
+let dieAfterChallenge = false;
+let challengeAsked = false;
 let broken: Server;
 let caFile: string;
 
@@ -62,6 +65,11 @@ before(async () => {
   second = await startPebble({ dnsServer: env.dns.dnsServer, httpPort: env.httpPort });
   b = await startProxy(second);
   aFront = await startProxy(env.pebble, (method, path, newOrderPath) => {
+    if (dieAfterChallenge) {
+      if (challengeAsked) return { status: 503, headers: { 'content-type': 'text/plain' }, body: 'the CA went away' };
+      if (method === 'POST' && aFront.challengePaths.has(path)) challengeAsked = true;
+      return undefined;
+    }
     if (!rateLimitA || method !== 'POST' || path !== newOrderPath) return undefined;
     return {
       status: 429,
@@ -158,6 +166,20 @@ describe('acme.issuers: fallback between two real Pebbles', () => {
     assert.equal(down!.issuer, b.url);
     assert.equal(down!.fellBack!.skipped[0]!.directoryUrl, broken.url);
     assert.match(down!.fellBack!.skipped[0]!.reason, /HTTP 503/);
+  });
+
+  it('the first CA failing while it validates (mid-order) still moves on to the next', async () => {
+    dieAfterChallenge = true;
+    challengeAsked = false;
+    try {
+      const [o] = await env.renew(config([aFront.url, b.url], '', 'midway.test'));
+      assert.ok(challengeAsked, 'the first CA was asked to validate before it failed');
+      assert.equal(o!.action, 'issued', o!.reason);
+      assert.equal(o!.issuer, b.url);
+      assert.match(o!.fellBack!.skipped[0]!.reason, /HTTP 503/);
+    } finally {
+      dieAfterChallenge = false;
+    }
   });
 
   it('a validation failure stops at the first CA and names the cause; the second never sees an order', async () => {
