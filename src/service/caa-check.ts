@@ -16,9 +16,9 @@ import type { CaaCheck } from './renew.js';
 export function caaCheckFor(acme: AcmeConfig, log?: (domain: string, event: string) => void, dns?: CaaLookup): CaaCheck | undefined {
   if (!acme.preflight.enabled) return undefined;
   let lookup: CaaLookup | undefined = dns && memoizeCaaLookup(dns);
-  return async (issuer, session, names) => {
+  return async (issuer, directory, names) => {
     lookup ??= memoizeCaaLookup(createCaaLookup({ timeoutMs: acme.preflight.timeoutMs, ...(acme.preflight.resolver !== undefined ? { resolver: acme.preflight.resolver } : {}) }));
-    const identities = issuer.caaIdentities ?? caaIdentitiesOf(await session.directory());
+    const identities = issuer.caaIdentities ?? caaIdentitiesOf(await directory());
     const result = await caaPreflight(names, identities, lookup);
     const domain = names[0] ?? '';
     for (const n of result.names) {

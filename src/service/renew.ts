@@ -235,7 +235,7 @@ function asCertsError(err: unknown, domain: string): CertsError {
  * A CAA preflight for one issuer (issue 17): resolves when the CA may issue for every name,
  * otherwise says why not (naming the record). Costs no CA rate limit.
  */
-export type CaaCheck = (issuer: IssuerConfig, session: AcmeSession, names: string[]) => Promise<{ allowed: true } | { allowed: false; reason: string }>;
+export type CaaCheck = (issuer: IssuerConfig, directory: () => Promise<Record<string, unknown>>, names: string[]) => Promise<{ allowed: true } | { allowed: false; reason: string }>;
 
 interface RenewContext {
   config: Config;
@@ -244,6 +244,8 @@ interface RenewContext {
   solvers: SolverSet;
   /** The account session at one issuer, made once per run. */
   session: (issuer: IssuerConfig) => Promise<AcmeSession>;
+  /** An issuer's directory object, read without an account (the CAA check needs no more). */
+  directory: (issuer: IssuerConfig) => Promise<Record<string, unknown>>;
   caa?: CaaCheck;
   opts: RenewOptions;
 }
@@ -438,14 +440,15 @@ async function orderAtIssuers(
     const wanted = wantedOf(d, acmeForIssuer(acme, issuer));
     let caught: CertsError;
     try {
-      const session = await ctx.session(issuer);
+      // CAA first: an issuer the records exclude is skipped before any account exists there.
       if (ctx.caa) {
-        const verdict = await ctx.caa(issuer, session, wanted.names);
+        const verdict = await ctx.caa(issuer, () => ctx.directory(issuer), wanted.names);
         if (!verdict.allowed) {
           moveOn(verdict.reason);
           continue;
         }
       }
+      const session = await ctx.session(issuer);
       // `replaces` names a certificate of this CA only; another CA would refuse or misread it.
       const sameCa = latest?.directoryUrl === session.directoryUrl;
       const result = await issueCertificate({
@@ -500,6 +503,18 @@ export async function renewDomains(config: Config, store: AsyncStore, domains: D
   // Checked up front: a domain without a challenge is a config error, not a failed renewal.
   for (const d of domains) solvers.challengeOf(d);
   const caa = opts.caa ?? caaCheckFor(acme, opts.log);
+  // The directory alone, through a session whose key never signs anything: reading it is a GET.
+  const directories = new Map<IssuerConfig, Promise<Record<string, unknown>>>();
+  const directory = (issuer: IssuerConfig): Promise<Record<string, unknown>> => {
+    let known = directories.get(issuer);
+    if (!known) {
+      const own = acmeForIssuer(acme, issuer);
+      known = generateKey('ecdsa-p256').then((key) => createSession({ directoryUrl: directoryFor(own, opts.dryRun === true).url, accountKey: key, http: own }).directory());
+      known.catch(() => undefined);
+      directories.set(issuer, known);
+    }
+    return known;
+  };
   // One account session per issuer and run, made when first needed: an issuer that cannot be
   // reached fails fast for every later domain of this run, which then falls back at once.
   const sessions = new Map<IssuerConfig, Promise<AcmeSession>>();
@@ -520,7 +535,7 @@ export async function renewDomains(config: Config, store: AsyncStore, domains: D
   try {
     return await mapPool(domains, acme.concurrency, async (d) => {
       try {
-        return await renewOne(d, { config, store, acme, solvers, session, ...(caa ? { caa } : {}), opts });
+        return await renewOne(d, { config, store, acme, solvers, session, directory, ...(caa ? { caa } : {}), opts });
       } catch (err) {
         // An account or CA failure reached before any order: recorded like any other failure.
         const e = asCertsError(err, d.name);

@@ -68,12 +68,14 @@ after(async () => {
 describe('CAA preflight before each issuer (real BIND, two real Pebbles)', () => {
   it('CAA allowing only the second Pebble: the first is skipped unasked, the second issues', async () => {
     const [askedA, ordersB] = [asked(a), newOrders(b)];
+    const postsA = a.exchanges.filter((e) => e.method === 'POST').length;
     const [o] = await env.renew(config('two.test'));
     assert.equal(o!.action, 'issued', o!.reason);
     assert.equal(o!.issuer, b.url);
     assert.equal(o!.fellBack?.skipped[0]?.directoryUrl, a.url);
     assert.equal(o!.fellBack?.skipped[0]?.reason, 'CAA: CAA at two.test (0 issue "ca-two.test") does not allow this CA (its CAA identities: ca-one.test)');
     assert.equal(asked(a), askedA, 'no order at the first CA');
+    assert.equal(a.exchanges.filter((e) => e.method === 'POST').length, postsA, 'not even an account: only its directory was read');
     assert.equal(newOrders(b), ordersB + 1);
   });
 

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { caaCheckFor } from '../../../src/service/caa-check.js';
 import { CaaLookupError, type CaaRecord } from '../../../src/acme/caa.js';
 import type { AcmeConfig, IssuerConfig } from '../../../src/config/types.js';
-import type { AcmeSession } from '../../../src/acme/client.js';
 
 const acme = (enabled: boolean): AcmeConfig => ({
   issuers: [{ directory: 'https://ca.test/dir' }],
@@ -15,13 +14,8 @@ const acme = (enabled: boolean): AcmeConfig => ({
   preflight: { enabled, httpPort: 80, timeoutMs: 1000 },
 });
 
-/** A session whose directory lists `ids` as its CAA identities (null: no meta at all). */
-const session = (ids: string[] | null): AcmeSession => ({
-  directoryUrl: 'https://ca.test/dir',
-  call: () => Promise.reject(new Error('not used')),
-  get: () => Promise.reject(new Error('not used')),
-  directory: () => Promise.resolve(ids === null ? {} : { meta: { caaIdentities: ids } }),
-});
+/** A directory that lists `ids` as its CAA identities (null: no meta at all). */
+const session = (ids: string[] | null): (() => Promise<Record<string, unknown>>) => () => Promise.resolve(ids === null ? {} : { meta: { caaIdentities: ids } });
 
 const zone: Record<string, CaaRecord[] | 'fail'> = {
   'a.test': [{ flags: 0, tag: 'issue', value: 'ca.test' }],
