@@ -22,8 +22,8 @@ import { fixFor } from '../core/advice.js';
 import type { ChannelConfig, Config, NotifyConfig, NotifyEventType } from '../config/types.js';
 import { loadEmailTemplates } from '../config/email-templates.js';
 import { renderDigestEmail, type DigestInput } from '../notify/render.js';
-import type { Channel, ChannelName } from '../notify/types.js';
-import type { NewOutboxMessage, SeenRow } from '../store/index.js';
+import type { Channel, ChannelName, OutboxMessage } from '../notify/types.js';
+import type { NewOutboxMessage, OutboxRow, SeenRow } from '../store/index.js';
 import type { AsyncStore } from '../store/contract.js';
 import type { Fence } from '../store/fence.js';
 import { leaseMsOf } from '../config/node.js';
@@ -438,6 +438,23 @@ export async function queueNotifications(config: Config, store: AsyncStore, repo
 }
 
 
+/** The dedup_key of a PagerDuty event stored in the outbox, if it is one. */
+function pagerdutyKeyOf(msg: Pick<OutboxMessage, 'payload'>): string | undefined {
+  const p = msg.payload as { format?: unknown; body?: { dedup_key?: unknown } } | null;
+  return p?.format === 'pagerduty' && typeof p.body?.dedup_key === 'string' ? p.body.dedup_key : undefined;
+}
+
+/**
+ * For a PagerDuty resolve: an older trigger of the same incident and target not delivered yet
+ * (failed and waiting, or being sent by another node), which must go first; otherwise null.
+ */
+async function triggerFirst(repo: AsyncStore['notifications'], msg: OutboxMessage): Promise<OutboxRow | null> {
+  const key = pagerdutyKeyOf(msg);
+  if (key === undefined || (msg.payload as { body: { event_action?: unknown } }).body.event_action !== 'resolve') return null;
+  const pending = await repo.list({ pending: true, limit: 1000 });
+  return pending.find((m) => m.id < msg.id && m.target === msg.target && pagerdutyKeyOf(m) === key && (m.payload as { body: { event_action?: unknown } }).body.event_action === 'trigger') ?? null;
+}
+
 /** Delivers every due message; each outcome is stored as it happens. */
 export async function flushOutbox(config: Config, store: AsyncStore, opts: NotifyRunOptions): Promise<Pick<NotifyRunResult, 'delivered' | 'failed' | 'pending'>> {
   const notify = config.notify;
@@ -452,8 +469,17 @@ export async function flushOutbox(config: Config, store: AsyncStore, opts: Notif
     const channels = typeof opts.channels === 'function' ? await opts.channels() : opts.channels;
     for (const msg of due) {
       // A channel's message goes to its target (notify.channels name); legacy ones by channel.
-      const channel = channels[msg.target ?? msg.channel];
+      const name = msg.target ?? msg.channel;
+      const channel = Object.hasOwn(channels, name) ? channels[name] : undefined;
       const at = opts.now.toISOString();
+      const waitFor = channel ? await triggerFirst(repo, msg) : null;
+      if (waitFor) {
+        // A resolve sent before its incident's trigger (kept back by an outage) would close
+        // nothing, and the trigger, delivered later, would open an incident nobody closes.
+        await repo.markFailed(msg.id, at, `held back until the trigger of ${pagerdutyKeyOf(msg)} (${waitFor.key}) is delivered`, new Date(Math.max(Date.parse(waitFor.nextAttemptAt), opts.now.getTime()) + 1000).toISOString(), store.node);
+        result.failed.push({ key: msg.key, error: 'held back until its trigger is delivered' });
+        continue;
+      }
       if (!channel) {
         // The channel was removed from the config: keep the message, say why.
         const what = msg.target !== undefined ? `notify.channels "${msg.target}"` : `notify.${msg.channel}`;

@@ -266,6 +266,26 @@ describe('notify channels against a loopback sink', () => {
     });
   });
 
+  it('PagerDuty: a resolve waits for its trigger when an outage kept the trigger back, so the incident closes', async () => {
+    const base = sink.base;
+    const config = loadYaml(caseDir(), `notify:\n  channels:\n    - { name: pd, format: pagerduty, url: "${base}/v2/enqueue", routingKey: "\${env:PD_KEY}" }\ndomains:\n  - { name: o.example, managed: false }\n`);
+    await withStore(async (store) => {
+      let calls = 0;
+      // The first request meets an outage; everything after is accepted.
+      sink.answer = () => (++calls === 1 ? { status: 503, body: 'down' } : { status: 202, body: '{"status":"success"}' });
+      const from = sink.seen.length;
+      const at = (minutes: number): Date => new Date(T0.getTime() + minutes * 60_000);
+      const run = (r: EndpointReport, minutes: number) => notifyAfterRun(config, a(store), [r], { now: at(minutes), random: () => 0.5, channels: channelsOf(config) });
+      await run(report('o.example', [chainProblem]), 0);
+      const second = await run(report('o.example'), 1);
+      assert.deepEqual(second.failed.map((f) => f.error), ['held back until its trigger is delivered']);
+      await run(report('o.example'), 24 * 60 + 5);
+      const accepted = sink.seen.slice(from + 1).map((r) => (JSON.parse(r.body) as { event_action: string }).event_action);
+      assert.deepEqual(accepted, ['trigger', 'resolve'], 'after the outage: the trigger, then its resolve');
+      assert.equal(await store.notifications.pendingCount(), 0);
+    });
+  });
+
   it('PagerDuty: an expiry alert is resolved, with its dedup_key, once the endpoint serves a renewed certificate', async () => {
     const base = sink.base;
     const config = loadYaml(caseDir(), `notify:\n  channels:\n    - { name: pd, format: pagerduty, url: "${base}/v2/enqueue", routingKey: "\${env:PD_KEY}" }\ndomains:\n  - { name: e.example, managed: false }\n`);
