@@ -519,17 +519,19 @@ export async function notifyAfterRun(config: Config, store: AsyncStore, reports:
   // only deliver. A node that finds the lock taken decides nothing this time (the holder does).
   const owner = newOwnerId();
   let lease = await tryLease(store.locks, 'notify', owner, leaseMsOf(config));
+  let waited = false;
   if (!lease && (opts.runEvents?.length ?? 0) > 0) {
     // What happened on this node (a hook that failed, a fallback to another CA) is known here
-    // only: wait for the holder's decision (one lease at most), then decide again. Every sent
-    // key is cluster-wide, so what the holder queued is not queued twice.
+    // only: wait for the holder's decision (one lease at most), then queue just that. The scan
+    // was the holder's to judge: this node's reports may be older than what it committed.
     opts.log?.('another node is deciding notifications now; waiting to queue what happened on this one');
     lease = await waitLease(store.locks, 'notify', owner, leaseMsOf(config), { leaseMs: leaseMsOf(config) }).catch(() => null);
+    waited = true;
   }
   let queued = { events: [] as NotifyEvent[], queued: 0 };
   if (lease) {
     try {
-      queued = await queueNotifications(config, store, reports, opts.now, { ...(opts.report !== undefined ? { report: opts.report } : {}), fence: lease.fence, ...(opts.runEvents ? { runEvents: opts.runEvents } : {}) });
+      queued = await queueNotifications(config, store, waited ? [] : reports, opts.now, { ...(opts.report !== undefined ? { report: opts.report } : {}), fence: lease.fence, ...(opts.runEvents ? { runEvents: opts.runEvents } : {}) });
     } finally {
       await lease.release();
     }

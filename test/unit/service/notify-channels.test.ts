@@ -144,7 +144,7 @@ describe('queueNotifications with channels', () => {
     }
   });
 
-  it('run events are not lost when another node holds the notify lock: this one waits for it, then queues them', async () => {
+  it('run events are not lost when another node holds the notify lock: this one waits for it, then queues them (only them)', async () => {
     const { config, store } = setup([{ name: 'm.test', endpoints: [{ host: 'm.test', port: 443 }] }]);
     try {
       const s = a(store);
@@ -152,7 +152,8 @@ describe('queueNotifications with channels', () => {
       assert.notEqual(other, null);
       const hook = hookFailed('m.test', 'deploy', 'exit 1', { issued: 1 });
       const logs: string[] = [];
-      const result = await notifyAfterRun(config, s, [report('m.test', T0, day(300))], {
+      // Its own report shows a problem: the holder judged the scan, this node only adds its run events.
+      const result = await notifyAfterRun(config, s, [report('m.test', T0, day(300), [chain])], {
         now: T0,
         random: () => 0.5,
         channels: {},
@@ -166,6 +167,8 @@ describe('queueNotifications with channels', () => {
       assert.ok(logs.some((e) => e.includes('waiting to queue what happened on this one')), logs.join('\n'));
       assert.deepEqual(result.events.map((e) => `${e.kind} ${e.domain}`), ['hook-failed m.test']);
       assert.ok(result.queued > 0);
+      assert.deepEqual(await s.notifications.active(), [], 'no problem opened from this node\'s report');
+      assert.equal((await s.notifications.seen()).size, 0, 'nor its fingerprints recorded');
     } finally {
       store.close();
     }
