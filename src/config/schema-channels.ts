@@ -43,7 +43,8 @@ function secretUrl(c: Checker, v: unknown, path: KeyPath, schemes: readonly stri
   return s;
 }
 
-function eventsOff(c: Checker, v: unknown, path: KeyPath): NotifyEventType[] {
+/** `events: {off: [...]}` of a channel, and of notify.email / notify.webhook. */
+export function eventsOff(c: Checker, v: unknown, path: KeyPath): NotifyEventType[] {
   const o = c.mapping(v, path, ['off']);
   if (o.off == null) return [];
   const p = at(path, 'off');

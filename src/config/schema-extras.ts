@@ -5,7 +5,7 @@ import { parseKek } from '../lib/kek.js';
 import { parsePgUrl } from '../lib/pg-url.js';
 import { formatKeyPath, type Checker, type KeyPath } from './kit.js';
 import { at, host, port, secret } from './schema-common.js';
-import { checkChannels } from './schema-channels.js';
+import { checkChannels, eventsOff } from './schema-channels.js';
 import { CLUSTER_DEFAULTS, NODE_NAME_RE } from './node.js';
 import { isIpLiteral } from '../core/names.js';
 import type { ClusterConfig, DaemonConfig, NodeConfig, EmailConfig, FetchConfig, HooksConfig, NginxConfig, NotifyConfig, StoreConfig } from './types.js';
@@ -167,7 +167,7 @@ export function checkNotify(c: Checker, v: unknown, path: KeyPath): NotifyConfig
   if (o.email != null) out.email = checkEmail(c, o.email, at(path, 'email'));
   if (o.webhook != null) {
     const p = at(path, 'webhook');
-    const w = c.mapping(o.webhook, p, ['url', 'secret', 'format', 'timeoutMs']);
+    const w = c.mapping(o.webhook, p, ['url', 'secret', 'format', 'timeoutMs', 'events']);
     out.webhook = {
       url: c.required(w.url, at(p, 'url'), 'an http(s) URL', (x, q) => c.url(x, q, ['https', 'http'])),
       format: c.optional(w.format, at(p, 'format'), (x, q) => c.oneOf(x, q, ['json', 'slack'] as const)) ?? 'json',
@@ -175,6 +175,7 @@ export function checkNotify(c: Checker, v: unknown, path: KeyPath): NotifyConfig
     };
     const s = c.optional(w.secret, at(p, 'secret'), (x, q) => secret(c, x, q));
     if (s !== undefined) out.webhook.secret = s;
+    if (w.events != null) out.webhook.events = { off: eventsOff(c, w.events, at(p, 'events')) };
   }
   const templateDir = c.optional(o.templateDir, at(path, 'templateDir'), (x, p) => c.path(x, p));
   if (templateDir !== undefined) out.templateDir = templateDir;
@@ -188,7 +189,7 @@ export function checkNotify(c: Checker, v: unknown, path: KeyPath): NotifyConfig
 }
 
 function checkEmail(c: Checker, v: unknown, p: KeyPath): EmailConfig {
-  const e = c.mapping(v, p, ['smtp', 'from', 'to']);
+  const e = c.mapping(v, p, ['smtp', 'from', 'to', 'events']);
   const sp = at(p, 'smtp');
   const s = c.mapping(c.required(e.smtp, sp, 'the SMTP server settings {host, port, …}', (x) => x), sp, ['host', 'port', 'secure', 'requireTLS', 'user', 'pass', 'caFile', 'timeoutMs']);
   const secure = c.optional(s.secure, at(sp, 'secure'), (x, q) => c.boolean(x, q)) ?? false;
@@ -206,7 +207,9 @@ function checkEmail(c: Checker, v: unknown, p: KeyPath): EmailConfig {
   if (pass !== undefined) smtp.pass = pass;
   const caFile = c.optional(s.caFile, at(sp, 'caFile'), (x, q) => c.path(x, q));
   if (caFile !== undefined) smtp.caFile = caFile;
-  return { smtp, from: c.required(e.from, at(p, 'from'), 'the sender address', (x, q) => c.email(x, q)), to: emailList(c, e.to, at(p, 'to'), true) };
+  const out: EmailConfig = { smtp, from: c.required(e.from, at(p, 'from'), 'the sender address', (x, q) => c.email(x, q)), to: emailList(c, e.to, at(p, 'to'), true) };
+  if (e.events != null) out.events = { off: eventsOff(c, e.events, at(p, 'events')) };
+  return out;
 }
 
 /** A list of addresses; `required` lists must have at least one. */

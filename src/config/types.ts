@@ -331,6 +331,8 @@ export interface EmailConfig {
   };
   from: string;
   to: string[];
+  /** Event types the main recipients do not get (issue 17), as notify.channels[].events. */
+  events?: { off: NotifyEventType[] };
 }
 
 export interface WebhookConfig {
@@ -340,6 +342,8 @@ export interface WebhookConfig {
   /** json (default): the documented body; slack: {text} for Slack-compatible incoming webhooks. */
   format: 'json' | 'slack';
   timeoutMs: number;
+  /** Event types this target does not get (issue 17), as notify.channels[].events. */
+  events?: { off: NotifyEventType[] };
 }
 
 /** Per-domain notification overrides. */

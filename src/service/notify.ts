@@ -310,7 +310,8 @@ function expiryResolves(targets: readonly Target[], changed: ReadonlyArray<{ end
     const routed = routedTo(config, t.name);
     for (const c of changed) {
       if (!routed({ domain: c.domain } as NotifyEvent)) continue;
-      const prefixes = [`expiry:${c.endpointKey}:${c.from}:`, `expiry@${t.name}:${c.endpointKey}:${c.from}:`];
+      // The expiry keys this channel triggered with: its own thresholds' or the shared ones.
+      const prefixes = [t.channel.thresholds ? `expiry@${t.name}:${c.endpointKey}:${c.from}:` : `expiry:${c.endpointKey}:${c.from}:`];
       if (![...sent].some((k) => prefixes.some((p) => k.startsWith(p)))) continue;
       const dedup_key = pagerdutyDedupKey({ kind: 'expiry', key: '', endpointKey: c.endpointKey, fingerprint256: c.from });
       const text = `${c.domain} ${c.endpointKey}: the certificate that was expiring has been replaced`;
@@ -359,8 +360,8 @@ export async function queueNotifications(config: Config, store: AsyncStore, repo
   const markSent = [...decision.markSent, ...extra.markSent];
 
   const targets: Target[] = [
-    ...(notify.email ? [{ name: 'email', off: new Set<NotifyEventType>() }] : []),
-    ...(notify.webhook ? [{ name: 'webhook', off: new Set<NotifyEventType>() }] : []),
+    ...(notify.email ? [{ name: 'email', off: new Set<NotifyEventType>(notify.email.events?.off ?? []) }] : []),
+    ...(notify.webhook ? [{ name: 'webhook', off: new Set<NotifyEventType>(notify.webhook.events?.off ?? []) }] : []),
     ...(notify.channels ?? []).map((ch) => ({ name: ch.name, off: new Set(ch.events.off), channel: ch })),
   ];
   const own = new Map<string, NotifyEvent[]>();
@@ -395,7 +396,9 @@ export async function queueNotifications(config: Config, store: AsyncStore, repo
       return { events, digest: events.length === all.length && whole ? whole : digestOf(events) };
     };
     if (notify.email || notify.webhook) {
-      messages.push(...messagesFor(config, notify, all, whole ?? digestOf([]), now, 'digest', links, { email: routeOf('email'), webhook: routeOf('webhook') }));
+      // Extra recipients of a domain are email too: what email turned off, they do not get either.
+      const emailOff = targets.find((t) => t.name === 'email')?.off ?? new Set<NotifyEventType>();
+      messages.push(...messagesFor(config, notify, all.filter((e) => !emailOff.has(e.kind)), whole ?? digestOf([]), now, 'digest', links, { email: routeOf('email'), webhook: routeOf('webhook') }));
     }
     for (const t of targets) {
       if (!t.channel) continue;
@@ -416,7 +419,8 @@ export async function queueNotifications(config: Config, store: AsyncStore, repo
         return fixFor(a.code, { domain: a.domain, managed: d?.managed ?? true, endpoint: a.endpoint, ...(d?.files?.cert !== undefined ? { certFile: d.files.cert } : {}) });
       };
       const heartbeat = buildHeartbeat({ now, total: reports.length, worst, fixOf });
-      if (notify.email || notify.webhook) messages.push(...messagesFor(config, notify, [], heartbeat, now, 'heartbeat', links));
+      const wants = (name: 'email' | 'webhook'): { events: NotifyEvent[]; digest: Digest } | null => (targets.find((t) => t.name === name)?.off.has('heartbeat') ? null : { events: [], digest: heartbeat });
+      if (notify.email || notify.webhook) messages.push(...messagesFor(config, notify, [], heartbeat, now, 'heartbeat', links, { email: wants('email'), webhook: wants('webhook') }));
       for (const t of targets) if (t.channel && !t.off.has('heartbeat')) messages.push(...channelMessages(t.channel, [], heartbeat, now, 'heartbeat'));
       meta[HEARTBEAT_META] = now.toISOString();
     }

@@ -80,7 +80,9 @@ export function issuerFellBack(domain: string, version: number, to: string, fell
  * same failure retried by the backoff alerts once and a different one alerts again.
  */
 export function hookFailed(domain: string, kind: 'pre' | 'deploy' | 'post', message: string, version: { issued: number } | { after: number }): RunEvent {
-  const key = 'issued' in version ? `${domain}:${kind}:v${version.issued}` : `${domain}:${kind}:after-v${version.after}:${createHash('sha256').update(message).digest('hex').slice(0, 12)}`;
+  // Digits left out of the hash: a pid, a timestamp or a duration in a hook's output must not make
+  // every retry of the same failure a new alert.
+  const key = 'issued' in version ? `${domain}:${kind}:v${version.issued}` : `${domain}:${kind}:after-v${version.after}:${createHash('sha256').update(message.replace(/\d+/g, '#')).digest('hex').slice(0, 12)}`;
   return { type: 'hook-failed', domain, key, message: `${kind} hook failed`, detail: message };
 }
 
@@ -320,7 +322,7 @@ async function renewOne(d: DomainConfig, ctx: RenewContext): Promise<RenewOutcom
       fellBack = ordered.fellBack;
       const result = ordered.result;
       if (!result) {
-        return { domain: d.name, action: 'dry-run', reason: `dry run: the CA issued a test certificate for ${wanted.names.join(', ')}; nothing was stored or replaced`, issuer: resolveDirectory(ordered.issuer.directory), ...(fellBack ? { fellBack } : {}) };
+        return { domain: d.name, action: 'dry-run', reason: `dry run: the CA issued a test certificate for ${wanted.names.join(', ')}; nothing was stored or replaced`, issuer: directoryFor(acmeForIssuer(acme, ordered.issuer), true).url, ...(fellBack ? { fellBack } : {}) };
       }
       const at = opts.now().toISOString();
       await store.renewals.recordSuccess(d.name, at, fence);

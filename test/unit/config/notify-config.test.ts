@@ -129,3 +129,16 @@ describe('notify.channels (issue 17)', () => {
     assertConfigError(write(caseDir(), `${base}domains:\n  - { name: a.example, managed: false, notify: { channels: [email] } }\n`), 'domains[0].notify.channels[0]', /no channel named "email"/);
   });
 });
+
+describe('notify.email.events and notify.webhook.events (issue 17)', () => {
+  it('turn event types off for the old targets too', () => {
+    const c = load(`notify:\n  email:\n${SMTP}    events: { off: [unexpected-change, heartbeat] }\n  webhook: { url: "https://hooks.example.com/x", events: { off: [recovery] } }\n`);
+    assert.deepEqual(c.notify?.email?.events, { off: ['unexpected-change', 'heartbeat'] });
+    assert.deepEqual(c.notify?.webhook?.events, { off: ['recovery'] });
+  });
+
+  it('an unknown event type names its path', () => {
+    assertConfigError(write(caseDir(), `notify:\n  email:\n${SMTP}    events: { off: [bogus] }\n`), 'notify.email.events.off[0]', /expected one of/);
+    assertConfigError(write(caseDir(), 'notify:\n  webhook: { url: "https://hooks.example.com/x", events: { on: [expiry] } }\n'), 'notify.webhook.events.on', /./);
+  });
+});

@@ -173,4 +173,19 @@ describe('queueNotifications with channels', () => {
       store.close();
     }
   });
+
+  it('the webhook (and email) honour events.off like any channel', async () => {
+    const dir = fx.caseDir();
+    const config = fx.load(stringify({ dataDir: join(dir, 'data'), notify: { webhook: { url: 'http://127.0.0.1:9/hook', events: { off: ['hook-failed'] } }, channels: [CHANNELS[0]] }, domains: [{ name: 'm.test', endpoints: [{ host: 'm.test', port: 443 }] }] }), dir);
+    const store = openStore(config.dataDir);
+    try {
+      const hook = hookFailed('m.test', 'deploy', 'exit 1', { issued: 1 });
+      await queueNotifications(config, a(store), [report('m.test', T0, day(300), [chain])], T0, { runEvents: [hook] });
+      const byTarget = told(store, 0);
+      assert.deepEqual(byTarget.get('webhook'), ['problem m.test'], 'the webhook turned hook-failed off');
+      assert.ok(byTarget.get('all')?.some((t) => t.includes('hook-failed')), 'a channel that did not still gets it');
+    } finally {
+      store.close();
+    }
+  });
 });
