@@ -12,9 +12,10 @@
  * relevant set has any, else by `issue` (§4.3).
  *
  * Decisions, for the operator to know:
- * - A lookup that fails (SERVFAIL, REFUSED, no answer) fails the name: a CA must not issue when it
- *   cannot read CAA (§3, "Authorization for issuance"), so ordering would only burn a failed
- *   authorization. NXDOMAIN and NODATA are answers ("no CAA here"), not failures.
+ * - A lookup that fails (SERVFAIL, REFUSED, no answer) marks the name `lookup-failed`, not
+ *   allowed, as a CA must read it (§3). The order flow treats it as inconclusive: this machine's
+ *   resolver is not the CA's (service/caa-check.ts). NXDOMAIN and NODATA are answers ("no CAA
+ *   here"), not failures.
  * - A CA whose directory lists no `meta.caaIdentities` (Pebble, some private CAs) cannot be matched
  *   against `issue` records: the name is allowed with a message saying we could not tell, and the
  *   CA decides. What needs no identity is still enforced: `0 issue ";"` and a critical unknown
@@ -23,8 +24,9 @@
  *   enforced: they depend on the account and the challenge, which the CA checks anyway.
  * - IP address identifiers have no CAA (RFC 8738 §7): always allowed.
  */
-import type { PreflightConfig } from '../config/types.js';
-import { Resolver } from 'node:dns/promises';
+import type { Resolver } from 'node:dns/promises';
+import { budgetedResolver } from '../lib/dns-resolver.js';
+import { memoizeAsync } from '../lib/memo.js';
 import { isIP } from 'node:net';
 import { errorMessage, ValidationError } from '../core/errors.js';
 import { normalizeDomainName } from '../core/names.js';
@@ -114,15 +116,11 @@ export interface CaaLookupOptions {
  */
 export function createCaaLookup(opts: CaaLookupOptions): CaaLookup {
   if (!Number.isInteger(opts.timeoutMs) || opts.timeoutMs < 1) throw new ValidationError(`CAA lookup: timeoutMs must be a positive integer, got ${String(opts.timeoutMs)}`);
-  // c-ares doubles the timeout on the second try: three per-try budgets fit the whole budget.
-  const perTry = Math.max(50, Math.min(5000, Math.floor(opts.timeoutMs / 3)));
-  const resolver = new Resolver({ timeout: perTry, tries: 2 });
-  if (opts.resolver !== undefined) {
-    try {
-      resolver.setServers([opts.resolver]);
-    } catch (err) {
-      throw new ValidationError(`CAA lookup: invalid resolver ${JSON.stringify(opts.resolver)} (expected "host:port"): ${errorMessage(err)}`);
-    }
+  let resolver: Resolver;
+  try {
+    resolver = budgetedResolver(opts.timeoutMs, opts.resolver);
+  } catch (err) {
+    throw new ValidationError(`CAA lookup: invalid resolver ${JSON.stringify(opts.resolver)} (expected "host:port"): ${errorMessage(err)}`);
   }
   const via = opts.resolver !== undefined ? `DNS server ${opts.resolver}` : 'the system DNS servers';
   return async (name) => {
@@ -163,16 +161,7 @@ function fromNode(records: ReadonlyArray<object>): CaaRecord[] {
  * the same names): one DNS question per name, failures included, for the life of the wrapper.
  */
 export function memoizeCaaLookup(lookup: CaaLookup): CaaLookup {
-  const seen = new Map<string, Promise<CaaRecord[]>>();
-  return (name) => {
-    const key = name.toLowerCase();
-    let p = seen.get(key);
-    if (!p) {
-      p = lookup(name);
-      seen.set(key, p);
-    }
-    return p;
-  };
+  return memoizeAsync(lookup, (name) => name.toLowerCase());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,76 +311,6 @@ export async function caaPreflight(
   return { allowed: results.every((r) => r.allowed), names: results };
 }
 
-export interface CaaIssuer {
-  /** How the operator knows it (config name or directory URL), for messages. */
-  id: string;
-  /** From caaIdentitiesOf(directory), or config; undefined: unknown. */
-  caaIdentities: readonly string[] | undefined;
-}
-
-export interface CaaIssuerChoice {
-  /** Ids of the issuers every name allows, in the order given. */
-  allowed: string[];
-  /** Each issuer's preflight; `skipped` says why an issuer some name refuses is not used. */
-  issuers: Array<{ id: string; result: CaaPreflightResult; skipped?: string }>;
-  /** Names no issuer may issue for, each with every issuer's reason: these names fail. */
-  unservable: Array<{ name: string; messages: string[] }>;
-}
-
-/**
- * The issue's rule: an issuer that some name's CAA refuses is skipped (an order covers every name
- * of the certificate); a name that every issuer is refused for fails. One DNS question per name
- * for all issuers.
- */
-export async function chooseIssuersByCaa(
-  names: readonly string[],
-  issuers: readonly CaaIssuer[],
-  lookup: CaaLookup,
-  opts: { signal?: AbortSignal } = {},
-): Promise<CaaIssuerChoice> {
-  if (issuers.length === 0) throw new ValidationError('chooseIssuersByCaa: no issuers to choose from');
-  const shared = memoizeCaaLookup(lookup);
-  const results = await Promise.all(issuers.map(async (issuer) => ({ id: issuer.id, result: await caaPreflight(names, issuer.caaIdentities, shared, opts) })));
-  const out: CaaIssuerChoice = { allowed: [], issuers: [], unservable: [] };
-  for (const { id, result } of results) {
-    if (result.allowed) {
-      out.allowed.push(id);
-      out.issuers.push({ id, result });
-    } else {
-      const refused = result.names.filter((n) => !n.allowed).map((n) => n.message);
-      out.issuers.push({ id, result, skipped: `issuer ${JSON.stringify(id)} skipped: ${refused.join('; ')}` });
-    }
-  }
-  names.forEach((name, i) => {
-    const verdicts = results.map(({ id, result }) => ({ id, r: result.names[i] as CaaNameResult }));
-    if (verdicts.every((v) => !v.r.allowed)) {
-      out.unservable.push({ name, messages: verdicts.map((v) => `issuer ${JSON.stringify(v.id)}: ${v.r.message}`) });
-    }
-  });
-  return out;
-}
-
-/**
- * The CAA preflight under acme.preflight: null when the preflight is off, else caaPreflight through
- * acme.preflight.resolver (the system's DNS servers without one) within acme.preflight.timeoutMs
- * per lookup. For several issuers, call caaPreflight with one memoizeCaaLookup(createCaaLookup(…))
- * instead, so each name is asked once.
- */
-export async function preflightCaa(
-  names: readonly string[],
-  caaIdentities: readonly string[] | undefined,
-  preflight: PreflightConfig,
-  signal?: AbortSignal,
-): Promise<CaaPreflightResult | null> {
-  if (!preflight.enabled) return null;
-  const lookup = createCaaLookup({
-    timeoutMs: preflight.timeoutMs,
-    ...(preflight.resolver !== undefined ? { resolver: preflight.resolver } : {}),
-    ...(signal ? { signal } : {}),
-  });
-  return caaPreflight(names, caaIdentities, lookup, signal ? { signal } : {});
-}
-
 async function checkName(name: string, caaIdentities: readonly string[] | undefined, lookup: CaaLookup, signal: AbortSignal | undefined): Promise<CaaNameResult> {
   if (isIP(name.replace(/^\[(.*)\]$/, '$1'))) {
     return { name, allowed: true, outcome: 'no-caa', message: `${name} is an IP address: CAA does not apply (RFC 8738)` };
@@ -407,7 +326,9 @@ async function checkName(name: string, caaIdentities: readonly string[] | undefi
       name,
       allowed: false,
       outcome: 'lookup-failed',
-      message: `cannot read CAA for ${name}: ${errorMessage(err)}; a CA must not issue when CAA cannot be read (RFC 8659 §3), so certs does not order it (fix DNS or the resolver, then retry)`,
+      // Not allowed by RFC 8659 §3 (a CA must not issue then); what to do with that is the
+      // caller's: the order flow lets the CA decide (service/caa-check.ts).
+      message: `cannot read CAA for ${name}: ${errorMessage(err)} (RFC 8659 §3: a CA must not issue without it)`,
     };
   }
   const verdict = issuerAllowed(relevant, caaIdentities, { wildcard });

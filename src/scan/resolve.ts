@@ -9,6 +9,7 @@
  * Bounded by the scan's timeout; each name is asked once per run (many endpoints share names).
  */
 import { lookup as dnsLookup, Resolver } from 'node:dns';
+import { memoizeAsync } from '../lib/memo.js';
 import { compareAddresses, type Resolution } from '../core/addresses.js';
 import { errorMessage } from '../core/errors.js';
 
@@ -49,17 +50,8 @@ const unique = (addresses: string[]): string[] => [...new Set(addresses)].sort(c
 
 /** A resolver for one run: each name is resolved at most once, concurrent asks share the answer. */
 export function resolveRun(opts: ResolveOptions): ResolveName {
-  const cache = new Map<string, Promise<Resolution>>();
   const one = opts.resolver ? viaServer(opts.resolver, opts.timeoutMs) : viaSystem(opts.timeoutMs);
-  return (name) => {
-    const key = name.toLowerCase();
-    let p = cache.get(key);
-    if (!p) {
-      p = one(key);
-      cache.set(key, p);
-    }
-    return p;
-  };
+  return memoizeAsync((name: string) => one(name.toLowerCase()), (name) => name.toLowerCase());
 }
 
 function viaSystem(timeoutMs: number): (name: string) => Promise<Resolution> {

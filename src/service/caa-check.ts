@@ -22,7 +22,7 @@ export function caaCheckFor(acme: AcmeConfig, log?: (domain: string, event: stri
     const result = await caaPreflight(names, identities, lookup);
     const domain = names[0] ?? '';
     for (const n of result.names) {
-      if (n.outcome === 'lookup-failed') log?.(domain, `CAA preflight inconclusive, asking the CA anyway: ${n.message.replace(/; a CA must not issue.*$/, '')}`);
+      if (n.outcome === 'lookup-failed') log?.(domain, `CAA preflight inconclusive, asking the CA anyway: ${n.message}`);
       else if (n.outcome === 'identities-unknown') log?.(domain, `CAA preflight: ${n.message}`);
     }
     const refused = result.names.filter((n) => !n.allowed && n.outcome !== 'lookup-failed');

@@ -305,14 +305,17 @@ async function storeEvents(config: Config, store: AsyncStore, reports: readonly 
 function expiryResolves(targets: readonly Target[], changed: ReadonlyArray<{ endpointKey: string; domain: string; from: string }>, sent: ReadonlySet<string>, config: Config, now: Date): NewOutboxMessage[] {
   const at = now.toISOString();
   const out: NewOutboxMessage[] = [];
-  for (const t of targets) {
-    if (t.channel?.format !== 'pagerduty' || t.off.has('expiry')) continue;
+  const pagers = targets.filter((t) => t.channel?.format === 'pagerduty' && !t.off.has('expiry'));
+  if (pagers.length === 0 || changed.length === 0) return out;
+  // Each sent expiry key without its threshold (`…:<t>`, digits only): the certificates alerted,
+  // read once rather than the whole set once per change.
+  const alerted = new Set([...sent].filter((k) => k.startsWith('expiry')).map((k) => k.slice(0, k.lastIndexOf(':'))));
+  for (const t of pagers) {
     const routed = routedTo(config, t.name);
     for (const c of changed) {
       if (!routed({ domain: c.domain } as NotifyEvent)) continue;
       // The expiry keys this channel triggered with: its own thresholds' or the shared ones.
-      const prefixes = [t.channel.thresholds ? `expiry@${t.name}:${c.endpointKey}:${c.from}:` : `expiry:${c.endpointKey}:${c.from}:`];
-      if (![...sent].some((k) => prefixes.some((p) => k.startsWith(p)))) continue;
+      if (!alerted.has(t.channel!.thresholds ? `expiry@${t.name}:${c.endpointKey}:${c.from}` : `expiry:${c.endpointKey}:${c.from}`)) continue;
       const dedup_key = pagerdutyDedupKey({ kind: 'expiry', key: '', endpointKey: c.endpointKey, fingerprint256: c.from });
       const text = `${c.domain} ${c.endpointKey}: the certificate that was expiring has been replaced`;
       const payload: ChannelPayload = { format: 'pagerduty', body: { event_action: 'resolve', dedup_key } };
@@ -452,10 +455,10 @@ function pagerdutyKeyOf(msg: Pick<OutboxMessage, 'payload'>): string | undefined
  * For a PagerDuty resolve: an older trigger of the same incident and target not delivered yet
  * (failed and waiting, or being sent by another node), which must go first; otherwise null.
  */
-async function triggerFirst(repo: AsyncStore['notifications'], msg: OutboxMessage): Promise<OutboxRow | null> {
+async function triggerFirst(pendingOf: () => Promise<OutboxRow[]>, msg: OutboxMessage): Promise<OutboxRow | null> {
   const key = pagerdutyKeyOf(msg);
   if (key === undefined || (msg.payload as { body: { event_action?: unknown } }).body.event_action !== 'resolve') return null;
-  const pending = await repo.list({ pending: true, limit: 1000 });
+  const pending = await pendingOf();
   return pending.find((m) => m.id < msg.id && m.target === msg.target && pagerdutyKeyOf(m) === key && (m.payload as { body: { event_action?: unknown } }).body.event_action === 'trigger') ?? null;
 }
 
@@ -471,12 +474,17 @@ export async function flushOutbox(config: Config, store: AsyncStore, opts: Notif
   const due = await repo.claimDue(store.node, opts.now.toISOString(), new Date(opts.now.getTime() + claimMs).toISOString());
   if (due.length > 0) {
     const channels = typeof opts.channels === 'function' ? await opts.channels() : opts.channels;
+    // Undelivered messages, read at most once per flush and only for a PagerDuty resolve, less
+    // what this flush has delivered since.
+    let pendingRead: Promise<OutboxRow[]> | undefined;
+    const deliveredNow = new Set<number>();
+    const pending = async (): Promise<OutboxRow[]> => (await (pendingRead ??= repo.list({ pending: true, limit: 1000 }))).filter((m) => !deliveredNow.has(m.id));
     for (const msg of due) {
       // A channel's message goes to its target (notify.channels name); legacy ones by channel.
       const name = msg.target ?? msg.channel;
       const channel = Object.hasOwn(channels, name) ? channels[name] : undefined;
       const at = opts.now.toISOString();
-      const waitFor = channel ? await triggerFirst(repo, msg) : null;
+      const waitFor = channel ? await triggerFirst(pending, msg) : null;
       if (waitFor) {
         // A resolve sent before its incident's trigger (kept back by an outage) would close
         // nothing, and the trigger, delivered later, would open an incident nobody closes.
@@ -500,6 +508,7 @@ export async function flushOutbox(config: Config, store: AsyncStore, opts: Notif
       try {
         const receipt = await channel.deliver(msg);
         await repo.markDelivered(msg.id, at, receipt.response, store.node);
+        deliveredNow.add(msg.id);
         result.delivered += 1;
         opts.log?.(`delivered ${msg.target ?? msg.channel} "${msg.subject}": ${receipt.response}`);
       } catch (err) {

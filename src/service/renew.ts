@@ -24,6 +24,7 @@ import type { Fence } from '../store/fence.js';
 import { tryLease } from './lease.js';
 import { SolverSet } from './solvers.js';
 import { caaCheckFor } from './caa-check.js';
+import { memoizeAsync } from '../lib/memo.js';
 import { issueCertificate, reconcileCurrent, wantedOf, type Wanted } from './issue.js';
 
 export type RenewAction = 'issued' | 'not-due' | 'failed' | 'locked' | 'dry-run' | 'backoff';
@@ -506,34 +507,13 @@ export async function renewDomains(config: Config, store: AsyncStore, domains: D
   for (const d of domains) solvers.challengeOf(d);
   const caa = opts.caa ?? caaCheckFor(acme, opts.log);
   // The directory alone, through a session whose key never signs anything: reading it is a GET.
-  const directories = new Map<IssuerConfig, Promise<Record<string, unknown>>>();
-  const directory = (issuer: IssuerConfig): Promise<Record<string, unknown>> => {
-    let known = directories.get(issuer);
-    if (!known) {
-      const own = acmeForIssuer(acme, issuer);
-      known = generateKey('ecdsa-p256').then((key) => createSession({ directoryUrl: directoryFor(own, opts.dryRun === true).url, accountKey: key, http: own }).directory());
-      known.catch(() => undefined);
-      directories.set(issuer, known);
-    }
-    return known;
-  };
+  const directory = memoizeAsync(async (issuer: IssuerConfig) => {
+    const own = acmeForIssuer(acme, issuer);
+    return createSession({ directoryUrl: directoryFor(own, opts.dryRun === true).url, accountKey: await generateKey('ecdsa-p256'), http: own }).directory();
+  });
   // One account session per issuer and run, made when first needed: an issuer that cannot be
   // reached fails fast for every later domain of this run, which then falls back at once.
-  const sessions = new Map<IssuerConfig, Promise<AcmeSession>>();
-  const session = (issuer: IssuerConfig): Promise<AcmeSession> => {
-    let known = sessions.get(issuer);
-    if (!known) {
-      const own = acmeForIssuer(acme, issuer);
-      known = Promise.resolve().then(() => {
-        loadAcmeTrust(own);
-        return sessionFor(config, store, own, opts.dryRun === true, opts.now);
-      });
-      // Handled by each caller that awaits it; this only keeps an unused rejection quiet.
-      known.catch(() => undefined);
-      sessions.set(issuer, known);
-    }
-    return known;
-  };
+  const session = memoizeAsync(async (issuer: IssuerConfig) => sessionFor(config, store, acmeForIssuer(acme, issuer), opts.dryRun === true, opts.now));
   try {
     return await mapPool(domains, acme.concurrency, async (d) => {
       try {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
-import { caaPreflight, chooseIssuersByCaa, createCaaLookup, findRelevantCaa, memoizeCaaLookup, preflightCaa, type CaaLookup } from '../../src/acme/caa.js';
+import { caaPreflight, createCaaLookup, findRelevantCaa, memoizeCaaLookup, type CaaLookup, type CaaPreflightResult } from '../../src/acme/caa.js';
 import { randomSecret, startBind, type BindInstance } from '../helpers/bind.js';
 import { freePort } from '../helpers/ports.js';
 
@@ -74,35 +74,30 @@ describe('CAA preflight against a real BIND', () => {
     assert.equal(two.names[0]?.outcome, 'authorized');
   });
 
-  it('chooses the second Pebble for names where CAA allows only it, and fails a name neither may have', async () => {
+  it('the second Pebble allowed where CAA allows only it, no Pebble for a name neither may have; one lookup per name for both', async () => {
     let asked = 0;
     const counting: CaaLookup = (name) => {
       asked++;
       return lookup(name);
     };
-    const issuers = [
-      { id: 'pebble-one', caaIdentities: PEBBLE_ONE },
-      { id: 'pebble-two', caaIdentities: PEBBLE_TWO },
-    ];
-    const fine = await chooseIssuersByCaa(['two.test', 'www.site.test', 'nothing.here.test'], issuers, counting);
-    assert.deepEqual(fine.allowed, ['pebble-two']);
-    assert.deepEqual(fine.unservable, []);
-    assert.equal(fine.issuers[0]?.skipped, 'issuer "pebble-one" skipped: CAA at two.test (0 issue "ca-two.test") does not allow this CA (its CAA identities: ca-one.test); CAA at www.site.test (0 issue "ca-two.test") does not allow this CA (its CAA identities: ca-one.test)');
-    assert.equal(fine.issuers[1]?.skipped, undefined);
+    // As the order flow does (service/caa-check.ts): one memoised lookup for every issuer.
+    const shared = memoizeCaaLookup(counting);
+    const refused = (r: CaaPreflightResult): string[] => r.names.filter((n) => !n.allowed).map((n) => n.message);
+    const names = ['two.test', 'www.site.test', 'nothing.here.test'];
+    const one = await caaPreflight(names, PEBBLE_ONE, shared);
+    const two = await caaPreflight(names, PEBBLE_TWO, shared);
+    assert.equal(two.allowed, true);
+    assert.equal(one.allowed, false);
+    assert.deepEqual(refused(one), [
+      'CAA at two.test (0 issue "ca-two.test") does not allow this CA (its CAA identities: ca-one.test)',
+      'CAA at www.site.test (0 issue "ca-two.test") does not allow this CA (its CAA identities: ca-one.test)',
+    ]);
     // two.test, www.site.test, nothing.here.test, here.test, test: once each for both issuers.
     assert.equal(asked, 5);
 
-    const blocked = await chooseIssuersByCaa(['two.test', 'none.test'], issuers, lookup);
-    assert.deepEqual(blocked.allowed, []);
-    assert.deepEqual(blocked.unservable, [
-      {
-        name: 'none.test',
-        messages: [
-          'issuer "pebble-one": CAA at none.test (0 issue ";") names no issuer: no CA may issue',
-          'issuer "pebble-two": CAA at none.test (0 issue ";") names no issuer: no CA may issue',
-        ],
-      },
-    ]);
+    for (const ids of [PEBBLE_ONE, PEBBLE_TWO]) {
+      assert.deepEqual(refused(await caaPreflight(['two.test', 'none.test'], ids, shared)).filter((m) => m.includes('none.test')), ['CAA at none.test (0 issue ";") names no issuer: no CA may issue']);
+    }
   });
 
   it('allows no Pebble under 0 issue ";"', async () => {
@@ -176,11 +171,9 @@ describe('CAA preflight against a real BIND', () => {
     assert.ok(message.startsWith(`cannot read CAA for a.example.com: CAA lookup for a.example.com at DNS server 127.0.0.1:${dns.port} failed: the DNS server refused the query`), message);
   });
 
-  it('runs under acme.preflight: its resolver and budget, nothing when it is off', async () => {
-    const preflight = { enabled: true, httpPort: 80, resolver: `${dns.host}:${dns.port}`, timeoutMs: 3000 };
-    const r = await preflightCaa(['two.test', 'none.test'], PEBBLE_TWO, preflight);
-    assert.deepEqual(r?.names.map((n) => n.outcome), ['authorized', 'forbidden']);
-    assert.equal(await preflightCaa(['none.test'], PEBBLE_TWO, { ...preflight, enabled: false }), null);
+  it('runs with acme.preflight\'s resolver and budget', async () => {
+    const r = await caaPreflight(['two.test', 'none.test'], PEBBLE_TWO, createCaaLookup({ resolver: `${dns.host}:${dns.port}`, timeoutMs: 3000 }));
+    assert.deepEqual(r.names.map((n) => n.outcome), ['authorized', 'forbidden']);
   });
 
   it('rejects with the reason when aborted while a silent server holds the query', async () => {
@@ -190,8 +183,8 @@ describe('CAA preflight against a real BIND', () => {
       const controller = new AbortController();
       const reason = new Error('operator stopped the run');
       silent.once('message', () => controller.abort(reason));
-      const preflight = { enabled: true, httpPort: 80, resolver: `127.0.0.1:${silent.address().port}`, timeoutMs: 60_000 };
-      await assert.rejects(preflightCaa(['two.test'], PEBBLE_TWO, preflight, controller.signal), (err) => err === reason);
+      const held = createCaaLookup({ resolver: `127.0.0.1:${silent.address().port}`, timeoutMs: 60_000, signal: controller.signal });
+      await assert.rejects(caaPreflight(['two.test'], PEBBLE_TWO, held, { signal: controller.signal }), (err) => err === reason);
     } finally {
       silent.close();
     }

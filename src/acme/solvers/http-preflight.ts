@@ -22,7 +22,8 @@
  * see this machine's hosts file either.
  */
 import type { PreflightConfig } from '../../config/types.js';
-import { Resolver } from 'node:dns/promises';
+import type { Resolver } from 'node:dns/promises';
+import { budgetedResolver } from '../../lib/dns-resolver.js';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
@@ -181,15 +182,11 @@ type Resolved = { addresses: string[] } | { failure: Failure };
 async function resolveAddresses(ctx: Ctx, name: string): Promise<Resolved> {
   const bare = unbracket(name);
   if (isIP(bare)) return { addresses: [bare] };
-  // c-ares doubles the timeout per try; keep two tries well inside the budget.
-  const perTry = Math.max(50, Math.min(5000, Math.floor(ctx.timeoutMs / 3)));
-  const resolver = new Resolver({ timeout: perTry, tries: 2 });
-  if (ctx.resolver) {
-    try {
-      resolver.setServers([ctx.resolver]);
-    } catch (err) {
-      return { failure: { kind: 'dns', text: `invalid resolver ${JSON.stringify(ctx.resolver)} (expected "host:port"): ${errorMessage(err)}` } };
-    }
+  let resolver: Resolver;
+  try {
+    resolver = budgetedResolver(ctx.timeoutMs, ctx.resolver || undefined);
+  } catch (err) {
+    return { failure: { kind: 'dns', text: `invalid resolver ${JSON.stringify(ctx.resolver)} (expected "host:port"): ${errorMessage(err)}` } };
   }
   const onAbort = (): void => resolver.cancel();
   ctx.signal.addEventListener('abort', onAbort, { once: true });

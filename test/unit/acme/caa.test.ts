@@ -6,7 +6,6 @@ import {
   CaaLookupError,
   caaIdentitiesOf,
   caaPreflight,
-  chooseIssuersByCaa,
   createCaaLookup,
   findRelevantCaa,
   issuerAllowed,
@@ -289,35 +288,6 @@ describe('caaPreflight', () => {
   it('lets a ValidationError for a bad name through', async () => {
     const { lookup } = fakeDns({});
     await assert.rejects(caaPreflight(['bad_name.test'], ['ca.test'], lookup), ValidationError);
-  });
-});
-
-describe('chooseIssuersByCaa', () => {
-  const issuers = [
-    { id: 'one', caaIdentities: ['ca-one.test'] },
-    { id: 'two', caaIdentities: ['ca-two.test'] },
-    { id: 'unknown', caaIdentities: undefined },
-  ];
-
-  it('keeps an issuer without identities and skips the one CAA refuses', async () => {
-    const { lookup, asked } = fakeDns({ 'example.com': [issue('ca-two.test')] });
-    const c = await chooseIssuersByCaa(['example.com', 'www.example.com'], issuers, lookup);
-    assert.deepEqual(c.allowed, ['two', 'unknown']);
-    assert.match(c.issuers[0]?.skipped ?? '', /^issuer "one" skipped: CAA at example\.com \(0 issue "ca-two\.test"\) does not allow this CA \(its CAA identities: ca-one\.test\); www\.example\.com: CAA at example\.com/);
-    assert.deepEqual(c.unservable, []);
-    assert.deepEqual([...asked].sort(), ['example.com', 'www.example.com']);
-  });
-
-  it('fails a name whose lookup fails for every issuer, with each reason', async () => {
-    const { lookup } = fakeDns({ 'bad.test': new Error('SERVFAIL') });
-    const c = await chooseIssuersByCaa(['bad.test', 'good.test'], issuers, lookup);
-    assert.deepEqual(c.allowed, []);
-    assert.deepEqual(c.unservable.map((u) => [u.name, u.messages.length]), [['bad.test', 3]]);
-    assert.match(c.unservable[0]?.messages[2] ?? '', /^issuer "unknown": cannot read CAA for bad\.test: SERVFAIL/);
-  });
-
-  it('refuses an empty issuer list', async () => {
-    await assert.rejects(chooseIssuersByCaa(['a.test'], [], fakeDns({}).lookup), ValidationError);
   });
 });
 
