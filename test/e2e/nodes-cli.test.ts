@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCA, createLeaf, daysFrom, pemBundle } from '../helpers/pki.js';
+import { writeFilesCertificate } from '../helpers/pki.js';
 import { runCli } from '../helpers/cli.js';
 import { openStore } from '../../src/store/index.js';
 import { openPgStore } from '../../src/store/pg/store.js';
@@ -30,11 +30,7 @@ describe('certs status: nodes and node-silent', { skip }, () => {
     dir = mkdtempSync(join(tmpdir(), 'certs-e2e-nodes-'));
     cluster = await startStoreCluster();
     url = await cluster.newDatabase('nodes_cli');
-    const now = new Date();
-    const root = await createCA({ cn: 'nodes root', notBefore: daysFrom(now, -10), notAfter: daysFrom(now, 3650) });
-    const leaf = await createLeaf({ dns: ['files.test'], issuer: root, notBefore: daysFrom(now, -1), notAfter: daysFrom(now, 80) });
-    writeFileSync(join(dir, 'root.pem'), root.pem);
-    writeFileSync(join(dir, 'files.pem'), pemBundle(leaf));
+    await writeFilesCertificate(dir, 'nodes root');
     config = join(dir, 'certs.yaml');
     writeFileSync(config, `dataDir: ./data
 trust: { caFile: ./root.pem, bundled: false, system: false }

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCA, createLeaf, daysFrom, pemBundle } from '../helpers/pki.js';
+import { writeFilesCertificate } from '../helpers/pki.js';
 import { runCli } from '../helpers/cli.js';
 import { fleet } from '../helpers/store-fixtures.js';
 import { openStore } from '../../src/store/index.js';
@@ -113,11 +113,7 @@ describe('certs run --report', () => {
   let dataDir: string;
 
   before(async () => {
-    const now = new Date();
-    const root = await createCA({ cn: 'report root', notBefore: daysFrom(now, -10), notAfter: daysFrom(now, 3650) });
-    const leaf = await createLeaf({ dns: ['files.test'], issuer: root, notBefore: daysFrom(now, -1), notAfter: daysFrom(now, 80) });
-    writeFileSync(join(dir, 'root.pem'), root.pem);
-    writeFileSync(join(dir, 'files.pem'), pemBundle(leaf));
+    await writeFilesCertificate(dir, 'report root');
     dataDir = join(dir, 'run-data');
     config = join(dir, 'run.yaml');
     writeFileSync(config, `dataDir: ./run-data

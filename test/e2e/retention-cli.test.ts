@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCA, createLeaf, daysFrom, pemBundle } from '../helpers/pki.js';
+import { writeFilesCertificate } from '../helpers/pki.js';
 import { runCli } from '../helpers/cli.js';
 import { fakeCert, reportFor } from '../helpers/store-fixtures.js';
 import { openStore } from '../../src/store/index.js';
@@ -25,10 +25,7 @@ describe('certs run: retention', () => {
     dir = mkdtempSync(join(tmpdir(), 'certs-e2e-retention-'));
     dataDir = join(dir, 'data');
     const now = new Date();
-    const root = await createCA({ cn: 'retention root', notBefore: daysFrom(now, -10), notAfter: daysFrom(now, 3650) });
-    const leaf = await createLeaf({ dns: ['files.test'], issuer: root, notBefore: daysFrom(now, -1), notAfter: daysFrom(now, 80) });
-    writeFileSync(join(dir, 'root.pem'), root.pem);
-    writeFileSync(join(dir, 'files.pem'), pemBundle(leaf));
+    await writeFilesCertificate(dir, 'retention root', now);
     config = join(dir, 'certs.yaml');
     writeFileSync(config, `dataDir: ./data
 trust: { caFile: ./root.pem, bundled: false, system: false }

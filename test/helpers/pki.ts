@@ -23,6 +23,8 @@
  */
 import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import type * as X509Lib from '@peculiar/x509';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 installReflectMetadata();
 // Imported after the polyfill above: @peculiar/x509 (through tsyringe) checks for it at load time.
@@ -251,4 +253,15 @@ export function pemBundle(...certs: Issued[]): string {
 /** Fixed dates relative to a reference instant, so tests read as "expires in 5 days". */
 export function daysFrom(base: Date, days: number): Date {
   return new Date(base.getTime() + days * DAY_MS);
+}
+
+/**
+ * The CLI tests' file-watched certificate: a root valid for ten years and a leaf for files.test
+ * with 80 days left, written as `<dir>/root.pem` (trust it) and `<dir>/files.pem`.
+ */
+export async function writeFilesCertificate(dir: string, rootCn: string, now = new Date()): Promise<void> {
+  const root = await createCA({ cn: rootCn, notBefore: daysFrom(now, -10), notAfter: daysFrom(now, 3650) });
+  const leaf = await createLeaf({ dns: ['files.test'], issuer: root, notBefore: daysFrom(now, -1), notAfter: daysFrom(now, 80) });
+  writeFileSync(join(dir, 'root.pem'), root.pem);
+  writeFileSync(join(dir, 'files.pem'), pemBundle(leaf));
 }
